@@ -1,0 +1,293 @@
+//! Time-major convolutions on the CPU: the conv feature extractor stack and
+//! the grouped positional conv.
+//!
+//! With activations stored `[frames, channels]`, output frame `t` of a conv
+//! with kernel `k` and stride `s` reads input rows `t*s .. t*s+k`, which are
+//! `k * channels` consecutive floats. The im2col matrix is therefore the input
+//! itself read with row stride `s * channels`, and the conv is a single GEMM
+//! against the weight repacked as `[k * in, out]`, with no copy at all.
+
+use rayon::prelude::*;
+
+use super::simd;
+use super::{sgemm, threads};
+
+/// Normalisation after a conv layer, with its affine parameters.
+#[derive(Debug, Clone)]
+pub enum ConvNorm {
+    /// No normalisation.
+    None,
+    /// GroupNorm with one group per channel (statistics over time), weight and bias.
+    Group(Vec<f32>, Vec<f32>),
+    /// LayerNorm over channels (statistics per frame), weight and bias.
+    Layer(Vec<f32>, Vec<f32>),
+}
+
+/// One conv layer's weights as loaded (PyTorch layout `[out, in, kernel]`).
+#[derive(Debug, Clone)]
+pub struct ConvLayerWeights {
+    /// `[out, in, kernel]`, row-major.
+    pub weight: Vec<f32>,
+    /// `[out]`, when the conv has a bias.
+    pub bias: Option<Vec<f32>>,
+    /// Input channels.
+    pub in_dim: usize,
+    /// Output channels.
+    pub out_dim: usize,
+    /// Kernel width.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Normalisation after the conv (GELU always follows).
+    pub norm: ConvNorm,
+}
+
+/// A conv layer with its weight packed `[kernel * in, out]` for the GEMM.
+struct PackedConv {
+    packed: Vec<f32>,
+    bias: Vec<f32>,
+    in_dim: usize,
+    out_dim: usize,
+    kernel: usize,
+    stride: usize,
+    norm: ConvNorm,
+}
+
+/// The conv feature extractor: conv -> (norm) -> GELU, layer after layer.
+pub struct ConvStack {
+    layers: Vec<PackedConv>,
+}
+
+/// Epsilon of PyTorch's `nn.GroupNorm` / `nn.LayerNorm` defaults, used by the conv stack.
+const NORM_EPS: f32 = 1e-5;
+
+/// Rows per parallel chunk of the element-wise passes (large enough to amortise scheduling).
+const ROWS_PER_TASK: usize = 64;
+
+impl ConvStack {
+    /// Packs the weights of every layer.
+    pub fn new(layers: Vec<ConvLayerWeights>) -> Self {
+        let layers = layers
+            .into_iter()
+            .map(|l| {
+                let (o_n, i_n, k_n) = (l.out_dim, l.in_dim, l.kernel);
+                let mut packed = vec![0f32; k_n * i_n * o_n];
+                for o in 0..o_n {
+                    for c in 0..i_n {
+                        for j in 0..k_n {
+                            packed[(j * i_n + c) * o_n + o] = l.weight[(o * i_n + c) * k_n + j];
+                        }
+                    }
+                }
+                PackedConv {
+                    packed,
+                    bias: l.bias.unwrap_or_default(),
+                    in_dim: i_n,
+                    out_dim: o_n,
+                    kernel: k_n,
+                    stride: l.stride,
+                    norm: l.norm,
+                }
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// Frames produced for `samples` input samples (0 when too short).
+    pub fn output_frames(&self, samples: usize) -> usize {
+        self.layers.iter().fold(samples, |len, l| {
+            if len < l.kernel {
+                0
+            } else {
+                (len - l.kernel) / l.stride + 1
+            }
+        })
+    }
+
+    /// Channels of the last layer.
+    pub fn output_channels(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.out_dim)
+    }
+
+    /// Runs the stack on one utterance; returns `[frames, channels]` row-major.
+    pub fn forward(&self, samples: &[f32]) -> Vec<f32> {
+        let mut x = samples.to_vec();
+        let mut len = samples.len();
+        for layer in &self.layers {
+            if len < layer.kernel {
+                return Vec::new();
+            }
+            let frames = (len - layer.kernel) / layer.stride + 1;
+            let mut y = vec![0f32; frames * layer.out_dim];
+            // SAFETY: `x` holds `len * in_dim` floats and the last row read starts
+            // at `(frames - 1) * stride * in_dim` and spans `kernel * in_dim`,
+            // which ends at or before `len * in_dim` by the definition of `frames`.
+            // `packed` is `[kernel * in, out]` and `y` is `[frames, out]`.
+            unsafe {
+                sgemm(
+                    frames,
+                    layer.out_dim,
+                    layer.kernel * layer.in_dim,
+                    y.as_mut_ptr(),
+                    layer.out_dim as isize,
+                    x.as_ptr(),
+                    (layer.stride * layer.in_dim) as isize,
+                    layer.packed.as_ptr(),
+                    layer.out_dim as isize,
+                    false,
+                    threads(),
+                );
+            }
+            layer.post(&mut y);
+            x = y;
+            len = frames;
+        }
+        x
+    }
+}
+
+impl PackedConv {
+    /// Bias, normalisation and GELU over the GEMM output `[frames, out]`, in one pass
+    /// (two for GroupNorm, which needs statistics over all frames first).
+    fn post(&self, y: &mut [f32]) {
+        let c = self.out_dim;
+        let chunk = ROWS_PER_TASK * c;
+        match &self.norm {
+            ConvNorm::None => y
+                .par_chunks_mut(chunk)
+                .for_each(|rows| rows.chunks_exact_mut(c).for_each(|r| simd::bias_gelu_row(r, &self.bias))),
+            ConvNorm::Layer(w, b) => y.par_chunks_mut(chunk).for_each(|rows| {
+                rows.chunks_exact_mut(c)
+                    .for_each(|r| simd::bias_layer_norm_gelu_row(r, &self.bias, w, b, NORM_EPS))
+            }),
+            ConvNorm::Group(w, b) => {
+                if !self.bias.is_empty() {
+                    y.par_chunks_mut(chunk).for_each(|rows| simd::add_bias_rows(rows, &self.bias));
+                }
+                let frames = (y.len() / c).max(1) as f64;
+                let big = chunk * 16;
+                let sums = y
+                    .par_chunks(big)
+                    .map(|rows| {
+                        let mut s = vec![0f64; c];
+                        simd::column_sums(rows, &mut s);
+                        s
+                    })
+                    .reduce(|| vec![0f64; c], add_vecs);
+                let mean: Vec<f32> = sums.iter().map(|&s| (s / frames) as f32).collect();
+                let sq = y
+                    .par_chunks(big)
+                    .map(|rows| {
+                        let mut s = vec![0f64; c];
+                        simd::column_sq_dev(rows, &mean, &mut s);
+                        s
+                    })
+                    .reduce(|| vec![0f64; c], add_vecs);
+                // y = (x - mean) * rstd * w + b = x * scale + shift.
+                let scale: Vec<f32> = sq
+                    .iter()
+                    .zip(w)
+                    .map(|(&s, &g)| g / ((s / frames) as f32 + NORM_EPS).sqrt())
+                    .collect();
+                let shift: Vec<f32> = mean
+                    .iter()
+                    .zip(&scale)
+                    .zip(b)
+                    .map(|((&m, &a), &bb)| bb - m * a)
+                    .collect();
+                y.par_chunks_mut(chunk)
+                    .for_each(|rows| simd::scale_shift_gelu(rows, &scale, &shift));
+            }
+        }
+    }
+}
+
+fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
+    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+    a
+}
+
+/// A grouped stride-1 conv with "same" padding `kernel / 2`, followed by GELU:
+/// the positional conv embedding.
+pub struct GroupedConv {
+    /// Per group `[kernel * group_dim, group_dim]`, concatenated.
+    packed: Vec<f32>,
+    bias: Vec<f32>,
+    channels: usize,
+    groups: usize,
+    kernel: usize,
+}
+
+/// A raw pointer that may cross to rayon workers; each worker writes disjoint columns.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: used only to write disjoint column blocks of one buffer from different threads.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+
+impl GroupedConv {
+    /// Packs a PyTorch grouped conv weight `[channels, channels / groups, kernel]`.
+    pub fn new(weight: &[f32], bias: Vec<f32>, channels: usize, groups: usize, kernel: usize) -> Self {
+        let cg = channels / groups;
+        let mut packed = vec![0f32; groups * kernel * cg * cg];
+        for g in 0..groups {
+            let base = g * kernel * cg * cg;
+            for o in 0..cg {
+                for c in 0..cg {
+                    for j in 0..kernel {
+                        packed[base + (j * cg + c) * cg + o] = weight[((g * cg + o) * cg + c) * kernel + j];
+                    }
+                }
+            }
+        }
+        Self {
+            packed,
+            bias,
+            channels,
+            groups,
+            kernel,
+        }
+    }
+
+    /// `dst[frames, channels] = gelu(conv(src) + bias)` keeping the first
+    /// `frames` outputs (which drops the extra frame of an even kernel).
+    pub fn forward_same_gelu(&self, src: &[f32], frames: usize, dst: &mut [f32]) {
+        let (c, cg, k) = (self.channels, self.channels / self.groups, self.kernel);
+        let pad = k / 2;
+        let padded_len = frames + k;
+        let out = SendPtr(dst.as_mut_ptr());
+        let threads_inside = if self.groups >= threads() { 1 } else { threads() };
+        (0..self.groups).into_par_iter().for_each(|g| {
+            // This group's channels, contiguous and zero-padded in time, so the
+            // im2col rows are consecutive: row t starts at t * cg.
+            let mut xg = vec![0f32; padded_len * cg];
+            for t in 0..frames {
+                xg[(t + pad) * cg..(t + pad + 1) * cg].copy_from_slice(&src[t * c + g * cg..t * c + (g + 1) * cg]);
+            }
+            let w = &self.packed[g * k * cg * cg..(g + 1) * k * cg * cg];
+            let out = out;
+            // SAFETY: `xg` holds `(frames + k) * cg` floats and the last row read
+            // spans `(frames - 1) * cg .. (frames - 1 + k) * cg`; `w` is
+            // `[k * cg, cg]`; the destination block starts at column `g * cg` of
+            // `dst` (`frames * c` floats, row stride `c`), disjoint across groups.
+            unsafe {
+                sgemm(
+                    frames,
+                    cg,
+                    k * cg,
+                    out.0.add(g * cg),
+                    c as isize,
+                    xg.as_ptr(),
+                    cg as isize,
+                    w.as_ptr(),
+                    cg as isize,
+                    false,
+                    threads_inside,
+                );
+            }
+        });
+        dst.par_chunks_mut(ROWS_PER_TASK * c)
+            .for_each(|rows| rows.chunks_exact_mut(c).for_each(|r| simd::bias_gelu_row(r, &self.bias)));
+    }
+}

@@ -1,0 +1,196 @@
+//! `encoder`: positional embedding plus the transformer layers, in the post-LN
+//! (`HubertEncoder`, `Wav2Vec2Encoder`) and the stable pre-LN
+//! (`*EncoderStableLayerNorm`) arrangements.
+//!
+//! Returns every hidden state as transformers (5.x) does with
+//! `output_hidden_states=True`: the input of the first layer, then each
+//! layer's output; and the last hidden state, which in the stable variant is
+//! the last layer's output after the encoder's final LayerNorm (in the post-LN
+//! variant it equals the last hidden state of the list).
+
+use candle_core::{Module, Tensor};
+use candle_nn::{LayerNorm, Linear};
+
+use crate::config::SslConfig;
+use crate::error::{LoadError, RunError};
+use crate::nn::{layer_norm, linear};
+use crate::positional::PositionalConvEmbedding;
+use crate::weights::Vb;
+
+/// `attention`: multi-head self-attention with q/k/v/out projections.
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    heads: usize,
+    head_dim: usize,
+    scaling: f64,
+    span: tracing::Span,
+}
+
+impl Attention {
+    fn load(cfg: &SslConfig, vb: &Vb<'_>) -> Result<Self, LoadError> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            q_proj: linear(&vb.pp("q_proj"), h, h)?,
+            k_proj: linear(&vb.pp("k_proj"), h, h)?,
+            v_proj: linear(&vb.pp("v_proj"), h, h)?,
+            out_proj: linear(&vb.pp("out_proj"), h, h)?,
+            heads: cfg.num_attention_heads,
+            head_dim: cfg.head_dim(),
+            scaling: (cfg.head_dim() as f64).powf(-0.5),
+            span: tracing::span!(tracing::Level::TRACE, "attention"),
+        })
+    }
+
+    /// `mask` is additive, `[batch, 1, 1, frames]`: 0 for valid keys, `f32::MIN` for padding.
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
+        let (b, t, h) = x.dims3()?;
+        let split = |y: Tensor| {
+            y.reshape((b, t, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.q_proj.forward(x)?)?;
+        let k = split(self.k_proj.forward(x)?)?;
+        let v = split(self.v_proj.forward(x)?)?;
+        let mut scores = (q.matmul(&k.t()?)? * self.scaling)?;
+        if let Some(mask) = mask {
+            scores = scores.broadcast_add(mask)?;
+        }
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
+        self.out_proj.forward(&ctx)
+    }
+}
+
+/// `feed_forward`: intermediate dense, GELU, output dense.
+struct FeedForward {
+    intermediate_dense: Linear,
+    output_dense: Linear,
+}
+
+impl FeedForward {
+    fn load(cfg: &SslConfig, vb: &Vb<'_>) -> Result<Self, LoadError> {
+        Ok(Self {
+            intermediate_dense: linear(
+                &vb.pp("intermediate_dense"),
+                cfg.hidden_size,
+                cfg.intermediate_size,
+            )?,
+            output_dense: linear(&vb.pp("output_dense"), cfg.intermediate_size, cfg.hidden_size)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.output_dense
+            .forward(&self.intermediate_dense.forward(x)?.gelu_erf()?)
+    }
+}
+
+/// `layers.N`: one transformer layer.
+struct EncoderLayer {
+    attention: Attention,
+    layer_norm: LayerNorm,
+    feed_forward: FeedForward,
+    final_layer_norm: LayerNorm,
+    /// Pre-LN (`EncoderLayerStableLayerNorm`) when true, post-LN otherwise.
+    stable: bool,
+    span: tracing::Span,
+}
+
+impl EncoderLayer {
+    fn load(cfg: &SslConfig, vb: &Vb<'_>, index: usize) -> Result<Self, LoadError> {
+        Ok(Self {
+            attention: Attention::load(cfg, &vb.pp("attention"))?,
+            layer_norm: layer_norm(&vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            feed_forward: FeedForward::load(cfg, &vb.pp("feed_forward"))?,
+            final_layer_norm: layer_norm(
+                &vb.pp("final_layer_norm"),
+                cfg.hidden_size,
+                cfg.layer_norm_eps,
+            )?,
+            stable: cfg.do_stable_layer_norm,
+            span: tracing::span!(tracing::Level::TRACE, "encoder-layer", index),
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
+        if self.stable {
+            let attn = self.attention.forward(&self.layer_norm.forward(x)?, mask)?;
+            let x = (x + attn)?;
+            let ff = self
+                .feed_forward
+                .forward(&self.final_layer_norm.forward(&x)?)?;
+            x + ff
+        } else {
+            let attn = self.attention.forward(x, mask)?;
+            let x = self.layer_norm.forward(&(x + attn)?)?;
+            let ff = self.feed_forward.forward(&x)?;
+            self.final_layer_norm.forward(&(x + ff)?)
+        }
+    }
+}
+
+/// The transformer encoder with its positional embedding.
+pub struct Encoder {
+    pos_conv_embed: PositionalConvEmbedding,
+    layer_norm: LayerNorm,
+    layers: Vec<EncoderLayer>,
+    stable: bool,
+}
+
+impl Encoder {
+    /// Loads `encoder.*`.
+    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            pos_conv_embed: PositionalConvEmbedding::load(cfg, &vb.pp("pos_conv_embed"), cpu_kernels)?,
+            layer_norm: layer_norm(&vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            layers,
+            stable: cfg.do_stable_layer_norm,
+        })
+    }
+
+    /// Runs the encoder on `[batch, frames, hidden]`. `valid` is the per-frame
+    /// 0/1 mask `[batch, frames]` of a padded batch. Returns the `layers + 1`
+    /// hidden states and the last hidden state.
+    pub fn forward(&self, x: &Tensor, valid: Option<&Tensor>) -> Result<(Vec<Tensor>, Tensor), RunError> {
+        let (mut x, additive) = match valid {
+            Some(valid) => {
+                // Padded frames are zeroed before the positional conv, and masked
+                // out of every softmax with the dtype's lowest value, as the reference does.
+                let x = x.broadcast_mul(&valid.unsqueeze(2)?.to_dtype(x.dtype())?)?;
+                let lowest = Tensor::full(f32::MIN, valid.shape(), valid.device())?.to_dtype(x.dtype())?;
+                let zeros = lowest.zeros_like()?;
+                let additive = valid
+                    .to_dtype(candle_core::DType::U8)?
+                    .where_cond(&zeros, &lowest)?
+                    .unsqueeze(1)?
+                    .unsqueeze(1)?;
+                (x, Some(additive))
+            }
+            None => (x.clone(), None),
+        };
+        let pos = self.pos_conv_embed.forward(&x)?;
+        x = (x + pos)?;
+        if !self.stable {
+            x = self.layer_norm.forward(&x)?;
+        }
+        let mut hidden_states = Vec::with_capacity(self.layers.len() + 1);
+        for layer in &self.layers {
+            hidden_states.push(x.clone());
+            x = layer.forward(&x, additive.as_ref())?;
+        }
+        hidden_states.push(x.clone());
+        if self.stable {
+            x = self.layer_norm.forward(&x)?;
+        }
+        Ok((hidden_states, x))
+    }
+}

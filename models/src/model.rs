@@ -1,0 +1,221 @@
+//! The speech SSL encoder as a whole (`HubertModel` / `Wav2Vec2Model`):
+//! checkpoint directory in, every hidden state out.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::config::{PreprocessorConfig, SslConfig};
+use crate::encoder::Encoder;
+use crate::error::{LoadError, RunError};
+use crate::feature_extractor::FeatureEncoder;
+use crate::feature_projection::FeatureProjection;
+use crate::preprocess::{pad_batch, zero_mean_unit_var};
+use crate::weights::Checkpoint;
+
+/// Key prefixes under which task models store the encoder (`HubertForSequenceClassification`
+/// saves `hubert.*`, `Wav2Vec2ForSequenceClassification` `wav2vec2.*`); a bare model uses none.
+const PREFIXES: [&str; 3] = ["", "hubert.", "wav2vec2."];
+/// A key every checkpoint of the family has, used to find the prefix.
+const PROBE_KEY: &str = "feature_extractor.conv_layers.0.conv.weight";
+
+/// Which implementation runs the conv stack and the positional conv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernels {
+    /// The CPU kernels on the CPU, candle ops elsewhere.
+    #[default]
+    Auto,
+    /// candle ops everywhere (the device-generic path; used on CUDA / Metal).
+    Candle,
+}
+
+/// How to load an encoder.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Where the weights live and the computation runs.
+    pub device: Device,
+    /// Compute dtype (f32 unless a reduced-precision path is wanted).
+    pub dtype: DType,
+    /// Implementation choice for the conv-heavy parts.
+    pub kernels: Kernels,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            device: Device::Cpu,
+            dtype: DType::F32,
+            kernels: Kernels::Auto,
+        }
+    }
+}
+
+/// Every hidden state of one forward pass.
+#[derive(Debug, Clone)]
+pub struct EncoderOutput {
+    /// Output of the conv feature extractor, `[batch, frames, conv_dim[-1]]`.
+    pub extract_features: Tensor,
+    /// `num_hidden_layers + 1` tensors `[batch, frames, hidden]`: the
+    /// encoder input, then each layer's output (before the final LayerNorm of
+    /// the stable variant, as transformers 5 records them). Layer analysis and
+    /// weighted-layer pooling read these.
+    pub hidden_states: Vec<Tensor>,
+    /// The encoder's output `[batch, frames, hidden]`: the last layer's output,
+    /// after the final LayerNorm in the stable variant. Task heads read this.
+    pub last_hidden_state: Tensor,
+    /// Valid frames of each batch item (all equal to `frames` for an unpadded input).
+    pub frame_lengths: Vec<usize>,
+}
+
+/// A HuBERT / DistilHuBERT / wav2vec2 encoder loaded from a Hugging Face checkpoint.
+pub struct SslEncoder {
+    config: SslConfig,
+    preprocessor: PreprocessorConfig,
+    feature_extractor: FeatureEncoder,
+    feature_projection: FeatureProjection,
+    encoder: Encoder,
+    device: Device,
+    dtype: DType,
+}
+
+impl SslEncoder {
+    /// Loads `config.json`, `preprocessor_config.json` (optional) and the
+    /// safetensors weights from `dir`, on the CPU in f32.
+    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+        Self::load_with(dir, &LoadOptions::default())
+    }
+
+    /// Loads from `dir` with explicit options.
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, LoadError> {
+        let config = SslConfig::from_file(&dir.join("config.json"))?;
+        let preprocessor = PreprocessorConfig::from_file(&dir.join("preprocessor_config.json"))?
+            .unwrap_or_default();
+        let ckpt = Checkpoint::open_dir(dir, opts.dtype, &opts.device)?;
+        Self::from_checkpoint(config, preprocessor, &ckpt, opts)
+    }
+
+    /// Builds the encoder from an opened checkpoint, finding the key prefix
+    /// (`""`, `hubert.` or `wav2vec2.`) by itself.
+    pub fn from_checkpoint(
+        config: SslConfig,
+        preprocessor: PreprocessorConfig,
+        ckpt: &Checkpoint,
+        opts: &LoadOptions,
+    ) -> Result<Self, LoadError> {
+        let prefix = PREFIXES
+            .iter()
+            .find(|p| ckpt.contains(&format!("{p}{PROBE_KEY}")))
+            .ok_or_else(|| LoadError::MissingTensor {
+                path: ckpt.path().to_owned(),
+                key: format!("{PROBE_KEY} (also looked under \"hubert.\" and \"wav2vec2.\")"),
+                expected: vec![config.conv_dim[0], 1, config.conv_kernel[0]],
+            })?;
+        let vb = ckpt.root(prefix);
+        let cpu_kernels = opts.kernels == Kernels::Auto
+            && opts.device.is_cpu()
+            && opts.dtype == DType::F32;
+        Ok(Self {
+            feature_extractor: FeatureEncoder::load(&config, &vb.pp("feature_extractor"), cpu_kernels)?,
+            feature_projection: FeatureProjection::load(&config, &vb.pp("feature_projection"))?,
+            encoder: Encoder::load(&config, &vb.pp("encoder"), cpu_kernels)?,
+            config,
+            preprocessor,
+            device: opts.device.clone(),
+            dtype: opts.dtype,
+        })
+    }
+
+    /// The model's `config.json`.
+    pub fn config(&self) -> &SslConfig {
+        &self.config
+    }
+
+    /// The model's `preprocessor_config.json` (or its defaults).
+    pub fn preprocessor(&self) -> &PreprocessorConfig {
+        &self.preprocessor
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Applies the preprocessor to one utterance at the model's sample rate.
+    pub fn prepare(&self, samples: &[f32]) -> Vec<f32> {
+        let mut x = samples.to_vec();
+        if self.preprocessor.do_normalize {
+            zero_mean_unit_var(&mut x);
+        }
+        x
+    }
+
+    /// Encodes one utterance (16 kHz mono samples): preprocessing, then
+    /// [`Self::forward`] with a batch of one.
+    pub fn encode(&self, samples: &[f32]) -> Result<EncoderOutput, RunError> {
+        let x = self.prepare(samples);
+        let input = Tensor::from_vec(x, (1, samples.len()), &self.device)?.to_dtype(self.dtype)?;
+        self.forward(&input, None)
+    }
+
+    /// Encodes several utterances as one right-padded batch with an attention
+    /// mask, each normalised over its own samples, as the reference feature
+    /// extractor does with `padding=True, return_attention_mask=True`.
+    pub fn encode_batch(&self, utterances: &[&[f32]]) -> Result<EncoderOutput, RunError> {
+        let items: Vec<Vec<f32>> = utterances.iter().map(|u| self.prepare(u)).collect();
+        let (buf, max_len, lengths) = pad_batch(&items, self.preprocessor.padding_value);
+        let input = Tensor::from_vec(buf, (items.len(), max_len), &self.device)?.to_dtype(self.dtype)?;
+        self.forward(&input, Some(&lengths))
+    }
+
+    /// Runs the model on prepared input `[batch, samples]`. `lengths` gives
+    /// each item's valid samples in a right-padded batch; the frame mask is
+    /// derived from them exactly as `_get_feature_vector_attention_mask`.
+    pub fn forward(&self, input: &Tensor, lengths: Option<&[usize]>) -> Result<EncoderOutput, RunError> {
+        let (batch, samples) = input
+            .dims2()
+            .map_err(|_| RunError::Input(format!("expected [batch, samples], got {:?}", input.dims())))?;
+        let field = self.config.receptive_field();
+        if samples < field {
+            return Err(RunError::Input(format!(
+                "{samples} samples is shorter than the encoder's receptive field of {field} samples"
+            )));
+        }
+        if let Some(lengths) = lengths {
+            if lengths.len() != batch {
+                return Err(RunError::Input(format!(
+                    "{} lengths for a batch of {batch}",
+                    lengths.len()
+                )));
+            }
+            if let Some(&bad) = lengths.iter().find(|&&l| l > samples || l < field) {
+                return Err(RunError::Input(format!(
+                    "item length {bad} is outside {field}..={samples} samples"
+                )));
+            }
+        }
+        let extract_features = self.feature_extractor.forward(input)?;
+        let frames = extract_features.dim(1)?;
+        let frame_lengths: Vec<usize> = match lengths {
+            Some(l) => l.iter().map(|&n| self.config.frames_for_samples(n)).collect(),
+            None => vec![frames; batch],
+        };
+        let valid = match lengths {
+            Some(_) => {
+                let mask: Vec<u8> = frame_lengths
+                    .iter()
+                    .flat_map(|&n| (0..frames).map(move |t| u8::from(t < n)))
+                    .collect();
+                Some(Tensor::from_vec(mask, (batch, frames), &self.device)?)
+            }
+            None => None,
+        };
+        let hidden = self.feature_projection.forward(&extract_features)?;
+        let (hidden_states, last_hidden_state) = self.encoder.forward(&hidden, valid.as_ref())?;
+        Ok(EncoderOutput {
+            extract_features,
+            hidden_states,
+            last_hidden_state,
+            frame_lengths,
+        })
+    }
+}

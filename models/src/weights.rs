@@ -1,0 +1,204 @@
+//! Checkpoint access: safetensors files behind a path-building view whose
+//! keys spell the Hugging Face state-dict names.
+//!
+//! [`Checkpoint`] memory-maps one or more safetensors files and indexes their
+//! headers; [`Vb`] is a cheap prefixed view of it (like candle's
+//! `VarBuilder::pp`). Every lookup checks the key and the shape against the
+//! index first, so an error names the file, the full key and both shapes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::LoadError;
+
+/// One or more safetensors files of a checkpoint, memory-mapped.
+pub struct Checkpoint {
+    /// The files, in the order given; a key present in several resolves to the last.
+    files: Vec<(PathBuf, MmapedSafetensors)>,
+    /// Key -> (file index, shape), built from the headers at open time.
+    index: HashMap<String, (usize, Vec<usize>)>,
+    /// Where loaded tensors are placed.
+    device: Device,
+    /// The dtype every floating-point tensor is converted to.
+    dtype: DType,
+}
+
+impl Checkpoint {
+    /// Opens `paths` and reads their headers. Nothing is copied until a tensor is requested.
+    pub fn open(paths: &[PathBuf], dtype: DType, device: &Device) -> Result<Self, LoadError> {
+        let mut files = Vec::with_capacity(paths.len());
+        let mut index = HashMap::new();
+        for (i, path) in paths.iter().enumerate() {
+            // SAFETY: the file is mapped read-only; as with every memory-mapped
+            // checkpoint loader, it must not be truncated while the model loads.
+            let st = unsafe { MmapedSafetensors::new(path) }.map_err(|e| LoadError::Weights {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            for (name, view) in st.tensors() {
+                index.insert(name, (i, view.shape().to_vec()));
+            }
+            files.push((path.clone(), st));
+        }
+        Ok(Self {
+            files,
+            index,
+            device: device.clone(),
+            dtype,
+        })
+    }
+
+    /// Opens the weights of a Hugging Face checkpoint directory:
+    /// `model.safetensors`, or the shards listed in `model.safetensors.index.json`.
+    pub fn open_dir(dir: &Path, dtype: DType, device: &Device) -> Result<Self, LoadError> {
+        let single = dir.join("model.safetensors");
+        if single.exists() {
+            return Self::open(&[single], dtype, device);
+        }
+        let index_path = dir.join("model.safetensors.index.json");
+        if !index_path.exists() {
+            return Err(LoadError::Io {
+                path: single,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no model.safetensors or model.safetensors.index.json in the directory",
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(&index_path).map_err(|source| LoadError::Io {
+            path: index_path.clone(),
+            source,
+        })?;
+        #[derive(serde::Deserialize)]
+        struct Index {
+            weight_map: HashMap<String, String>,
+        }
+        let idx: Index = serde_json::from_str(&text).map_err(|source| LoadError::Json {
+            path: index_path.clone(),
+            source,
+        })?;
+        let mut shards: Vec<&String> = idx.weight_map.values().collect();
+        shards.sort();
+        shards.dedup();
+        let paths: Vec<PathBuf> = shards.into_iter().map(|s| dir.join(s)).collect();
+        Self::open(&paths, dtype, device)
+    }
+
+    /// The device tensors are loaded onto.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The first file, used in errors that concern the checkpoint as a whole.
+    pub fn path(&self) -> &Path {
+        self.files
+            .first()
+            .map(|(p, _)| p.as_path())
+            .unwrap_or_else(|| Path::new("<no file>"))
+    }
+
+    /// Whether a full key exists.
+    pub fn contains(&self, key: &str) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// A view rooted at `prefix` (which may be empty).
+    pub fn root(&self, prefix: &str) -> Vb<'_> {
+        Vb {
+            ckpt: self,
+            prefix: prefix.trim_end_matches('.').to_owned(),
+        }
+    }
+
+    fn load(&self, key: &str, expected: &[usize]) -> Result<Tensor, LoadError> {
+        let Some((file, shape)) = self.index.get(key) else {
+            return Err(LoadError::MissingTensor {
+                path: self.path().to_owned(),
+                key: key.to_owned(),
+                expected: expected.to_vec(),
+            });
+        };
+        let (path, st) = &self.files[*file];
+        if shape.as_slice() != expected {
+            return Err(LoadError::ShapeMismatch {
+                path: path.clone(),
+                key: key.to_owned(),
+                expected: expected.to_vec(),
+                found: shape.clone(),
+            });
+        }
+        let candle = |source| LoadError::Candle {
+            path: path.clone(),
+            source,
+        };
+        let t = st.load(key, &self.device).map_err(candle)?;
+        if t.dtype() == self.dtype {
+            Ok(t)
+        } else {
+            t.to_dtype(self.dtype).map_err(candle)
+        }
+    }
+}
+
+/// A prefixed view of a [`Checkpoint`]; `vb.pp("encoder").pp("layers.0")` builds `encoder.layers.0`.
+#[derive(Clone)]
+pub struct Vb<'a> {
+    ckpt: &'a Checkpoint,
+    prefix: String,
+}
+
+impl<'a> Vb<'a> {
+    /// Descends one level of the module tree.
+    pub fn pp(&self, name: impl AsRef<str>) -> Vb<'a> {
+        let name = name.as_ref();
+        let prefix = if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{}", self.prefix, name)
+        };
+        Vb {
+            ckpt: self.ckpt,
+            prefix,
+        }
+    }
+
+    /// The full key of `name` under this view.
+    pub fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{}", self.prefix, name)
+        }
+    }
+
+    /// Whether `name` exists under this view.
+    pub fn contains(&self, name: &str) -> bool {
+        self.ckpt.contains(&self.key(name))
+    }
+
+    /// Loads `name`, checking that its shape is `shape`.
+    pub fn get(&self, shape: &[usize], name: &str) -> Result<Tensor, LoadError> {
+        self.ckpt.load(&self.key(name), shape)
+    }
+
+    /// The device tensors land on.
+    pub fn device(&self) -> &Device {
+        self.ckpt.device()
+    }
+
+    /// The checkpoint file (for errors raised while assembling layers).
+    pub fn path(&self) -> &Path {
+        self.ckpt.path()
+    }
+
+    /// Wraps a candle error raised while assembling a layer from loaded tensors.
+    pub fn candle_err(&self, source: candle_core::Error) -> LoadError {
+        LoadError::Candle {
+            path: self.path().to_owned(),
+            source,
+        }
+    }
+}
