@@ -1,1 +1,11 @@
+//! Emoscope: dimensional speech emotion (arousal, valence, dominance) from
+//! distilled self-supervised speech models.
+//!
+//! This crate holds what the CLI and the plugin share: audio decoding and
+//! resampling ([`audio`]) and the hidden-state export used for probing
+//! ([`features`]). The networks live in [`emoscope_models`].
 
+pub mod audio;
+pub mod features;
+
+pub use emoscope_models as models;

@@ -165,7 +165,10 @@ impl SslConfig {
         if self.model_type != "hubert" && self.model_type != "wav2vec2" {
             return Err(bad(
                 "model_type",
-                format!("found {:?}, expected \"hubert\" or \"wav2vec2\"", self.model_type),
+                format!(
+                    "found {:?}, expected \"hubert\" or \"wav2vec2\"",
+                    self.model_type
+                ),
             ));
         }
         let n = self.conv_dim.len();
@@ -181,9 +184,14 @@ impl SslConfig {
             ));
         }
         if self.conv_kernel.contains(&0) || self.conv_stride.contains(&0) {
-            return Err(bad("conv_kernel", "kernels and strides must be positive".into()));
+            return Err(bad(
+                "conv_kernel",
+                "kernels and strides must be positive".into(),
+            ));
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err(bad(
                 "num_attention_heads",
                 format!(
@@ -193,7 +201,9 @@ impl SslConfig {
             ));
         }
         if self.num_conv_pos_embedding_groups == 0
-            || self.hidden_size % self.num_conv_pos_embedding_groups != 0
+            || !self
+                .hidden_size
+                .is_multiple_of(self.num_conv_pos_embedding_groups)
         {
             return Err(bad(
                 "num_conv_pos_embedding_groups",
@@ -214,7 +224,10 @@ impl SslConfig {
             ("feat_extract_activation", &self.feat_extract_activation),
         ] {
             if act != "gelu" {
-                return Err(bad(field, format!("found {act:?}, only \"gelu\" is implemented")));
+                return Err(bad(
+                    field,
+                    format!("found {act:?}, only \"gelu\" is implemented"),
+                ));
             }
         }
         Ok(())

@@ -80,7 +80,11 @@ impl FeedForward {
                 cfg.hidden_size,
                 cfg.intermediate_size,
             )?,
-            output_dense: linear(&vb.pp("output_dense"), cfg.intermediate_size, cfg.hidden_size)?,
+            output_dense: linear(
+                &vb.pp("output_dense"),
+                cfg.intermediate_size,
+                cfg.hidden_size,
+            )?,
         })
     }
 
@@ -150,7 +154,11 @@ impl Encoder {
             .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            pos_conv_embed: PositionalConvEmbedding::load(cfg, &vb.pp("pos_conv_embed"), cpu_kernels)?,
+            pos_conv_embed: PositionalConvEmbedding::load(
+                cfg,
+                &vb.pp("pos_conv_embed"),
+                cpu_kernels,
+            )?,
             layer_norm: layer_norm(&vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             layers,
             stable: cfg.do_stable_layer_norm,
@@ -160,13 +168,18 @@ impl Encoder {
     /// Runs the encoder on `[batch, frames, hidden]`. `valid` is the per-frame
     /// 0/1 mask `[batch, frames]` of a padded batch. Returns the `layers + 1`
     /// hidden states and the last hidden state.
-    pub fn forward(&self, x: &Tensor, valid: Option<&Tensor>) -> Result<(Vec<Tensor>, Tensor), RunError> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        valid: Option<&Tensor>,
+    ) -> Result<(Vec<Tensor>, Tensor), RunError> {
         let (mut x, additive) = match valid {
             Some(valid) => {
                 // Padded frames are zeroed before the positional conv, and masked
                 // out of every softmax with the dtype's lowest value, as the reference does.
                 let x = x.broadcast_mul(&valid.unsqueeze(2)?.to_dtype(x.dtype())?)?;
-                let lowest = Tensor::full(f32::MIN, valid.shape(), valid.device())?.to_dtype(x.dtype())?;
+                let lowest =
+                    Tensor::full(f32::MIN, valid.shape(), valid.device())?.to_dtype(x.dtype())?;
                 let zeros = lowest.zeros_like()?;
                 let additive = valid
                     .to_dtype(candle_core::DType::U8)?

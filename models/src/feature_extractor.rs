@@ -82,7 +82,8 @@ impl FeatureEncoder {
                     let w = norm_vb.get(&[out_dim], "weight")?;
                     let b = norm_vb.get(&[out_dim], "bias")?;
                     let cpu = ConvNorm::Group(to_vec(&w, &vb)?, to_vec(&b, &vb)?);
-                    let gn = GroupNorm::new(w, b, out_dim, out_dim, 1e-5).map_err(|e| vb.candle_err(e))?;
+                    let gn = GroupNorm::new(w, b, out_dim, out_dim, 1e-5)
+                        .map_err(|e| vb.candle_err(e))?;
                     (Norm::Group(gn), cpu)
                 }
                 (FeatExtractNorm::Layer, _) => {
@@ -95,7 +96,10 @@ impl FeatureEncoder {
             };
             if cpu_kernels {
                 cpu_layers.push(ConvLayerWeights {
-                    weight: weight.flatten_all().and_then(|t| t.to_vec1()).map_err(|e| vb.candle_err(e))?,
+                    weight: weight
+                        .flatten_all()
+                        .and_then(|t| t.to_vec1())
+                        .map_err(|e| vb.candle_err(e))?,
                     bias: bias.as_ref().map(|b| to_vec(b, &vb)).transpose()?,
                     in_dim,
                     out_dim,
@@ -125,7 +129,10 @@ impl FeatureEncoder {
         let _enter = self.span.enter();
         let (batch, samples) = input.dims2()?;
         if let Some(cpu) = &self.cpu {
-            let data = input.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let data = input
+                .to_dtype(candle_core::DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             let frames = cpu.output_frames(samples);
             let channels = cpu.output_channels();
             let mut out = Vec::with_capacity(batch * frames * channels);

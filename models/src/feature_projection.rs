@@ -22,7 +22,11 @@ impl FeatureProjection {
     pub fn load(cfg: &SslConfig, vb: &Vb<'_>) -> Result<Self, LoadError> {
         let conv_out = *cfg.conv_dim.last().unwrap_or(&0);
         let layer_norm = if cfg.feature_projection_layer_norm() {
-            Some(layer_norm(&vb.pp("layer_norm"), conv_out, cfg.layer_norm_eps)?)
+            Some(layer_norm(
+                &vb.pp("layer_norm"),
+                conv_out,
+                cfg.layer_norm_eps,
+            )?)
         } else {
             None
         };

@@ -111,11 +111,14 @@ impl SslEncoder {
                 expected: vec![config.conv_dim[0], 1, config.conv_kernel[0]],
             })?;
         let vb = ckpt.root(prefix);
-        let cpu_kernels = opts.kernels == Kernels::Auto
-            && opts.device.is_cpu()
-            && opts.dtype == DType::F32;
+        let cpu_kernels =
+            opts.kernels == Kernels::Auto && opts.device.is_cpu() && opts.dtype == DType::F32;
         Ok(Self {
-            feature_extractor: FeatureEncoder::load(&config, &vb.pp("feature_extractor"), cpu_kernels)?,
+            feature_extractor: FeatureEncoder::load(
+                &config,
+                &vb.pp("feature_extractor"),
+                cpu_kernels,
+            )?,
             feature_projection: FeatureProjection::load(&config, &vb.pp("feature_projection"))?,
             encoder: Encoder::load(&config, &vb.pp("encoder"), cpu_kernels)?,
             config,
@@ -163,17 +166,22 @@ impl SslEncoder {
     pub fn encode_batch(&self, utterances: &[&[f32]]) -> Result<EncoderOutput, RunError> {
         let items: Vec<Vec<f32>> = utterances.iter().map(|u| self.prepare(u)).collect();
         let (buf, max_len, lengths) = pad_batch(&items, self.preprocessor.padding_value);
-        let input = Tensor::from_vec(buf, (items.len(), max_len), &self.device)?.to_dtype(self.dtype)?;
+        let input =
+            Tensor::from_vec(buf, (items.len(), max_len), &self.device)?.to_dtype(self.dtype)?;
         self.forward(&input, Some(&lengths))
     }
 
     /// Runs the model on prepared input `[batch, samples]`. `lengths` gives
     /// each item's valid samples in a right-padded batch; the frame mask is
     /// derived from them exactly as `_get_feature_vector_attention_mask`.
-    pub fn forward(&self, input: &Tensor, lengths: Option<&[usize]>) -> Result<EncoderOutput, RunError> {
-        let (batch, samples) = input
-            .dims2()
-            .map_err(|_| RunError::Input(format!("expected [batch, samples], got {:?}", input.dims())))?;
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        lengths: Option<&[usize]>,
+    ) -> Result<EncoderOutput, RunError> {
+        let (batch, samples) = input.dims2().map_err(|_| {
+            RunError::Input(format!("expected [batch, samples], got {:?}", input.dims()))
+        })?;
         let field = self.config.receptive_field();
         if samples < field {
             return Err(RunError::Input(format!(
@@ -196,7 +204,10 @@ impl SslEncoder {
         let extract_features = self.feature_extractor.forward(input)?;
         let frames = extract_features.dim(1)?;
         let frame_lengths: Vec<usize> = match lengths {
-            Some(l) => l.iter().map(|&n| self.config.frames_for_samples(n)).collect(),
+            Some(l) => l
+                .iter()
+                .map(|&n| self.config.frames_for_samples(n))
+                .collect(),
             None => vec![frames; batch],
         };
         let valid = match lengths {

@@ -36,12 +36,18 @@ impl PositionalConvEmbedding {
         let v_shape = [h, h / groups, taps];
         let g_shape = [1, 1, taps];
         let weight = if conv.contains("weight_v") {
-            weight_norm(&conv.get(&g_shape, "weight_g")?, &conv.get(&v_shape, "weight_v")?)
-                .map_err(|e| vb.candle_err(e))?
+            weight_norm(
+                &conv.get(&g_shape, "weight_g")?,
+                &conv.get(&v_shape, "weight_v")?,
+            )
+            .map_err(|e| vb.candle_err(e))?
         } else if conv.contains("parametrizations.weight.original1") {
             let p = conv.pp("parametrizations.weight");
-            weight_norm(&p.get(&g_shape, "original0")?, &p.get(&v_shape, "original1")?)
-                .map_err(|e| vb.candle_err(e))?
+            weight_norm(
+                &p.get(&g_shape, "original0")?,
+                &p.get(&v_shape, "original1")?,
+            )
+            .map_err(|e| vb.candle_err(e))?
         } else if conv.contains("weight") {
             conv.get(&v_shape, "weight")?
         } else {
@@ -78,7 +84,10 @@ impl PositionalConvEmbedding {
         let _enter = self.span.enter();
         let (batch, frames, hidden) = x.dims3()?;
         if let Some(cpu) = &self.cpu {
-            let data = x.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let data = x
+                .to_dtype(candle_core::DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             let mut out = vec![0f32; data.len()];
             for (src, dst) in data
                 .chunks_exact(frames * hidden)
@@ -86,7 +95,9 @@ impl PositionalConvEmbedding {
             {
                 cpu.forward_same_gelu(src, frames, dst);
             }
-            return Ok(Tensor::from_vec(out, (batch, frames, hidden), x.device())?.to_dtype(x.dtype())?);
+            return Ok(
+                Tensor::from_vec(out, (batch, frames, hidden), x.device())?.to_dtype(x.dtype())?
+            );
         }
         let y = x
             .transpose(1, 2)?

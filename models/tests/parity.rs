@@ -20,8 +20,11 @@ fn fixtures() -> PathBuf {
 }
 
 fn expected(family: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixtures().join(format!("{family}_expected.safetensors")), &Device::Cpu)
-        .expect("expected tensors")
+    candle_core::safetensors::load(
+        fixtures().join(format!("{family}_expected.safetensors")),
+        &Device::Cpu,
+    )
+    .expect("expected tensors")
 }
 
 fn load(dir: &str, kernels: Kernels) -> SslEncoder {
@@ -29,12 +32,22 @@ fn load(dir: &str, kernels: Kernels) -> SslEncoder {
         kernels,
         ..LoadOptions::default()
     };
-    SslEncoder::load_with(&fixtures().join(dir), &opts).unwrap_or_else(|e| panic!("loading {dir}: {e}"))
+    SslEncoder::load_with(&fixtures().join(dir), &opts)
+        .unwrap_or_else(|e| panic!("loading {dir}: {e}"))
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shape");
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 fn vec1(t: &Tensor) -> Vec<f32> {
@@ -59,13 +72,28 @@ fn check_single(dir: &str, family: &str, kernels: Kernels) {
         assert_eq!(out.hidden_states.len(), layers);
         let feats = out.extract_features.squeeze(0).unwrap();
         let d = max_abs_diff(&feats, &exp[&format!("single.{i}.extract_features")]);
-        assert!(d <= TOL, "{dir} {kernels:?} input {i}: conv features differ by {d}");
+        assert!(
+            d <= TOL,
+            "{dir} {kernels:?} input {i}: conv features differ by {d}"
+        );
         for (l, h) in out.hidden_states.iter().enumerate() {
-            let d = max_abs_diff(&h.squeeze(0).unwrap(), &exp[&format!("single.{i}.hidden_states.{l}")]);
-            assert!(d <= TOL, "{dir} {kernels:?} input {i} hidden state {l}: max |diff| {d}");
+            let d = max_abs_diff(
+                &h.squeeze(0).unwrap(),
+                &exp[&format!("single.{i}.hidden_states.{l}")],
+            );
+            assert!(
+                d <= TOL,
+                "{dir} {kernels:?} input {i} hidden state {l}: max |diff| {d}"
+            );
         }
-        let d = max_abs_diff(&out.last_hidden_state.squeeze(0).unwrap(), &exp[&format!("single.{i}.last_hidden_state")]);
-        assert!(d <= TOL, "{dir} {kernels:?} input {i} last hidden state: max |diff| {d}");
+        let d = max_abs_diff(
+            &out.last_hidden_state.squeeze(0).unwrap(),
+            &exp[&format!("single.{i}.last_hidden_state")],
+        );
+        assert!(
+            d <= TOL,
+            "{dir} {kernels:?} input {i} last hidden state: max |diff| {d}"
+        );
     }
 }
 
@@ -74,7 +102,9 @@ fn check_single(dir: &str, family: &str, kernels: Kernels) {
 fn check_batch(dir: &str, family: &str, kernels: Kernels) -> emoscope_models::EncoderOutput {
     let model = load(dir, kernels);
     let exp = expected(family);
-    let raws: Vec<Vec<f32>> = (0..n_inputs(&exp)).map(|i| vec1(&exp[&format!("raw.{i}")])).collect();
+    let raws: Vec<Vec<f32>> = (0..n_inputs(&exp))
+        .map(|i| vec1(&exp[&format!("raw.{i}")]))
+        .collect();
     let refs: Vec<&[f32]> = raws.iter().map(Vec::as_slice).collect();
     let out = model.encode_batch(&refs).unwrap();
     let frame_lengths: Vec<usize> = exp["batch.frame_lengths"]
@@ -86,10 +116,16 @@ fn check_batch(dir: &str, family: &str, kernels: Kernels) -> emoscope_models::En
     assert_eq!(out.frame_lengths, frame_lengths);
     for (l, h) in out.hidden_states.iter().enumerate() {
         let d = max_abs_diff(h, &exp[&format!("batch.hidden_states.{l}")]);
-        assert!(d <= TOL, "{dir} {kernels:?} batch hidden state {l}: max |diff| {d}");
+        assert!(
+            d <= TOL,
+            "{dir} {kernels:?} batch hidden state {l}: max |diff| {d}"
+        );
     }
     let d = max_abs_diff(&out.last_hidden_state, &exp["batch.last_hidden_state"]);
-    assert!(d <= TOL, "{dir} {kernels:?} batch last hidden state: max |diff| {d}");
+    assert!(
+        d <= TOL,
+        "{dir} {kernels:?} batch last hidden state: max |diff| {d}"
+    );
     out
 }
 
@@ -131,10 +167,18 @@ fn wav2vec2_robust_padded_batch_matches_reference_and_each_item_alone() {
         let model = load("wav2vec2_robust", kernels);
         for (i, &n) in out.frame_lengths.iter().enumerate() {
             let alone = model.encode(&vec1(&exp[&format!("raw.{i}")])).unwrap();
-            for (l, (hb, ha)) in out.hidden_states.iter().zip(&alone.hidden_states).enumerate() {
+            for (l, (hb, ha)) in out
+                .hidden_states
+                .iter()
+                .zip(&alone.hidden_states)
+                .enumerate()
+            {
                 let item = hb.get(i).unwrap().narrow(0, 0, n).unwrap();
                 let d = max_abs_diff(&item, &ha.squeeze(0).unwrap());
-                assert!(d <= TOL, "{kernels:?} item {i} layer {l}: batch vs alone {d}");
+                assert!(
+                    d <= TOL,
+                    "{kernels:?} item {i} layer {l}: batch vs alone {d}"
+                );
             }
         }
     }

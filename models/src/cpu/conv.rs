@@ -153,16 +153,18 @@ impl PackedConv {
         let c = self.out_dim;
         let chunk = ROWS_PER_TASK * c;
         match &self.norm {
-            ConvNorm::None => y
-                .par_chunks_mut(chunk)
-                .for_each(|rows| rows.chunks_exact_mut(c).for_each(|r| simd::bias_gelu_row(r, &self.bias))),
+            ConvNorm::None => y.par_chunks_mut(chunk).for_each(|rows| {
+                rows.chunks_exact_mut(c)
+                    .for_each(|r| simd::bias_gelu_row(r, &self.bias))
+            }),
             ConvNorm::Layer(w, b) => y.par_chunks_mut(chunk).for_each(|rows| {
                 rows.chunks_exact_mut(c)
                     .for_each(|r| simd::bias_layer_norm_gelu_row(r, &self.bias, w, b, NORM_EPS))
             }),
             ConvNorm::Group(w, b) => {
                 if !self.bias.is_empty() {
-                    y.par_chunks_mut(chunk).for_each(|rows| simd::add_bias_rows(rows, &self.bias));
+                    y.par_chunks_mut(chunk)
+                        .for_each(|rows| simd::add_bias_rows(rows, &self.bias));
                 }
                 let frames = (y.len() / c).max(1) as f64;
                 let big = chunk * 16;
@@ -226,9 +228,22 @@ unsafe impl Send for SendPtr {}
 // SAFETY: as above.
 unsafe impl Sync for SendPtr {}
 
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 impl GroupedConv {
     /// Packs a PyTorch grouped conv weight `[channels, channels / groups, kernel]`.
-    pub fn new(weight: &[f32], bias: Vec<f32>, channels: usize, groups: usize, kernel: usize) -> Self {
+    pub fn new(
+        weight: &[f32],
+        bias: Vec<f32>,
+        channels: usize,
+        groups: usize,
+        kernel: usize,
+    ) -> Self {
         let cg = channels / groups;
         let mut packed = vec![0f32; groups * kernel * cg * cg];
         for g in 0..groups {
@@ -236,7 +251,8 @@ impl GroupedConv {
             for o in 0..cg {
                 for c in 0..cg {
                     for j in 0..kernel {
-                        packed[base + (j * cg + c) * cg + o] = weight[((g * cg + o) * cg + c) * kernel + j];
+                        packed[base + (j * cg + c) * cg + o] =
+                            weight[((g * cg + o) * cg + c) * kernel + j];
                     }
                 }
             }
@@ -257,16 +273,20 @@ impl GroupedConv {
         let pad = k / 2;
         let padded_len = frames + k;
         let out = SendPtr(dst.as_mut_ptr());
-        let threads_inside = if self.groups >= threads() { 1 } else { threads() };
+        let threads_inside = if self.groups >= threads() {
+            1
+        } else {
+            threads()
+        };
         (0..self.groups).into_par_iter().for_each(|g| {
             // This group's channels, contiguous and zero-padded in time, so the
             // im2col rows are consecutive: row t starts at t * cg.
             let mut xg = vec![0f32; padded_len * cg];
             for t in 0..frames {
-                xg[(t + pad) * cg..(t + pad + 1) * cg].copy_from_slice(&src[t * c + g * cg..t * c + (g + 1) * cg]);
+                xg[(t + pad) * cg..(t + pad + 1) * cg]
+                    .copy_from_slice(&src[t * c + g * cg..t * c + (g + 1) * cg]);
             }
             let w = &self.packed[g * k * cg * cg..(g + 1) * k * cg * cg];
-            let out = out;
             // SAFETY: `xg` holds `(frames + k) * cg` floats and the last row read
             // spans `(frames - 1) * cg .. (frames - 1 + k) * cg`; `w` is
             // `[k * cg, cg]`; the destination block starts at column `g * cg` of
@@ -276,7 +296,7 @@ impl GroupedConv {
                     frames,
                     cg,
                     k * cg,
-                    out.0.add(g * cg),
+                    out.get().add(g * cg),
                     c as isize,
                     xg.as_ptr(),
                     cg as isize,
@@ -287,7 +307,9 @@ impl GroupedConv {
                 );
             }
         });
-        dst.par_chunks_mut(ROWS_PER_TASK * c)
-            .for_each(|rows| rows.chunks_exact_mut(c).for_each(|r| simd::bias_gelu_row(r, &self.bias)));
+        dst.par_chunks_mut(ROWS_PER_TASK * c).for_each(|rows| {
+            rows.chunks_exact_mut(c)
+                .for_each(|r| simd::bias_gelu_row(r, &self.bias))
+        });
     }
 }

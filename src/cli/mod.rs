@@ -1,0 +1,43 @@
+//! Command-line front end: argument parsing and one module per verb.
+
+mod device;
+mod features;
+
+use clap::{Parser, Subcommand};
+
+/// Dimensional speech emotion (arousal, valence, dominance) from distilled speech models.
+#[derive(Parser)]
+#[command(name = "emoscope", version, about)]
+struct Cli {
+    /// Log filter (tracing's env-filter syntax, e.g. `info` or `emoscope=debug`).
+    #[arg(long, global = true, default_value = "warn", env = "EMOSCOPE_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a speech encoder on an audio file, print per-layer summaries and
+    /// optionally write every hidden state to safetensors.
+    Features(features::Args),
+}
+
+/// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Features(args) => features::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
