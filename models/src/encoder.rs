@@ -12,6 +12,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{LayerNorm, Linear};
 
 use crate::config::SslConfig;
+use crate::cpu::ops;
 use crate::error::{LoadError, RunError};
 use crate::nn::{layer_norm, linear};
 use crate::positional::PositionalConvEmbedding;
@@ -26,11 +27,13 @@ struct Attention {
     heads: usize,
     head_dim: usize,
     scaling: f64,
+    /// Vectorised softmax (CPU f32) instead of candle's.
+    cpu_kernels: bool,
     span: tracing::Span,
 }
 
 impl Attention {
-    fn load(cfg: &SslConfig, vb: &Vb<'_>) -> Result<Self, LoadError> {
+    fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
         let h = cfg.hidden_size;
         Ok(Self {
             q_proj: linear(&vb.pp("q_proj"), h, h)?,
@@ -40,6 +43,7 @@ impl Attention {
             heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             scaling: (cfg.head_dim() as f64).powf(-0.5),
+            cpu_kernels,
             span: tracing::span!(tracing::Level::TRACE, "attention"),
         })
     }
@@ -60,7 +64,11 @@ impl Attention {
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = if self.cpu_kernels {
+            ops::softmax_last_dim(&scores)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
         self.out_proj.forward(&ctx)
     }
@@ -70,10 +78,12 @@ impl Attention {
 struct FeedForward {
     intermediate_dense: Linear,
     output_dense: Linear,
+    /// Vectorised GELU (CPU f32) instead of candle's.
+    cpu_kernels: bool,
 }
 
 impl FeedForward {
-    fn load(cfg: &SslConfig, vb: &Vb<'_>) -> Result<Self, LoadError> {
+    fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
         Ok(Self {
             intermediate_dense: linear(
                 &vb.pp("intermediate_dense"),
@@ -85,12 +95,18 @@ impl FeedForward {
                 cfg.intermediate_size,
                 cfg.hidden_size,
             )?,
+            cpu_kernels,
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.output_dense
-            .forward(&self.intermediate_dense.forward(x)?.gelu_erf()?)
+        let h = self.intermediate_dense.forward(x)?;
+        let h = if self.cpu_kernels {
+            ops::gelu(&h)?
+        } else {
+            h.gelu_erf()?
+        };
+        self.output_dense.forward(&h)
     }
 }
 
@@ -106,11 +122,16 @@ struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn load(cfg: &SslConfig, vb: &Vb<'_>, index: usize) -> Result<Self, LoadError> {
+    fn load(
+        cfg: &SslConfig,
+        vb: &Vb<'_>,
+        index: usize,
+        cpu_kernels: bool,
+    ) -> Result<Self, LoadError> {
         Ok(Self {
-            attention: Attention::load(cfg, &vb.pp("attention"))?,
+            attention: Attention::load(cfg, &vb.pp("attention"), cpu_kernels)?,
             layer_norm: layer_norm(&vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
-            feed_forward: FeedForward::load(cfg, &vb.pp("feed_forward"))?,
+            feed_forward: FeedForward::load(cfg, &vb.pp("feed_forward"), cpu_kernels)?,
             final_layer_norm: layer_norm(
                 &vb.pp("final_layer_norm"),
                 cfg.hidden_size,
@@ -151,7 +172,7 @@ impl Encoder {
     /// Loads `encoder.*`.
     pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i))
+            .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i, cpu_kernels))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             pos_conv_embed: PositionalConvEmbedding::load(

@@ -56,6 +56,9 @@ struct PackedConv {
 /// The conv feature extractor: conv -> (norm) -> GELU, layer after layer.
 pub struct ConvStack {
     layers: Vec<PackedConv>,
+    /// Reused activation buffers (see [`ConvStack::forward`]); a lock only
+    /// because the model is `Sync`, never contended in practice.
+    scratch: std::sync::Mutex<(Vec<f32>, Vec<f32>)>,
 }
 
 /// Epsilon of PyTorch's `nn.GroupNorm` / `nn.LayerNorm` defaults, used by the conv stack.
@@ -90,7 +93,10 @@ impl ConvStack {
                 }
             })
             .collect();
-        Self { layers }
+        Self {
+            layers,
+            scratch: Default::default(),
+        }
     }
 
     /// Frames produced for `samples` input samples (0 when too short).
@@ -111,42 +117,81 @@ impl ConvStack {
 
     /// Runs the stack on one utterance; returns `[frames, channels]` row-major.
     pub fn forward(&self, samples: &[f32]) -> Vec<f32> {
-        let mut x = samples.to_vec();
+        // Two ping-pong buffers kept between calls: fresh 64 MB allocations
+        // per call cost page faults and zeroing comparable to a conv layer.
+        let (mut x, mut y) = self
+            .scratch
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
         let mut len = samples.len();
-        for layer in &self.layers {
+        let mut channels = 1;
+        for (i, layer) in self.layers.iter().enumerate() {
             if len < layer.kernel {
                 return Vec::new();
             }
+            let input: &[f32] = if i == 0 {
+                samples
+            } else {
+                &x[..len * layer.in_dim]
+            };
             let frames = (len - layer.kernel) / layer.stride + 1;
-            let mut y = vec![0f32; frames * layer.out_dim];
-            // SAFETY: `x` holds `len * in_dim` floats and the last row read starts
-            // at `(frames - 1) * stride * in_dim` and spans `kernel * in_dim`,
-            // which ends at or before `len * in_dim` by the definition of `frames`.
-            // `packed` is `[kernel * in, out]` and `y` is `[frames, out]`.
-            unsafe {
-                sgemm(
-                    frames,
-                    layer.out_dim,
-                    layer.kernel * layer.in_dim,
-                    y.as_mut_ptr(),
-                    layer.out_dim as isize,
-                    x.as_ptr(),
-                    (layer.stride * layer.in_dim) as isize,
-                    layer.packed.as_ptr(),
-                    layer.out_dim as isize,
-                    false,
-                    threads(),
-                );
+            let n = frames * layer.out_dim;
+            if y.len() < n {
+                y.resize(n, 0.0);
             }
-            layer.post(&mut y);
-            x = y;
+            let out = &mut y[..n];
+            if layer.in_dim == 1 {
+                layer.forward_single_input(input, out);
+            } else {
+                // SAFETY: `input` holds `len * in_dim` floats and the last row read
+                // starts at `(frames - 1) * stride * in_dim` and spans `kernel * in_dim`,
+                // which ends at or before `len * in_dim` by the definition of `frames`.
+                // `packed` is `[kernel * in, out]` and `out` is `[frames, out]`.
+                unsafe {
+                    sgemm(
+                        frames,
+                        layer.out_dim,
+                        layer.kernel * layer.in_dim,
+                        out.as_mut_ptr(),
+                        layer.out_dim as isize,
+                        input.as_ptr(),
+                        (layer.stride * layer.in_dim) as isize,
+                        layer.packed.as_ptr(),
+                        layer.out_dim as isize,
+                        false,
+                        threads(),
+                    );
+                }
+            }
+            layer.post(out);
+            std::mem::swap(&mut x, &mut y);
             len = frames;
+            channels = layer.out_dim;
         }
-        x
+        let result = x[..len * channels].to_vec();
+        if let Ok(mut s) = self.scratch.lock() {
+            *s = (x, y);
+        }
+        result
     }
 }
 
 impl PackedConv {
+    /// The first conv (one input channel): direct kernel, rows in parallel.
+    /// `packed` is `[kernel, out]` here, the layout [`simd::conv_single_input`] reads.
+    fn forward_single_input(&self, x: &[f32], y: &mut [f32]) {
+        let c = self.out_dim;
+        y.par_chunks_mut(ROWS_PER_TASK * c)
+            .enumerate()
+            .for_each(|(i, rows)| {
+                let t0 = i * ROWS_PER_TASK;
+                let t1 = t0 + rows.len() / c;
+                let xs = &x[t0 * self.stride..(t1 - 1) * self.stride + self.kernel];
+                simd::conv_single_input(xs, &self.packed, self.kernel, self.stride, rows);
+            });
+    }
+
     /// Bias, normalisation and GELU over the GEMM output `[frames, out]`, in one pass
     /// (two for GroupNorm, which needs statistics over all frames first).
     fn post(&self, y: &mut [f32]) {
@@ -167,35 +212,34 @@ impl PackedConv {
                         .for_each(|rows| simd::add_bias_rows(rows, &self.bias));
                 }
                 let frames = (y.len() / c).max(1) as f64;
-                let big = chunk * 16;
-                let sums = y
-                    .par_chunks(big)
+                let (sum, sum_sq) = y
+                    .par_chunks(chunk * 16)
                     .map(|rows| {
-                        let mut s = vec![0f64; c];
-                        simd::column_sums(rows, &mut s);
-                        s
+                        let (mut s, mut q) = (vec![0f64; c], vec![0f64; c]);
+                        simd::column_moments(rows, &mut s, &mut q);
+                        (s, q)
                     })
-                    .reduce(|| vec![0f64; c], add_vecs);
-                let mean: Vec<f32> = sums.iter().map(|&s| (s / frames) as f32).collect();
-                let sq = y
-                    .par_chunks(big)
-                    .map(|rows| {
-                        let mut s = vec![0f64; c];
-                        simd::column_sq_dev(rows, &mean, &mut s);
-                        s
-                    })
-                    .reduce(|| vec![0f64; c], add_vecs);
+                    .reduce(
+                        || (vec![0f64; c], vec![0f64; c]),
+                        |(a, b), (x, y)| (add_vecs(a, x), add_vecs(b, y)),
+                    );
+                let mean: Vec<f64> = sum.iter().map(|&s| s / frames).collect();
+                let var: Vec<f64> = sum_sq
+                    .iter()
+                    .zip(&mean)
+                    .map(|(&q, &m)| (q / frames - m * m).max(0.0))
+                    .collect();
                 // y = (x - mean) * rstd * w + b = x * scale + shift.
-                let scale: Vec<f32> = sq
+                let scale: Vec<f32> = var
                     .iter()
                     .zip(w)
-                    .map(|(&s, &g)| g / ((s / frames) as f32 + NORM_EPS).sqrt())
+                    .map(|(&v, &g)| (g as f64 / (v + NORM_EPS as f64).sqrt()) as f32)
                     .collect();
                 let shift: Vec<f32> = mean
                     .iter()
                     .zip(&scale)
                     .zip(b)
-                    .map(|((&m, &a), &bb)| bb - m * a)
+                    .map(|((&m, &a), &bb)| (bb as f64 - m * a as f64) as f32)
                     .collect();
                 y.par_chunks_mut(chunk)
                     .for_each(|rows| simd::scale_shift_gelu(rows, &scale, &shift));

@@ -10,6 +10,7 @@
 //! modules, and both paths are checked against the reference fixtures.
 
 pub mod conv;
+pub mod ops;
 pub mod simd;
 
 /// Worker threads for the kernels: rayon's pool size (honours `RAYON_NUM_THREADS`).

@@ -62,6 +62,114 @@ pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// `e^x` in f32, branch-free so it vectorises: Cephes' `expf` (range
+/// reduction `x = n ln 2 + r` with a two-part ln 2, a degree-6 polynomial for
+/// `e^r`, and `2^n` built in the exponent bits). Inputs are clamped to
+/// `[-87.3, 88.0]`, so `exp(-inf)` gives about `1e-38` rather than 0, which no
+/// softmax can tell apart. Relative error is about 1e-7 (tested below).
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.3, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let er = p * r * r + r + 1.0;
+    er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// Lanes of the partial accumulators in [`sum`] and [`max`]: independent
+/// accumulators let LLVM vectorise a reduction it must otherwise run in order.
+const LANES: usize = 16;
+
+/// Sum of a slice with [`LANES`] partial sums (the order differs from a plain
+/// left fold by rounding only).
+#[inline(always)]
+pub fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Maximum of a slice (`-inf` for an empty one) with [`LANES`] partial maxima.
+#[inline(always)]
+pub fn max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    acc.iter().copied().fold(tail, f32::max)
+}
+
+multiversion! {
+    /// Exact-form GELU over a slice, in place.
+    pub fn gelu_slice(x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = gelu(*v);
+        }
+    }
+}
+
+multiversion! {
+    /// Numerically stable softmax of one row, in place (subtracts the row maximum).
+    pub fn softmax_row(x: &mut [f32]) {
+        let m = max(x);
+        for v in x.iter_mut() {
+            *v = exp(*v - m);
+        }
+        let inv = 1.0 / sum(x);
+        for v in x.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+multiversion! {
+    /// A stride-`stride` conv with one input channel, written directly (a GEMM
+    /// with an inner dimension of `kernel` would waste most of its time on
+    /// packing): `out[t, o] = sum_j x[t * stride + j] * wt[j, o]`, with `wt`
+    /// stored `[kernel, channels]`. `out` holds whole rows of `wt`'s width.
+    pub fn conv_single_input(x: &[f32], wt: &[f32], kernel: usize, stride: usize, out: &mut [f32]) {
+        let c = wt.len() / kernel;
+        for (t, row) in out.chunks_exact_mut(c).enumerate() {
+            let xs = &x[t * stride..t * stride + kernel];
+            let mut o = 0;
+            while o + 16 <= c {
+                let mut acc = [0f32; 16];
+                for (j, &a) in xs.iter().enumerate() {
+                    let w = &wt[j * c + o..j * c + o + 16];
+                    for l in 0..16 {
+                        acc[l] += a * w[l];
+                    }
+                }
+                row[o..o + 16].copy_from_slice(&acc);
+                o += 16;
+            }
+            for (oo, v) in row.iter_mut().enumerate().skip(o) {
+                *v = xs.iter().enumerate().map(|(j, &a)| a * wt[j * c + oo]).sum();
+            }
+        }
+    }
+}
+
 multiversion! {
     /// `x = gelu(x + bias)` for one row of `bias.len()` channels (no bias when `bias` is empty).
     pub fn bias_gelu_row(x: &mut [f32], bias: &[f32]) {
@@ -87,8 +195,16 @@ multiversion! {
             }
         }
         let n = x.len() as f32;
-        let mean = x.iter().sum::<f32>() / n;
-        let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        let mean = sum(x) / n;
+        let mut acc = [0f32; LANES];
+        let chunks = x.chunks_exact(LANES);
+        let tail: f32 = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+        for c in chunks {
+            for l in 0..LANES {
+                acc[l] += (c[l] - mean) * (c[l] - mean);
+            }
+        }
+        let var = (acc.iter().sum::<f32>() + tail) / n;
         let rstd = 1.0 / (var + eps).sqrt();
         for ((v, &g), &c) in x.iter_mut().zip(w).zip(b) {
             *v = gelu((*v - mean) * rstd * g + c);
@@ -97,25 +213,15 @@ multiversion! {
 }
 
 multiversion! {
-    /// Accumulates per-channel sums of `rows` (row-major, `sum.len()` channels) into `sum` (f64).
-    pub fn column_sums(rows: &[f32], sum: &mut [f64]) {
+    /// Accumulates per-channel sums and sums of squares of `rows` (row-major,
+    /// `sum.len()` channels) in f64, so `E[x^2] - E[x]^2` keeps its precision.
+    pub fn column_moments(rows: &[f32], sum: &mut [f64], sum_sq: &mut [f64]) {
         let c = sum.len();
         for row in rows.chunks_exact(c) {
-            for (s, &v) in sum.iter_mut().zip(row) {
-                *s += v as f64;
-            }
-        }
-    }
-}
-
-multiversion! {
-    /// Accumulates per-channel sums of squared deviations from `mean` into `sum` (f64).
-    pub fn column_sq_dev(rows: &[f32], mean: &[f32], sum: &mut [f64]) {
-        let c = sum.len();
-        for row in rows.chunks_exact(c) {
-            for ((s, &v), &m) in sum.iter_mut().zip(row).zip(mean) {
-                let d = v - m;
-                *s += (d * d) as f64;
+            for ((s, q), &v) in sum.iter_mut().zip(sum_sq.iter_mut()).zip(row) {
+                let v = v as f64;
+                *s += v;
+                *q += v * v;
             }
         }
     }
@@ -173,6 +279,64 @@ mod tests {
         // Saturated to within one ulp of ±1 outside the fitted range.
         assert!((erf(10.0) - 1.0).abs() <= f32::EPSILON);
         assert!((erf(-10.0) + 1.0).abs() <= f32::EPSILON);
+    }
+
+    #[test]
+    fn lane_reductions_equal_plain_folds() {
+        for n in [0, 1, 15, 16, 17, 100, 1037] {
+            let x: Vec<f32> = (0..n).map(|i| ((i * 31) % 97) as f32 - 40.0).collect();
+            // Small integers sum exactly in f32, so any order gives the same value.
+            assert_eq!(sum(&x), x.iter().sum::<f32>());
+            assert_eq!(max(&x), x.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        }
+    }
+
+    #[test]
+    fn fast_exp_has_single_precision_relative_error() {
+        let mut worst = 0f64;
+        for i in -8700..=8800 {
+            // Compare at the f32 input itself, so input rounding is not counted.
+            let x = (i as f64 / 100.0) as f32;
+            let exact = (x as f64).exp();
+            let rel = ((exp(x) as f64) - exact).abs() / exact;
+            worst = worst.max(rel);
+        }
+        assert!(worst < 3e-7, "max relative error {worst}");
+        assert!(exp(f32::NEG_INFINITY) < 1e-37);
+    }
+
+    #[test]
+    fn softmax_row_sums_to_one_and_matches_the_definition() {
+        let mut x: Vec<f32> = (0..333)
+            .map(|i| ((i * 37) % 101) as f32 / 7.0 - 5.0)
+            .collect();
+        x[17] = f32::MIN; // a masked key, as the attention mask adds
+        let max = x.iter().copied().fold(f32::MIN, f32::max) as f64;
+        let denom: f64 = x.iter().map(|&v| (v as f64 - max).exp()).sum();
+        let expected: Vec<f64> = x.iter().map(|&v| (v as f64 - max).exp() / denom).collect();
+        softmax_row(&mut x);
+        for (a, b) in x.iter().zip(&expected) {
+            assert!((*a as f64 - b).abs() < 1e-7, "{a} vs {b}");
+        }
+        assert!(x[17] < 1e-30);
+    }
+
+    #[test]
+    fn direct_single_input_conv_matches_the_definition() {
+        // 3 frames of a kernel-4 stride-2 conv over 9 samples into 19 channels
+        // (one full block of 16 and a remainder of 3).
+        let (k, s, c) = (4, 2, 19);
+        let x: Vec<f32> = (0..9).map(|i| i as f32 * 0.5 - 1.0).collect();
+        let wt: Vec<f32> = (0..k * c).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        let frames = (x.len() - k) / s + 1;
+        let mut out = vec![0f32; frames * c];
+        conv_single_input(&x, &wt, k, s, &mut out);
+        for t in 0..frames {
+            for o in 0..c {
+                let expected: f32 = (0..k).map(|j| x[t * s + j] * wt[j * c + o]).sum();
+                assert!((out[t * c + o] - expected).abs() < 1e-5);
+            }
+        }
     }
 
     #[test]
