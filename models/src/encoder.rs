@@ -13,6 +13,7 @@ use candle_nn::{LayerNorm, Linear};
 
 use crate::config::SslConfig;
 use crate::cpu::ops;
+use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::{LoadError, RunError};
 use crate::nn::{layer_norm, linear};
 use crate::positional::PositionalConvEmbedding;
@@ -142,6 +143,40 @@ impl EncoderLayer {
         })
     }
 
+    /// Copies the loaded weights into the CPU kernel's layout.
+    fn to_cpu(&self, cfg: &SslConfig) -> candle_core::Result<CpuEncoderLayer> {
+        let lin = |l: &Linear| -> candle_core::Result<LinearParams> {
+            Ok(LinearParams {
+                weight: l.weight().flatten_all()?.to_vec1()?,
+                bias: match l.bias() {
+                    Some(b) => b.to_vec1()?,
+                    None => vec![0.0; l.weight().dim(0)?],
+                },
+            })
+        };
+        let ln = |l: &LayerNorm| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            let w = l.weight().to_vec1()?;
+            let b = match l.bias() {
+                Some(b) => b.to_vec1()?,
+                None => vec![0.0; w.len()],
+            };
+            Ok((w, b))
+        };
+        Ok(CpuEncoderLayer::new(LayerParams {
+            q: lin(&self.attention.q_proj)?,
+            k: lin(&self.attention.k_proj)?,
+            v: lin(&self.attention.v_proj)?,
+            out: lin(&self.attention.out_proj)?,
+            ln1: ln(&self.layer_norm)?,
+            ff1: lin(&self.feed_forward.intermediate_dense)?,
+            ff2: lin(&self.feed_forward.output_dense)?,
+            ln2: ln(&self.final_layer_norm)?,
+            heads: cfg.num_attention_heads,
+            eps: cfg.layer_norm_eps as f32,
+            stable: self.stable,
+        }))
+    }
+
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
         let _enter = self.span.enter();
         if self.stable {
@@ -160,11 +195,20 @@ impl EncoderLayer {
     }
 }
 
+/// The device of the first hidden state (the CPU path rebuilds tensors there).
+fn x_device(states: &[Tensor]) -> &candle_core::Device {
+    states
+        .first()
+        .map_or(&candle_core::Device::Cpu, |t| t.device())
+}
+
 /// The transformer encoder with its positional embedding.
 pub struct Encoder {
     pos_conv_embed: PositionalConvEmbedding,
     layer_norm: LayerNorm,
     layers: Vec<EncoderLayer>,
+    /// The same layers packed for the CPU kernels, when they are used.
+    cpu_layers: Option<Vec<CpuEncoderLayer>>,
     stable: bool,
 }
 
@@ -174,6 +218,16 @@ impl Encoder {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i, cpu_kernels))
             .collect::<Result<Vec<_>, _>>()?;
+        let cpu_layers = if cpu_kernels {
+            Some(
+                layers
+                    .iter()
+                    .map(|l| l.to_cpu(cfg).map_err(|e| vb.candle_err(e)))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             pos_conv_embed: PositionalConvEmbedding::load(
                 cfg,
@@ -182,34 +236,40 @@ impl Encoder {
             )?,
             layer_norm: layer_norm(&vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             layers,
+            cpu_layers,
             stable: cfg.do_stable_layer_norm,
         })
     }
 
-    /// Runs the encoder on `[batch, frames, hidden]`. `valid` is the per-frame
-    /// 0/1 mask `[batch, frames]` of a padded batch. Returns the `layers + 1`
-    /// hidden states and the last hidden state.
+    /// Runs the encoder on `[batch, frames, hidden]`, where item `i` has
+    /// `frame_lengths[i]` valid frames (the rest is padding). Returns the
+    /// `layers + 1` hidden states and the last hidden state.
     pub fn forward(
         &self,
         x: &Tensor,
-        valid: Option<&Tensor>,
+        frame_lengths: &[usize],
     ) -> Result<(Vec<Tensor>, Tensor), RunError> {
-        let (mut x, additive) = match valid {
-            Some(valid) => {
-                // Padded frames are zeroed before the positional conv, and masked
-                // out of every softmax with the dtype's lowest value, as the reference does.
-                let x = x.broadcast_mul(&valid.unsqueeze(2)?.to_dtype(x.dtype())?)?;
-                let lowest =
-                    Tensor::full(f32::MIN, valid.shape(), valid.device())?.to_dtype(x.dtype())?;
-                let zeros = lowest.zeros_like()?;
-                let additive = valid
-                    .to_dtype(candle_core::DType::U8)?
-                    .where_cond(&zeros, &lowest)?
-                    .unsqueeze(1)?
-                    .unsqueeze(1)?;
-                (x, Some(additive))
-            }
-            None => (x.clone(), None),
+        let (batch, frames, _) = x.dims3()?;
+        let padded = frame_lengths.iter().any(|&n| n < frames);
+        let (mut x, additive) = if padded {
+            let mask: Vec<u8> = frame_lengths
+                .iter()
+                .flat_map(|&n| (0..frames).map(move |t| u8::from(t < n)))
+                .collect();
+            let valid = Tensor::from_vec(mask, (batch, frames), x.device())?;
+            // Padded frames are zeroed before the positional conv, and masked
+            // out of every softmax with the dtype's lowest value, as the reference does.
+            let x = x.broadcast_mul(&valid.unsqueeze(2)?.to_dtype(x.dtype())?)?;
+            let lowest =
+                Tensor::full(f32::MIN, valid.shape(), valid.device())?.to_dtype(x.dtype())?;
+            let zeros = lowest.zeros_like()?;
+            let additive = valid
+                .where_cond(&zeros, &lowest)?
+                .unsqueeze(1)?
+                .unsqueeze(1)?;
+            (x, Some(additive))
+        } else {
+            (x.clone(), None)
         };
         let pos = self.pos_conv_embed.forward(&x)?;
         x = (x + pos)?;
@@ -217,9 +277,21 @@ impl Encoder {
             x = self.layer_norm.forward(&x)?;
         }
         let mut hidden_states = Vec::with_capacity(self.layers.len() + 1);
-        for layer in &self.layers {
-            hidden_states.push(x.clone());
-            x = layer.forward(&x, additive.as_ref())?;
+        if let Some(cpu_layers) = &self.cpu_layers {
+            let (batch, frames, hidden) = x.dims3()?;
+            let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+            for layer in cpu_layers {
+                hidden_states.push(x);
+                for (item, &valid) in data.chunks_exact_mut(frames * hidden).zip(frame_lengths) {
+                    layer.forward(item, frames, valid);
+                }
+                x = Tensor::from_slice(&data, (batch, frames, hidden), x_device(&hidden_states))?;
+            }
+        } else {
+            for layer in &self.layers {
+                hidden_states.push(x.clone());
+                x = layer.forward(&x, additive.as_ref())?;
+            }
         }
         hidden_states.push(x.clone());
         if self.stable {

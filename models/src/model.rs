@@ -210,18 +210,8 @@ impl SslEncoder {
                 .collect(),
             None => vec![frames; batch],
         };
-        let valid = match lengths {
-            Some(_) => {
-                let mask: Vec<u8> = frame_lengths
-                    .iter()
-                    .flat_map(|&n| (0..frames).map(move |t| u8::from(t < n)))
-                    .collect();
-                Some(Tensor::from_vec(mask, (batch, frames), &self.device)?)
-            }
-            None => None,
-        };
         let hidden = self.feature_projection.forward(&extract_features)?;
-        let (hidden_states, last_hidden_state) = self.encoder.forward(&hidden, valid.as_ref())?;
+        let (hidden_states, last_hidden_state) = self.encoder.forward(&hidden, &frame_lengths)?;
         Ok(EncoderOutput {
             extract_features,
             hidden_states,

@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::simd;
-use super::{sgemm, threads};
+use super::{sgemm, threads, SendPtr};
 
 /// Normalisation after a conv layer, with its affine parameters.
 #[derive(Debug, Clone)]
@@ -262,21 +262,6 @@ pub struct GroupedConv {
     channels: usize,
     groups: usize,
     kernel: usize,
-}
-
-/// A raw pointer that may cross to rayon workers; each worker writes disjoint columns.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only to write disjoint column blocks of one buffer from different threads.
-unsafe impl Send for SendPtr {}
-// SAFETY: as above.
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 impl GroupedConv {

@@ -12,13 +12,32 @@
 pub mod conv;
 pub mod ops;
 pub mod simd;
+pub mod transformer;
+
+/// A raw pointer handed to rayon workers that write disjoint column blocks
+/// of one buffer (GEMM outputs of different groups or heads).
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub(crate) *mut f32);
+// SAFETY: only used to write disjoint column blocks of one buffer from different threads.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
 
 /// Worker threads for the kernels: rayon's pool size (honours `RAYON_NUM_THREADS`).
 pub fn threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
-/// `dst[m, n] = lhs[m, k] * rhs[k, n]` (or `+=` when `accumulate`), f32, any strides.
+/// `dst[m, n] = lhs[m, k] * rhs[k, n]` (or `+=` when `accumulate`), f32;
+/// `dst` and `lhs` have unit column stride, `rhs` has row stride `rhs_rs`
+/// and column stride 1 (see [`sgemm_rhs_strided`] for any `rhs` layout).
 ///
 /// # Safety
 /// Every pointer must be valid for the extent its strides and sizes describe,
@@ -34,6 +53,34 @@ pub(crate) unsafe fn sgemm(
     lhs_rs: isize,
     rhs: *const f32,
     rhs_rs: isize,
+    accumulate: bool,
+    threads: usize,
+) {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        sgemm_rhs_strided(
+            m, n, k, dst, dst_rs, lhs, lhs_rs, rhs, rhs_rs, 1, accumulate, threads,
+        )
+    }
+}
+
+/// As [`sgemm`], with `rhs` of any row and column strides (a transposed view,
+/// for example `K^T` read straight out of a `[frames, 3 * hidden]` QKV buffer).
+///
+/// # Safety
+/// As [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_rhs_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    lhs: *const f32,
+    lhs_rs: isize,
+    rhs: *const f32,
+    rhs_rs: isize,
+    rhs_cs: isize,
     accumulate: bool,
     threads: usize,
 ) {
@@ -56,7 +103,7 @@ pub(crate) unsafe fn sgemm(
             1,
             lhs_rs,
             rhs,
-            1,
+            rhs_cs,
             rhs_rs,
             1.0,
             1.0,

@@ -213,6 +213,36 @@ multiversion! {
 }
 
 multiversion! {
+    /// `dst = layer_norm(src + bias) * w + b` for one row (`bias` may be
+    /// empty), population variance, as `nn.LayerNorm`. `dst` may be `src`'s
+    /// copy target; both have `w.len()` elements.
+    pub fn bias_layer_norm_row(src: &[f32], bias: &[f32], w: &[f32], b: &[f32], eps: f32, dst: &mut [f32]) {
+        if bias.is_empty() {
+            dst.copy_from_slice(src);
+        } else {
+            for ((d, &s), &c) in dst.iter_mut().zip(src).zip(bias) {
+                *d = s + c;
+            }
+        }
+        let n = dst.len() as f32;
+        let mean = sum(dst) / n;
+        let mut acc = [0f32; LANES];
+        let chunks = dst.chunks_exact(LANES);
+        let tail: f32 = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+        for c in chunks {
+            for l in 0..LANES {
+                acc[l] += (c[l] - mean) * (c[l] - mean);
+            }
+        }
+        let var = (acc.iter().sum::<f32>() + tail) / n;
+        let rstd = 1.0 / (var + eps).sqrt();
+        for ((v, &g), &c) in dst.iter_mut().zip(w).zip(b) {
+            *v = (*v - mean) * rstd * g + c;
+        }
+    }
+}
+
+multiversion! {
     /// Accumulates per-channel sums and sums of squares of `rows` (row-major,
     /// `sum.len()` channels) in f64, so `E[x^2] - E[x]^2` keeps its precision.
     pub fn column_moments(rows: &[f32], sum: &mut [f64], sum_sq: &mut [f64]) {

@@ -1,0 +1,318 @@
+//! One transformer encoder layer on the CPU, on a `[frames, hidden]` f32
+//! buffer, with its matrix products through the `gemm` crate and every
+//! element-wise step fused into row passes.
+//!
+//! Same arithmetic as the candle layer in [`crate::encoder`] (and as
+//! transformers): q/k/v projections (one GEMM against the concatenated
+//! weights, with the attention scaling folded into the query weights), per
+//! head `softmax(Q K^T) V` over the valid keys only (identical to adding the
+//! reference's `f32::MIN` mask, whose terms underflow to exactly zero), output
+//! projection with the residual accumulated in place, LayerNorm, and the GELU
+//! feed-forward, in the post-LN or the stable pre-LN order.
+
+use rayon::prelude::*;
+
+use super::{sgemm, sgemm_rhs_strided, simd, threads, SendPtr};
+
+/// Weights of one layer, transposed to `[in, out]` row-major for the GEMM.
+pub struct CpuEncoderLayer {
+    /// `[hidden, 3 * hidden]`: q (pre-scaled by `head_dim^-0.5`), k, v.
+    qkv_w: Vec<f32>,
+    /// `[3 * hidden]`, q part pre-scaled.
+    qkv_b: Vec<f32>,
+    out_w: Vec<f32>,
+    out_b: Vec<f32>,
+    ln1_w: Vec<f32>,
+    ln1_b: Vec<f32>,
+    ff1_w: Vec<f32>,
+    ff1_b: Vec<f32>,
+    ff2_w: Vec<f32>,
+    ff2_b: Vec<f32>,
+    ln2_w: Vec<f32>,
+    ln2_b: Vec<f32>,
+    hidden: usize,
+    intermediate: usize,
+    heads: usize,
+    eps: f32,
+    stable: bool,
+}
+
+/// A linear layer's parameters as loaded: PyTorch weight `[out, in]` and bias `[out]`.
+pub struct LinearParams {
+    /// `[out, in]`, row-major.
+    pub weight: Vec<f32>,
+    /// `[out]`.
+    pub bias: Vec<f32>,
+}
+
+/// Everything [`CpuEncoderLayer::new`] needs, in PyTorch layouts.
+pub struct LayerParams {
+    /// `attention.q_proj`.
+    pub q: LinearParams,
+    /// `attention.k_proj`.
+    pub k: LinearParams,
+    /// `attention.v_proj`.
+    pub v: LinearParams,
+    /// `attention.out_proj`.
+    pub out: LinearParams,
+    /// `layer_norm` weight and bias.
+    pub ln1: (Vec<f32>, Vec<f32>),
+    /// `feed_forward.intermediate_dense`.
+    pub ff1: LinearParams,
+    /// `feed_forward.output_dense`.
+    pub ff2: LinearParams,
+    /// `final_layer_norm` weight and bias.
+    pub ln2: (Vec<f32>, Vec<f32>),
+    /// Attention heads.
+    pub heads: usize,
+    /// LayerNorm epsilon.
+    pub eps: f32,
+    /// Pre-LN (stable) order.
+    pub stable: bool,
+}
+
+/// `[out, in]` -> `[in, out]`, each element scaled by `scale`.
+fn transpose(w: &[f32], out_dim: usize, in_dim: usize, scale: f32) -> Vec<f32> {
+    let mut t = vec![0f32; w.len()];
+    for o in 0..out_dim {
+        for i in 0..in_dim {
+            t[i * out_dim + o] = w[o * in_dim + i] * scale;
+        }
+    }
+    t
+}
+
+/// Rows per parallel task of the row passes.
+const ROWS: usize = 16;
+
+impl CpuEncoderLayer {
+    /// Packs one layer's weights.
+    pub fn new(p: LayerParams) -> Self {
+        let hidden = p.q.bias.len();
+        let intermediate = p.ff1.bias.len();
+        let scale = ((hidden / p.heads) as f32).powf(-0.5);
+        // [hidden, 3 * hidden]: row i holds q[:, i] * scale, k[:, i], v[:, i].
+        let (qt, kt, vt) = (
+            transpose(&p.q.weight, hidden, hidden, scale),
+            transpose(&p.k.weight, hidden, hidden, 1.0),
+            transpose(&p.v.weight, hidden, hidden, 1.0),
+        );
+        let mut qkv_w = Vec::with_capacity(3 * hidden * hidden);
+        for i in 0..hidden {
+            for t in [&qt, &kt, &vt] {
+                qkv_w.extend_from_slice(&t[i * hidden..(i + 1) * hidden]);
+            }
+        }
+        let mut qkv_b: Vec<f32> = p.q.bias.iter().map(|b| b * scale).collect();
+        qkv_b.extend_from_slice(&p.k.bias);
+        qkv_b.extend_from_slice(&p.v.bias);
+        Self {
+            qkv_w,
+            qkv_b,
+            out_w: transpose(&p.out.weight, hidden, hidden, 1.0),
+            out_b: p.out.bias,
+            ln1_w: p.ln1.0,
+            ln1_b: p.ln1.1,
+            ff1_w: transpose(&p.ff1.weight, intermediate, hidden, 1.0),
+            ff1_b: p.ff1.bias,
+            ff2_w: transpose(&p.ff2.weight, hidden, intermediate, 1.0),
+            ff2_b: p.ff2.bias,
+            ln2_w: p.ln2.0,
+            ln2_b: p.ln2.1,
+            hidden,
+            intermediate,
+            heads: p.heads,
+            eps: p.eps,
+            stable: p.stable,
+        }
+    }
+
+    /// Runs the layer in place on `x` (`[frames, hidden]`), attending only to
+    /// the first `valid` frames as keys (all frames when `valid == frames`).
+    pub fn forward(&self, x: &mut [f32], frames: usize, valid: usize) {
+        let h = self.hidden;
+        let nt = threads();
+        // Attention input: x itself (post-LN) or layer_norm(x) (stable).
+        let normed;
+        let attn_in: &[f32] = if self.stable {
+            normed = self.layer_norm(x, &self.ln1_w, &self.ln1_b);
+            &normed
+        } else {
+            x
+        };
+        let mut qkv = vec![0f32; frames * 3 * h];
+        // SAFETY: attn_in is [frames, h], qkv_w is [h, 3h], qkv is [frames, 3h].
+        unsafe {
+            sgemm(
+                frames,
+                3 * h,
+                h,
+                qkv.as_mut_ptr(),
+                (3 * h) as isize,
+                attn_in.as_ptr(),
+                h as isize,
+                self.qkv_w.as_ptr(),
+                (3 * h) as isize,
+                false,
+                nt,
+            )
+        };
+        qkv.par_chunks_mut(ROWS * 3 * h)
+            .for_each(|rows| simd::add_bias_rows(rows, &self.qkv_b));
+        let ctx = self.attention(&qkv, frames, valid);
+        // x += ctx @ W_o (then + b_o and, post-LN, the LayerNorm).
+        // SAFETY: ctx is [frames, h], out_w is [h, h], x is [frames, h].
+        unsafe {
+            sgemm(
+                frames,
+                h,
+                h,
+                x.as_mut_ptr(),
+                h as isize,
+                ctx.as_ptr(),
+                h as isize,
+                self.out_w.as_ptr(),
+                h as isize,
+                true,
+                nt,
+            )
+        };
+        if self.stable {
+            x.par_chunks_mut(ROWS * h)
+                .for_each(|rows| simd::add_bias_rows(rows, &self.out_b));
+            // x += ff(layer_norm(x))
+            let ff_in = self.layer_norm(x, &self.ln2_w, &self.ln2_b);
+            self.feed_forward(&ff_in, x, frames);
+            x.par_chunks_mut(ROWS * h)
+                .for_each(|rows| simd::add_bias_rows(rows, &self.ff2_b));
+        } else {
+            self.bias_layer_norm_in_place(x, &self.out_b, &self.ln1_w, &self.ln1_b);
+            let ff_in = x.to_vec();
+            self.feed_forward(&ff_in, x, frames);
+            self.bias_layer_norm_in_place(x, &self.ff2_b, &self.ln2_w, &self.ln2_b);
+        }
+    }
+
+    /// `out += gelu(input @ W1 + b1) @ W2` (the output bias is added by the caller's row pass).
+    fn feed_forward(&self, input: &[f32], out: &mut [f32], frames: usize) {
+        let (h, i) = (self.hidden, self.intermediate);
+        let nt = threads();
+        let mut mid = vec![0f32; frames * i];
+        // SAFETY: input [frames, h] x ff1_w [h, i] -> mid [frames, i].
+        unsafe {
+            sgemm(
+                frames,
+                i,
+                h,
+                mid.as_mut_ptr(),
+                i as isize,
+                input.as_ptr(),
+                h as isize,
+                self.ff1_w.as_ptr(),
+                i as isize,
+                false,
+                nt,
+            )
+        };
+        mid.par_chunks_mut(ROWS * i).for_each(|rows| {
+            rows.chunks_exact_mut(i)
+                .for_each(|r| simd::bias_gelu_row(r, &self.ff1_b))
+        });
+        // SAFETY: mid [frames, i] x ff2_w [i, h] accumulated into out [frames, h].
+        unsafe {
+            sgemm(
+                frames,
+                h,
+                i,
+                out.as_mut_ptr(),
+                h as isize,
+                mid.as_ptr(),
+                i as isize,
+                self.ff2_w.as_ptr(),
+                h as isize,
+                true,
+                nt,
+            )
+        };
+    }
+
+    /// Multi-head attention over `qkv` (`[frames, 3 * hidden]`, biased and
+    /// q-scaled); returns the concatenated heads `[frames, hidden]`.
+    fn attention(&self, qkv: &[f32], frames: usize, valid: usize) -> Vec<f32> {
+        let h = self.hidden;
+        let d = h / self.heads;
+        let stride = 3 * h;
+        let mut ctx = vec![0f32; frames * h];
+        let ctx_ptr = SendPtr(ctx.as_mut_ptr());
+        // Heads in parallel, each GEMM on one thread.
+        (0..self.heads).into_par_iter().for_each(|head| {
+            let mut scores = vec![0f32; frames * valid];
+            let q = qkv[head * d..].as_ptr();
+            let k = qkv[h + head * d..].as_ptr();
+            let v = qkv[2 * h + head * d..].as_ptr();
+            // SAFETY: Q_h is [frames, d] with row stride 3h; K_h^T is [d, valid]
+            // read with row stride 1 and column stride 3h; scores is [frames, valid].
+            unsafe {
+                sgemm_rhs_strided(
+                    frames,
+                    valid,
+                    d,
+                    scores.as_mut_ptr(),
+                    valid as isize,
+                    q,
+                    stride as isize,
+                    k,
+                    1,
+                    stride as isize,
+                    false,
+                    1,
+                )
+            };
+            scores.chunks_exact_mut(valid).for_each(simd::softmax_row);
+            // SAFETY: scores [frames, valid] x V_h [valid, d] (row stride 3h) into
+            // ctx columns head*d.. (row stride h); heads write disjoint columns.
+            unsafe {
+                sgemm(
+                    frames,
+                    d,
+                    valid,
+                    ctx_ptr.get().add(head * d),
+                    h as isize,
+                    scores.as_ptr(),
+                    valid as isize,
+                    v,
+                    stride as isize,
+                    false,
+                    1,
+                )
+            };
+        });
+        ctx
+    }
+
+    /// `layer_norm(x) * w + b` of every row, into a new buffer.
+    fn layer_norm(&self, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+        let h = self.hidden;
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(ROWS * h)
+            .zip(x.par_chunks(ROWS * h))
+            .for_each(|(dst, src)| {
+                for (d, s) in dst.chunks_exact_mut(h).zip(src.chunks_exact(h)) {
+                    simd::bias_layer_norm_row(s, &[], w, b, self.eps, d);
+                }
+            });
+        out
+    }
+
+    /// `x = layer_norm(x + bias) * w + b`, row by row, in place.
+    fn bias_layer_norm_in_place(&self, x: &mut [f32], bias: &[f32], w: &[f32], b: &[f32]) {
+        let h = self.hidden;
+        x.par_chunks_mut(ROWS * h).for_each(|rows| {
+            let mut tmp = vec![0f32; h];
+            for r in rows.chunks_exact_mut(h) {
+                simd::bias_layer_norm_row(r, bias, w, b, self.eps, &mut tmp);
+                r.copy_from_slice(&tmp);
+            }
+        });
+    }
+}
