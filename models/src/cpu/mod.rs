@@ -30,6 +30,33 @@ impl SendPtr {
     }
 }
 
+thread_local! {
+    /// Activation buffers returned by [`give_buffer`], reused by [`take_buffer`].
+    static BUFFERS: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` floats with unspecified contents, from this thread's
+/// pool when one is there. Large fresh allocations are fresh pages from the
+/// kernel, whose faults and zeroing cost as much as a small layer; a forward
+/// pass takes and gives buffers in the same order every time, so after the
+/// first pass every request is met from the pool.
+pub(crate) fn take_buffer(len: usize) -> Vec<f32> {
+    let mut v = BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    v.resize(len, 0.0);
+    v
+}
+
+/// Returns a buffer to this thread's pool.
+pub(crate) fn give_buffer(v: Vec<f32>) {
+    BUFFERS.with(|b| {
+        let mut b = b.borrow_mut();
+        // A bound, so a pathological caller cannot grow the pool without limit.
+        if b.len() < 16 {
+            b.push(v);
+        }
+    });
+}
+
 /// Worker threads for the kernels: rayon's pool size (honours `RAYON_NUM_THREADS`).
 pub fn threads() -> usize {
     rayon::current_num_threads().max(1)

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::{sgemm, sgemm_rhs_strided, simd, threads, SendPtr};
+use super::{give_buffer, sgemm, sgemm_rhs_strided, simd, take_buffer, threads, SendPtr};
 
 /// Weights of one layer, transposed to `[in, out]` row-major for the GEMM.
 pub struct CpuEncoderLayer {
@@ -85,6 +85,14 @@ fn transpose(w: &[f32], out_dim: usize, in_dim: usize, scale: f32) -> Vec<f32> {
 /// Rows per parallel task of the row passes.
 const ROWS: usize = 16;
 
+/// Queries per attention task (see [`CpuEncoderLayer::attention`]).
+const QUERY_BLOCK: usize = 128;
+
+thread_local! {
+    /// Per-thread attention score block, reused between tasks.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl CpuEncoderLayer {
     /// Packs one layer's weights.
     pub fn new(p: LayerParams) -> Self {
@@ -133,14 +141,11 @@ impl CpuEncoderLayer {
         let h = self.hidden;
         let nt = threads();
         // Attention input: x itself (post-LN) or layer_norm(x) (stable).
-        let normed;
-        let attn_in: &[f32] = if self.stable {
-            normed = self.layer_norm(x, &self.ln1_w, &self.ln1_b);
-            &normed
-        } else {
-            x
-        };
-        let mut qkv = vec![0f32; frames * 3 * h];
+        let normed = self
+            .stable
+            .then(|| self.layer_norm(x, &self.ln1_w, &self.ln1_b));
+        let attn_in: &[f32] = normed.as_deref().unwrap_or(x);
+        let mut qkv = take_buffer(frames * 3 * h);
         // SAFETY: attn_in is [frames, h], qkv_w is [h, 3h], qkv is [frames, 3h].
         unsafe {
             sgemm(
@@ -159,7 +164,11 @@ impl CpuEncoderLayer {
         };
         qkv.par_chunks_mut(ROWS * 3 * h)
             .for_each(|rows| simd::add_bias_rows(rows, &self.qkv_b));
+        if let Some(n) = normed {
+            give_buffer(n);
+        }
         let ctx = self.attention(&qkv, frames, valid);
+        give_buffer(qkv);
         // x += ctx @ W_o (then + b_o and, post-LN, the LayerNorm).
         // SAFETY: ctx is [frames, h], out_w is [h, h], x is [frames, h].
         unsafe {
@@ -177,18 +186,22 @@ impl CpuEncoderLayer {
                 nt,
             )
         };
+        give_buffer(ctx);
         if self.stable {
             x.par_chunks_mut(ROWS * h)
                 .for_each(|rows| simd::add_bias_rows(rows, &self.out_b));
             // x += ff(layer_norm(x))
             let ff_in = self.layer_norm(x, &self.ln2_w, &self.ln2_b);
             self.feed_forward(&ff_in, x, frames);
+            give_buffer(ff_in);
             x.par_chunks_mut(ROWS * h)
                 .for_each(|rows| simd::add_bias_rows(rows, &self.ff2_b));
         } else {
             self.bias_layer_norm_in_place(x, &self.out_b, &self.ln1_w, &self.ln1_b);
-            let ff_in = x.to_vec();
+            let mut ff_in = take_buffer(x.len());
+            ff_in.copy_from_slice(x);
             self.feed_forward(&ff_in, x, frames);
+            give_buffer(ff_in);
             self.bias_layer_norm_in_place(x, &self.ff2_b, &self.ln2_w, &self.ln2_b);
         }
     }
@@ -197,7 +210,7 @@ impl CpuEncoderLayer {
     fn feed_forward(&self, input: &[f32], out: &mut [f32], frames: usize) {
         let (h, i) = (self.hidden, self.intermediate);
         let nt = threads();
-        let mut mid = vec![0f32; frames * i];
+        let mut mid = take_buffer(frames * i);
         // SAFETY: input [frames, h] x ff1_w [h, i] -> mid [frames, i].
         unsafe {
             sgemm(
@@ -234,58 +247,74 @@ impl CpuEncoderLayer {
                 nt,
             )
         };
+        give_buffer(mid);
     }
 
     /// Multi-head attention over `qkv` (`[frames, 3 * hidden]`, biased and
     /// q-scaled); returns the concatenated heads `[frames, hidden]`.
+    ///
+    /// Work is split into (head, block of [`QUERY_BLOCK`] queries) tasks, so a
+    /// task's score block (`QUERY_BLOCK x valid`) stays in cache between the
+    /// two products and the softmax instead of streaming a `frames x frames`
+    /// matrix per head through memory.
     fn attention(&self, qkv: &[f32], frames: usize, valid: usize) -> Vec<f32> {
         let h = self.hidden;
         let d = h / self.heads;
         let stride = 3 * h;
-        let mut ctx = vec![0f32; frames * h];
+        let mut ctx = take_buffer(frames * h);
         let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-        // Heads in parallel, each GEMM on one thread.
-        (0..self.heads).into_par_iter().for_each(|head| {
-            let mut scores = vec![0f32; frames * valid];
-            let q = qkv[head * d..].as_ptr();
-            let k = qkv[h + head * d..].as_ptr();
-            let v = qkv[2 * h + head * d..].as_ptr();
-            // SAFETY: Q_h is [frames, d] with row stride 3h; K_h^T is [d, valid]
-            // read with row stride 1 and column stride 3h; scores is [frames, valid].
-            unsafe {
-                sgemm_rhs_strided(
-                    frames,
-                    valid,
-                    d,
-                    scores.as_mut_ptr(),
-                    valid as isize,
-                    q,
-                    stride as isize,
-                    k,
-                    1,
-                    stride as isize,
-                    false,
-                    1,
-                )
-            };
-            scores.chunks_exact_mut(valid).for_each(simd::softmax_row);
-            // SAFETY: scores [frames, valid] x V_h [valid, d] (row stride 3h) into
-            // ctx columns head*d.. (row stride h); heads write disjoint columns.
-            unsafe {
-                sgemm(
-                    frames,
-                    d,
-                    valid,
-                    ctx_ptr.get().add(head * d),
-                    h as isize,
-                    scores.as_ptr(),
-                    valid as isize,
-                    v,
-                    stride as isize,
-                    false,
-                    1,
-                )
-            };
+        let blocks = frames.div_ceil(QUERY_BLOCK);
+        (0..self.heads * blocks).into_par_iter().for_each(|task| {
+            let (head, block) = (task / blocks, task % blocks);
+            let q0 = block * QUERY_BLOCK;
+            let rows = (frames - q0).min(QUERY_BLOCK);
+            SCORES.with(|scores| {
+                let mut scores = scores.borrow_mut();
+                scores.resize(QUERY_BLOCK * valid, 0.0);
+                let q = qkv[q0 * stride + head * d..].as_ptr();
+                let k = qkv[h + head * d..].as_ptr();
+                let v = qkv[2 * h + head * d..].as_ptr();
+                // SAFETY: Q rows q0..q0+rows of head `head` ([rows, d], row
+                // stride 3h); K_h^T is [d, valid] read with row stride 1 and
+                // column stride 3h; scores is [rows, valid].
+                unsafe {
+                    sgemm_rhs_strided(
+                        rows,
+                        valid,
+                        d,
+                        scores.as_mut_ptr(),
+                        valid as isize,
+                        q,
+                        stride as isize,
+                        k,
+                        1,
+                        stride as isize,
+                        false,
+                        1,
+                    )
+                };
+                scores[..rows * valid]
+                    .chunks_exact_mut(valid)
+                    .for_each(simd::softmax_row);
+                // SAFETY: scores [rows, valid] x V_h [valid, d] (row stride 3h)
+                // into ctx rows q0.., columns head*d.. (row stride h); tasks
+                // write disjoint (row block, column block) tiles.
+                unsafe {
+                    sgemm(
+                        rows,
+                        d,
+                        valid,
+                        ctx_ptr.get().add(q0 * h + head * d),
+                        h as isize,
+                        scores.as_ptr(),
+                        valid as isize,
+                        v,
+                        stride as isize,
+                        false,
+                        1,
+                    )
+                };
+            });
         });
         ctx
     }
@@ -293,7 +322,7 @@ impl CpuEncoderLayer {
     /// `layer_norm(x) * w + b` of every row, into a new buffer.
     fn layer_norm(&self, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
         let h = self.hidden;
-        let mut out = vec![0f32; x.len()];
+        let mut out = take_buffer(x.len());
         out.par_chunks_mut(ROWS * h)
             .zip(x.par_chunks(ROWS * h))
             .for_each(|(dst, src)| {
