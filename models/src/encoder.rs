@@ -12,6 +12,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{LayerNorm, Linear};
 
 use crate::config::SslConfig;
+use crate::cpu::matrix::Precision;
 use crate::cpu::ops;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::{LoadError, RunError};
@@ -144,7 +145,11 @@ impl EncoderLayer {
     }
 
     /// Copies the loaded weights into the CPU kernel's layout.
-    fn to_cpu(&self, cfg: &SslConfig) -> candle_core::Result<CpuEncoderLayer> {
+    fn to_cpu(
+        &self,
+        cfg: &SslConfig,
+        precision: Precision,
+    ) -> candle_core::Result<CpuEncoderLayer> {
         let lin = |l: &Linear| -> candle_core::Result<LinearParams> {
             Ok(LinearParams {
                 weight: l.weight().flatten_all()?.to_vec1()?,
@@ -174,6 +179,7 @@ impl EncoderLayer {
             heads: cfg.num_attention_heads,
             eps: cfg.layer_norm_eps as f32,
             stable: self.stable,
+            precision,
         }))
     }
 
@@ -213,20 +219,20 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads `encoder.*`.
-    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
+    /// Loads `encoder.*`; `cpu` selects the CPU kernels and their precision.
+    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu: Option<Precision>) -> Result<Self, LoadError> {
+        let cpu_kernels = cpu.is_some();
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i, cpu_kernels))
             .collect::<Result<Vec<_>, _>>()?;
-        let cpu_layers = if cpu_kernels {
-            Some(
+        let cpu_layers = match cpu {
+            Some(precision) => Some(
                 layers
                     .iter()
-                    .map(|l| l.to_cpu(cfg).map_err(|e| vb.candle_err(e)))
+                    .map(|l| l.to_cpu(cfg, precision).map_err(|e| vb.candle_err(e)))
                     .collect::<Result<Vec<_>, _>>()?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         Ok(Self {
             pos_conv_embed: PositionalConvEmbedding::load(

@@ -13,6 +13,7 @@ use candle_nn::{GroupNorm, LayerNorm};
 
 use crate::config::{FeatExtractNorm, SslConfig};
 use crate::cpu::conv::{ConvLayerWeights, ConvNorm, ConvStack};
+use crate::cpu::matrix::Precision;
 use crate::error::{LoadError, RunError};
 use crate::weights::Vb;
 
@@ -57,8 +58,10 @@ pub struct FeatureEncoder {
 }
 
 impl FeatureEncoder {
-    /// Loads `feature_extractor.conv_layers.*`; `cpu_kernels` selects the CPU fast path.
-    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
+    /// Loads `feature_extractor.conv_layers.*`; `cpu` selects the CPU kernels
+    /// and their precision (`None`: candle ops).
+    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu: Option<Precision>) -> Result<Self, LoadError> {
+        let cpu_kernels = cpu.is_some();
         let mut layers = Vec::with_capacity(cfg.conv_dim.len());
         let mut cpu_layers = Vec::with_capacity(cfg.conv_dim.len());
         let mut in_dim = 1;
@@ -119,7 +122,7 @@ impl FeatureEncoder {
         }
         Ok(Self {
             layers,
-            cpu: cpu_kernels.then(|| ConvStack::new(cpu_layers)),
+            cpu: cpu.map(|p| ConvStack::new(cpu_layers, p)),
             span: tracing::span!(tracing::Level::TRACE, "feature-extractor"),
         })
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::{PreprocessorConfig, SslConfig};
+use crate::cpu::matrix::Precision;
 use crate::encoder::Encoder;
 use crate::error::{LoadError, RunError};
 use crate::feature_extractor::FeatureEncoder;
@@ -34,7 +35,10 @@ pub enum Kernels {
 pub struct LoadOptions {
     /// Where the weights live and the computation runs.
     pub device: Device,
-    /// Compute dtype (f32 unless a reduced-precision path is wanted).
+    /// Compute dtype. `F32` by default. `BF16` on a CPU with AVX512-BF16
+    /// runs the matrix products of the conv stack and the transformer in bf16
+    /// with f32 sums (everything else, and the outputs, stay f32); on other
+    /// devices it runs every candle op in bf16.
     pub dtype: DType,
     /// Implementation choice for the conv-heavy parts.
     pub kernels: Kernels,
@@ -47,6 +51,28 @@ impl Default for LoadOptions {
             dtype: DType::F32,
             kernels: Kernels::Auto,
         }
+    }
+}
+
+/// The CPU kernels' precision for these options, or `None` for candle ops.
+fn cpu_precision(opts: &LoadOptions) -> Option<Precision> {
+    if opts.kernels != Kernels::Auto || !opts.device.is_cpu() {
+        return None;
+    }
+    match opts.dtype {
+        DType::F32 => Some(Precision::F32),
+        DType::BF16 if crate::cpu::bf16_available() => Some(Precision::Bf16),
+        _ => None,
+    }
+}
+
+/// The dtype tensors are stored and exchanged in: f32 whenever the CPU
+/// kernels run (they round to bf16 inside the products), else the requested one.
+fn storage_dtype(opts: &LoadOptions) -> DType {
+    if cpu_precision(opts).is_some() {
+        DType::F32
+    } else {
+        opts.dtype
     }
 }
 
@@ -90,7 +116,7 @@ impl SslEncoder {
         let config = SslConfig::from_file(&dir.join("config.json"))?;
         let preprocessor = PreprocessorConfig::from_file(&dir.join("preprocessor_config.json"))?
             .unwrap_or_default();
-        let ckpt = Checkpoint::open_dir(dir, opts.dtype, &opts.device)?;
+        let ckpt = Checkpoint::open_dir(dir, storage_dtype(opts), &opts.device)?;
         Self::from_checkpoint(config, preprocessor, &ckpt, opts)
     }
 
@@ -111,20 +137,15 @@ impl SslEncoder {
                 expected: vec![config.conv_dim[0], 1, config.conv_kernel[0]],
             })?;
         let vb = ckpt.root(prefix);
-        let cpu_kernels =
-            opts.kernels == Kernels::Auto && opts.device.is_cpu() && opts.dtype == DType::F32;
+        let cpu = cpu_precision(opts);
         Ok(Self {
-            feature_extractor: FeatureEncoder::load(
-                &config,
-                &vb.pp("feature_extractor"),
-                cpu_kernels,
-            )?,
+            feature_extractor: FeatureEncoder::load(&config, &vb.pp("feature_extractor"), cpu)?,
             feature_projection: FeatureProjection::load(&config, &vb.pp("feature_projection"))?,
-            encoder: Encoder::load(&config, &vb.pp("encoder"), cpu_kernels)?,
+            encoder: Encoder::load(&config, &vb.pp("encoder"), cpu)?,
             config,
             preprocessor,
             device: opts.device.clone(),
-            dtype: opts.dtype,
+            dtype: storage_dtype(opts),
         })
     }
 
@@ -201,7 +222,9 @@ impl SslEncoder {
                 )));
             }
         }
-        let extract_features = self.feature_extractor.forward(input)?;
+        // Inputs of any float dtype are accepted; the model computes in its own.
+        let input = input.to_dtype(self.dtype)?;
+        let extract_features = self.feature_extractor.forward(&input)?;
         let frames = extract_features.dim(1)?;
         let frame_lengths: Vec<usize> = match lengths {
             Some(l) => l

@@ -194,3 +194,54 @@ fn both_weight_norm_layouts_give_identical_models() {
         assert_eq!(max_abs_diff(x, y), 0.0);
     }
 }
+
+/// Relative RMS difference `||a - b|| / ||b||`.
+fn rel_rms(a: &Tensor, b: &Tensor) -> f32 {
+    let num = (a - b)
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .sqrt()
+        .unwrap();
+    let den = b.sqr().unwrap().sum_all().unwrap().sqrt().unwrap();
+    (num / den).unwrap().to_scalar::<f32>().unwrap()
+}
+
+/// The bf16 CPU path (AVX512-BF16 products, f32 sums) stays within an
+/// accuracy budget of the f32 reference: a relative RMS error of at most
+/// 2^-5, eight times bf16's unit roundoff of 2^-8. Skipped on CPUs without
+/// AVX512-BF16, where `DType::BF16` runs candle's generic bf16 ops instead.
+#[test]
+fn bf16_cpu_path_stays_within_its_accuracy_budget() {
+    if !emoscope_models::cpu::bf16_available() {
+        eprintln!("skipping: no AVX512-BF16 on this CPU");
+        return;
+    }
+    for (dir, family) in [
+        ("distilhubert", "distilhubert"),
+        ("wav2vec2_robust", "wav2vec2_robust"),
+    ] {
+        let opts = LoadOptions {
+            dtype: candle_core::DType::BF16,
+            ..LoadOptions::default()
+        };
+        let model = SslEncoder::load_with(&fixtures().join(dir), &opts).unwrap();
+        let exp = expected(family);
+        let raw = vec1(&exp["raw.2"]);
+        let out = model.encode(&raw).unwrap();
+        for (l, h) in out.hidden_states.iter().enumerate() {
+            let r = rel_rms(
+                &h.squeeze(0).unwrap(),
+                &exp[&format!("single.2.hidden_states.{l}")],
+            );
+            eprintln!("{dir} bf16 hidden state {l}: relative RMS error {r:.2e}");
+            assert!(r <= 1.0 / 32.0, "{dir} layer {l}: relative RMS error {r}");
+            // bf16 rounding must actually be in effect (this is not the f32 path).
+            if l == 0 {
+                assert!(r > 1e-6, "{dir}: bf16 output equals f32");
+            }
+        }
+    }
+}

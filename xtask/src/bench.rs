@@ -58,7 +58,7 @@ pub struct WorkerArgs {
     /// `auto` (CPU kernels) or `candle` (plain candle ops).
     #[arg(long, default_value = "auto")]
     kernels: String,
-    /// Compute dtype: f32 or bf16.
+    /// Compute dtype: f32 or bf16 (bf16 uses the AVX512-BF16 products where the CPU has them).
     #[arg(long, default_value = "f32")]
     dtype: String,
 }
@@ -73,6 +73,9 @@ struct Timing {
     peak_rss_mb: f64,
     #[serde(default)]
     max_abs_diff_vs_torch: Option<f64>,
+    /// Largest relative RMS difference `||ours - torch|| / ||torch||` over the hidden states.
+    #[serde(default)]
+    rel_rms_vs_torch: Option<f64>,
 }
 
 fn workspace_root() -> PathBuf {
@@ -176,12 +179,12 @@ pub fn run(which: Which) -> Result<()> {
         "\nDistilHuBERT-size encoder (random weights), CPU, {} threads, median of {} runs\n",
         args.threads, args.runs
     );
-    println!("| audio | implementation | median s | min s | vs ONNX Runtime | vs PyTorch | peak RSS MB | max abs diff vs PyTorch (10 s) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| audio | implementation | median s | min s | vs ONNX Runtime | vs PyTorch | peak RSS MB | max abs diff vs PyTorch | rel. RMS diff vs PyTorch |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (s, ours, plain, bf16, torch, onnx) in &rows {
         for t in [ours, bf16, plain, torch, onnx] {
             println!(
-                "| {s} s | {} | {:.3} | {:.3} | {:.2}x | {:.2}x | {:.0} | {} |",
+                "| {s} s | {} | {:.3} | {:.3} | {:.2}x | {:.2}x | {:.0} | {} | {} |",
                 t.framework,
                 t.median_s,
                 t.min_s,
@@ -190,9 +193,20 @@ pub fn run(which: Which) -> Result<()> {
                 t.peak_rss_mb,
                 t.max_abs_diff_vs_torch
                     .map_or("-".into(), |d| format!("{d:.2e}")),
+                t.rel_rms_vs_torch
+                    .map_or("-".into(), |d| format!("{d:.2e}")),
             );
         }
     }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    println!("\nCPU: {cpu}; the parity columns compare every hidden state with PyTorch on the 10 s reference input.");
     Ok(())
 }
 
@@ -233,15 +247,15 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
         candle_core::safetensors::load(args.model.join("parity.safetensors"), &Device::Cpu)?;
     let input = parity["input"].to_dtype(dtype)?.unsqueeze(0)?;
     let out = encoder.forward(&input, None)?;
-    let mut max_diff = 0f64;
+    let (mut max_diff, mut rel_rms) = (0f64, 0f64);
     for (i, h) in out.hidden_states.iter().enumerate() {
         let expected = &parity[&format!("hidden_states.{i}")];
-        let d = (h.squeeze(0)?.to_dtype(DType::F32)? - expected)?
-            .abs()?
-            .flatten_all()?
-            .max(0)?
-            .to_scalar::<f32>()?;
+        let diff = (h.squeeze(0)?.to_dtype(DType::F32)? - expected)?;
+        let d = diff.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
         max_diff = max_diff.max(d as f64);
+        let num = diff.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
+        let den = expected.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
+        rel_rms = rel_rms.max((num / den) as f64);
     }
     let n = (args.seconds * 16_000.0) as usize;
     // Timing does not depend on values; a fixed pseudo-random signal.
@@ -258,9 +272,12 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
     }
     times.sort_by(f64::total_cmp);
     let label = match (kernels, dtype) {
-        (Kernels::Auto, DType::F32) => "Emoscope (candle + CPU kernels, f32)".to_owned(),
-        (Kernels::Candle, DType::F32) => "plain candle ops (f32)".to_owned(),
-        (k, d) => format!("Emoscope ({k:?}, {d:?})"),
+        (Kernels::Auto, DType::F32) => "Emoscope f32 (CPU kernels)".to_owned(),
+        (Kernels::Auto, DType::BF16) if emoscope_models::cpu::bf16_available() => {
+            "Emoscope bf16 (AVX512-BF16 products, f32 sums)".to_owned()
+        }
+        (Kernels::Candle, DType::F32) => "candle ops only, f32 (no CPU kernels)".to_owned(),
+        (k, d) => format!("Emoscope ({k:?} kernels, {d:?})"),
     };
     let timing = Timing {
         framework: label,
@@ -269,6 +286,7 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
         min_s: times[0],
         peak_rss_mb: peak_rss_mb(),
         max_abs_diff_vs_torch: Some(max_diff),
+        rel_rms_vs_torch: Some(rel_rms),
     };
     println!("{}", serde_json::to_string(&timing)?);
     Ok(())

@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use super::matrix::{Precision, Weight};
 use super::simd;
 use super::{sgemm, threads, SendPtr};
 
@@ -44,7 +45,10 @@ pub struct ConvLayerWeights {
 
 /// A conv layer with its weight packed `[kernel * in, out]` for the GEMM.
 struct PackedConv {
+    /// `[kernel * in, out]` row-major: read directly by the single-input kernel.
     packed: Vec<f32>,
+    /// The same matrix for the GEMM (layers with more than one input channel).
+    weight: Option<Weight>,
     bias: Vec<f32>,
     in_dim: usize,
     out_dim: usize,
@@ -68,8 +72,8 @@ const NORM_EPS: f32 = 1e-5;
 const ROWS_PER_TASK: usize = 64;
 
 impl ConvStack {
-    /// Packs the weights of every layer.
-    pub fn new(layers: Vec<ConvLayerWeights>) -> Self {
+    /// Packs the weights of every layer for products at `precision`.
+    pub fn new(layers: Vec<ConvLayerWeights>, precision: Precision) -> Self {
         let layers = layers
             .into_iter()
             .map(|l| {
@@ -82,8 +86,11 @@ impl ConvStack {
                         }
                     }
                 }
+                let weight =
+                    (i_n > 1).then(|| Weight::new(packed.clone(), k_n * i_n, o_n, precision));
                 PackedConv {
                     packed,
+                    weight,
                     bias: l.bias.unwrap_or_default(),
                     in_dim: i_n,
                     out_dim: o_n,
@@ -141,28 +148,17 @@ impl ConvStack {
                 y.resize(n, 0.0);
             }
             let out = &mut y[..n];
-            if layer.in_dim == 1 {
-                layer.forward_single_input(input, out);
-            } else {
-                // SAFETY: `input` holds `len * in_dim` floats and the last row read
-                // starts at `(frames - 1) * stride * in_dim` and spans `kernel * in_dim`,
-                // which ends at or before `len * in_dim` by the definition of `frames`.
-                // `packed` is `[kernel * in, out]` and `out` is `[frames, out]`.
-                unsafe {
-                    sgemm(
-                        frames,
-                        layer.out_dim,
-                        layer.kernel * layer.in_dim,
-                        out.as_mut_ptr(),
-                        layer.out_dim as isize,
-                        input.as_ptr(),
-                        (layer.stride * layer.in_dim) as isize,
-                        layer.packed.as_ptr(),
-                        layer.out_dim as isize,
-                        false,
-                        threads(),
-                    );
-                }
+            match &layer.weight {
+                // The im2col matrix is `input` itself read with row stride `stride * in`.
+                Some(w) => w.matmul(
+                    frames,
+                    input,
+                    layer.stride * layer.in_dim,
+                    out,
+                    layer.out_dim,
+                    false,
+                ),
+                None => layer.forward_single_input(input, out),
             }
             layer.post(out);
             std::mem::swap(&mut x, &mut y);

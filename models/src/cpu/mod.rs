@@ -9,7 +9,10 @@
 //! on the CPU in f32; every other device runs the candle ops in the layer
 //! modules, and both paths are checked against the reference fixtures.
 
+#[cfg(target_arch = "x86_64")]
+pub mod bf16;
 pub mod conv;
+pub mod matrix;
 pub mod ops;
 pub mod simd;
 pub mod transformer;
@@ -55,6 +58,18 @@ pub(crate) fn give_buffer(v: Vec<f32>) {
             b.push(v);
         }
     });
+}
+
+/// Whether this CPU runs bf16 products natively (AVX512-BF16).
+pub fn bf16_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        bf16::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Worker threads for the kernels: rayon's pool size (honours `RAYON_NUM_THREADS`).

@@ -12,21 +12,22 @@
 
 use rayon::prelude::*;
 
-use super::{give_buffer, sgemm, sgemm_rhs_strided, simd, take_buffer, threads, SendPtr};
+use super::matrix::{Precision, Weight};
+use super::{give_buffer, sgemm, sgemm_rhs_strided, simd, take_buffer, SendPtr};
 
 /// Weights of one layer, transposed to `[in, out]` row-major for the GEMM.
 pub struct CpuEncoderLayer {
     /// `[hidden, 3 * hidden]`: q (pre-scaled by `head_dim^-0.5`), k, v.
-    qkv_w: Vec<f32>,
+    qkv_w: Weight,
     /// `[3 * hidden]`, q part pre-scaled.
     qkv_b: Vec<f32>,
-    out_w: Vec<f32>,
+    out_w: Weight,
     out_b: Vec<f32>,
     ln1_w: Vec<f32>,
     ln1_b: Vec<f32>,
-    ff1_w: Vec<f32>,
+    ff1_w: Weight,
     ff1_b: Vec<f32>,
-    ff2_w: Vec<f32>,
+    ff2_w: Weight,
     ff2_b: Vec<f32>,
     ln2_w: Vec<f32>,
     ln2_b: Vec<f32>,
@@ -69,6 +70,8 @@ pub struct LayerParams {
     pub eps: f32,
     /// Pre-LN (stable) order.
     pub stable: bool,
+    /// Arithmetic of the four projections (attention products stay f32).
+    pub precision: Precision,
 }
 
 /// `[out, in]` -> `[in, out]`, each element scaled by `scale`.
@@ -115,15 +118,30 @@ impl CpuEncoderLayer {
         qkv_b.extend_from_slice(&p.k.bias);
         qkv_b.extend_from_slice(&p.v.bias);
         Self {
-            qkv_w,
+            qkv_w: Weight::new(qkv_w, hidden, 3 * hidden, p.precision),
             qkv_b,
-            out_w: transpose(&p.out.weight, hidden, hidden, 1.0),
+            out_w: Weight::new(
+                transpose(&p.out.weight, hidden, hidden, 1.0),
+                hidden,
+                hidden,
+                p.precision,
+            ),
             out_b: p.out.bias,
             ln1_w: p.ln1.0,
             ln1_b: p.ln1.1,
-            ff1_w: transpose(&p.ff1.weight, intermediate, hidden, 1.0),
+            ff1_w: Weight::new(
+                transpose(&p.ff1.weight, intermediate, hidden, 1.0),
+                hidden,
+                intermediate,
+                p.precision,
+            ),
             ff1_b: p.ff1.bias,
-            ff2_w: transpose(&p.ff2.weight, hidden, intermediate, 1.0),
+            ff2_w: Weight::new(
+                transpose(&p.ff2.weight, hidden, intermediate, 1.0),
+                intermediate,
+                hidden,
+                p.precision,
+            ),
             ff2_b: p.ff2.bias,
             ln2_w: p.ln2.0,
             ln2_b: p.ln2.1,
@@ -139,29 +157,14 @@ impl CpuEncoderLayer {
     /// the first `valid` frames as keys (all frames when `valid == frames`).
     pub fn forward(&self, x: &mut [f32], frames: usize, valid: usize) {
         let h = self.hidden;
-        let nt = threads();
         // Attention input: x itself (post-LN) or layer_norm(x) (stable).
         let normed = self
             .stable
             .then(|| self.layer_norm(x, &self.ln1_w, &self.ln1_b));
         let attn_in: &[f32] = normed.as_deref().unwrap_or(x);
         let mut qkv = take_buffer(frames * 3 * h);
-        // SAFETY: attn_in is [frames, h], qkv_w is [h, 3h], qkv is [frames, 3h].
-        unsafe {
-            sgemm(
-                frames,
-                3 * h,
-                h,
-                qkv.as_mut_ptr(),
-                (3 * h) as isize,
-                attn_in.as_ptr(),
-                h as isize,
-                self.qkv_w.as_ptr(),
-                (3 * h) as isize,
-                false,
-                nt,
-            )
-        };
+        self.qkv_w
+            .matmul(frames, attn_in, h, &mut qkv, 3 * h, false);
         qkv.par_chunks_mut(ROWS * 3 * h)
             .for_each(|rows| simd::add_bias_rows(rows, &self.qkv_b));
         if let Some(n) = normed {
@@ -170,22 +173,8 @@ impl CpuEncoderLayer {
         let ctx = self.attention(&qkv, frames, valid);
         give_buffer(qkv);
         // x += ctx @ W_o (then + b_o and, post-LN, the LayerNorm).
-        // SAFETY: ctx is [frames, h], out_w is [h, h], x is [frames, h].
-        unsafe {
-            sgemm(
-                frames,
-                h,
-                h,
-                x.as_mut_ptr(),
-                h as isize,
-                ctx.as_ptr(),
-                h as isize,
-                self.out_w.as_ptr(),
-                h as isize,
-                true,
-                nt,
-            )
-        };
+        // x += ctx @ W_o
+        self.out_w.matmul(frames, &ctx, h, x, h, true);
         give_buffer(ctx);
         if self.stable {
             x.par_chunks_mut(ROWS * h)
@@ -209,44 +198,13 @@ impl CpuEncoderLayer {
     /// `out += gelu(input @ W1 + b1) @ W2` (the output bias is added by the caller's row pass).
     fn feed_forward(&self, input: &[f32], out: &mut [f32], frames: usize) {
         let (h, i) = (self.hidden, self.intermediate);
-        let nt = threads();
         let mut mid = take_buffer(frames * i);
-        // SAFETY: input [frames, h] x ff1_w [h, i] -> mid [frames, i].
-        unsafe {
-            sgemm(
-                frames,
-                i,
-                h,
-                mid.as_mut_ptr(),
-                i as isize,
-                input.as_ptr(),
-                h as isize,
-                self.ff1_w.as_ptr(),
-                i as isize,
-                false,
-                nt,
-            )
-        };
+        self.ff1_w.matmul(frames, input, h, &mut mid, i, false);
         mid.par_chunks_mut(ROWS * i).for_each(|rows| {
             rows.chunks_exact_mut(i)
                 .for_each(|r| simd::bias_gelu_row(r, &self.ff1_b))
         });
-        // SAFETY: mid [frames, i] x ff2_w [i, h] accumulated into out [frames, h].
-        unsafe {
-            sgemm(
-                frames,
-                h,
-                i,
-                out.as_mut_ptr(),
-                h as isize,
-                mid.as_ptr(),
-                i as isize,
-                self.ff2_w.as_ptr(),
-                h as isize,
-                true,
-                nt,
-            )
-        };
+        self.ff2_w.matmul(frames, &mid, i, out, h, true);
         give_buffer(mid);
     }
 
