@@ -2,10 +2,13 @@
 //! distilled self-supervised speech models.
 //!
 //! This crate holds what the CLI and the plugin share: audio decoding and
-//! resampling ([`audio`]) and the hidden-state export used for probing
-//! ([`features`]). The networks live in [`emoscope_models`].
+//! resampling ([`audio`]), the streaming analysis engine ([`engine`]),
+//! timed transcripts ([`transcript`]) and the hidden-state export used for
+//! probing ([`features`]). The networks live in [`emoscope_models`].
 
 pub mod audio;
+pub mod engine;
 pub mod features;
+pub mod transcript;
 
 pub use emoscope_models as models;

@@ -1,0 +1,352 @@
+//! The real-time side of the engine: the audio thread hands host audio to
+//! the analysis worker without allocating, locking, blocking or panicking.
+//!
+//! [`capture`] returns the pair for this thread boundary: the audio thread
+//! owns [`CaptureInput`], the worker owns [`CaptureOutput`]. Down-mixed mono
+//! samples cross through one SPSC ring (`ringbuf`, `push_slice`), and one
+//! [`BlockInfo`] per block (host timeline position, rate, transport) through a
+//! second; a block is written only when both fit, so the two never disagree.
+//! Counters ([`CaptureStats`]) are relaxed atomics readable from any thread.
+//!
+//! Overflow policy: the worker keeps the ring from filling by discarding the
+//! oldest audio whenever it falls behind (see [`CaptureOutput::discard_backlog`]),
+//! so under overload it is the oldest audio that goes. Should the worker stall
+//! completely and the ring fill up regardless, the producer cannot reach the
+//! consumer's end without a lock, so it drops the incoming block, counts it,
+//! and marks the next block as discontinuous so the worker restarts its window.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+
+/// Largest block the audio thread down-mixes in one piece; longer host
+/// blocks are split (each piece gets its own [`BlockInfo`]).
+pub const MAX_CHUNK: usize = 4096;
+
+/// Magnitudes below this are flushed to zero on the way in, so denormals
+/// never reach the resampler or the model.
+const DENORMAL_FLOOR: f32 = 1e-30;
+
+/// One block of mono audio as the host described it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockInfo {
+    /// Host timeline position of the block's first sample, in samples at `sample_rate`.
+    pub position: i64,
+    /// Samples in the block.
+    pub frames: u32,
+    /// Host sample rate in Hz.
+    pub sample_rate: f32,
+    /// Whether the host transport is playing.
+    pub playing: bool,
+    /// Audio before this block was dropped (ring full): the worker must not
+    /// join this block to the previous one.
+    pub discontinuity: bool,
+}
+
+/// Counters of what the capture path had to change or drop.
+#[derive(Debug, Default)]
+pub struct CaptureStats {
+    /// Samples dropped by the audio thread because the ring was full.
+    pub samples_dropped: AtomicU64,
+    /// Samples the worker discarded from the front of the ring to catch up.
+    pub samples_discarded: AtomicU64,
+    /// NaN or infinite samples replaced by zero.
+    pub non_finite: AtomicU64,
+    /// Samples pushed successfully.
+    pub samples_pushed: AtomicU64,
+}
+
+/// Audio-thread end of the capture pair.
+pub struct CaptureInput {
+    samples: HeapProd<f32>,
+    blocks: HeapProd<BlockInfo>,
+    /// Down-mix scratch, allocated once at construction.
+    mono: Box<[f32; MAX_CHUNK]>,
+    /// Set after a drop, cleared by the next block that gets through.
+    pending_discontinuity: bool,
+    /// Shared with the worker and the editor.
+    stats: Arc<CaptureStats>,
+}
+
+/// Worker end of the capture pair.
+pub struct CaptureOutput {
+    samples: HeapCons<f32>,
+    blocks: HeapCons<BlockInfo>,
+    stats: Arc<CaptureStats>,
+    /// Samples still owed by the block at the front (after a partial discard).
+    front_remaining: Option<(BlockInfo, usize)>,
+    /// Set when the worker discarded audio, so the next block is discontinuous.
+    discarded: bool,
+}
+
+/// Creates the capture pair with room for `capacity` mono samples (and one
+/// block descriptor per 16 samples, enough for any realistic block size).
+pub fn capture(capacity: usize) -> (CaptureInput, CaptureOutput) {
+    let capacity = capacity.max(MAX_CHUNK);
+    let (sp, sc) = HeapRb::<f32>::new(capacity).split();
+    let (bp, bc) = HeapRb::<BlockInfo>::new(capacity / 16 + 16).split();
+    let stats = Arc::new(CaptureStats::default());
+    (
+        CaptureInput {
+            samples: sp,
+            blocks: bp,
+            mono: Box::new([0.0; MAX_CHUNK]),
+            pending_discontinuity: false,
+            stats: stats.clone(),
+        },
+        CaptureOutput {
+            samples: sc,
+            blocks: bc,
+            stats,
+            front_remaining: None,
+            discarded: false,
+        },
+    )
+}
+
+impl CaptureInput {
+    /// Pushes one host block: `channels` are the channel slices (all the same
+    /// length; any count, averaged to mono), `position` the timeline position
+    /// of the first sample in samples, `sample_rate` in Hz, `playing` the
+    /// transport state. Real-time safe: no allocation, lock, blocking or panic.
+    pub fn push<C: AsRef<[f32]>>(
+        &mut self,
+        channels: &[C],
+        position: i64,
+        sample_rate: f32,
+        playing: bool,
+    ) {
+        let Some(first) = channels.first() else {
+            return;
+        };
+        let frames = first.as_ref().len();
+        let mut offset = 0;
+        while offset < frames {
+            let n = (frames - offset).min(MAX_CHUNK);
+            self.push_chunk(
+                channels,
+                offset,
+                n,
+                position + offset as i64,
+                sample_rate,
+                playing,
+            );
+            offset += n;
+        }
+    }
+
+    fn push_chunk<C: AsRef<[f32]>>(
+        &mut self,
+        channels: &[C],
+        offset: usize,
+        n: usize,
+        position: i64,
+        sample_rate: f32,
+        playing: bool,
+    ) {
+        let mono = &mut self.mono[..n];
+        mono.fill(0.0);
+        let gain = 1.0 / channels.len() as f32;
+        let mut non_finite = 0u64;
+        for ch in channels {
+            let ch = ch.as_ref();
+            // A channel shorter than the first contributes what it has.
+            let end = (offset + n).min(ch.len());
+            let src = ch.get(offset..end).unwrap_or(&[]);
+            for (m, &x) in mono.iter_mut().zip(src) {
+                let x = if x.is_finite() {
+                    x
+                } else {
+                    non_finite += 1;
+                    0.0
+                };
+                *m += x * gain;
+            }
+        }
+        for m in mono.iter_mut() {
+            if m.abs() < DENORMAL_FLOOR {
+                *m = 0.0;
+            }
+        }
+        if non_finite > 0 {
+            self.stats
+                .non_finite
+                .fetch_add(non_finite, Ordering::Relaxed);
+        }
+        // Only this thread pushes, so the vacant space can only grow between
+        // this check and the pushes below.
+        if self.samples.vacant_len() < n || self.blocks.vacant_len() < 1 {
+            self.stats
+                .samples_dropped
+                .fetch_add(n as u64, Ordering::Relaxed);
+            self.pending_discontinuity = true;
+            return;
+        }
+        self.samples.push_slice(mono);
+        let info = BlockInfo {
+            position,
+            frames: n as u32,
+            sample_rate,
+            playing,
+            discontinuity: self.pending_discontinuity,
+        };
+        // Cannot fail: space was checked above.
+        let _ = self.blocks.try_push(info);
+        self.pending_discontinuity = false;
+        self.stats
+            .samples_pushed
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> &Arc<CaptureStats> {
+        &self.stats
+    }
+}
+
+impl CaptureOutput {
+    /// Pops the next block into `out` (cleared first); `None` when the ring is empty.
+    pub fn pop(&mut self, out: &mut Vec<f32>) -> Option<BlockInfo> {
+        let (mut info, remaining) = match self.front_remaining.take() {
+            Some(front) => front,
+            None => {
+                let info = self.blocks.try_pop()?;
+                (info, info.frames as usize)
+            }
+        };
+        if std::mem::take(&mut self.discarded) {
+            info.discontinuity = true;
+        }
+        out.clear();
+        out.resize(remaining, 0.0);
+        let got = self.samples.pop_slice(out);
+        out.truncate(got);
+        // A block that was partly discarded starts later on the timeline.
+        info.position += info.frames as i64 - remaining as i64;
+        info.frames = got as u32;
+        Some(info)
+    }
+
+    /// Mono samples waiting in the ring.
+    pub fn backlog(&self) -> usize {
+        self.samples.occupied_len()
+    }
+
+    /// Drops the oldest audio so that at most `keep` samples remain; returns
+    /// how many were discarded. The next popped block is marked discontinuous.
+    pub fn discard_backlog(&mut self, keep: usize) -> usize {
+        let mut to_drop = self.backlog().saturating_sub(keep);
+        let total = to_drop;
+        while to_drop > 0 {
+            let (info, remaining) = match self.front_remaining.take() {
+                Some(front) => front,
+                None => match self.blocks.try_pop() {
+                    Some(info) => (info, info.frames as usize),
+                    None => break,
+                },
+            };
+            let n = remaining.min(to_drop);
+            self.samples.skip(n);
+            to_drop -= n;
+            if n < remaining {
+                self.front_remaining = Some((info, remaining - n));
+            }
+        }
+        let dropped = total - to_drop;
+        if dropped > 0 {
+            self.discarded = true;
+            self.stats
+                .samples_discarded
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        dropped
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> &Arc<CaptureStats> {
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stereo_is_averaged_and_stamped() {
+        let (mut input, mut output) = capture(1 << 14);
+        let l = [1.0f32, 0.5, -1.0];
+        let r = [0.0f32, 0.5, 1.0];
+        input.push(&[&l[..], &r[..]], 1000, 48_000.0, true);
+        let mut buf = Vec::new();
+        let info = output.pop(&mut buf).unwrap();
+        assert_eq!(buf, vec![0.5, 0.5, 0.0]);
+        assert_eq!((info.position, info.frames, info.playing), (1000, 3, true));
+        assert!(output.pop(&mut buf).is_none());
+    }
+
+    #[test]
+    fn non_finite_samples_become_zero_and_are_counted() {
+        let (mut input, mut output) = capture(1 << 14);
+        input.push(&[&[f32::NAN, 1.0, f32::INFINITY][..]], 0, 44_100.0, true);
+        let mut buf = Vec::new();
+        output.pop(&mut buf).unwrap();
+        assert_eq!(buf, vec![0.0, 1.0, 0.0]);
+        assert_eq!(input.stats().non_finite.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn denormals_are_flushed() {
+        let (mut input, mut output) = capture(1 << 14);
+        input.push(&[&[1e-40f32, -1e-35, 0.25][..]], 0, 44_100.0, true);
+        let mut buf = Vec::new();
+        output.pop(&mut buf).unwrap();
+        assert_eq!(buf, vec![0.0, 0.0, 0.25]);
+    }
+
+    #[test]
+    fn full_ring_drops_the_block_and_flags_the_next() {
+        let (mut input, mut output) = capture(MAX_CHUNK);
+        let block = vec![0.1f32; MAX_CHUNK];
+        input.push(&[&block[..]], 0, 48_000.0, true);
+        input.push(&[&block[..]], MAX_CHUNK as i64, 48_000.0, true); // does not fit
+        assert_eq!(
+            input.stats().samples_dropped.load(Ordering::Relaxed),
+            MAX_CHUNK as u64
+        );
+        let mut buf = Vec::new();
+        assert!(!output.pop(&mut buf).unwrap().discontinuity);
+        input.push(&[&block[..16]], 2 * MAX_CHUNK as i64, 48_000.0, true);
+        assert!(output.pop(&mut buf).unwrap().discontinuity);
+    }
+
+    #[test]
+    fn discarding_drops_the_oldest_audio() {
+        let (mut input, mut output) = capture(1 << 14);
+        let a: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        input.push(&[&a[..]], 0, 16_000.0, true);
+        input.push(&[&a[..]], 100, 16_000.0, true);
+        // Keep the newest 50 samples: 150 discarded, the rest of block 2 remains.
+        assert_eq!(output.discard_backlog(50), 150);
+        let mut buf = Vec::new();
+        let info = output.pop(&mut buf).unwrap();
+        assert_eq!(info.position, 150);
+        assert!(info.discontinuity);
+        assert_eq!(buf, a[50..].to_vec());
+    }
+
+    #[test]
+    fn long_blocks_are_split_with_advancing_positions() {
+        let (mut input, mut output) = capture(1 << 16);
+        let block = vec![0.2f32; MAX_CHUNK + 10];
+        input.push(&[&block[..]], 7, 96_000.0, false);
+        let mut buf = Vec::new();
+        let a = output.pop(&mut buf).unwrap();
+        let b = output.pop(&mut buf).unwrap();
+        assert_eq!((a.position, a.frames), (7, MAX_CHUNK as u32));
+        assert_eq!((b.position, b.frames), (7 + MAX_CHUNK as i64, 10));
+        assert!(!a.playing);
+    }
+}

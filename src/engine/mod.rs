@@ -1,0 +1,26 @@
+//! The streaming analysis engine shared by the plugin and the CLI.
+//!
+//! Audio enters on the audio thread through [`capture::CaptureInput`]; the
+//! worker ([`worker::Engine`]) resamples it, cuts windows aligned to the host
+//! timeline ([`analyzer::Analyzer`]), runs an [`predictor::EmotionPredictor`]
+//! and publishes to [`readout::EmotionReadout`] (lock-free, for meters and
+//! MIDI), [`timeline::EmotionTimeline`] (for exports) and
+//! [`status::EngineStatus`]. [`worker::analyze_offline`] runs the same
+//! analysis over a whole file.
+
+pub mod analyzer;
+pub mod capture;
+pub mod predictor;
+pub mod readout;
+pub mod resampler;
+pub mod status;
+pub mod timeline;
+pub mod worker;
+
+pub use analyzer::AnalysisConfig;
+pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
+pub use predictor::{Avd, EmotionPredictor, EncoderHead, PredictError};
+pub use readout::{EmotionReadout, Reading};
+pub use status::{EngineStatus, ModelState};
+pub use timeline::{EmotionTimeline, TimelineEntry};
+pub use worker::{analyze_offline, Engine, EngineShared, Loader, WindowResult};

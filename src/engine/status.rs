@@ -1,0 +1,86 @@
+//! Engine status for the editor's status line and the CLI: model state,
+//! device, real-time factor, dropped windows. Written by the worker; the
+//! numbers are relaxed atomics, the texts sit behind a mutex that only
+//! non-real-time threads take.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+/// Where the model is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelState {
+    /// No model configured.
+    None,
+    /// Loading on the worker.
+    Loading,
+    /// Loaded and analysing.
+    Loaded,
+    /// The last load failed; a previously loaded model, if any, is still in use.
+    Failed,
+}
+
+/// Shared status of a running engine.
+#[derive(Debug, Default)]
+pub struct EngineStatus {
+    state: AtomicU8,
+    /// Real-time factor of the last window (inference seconds / window hop seconds), f32 bits.
+    rtf: AtomicU32,
+    /// Windows skipped because the worker was behind.
+    pub windows_dropped: AtomicU64,
+    /// Windows analysed.
+    pub windows_analysed: AtomicU64,
+    /// Model id, device and last error.
+    texts: Mutex<StatusTexts>,
+}
+
+/// The text parts of the status.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StatusTexts {
+    /// Identifier of the model in use.
+    pub model_id: String,
+    /// Device the model runs on.
+    pub device: String,
+    /// The last error (load failure, bad host rate, inference error); empty when none.
+    pub error: String,
+}
+
+impl EngineStatus {
+    /// The model state.
+    pub fn state(&self) -> ModelState {
+        match self.state.load(Ordering::Relaxed) {
+            1 => ModelState::Loading,
+            2 => ModelState::Loaded,
+            3 => ModelState::Failed,
+            _ => ModelState::None,
+        }
+    }
+
+    pub(crate) fn set_state(&self, s: ModelState) {
+        let v = match s {
+            ModelState::None => 0,
+            ModelState::Loading => 1,
+            ModelState::Loaded => 2,
+            ModelState::Failed => 3,
+        };
+        self.state.store(v, Ordering::Relaxed);
+    }
+
+    /// Real-time factor of the last analysed window relative to the hop
+    /// (below 1: keeping up).
+    pub fn real_time_factor(&self) -> f32 {
+        f32::from_bits(self.rtf.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_real_time_factor(&self, rtf: f32) {
+        self.rtf.store(rtf.to_bits(), Ordering::Relaxed);
+    }
+
+    /// A copy of the texts (not for the audio thread: takes a lock).
+    pub fn texts(&self) -> StatusTexts {
+        self.texts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn update_texts(&self, f: impl FnOnce(&mut StatusTexts)) {
+        f(&mut self.texts.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}

@@ -1,0 +1,199 @@
+//! Transcripts aligned to the host timeline.
+//!
+//! A [`Transcript`] holds timed segments and, where the source has them,
+//! timed words. The engine asks it for the text that overlaps each analysis
+//! window ([`Transcript::text_between`]) and hands that to the model's text
+//! branch. Times are seconds of the transcript's own clock; `offset` maps them
+//! to the host timeline (`timeline = transcript + offset`), so a sidecar made
+//! for a file that starts at bar 17 lines up with the session. Reading sidecar
+//! formats (SRT, WebVTT, JSON, TextGrid) belongs to the interchange layer.
+
+/// One timed word.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    /// Start, seconds on the transcript's clock.
+    pub start: f64,
+    /// End, seconds on the transcript's clock.
+    pub end: f64,
+    /// The word as written.
+    pub text: String,
+}
+
+/// One timed segment (a subtitle cue, an utterance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Start, seconds on the transcript's clock.
+    pub start: f64,
+    /// End, seconds on the transcript's clock.
+    pub end: f64,
+    /// The segment's text.
+    pub text: String,
+    /// Word timings inside the segment, when known (empty otherwise).
+    pub words: Vec<Word>,
+}
+
+/// Why a transcript was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TranscriptError {
+    /// A segment or word ends before it starts, or has a non-finite time.
+    #[error("segment {index}: invalid time span {start}..{end}")]
+    BadSpan {
+        /// Index of the segment.
+        index: usize,
+        /// Its start.
+        start: f64,
+        /// Its end.
+        end: f64,
+    },
+}
+
+/// A timed transcript with its alignment to the host timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transcript {
+    segments: Vec<Segment>,
+    /// Seconds added to transcript times to get host timeline seconds.
+    offset: f64,
+}
+
+impl Transcript {
+    /// Validates and sorts `segments` by start time.
+    pub fn new(mut segments: Vec<Segment>) -> Result<Self, TranscriptError> {
+        for (index, s) in segments.iter().enumerate() {
+            let spans =
+                std::iter::once((s.start, s.end)).chain(s.words.iter().map(|w| (w.start, w.end)));
+            for (start, end) in spans {
+                if !start.is_finite() || !end.is_finite() || end < start {
+                    return Err(TranscriptError::BadSpan { index, start, end });
+                }
+            }
+        }
+        segments.sort_by(|a, b| a.start.total_cmp(&b.start));
+        Ok(Self {
+            segments,
+            offset: 0.0,
+        })
+    }
+
+    /// The same transcript shifted by `offset` seconds on the host timeline.
+    pub fn with_offset(mut self, offset: f64) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// The alignment offset in seconds.
+    pub fn offset(&self) -> f64 {
+        self.offset
+    }
+
+    /// The segments, sorted by start.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The text overlapping `[start, end)` of the host timeline (seconds):
+    /// the words that overlap it where a segment has word timings, the whole
+    /// segment otherwise; joined by single spaces, in time order.
+    pub fn text_between(&self, start: f64, end: f64) -> String {
+        let (start, end) = (start - self.offset, end - self.offset);
+        let overlaps = |s: f64, e: f64| s < end && e > start;
+        let mut parts: Vec<&str> = Vec::new();
+        for seg in &self.segments {
+            if !overlaps(seg.start, seg.end) {
+                continue;
+            }
+            if seg.words.is_empty() {
+                parts.push(seg.text.trim());
+            } else {
+                parts.extend(
+                    seg.words
+                        .iter()
+                        .filter(|w| overlaps(w.start, w.end))
+                        .map(|w| w.text.trim()),
+                );
+            }
+        }
+        parts.retain(|p| !p.is_empty());
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(start: f64, end: f64, text: &str) -> Segment {
+        Segment {
+            start,
+            end,
+            text: text.into(),
+            words: Vec::new(),
+        }
+    }
+
+    fn worded(start: f64, words: &[&str]) -> Segment {
+        // One word per 0.5 s.
+        let words: Vec<Word> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Word {
+                start: start + 0.5 * i as f64,
+                end: start + 0.5 * (i + 1) as f64,
+                text: (*w).into(),
+            })
+            .collect();
+        Segment {
+            start,
+            end: words.last().map_or(start, |w| w.end),
+            text: words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            words,
+        }
+    }
+
+    #[test]
+    fn segments_overlapping_the_window_are_joined_in_order() {
+        let t = Transcript::new(vec![
+            seg(4.0, 6.0, "second"),
+            seg(0.0, 2.0, "first"),
+            seg(7.0, 9.0, "third"),
+        ])
+        .unwrap();
+        assert_eq!(t.text_between(1.0, 5.0), "first second");
+        // Touching at the boundary is not overlapping.
+        assert_eq!(t.text_between(2.0, 4.0), "");
+        assert_eq!(t.text_between(0.0, 10.0), "first second third");
+    }
+
+    #[test]
+    fn words_narrow_the_text_to_the_window() {
+        // Words: the 0.0-0.5, results 0.5-1.0, were 1.0-1.5, wonderful 1.5-2.0.
+        let t =
+            Transcript::new(vec![worded(0.0, &["the", "results", "were", "wonderful"])]).unwrap();
+        assert_eq!(t.text_between(0.6, 1.2), "results were");
+    }
+
+    #[test]
+    fn offset_moves_the_transcript_on_the_timeline() {
+        let t = Transcript::new(vec![seg(0.0, 1.0, "hello")])
+            .unwrap()
+            .with_offset(10.0);
+        assert_eq!(t.text_between(0.0, 5.0), "");
+        assert_eq!(t.text_between(10.5, 11.5), "hello");
+    }
+
+    #[test]
+    fn reversed_or_non_finite_spans_are_rejected() {
+        assert_eq!(
+            Transcript::new(vec![seg(0.0, 1.0, "ok"), seg(3.0, 2.0, "bad")]),
+            Err(TranscriptError::BadSpan {
+                index: 1,
+                start: 3.0,
+                end: 2.0
+            })
+        );
+        assert!(Transcript::new(vec![seg(f64::NAN, 1.0, "bad")]).is_err());
+    }
+}
