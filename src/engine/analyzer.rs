@@ -174,6 +174,16 @@ impl Analyzer {
         }
     }
 
+    /// Ends the input (offline mode): the resampler's tail is flushed as if
+    /// silence followed, so the last windows of a file become complete.
+    pub fn finish(&mut self) {
+        if let Some(run) = self.run.as_mut() {
+            if let Err(e) = run.resampler.finish(&mut run.buf) {
+                self.last_error = Some(e);
+            }
+        }
+    }
+
     /// Complete windows waiting to be analysed.
     pub fn ready(&self) -> usize {
         let (win, hop) = (self.window_len(), self.hop_len());

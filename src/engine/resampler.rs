@@ -22,6 +22,12 @@ pub struct StreamResampler {
     out: Vec<f32>,
     /// Output samples still to drop (the resampler's delay).
     to_trim: usize,
+    /// Input samples taken so far.
+    total_in: usize,
+    /// Output samples given out so far.
+    total_out: usize,
+    /// Output rate over input rate.
+    ratio: f64,
 }
 
 impl StreamResampler {
@@ -33,6 +39,9 @@ impl StreamResampler {
                 pending: Vec::new(),
                 out: Vec::new(),
                 to_trim: 0,
+                total_in: 0,
+                total_out: 0,
+                ratio: 1.0,
             });
         }
         let params = SincInterpolationParameters::new(128, WindowFunction::Blackman2)
@@ -47,12 +56,17 @@ impl StreamResampler {
             pending: Vec::with_capacity(2 * CHUNK),
             out,
             to_trim,
+            total_in: 0,
+            total_out: 0,
+            ratio: to / from,
         })
     }
 
     /// Feeds `input`, appending every output sample that is ready to `sink`.
     pub fn process(&mut self, input: &[f32], sink: &mut Vec<f32>) -> Result<(), String> {
+        self.total_in += input.len();
         let Some(inner) = self.inner.as_mut() else {
+            self.total_out += input.len();
             sink.extend_from_slice(input);
             return Ok(());
         };
@@ -72,8 +86,33 @@ impl StreamResampler {
             let trim = self.to_trim.min(produced);
             self.to_trim -= trim;
             sink.extend_from_slice(&self.out[trim..produced]);
+            self.total_out += produced - trim;
         }
         self.pending.drain(..consumed);
+        Ok(())
+    }
+
+    /// Ends the stream: feeds silence through the filter until the output
+    /// holds `round(total_in * ratio)` samples, as if the input were followed
+    /// by zeros. The offline driver calls this at the end of a file.
+    pub fn finish(&mut self, sink: &mut Vec<f32>) -> Result<(), String> {
+        let target = (self.total_in as f64 * self.ratio).round() as usize;
+        let zeros = [0f32; CHUNK];
+        // The silence pushes the filter's tail out; it does not count as input.
+        let total_in = self.total_in;
+        while self.total_out < target {
+            let before = self.total_out;
+            self.process(&zeros, sink)?;
+            if self.total_out == before {
+                break;
+            }
+        }
+        self.total_in = total_in;
+        if self.total_out > target {
+            let extra = (self.total_out - target).min(sink.len());
+            sink.truncate(sink.len() - extra);
+            self.total_out = target;
+        }
         Ok(())
     }
 }
@@ -104,5 +143,22 @@ mod tests {
         assert_eq!(a, b);
         // About 16000/44100 of the input, less what is still in the filter.
         assert!(a.len() > 7000 && a.len() <= 7256, "{}", a.len());
+    }
+
+    #[test]
+    fn finish_completes_the_output_as_if_silence_followed() {
+        let x: Vec<f32> = (0..20_000).map(|i| ((i as f32) * 0.01).sin()).collect();
+        let mut r = StreamResampler::new(44_100.0, 16_000.0).unwrap();
+        let mut out = Vec::new();
+        r.process(&x, &mut out).unwrap();
+        r.finish(&mut out).unwrap();
+        // round(20000 * 16000 / 44100) = 7256
+        assert_eq!(out.len(), 7256);
+        // The same as streaming the signal followed by silence.
+        let mut r2 = StreamResampler::new(44_100.0, 16_000.0).unwrap();
+        let mut out2 = Vec::new();
+        r2.process(&x, &mut out2).unwrap();
+        r2.process(&[0.0; 8192], &mut out2).unwrap();
+        assert_eq!(out[..], out2[..7256]);
     }
 }

@@ -88,7 +88,8 @@ fn analyse(
 }
 
 /// Analyses `samples` (mono, `rate` Hz, starting at timeline position 0)
-/// with the same windowing as the live engine, without skipping anything.
+/// with the same windowing as the live engine, without skipping anything;
+/// the end of the signal counts as followed by silence.
 pub fn analyze_offline(
     samples: &[f32],
     rate: f32,
@@ -110,6 +111,10 @@ pub fn analyze_offline(
         while let Some(w) = analyzer.pop_window() {
             results.push(analyse(&mut analyzer, model, transcript, w)?);
         }
+    }
+    analyzer.finish();
+    while let Some(w) = analyzer.pop_window() {
+        results.push(analyse(&mut analyzer, model, transcript, w)?);
     }
     Ok(results)
 }

@@ -1,0 +1,285 @@
+//! The engine end to end with a real encoder (the DistilHuBERT-shaped
+//! fixture) and a linear A/V/D head: streamed equals offline, transport
+//! loops replace timeline entries, model swap and failed loads, falling
+//! behind, NaN input.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candle_core::{Device, Tensor};
+use emoscope::engine::{
+    analyze_offline, capture, AnalysisConfig, EmotionPredictor, EncoderHead, Engine, Loader,
+    ModelState,
+};
+use emoscope::transcript::{Segment, Transcript};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/tests/fixtures")
+        .join(name)
+}
+
+/// A model directory: the fixture encoder plus a deterministic head (`scale` varies it).
+fn model_dir(name: &str, scale: f32) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
+    for f in [
+        "config.json",
+        "preprocessor_config.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(fixture("distilhubert").join(f), dir.path().join(f)).unwrap();
+    }
+    let hidden = 32;
+    let w: Vec<f32> = (0..3 * hidden)
+        .map(|i| scale * ((i as f32) * 0.7).sin() / hidden as f32)
+        .collect();
+    let mut map = std::collections::HashMap::new();
+    map.insert(
+        "head.weight".to_owned(),
+        Tensor::from_vec(w, (3, hidden), &Device::Cpu).unwrap(),
+    );
+    map.insert(
+        "head.bias".to_owned(),
+        Tensor::new(&[0.1f32, -0.2, 0.3], &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&map, dir.path().join("head.safetensors")).unwrap();
+    dir
+}
+
+fn loader() -> Loader {
+    Box::new(|dir: &Path| {
+        EncoderHead::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
+    })
+}
+
+/// A voiced-like test signal with slowly changing loudness, so windows differ.
+fn signal(seconds: f64, rate: f32) -> Vec<f32> {
+    let n = (seconds * rate as f64) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / rate;
+            let f0 = 120.0 + 30.0 * (0.3 * t).sin();
+            (0.2 + 0.15 * (0.5 * t).sin()) * (2.0 * std::f32::consts::PI * f0 * t).sin()
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn streamed_in_random_blocks_equals_offline() {
+    let dir = model_dir("stream", 1.0);
+    let rate = 44_100.0f32;
+    let x = signal(9.0, rate);
+    let transcript = Transcript::new(vec![Segment {
+        start: 1.0,
+        end: 3.0,
+        text: "what a lovely day".into(),
+        words: vec![],
+    }])
+    .unwrap();
+    let cfg = AnalysisConfig::default();
+    let mut model = EncoderHead::load(dir.path(), &Device::Cpu).unwrap();
+    let offline = analyze_offline(&x, rate, &mut model, &cfg, Some(&transcript)).unwrap();
+    // 9 s, 4 s windows every 1 s: windows starting at 0..=5 s.
+    assert_eq!(offline.len(), 6);
+
+    let (mut input, output) = capture::capture(1 << 20);
+    let engine = Engine::spawn(output, loader(), Some(dir.path().to_owned()), cfg.clone());
+    engine.set_transcript(Some(Arc::new(transcript)));
+    let shared = engine.shared().clone();
+    wait_until("the model to load", || {
+        shared.status.state() == ModelState::Loaded
+    });
+    // Random block sizes (a fixed LCG), waiting for the worker after every
+    // hop's worth so it never has to skip.
+    let mut seed = 12345u64;
+    let mut pos = 0usize;
+    let hop = rate as usize;
+    let mut next_wait = 4 * hop;
+    while pos < x.len() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let n = (1 + (seed >> 33) as usize % 3000).min(x.len() - pos);
+        input.push(&[&x[pos..pos + n]], pos as i64, rate, true);
+        pos += n;
+        if pos >= next_wait {
+            let expected = (next_wait / hop - 4 + 1) as u64;
+            // The window is complete once the resampler's filter has seen enough input past it.
+            if pos >= next_wait + 2048 {
+                wait_until("a window", || {
+                    shared.status.windows_analysed.load(Ordering::Relaxed) >= expected
+                });
+                next_wait += hop;
+            }
+        }
+    }
+    // Offline mode treats the end of the file as followed by silence; give
+    // the stream the same silence so the resampler's last outputs agree.
+    input.push(&[&vec![0.0f32; 4096][..]], x.len() as i64, rate, true);
+    wait_until("all windows", || {
+        shared.status.windows_analysed.load(Ordering::Relaxed) as usize >= offline.len()
+    });
+    let streamed = shared.timeline.snapshot();
+    assert_eq!(shared.status.windows_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(streamed.len(), offline.len());
+    for (s, o) in streamed.iter().zip(&offline) {
+        assert_eq!((s.start, s.end), (o.start, o.end));
+        assert_eq!(
+            (s.arousal, s.valence, s.dominance),
+            (o.raw.arousal, o.raw.valence, o.raw.dominance)
+        );
+        assert_eq!(s.text, o.text);
+    }
+    assert_eq!(streamed[0].text, "what a lovely day");
+    assert_eq!(
+        streamed[3].text, "",
+        "the window from 3 s to 7 s does not overlap 1-3 s"
+    );
+    let last = shared.readout.read().unwrap();
+    assert_eq!((last.start, last.end), (5.0, 9.0));
+}
+
+#[test]
+fn looping_a_region_replaces_its_timeline_entries() {
+    let dir = model_dir("loop", 1.0);
+    let rate = 16_000.0f32;
+    let x = signal(5.0, rate);
+    let (mut input, output) = capture::capture(1 << 20);
+    let engine = Engine::spawn(
+        output,
+        loader(),
+        Some(dir.path().to_owned()),
+        AnalysisConfig::default(),
+    );
+    let shared = engine.shared().clone();
+    wait_until("the model", || shared.status.state() == ModelState::Loaded);
+    for pass in 0..2u64 {
+        // 5 s gives windows at 0 and 1 s per pass; push 4 s, let the worker
+        // analyse it, then the last second (so it never needs to skip).
+        let (first, rest) = x.split_at(4 * 16_000);
+        input.push(&[first], 0, rate, true);
+        wait_until("window 0", || {
+            shared.status.windows_analysed.load(Ordering::Relaxed) > 2 * pass
+        });
+        input.push(&[rest], first.len() as i64, rate, true);
+        wait_until("window 1", || {
+            shared.status.windows_analysed.load(Ordering::Relaxed) > 2 * pass + 1
+        });
+    }
+    let entries = shared.timeline.snapshot();
+    assert_eq!(
+        entries.iter().map(|e| e.start).collect::<Vec<_>>(),
+        vec![0.0, 1.0]
+    );
+}
+
+#[test]
+fn a_failed_swap_keeps_the_model_and_a_good_swap_replaces_it() {
+    let a = model_dir("model-a", 1.0);
+    let b = model_dir("model-b", -1.0);
+    let rate = 16_000.0f32;
+    let x = signal(4.0, rate);
+    let (mut input, output) = capture::capture(1 << 20);
+    let engine = Engine::spawn(
+        output,
+        loader(),
+        Some(a.path().to_owned()),
+        AnalysisConfig::default(),
+    );
+    let shared = engine.shared().clone();
+    wait_until("model a", || shared.status.state() == ModelState::Loaded);
+    engine.load_model(PathBuf::from("/nonexistent/model"));
+    wait_until("the failure", || {
+        shared.status.state() == ModelState::Failed
+    });
+    let texts = shared.status.texts();
+    assert!(
+        texts.error.contains("/nonexistent/model"),
+        "{}",
+        texts.error
+    );
+    // Still analysing with model a.
+    input.push(&[&x[..]], 0, rate, true);
+    wait_until("a window", || {
+        shared.status.windows_analysed.load(Ordering::Relaxed) >= 1
+    });
+    let first = shared.timeline.snapshot();
+    assert!(
+        first[0].model_id.starts_with("model-a"),
+        "{}",
+        first[0].model_id
+    );
+    engine.load_model(b.path().to_owned());
+    wait_until("model b", || {
+        shared.status.texts().model_id.starts_with("model-b")
+    });
+    input.push(&[&x[..]], 4 * 16_000, rate, true);
+    wait_until("a second window", || {
+        shared.status.windows_analysed.load(Ordering::Relaxed) >= 2
+    });
+    let entries = shared.timeline.snapshot();
+    let last = entries.last().unwrap();
+    assert!(last.model_id.starts_with("model-b"));
+    // The head of b is the negation of a's (same bias), so outputs differ.
+    assert_ne!(last.arousal, first[0].arousal);
+}
+
+#[test]
+fn falling_behind_skips_to_the_newest_window_and_counts() {
+    let dir = model_dir("behind", 1.0);
+    let rate = 16_000.0f32;
+    let x = signal(20.0, rate);
+    let (mut input, output) = capture::capture(1 << 20);
+    // Push all 20 s before the model is there: the worker finds 17 ready windows at once.
+    for (i, chunk) in x.chunks(4096).enumerate() {
+        input.push(&[chunk], (i * 4096) as i64, rate, true);
+    }
+    let engine = Engine::spawn(
+        output,
+        loader(),
+        Some(dir.path().to_owned()),
+        AnalysisConfig::default(),
+    );
+    let shared = engine.shared().clone();
+    wait_until("a reading", || shared.readout.read().is_some());
+    let r = shared.readout.read().unwrap();
+    assert_eq!((r.start, r.end), (16.0, 20.0));
+    assert_eq!(shared.status.windows_analysed.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn nan_audio_is_counted_and_analysis_goes_on() {
+    let dir = model_dir("nan", 1.0);
+    let rate = 16_000.0f32;
+    let mut x = signal(4.0, rate);
+    for v in x.iter_mut().step_by(100) {
+        *v = f32::NAN;
+    }
+    let (mut input, output) = capture::capture(1 << 20);
+    let engine = Engine::spawn(
+        output,
+        loader(),
+        Some(dir.path().to_owned()),
+        AnalysisConfig::default(),
+    );
+    let shared = engine.shared().clone();
+    wait_until("the model", || shared.status.state() == ModelState::Loaded);
+    input.push(&[&x[..]], 0, rate, true);
+    wait_until("a reading", || shared.readout.read().is_some());
+    let r = shared.readout.read().unwrap();
+    assert!(r.arousal.is_finite() && r.valence.is_finite() && r.dominance.is_finite());
+    assert_eq!(input.stats().non_finite.load(Ordering::Relaxed), 640);
+}
