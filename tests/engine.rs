@@ -8,62 +8,20 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use emoscope::engine::{
     analyze_offline, capture, AnalysisConfig, EmotionPredictor, EncoderHead, Engine, Loader,
     ModelState,
 };
 use emoscope::transcript::{Segment, Transcript};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/tests/fixtures")
-        .join(name)
-}
-
-/// A model directory: the fixture encoder plus a deterministic head (`scale` varies it).
-fn model_dir(name: &str, scale: f32) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
-    for f in [
-        "config.json",
-        "preprocessor_config.json",
-        "model.safetensors",
-    ] {
-        std::fs::copy(fixture("distilhubert").join(f), dir.path().join(f)).unwrap();
-    }
-    let hidden = 32;
-    let w: Vec<f32> = (0..3 * hidden)
-        .map(|i| scale * ((i as f32) * 0.7).sin() / hidden as f32)
-        .collect();
-    let mut map = std::collections::HashMap::new();
-    map.insert(
-        "head.weight".to_owned(),
-        Tensor::from_vec(w, (3, hidden), &Device::Cpu).unwrap(),
-    );
-    map.insert(
-        "head.bias".to_owned(),
-        Tensor::new(&[0.1f32, -0.2, 0.3], &Device::Cpu).unwrap(),
-    );
-    candle_core::safetensors::save(&map, dir.path().join("head.safetensors")).unwrap();
-    dir
-}
+mod common;
+use common::{model_dir, signal};
 
 fn loader() -> Loader {
     Box::new(|dir: &Path| {
         EncoderHead::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
     })
-}
-
-/// A voiced-like test signal with slowly changing loudness, so windows differ.
-fn signal(seconds: f64, rate: f32) -> Vec<f32> {
-    let n = (seconds * rate as f64) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f32 / rate;
-            let f0 = 120.0 + 30.0 * (0.3 * t).sin();
-            (0.2 + 0.15 * (0.5 * t).sin()) * (2.0 * std::f32::consts::PI * f0 * t).sin()
-        })
-        .collect()
 }
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {

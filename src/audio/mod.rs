@@ -66,6 +66,13 @@ pub enum AudioError {
 /// resamples to `rate` Hz.
 pub fn load_mono(path: &Path, rate: u32) -> Result<Vec<f32>, AudioError> {
     let decoded = decode_file(path)?;
+    let mono = downmix_checked(&decoded, path)?;
+    resample_mono(&mono, decoded.sample_rate, rate)
+}
+
+/// Averages the channels of `decoded` (read from `path`, named in errors)
+/// after checking every sample is finite; errors on an empty file.
+pub fn downmix_checked(decoded: &Decoded, path: &Path) -> Result<Vec<f32>, AudioError> {
     let channels = decoded.channels.max(1);
     if let Some((i, &value)) = decoded
         .samples
@@ -90,5 +97,5 @@ pub fn load_mono(path: &Path, rate: u32) -> Result<Vec<f32>, AudioError> {
             path: path.to_owned(),
         });
     }
-    resample_mono(&mono, decoded.sample_rate, rate)
+    Ok(mono)
 }

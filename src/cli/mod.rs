@@ -2,6 +2,7 @@
 
 mod device;
 mod features;
+mod predict;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,9 @@ enum Command {
     /// Run a speech encoder on an audio file, print per-layer summaries and
     /// optionally write every hidden state to safetensors.
     Features(features::Args),
+    /// Analyse a file with the streaming engine's offline mode and print
+    /// arousal, valence and dominance per window.
+    Predict(predict::Args),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -32,6 +36,7 @@ pub fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Features(args) => features::run(args),
+        Command::Predict(args) => predict::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

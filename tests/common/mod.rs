@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+/// A committed encoder fixture directory.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/tests/fixtures")
+        .join(name)
+}
+
+/// A predictor directory: the DistilHuBERT-shaped fixture encoder plus a
+/// deterministic linear A/V/D head (`scale` varies it between models).
+pub fn model_dir(name: &str, scale: f32) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
+    for f in [
+        "config.json",
+        "preprocessor_config.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(fixture("distilhubert").join(f), dir.path().join(f)).unwrap();
+    }
+    let hidden = 32;
+    let w: Vec<f32> = (0..3 * hidden)
+        .map(|i| scale * ((i as f32) * 0.7).sin() / hidden as f32)
+        .collect();
+    let mut map = std::collections::HashMap::new();
+    map.insert(
+        "head.weight".to_owned(),
+        Tensor::from_vec(w, (3, hidden), &Device::Cpu).unwrap(),
+    );
+    map.insert(
+        "head.bias".to_owned(),
+        Tensor::new(&[0.1f32, -0.2, 0.3], &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&map, dir.path().join("head.safetensors")).unwrap();
+    dir
+}
+
+/// A voiced-like test signal with slowly changing loudness and pitch, so windows differ.
+pub fn signal(seconds: f64, rate: f32) -> Vec<f32> {
+    let n = (seconds * rate as f64) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / rate;
+            let f0 = 120.0 + 30.0 * (0.3 * t).sin();
+            (0.2 + 0.15 * (0.5 * t).sin()) * (2.0 * std::f32::consts::PI * f0 * t).sin()
+        })
+        .collect()
+}
+
+/// Writes a mono 32-bit float WAV.
+pub fn write_wav(path: &Path, samples: &[f32], rate: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
