@@ -24,6 +24,22 @@ use serde::{Deserialize, Serialize};
 pub enum Which {
     /// The speech encoder on DistilHuBERT's shape.
     Encoder(EncoderArgs),
+    /// The streaming engine: capture cost, per-hop model cost, end-to-end latency.
+    Engine(EngineArgs),
+}
+
+/// Options of `bench engine`.
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    /// Model directory (made by `bench encoder` when missing).
+    #[arg(long, default_value = "bench-out/distilhubert-random")]
+    model: PathBuf,
+    /// Python interpreter, used only to build the model when it is missing.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Seconds of real-time playback for the latency measurement.
+    #[arg(long, default_value_t = 12.0)]
+    seconds: f64,
 }
 
 /// Options of `bench encoder`.
@@ -102,29 +118,48 @@ fn json_line(cmd: &mut Command) -> Result<Timing> {
 
 /// Entry point of `bench`.
 pub fn run(which: Which) -> Result<()> {
-    let Which::Encoder(args) = which;
+    match which {
+        Which::Encoder(args) => encoder(args),
+        Which::Engine(args) => crate::bench_engine::run(args.model, &args.python, args.seconds),
+    }
+}
+
+/// Builds the DistilHuBERT-size random model in `model` unless it is there.
+pub fn ensure_model(model: &Path, python: &str) -> Result<()> {
+    if model.join("model.onnx").exists() && model.join("parity.safetensors").exists() {
+        return Ok(());
+    }
+    let script = workspace_root().join("models/reference/bench_encoder.py");
+    eprintln!(
+        "building the DistilHuBERT-size random model in {}",
+        model.display()
+    );
+    let status = Command::new(python)
+        .arg(&script)
+        .args(["make", "--out"])
+        .arg(model)
+        .status()
+        .context("running bench_encoder.py make (is the reference Python stack installed?)")?;
+    if !status.success() {
+        bail!("bench_encoder.py make failed");
+    }
+    Ok(())
+}
+
+/// `path` relative to the workspace root unless absolute.
+pub fn in_workspace(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        workspace_root().join(path)
+    }
+}
+
+fn encoder(args: EncoderArgs) -> Result<()> {
     let root = workspace_root();
     let script = root.join("models/reference/bench_encoder.py");
-    let model = if args.model.is_absolute() {
-        args.model.clone()
-    } else {
-        root.join(&args.model)
-    };
-    if !model.join("model.onnx").exists() || !model.join("parity.safetensors").exists() {
-        eprintln!(
-            "building the DistilHuBERT-size random model in {}",
-            model.display()
-        );
-        let status = Command::new(&args.python)
-            .arg(&script)
-            .args(["make", "--out"])
-            .arg(&model)
-            .status()
-            .context("running bench_encoder.py make (is the reference Python stack installed?)")?;
-        if !status.success() {
-            bail!("bench_encoder.py make failed");
-        }
-    }
+    let model = in_workspace(&args.model);
+    ensure_model(&model, &args.python)?;
     let exe = std::env::current_exe()?;
     let threads = args.threads.to_string();
     let runs = args.runs.to_string();

@@ -5,6 +5,7 @@
 //!   each in its own process, and prints time ratios and peak memory.
 
 mod bench;
+mod bench_engine;
 
 use clap::{Parser, Subcommand};
 
