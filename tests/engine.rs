@@ -216,6 +216,8 @@ fn falling_behind_skips_to_the_newest_window_and_counts() {
     let r = shared.readout.read().unwrap();
     assert_eq!((r.start, r.end), (16.0, 20.0));
     assert_eq!(shared.status.windows_analysed.load(Ordering::Relaxed), 1);
+    // 20 s give windows at 0..=16 s; all but the newest were skipped.
+    assert_eq!(shared.status.windows_dropped.load(Ordering::Relaxed), 16);
 }
 
 #[test]
@@ -239,5 +241,7 @@ fn nan_audio_is_counted_and_analysis_goes_on() {
     wait_until("a reading", || shared.readout.read().is_some());
     let r = shared.readout.read().unwrap();
     assert!(r.arousal.is_finite() && r.valence.is_finite() && r.dominance.is_finite());
+    // One in every 100 of 64000 samples.
     assert_eq!(input.stats().non_finite.load(Ordering::Relaxed), 640);
+    assert_eq!(shared.capture.non_finite.load(Ordering::Relaxed), 640);
 }

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::analyzer::{AnalysisConfig, Analyzer, Window};
-use super::capture::{BlockInfo, CaptureOutput, MAX_CHUNK};
+use super::capture::{BlockInfo, CaptureOutput, CaptureStats, MAX_CHUNK};
 use super::predictor::{Avd, EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
@@ -33,8 +33,11 @@ pub struct EngineShared {
     pub readout: EmotionReadout,
     /// Every analysed window.
     pub timeline: EmotionTimeline,
-    /// Model state, device, real-time factor, drops.
+    /// Model state, device, real-time factor, dropped windows.
     pub status: EngineStatus,
+    /// The capture path's counters (samples dropped or discarded, NaN/Inf replaced),
+    /// so the status line can show them next to the worker's.
+    pub capture: Arc<CaptureStats>,
 }
 
 /// Requests to the worker.
@@ -128,7 +131,10 @@ impl Engine {
         model: Option<PathBuf>,
         config: AnalysisConfig,
     ) -> Self {
-        let shared = Arc::new(EngineShared::default());
+        let shared = Arc::new(EngineShared {
+            capture: output.stats().clone(),
+            ..EngineShared::default()
+        });
         let (tx, rx) = mpsc::channel();
         if let Some(dir) = model {
             let _ = tx.send(Command::LoadModel(dir));
