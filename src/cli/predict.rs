@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use emoscope::audio::decode_file;
-use emoscope::engine::{analyze_offline, AnalysisConfig, EmotionPredictor, EncoderHead};
+use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
 
 use super::device::DeviceArg;
 
@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<()> {
         anyhow::bail!("--window and --hop must be positive and --smoothing non-negative");
     }
     let device = args.device.open()?;
-    let mut model = EncoderHead::load(&args.model, &device)
+    let mut model = load_predictor(&args.model, &device)
         .with_context(|| format!("loading model from {}", args.model.display()))?;
     let decoded =
         decode_file(&args.audio).with_context(|| format!("reading {}", args.audio.display()))?;
@@ -53,8 +53,14 @@ pub fn run(args: Args) -> Result<()> {
         analyse_while_stopped: false,
     };
     let t0 = Instant::now();
-    let results = analyze_offline(&mono, decoded.sample_rate as f32, &mut model, &config, None)
-        .with_context(|| format!("analysing {}", args.audio.display()))?;
+    let results = analyze_offline(
+        &mono,
+        decoded.sample_rate as f32,
+        model.as_mut(),
+        &config,
+        None,
+    )
+    .with_context(|| format!("analysing {}", args.audio.display()))?;
     let elapsed = t0.elapsed().as_secs_f64();
     let seconds = mono.len() as f64 / decoded.sample_rate as f64;
     if args.json {

@@ -56,6 +56,22 @@ pub trait EmotionPredictor: Send {
     /// Predicts A/V/D for one window of mono samples at [`Self::sample_rate`];
     /// `text` is the transcript overlapping the window (may be empty).
     fn predict(&mut self, samples: &[f32], text: &str) -> Result<Avd, PredictError>;
+    /// The range the outputs are declared in (`min`, `max`), the same for the
+    /// three dimensions. Meters and MIDI CC map this range onto their full
+    /// scale; values outside it are clamped there, never here.
+    fn output_range(&self) -> (f32, f32) {
+        (0.0, 1.0)
+    }
+}
+
+/// Loads whatever model directory the user points at into a predictor: the
+/// one entry point the plugin, the CLI and the worker use, so that every
+/// checkpoint kind Emoscope supports is accepted everywhere.
+pub fn load_predictor(
+    dir: &Path,
+    device: &Device,
+) -> Result<Box<dyn EmotionPredictor>, PredictError> {
+    Ok(Box::new(EncoderHead::load(dir, device)?))
 }
 
 /// Speech encoder + mean pooling + linear A/V/D head.

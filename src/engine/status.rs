@@ -29,6 +29,9 @@ pub struct EngineStatus {
     pub windows_dropped: AtomicU64,
     /// Windows analysed.
     pub windows_analysed: AtomicU64,
+    /// The loaded model's declared output range (`min`, `max`), f32 bits; written
+    /// by the worker on load, read by meters and the MIDI mapping.
+    range: [AtomicU32; 2],
     /// Model id, device and last error.
     texts: Mutex<StatusTexts>,
 }
@@ -73,6 +76,22 @@ impl EngineStatus {
 
     pub(crate) fn set_real_time_factor(&self, rtf: f32) {
         self.rtf.store(rtf.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The loaded model's declared output range (`min`, `max`); `(0, 1)` before any load.
+    pub fn output_range(&self) -> (f32, f32) {
+        let min = f32::from_bits(self.range[0].load(Ordering::Relaxed));
+        let max = f32::from_bits(self.range[1].load(Ordering::Relaxed));
+        if max > min {
+            (min, max)
+        } else {
+            (0.0, 1.0)
+        }
+    }
+
+    pub(crate) fn set_output_range(&self, (min, max): (f32, f32)) {
+        self.range[0].store(min.to_bits(), Ordering::Relaxed);
+        self.range[1].store(max.to_bits(), Ordering::Relaxed);
     }
 
     /// A copy of the texts (not for the audio thread: takes a lock).

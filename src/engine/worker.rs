@@ -239,6 +239,7 @@ impl Worker {
                             t.device = model.device();
                             t.error.clear();
                         });
+                        status.set_output_range(model.output_range());
                         self.analyzer.set_model_rate(model.sample_rate());
                         self.model = Some(model);
                         status.set_state(ModelState::Loaded);
