@@ -7,6 +7,7 @@
 //! probing ([`features`]). The networks live in [`emoscope_models`].
 
 pub mod audio;
+pub mod cc;
 pub mod engine;
 pub mod features;
 pub mod transcript;

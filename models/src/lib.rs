@@ -25,8 +25,10 @@ pub mod nn;
 pub mod positional;
 pub mod preprocess;
 pub mod weights;
+pub mod zoo;
 
 pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
 pub use error::{LoadError, RunError};
 pub use model::{EncoderOutput, Kernels, LoadOptions, SslEncoder};
 pub use weights::Checkpoint;
+pub use zoo::{Zoo, ZooEntry, ZooKind};
