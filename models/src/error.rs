@@ -68,6 +68,14 @@ pub enum LoadError {
         /// The shape stored in the file.
         found: Vec<usize>,
     },
+    /// A `tokenizer.json` could not be read or parsed.
+    #[error("cannot load the tokenizer {path}: {message}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// Any other error raised by candle while building the model.
     #[error("building the model from {path}: {source}")]
     Candle {
@@ -85,6 +93,9 @@ pub enum RunError {
     /// The input does not fit the model (too short, wrong rank, bad lengths).
     #[error("invalid input: {0}")]
     Input(String),
+    /// The tokenizer failed on the input text.
+    #[error("tokenizing: {0}")]
+    Tokenize(String),
     /// candle reported an error during computation.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -24,11 +24,13 @@ pub mod model;
 pub mod nn;
 pub mod positional;
 pub mod preprocess;
+pub mod text;
 pub mod weights;
 pub mod zoo;
 
 pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
 pub use error::{LoadError, RunError};
 pub use model::{EncoderOutput, Kernels, LoadOptions, SslEncoder};
+pub use text::{TextEncoder, TextPooling};
 pub use weights::Checkpoint;
 pub use zoo::{Zoo, ZooEntry, ZooKind};
