@@ -68,6 +68,15 @@ pub enum LoadError {
         /// The shape stored in the file.
         found: Vec<usize>,
     },
+    /// An emotion checkpoint's manifest (`emoscope.json`) is inconsistent
+    /// with itself or with the files it points to.
+    #[error("{path}: {message}")]
+    Manifest {
+        /// The manifest (or the file it points to that disagrees with it).
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        message: String,
+    },
     /// A `tokenizer.json` could not be read or parsed.
     #[error("cannot load the tokenizer {path}: {message}")]
     Tokenizer {
@@ -93,6 +102,9 @@ pub enum RunError {
     /// The input does not fit the model (too short, wrong rank, bad lengths).
     #[error("invalid input: {0}")]
     Input(String),
+    /// The model needs a transcript, none was given, and it has no audio-only fallback head.
+    #[error("this model needs transcript text (it has no audio-only fallback head); give it a transcript")]
+    NeedsText,
     /// The tokenizer failed on the input text.
     #[error("tokenizing: {0}")]
     Tokenize(String),

@@ -16,12 +16,15 @@
 
 pub mod config;
 pub mod cpu;
+pub mod emotion;
 pub mod encoder;
 pub mod error;
 pub mod feature_extractor;
 pub mod feature_projection;
+pub mod head;
 pub mod model;
 pub mod nn;
+pub mod pooling;
 pub mod positional;
 pub mod preprocess;
 pub mod text;
@@ -29,6 +32,7 @@ pub mod weights;
 pub mod zoo;
 
 pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
+pub use emotion::{EmotionModel, Manifest, Mode};
 pub use error::{LoadError, RunError};
 pub use model::{EncoderOutput, Kernels, LoadOptions, SslEncoder};
 pub use text::{TextEncoder, TextPooling};

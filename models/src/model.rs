@@ -154,6 +154,11 @@ impl SslEncoder {
         &self.config
     }
 
+    /// Overrides `do_normalize` (an emotion checkpoint may train with or without it).
+    pub fn set_do_normalize(&mut self, on: bool) {
+        self.preprocessor.do_normalize = on;
+    }
+
     /// The model's `preprocessor_config.json` (or its defaults).
     pub fn preprocessor(&self) -> &PreprocessorConfig {
         &self.preprocessor

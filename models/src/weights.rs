@@ -1,10 +1,12 @@
-//! Checkpoint access: safetensors files behind a path-building view whose
-//! keys spell the Hugging Face state-dict names.
+//! Checkpoint access: weight files behind a path-building view whose keys
+//! spell the Hugging Face state-dict names.
 //!
 //! [`Checkpoint`] memory-maps one or more safetensors files and indexes their
-//! headers; [`Vb`] is a cheap prefixed view of it (like candle's
-//! `VarBuilder::pp`). Every lookup checks the key and the shape against the
-//! index first, so an error names the file, the full key and both shapes.
+//! headers, or holds tensors in memory (a PyTorch `pytorch_model.bin`, read
+//! with candle's pickle reader, or trainable variables during training);
+//! [`Vb`] is a cheap prefixed view of it (like candle's `VarBuilder::pp`).
+//! Every lookup checks the key and the shape against the index first, so an
+//! error names the file, the full key and both shapes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,12 +16,16 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::error::LoadError;
 
-/// One or more safetensors files of a checkpoint, memory-mapped.
+/// The weights of a checkpoint: memory-mapped safetensors files or in-memory tensors.
 pub struct Checkpoint {
     /// The files, in the order given; a key present in several resolves to the last.
     files: Vec<(PathBuf, MmapedSafetensors)>,
     /// Key -> (file index, shape), built from the headers at open time.
     index: HashMap<String, (usize, Vec<usize>)>,
+    /// Tensors held in memory, looked up before the files; `memory_path` names them in errors.
+    memory: HashMap<String, Tensor>,
+    /// The file the in-memory tensors came from (or a label for variables).
+    memory_path: PathBuf,
     /// Where loaded tensors are placed.
     device: Device,
     /// The dtype every floating-point tensor is converted to.
@@ -46,13 +52,50 @@ impl Checkpoint {
         Ok(Self {
             files,
             index,
+            memory: HashMap::new(),
+            memory_path: PathBuf::new(),
             device: device.clone(),
             dtype,
         })
     }
 
+    /// A checkpoint over tensors already in memory. `path` names their origin
+    /// in errors. Tensors are returned as they are (sharing storage, so a
+    /// trainable variable passed here stays trainable); only a dtype or
+    /// device mismatch makes a converted copy.
+    pub fn from_tensors(
+        tensors: HashMap<String, Tensor>,
+        path: &Path,
+        dtype: DType,
+        device: &Device,
+    ) -> Self {
+        Self {
+            files: Vec::new(),
+            index: HashMap::new(),
+            memory: tensors,
+            memory_path: path.to_owned(),
+            device: device.clone(),
+            dtype,
+        }
+    }
+
+    /// Reads a PyTorch `state_dict` saved with `torch.save` (`pytorch_model.bin`).
+    pub fn open_pytorch(path: &Path, dtype: DType, device: &Device) -> Result<Self, LoadError> {
+        let tensors = candle_core::pickle::read_all(path).map_err(|e| LoadError::Weights {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(Self::from_tensors(
+            tensors.into_iter().collect(),
+            path,
+            dtype,
+            device,
+        ))
+    }
+
     /// Opens the weights of a Hugging Face checkpoint directory:
-    /// `model.safetensors`, or the shards listed in `model.safetensors.index.json`.
+    /// `model.safetensors`, the shards listed in `model.safetensors.index.json`,
+    /// or, for checkpoints published before safetensors, `pytorch_model.bin`.
     pub fn open_dir(dir: &Path, dtype: DType, device: &Device) -> Result<Self, LoadError> {
         let single = dir.join("model.safetensors");
         if single.exists() {
@@ -60,11 +103,15 @@ impl Checkpoint {
         }
         let index_path = dir.join("model.safetensors.index.json");
         if !index_path.exists() {
+            let pickle = dir.join("pytorch_model.bin");
+            if pickle.exists() {
+                return Self::open_pytorch(&pickle, dtype, device);
+            }
             return Err(LoadError::Io {
                 path: single,
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
-                    "no model.safetensors or model.safetensors.index.json in the directory",
+                    "no model.safetensors, model.safetensors.index.json or pytorch_model.bin in the directory",
                 ),
             });
         }
@@ -97,12 +144,25 @@ impl Checkpoint {
         self.files
             .first()
             .map(|(p, _)| p.as_path())
-            .unwrap_or_else(|| Path::new("<no file>"))
+            .unwrap_or(self.memory_path.as_path())
     }
 
     /// Whether a full key exists.
     pub fn contains(&self, key: &str) -> bool {
-        self.index.contains_key(key)
+        self.memory.contains_key(key) || self.index.contains_key(key)
+    }
+
+    /// Every key, sorted (for listing what a checkpoint holds).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .memory
+            .keys()
+            .chain(self.index.keys())
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// A view rooted at `prefix` (which may be empty).
@@ -114,6 +174,30 @@ impl Checkpoint {
     }
 
     fn load(&self, key: &str, expected: &[usize]) -> Result<Tensor, LoadError> {
+        if let Some(t) = self.memory.get(key) {
+            if t.dims() != expected {
+                return Err(LoadError::ShapeMismatch {
+                    path: self.memory_path.clone(),
+                    key: key.to_owned(),
+                    expected: expected.to_vec(),
+                    found: t.dims().to_vec(),
+                });
+            }
+            let candle = |source| LoadError::Candle {
+                path: self.memory_path.clone(),
+                source,
+            };
+            let t = if t.device().same_device(&self.device) {
+                t.clone()
+            } else {
+                t.to_device(&self.device).map_err(candle)?
+            };
+            return if t.dtype() == self.dtype {
+                Ok(t)
+            } else {
+                t.to_dtype(self.dtype).map_err(candle)
+            };
+        }
         let Some((file, shape)) = self.index.get(key) else {
             return Err(LoadError::MissingTensor {
                 path: self.path().to_owned(),

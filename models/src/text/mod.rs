@@ -314,6 +314,11 @@ impl TextEncoder {
         self.pooling
     }
 
+    /// Overrides the pooling read from the directory (an emotion checkpoint may choose its own).
+    pub fn set_pooling(&mut self, pooling: TextPooling) {
+        self.pooling = pooling;
+    }
+
     /// Whether embeddings are L2-normalised.
     pub fn normalizes(&self) -> bool {
         self.normalize

@@ -1,0 +1,460 @@
+//! The emotion model: audio encoder → pooling → optional text embedding →
+//! fusion head → arousal, valence and dominance.
+//!
+//! `EmotionModel { audio, text, head }` composes the backbones the way
+//! transformers' task models do (`XLMRobertaForSequenceClassification {
+//! roberta, classifier }`), each part loaded from its own directory or key
+//! prefix. One checkpoint format ([`manifest`]) covers the three modes
+//! (audio-only, text-only, audio+text) and both fusions; [`published`] maps
+//! published SER checkpoints (audeering's wav2vec2 MSP-Podcast model) onto it.
+
+pub mod manifest;
+pub mod published;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::{LoadError, RunError};
+use crate::head::{Fusion, Mlp};
+use crate::model::{EncoderOutput, LoadOptions, SslEncoder};
+use crate::pooling::{AttentiveStatistics, LayerWeights, TimePooling};
+use crate::text::{TextEncoder, TextPooling};
+pub use manifest::{
+    AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
+    TextPoolingKind, TextSpec, MANIFEST_FILE,
+};
+
+/// Which branches a model runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Speech only.
+    Audio,
+    /// Transcript only.
+    Text,
+    /// Both.
+    AudioText,
+}
+
+/// The audio branch: encoder, layer selection, time pooling.
+pub struct AudioBranch {
+    encoder: SslEncoder,
+    selection: LayerSelection,
+    layer_weights: Option<LayerWeights>,
+    pooling: TimePooling,
+}
+
+impl AudioBranch {
+    /// The speech encoder.
+    pub fn encoder(&self) -> &SslEncoder {
+        &self.encoder
+    }
+
+    /// Width of the pooled vector.
+    pub fn output_size(&self) -> usize {
+        self.pooling.output_size(self.encoder.config().hidden_size)
+    }
+
+    /// The learned layer weights (softmax-normalised), when the branch uses them.
+    pub fn layer_weights(&self) -> Result<Option<Vec<f32>>, RunError> {
+        match &self.layer_weights {
+            Some(w) => Ok(Some(w.weights()?.to_vec1::<f32>()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The selected (or weighted) hidden state `[batch, frames, hidden]` in f32.
+    pub fn select(&self, out: &EncoderOutput) -> Result<Tensor, RunError> {
+        let t = match (self.selection, &self.layer_weights) {
+            (LayerSelection::Last, _) => out.last_hidden_state.clone(),
+            (LayerSelection::Index(i), _) => out.hidden_states[i].clone(),
+            (LayerSelection::Weighted, Some(w)) => {
+                let states: Vec<Tensor> = out
+                    .hidden_states
+                    .iter()
+                    .map(|h| h.to_dtype(DType::F32))
+                    .collect::<Result<_, _>>()?;
+                w.forward(&states)?
+            }
+            (LayerSelection::Weighted, None) => {
+                unreachable!("weighted selection always loads its weights")
+            }
+        };
+        Ok(t.to_dtype(DType::F32)?)
+    }
+
+    /// Pooled vectors `[batch, output_size]` of an encoder output.
+    pub fn pool(&self, out: &EncoderOutput) -> Result<Tensor, RunError> {
+        Ok(self
+            .pooling
+            .forward(&self.select(out)?, &out.frame_lengths)?)
+    }
+
+    /// Encodes and pools utterances (16 kHz mono) as one padded batch.
+    pub fn forward(&self, utterances: &[&[f32]]) -> Result<Tensor, RunError> {
+        let out = if let [one] = utterances {
+            self.encoder.encode(one)?
+        } else {
+            self.encoder.encode_batch(utterances)?
+        };
+        self.pool(&out)
+    }
+}
+
+/// Already-built parts of a model, for [`EmotionModel::from_parts`]: loading
+/// builds them from files, training from trainable variables.
+pub struct Parts<'a> {
+    /// The audio encoder, when the manifest has an audio branch.
+    pub audio: Option<SslEncoder>,
+    /// The text encoder, when the manifest has a text branch.
+    pub text: Option<TextEncoder>,
+    /// Where the head's tensors come from.
+    pub head: VarBuilder<'a>,
+    /// The head weights file, named in errors.
+    pub head_path: PathBuf,
+}
+
+/// A complete arousal / valence / dominance model.
+pub struct EmotionModel {
+    manifest: Manifest,
+    audio: Option<AudioBranch>,
+    text: Option<TextEncoder>,
+    fusion: Fusion,
+    fallback: Option<Mlp>,
+    order: [usize; 3],
+}
+
+/// Opens a head weights file as a candle `VarBuilder` (safetensors, or a PyTorch pickle).
+pub fn head_var_builder(path: &Path, device: &Device) -> Result<VarBuilder<'static>, LoadError> {
+    let weights_err = |e: candle_core::Error| LoadError::Weights {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    if !path.exists() {
+        return Err(LoadError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
+    {
+        VarBuilder::from_pth(path, DType::F32, device).map_err(weights_err)
+    } else {
+        // SAFETY: read-only mapping of a checkpoint that must not change while loading.
+        unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }
+            .map_err(weights_err)
+    }
+}
+
+impl EmotionModel {
+    /// Loads a model directory: an Emoscope checkpoint (`emoscope.json`) or a
+    /// published checkpoint [`published`] recognises.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, LoadError> {
+        let manifest = if dir.join(MANIFEST_FILE).exists() {
+            Manifest::read(dir)?
+        } else if let Some(m) = published::detect(dir)? {
+            m
+        } else {
+            return Err(LoadError::Manifest {
+                path: dir.join(MANIFEST_FILE),
+                message: "not an emotion model: no emoscope.json, and config.json does not describe a known \
+                          published emotion checkpoint (see `emoscope models list`)"
+                    .into(),
+            });
+        };
+        let audio = match &manifest.audio {
+            Some(a) => Some(SslEncoder::load_with(
+                &Manifest::resolve(dir, &a.path),
+                opts,
+            )?),
+            None => None,
+        };
+        let text = match &manifest.text {
+            Some(t) => Some(TextEncoder::load(
+                &Manifest::resolve(dir, &t.path),
+                &opts.device,
+            )?),
+            None => None,
+        };
+        let head_path = Manifest::resolve(dir, &manifest.head.weights);
+        let head = head_var_builder(&head_path, &opts.device)?;
+        Self::from_parts(
+            manifest,
+            Parts {
+                audio,
+                text,
+                head,
+                head_path,
+            },
+        )
+    }
+
+    /// Assembles a model from its manifest and built parts; checks that the
+    /// parts match the manifest and the head's tensors match the parts.
+    pub fn from_parts(manifest: Manifest, parts: Parts<'_>) -> Result<Self, LoadError> {
+        let Parts {
+            audio,
+            text,
+            head: vb,
+            head_path,
+        } = parts;
+        let bad = |message: String| LoadError::Manifest {
+            path: head_path.clone(),
+            message,
+        };
+        let weights_err = |e: candle_core::Error| LoadError::Weights {
+            path: head_path.clone(),
+            message: e.to_string(),
+        };
+        if manifest.audio.is_some() != audio.is_some() || manifest.text.is_some() != text.is_some()
+        {
+            return Err(bad(
+                "the parts given do not match the branches the manifest declares".into(),
+            ));
+        }
+        let audio = match (manifest.audio.as_ref(), audio) {
+            (Some(spec), Some(mut encoder)) => {
+                let cfg = encoder.config().clone();
+                if let LayerSelection::Index(i) = spec.layers {
+                    if i > cfg.num_hidden_layers {
+                        return Err(bad(format!(
+                            "`audio.layers` selects hidden state {i}, but the encoder has {} (0..={})",
+                            cfg.num_hidden_layers + 1,
+                            cfg.num_hidden_layers
+                        )));
+                    }
+                }
+                if let Some(on) = spec.normalize {
+                    encoder.set_do_normalize(on);
+                }
+                if encoder.preprocessor().sampling_rate != manifest.sample_rate {
+                    return Err(bad(format!(
+                        "the manifest says {} Hz but the audio backbone's preprocessor says {} Hz",
+                        manifest.sample_rate,
+                        encoder.preprocessor().sampling_rate
+                    )));
+                }
+                let layer_weights = match spec.layers {
+                    LayerSelection::Weighted => Some(
+                        LayerWeights::load(cfg.num_hidden_layers + 1, vb.clone())
+                            .map_err(weights_err)?,
+                    ),
+                    _ => None,
+                };
+                let pooling = match spec.pooling {
+                    PoolingKind::Mean => TimePooling::Mean,
+                    PoolingKind::AttentiveStatistics => TimePooling::AttentiveStatistics(
+                        AttentiveStatistics::load(cfg.hidden_size, vb.pp("pooling"))
+                            .map_err(weights_err)?,
+                    ),
+                };
+                Some(AudioBranch {
+                    encoder,
+                    selection: spec.layers,
+                    layer_weights,
+                    pooling,
+                })
+            }
+            _ => None,
+        };
+        let text = match (manifest.text.as_ref(), text) {
+            (Some(spec), Some(mut t)) => {
+                match spec.pooling {
+                    Some(TextPoolingKind::Mean) => t.set_pooling(TextPooling::Mean),
+                    Some(TextPoolingKind::Cls) => t.set_pooling(TextPooling::Cls),
+                    None => {}
+                }
+                Some(t)
+            }
+            _ => None,
+        };
+        let h = &manifest.head;
+        let a = audio.as_ref().map(AudioBranch::output_size);
+        let t = text.as_ref().map(TextEncoder::hidden_size);
+        let dims = |input: usize| -> Vec<usize> {
+            std::iter::once(input)
+                .chain(h.hidden.iter().copied())
+                .chain(std::iter::once(3))
+                .collect()
+        };
+        let names = h
+            .layer_names
+            .clone()
+            .unwrap_or_else(|| Mlp::default_names(h.hidden.len() + 1));
+        let mlp = |input: usize, prefix: &str| {
+            Mlp::load(&dims(input), &names, h.activation, h.dropout, vb.pp(prefix))
+                .map_err(weights_err)
+        };
+        let fusion = match h.fusion {
+            FusionKind::Early => Fusion::Early {
+                head: mlp(
+                    a.unwrap_or(0) + t.unwrap_or(0),
+                    h.prefix.as_deref().unwrap_or("head"),
+                )?,
+            },
+            FusionKind::Late => Fusion::Late {
+                audio: mlp(a.unwrap_or(0), "audio_head")?,
+                text: mlp(t.unwrap_or(0), "text_head")?,
+                late_weight: vb
+                    .get_with_hints(3, "late_weight", candle_nn::Init::Const(0.0))
+                    .map_err(weights_err)?,
+            },
+        };
+        let fallback = if h.audio_fallback {
+            Some(mlp(a.unwrap_or(0), "fallback")?)
+        } else {
+            None
+        };
+        let order = manifest.output_index();
+        Ok(Self {
+            manifest,
+            audio,
+            text,
+            fusion,
+            fallback,
+            order,
+        })
+    }
+
+    /// The manifest the model was built from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Which branches the model has.
+    pub fn mode(&self) -> Mode {
+        match (&self.audio, &self.text) {
+            (Some(_), Some(_)) => Mode::AudioText,
+            (None, Some(_)) => Mode::Text,
+            _ => Mode::Audio,
+        }
+    }
+
+    /// The audio branch, if any.
+    pub fn audio(&self) -> Option<&AudioBranch> {
+        self.audio.as_ref()
+    }
+
+    /// The text branch, if any.
+    pub fn text(&self) -> Option<&TextEncoder> {
+        self.text.as_ref()
+    }
+
+    /// Whether the model can run without transcript text (no text branch, or a fallback).
+    pub fn works_without_text(&self) -> bool {
+        match self.mode() {
+            Mode::Audio => true,
+            Mode::Text => false,
+            Mode::AudioText => {
+                self.fallback.is_some() || matches!(self.fusion, Fusion::Late { .. })
+            }
+        }
+    }
+
+    /// The head on pooled vectors: `[batch, 3]` in the manifest's label order.
+    /// `text` is `None` when no transcript is available; an audio+text model
+    /// then uses its audio-only path (the fallback MLP, or late fusion's audio
+    /// head), and fails with [`RunError::NeedsText`] if it has none.
+    pub fn head_forward(
+        &self,
+        audio: Option<&Tensor>,
+        text: Option<&Tensor>,
+        train: bool,
+    ) -> Result<Tensor, RunError> {
+        let audio =
+            if self.audio.is_some() {
+                Some(audio.ok_or_else(|| {
+                    RunError::Input("the model needs the pooled audio vector".into())
+                })?)
+            } else {
+                None
+            };
+        if self.text.is_some() && text.is_none() {
+            return match (&self.fallback, &self.fusion, audio) {
+                (Some(f), _, Some(a)) => Ok(f.forward(a, train)?),
+                (None, Fusion::Late { audio: head, .. }, Some(a)) => Ok(head.forward(a, train)?),
+                _ => Err(RunError::NeedsText),
+            };
+        }
+        let text = if self.text.is_some() { text } else { None };
+        Ok(self.fusion.forward(audio, text, train)?)
+    }
+
+    /// Predictions `[batch, 3]` (label order) for utterances at
+    /// [`Manifest::sample_rate`] and, per utterance, transcript text
+    /// (`None` or blank: no transcript).
+    pub fn forward(
+        &self,
+        utterances: &[&[f32]],
+        texts: &[Option<&str>],
+        train: bool,
+    ) -> Result<Tensor, RunError> {
+        if texts.len() != utterances.len() && self.audio.is_some() {
+            return Err(RunError::Input(format!(
+                "{} texts for {} utterances",
+                texts.len(),
+                utterances.len()
+            )));
+        }
+        let audio = match &self.audio {
+            Some(a) => Some(a.forward(utterances)?),
+            None => None,
+        };
+        let given: Vec<&str> = texts
+            .iter()
+            .filter_map(|t| t.filter(|s| !s.trim().is_empty()))
+            .collect();
+        let text = match &self.text {
+            Some(enc) if given.len() == texts.len() => Some(enc.embed_batch(&given)?),
+            Some(_) if !given.is_empty() => {
+                return Err(RunError::Input(
+                    "a batch must have transcript text for every utterance or for none".into(),
+                ))
+            }
+            _ => None,
+        };
+        self.head_forward(audio.as_ref(), text.as_ref(), train)
+    }
+
+    /// Arousal, valence and dominance (in that order) for one utterance.
+    pub fn predict(&self, samples: &[f32], text: Option<&str>) -> Result<[f32; 3], RunError> {
+        let y = self.forward(&[samples], &[text], false)?;
+        self.to_avd(&y)
+    }
+
+    /// Like [`Self::predict`], with the text embedding already computed (callers cache them).
+    pub fn predict_embedded(
+        &self,
+        samples: &[f32],
+        text_embedding: Option<&[f32]>,
+    ) -> Result<[f32; 3], RunError> {
+        let audio = match &self.audio {
+            Some(a) => Some(a.forward(&[samples])?),
+            None => None,
+        };
+        let text = match text_embedding {
+            Some(e) => Some(Tensor::from_slice(e, (1, e.len()), self.device())?),
+            None => None,
+        };
+        let y = self.head_forward(audio.as_ref(), text.as_ref(), false)?;
+        self.to_avd(&y)
+    }
+
+    /// The first row of `[batch, 3]` predictions, reordered to arousal, valence, dominance.
+    pub fn to_avd(&self, y: &Tensor) -> Result<[f32; 3], RunError> {
+        let row = y.get(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+        Ok(self.order.map(|i| row[i]))
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        match (&self.audio, &self.text) {
+            (Some(a), _) => a.encoder.device(),
+            (None, Some(t)) => t.device(),
+            (None, None) => unreachable!("a model has at least one branch"),
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The emotion model against PyTorch re-creations of every head
+//! (`models/reference/make_emotion_fixtures.py`): pooled audio, text
+//! embedding and outputs of each utterance alone, of a padded batch, and of
+//! the audio-only fallbacks; audeering's published model as its model card
+//! runs it; the manifest; and bad checkpoints.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use emoscope_models::emotion::{Dimension, Manifest};
+use emoscope_models::{EmotionModel, LoadError, LoadOptions, Mode, RunError};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/emotion")
+}
+
+fn inputs() -> (Vec<Vec<f32>>, Vec<String>) {
+    let t = candle_core::safetensors::load(fixtures().join("inputs.safetensors"), &Device::Cpu)
+        .unwrap();
+    let audio = (0..2)
+        .map(|i| t[&format!("input.{i}")].to_vec1::<f32>().unwrap())
+        .collect();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("inputs.json")).unwrap())
+            .unwrap();
+    let texts = json["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    (audio, texts)
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+fn close(what: &str, got: &Tensor, expected: &Tensor) {
+    let d = max_abs_diff(got, expected);
+    assert!(d <= 1e-4, "{what}: differs from PyTorch by {d}");
+}
+
+fn load(name: &str) -> EmotionModel {
+    EmotionModel::load(&fixtures().join(name), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Compares every recorded tensor of one fixture model.
+fn check(name: &str, mode: Mode) {
+    let model = load(name);
+    assert_eq!(model.mode(), mode, "{name}");
+    let exp = candle_core::safetensors::load(
+        fixtures().join(name).join("expected.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let (audio, texts) = inputs();
+    for i in 0..2 {
+        let text = Some(texts[i].as_str());
+        if let Some(a) = model.audio() {
+            let pooled = a.forward(&[&audio[i]]).unwrap().squeeze(0).unwrap();
+            close(
+                &format!("{name} {i} pooled audio"),
+                &pooled,
+                &exp[&format!("alone.{i}.pooled_audio")],
+            );
+        }
+        if let Some(t) = model.text() {
+            let e = t.embed_batch(&[&texts[i]]).unwrap().squeeze(0).unwrap();
+            close(
+                &format!("{name} {i} text embedding"),
+                &e,
+                &exp[&format!("alone.{i}.text_embedding")],
+            );
+        }
+        let y = model
+            .forward(&[&audio[i]], &[text], false)
+            .unwrap()
+            .squeeze(0)
+            .unwrap();
+        close(
+            &format!("{name} {i} output"),
+            &y,
+            &exp[&format!("alone.{i}.output")],
+        );
+        // predict() reorders the label-order outputs to arousal, valence, dominance.
+        let avd = model.predict(&audio[i], text).unwrap();
+        let labels = &model.manifest().labels;
+        let row = exp[&format!("alone.{i}.output")].to_vec1::<f32>().unwrap();
+        for (k, dim) in [Dimension::Arousal, Dimension::Valence, Dimension::Dominance]
+            .iter()
+            .enumerate()
+        {
+            let j = labels.iter().position(|l| l == dim).unwrap();
+            assert!(
+                (avd[k] - row[j]).abs() <= 1e-4,
+                "{name} {i}: {dim:?} is output {j}"
+            );
+        }
+        let key = format!("no_text.{i}.output");
+        if exp.contains_key(&key) {
+            let y = model
+                .forward(&[&audio[i]], &[None], false)
+                .unwrap()
+                .squeeze(0)
+                .unwrap();
+            close(&format!("{name} {i} without text"), &y, &exp[&key]);
+            // A blank transcript counts as none.
+            let y = model
+                .forward(&[&audio[i]], &[Some("  ")], false)
+                .unwrap()
+                .squeeze(0)
+                .unwrap();
+            close(&format!("{name} {i} blank text"), &y, &exp[&key]);
+        }
+    }
+    if exp.contains_key("batch.output") {
+        let refs: Vec<&[f32]> = audio.iter().map(Vec::as_slice).collect();
+        let text_refs: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+        let pooled = model.audio().unwrap().forward(&refs).unwrap();
+        close(
+            &format!("{name} batch pooled audio"),
+            &pooled,
+            &exp["batch.pooled_audio"],
+        );
+        let y = model.forward(&refs, &text_refs, false).unwrap();
+        close(&format!("{name} batch output"), &y, &exp["batch.output"]);
+    }
+}
+
+#[test]
+fn audio_only_mean_pooled_matches_reference() {
+    check("audio_mean", Mode::Audio);
+}
+
+#[test]
+fn audio_only_weighted_layers_with_attentive_statistics_matches_reference() {
+    check("audio_asp_weighted", Mode::Audio);
+    let w = load("audio_asp_weighted")
+        .audio()
+        .unwrap()
+        .layer_weights()
+        .unwrap()
+        .unwrap();
+    assert_eq!(w.len(), 4, "wav2vec2_robust has 3 layers: 4 hidden states");
+    assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+}
+
+#[test]
+fn text_only_matches_reference_and_needs_text() {
+    check("text_mean", Mode::Text);
+    let model = load("text_mean");
+    assert!(!model.works_without_text());
+    assert!(matches!(
+        model.forward(&[&[0.0; 4000]], &[None], false),
+        Err(RunError::NeedsText)
+    ));
+}
+
+#[test]
+fn early_fusion_with_audio_fallback_matches_reference() {
+    check("early_fallback", Mode::AudioText);
+    assert!(load("early_fallback").works_without_text());
+}
+
+#[test]
+fn late_fusion_matches_reference() {
+    check("late", Mode::AudioText);
+}
+
+#[test]
+fn audeering_published_checkpoint_matches_its_model_card() {
+    let model = load("audeering_tiny");
+    assert_eq!(
+        model.manifest().labels,
+        [Dimension::Arousal, Dimension::Dominance, Dimension::Valence]
+    );
+    assert_eq!(model.mode(), Mode::Audio);
+    let exp = candle_core::safetensors::load(
+        fixtures().join("audeering_tiny/expected.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let (audio, _) = inputs();
+    for (i, x) in audio.iter().enumerate() {
+        let pooled = model
+            .audio()
+            .unwrap()
+            .forward(&[x])
+            .unwrap()
+            .squeeze(0)
+            .unwrap();
+        close(
+            &format!("audeering {i} pooled"),
+            &pooled,
+            &exp[&format!("alone.{i}.pooled_audio")],
+        );
+        let logits = model
+            .forward(&[x], &[None], false)
+            .unwrap()
+            .squeeze(0)
+            .unwrap();
+        close(
+            &format!("audeering {i} logits"),
+            &logits,
+            &exp[&format!("alone.{i}.output")],
+        );
+        // The model card's order is arousal, dominance, valence.
+        let l = exp[&format!("alone.{i}.output")].to_vec1::<f32>().unwrap();
+        let avd = model.predict(x, None).unwrap();
+        for (got, want) in avd.iter().zip([l[0], l[2], l[1]]) {
+            assert!((got - want).abs() <= 1e-4);
+        }
+    }
+}
+
+#[test]
+fn manifest_round_trips() {
+    for name in [
+        "audio_mean",
+        "audio_asp_weighted",
+        "text_mean",
+        "early_fallback",
+        "late",
+    ] {
+        let m = Manifest::read(&fixtures().join(name)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        m.write(dir.path()).unwrap();
+        assert_eq!(Manifest::read(dir.path()).unwrap(), m, "{name}");
+    }
+}
+
+/// A checkpoint directory copied from a fixture with its backbone paths made absolute.
+fn copy_checkpoint(name: &str) -> (tempfile::TempDir, Manifest) {
+    let src = fixtures().join(name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Manifest::read(&src).unwrap();
+    if let Some(a) = &mut m.audio {
+        a.path = src.join(&a.path).to_string_lossy().into_owned();
+    }
+    if let Some(t) = &mut m.text {
+        t.path = src.join(&t.path).to_string_lossy().into_owned();
+    }
+    std::fs::copy(
+        src.join("head.safetensors"),
+        dir.path().join("head.safetensors"),
+    )
+    .unwrap();
+    m.write(dir.path()).unwrap();
+    (dir, m)
+}
+
+#[test]
+fn a_missing_tokenizer_is_named() {
+    let (dir, mut m) = copy_checkpoint("early_fallback");
+    let text = dir.path().join("text");
+    std::fs::create_dir_all(text.join("1_Pooling")).unwrap();
+    let src = fixtures().join("../text/bert");
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "modules.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+    ] {
+        std::fs::copy(src.join(f), text.join(f)).unwrap();
+    }
+    m.text.as_mut().unwrap().path = "text".into();
+    m.write(dir.path()).unwrap();
+    match EmotionModel::load(dir.path(), &LoadOptions::default()) {
+        Err(LoadError::Tokenizer { path, .. }) => assert_eq!(path, text.join("tokenizer.json")),
+        other => panic!("expected a tokenizer error, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_head_that_does_not_fit_the_backbone_names_the_file_and_key() {
+    // The attentive-statistics head expects 2 x 32 inputs; declaring mean pooling makes it 32.
+    let (dir, mut m) = copy_checkpoint("audio_asp_weighted");
+    m.audio.as_mut().unwrap().pooling = emoscope_models::emotion::PoolingKind::Mean;
+    m.write(dir.path()).unwrap();
+    let err = EmotionModel::load(dir.path(), &LoadOptions::default())
+        .err()
+        .expect("must fail");
+    let msg = err.to_string();
+    assert!(matches!(err, LoadError::Weights { .. }), "{msg}");
+    assert!(
+        msg.contains("head.safetensors") && msg.contains("head.layers.0.weight"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_truncated_head_file_is_a_weights_error_naming_it() {
+    let (dir, _) = copy_checkpoint("audio_mean");
+    let path = dir.path().join("head.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = EmotionModel::load(dir.path(), &LoadOptions::default())
+        .err()
+        .expect("must fail");
+    assert!(matches!(err, LoadError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("head.safetensors"), "{err}");
+}
+
+#[test]
+fn an_invalid_manifest_names_the_problem() {
+    let (dir, mut m) = copy_checkpoint("audio_mean");
+    m.labels = vec![Dimension::Arousal, Dimension::Arousal, Dimension::Valence];
+    let text = serde_json::to_string(&m).unwrap();
+    std::fs::write(dir.path().join("emoscope.json"), text).unwrap();
+    let err = EmotionModel::load(dir.path(), &LoadOptions::default())
+        .err()
+        .expect("must fail");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("emoscope.json") && msg.contains("labels"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_directory_that_is_no_emotion_model_says_so() {
+    let enc = fixtures().join("../distilhubert");
+    let err = EmotionModel::load(&enc, &LoadOptions::default())
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("not an emotion model"), "{err}");
+}
