@@ -10,6 +10,7 @@ pub mod audio;
 pub mod cc;
 pub mod engine;
 pub mod features;
+pub mod paths;
 pub mod transcript;
 
 pub use emoscope_models as models;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use emoscope::engine::{
-    analyze_offline, capture, AnalysisConfig, EmotionPredictor, EncoderHead, Engine, Loader,
+    analyze_offline, capture, AnalysisConfig, EmotionPredictor, Engine, Loader, ModelPredictor,
     ModelState,
 };
 use emoscope::transcript::{Segment, Transcript};
@@ -20,7 +20,7 @@ use common::{model_dir, signal};
 
 fn loader() -> Loader {
     Box::new(|dir: &Path| {
-        EncoderHead::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
+        ModelPredictor::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
     })
 }
 
@@ -48,7 +48,7 @@ fn streamed_in_random_blocks_equals_offline() {
     }])
     .unwrap();
     let cfg = AnalysisConfig::default();
-    let mut model = EncoderHead::load(dir.path(), &Device::Cpu).unwrap();
+    let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
     let offline = analyze_offline(&x, rate, &mut model, &cfg, Some(&transcript)).unwrap();
     // 9 s, 4 s windows every 1 s: windows starting at 0..=5 s.
     assert_eq!(offline.len(), 6);

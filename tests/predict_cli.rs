@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use candle_core::Device;
-use emoscope::engine::{analyze_offline, AnalysisConfig, EncoderHead};
+use emoscope::engine::{analyze_offline, AnalysisConfig, ModelPredictor};
 
 mod common;
 use common::{model_dir, signal, write_wav};
@@ -22,6 +22,7 @@ fn predict_prints_the_offline_timeline() {
             wav.to_str().unwrap(),
             "--model",
             dir.path().to_str().unwrap(),
+            "--windows",
             "--json",
             "--smoothing",
             "1.5",
@@ -37,7 +38,7 @@ fn predict_prints_the_offline_timeline() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let mut model = EncoderHead::load(dir.path(), &Device::Cpu).unwrap();
+    let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
     let cfg = AnalysisConfig {
         smoothing_seconds: 1.5,
         ..AnalysisConfig::default()
@@ -59,7 +60,7 @@ fn predict_prints_the_offline_timeline() {
 }
 
 #[test]
-fn predict_without_a_head_names_the_missing_file() {
+fn predict_names_a_directory_that_is_no_emotion_model() {
     let tmp = tempfile::tempdir().unwrap();
     let wav = tmp.path().join("speech.wav");
     write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
@@ -75,5 +76,68 @@ fn predict_without_a_head_names_the_missing_file() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("head.safetensors"), "{err}");
+    assert!(
+        err.contains("emoscope.json") && err.contains("not an emotion model"),
+        "{err}"
+    );
+}
+
+/// `predict --json` on one utterance, as the library computes it.
+fn predict_json(
+    model: &std::path::Path,
+    wav: &std::path::Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args([
+            "predict",
+            wav.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+}
+
+#[test]
+fn predict_an_utterance_with_and_without_its_transcript() {
+    // The audio+text fixture model with an audio-only fallback head.
+    let model_path = common::fixture("emotion/early_fallback");
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("speech.wav");
+    let x = signal(2.5, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let text = "The results were wonderful and everyone was delighted.";
+    let sidecar = tmp.path().join("speech.txt");
+    std::fs::write(
+        &sidecar,
+        "  The results were wonderful\n and everyone was delighted.\n",
+    )
+    .unwrap();
+    let model = emoscope_models::EmotionModel::load(&model_path, &Default::default()).unwrap();
+    let with_text = model.predict(&x, Some(text)).unwrap();
+    let without = model.predict(&x, None).unwrap();
+    assert_ne!(
+        with_text, without,
+        "the text branch must change the prediction"
+    );
+    for (args, expected) in [
+        (vec!["--text", text], with_text),
+        (vec!["--transcript", sidecar.to_str().unwrap()], with_text),
+        (vec![], without),
+    ] {
+        let v = predict_json(&model_path, &wav, &args);
+        for (key, e) in ["arousal", "valence", "dominance"].iter().zip(expected) {
+            // JSON carries the f32 exactly (printed at full precision as f64).
+            assert_eq!(v[key].as_f64().unwrap() as f32, e, "{key} with {args:?}");
+        }
+    }
 }

@@ -1,12 +1,14 @@
-//! `emoscope predict`: the engine's offline mode over one file, printing the
-//! emotion timeline.
+//! `emoscope predict`: arousal, valence and dominance of an utterance, or,
+//! with `--windows`, of every analysis window of a longer file (the engine's
+//! offline mode).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use emoscope::audio::decode_file;
 use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
+use emoscope::transcript::{Segment, Transcript};
 
 use super::device::DeviceArg;
 
@@ -15,19 +17,30 @@ use super::device::DeviceArg;
 pub struct Args {
     /// Audio file (WAV, FLAC, MP3, Ogg Vorbis); any rate and channel count.
     audio: PathBuf,
-    /// Model directory: an encoder checkpoint plus `head.safetensors` (`head.weight` [3, hidden], `head.bias` [3]).
+    /// Model directory: an Emoscope checkpoint (`emoscope.json`) or a published
+    /// checkpoint Emoscope recognises. Default: `$EMOSCOPE_MODEL`, else the installed default model.
     #[arg(long)]
-    model: PathBuf,
-    /// Analysis window in seconds.
+    model: Option<PathBuf>,
+    /// Transcript of the audio for the text branch: a text file (its whole content).
+    #[arg(long, conflicts_with = "text")]
+    transcript: Option<PathBuf>,
+    /// Transcript given inline.
+    #[arg(long)]
+    text: Option<String>,
+    /// Analyse in windows (the engine's offline mode) instead of the whole file at once.
+    #[arg(long)]
+    windows: bool,
+    /// Analysis window in seconds (with `--windows`).
     #[arg(long, default_value_t = 4.0)]
     window: f64,
-    /// Hop between windows in seconds.
+    /// Hop between windows in seconds (with `--windows`).
     #[arg(long, default_value_t = 1.0)]
     hop: f64,
-    /// Smoothing time constant in seconds (0: none).
+    /// Smoothing time constant in seconds, 0 for none (with `--windows`).
     #[arg(long, default_value_t = 0.0)]
     smoothing: f64,
-    /// Print JSON lines instead of a table.
+    /// Machine-readable output: one JSON object (per window with `--windows`),
+    /// keys `arousal`, `valence`, `dominance` at full precision.
     #[arg(long)]
     json: bool,
     /// Device to run on.
@@ -35,59 +48,106 @@ pub struct Args {
     device: DeviceArg,
 }
 
-/// Runs the offline analysis and prints one line per window.
+/// The transcript text of `path`: the whole file, trimmed.
+fn read_transcript_text(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the transcript {}", path.display()))?;
+    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Runs the prediction and prints it.
 pub fn run(args: Args) -> Result<()> {
     if !(args.window > 0.0 && args.hop > 0.0 && args.smoothing >= 0.0) {
         anyhow::bail!("--window and --hop must be positive and --smoothing non-negative");
     }
+    let model_dir = args
+        .model
+        .clone()
+        .unwrap_or_else(emoscope::paths::default_model_dir);
     let device = args.device.open()?;
-    let mut model = load_predictor(&args.model, &device)
-        .with_context(|| format!("loading model from {}", args.model.display()))?;
+    let mut model = load_predictor(&model_dir, &device)
+        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    let text = match (&args.transcript, &args.text) {
+        (Some(path), _) => read_transcript_text(path)?,
+        (None, Some(t)) => t.clone(),
+        (None, None) => String::new(),
+    };
     let decoded =
         decode_file(&args.audio).with_context(|| format!("reading {}", args.audio.display()))?;
     let mono = emoscope::audio::downmix_checked(&decoded, &args.audio)?;
-    let config = AnalysisConfig {
-        window_seconds: args.window,
-        hop_seconds: args.hop,
-        smoothing_seconds: args.smoothing,
-        analyse_while_stopped: false,
-    };
-    let t0 = Instant::now();
-    let results = analyze_offline(
-        &mono,
-        decoded.sample_rate as f32,
-        model.as_mut(),
-        &config,
-        None,
-    )
-    .with_context(|| format!("analysing {}", args.audio.display()))?;
-    let elapsed = t0.elapsed().as_secs_f64();
     let seconds = mono.len() as f64 / decoded.sample_rate as f64;
-    if args.json {
-        for r in &results {
+    let t0 = Instant::now();
+    if !args.windows {
+        let samples =
+            emoscope::audio::resample_mono(&mono, decoded.sample_rate, model.sample_rate())
+                .with_context(|| format!("resampling {}", args.audio.display()))?;
+        let avd = model
+            .predict(&samples, &text)
+            .with_context(|| format!("analysing {}", args.audio.display()))?;
+        if args.json {
+            let (min, max) = model.output_range();
             let line = serde_json::json!({
-                "start": r.start, "end": r.end,
-                "arousal": r.smoothed.arousal, "valence": r.smoothed.valence, "dominance": r.smoothed.dominance,
-                "model": model.id(),
+                "arousal": avd.arousal, "valence": avd.valence, "dominance": avd.dominance,
+                "model": model.id(), "output_range": [min, max], "text": text,
             });
             println!("{line}");
+        } else {
+            println!("arousal   {:>9.4}", avd.arousal);
+            println!("valence   {:>9.4}", avd.valence);
+            println!("dominance {:>9.4}", avd.dominance);
         }
     } else {
-        println!(
-            "{:>9} {:>9} {:>9} {:>9} {:>9}",
-            "start", "end", "arousal", "valence", "dominance"
-        );
-        for r in &results {
-            let s = r.smoothed;
+        let config = AnalysisConfig {
+            window_seconds: args.window,
+            hop_seconds: args.hop,
+            smoothing_seconds: args.smoothing,
+            analyse_while_stopped: false,
+        };
+        // A plain transcript covers the whole file.
+        let transcript = (!text.is_empty())
+            .then(|| {
+                Transcript::new(vec![Segment {
+                    start: 0.0,
+                    end: seconds,
+                    text: text.clone(),
+                    words: Vec::new(),
+                }])
+            })
+            .transpose()?;
+        let results = analyze_offline(
+            &mono,
+            decoded.sample_rate as f32,
+            model.as_mut(),
+            &config,
+            transcript.as_ref(),
+        )
+        .with_context(|| format!("analysing {}", args.audio.display()))?;
+        if args.json {
+            for r in &results {
+                let line = serde_json::json!({
+                    "start": r.start, "end": r.end,
+                    "arousal": r.smoothed.arousal, "valence": r.smoothed.valence, "dominance": r.smoothed.dominance,
+                    "model": model.id(),
+                });
+                println!("{line}");
+            }
+        } else {
             println!(
-                "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
-                r.start, r.end, s.arousal, s.valence, s.dominance
+                "{:>9} {:>9} {:>9} {:>9} {:>9}",
+                "start", "end", "arousal", "valence", "dominance"
             );
+            for r in &results {
+                let s = r.smoothed;
+                println!(
+                    "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
+                    r.start, r.end, s.arousal, s.valence, s.dominance
+                );
+            }
         }
     }
+    let elapsed = t0.elapsed().as_secs_f64();
     eprintln!(
-        "{} windows over {seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {} on {}",
-        results.len(),
+        "{seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {} on {}",
         seconds / elapsed.max(1e-9),
         model.id(),
         model.device()

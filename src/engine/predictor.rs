@@ -1,16 +1,18 @@
 //! What the engine runs on each window: anything that maps 16 kHz mono audio
 //! (and the window's transcript text) to arousal, valence and dominance.
 //!
-//! [`EncoderHead`] is the predictor available until the emotion-model format
-//! lands: a speech encoder, mean pooling of its last hidden state over time,
-//! and a linear head to A/V/D read from `head.safetensors` in the model
-//! directory (`head.weight` `[3, hidden]`, `head.bias` `[3]`, rows in A, V, D
-//! order).
+//! [`ModelPredictor`] runs an [`EmotionModel`] (an Emoscope checkpoint or a
+//! published one) and caches text embeddings per distinct transcript text,
+//! since consecutive overlapping windows mostly see the same words.
+//! [`load_predictor`] is the one entry point the plugin, the CLI and the
+//! worker use to turn a model directory into a predictor.
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use emoscope_models::{LoadOptions, SslEncoder};
+use std::collections::HashMap;
+
+use candle_core::Device;
+use emoscope_models::{EmotionModel, LoadOptions};
 
 /// Arousal, valence and dominance.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -26,17 +28,9 @@ pub struct Avd {
 /// Why a predictor could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
 pub enum PredictError {
-    /// Loading the encoder failed.
+    /// Loading the model failed.
     #[error(transparent)]
     Load(#[from] emoscope_models::LoadError),
-    /// The head file is missing or malformed.
-    #[error("{path}: {message}")]
-    Head {
-        /// The head file.
-        path: std::path::PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
     /// The forward pass failed.
     #[error(transparent)]
     Run(#[from] emoscope_models::RunError),
@@ -71,87 +65,83 @@ pub fn load_predictor(
     dir: &Path,
     device: &Device,
 ) -> Result<Box<dyn EmotionPredictor>, PredictError> {
-    Ok(Box::new(EncoderHead::load(dir, device)?))
+    Ok(Box::new(ModelPredictor::load(dir, device)?))
 }
 
-/// Speech encoder + mean pooling + linear A/V/D head.
-pub struct EncoderHead {
-    encoder: SslEncoder,
-    /// `[3, hidden]`.
-    weight: Tensor,
-    /// `[3]`.
-    bias: Tensor,
+/// Texts whose embeddings are kept; beyond this the cache starts over (a
+/// transcript seldom has this many distinct window texts in one session).
+const TEXT_CACHE_ENTRIES: usize = 4096;
+
+/// An [`EmotionModel`] as the engine runs it.
+pub struct ModelPredictor {
+    model: EmotionModel,
     id: String,
+    /// Text embeddings by window text.
+    cache: HashMap<String, Vec<f32>>,
 }
 
-impl EncoderHead {
-    /// Loads the encoder checkpoint in `dir` and its `head.safetensors`.
+impl ModelPredictor {
+    /// Loads the model in `dir` onto `device` (CPU kernels on the CPU).
     pub fn load(dir: &Path, device: &Device) -> Result<Self, PredictError> {
         let opts = LoadOptions {
             device: device.clone(),
             ..LoadOptions::default()
         };
-        let encoder = SslEncoder::load_with(dir, &opts)?;
-        let path = dir.join("head.safetensors");
-        let head = |message: String| PredictError::Head {
-            path: path.clone(),
-            message,
-        };
-        let tensors =
-            candle_core::safetensors::load(&path, device).map_err(|e| head(e.to_string()))?;
-        let hidden = encoder.config().hidden_size;
-        let get = |key: &str, shape: &[usize]| -> Result<Tensor, PredictError> {
-            let t = tensors
-                .get(key)
-                .ok_or_else(|| head(format!("missing tensor `{key}`")))?;
-            if t.dims() != shape {
-                return Err(head(format!(
-                    "tensor `{key}` has shape {:?}, expected {shape:?}",
-                    t.dims()
-                )));
-            }
-            Ok(t.to_dtype(DType::F32)?)
-        };
-        let weight = get("head.weight", &[3, hidden])?;
-        let bias = get("head.bias", &[3])?;
+        let model = EmotionModel::load(dir, &opts)?;
         let id = dir.file_name().map_or_else(
             || dir.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
         Ok(Self {
-            encoder,
-            weight,
-            bias,
+            model,
             id,
+            cache: HashMap::new(),
         })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &EmotionModel {
+        &self.model
     }
 }
 
-impl EmotionPredictor for EncoderHead {
+impl EmotionPredictor for ModelPredictor {
     fn id(&self) -> &str {
         &self.id
     }
 
     fn device(&self) -> String {
-        format!("{:?}", self.encoder.device())
+        format!("{:?}", self.model.device())
     }
 
     fn sample_rate(&self) -> u32 {
-        self.encoder.preprocessor().sampling_rate
+        self.model.manifest().sample_rate
     }
 
-    fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Avd, PredictError> {
-        let out = self.encoder.encode(samples)?;
-        // [1, frames, hidden] -> mean over frames -> [1, hidden] -> [1, 3].
-        let pooled = out.last_hidden_state.mean(1)?.to_dtype(DType::F32)?;
-        let y = pooled
-            .matmul(&self.weight.t()?)?
-            .broadcast_add(&self.bias)?;
-        let v = y.squeeze(0)?.to_vec1::<f32>()?;
+    fn output_range(&self) -> (f32, f32) {
+        let [min, max] = self.model.manifest().output_range;
+        (min, max)
+    }
+
+    fn predict(&mut self, samples: &[f32], text: &str) -> Result<Avd, PredictError> {
+        let text = text.trim();
+        let embedding = match self.model.text() {
+            Some(encoder) if !text.is_empty() => {
+                if !self.cache.contains_key(text) {
+                    if self.cache.len() >= TEXT_CACHE_ENTRIES {
+                        self.cache.clear();
+                    }
+                    self.cache.insert(text.to_owned(), encoder.embed(text)?);
+                }
+                self.cache.get(text).map(Vec::as_slice)
+            }
+            _ => None,
+        };
+        let [arousal, valence, dominance] = self.model.predict_embedded(samples, embedding)?;
         Ok(Avd {
-            arousal: v[0],
-            valence: v[1],
-            dominance: v[2],
+            arousal,
+            valence,
+            dominance,
         })
     }
 }

@@ -12,31 +12,39 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A predictor directory: the DistilHuBERT-shaped fixture encoder plus a
-/// deterministic linear A/V/D head (`scale` varies it between models).
+/// An emotion checkpoint directory: the DistilHuBERT-shaped fixture encoder
+/// (by absolute path), mean pooling of its output, and a deterministic linear
+/// A/V/D head (`scale` varies it between models).
 pub fn model_dir(name: &str, scale: f32) -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
-    for f in [
-        "config.json",
-        "preprocessor_config.json",
-        "model.safetensors",
-    ] {
-        std::fs::copy(fixture("distilhubert").join(f), dir.path().join(f)).unwrap();
-    }
     let hidden = 32;
     let w: Vec<f32> = (0..3 * hidden)
         .map(|i| scale * ((i as f32) * 0.7).sin() / hidden as f32)
         .collect();
     let mut map = std::collections::HashMap::new();
     map.insert(
-        "head.weight".to_owned(),
+        "head.layers.0.weight".to_owned(),
         Tensor::from_vec(w, (3, hidden), &Device::Cpu).unwrap(),
     );
     map.insert(
-        "head.bias".to_owned(),
+        "head.layers.0.bias".to_owned(),
         Tensor::new(&[0.1f32, -0.2, 0.3], &Device::Cpu).unwrap(),
     );
     candle_core::safetensors::save(&map, dir.path().join("head.safetensors")).unwrap();
+    let manifest = serde_json::json!({
+        "format": "emoscope-emotion-model",
+        "version": 1,
+        "name": name,
+        "audio": { "path": fixture("distilhubert"), "layers": "last", "pooling": "mean" },
+        "head": { "fusion": "early", "hidden": [], "activation": "relu" },
+        "labels": ["arousal", "valence", "dominance"],
+        "output_range": [-1.0, 1.0],
+    });
+    std::fs::write(
+        dir.path().join("emoscope.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
     dir
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use emoscope::engine::{
-    capture, AnalysisConfig, EmotionPredictor, EncoderHead, Engine, Loader, ModelState,
+    capture, AnalysisConfig, EmotionPredictor, Engine, Loader, ModelPredictor, ModelState,
 };
 
 use crate::bench::{ensure_model, in_workspace};
@@ -68,7 +68,7 @@ pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
     let push = median(push_ns);
 
     // 2. per-hop model cost (one full 4 s window).
-    let mut predictor = EncoderHead::load(&model, &Device::Cpu)?;
+    let mut predictor = ModelPredictor::load(&model, &Device::Cpu)?;
     let window: Vec<f32> = (0..64_000)
         .map(|i| ((i as f32) * 0.013).sin() * 0.1)
         .collect();
@@ -83,7 +83,7 @@ pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
 
     // 3. end-to-end latency in real time.
     let loader: Loader = Box::new(|dir: &std::path::Path| {
-        EncoderHead::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
+        ModelPredictor::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
     });
     let (mut input, output) = capture::capture(1 << 20);
     let engine = Engine::spawn(
