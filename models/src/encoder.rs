@@ -9,14 +9,14 @@
 //! variant it equals the last hidden state of the list).
 
 use candle_core::{Module, Tensor};
-use candle_nn::{LayerNorm, Linear};
+use candle_nn::Linear;
 
 use crate::config::SslConfig;
 use crate::cpu::matrix::Precision;
 use crate::cpu::ops;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::{LoadError, RunError};
-use crate::nn::{layer_norm, linear};
+use crate::nn::{layer_norm, linear, LayerNorm};
 use crate::positional::PositionalConvEmbedding;
 use crate::weights::Vb;
 
@@ -69,7 +69,7 @@ impl Attention {
         let probs = if self.cpu_kernels {
             ops::softmax_last_dim(&scores)?
         } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
+            crate::nn::softmax_last_dim(&scores, self.q_proj.weight().is_variable())?
         };
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
         self.out_proj.forward(&ctx)
@@ -161,11 +161,7 @@ impl EncoderLayer {
         };
         let ln = |l: &LayerNorm| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
             let w = l.weight().to_vec1()?;
-            let b = match l.bias() {
-                Some(b) => b.to_vec1()?,
-                None => vec![0.0; w.len()],
-            };
-            Ok((w, b))
+            Ok((w, l.bias().to_vec1()?))
         };
         Ok(CpuEncoderLayer::new(LayerParams {
             q: lin(&self.attention.q_proj)?,

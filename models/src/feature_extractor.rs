@@ -9,7 +9,9 @@
 //! with fused normalisation and GELU); on other devices through candle ops.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{GroupNorm, LayerNorm};
+use candle_nn::GroupNorm;
+
+use crate::nn::LayerNorm;
 
 use crate::config::{FeatExtractNorm, SslConfig};
 use crate::cpu::conv::{ConvLayerWeights, ConvNorm, ConvStack};

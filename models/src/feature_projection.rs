@@ -3,11 +3,11 @@
 //! `Wav2Vec2FeatureProjection`). Dropout is an identity at inference.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{LayerNorm, Linear};
+use candle_nn::Linear;
 
 use crate::config::SslConfig;
 use crate::error::LoadError;
-use crate::nn::{layer_norm, linear};
+use crate::nn::{layer_norm, linear, LayerNorm};
 use crate::weights::Vb;
 
 /// The projection from conv features to the transformer width.

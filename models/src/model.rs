@@ -181,30 +181,45 @@ impl SslEncoder {
     /// Encodes one utterance (16 kHz mono samples): preprocessing, then
     /// [`Self::forward`] with a batch of one.
     pub fn encode(&self, samples: &[f32]) -> Result<EncoderOutput, RunError> {
-        let x = self.prepare(samples);
-        let input = Tensor::from_vec(x, (1, samples.len()), &self.device)?.to_dtype(self.dtype)?;
-        self.forward(&input, None)
+        let (input, lengths) = self.prepare_batch(&[samples])?;
+        self.forward(&input, lengths.as_deref())
     }
 
     /// Encodes several utterances as one right-padded batch with an attention
     /// mask, each normalised over its own samples, as the reference feature
     /// extractor does with `padding=True, return_attention_mask=True`.
     pub fn encode_batch(&self, utterances: &[&[f32]]) -> Result<EncoderOutput, RunError> {
+        let (input, lengths) = self.prepare_batch(utterances)?;
+        self.forward(&input, lengths.as_deref())
+    }
+
+    /// Preprocessed input `[batch, samples]` for utterances, and each item's
+    /// length when the batch is padded (`None` for a single utterance).
+    pub fn prepare_batch(
+        &self,
+        utterances: &[&[f32]],
+    ) -> Result<(Tensor, Option<Vec<usize>>), RunError> {
+        if let [one] = utterances {
+            let x = self.prepare(one);
+            let input = Tensor::from_vec(x, (1, one.len()), &self.device)?.to_dtype(self.dtype)?;
+            return Ok((input, None));
+        }
         let items: Vec<Vec<f32>> = utterances.iter().map(|u| self.prepare(u)).collect();
         let (buf, max_len, lengths) = pad_batch(&items, self.preprocessor.padding_value);
         let input =
             Tensor::from_vec(buf, (items.len(), max_len), &self.device)?.to_dtype(self.dtype)?;
-        self.forward(&input, Some(&lengths))
+        Ok((input, Some(lengths)))
     }
 
-    /// Runs the model on prepared input `[batch, samples]`. `lengths` gives
-    /// each item's valid samples in a right-padded batch; the frame mask is
-    /// derived from them exactly as `_get_feature_vector_attention_mask`.
-    pub fn forward(
+    /// The conv feature extractor alone: `[batch, frames, conv_dim[-1]]` for
+    /// prepared input, and the valid frames of each item. Training runs this
+    /// on a frozen fast copy and the rest on trainable weights
+    /// ([`Self::forward_features`]).
+    pub fn extract_features(
         &self,
         input: &Tensor,
         lengths: Option<&[usize]>,
-    ) -> Result<EncoderOutput, RunError> {
+    ) -> Result<(Tensor, Vec<usize>), RunError> {
         let (batch, samples) = input.dims2().map_err(|_| {
             RunError::Input(format!("expected [batch, samples], got {:?}", input.dims()))
         })?;
@@ -238,13 +253,36 @@ impl SslEncoder {
                 .collect(),
             None => vec![frames; batch],
         };
+        Ok((extract_features, frame_lengths))
+    }
+
+    /// Everything after the conv feature extractor: feature projection and
+    /// transformer on `[batch, frames, conv_dim[-1]]` features.
+    pub fn forward_features(
+        &self,
+        extract_features: &Tensor,
+        frame_lengths: &[usize],
+    ) -> Result<EncoderOutput, RunError> {
+        let extract_features = extract_features.to_dtype(self.dtype)?;
         let hidden = self.feature_projection.forward(&extract_features)?;
-        let (hidden_states, last_hidden_state) = self.encoder.forward(&hidden, &frame_lengths)?;
+        let (hidden_states, last_hidden_state) = self.encoder.forward(&hidden, frame_lengths)?;
         Ok(EncoderOutput {
             extract_features,
             hidden_states,
             last_hidden_state,
-            frame_lengths,
+            frame_lengths: frame_lengths.to_vec(),
         })
+    }
+
+    /// Runs the model on prepared input `[batch, samples]`. `lengths` gives
+    /// each item's valid samples in a right-padded batch; the frame mask is
+    /// derived from them exactly as `_get_feature_vector_attention_mask`.
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        lengths: Option<&[usize]>,
+    ) -> Result<EncoderOutput, RunError> {
+        let (extract_features, frame_lengths) = self.extract_features(input, lengths)?;
+        self.forward_features(&extract_features, &frame_lengths)
     }
 }

@@ -1,7 +1,14 @@
-//! Small loaders for the standard layers (Linear, LayerNorm) on top of [`Vb`],
-//! so shape errors carry the checkpoint key.
+//! Small layers on top of [`Vb`] and candle, shared by the encoders.
+//!
+//! candle-nn's fused LayerNorm and last-dimension softmax have no backward
+//! pass, so a model built on them cannot be trained. The [`LayerNorm`] here
+//! and [`softmax_last_dim`] use the fused kernels when the weights are plain
+//! tensors (inference) and candle's differentiable compositions when they are
+//! trainable variables (`Tensor::is_variable`), so the same model code serves
+//! inference at full speed and training with gradients everywhere.
 
-use candle_nn::{LayerNorm, Linear};
+use candle_core::{Module, Tensor, D};
+use candle_nn::Linear;
 
 use crate::error::LoadError;
 use crate::weights::Vb;
@@ -18,4 +25,56 @@ pub fn layer_norm(vb: &Vb<'_>, dim: usize, eps: f64) -> Result<LayerNorm, LoadEr
     let w = vb.get(&[dim], "weight")?;
     let b = vb.get(&[dim], "bias")?;
     Ok(LayerNorm::new(w, b, eps))
+}
+
+/// LayerNorm over the last dimension, differentiable when its weight is a variable.
+#[derive(Clone, Debug)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+    fused: candle_nn::LayerNorm,
+}
+
+impl LayerNorm {
+    /// A LayerNorm with gain `weight`, shift `bias` and `eps`.
+    pub fn new(weight: Tensor, bias: Tensor, eps: f64) -> Self {
+        let fused = candle_nn::LayerNorm::new(weight.clone(), bias.clone(), eps);
+        Self {
+            weight,
+            bias,
+            eps,
+            fused,
+        }
+    }
+
+    /// The gain.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The shift.
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.weight.is_variable() || x.is_variable() {
+            candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)
+        } else {
+            self.fused.forward(x)
+        }
+    }
+}
+
+/// Softmax over the last dimension: candle's fused kernel, or its
+/// differentiable composition when `autograd` (trainable weights upstream).
+pub fn softmax_last_dim(x: &Tensor, autograd: bool) -> candle_core::Result<Tensor> {
+    if autograd {
+        candle_nn::ops::softmax(x, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(x)
+    }
 }

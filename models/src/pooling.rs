@@ -71,7 +71,7 @@ impl AttentiveStatistics {
                                                                        // Padding gets a score far below any real one, so its softmax weight is exactly 0.
         let mask = frame_mask(lengths, frames, x.dtype(), x.device())?;
         let penalty = ((mask.ones_like()? - &mask)? * -1e30)?;
-        let w = candle_nn::ops::softmax_last_dim(&(scores + penalty)?)?.unsqueeze(2)?;
+        let w = candle_nn::ops::softmax(&(scores + penalty)?, D::Minus1)?.unsqueeze(2)?;
         let mu = x.broadcast_mul(&w)?.sum(1)?;
         let second = x.sqr()?.broadcast_mul(&w)?.sum(1)?;
         let var = (second - mu.sqr()?)?.clamp(1e-5, f64::MAX)?;
@@ -123,7 +123,7 @@ impl LayerWeights {
 
     /// The normalised weights (softmax of the logits), one per hidden state.
     pub fn weights(&self) -> Result<Tensor> {
-        candle_nn::ops::softmax_last_dim(&self.logits)
+        candle_nn::ops::softmax(&self.logits, D::Minus1)
     }
 
     /// `Σ_l softmax(w)_l · states[l]` over equally shaped tensors.

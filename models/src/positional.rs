@@ -99,9 +99,13 @@ impl PositionalConvEmbedding {
                 Tensor::from_vec(out, (batch, frames, hidden), x.device())?.to_dtype(x.dtype())?
             );
         }
+        // Explicit zero padding rather than the conv's own: equal forward, and
+        // candle's conv backward underflows when the padding exceeds the input.
+        let pad = self.taps / 2;
         let y = x
             .transpose(1, 2)?
-            .conv1d(&self.weight, self.taps / 2, 1, 1, self.groups)?
+            .pad_with_zeros(2, pad, pad)?
+            .conv1d(&self.weight, 0, 1, 1, self.groups)?
             .broadcast_add(&self.bias.reshape((1, (), 1))?)?;
         // SamePadLayer: an even kernel gives frames + 1 outputs; drop the last.
         let y = y.narrow(2, 0, frames)?;

@@ -26,6 +26,8 @@ pub struct Checkpoint {
     memory: HashMap<String, Tensor>,
     /// The file the in-memory tensors came from (or a label for variables).
     memory_path: PathBuf,
+    /// Trainable variables (see [`Self::trainable`]); looked up before everything else.
+    vars: Option<Trainable>,
     /// Where loaded tensors are placed.
     device: Device,
     /// The dtype every floating-point tensor is converted to.
@@ -54,6 +56,7 @@ impl Checkpoint {
             index,
             memory: HashMap::new(),
             memory_path: PathBuf::new(),
+            vars: None,
             device: device.clone(),
             dtype,
         })
@@ -74,9 +77,76 @@ impl Checkpoint {
             index: HashMap::new(),
             memory: tensors,
             memory_path: path.to_owned(),
+            vars: None,
             device: device.clone(),
             dtype,
         }
+    }
+
+    /// A checkpoint over trainable f32 variables, for building a model whose
+    /// weights an optimiser updates (with `Kernels::Candle`: the CPU kernels
+    /// copy weights at load and are inference-only).
+    ///
+    /// If `varmap` already holds variables (copied from a pretrained
+    /// checkpoint with [`Self::to_varmap`]), lookups return them, shape-checked,
+    /// and a missing key is an error as with files. If it is empty, the model
+    /// is being created from scratch: every tensor the model asks for is
+    /// created with a deterministic random initialisation derived from `seed`
+    /// and the tensor's name (biases 0, normalisation gains 1, conv weights
+    /// He-normal, linear weights normal with std `1/sqrt(fan_in)`), in the
+    /// current PyTorch key layout, so [`candle_nn::VarMap::save`] writes a
+    /// checkpoint directory's `model.safetensors` that loads like any other.
+    pub fn trainable(varmap: &candle_nn::VarMap, label: &Path, seed: u64, device: &Device) -> Self {
+        let init = varmap.all_vars().is_empty();
+        Self {
+            files: Vec::new(),
+            index: HashMap::new(),
+            memory: HashMap::new(),
+            memory_path: label.to_owned(),
+            vars: Some(Trainable {
+                varmap: varmap.clone(),
+                init,
+                seed,
+            }),
+            device: device.clone(),
+            dtype: DType::F32,
+        }
+    }
+
+    /// Copies every tensor under `prefix` into a new [`candle_nn::VarMap`] as
+    /// trainable f32 variables, keys without the prefix (fine-tuning starts here).
+    pub fn to_varmap(&self, prefix: &str) -> Result<candle_nn::VarMap, LoadError> {
+        let varmap = candle_nn::VarMap::new();
+        {
+            let mut data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            for key in self.keys() {
+                let Some(name) = key.strip_prefix(prefix) else {
+                    continue;
+                };
+                let shape = self.shape_of(&key).unwrap_or_default();
+                let t = self.load(&key, &shape)?;
+                let var =
+                    candle_core::Var::from_tensor(&t.to_dtype(DType::F32).map_err(|source| {
+                        LoadError::Candle {
+                            path: self.path().to_owned(),
+                            source,
+                        }
+                    })?)
+                    .map_err(|source| LoadError::Candle {
+                        path: self.path().to_owned(),
+                        source,
+                    })?;
+                data.insert(name.to_owned(), var);
+            }
+        }
+        Ok(varmap)
+    }
+
+    fn shape_of(&self, key: &str) -> Option<Vec<usize>> {
+        if let Some(t) = self.memory.get(key) {
+            return Some(t.dims().to_vec());
+        }
+        self.index.get(key).map(|(_, s)| s.clone())
     }
 
     /// Reads a PyTorch `state_dict` saved with `torch.save` (`pytorch_model.bin`).
@@ -147,8 +217,19 @@ impl Checkpoint {
             .unwrap_or(self.memory_path.as_path())
     }
 
-    /// Whether a full key exists.
+    /// Whether a full key exists. While a model is created from scratch
+    /// ([`Self::trainable`] on an empty map), every key of the current layout
+    /// "exists" (it will be created) and the legacy weight-norm names do not.
     pub fn contains(&self, key: &str) -> bool {
+        if let Some(v) = &self.vars {
+            let data = v.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            if data.contains_key(key) {
+                return true;
+            }
+            if v.init {
+                return !(key.ends_with("weight_g") || key.ends_with("weight_v"));
+            }
+        }
         self.memory.contains_key(key) || self.index.contains_key(key)
     }
 
@@ -174,6 +255,9 @@ impl Checkpoint {
     }
 
     fn load(&self, key: &str, expected: &[usize]) -> Result<Tensor, LoadError> {
+        if let Some(v) = &self.vars {
+            return v.get(key, expected, &self.memory_path, &self.device);
+        }
         if let Some(t) = self.memory.get(key) {
             if t.dims() != expected {
                 return Err(LoadError::ShapeMismatch {
@@ -285,4 +369,85 @@ impl<'a> Vb<'a> {
             source,
         }
     }
+}
+
+/// The variables behind [`Checkpoint::trainable`].
+struct Trainable {
+    varmap: candle_nn::VarMap,
+    /// Create missing variables (an empty map at construction: a model from scratch).
+    init: bool,
+    seed: u64,
+}
+
+impl Trainable {
+    fn get(
+        &self,
+        key: &str,
+        expected: &[usize],
+        label: &Path,
+        device: &Device,
+    ) -> Result<Tensor, LoadError> {
+        let mut data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(var) = data.get(key) {
+            if var.dims() != expected {
+                return Err(LoadError::ShapeMismatch {
+                    path: label.to_owned(),
+                    key: key.to_owned(),
+                    expected: expected.to_vec(),
+                    found: var.dims().to_vec(),
+                });
+            }
+            return Ok(var.as_tensor().clone());
+        }
+        if !self.init {
+            return Err(LoadError::MissingTensor {
+                path: label.to_owned(),
+                key: key.to_owned(),
+                expected: expected.to_vec(),
+            });
+        }
+        let values = initial_values(key, expected, self.seed);
+        let candle = |source| LoadError::Candle {
+            path: label.to_owned(),
+            source,
+        };
+        let t = Tensor::from_vec(values, expected, device).map_err(candle)?;
+        let var = candle_core::Var::from_tensor(&t).map_err(candle)?;
+        let out = var.as_tensor().clone();
+        data.insert(key.to_owned(), var);
+        Ok(out)
+    }
+}
+
+/// The deterministic initial values of a fresh tensor named `key` (see [`Checkpoint::trainable`]).
+fn initial_values(key: &str, shape: &[usize], seed: u64) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let n: usize = shape.iter().product();
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let is_norm =
+        key.contains("norm") && !key.contains("parametrizations") && !key.ends_with("weight_g");
+    if name == "bias" {
+        return vec![0.0; n];
+    }
+    if (is_norm && name == "weight") || name == "original0" || name == "weight_g" {
+        return vec![1.0; n];
+    }
+    let fan_in: usize = shape.iter().skip(1).product::<usize>().max(1);
+    let std = if shape.len() >= 3 {
+        (2.0 / fan_in as f64).sqrt() // He-normal for the GELU convs
+    } else {
+        (1.0 / fan_in as f64).sqrt()
+    };
+    // The stream depends on the seed and the name only, not on creation order.
+    let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for b in key.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(h);
+    (0..n)
+        .map(|_| {
+            let z: f64 = rng.sample(rand_distr::StandardNormal);
+            (z * std) as f32
+        })
+        .collect()
 }

@@ -9,10 +9,11 @@
 //! sa_layer_norm, ffn.{lin1, lin2}, output_layer_norm}`.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{
-    embedding, layer_norm, linear, Activation, Embedding, LayerNorm, Linear, VarBuilder,
-};
+use candle_nn::{embedding, linear, Activation, Embedding, Linear, VarBuilder};
 use serde::Deserialize;
+
+use super::bert::layer_norm;
+use crate::nn::{softmax_last_dim, LayerNorm};
 
 /// `config.json` of a DistilBERT checkpoint (the fields the encoder needs).
 /// Upstream: transformers' `models/distilbert/configuration_distilbert.py`.
@@ -106,7 +107,7 @@ impl Attention {
         let k = split(self.k_lin.forward(x)?)?;
         let v = split(self.v_lin.forward(x)?)?;
         let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let weights = softmax_last_dim(&scores, self.q_lin.weight().is_variable())?;
         let context = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
         self.out_lin.forward(&context)
     }
@@ -177,4 +178,14 @@ impl DistilBertModel {
         }
         Ok(x)
     }
+}
+
+/// The additive attention bias `[batch, 1, 1, tokens]` of a `[batch, tokens]`
+/// mask: 0 for real tokens, the lowest f32 for padding (transformers' masked_fill).
+pub(crate) fn mask_bias(attention_mask: &Tensor, dtype: DType) -> Result<Tensor> {
+    let keep = attention_mask
+        .to_dtype(DType::F32)?
+        .unsqueeze(1)?
+        .unsqueeze(1)?;
+    ((keep.ones_like()? - &keep)? * f32::MIN as f64)?.to_dtype(dtype)
 }

@@ -15,16 +15,18 @@
 //! whenever the text fits one window. Windows of one or several texts run as
 //! one padded batch with an attention mask.
 //!
-//! BERT and XLM-R come from candle-transformers; DistilBERT is written here
-//! ([`distilbert`]) because candle-transformers' uses the tanh GELU.
+//! The backbones are written here ([`bert`], [`distilbert`]) rather than
+//! taken from candle-transformers, whose DistilBERT uses the tanh GELU and
+//! whose LayerNorms have no backward pass; ours are equal to transformers and
+//! can be fine-tuned.
 
+pub mod bert;
 pub mod distilbert;
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::{bert, xlm_roberta};
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
@@ -40,9 +42,9 @@ pub enum TextPooling {
 }
 
 enum Backbone {
+    /// BERT and RoBERTa / XLM-R.
     Bert(bert::BertModel),
     DistilBert(distilbert::DistilBertModel),
-    Roberta(xlm_roberta::XLMRobertaModel),
 }
 
 /// A sentence encoder with its tokenizer.
@@ -151,12 +153,29 @@ impl TextEncoder {
             path: dir.join("model.safetensors"),
             source,
         };
-        // RoBERTa's positions start after the padding index, so two are unusable.
         let (backbone, position_budget) = match kind.model_type.as_str() {
-            "bert" => {
+            "bert" | "roberta" | "xlm-roberta" => {
                 let cfg: bert::Config = parse_json(&config_path, &config_text)?;
-                let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") { vb.pp("bert") } else { vb };
-                (Backbone::Bert(bert::BertModel::load(vb, &cfg).map_err(candle)?), kind.max_position_embeddings)
+                if cfg.position_embedding_type != "absolute" {
+                    return Err(LoadError::Unsupported {
+                        path: config_path.clone(),
+                        field: "position_embedding_type".into(),
+                        message: format!("found {:?}, only \"absolute\" is supported", cfg.position_embedding_type),
+                    });
+                }
+                let prefix = if cfg.model_type == "bert" { "bert" } else { "roberta" };
+                let vb = if vb.contains_tensor(&format!("{prefix}.embeddings.word_embeddings.weight")) {
+                    vb.pp(prefix)
+                } else {
+                    vb
+                };
+                // RoBERTa's positions start after the padding index, so that many are unusable.
+                let budget = if cfg.roberta_positions() {
+                    kind.max_position_embeddings.saturating_sub(cfg.pad_token_id as usize + 1)
+                } else {
+                    kind.max_position_embeddings
+                };
+                (Backbone::Bert(bert::BertModel::load(&cfg, vb).map_err(candle)?), budget)
             }
             "distilbert" => {
                 let cfg: distilbert::Config = parse_json(&config_path, &config_text)?;
@@ -168,33 +187,6 @@ impl TextEncoder {
                 (
                     Backbone::DistilBert(distilbert::DistilBertModel::load(&cfg, vb).map_err(candle)?),
                     kind.max_position_embeddings,
-                )
-            }
-            "roberta" | "xlm-roberta" => {
-                // transformers 5 no longer writes `position_embedding_type`; absolute is what it means.
-                let mut value: serde_json::Value = parse_json(&config_path, &config_text)?;
-                if let Some(obj) = value.as_object_mut() {
-                    obj.entry("position_embedding_type").or_insert("absolute".into());
-                }
-                let cfg: xlm_roberta::Config = serde_json::from_value(value).map_err(|source| LoadError::Json {
-                    path: config_path.clone(),
-                    source,
-                })?;
-                if cfg.position_embedding_type != "absolute" {
-                    return Err(LoadError::Unsupported {
-                        path: config_path.clone(),
-                        field: "position_embedding_type".into(),
-                        message: format!("found {:?}, only \"absolute\" is supported", cfg.position_embedding_type),
-                    });
-                }
-                let vb = if vb.contains_tensor("roberta.embeddings.word_embeddings.weight") {
-                    vb.pp("roberta")
-                } else {
-                    vb
-                };
-                (
-                    Backbone::Roberta(xlm_roberta::XLMRobertaModel::new(&cfg, vb).map_err(candle)?),
-                    kind.max_position_embeddings.saturating_sub(2),
                 )
             }
             other => {
@@ -378,11 +370,9 @@ impl TextEncoder {
         let shape = (windows.len(), n);
         let ids = Tensor::from_vec(ids, shape, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let types = ids.zeros_like()?;
         let h = match &self.backbone {
-            Backbone::Bert(m) => m.forward(&ids, &types, Some(&mask))?,
+            Backbone::Bert(m) => m.forward(&ids, &mask)?,
             Backbone::DistilBert(m) => m.forward(&ids, &mask)?,
-            Backbone::Roberta(m) => m.forward(&ids, &mask, &types, None, None, None)?,
         };
         Ok((h.to_dtype(DType::F32)?, mask.to_dtype(DType::F32)?))
     }

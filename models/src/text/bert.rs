@@ -1,0 +1,225 @@
+//! BERT and RoBERTa / XLM-R encoders (`BertModel`, `RobertaModel`,
+//! `XLMRobertaModel` in transformers), one implementation: they differ only in
+//! how position ids are numbered (RoBERTa counts from `pad_token_id + 1` and
+//! gives padding the padding index).
+//!
+//! Written here rather than taken from candle-transformers so that the
+//! LayerNorms and softmaxes are differentiable when the weights are trainable
+//! (see [`crate::nn`]): the text backbone can then be fine-tuned. The module
+//! tree mirrors the checkpoint: `embeddings.{word_embeddings,
+//! position_embeddings, token_type_embeddings, LayerNorm}`,
+//! `encoder.layer.N.attention.self.{query, key, value}`,
+//! `encoder.layer.N.attention.output.{dense, LayerNorm}`,
+//! `encoder.layer.N.intermediate.dense`, `encoder.layer.N.output.{dense, LayerNorm}`.
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::{embedding, linear, Activation, Embedding, Linear, VarBuilder};
+use serde::Deserialize;
+
+use crate::nn::{softmax_last_dim, LayerNorm};
+
+/// `config.json` of a BERT / RoBERTa / XLM-R checkpoint (the fields the encoder needs).
+/// Upstream: transformers' `models/bert/configuration_bert.py`, `models/roberta/configuration_roberta.py`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// `"bert"`, `"roberta"` or `"xlm-roberta"`.
+    pub model_type: String,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden width.
+    pub hidden_size: usize,
+    /// Transformer layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// Feed-forward width.
+    pub intermediate_size: usize,
+    /// Feed-forward activation (`"gelu"` is the exact erf GELU).
+    #[serde(default = "default_act")]
+    pub hidden_act: Activation,
+    /// Learned position table size.
+    pub max_position_embeddings: usize,
+    /// Token-type table size.
+    #[serde(default = "default_types")]
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// Padding token id (RoBERTa numbers positions after it).
+    #[serde(default)]
+    pub pad_token_id: u32,
+    /// Only `"absolute"` is supported (transformers 5 no longer writes the field).
+    #[serde(default = "default_position")]
+    pub position_embedding_type: String,
+}
+
+fn default_act() -> Activation {
+    Activation::Gelu
+}
+fn default_types() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_position() -> String {
+    "absolute".into()
+}
+
+impl Config {
+    /// Whether positions are numbered the RoBERTa way.
+    pub fn roberta_positions(&self) -> bool {
+        self.model_type != "bert"
+    }
+}
+
+/// A LayerNorm from a candle `VarBuilder` (`weight`, `bias`).
+pub(crate) fn layer_norm(dim: usize, eps: f64, vb: VarBuilder<'_>) -> Result<LayerNorm> {
+    let w = vb.get_with_hints(dim, "weight", candle_nn::Init::Const(1.0))?;
+    let b = vb.get_with_hints(dim, "bias", candle_nn::Init::Const(0.0))?;
+    Ok(LayerNorm::new(w, b, eps))
+}
+
+struct Embeddings {
+    word_embeddings: Embedding,
+    position_embeddings: Embedding,
+    token_type_embeddings: Embedding,
+    layer_norm: LayerNorm,
+    roberta_positions: bool,
+    pad: u32,
+}
+
+impl Embeddings {
+    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            word_embeddings: embedding(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
+            position_embeddings: embedding(
+                cfg.max_position_embeddings,
+                h,
+                vb.pp("position_embeddings"),
+            )?,
+            token_type_embeddings: embedding(
+                cfg.type_vocab_size,
+                h,
+                vb.pp("token_type_embeddings"),
+            )?,
+            layer_norm: layer_norm(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+            roberta_positions: cfg.roberta_positions(),
+            pad: cfg.pad_token_id,
+        })
+    }
+
+    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, n) = ids.dims2()?;
+        let positions = if self.roberta_positions {
+            // create_position_ids_from_input_ids: cumsum of the non-padding
+            // mask, zero at padding, shifted by the padding index.
+            let m = mask.to_dtype(DType::F32)?;
+            (m.cumsum(1)? * &m)?
+                .affine(1.0, f64::from(self.pad))?
+                .to_dtype(DType::U32)?
+        } else {
+            Tensor::arange(0u32, n as u32, ids.device())?
+                .unsqueeze(0)?
+                .broadcast_as((b, n))?
+                .contiguous()?
+        };
+        let types = ids.zeros_like()?;
+        let x = (self.word_embeddings.forward(ids)?
+            + self.position_embeddings.forward(&positions)?)?
+        .add(&self.token_type_embeddings.forward(&types)?)?;
+        self.layer_norm.forward(&x)
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_dense: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    activation: Activation,
+    heads: usize,
+}
+
+impl Layer {
+    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let att = vb.pp("attention");
+        Ok(Self {
+            query: linear(h, h, att.pp("self").pp("query"))?,
+            key: linear(h, h, att.pp("self").pp("key"))?,
+            value: linear(h, h, att.pp("self").pp("value"))?,
+            attention_dense: linear(h, h, att.pp("output").pp("dense"))?,
+            attention_norm: layer_norm(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
+            intermediate: linear(h, cfg.intermediate_size, vb.pp("intermediate").pp("dense"))?,
+            output: linear(cfg.intermediate_size, h, vb.pp("output").pp("dense"))?,
+            output_norm: layer_norm(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            activation: cfg.hidden_act,
+            heads: cfg.num_attention_heads,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let (b, n, d) = x.dims3()?;
+        let dh = d / self.heads;
+        let split = |t: Tensor| {
+            t.reshape((b, n, self.heads, dh))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.query.forward(x)?)?;
+        let k = split(self.key.forward(x)?)?;
+        let v = split(self.value.forward(x)?)?;
+        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?.broadcast_add(bias)?;
+        let probs = softmax_last_dim(&scores, self.query.weight().is_variable())?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
+        let x = self
+            .attention_norm
+            .forward(&(self.attention_dense.forward(&ctx)? + x)?)?;
+        let ff = self
+            .output
+            .forward(&self.activation.forward(&self.intermediate.forward(&x)?)?)?;
+        self.output_norm.forward(&(ff + x)?)
+    }
+}
+
+/// `BertModel` / `RobertaModel` without the pooler.
+pub struct BertModel {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+}
+
+impl BertModel {
+    /// Builds the model from a view rooted where `embeddings.*` and `encoder.*` live.
+    pub fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+        if cfg.position_embedding_type != "absolute" {
+            candle_core::bail!(
+                "position_embedding_type {:?} is not supported (only \"absolute\")",
+                cfg.position_embedding_type
+            );
+        }
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| Layer::load(cfg, vb.pp("encoder").pp("layer").pp(i.to_string())))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            embeddings: Embeddings::load(cfg, vb.pp("embeddings"))?,
+            layers,
+        })
+    }
+
+    /// Last hidden state `[batch, tokens, hidden]` for token ids `[batch, tokens]`
+    /// and an attention mask `[batch, tokens]` (1 = real token, 0 = padding).
+    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let mut x = self.embeddings.forward(ids, attention_mask)?;
+        let bias = crate::text::distilbert::mask_bias(attention_mask, x.dtype())?;
+        for layer in &self.layers {
+            x = layer.forward(&x, &bias)?;
+        }
+        Ok(x)
+    }
+}
