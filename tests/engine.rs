@@ -38,6 +38,17 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn streamed_in_random_blocks_equals_offline() {
     let dir = model_dir("stream", 1.0);
+    streamed_equals_offline(dir.path());
+}
+
+#[test]
+fn streamed_equals_offline_with_an_audio_text_model() {
+    // The text branch runs on windows that overlap the transcript, the
+    // audio-only fallback head on the others.
+    streamed_equals_offline(&common::fixture("emotion/early_fallback"));
+}
+
+fn streamed_equals_offline(dir: &Path) {
     let rate = 44_100.0f32;
     let x = signal(9.0, rate);
     let transcript = Transcript::new(vec![Segment {
@@ -48,13 +59,13 @@ fn streamed_in_random_blocks_equals_offline() {
     }])
     .unwrap();
     let cfg = AnalysisConfig::default();
-    let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
+    let mut model = ModelPredictor::load(dir, &Device::Cpu).unwrap();
     let offline = analyze_offline(&x, rate, &mut model, &cfg, Some(&transcript)).unwrap();
     // 9 s, 4 s windows every 1 s: windows starting at 0..=5 s.
     assert_eq!(offline.len(), 6);
 
     let (mut input, output) = capture::capture(1 << 20);
-    let engine = Engine::spawn(output, loader(), Some(dir.path().to_owned()), cfg.clone());
+    let engine = Engine::spawn(output, loader(), Some(dir.to_owned()), cfg.clone());
     engine.set_transcript(Some(Arc::new(transcript)));
     let shared = engine.shared().clone();
     wait_until("the model to load", || {
