@@ -8,9 +8,11 @@
 
 pub mod audio;
 pub mod cc;
+pub mod corpus;
 pub mod engine;
 pub mod features;
 pub mod paths;
+pub mod train;
 pub mod transcript;
 
 pub use emoscope_models as models;

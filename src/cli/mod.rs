@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing and one module per verb.
 
 mod device;
+mod eval;
 mod features;
 mod predict;
 
@@ -25,6 +26,8 @@ enum Command {
     /// Analyse a file with the streaming engine's offline mode and print
     /// arousal, valence and dominance per window.
     Predict(predict::Args),
+    /// Score a model on a labelled manifest: CCC, Pearson r and MAE per dimension.
+    Eval(eval::Args),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -37,6 +40,7 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Features(args) => features::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

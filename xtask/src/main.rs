@@ -3,9 +3,12 @@
 //! - `bench encoder`: times the DistilHuBERT-size encoder in Emoscope (candle
 //!   plus our CPU kernels), PyTorch (transformers) and ONNX Runtime in one run,
 //!   each in its own process, and prints time ratios and peak memory.
+//! - `corpus`: the synthetic emotional-speech corpus (espeak-ng + sox).
+//! - `corpus-check`: how much of each corpus label F0, level and rate explain.
 
 mod bench;
 mod bench_engine;
+mod corpus;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +26,10 @@ enum Task {
         #[command(subcommand)]
         which: bench::Which,
     },
+    /// Make the synthetic emotional-speech corpus (needs espeak-ng and sox).
+    Corpus(corpus::Args),
+    /// Fit the corpus labels on F0, level and speaking rate and print the R².
+    CorpusCheck(corpus::CheckArgs),
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
@@ -32,5 +39,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Bench { which } => bench::run(which),
         Task::BenchWorker(args) => bench::worker(args),
+        Task::Corpus(args) => corpus::run(args),
+        Task::CorpusCheck(args) => corpus::check(args),
     }
 }
