@@ -3,6 +3,9 @@
 //! - `bench encoder`: times the DistilHuBERT-size encoder in Emoscope (candle
 //!   plus our CPU kernels), PyTorch (transformers) and ONNX Runtime in one run,
 //!   each in its own process, and prints time ratios and peak memory.
+//! - `bundle <package> [--release]` (and `bundle-universal`, `known-packages`):
+//!   nice-plug-xtask builds the plugin and writes the CLAP and VST3 bundles to
+//!   `target/bundled/` (bundle names from `bundler.toml`).
 
 mod bench;
 mod bench_engine;
@@ -28,7 +31,17 @@ enum Task {
     BenchWorker(bench::WorkerArgs),
 }
 
+/// Subcommands handed to nice-plug-xtask as they are.
+const BUNDLER_COMMANDS: [&str; 3] = ["bundle", "bundle-universal", "known-packages"];
+
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args
+        .first()
+        .is_some_and(|a| BUNDLER_COMMANDS.contains(&a.as_str()))
+    {
+        return nice_plug_xtask::main_with_args("cargo xtask", args);
+    }
     match Cli::parse().task {
         Task::Bench { which } => bench::run(which),
         Task::BenchWorker(args) => bench::worker(args),

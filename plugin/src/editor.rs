@@ -1,0 +1,407 @@
+//! The egui editor: a thin view over the engine's readout, timeline and
+//! status, plus the settings panel.
+//!
+//! [`EmoscopeEditor`] is what nice-plug sees. It builds a fresh
+//! nice-plug-egui editor each time the window opens, sized from the persisted
+//! editor size (nice-plug-egui's own state is not persisted), and records the
+//! size when the user resizes. [`EditorApp`] draws the frame; all work it does
+//! (timeline snapshots, the "write automation" parameter updates) happens
+//! only while the window is open.
+
+mod colors;
+mod controls;
+mod dialog;
+mod history;
+mod meter;
+mod plane;
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use emoscope::cc::normalise;
+use emoscope::engine::{ModelState, Reading, TimelineEntry};
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
+use nice_plug::prelude::*;
+use egui::{self, Color32, RichText, Vec2};
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiEditorHandle, EguiEditorState, EguiNiceSettings,
+    NiceEguiApp, RepaintNotifier,
+};
+use parking_lot::Mutex;
+
+use crate::params::{EditorSize, EmoscopeParams};
+use crate::shared::{ExportNotice, PluginShared};
+
+/// Smallest editor size, logical pixels.
+const MIN_SIZE: EditorSize = EditorSize {
+    width: 720,
+    height: 520,
+};
+
+/// How many past windows the valence-arousal trail shows.
+const TRAIL: usize = 12;
+
+/// The editor as nice-plug sees it.
+pub struct EmoscopeEditor {
+    params: Arc<EmoscopeParams>,
+    shared: Arc<PluginShared>,
+    /// The egui editor of the open window (rebuilt on each open).
+    inner: Mutex<Option<EguiEditor<EditorApp>>>,
+}
+
+impl EmoscopeEditor {
+    /// An editor over the plugin's parameters and shared state.
+    pub fn new(params: Arc<EmoscopeParams>, shared: Arc<PluginShared>) -> Self {
+        Self {
+            params,
+            shared,
+            inner: Mutex::new(None),
+        }
+    }
+
+    fn logical_size(&self) -> LogicalSize<f64> {
+        let s = *self.params.editor_size.read();
+        LogicalSize::new(
+            f64::from(s.width.max(MIN_SIZE.width)),
+            f64::from(s.height.max(MIN_SIZE.height)),
+        )
+    }
+}
+
+impl Editor for EmoscopeEditor {
+    type Handle = EguiEditorHandle;
+
+    fn spawn(
+        &self,
+        parent: Option<ParentWindowHandle>,
+        wait_for_parent: bool,
+        fallback_scale_factor: Option<f64>,
+        gui_context: GuiContext,
+        host: Option<nice_plug::editor::HostMethods>,
+    ) -> Result<nice_plug::editor::SpawnedEditor<Self::Handle>, Box<dyn Error>> {
+        let state = EguiEditorState::from_size(self.logical_size(), 1.0);
+        let settings = EguiNiceSettings::new()
+            .with_tile("Emoscope")
+            .with_resize_hint(ResizeHint::resizable().with_min_logical_size(
+                LogicalSize::new(MIN_SIZE.width as f32, MIN_SIZE.height as f32),
+            ));
+        let app = EditorApp::new(self.params.clone(), self.shared.clone());
+        let editor = create_egui_editor(state, RepaintNotifier::new(), settings, app)
+            .ok_or("nice-plug-egui could not create the editor")?;
+        let spawned = editor.spawn(
+            parent,
+            wait_for_parent,
+            fallback_scale_factor,
+            gui_context,
+            host,
+        )?;
+        *self.inner.lock() = Some(editor);
+        Ok(spawned)
+    }
+
+    fn size(&self) -> NativeSize<u32> {
+        match self.inner.lock().as_ref() {
+            Some(editor) => editor.size(),
+            None => NativeSize::from_size(Size::Logical(self.logical_size()), 1.0),
+        }
+    }
+
+    fn resize_hint(&self) -> ResizeHint {
+        ResizeHint::resizable().with_min_logical_size(LogicalSize::new(
+            MIN_SIZE.width as f32,
+            MIN_SIZE.height as f32,
+        ))
+    }
+}
+
+/// Values shown by one frame, gathered once per frame.
+struct Snapshot {
+    reading: Option<Reading>,
+    range: (f32, f32),
+    now: f64,
+}
+
+/// The drawing side of the editor.
+pub struct EditorApp {
+    params: Arc<EmoscopeParams>,
+    shared: Arc<PluginShared>,
+    /// The host's GUI context (for `ParamSetter`), from `build`.
+    gui: Option<GuiContext>,
+    /// Timeline copy, refreshed when a new reading arrives.
+    timeline: Vec<TimelineEntry>,
+    /// Readout count the copy corresponds to.
+    timeline_count: u64,
+    /// Whether an automation gesture is open on the three output parameters.
+    gesture_open: bool,
+    /// Readout count last written as automation.
+    automation_count: u64,
+    /// The settings panel's edit buffers.
+    controls: controls::Controls,
+}
+
+impl EditorApp {
+    fn new(params: Arc<EmoscopeParams>, shared: Arc<PluginShared>) -> Self {
+        let controls = controls::Controls::new(&params);
+        Self {
+            params,
+            shared,
+            gui: None,
+            timeline: Vec::new(),
+            timeline_count: u64::MAX,
+            gesture_open: false,
+            automation_count: 0,
+            controls,
+        }
+    }
+
+    fn snapshot(&mut self) -> Snapshot {
+        let engine = self.shared.engine();
+        let reading = engine.as_ref().and_then(|e| e.readout.read());
+        let range = engine
+            .as_ref()
+            .map_or((0.0, 1.0), |e| e.status.output_range());
+        let count = reading.map_or(0, |r| r.count);
+        if count != self.timeline_count {
+            self.timeline = self.shared.timeline();
+            self.timeline_count = count;
+        }
+        let now = self
+            .shared
+            .playhead
+            .seconds()
+            .or(reading.map(|r| r.end))
+            .unwrap_or(0.0);
+        Snapshot {
+            reading,
+            range,
+            now,
+        }
+    }
+
+    /// Writes new readings to the A/V/D parameters while "write automation" is on.
+    fn write_automation(&mut self, snap: &Snapshot) {
+        let Some(gui) = &self.gui else {
+            return;
+        };
+        let setter = gui.param_setter();
+        let p = &self.params;
+        let on = p
+            .write_automation
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let params = [&p.arousal, &p.valence, &p.dominance];
+        if on && !self.gesture_open {
+            params.iter().for_each(|x| setter.begin_set_parameter(*x));
+            self.gesture_open = true;
+        }
+        if !on && self.gesture_open {
+            params.iter().for_each(|x| setter.end_set_parameter(*x));
+            self.gesture_open = false;
+        }
+        if let (true, Some(r)) = (on, snap.reading) {
+            if r.count != self.automation_count {
+                self.automation_count = r.count;
+                let v = [r.arousal, r.valence, r.dominance];
+                for (param, v) in params.iter().zip(v) {
+                    setter.set_parameter(*param, normalise(v, snap.range));
+                }
+            }
+        }
+    }
+
+    fn status_line(&self, ui: &mut egui::Ui) {
+        let engine = self.shared.engine();
+        let notices = self.shared.notices();
+        ui.horizontal_wrapped(|ui| {
+            let Some(e) = engine else {
+                ui.label(RichText::new("Inactive: the host has not started processing").weak());
+                return;
+            };
+            let texts = e.status.texts();
+            let (state, color) = match e.status.state() {
+                ModelState::None => ("no model", Color32::from_gray(150)),
+                ModelState::Loading => ("loading", Color32::from_rgb(0xfd, 0xd8, 0x35)),
+                ModelState::Loaded => ("ready", Color32::from_rgb(0x5e, 0xc9, 0x62)),
+                ModelState::Failed => ("load failed", Color32::from_rgb(0xe8, 0x45, 0x3c)),
+            };
+            ui.label(RichText::new("●").color(color));
+            let model = if texts.model_id.is_empty() {
+                "—"
+            } else {
+                &texts.model_id
+            };
+            ui.label(format!("model {model} ({state})"));
+            ui.separator();
+            ui.label(format!(
+                "device {}",
+                if texts.device.is_empty() {
+                    "—"
+                } else {
+                    &texts.device
+                }
+            ));
+            ui.separator();
+            ui.label(format!("RTF {:.3}", e.status.real_time_factor()));
+            ui.separator();
+            let dropped = e
+                .status
+                .windows_dropped
+                .load(std::sync::atomic::Ordering::Relaxed);
+            ui.label(format!("dropped windows {dropped}"));
+            let error = [
+                texts.error.clone(),
+                notices.transcript_error.clone(),
+                match &notices.export {
+                    Some(ExportNotice::Failed(m)) => format!("export failed: {m}"),
+                    _ => String::new(),
+                },
+            ]
+            .into_iter()
+            .find(|s| !s.is_empty());
+            if let Some(error) = error {
+                ui.separator();
+                ui.label(RichText::new(error).color(Color32::from_rgb(0xe8, 0x45, 0x3c)));
+            }
+        });
+    }
+
+    fn transcript_words(&self, ui: &mut egui::Ui, snap: &Snapshot) {
+        let now_words = self
+            .shared
+            .transcript()
+            .map(|t| t.text_between(snap.now - 2.0, snap.now + 0.5))
+            .unwrap_or_default();
+        let window_words = self
+            .timeline
+            .iter()
+            .rev()
+            .find(|e| e.end <= snap.now + 0.5)
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Now:").weak());
+            if now_words.is_empty() {
+                ui.label(RichText::new("(no transcript words here)").weak());
+            } else {
+                ui.label(RichText::new(now_words).size(16.0).strong());
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Last window:").weak());
+            ui.label(if window_words.is_empty() {
+                RichText::new("—").weak()
+            } else {
+                RichText::new(window_words)
+            });
+        });
+    }
+}
+
+impl NiceEguiApp for EditorApp {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        egui_ctx.set_visuals(egui::Visuals::dark());
+        self.gui = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let snap = self.snapshot();
+        self.write_automation(&snap);
+        let reading = snap.reading;
+        egui::Panel::top("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Emoscope");
+                ui.label(
+                    RichText::new(format!(
+                        "t = {:.1} s {}",
+                        snap.now,
+                        if self.shared.playhead.playing() {
+                            "▶"
+                        } else {
+                            "■"
+                        }
+                    ))
+                    .monospace(),
+                );
+            });
+            self.status_line(ui);
+        });
+        egui::Panel::right("controls")
+            .exact_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.controls.show(ui, &self.params, &self.shared);
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let avail = ui.available_size();
+            let top_h = (avail.y * 0.48).clamp(200.0, 340.0);
+            ui.horizontal(|ui| {
+                let names = ["Arousal", "Valence", "Dominance"];
+                let values = reading.map(|r| [r.arousal, r.valence, r.dominance]);
+                let meter_w = ((avail.x - top_h - 24.0) / 3.0).clamp(60.0, 110.0);
+                for (d, name) in names.iter().enumerate() {
+                    let v = values.map(|v| v[d]);
+                    meter::meter(
+                        ui,
+                        Vec2::new(meter_w, top_h),
+                        name,
+                        v.map(|v| normalise(v, snap.range)),
+                        v,
+                    );
+                }
+                let trail: Vec<TimelineEntry> = {
+                    let upto: Vec<&TimelineEntry> = self
+                        .timeline
+                        .iter()
+                        .filter(|e| e.end <= snap.now + 0.5)
+                        .collect();
+                    upto[upto.len().saturating_sub(TRAIL)..]
+                        .iter()
+                        .map(|e| (*e).clone())
+                        .collect()
+                };
+                plane::plane(ui, top_h, &trail, snap.range);
+            });
+            ui.add_space(6.0);
+            let hist_h = (ui.available_height() - 70.0).max(100.0);
+            history::history(
+                ui,
+                Vec2::new(ui.available_width(), hist_h),
+                &self.timeline,
+                snap.now,
+                snap.range,
+            );
+            ui.add_space(4.0);
+            self.transcript_words(ui, &snap);
+        });
+        ui.ctx().request_repaint_after(Duration::from_millis(50));
+    }
+
+    fn resized(&mut self, new_size: nice_plug_egui::baseview::WindowSize) {
+        *self.params.editor_size.write() = EditorSize {
+            width: new_size.logical.width.round() as u32,
+            height: new_size.logical.height.round() as u32,
+        };
+    }
+
+    fn editor_closed(&mut self) {
+        if self.gesture_open {
+            if let Some(gui) = &self.gui {
+                let setter = gui.param_setter();
+                let p = &self.params;
+                setter.end_set_parameter(&p.arousal);
+                setter.end_set_parameter(&p.valence);
+                setter.end_set_parameter(&p.dominance);
+            }
+            self.gesture_open = false;
+        }
+        self.gui = None;
+    }
+}

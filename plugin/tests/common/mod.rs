@@ -1,0 +1,80 @@
+//! Helpers shared by the plugin's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The one place these tests make a model: a directory that
+/// `emoscope::engine::load_predictor` accepts, built from the committed
+/// DistilHuBERT-shaped fixture encoder plus a deterministic linear A/V/D head
+/// (the same recipe as the root crate's `tests/common::model_dir`; switch both
+/// when the emotion checkpoint format lands).
+pub fn model_dir(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
+    let fixture = workspace().join("models/tests/fixtures/distilhubert");
+    for f in [
+        "config.json",
+        "preprocessor_config.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(fixture.join(f), dir.path().join(f)).unwrap();
+    }
+    let hidden = 32;
+    // Weights large enough that speech moves the outputs across many CC steps.
+    let w: Vec<f32> = (0..3 * hidden)
+        .map(|i| 40.0 * ((i as f32) * 0.7).sin() / hidden as f32)
+        .collect();
+    let mut map = std::collections::HashMap::new();
+    map.insert(
+        "head.weight".to_owned(),
+        Tensor::from_vec(w, (3, hidden), &Device::Cpu).unwrap(),
+    );
+    map.insert(
+        "head.bias".to_owned(),
+        Tensor::new(&[0.5f32, 0.5, 0.5], &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&map, dir.path().join("head.safetensors")).unwrap();
+    dir
+}
+
+/// `examples/speech.wav` as f32 samples and its rate.
+pub fn speech() -> (Vec<f32>, u32) {
+    let mut r = hound::WavReader::open(workspace().join("examples/speech.wav")).unwrap();
+    let spec = r.spec();
+    assert_eq!((spec.channels, spec.bits_per_sample), (1, 16));
+    let s = r
+        .samples::<i16>()
+        .map(|x| f32::from(x.unwrap()) / 32768.0)
+        .collect();
+    (s, spec.sample_rate)
+}
+
+/// `n` samples of speech repeated, with a second channel that differs
+/// (inverted, with a denormal and a negative zero sprinkled in) so bit-exact
+/// passthrough is checked on awkward values too.
+pub fn program(n: usize, channels: usize) -> Vec<Vec<f32>> {
+    let (s, _) = speech();
+    let mono: Vec<f32> = s.iter().cycle().take(n).copied().collect();
+    let mut out = vec![mono.clone()];
+    if channels > 1 {
+        let mut other: Vec<f32> = mono.iter().map(|x| -0.5 * x).collect();
+        for (i, x) in other.iter_mut().enumerate() {
+            match i % 997 {
+                0 => *x = 1.0e-40,
+                1 => *x = -0.0,
+                _ => {}
+            }
+        }
+        out.push(other);
+    }
+    out
+}
