@@ -67,18 +67,19 @@ fn bundle(tmp: &Path) -> PathBuf {
     if let Ok(p) = std::env::var("EMOSCOPE_CLAP") {
         return PathBuf::from(p);
     }
-    // target/<profile>/deps/<this test> -> target/<profile>/libemoscope_plugin.so
+    // Cargo builds the library's cdylib beside this test: target/<profile>/deps/
+    // (`cargo build` also copies it one level up).
+    let name = format!(
+        "{}emoscope_plugin{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
     let exe = std::env::current_exe().unwrap();
-    let lib = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join(format!(
-            "{}emoscope_plugin{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-    assert!(lib.exists(), "{} was not built", lib.display());
+    let deps = exe.parent().unwrap();
+    let lib = [deps.join(&name), deps.parent().unwrap().join(&name)]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} was not built next to {}", exe.display()));
     let clap = tmp.join("Emoscope.clap");
     std::fs::copy(&lib, &clap).unwrap();
     clap
@@ -132,8 +133,15 @@ fn analysis() -> AnalysisConfig {
 
 /// The plugin state with the model directory and analysis settings set, as
 /// a host would restore it from a project.
+/// nice-plug's CLAP state is a little-endian u64 length followed by the JSON.
+fn state_json(state: &[u8]) -> serde_json::Value {
+    let (len, json) = state.split_at(8);
+    assert_eq!(u64::from_le_bytes(len.try_into().unwrap()), json.len() as u64);
+    serde_json::from_slice(json).unwrap()
+}
+
 fn configured_state(default_state: &[u8], model: &Path) -> Vec<u8> {
-    let mut v: serde_json::Value = serde_json::from_slice(default_state).unwrap();
+    let mut v = state_json(default_state);
     let fields = v["fields"].as_object_mut().unwrap();
     fields.insert(
         "model-dir".into(),
@@ -145,7 +153,10 @@ fn configured_state(default_state: &[u8], model: &Path) -> Vec<u8> {
         "smoothing_seconds": a.smoothing_seconds, "analyse_while_stopped": false
     });
     fields.insert("analysis".into(), settings.to_string().into());
-    serde_json::to_vec(&v).unwrap()
+    let json = serde_json::to_vec(&v).unwrap();
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out
 }
 
 /// Everything one activation produced.
@@ -371,7 +382,7 @@ fn clap_host_passthrough_cc_and_state() {
     load(&mut instance, state_ext, &first);
     let second = save(&mut instance, state_ext);
     assert_eq!(first, second, "state changed through a load");
-    let v: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    let v = state_json(&first);
     assert_eq!(
         v["fields"]["model-dir"],
         serde_json::to_string(&model.path().display().to_string()).unwrap()

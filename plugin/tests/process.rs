@@ -272,6 +272,10 @@ fn check_cc_stream(run: &Run) {
         last_at = Some(at);
     }
     assert!(state.iter().all(Option::is_some), "not every dimension was sent");
+    // The readings moved (speech, not a constant), and the controllers followed.
+    let distinct: std::collections::BTreeSet<[u8; 3]> = published.iter().copied().collect();
+    assert!(distinct.len() >= 2, "the engine published one value only: {published:?}");
+    assert!(run.ccs.len() > 3, "the CC output never moved after the first reading");
 }
 
 #[test]

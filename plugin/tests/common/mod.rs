@@ -29,9 +29,13 @@ pub fn model_dir(name: &str) -> tempfile::TempDir {
         std::fs::copy(fixture.join(f), dir.path().join(f)).unwrap();
     }
     let hidden = 32;
-    // Weights large enough that speech moves the outputs across many CC steps.
+    // The random fixture encoder's mean-pooled features barely move with the
+    // input: through a head of sin(0.7 i) / 32 they give about (0.187, -0.112,
+    // 0.017) on speech, +- 0.003. Gain 50 and a bias of 0.5 - 50 * mean spread
+    // speech readings over the middle of the 0..1 output range (about
+    // 0.4..0.6, i.e. some 25 CC steps) instead of clamping at an end.
     let w: Vec<f32> = (0..3 * hidden)
-        .map(|i| 40.0 * ((i as f32) * 0.7).sin() / hidden as f32)
+        .map(|i| 50.0 * ((i as f32) * 0.7).sin() / hidden as f32)
         .collect();
     let mut map = std::collections::HashMap::new();
     map.insert(
@@ -40,7 +44,7 @@ pub fn model_dir(name: &str) -> tempfile::TempDir {
     );
     map.insert(
         "head.bias".to_owned(),
-        Tensor::new(&[0.5f32, 0.5, 0.5], &Device::Cpu).unwrap(),
+        Tensor::new(&[-8.87f32, 6.07, -0.37], &Device::Cpu).unwrap(),
     );
     candle_core::safetensors::save(&map, dir.path().join("head.safetensors")).unwrap();
     dir
