@@ -296,6 +296,48 @@ impl EditorApp {
             });
         });
     }
+
+    /// Meters, plane, history and transcript: everything left of the settings.
+    fn main_view(&self, ui: &mut egui::Ui, snap: &Snapshot) {
+        let avail = ui.available_size();
+        let top_h = (avail.y * 0.5).clamp(200.0, 340.0).min(avail.x * 0.45);
+        ui.horizontal(|ui| {
+            let names = ["Arousal", "Valence", "Dominance"];
+            let values = snap.reading.map(|r| [r.arousal, r.valence, r.dominance]);
+            let meter_w = ((avail.x - top_h - 30.0) / 3.0).clamp(60.0, 120.0);
+            for (d, name) in names.iter().enumerate() {
+                let v = values.map(|v| v[d]);
+                meter::meter(
+                    ui,
+                    Vec2::new(meter_w, top_h),
+                    name,
+                    v.map(|v| normalise(v, snap.range)),
+                    v,
+                );
+            }
+            let upto: Vec<&TimelineEntry> = self
+                .timeline
+                .iter()
+                .filter(|e| e.end <= snap.now + 0.5)
+                .collect();
+            let trail: Vec<TimelineEntry> = upto[upto.len().saturating_sub(TRAIL)..]
+                .iter()
+                .map(|e| (*e).clone())
+                .collect();
+            plane::plane(ui, top_h, &trail, snap.range);
+        });
+        ui.add_space(6.0);
+        let hist_h = (ui.available_height() - 80.0).max(100.0);
+        history::history(
+            ui,
+            Vec2::new(ui.available_width(), hist_h),
+            &self.timeline,
+            snap.now,
+            snap.range,
+        );
+        ui.add_space(4.0);
+        self.transcript_words(ui, snap);
+    }
 }
 
 impl NiceEguiApp for EditorApp {
@@ -313,7 +355,6 @@ impl NiceEguiApp for EditorApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let snap = self.snapshot();
         self.write_automation(&snap);
-        let reading = snap.reading;
         egui::Panel::top("status").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Emoscope");
@@ -332,54 +373,27 @@ impl NiceEguiApp for EditorApp {
             });
             self.status_line(ui);
         });
-        egui::Panel::right("controls")
-            .exact_size(300.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.controls.show(ui, &self.params, &self.shared);
+        egui::CentralPanel::default().show(ui, |ui| {
+            // Two columns with fixed widths (the settings on the right), so
+            // neither can draw over the other however the window is sized.
+            let height = ui.available_height();
+            let right = 290.0;
+            let left = (ui.available_width() - right - 12.0).max(300.0);
+            let column = egui::Layout::top_down(egui::Align::Min);
+            ui.horizontal_top(|ui| {
+                ui.allocate_ui_with_layout(Vec2::new(left, height), column, |ui| {
+                    ui.set_width(left);
+                    ui.set_height(height);
+                    self.main_view(ui, &snap);
+                });
+                ui.separator();
+                ui.allocate_ui_with_layout(Vec2::new(right, height), column, |ui| {
+                    ui.set_width(right);
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        self.controls.show(ui, &self.params, &self.shared);
+                    });
                 });
             });
-        egui::CentralPanel::default().show(ui, |ui| {
-            let avail = ui.available_size();
-            let top_h = (avail.y * 0.48).clamp(200.0, 340.0);
-            ui.horizontal(|ui| {
-                let names = ["Arousal", "Valence", "Dominance"];
-                let values = reading.map(|r| [r.arousal, r.valence, r.dominance]);
-                let meter_w = ((avail.x - top_h - 24.0) / 3.0).clamp(60.0, 110.0);
-                for (d, name) in names.iter().enumerate() {
-                    let v = values.map(|v| v[d]);
-                    meter::meter(
-                        ui,
-                        Vec2::new(meter_w, top_h),
-                        name,
-                        v.map(|v| normalise(v, snap.range)),
-                        v,
-                    );
-                }
-                let trail: Vec<TimelineEntry> = {
-                    let upto: Vec<&TimelineEntry> = self
-                        .timeline
-                        .iter()
-                        .filter(|e| e.end <= snap.now + 0.5)
-                        .collect();
-                    upto[upto.len().saturating_sub(TRAIL)..]
-                        .iter()
-                        .map(|e| (*e).clone())
-                        .collect()
-                };
-                plane::plane(ui, top_h, &trail, snap.range);
-            });
-            ui.add_space(6.0);
-            let hist_h = (ui.available_height() - 70.0).max(100.0);
-            history::history(
-                ui,
-                Vec2::new(ui.available_width(), hist_h),
-                &self.timeline,
-                snap.now,
-                snap.range,
-            );
-            ui.add_space(4.0);
-            self.transcript_words(ui, &snap);
         });
         ui.ctx().request_repaint_after(Duration::from_millis(50));
     }

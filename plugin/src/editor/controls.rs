@@ -92,7 +92,7 @@ impl Controls {
             let r = ui.add(
                 egui::TextEdit::singleline(buffer)
                     .hint_text(hint)
-                    .desired_width(ui.available_width() - 70.0),
+                    .desired_width(ui.available_width() - 90.0),
             );
             commit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui
