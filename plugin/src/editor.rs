@@ -19,12 +19,12 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
+use egui::{self, Color32, RichText, Vec2};
 use emoscope::cc::normalise;
 use emoscope::engine::{ModelState, Reading, TimelineEntry};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
 use nice_plug::prelude::*;
-use egui::{self, Color32, RichText, Vec2};
 use nice_plug_egui::{
     create_egui_editor, EguiEditor, EguiEditorHandle, EguiEditorState, EguiNiceSettings,
     NiceEguiApp, RepaintNotifier,
@@ -84,9 +84,12 @@ impl Editor for EmoscopeEditor {
         let state = EguiEditorState::from_size(self.logical_size(), 1.0);
         let settings = EguiNiceSettings::new()
             .with_tile("Emoscope")
-            .with_resize_hint(ResizeHint::resizable().with_min_logical_size(
-                LogicalSize::new(MIN_SIZE.width as f32, MIN_SIZE.height as f32),
-            ));
+            .with_resize_hint(
+                ResizeHint::resizable().with_min_logical_size(LogicalSize::new(
+                    MIN_SIZE.width as f32,
+                    MIN_SIZE.height as f32,
+                )),
+            );
         let app = EditorApp::new(self.params.clone(), self.shared.clone());
         let editor = create_egui_editor(state, RepaintNotifier::new(), settings, app)
             .ok_or("nice-plug-egui could not create the editor")?;

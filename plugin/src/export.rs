@@ -168,7 +168,11 @@ mod tests {
                 arousal: 0.25 * i as f32,
                 valence: 0.5,
                 dominance: -1.0,
-                text: if i == 1 { "hi, \"you\"".into() } else { String::new() },
+                text: if i == 1 {
+                    "hi, \"you\"".into()
+                } else {
+                    String::new()
+                },
                 model_id: "m".into(),
             })
             .collect()
@@ -178,9 +182,11 @@ mod tests {
     fn json_holds_every_entry() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");
-        assert_eq!(export_timeline(&entries(), &path, ExportFormat::Json).unwrap(), 3);
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            export_timeline(&entries(), &path, ExportFormat::Json).unwrap(),
+            3
+        );
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(v["format"], "emoscope-timeline");
         let e = v["entries"].as_array().unwrap();
         assert_eq!(e.len(), 3);

@@ -293,12 +293,7 @@ mod tests {
         })
     }
 
-    fn run(
-        e: &mut CcEmitter,
-        frames: u32,
-        r: Option<Reading>,
-        mapping: CcMapping,
-    ) -> Vec<CcEvent> {
+    fn run(e: &mut CcEmitter, frames: u32, r: Option<Reading>, mapping: CcMapping) -> Vec<CcEvent> {
         let mut out = Vec::new();
         e.process(frames, 48_000.0, r, (0.0, 1.0), mapping, |ev| {
             out.push(ev);
@@ -454,10 +449,17 @@ mod tests {
         let mut e = CcEmitter::default();
         let mut out = Vec::new();
         // Range 1..7 (e.g. a 7-point scale): 4 is the midpoint -> 64; 9 clamps -> 127; 1 -> 0.
-        e.process(32, 44_100.0, reading(1, 4.0, 9.0, 1.0), (1.0, 7.0), m, |ev| {
-            out.push(ev.value);
-            true
-        });
+        e.process(
+            32,
+            44_100.0,
+            reading(1, 4.0, 9.0, 1.0),
+            (1.0, 7.0),
+            m,
+            |ev| {
+                out.push(ev.value);
+                true
+            },
+        );
         assert_eq!(out, vec![64, 127, 0]);
     }
 
@@ -498,14 +500,21 @@ mod tests {
         let mut accepted = Vec::new();
         // The host takes one event, then is full.
         let mut budget = 1;
-        e.process(64, 48_000.0, reading(1, 0.0, 0.5, 1.0), (0.0, 1.0), m, |ev| {
-            if budget == 0 {
-                return false;
-            }
-            budget -= 1;
-            accepted.push(ev.cc);
-            true
-        });
+        e.process(
+            64,
+            48_000.0,
+            reading(1, 0.0, 0.5, 1.0),
+            (0.0, 1.0),
+            m,
+            |ev| {
+                if budget == 0 {
+                    return false;
+                }
+                budget -= 1;
+                accepted.push(ev.cc);
+                true
+            },
+        );
         assert!(e.host_full);
         let rest = run(&mut e, 64, None, m);
         assert_eq!(accepted, vec![20]);

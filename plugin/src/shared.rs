@@ -128,7 +128,8 @@ impl PluginShared {
             transcript: None,
             config: config.clone(),
         });
-        self.sample_rate.store(sample_rate.to_bits(), Ordering::Relaxed);
+        self.sample_rate
+            .store(sample_rate.to_bits(), Ordering::Relaxed);
         self.set_tail(&config);
         self.apply(params);
         (input, shared)
@@ -275,7 +276,11 @@ fn merge_into(entries: &mut Vec<TimelineEntry>, newer: Vec<TimelineEntry>, toler
     entries.retain(|e| {
         // `newer` is sorted by start: look at the neighbours of e.start only.
         let i = newer.partition_point(|n| n.start < e.start);
-        let near = |j: usize| newer.get(j).is_some_and(|n| (n.start - e.start).abs() < tolerance);
+        let near = |j: usize| {
+            newer
+                .get(j)
+                .is_some_and(|n| (n.start - e.start).abs() < tolerance)
+        };
         !(near(i) || (i > 0 && near(i - 1)))
     });
     entries.extend(newer);
@@ -301,11 +306,7 @@ mod tests {
     #[test]
     fn merging_replaces_re_analysed_windows_and_keeps_the_rest() {
         let mut old = vec![entry(0.0, 0.1), entry(1.0, 0.1), entry(2.0, 0.1)];
-        merge_into(
-            &mut old,
-            vec![entry(1.000_1, 0.9), entry(5.0, 0.9)],
-            0.5,
-        );
+        merge_into(&mut old, vec![entry(1.000_1, 0.9), entry(5.0, 0.9)], 0.5);
         let got: Vec<(f64, f32)> = old.iter().map(|e| (e.start, e.arousal)).collect();
         assert_eq!(
             got,

@@ -29,7 +29,9 @@ pub fn split_args(
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let (key, inline) = match a.split_once('=') {
-            Some((k, v)) if k == "--model" || k == "--transcript" => (k.to_owned(), Some(v.to_owned())),
+            Some((k, v)) if k == "--model" || k == "--transcript" => {
+                (k.to_owned(), Some(v.to_owned()))
+            }
             _ => (a.clone(), None),
         };
         let slot = match key.as_str() {
@@ -72,8 +74,17 @@ mod tests {
 
     #[test]
     fn our_options_are_taken_out_and_the_rest_kept_in_order() {
-        let args = ["prog", "--backend", "dummy", "--model", "/m", "--transcript=/t.txt", "-r", "44100"]
-            .map(String::from);
+        let args = [
+            "prog",
+            "--backend",
+            "dummy",
+            "--model",
+            "/m",
+            "--transcript=/t.txt",
+            "-r",
+            "44100",
+        ]
+        .map(String::from);
         let (d, rest) = split_args(args).unwrap();
         assert_eq!(d.model_dir.as_deref(), Some("/m"));
         assert_eq!(d.transcript.as_deref(), Some("/t.txt"));

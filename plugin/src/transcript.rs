@@ -52,7 +52,10 @@ pub enum TranscriptLoadError {
 
 /// Reads the sidecar at `path` (see the module docs for the formats) and
 /// places it on the host timeline with `offset_seconds`.
-pub fn load_transcript(path: &Path, offset_seconds: f64) -> Result<Transcript, TranscriptLoadError> {
+pub fn load_transcript(
+    path: &Path,
+    offset_seconds: f64,
+) -> Result<Transcript, TranscriptLoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| TranscriptLoadError::Io {
         path: path.to_owned(),
         source,
@@ -157,7 +160,10 @@ mod tests {
         let f = write("0.5\t1.5\tok\n2.0\tlater\toops\n");
         let e = load_transcript(f.path(), 0.0).unwrap_err();
         let msg = e.to_string();
-        assert!(matches!(e, TranscriptLoadError::Line { line: 2, .. }), "{msg}");
+        assert!(
+            matches!(e, TranscriptLoadError::Line { line: 2, .. }),
+            "{msg}"
+        );
         assert!(msg.contains(&f.path().display().to_string()), "{msg}");
         assert!(msg.contains("\"later\""), "{msg}");
     }

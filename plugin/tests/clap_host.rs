@@ -136,7 +136,10 @@ fn analysis() -> AnalysisConfig {
 /// nice-plug's CLAP state is a little-endian u64 length followed by the JSON.
 fn state_json(state: &[u8]) -> serde_json::Value {
     let (len, json) = state.split_at(8);
-    assert_eq!(u64::from_le_bytes(len.try_into().unwrap()), json.len() as u64);
+    assert_eq!(
+        u64::from_le_bytes(len.try_into().unwrap()),
+        json.len() as u64
+    );
     serde_json::from_slice(json).unwrap()
 }
 
@@ -145,7 +148,9 @@ fn configured_state(default_state: &[u8], model: &Path) -> Vec<u8> {
     let fields = v["fields"].as_object_mut().unwrap();
     fields.insert(
         "model-dir".into(),
-        serde_json::to_string(&model.display().to_string()).unwrap().into(),
+        serde_json::to_string(&model.display().to_string())
+            .unwrap()
+            .into(),
     );
     let a = analysis();
     let settings = serde_json::json!({
@@ -225,7 +230,6 @@ fn play(
                 Some(&t),
             )
             .unwrap();
-        drop((input, output));
         for (ch, (o, i)) in [(&out_l, &in_l), (&out_r, &in_r)].into_iter().enumerate() {
             for k in 0..len {
                 assert_eq!(
@@ -294,9 +298,15 @@ fn clap_host_passthrough_cc_and_state() {
     let factory = entry.get_plugin_factory().unwrap();
     let descriptor = factory
         .plugin_descriptors()
-        .find(|d| d.id().is_some_and(|id| id.to_bytes() == b"org.emoscope.emoscope"))
+        .find(|d| {
+            d.id()
+                .is_some_and(|id| id.to_bytes() == b"org.emoscope.emoscope")
+        })
         .expect("the bundle exports org.emoscope.emoscope");
-    assert_eq!(descriptor.name().map(CStr::to_bytes), Some(&b"Emoscope"[..]));
+    assert_eq!(
+        descriptor.name().map(CStr::to_bytes),
+        Some(&b"Emoscope"[..])
+    );
     let id = descriptor.id().unwrap().to_owned();
     let info = HostInfo::new("emoscope-test", "Emoscope", "https://example.org", "0.1").unwrap();
     let new_instance = || {
@@ -322,9 +332,11 @@ fn clap_host_passthrough_cc_and_state() {
     let mut rng = Rng(0x5eed_cafe_f00d_d00d);
     let mut predictor = load_predictor(model.path(), &candle_core::Device::Cpu).unwrap();
     for rate in [44_100.0f64, 48_000.0] {
-        let signal =
-            emoscope::audio::load_mono(&common::workspace().join("examples/speech.wav"), rate as u32)
-                .unwrap();
+        let signal = emoscope::audio::load_mono(
+            &common::workspace().join("examples/speech.wav"),
+            rate as u32,
+        )
+        .unwrap();
         // Speech twice over, so there are windows on both sides of the loop point.
         let signal: Vec<f32> = signal.iter().chain(&signal).copied().collect();
         let session = play(&mut instance, rate, &signal, &mut rng);
@@ -355,7 +367,11 @@ fn clap_host_passthrough_cc_and_state() {
                 let [status, cc, value] = session.midi[i].1;
                 assert_eq!(status, 0xB0, "control change on channel 1");
                 assert!((20..=22).contains(&cc), "controller {cc}");
-                assert_ne!(held[(cc - 20) as usize], Some(value), "unchanged value re-sent");
+                assert_ne!(
+                    held[(cc - 20) as usize],
+                    Some(value),
+                    "unchanged value re-sent"
+                );
                 held[(cc - 20) as usize] = Some(value);
                 i += 1;
             }

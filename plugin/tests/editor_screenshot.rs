@@ -40,7 +40,9 @@ fn main() {
         let (defaults, rest) =
             emoscope_plugin::standalone::split_args(std::env::args()).expect("arguments");
         emoscope_plugin::standalone::set_defaults(defaults);
-        let ok = nice_plug::prelude::nice_export_standalone_with_args::<emoscope_plugin::Emoscope, _>(rest);
+        let ok = nice_plug::prelude::nice_export_standalone_with_args::<emoscope_plugin::Emoscope, _>(
+            rest,
+        );
         std::process::exit(if ok { 0 } else { 1 });
     }
     // Under `cargo test -- <filter>` run only when the filter matches us.
@@ -129,7 +131,14 @@ fn editor_screenshot() {
         .env("DISPLAY", &display)
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
         .env("NICE_LOG", "stderr")
-        .args(["--backend", "dummy", "--sample-rate", "48000", "--period-size", "512"])
+        .args([
+            "--backend",
+            "dummy",
+            "--sample-rate",
+            "48000",
+            "--period-size",
+            "512",
+        ])
         .arg("--model")
         .arg(model.path())
         .arg("--transcript")
@@ -145,7 +154,8 @@ fn editor_screenshot() {
     while start.elapsed() < settle {
         std::thread::sleep(Duration::from_millis(200));
         if let Some(status) = app.0.try_wait().unwrap() {
-            let log = std::fs::read_to_string(tmp.path().join("standalone.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(tmp.path().join("standalone.log")).unwrap_or_default();
             panic!("the standalone exited early ({status}):\n{log}");
         }
     }

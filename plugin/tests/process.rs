@@ -197,7 +197,10 @@ impl Run {
                     panic!("unexpected event {e:?}");
                 };
                 assert_eq!(channel, 0);
-                assert!((timing as usize) < len, "timing {timing} outside a {len}-sample block");
+                assert!(
+                    (timing as usize) < len,
+                    "timing {timing} outside a {len}-sample block"
+                );
                 let v = (value * 127.0).round();
                 assert_eq!(v / 127.0, value, "a 7-bit value, exactly");
                 self.ccs.push(Cc {
@@ -211,7 +214,10 @@ impl Run {
     }
 
     fn readings(&self) -> u64 {
-        self.engine().status.windows_analysed.load(Ordering::Relaxed)
+        self.engine()
+            .status
+            .windows_analysed
+            .load(Ordering::Relaxed)
     }
 }
 
@@ -252,13 +258,22 @@ fn check_cc_stream(run: &Run) {
     while i < run.ccs.len() {
         let at = run.ccs[i].at;
         if let Some(prev) = last_at {
-            assert!(at >= prev + interval, "CC at {at} only {} samples after {prev}", at - prev);
+            assert!(
+                at >= prev + interval,
+                "CC at {at} only {} samples after {prev}",
+                at - prev
+            );
         }
         while i < run.ccs.len() && run.ccs[i].at == at {
             let c = run.ccs[i];
             let d = (c.cc - 20) as usize;
             assert!(d < 3, "controller {} outside the mapping", c.cc);
-            assert_ne!(state[d], Some(c.value), "CC {} re-sent an unchanged value", c.cc);
+            assert_ne!(
+                state[d],
+                Some(c.value),
+                "CC {} re-sent an unchanged value",
+                c.cc
+            );
             state[d] = Some(c.value);
             i += 1;
         }
@@ -271,11 +286,20 @@ fn check_cc_stream(run: &Run) {
         }
         last_at = Some(at);
     }
-    assert!(state.iter().all(Option::is_some), "not every dimension was sent");
+    assert!(
+        state.iter().all(Option::is_some),
+        "not every dimension was sent"
+    );
     // The readings moved (speech, not a constant), and the controllers followed.
     let distinct: std::collections::BTreeSet<[u8; 3]> = published.iter().copied().collect();
-    assert!(distinct.len() >= 2, "the engine published one value only: {published:?}");
-    assert!(run.ccs.len() > 3, "the CC output never moved after the first reading");
+    assert!(
+        distinct.len() >= 2,
+        "the engine published one value only: {published:?}"
+    );
+    assert!(
+        run.ccs.len() > 3,
+        "the CC output never moved after the first reading"
+    );
 }
 
 #[test]
@@ -332,7 +356,12 @@ fn without_a_model_audio_still_passes_and_no_cc_is_sent() {
 #[test]
 fn the_allocation_check_is_armed() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "allocation_probe", "--ignored", "--test-threads=1"])
+        .args([
+            "--exact",
+            "allocation_probe",
+            "--ignored",
+            "--test-threads=1",
+        ])
         .output()
         .unwrap();
     assert!(

@@ -21,7 +21,11 @@ const SCALE: [[u8; 3]; 5] = [
 
 /// The scale's colour at `t` (clamped to 0..=1), linearly interpolated between stops.
 pub fn scale(t: f32) -> Color32 {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.5 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     let x = t * (SCALE.len() - 1) as f32;
     let i = (x.floor() as usize).min(SCALE.len() - 2);
     let f = x - i as f32;

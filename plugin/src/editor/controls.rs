@@ -75,12 +75,7 @@ impl Controls {
         }
     }
 
-    fn path_row(
-        &mut self,
-        ui: &mut egui::Ui,
-        which: Purpose,
-        hint: &str,
-    ) -> bool {
+    fn path_row(&mut self, ui: &mut egui::Ui, which: Purpose, hint: &str) -> bool {
         let dialogs_open = self.dialogs.is_open();
         let buffer = match which {
             Purpose::ModelDir => &mut self.model_dir,
@@ -149,7 +144,10 @@ impl Controls {
         let mut m = old;
         ui.checkbox(&mut m.enabled, "send A/V/D as control change");
         egui::Grid::new("cc").num_columns(2).show(ui, |ui| {
-            for (i, name) in ["arousal CC", "valence CC", "dominance CC"].iter().enumerate() {
+            for (i, name) in ["arousal CC", "valence CC", "dominance CC"]
+                .iter()
+                .enumerate()
+            {
                 ui.label(*name);
                 ui.add(egui::DragValue::new(&mut m.controllers[i]).range(0..=119));
                 ui.end_row();
@@ -197,11 +195,18 @@ impl Controls {
                 // The result is also kept in the notices, shown below.
                 let _ = shared.export(Path::new(&settings.path), settings.format);
             }
-            if ui.button("Clear").on_hover_text("Forget the analysed timeline").clicked() {
+            if ui
+                .button("Clear")
+                .on_hover_text("Forget the analysed timeline")
+                .clicked()
+            {
                 shared.clear_timeline();
             }
         });
-        ui.checkbox(&mut settings.on_deactivate, "also export when the host stops the plugin");
+        ui.checkbox(
+            &mut settings.on_deactivate,
+            "also export when the host stops the plugin",
+        );
         if settings != before {
             *params.export.write() = settings;
         }
@@ -210,7 +215,9 @@ impl Controls {
                 ui.label(RichText::new(format!("wrote {n} windows to {}", path.display())).weak());
             }
             Some(ExportNotice::Failed(m)) => {
-                ui.label(RichText::new(format!("{m} — the timeline is kept; try again")).color(ERROR));
+                ui.label(
+                    RichText::new(format!("{m} — the timeline is kept; try again")).color(ERROR),
+                );
             }
             None => {}
         }
@@ -247,7 +254,10 @@ fn analysis(ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
         );
         ui.end_row();
     });
-    ui.checkbox(&mut a.analyse_while_stopped, "analyse while the transport is stopped");
+    ui.checkbox(
+        &mut a.analyse_while_stopped,
+        "analyse while the transport is stopped",
+    );
     if a != old {
         *params.analysis.write() = a;
         shared.apply(params);

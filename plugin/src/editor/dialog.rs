@@ -22,10 +22,14 @@ pub enum Purpose {
     Export(&'static str),
 }
 
+/// A finished dialog's purpose and choice (`None`: cancelled or no dialog service).
+type Answer = (Purpose, Option<PathBuf>);
+
 /// A dialog in flight (or finished, until taken).
 #[derive(Default)]
 pub struct Dialogs {
-    answer: Arc<Mutex<Option<(Purpose, Option<PathBuf>)>>>,
+    /// Written by the dialog thread, taken by the editor.
+    answer: Arc<Mutex<Option<Answer>>>,
     open: Arc<Mutex<bool>>,
 }
 
@@ -35,7 +39,10 @@ fn run(purpose: Purpose) -> Option<PathBuf> {
         Purpose::ModelDir => d.set_title("Emoscope model directory").pick_folder(),
         Purpose::Transcript => d
             .set_title("Transcript sidecar")
-            .add_filter("Transcripts", &["txt", "srt", "vtt", "json", "TextGrid", "eaf"])
+            .add_filter(
+                "Transcripts",
+                &["txt", "srt", "vtt", "json", "TextGrid", "eaf"],
+            )
             .pick_file(),
         Purpose::Export(ext) => d
             .set_title("Export emotion timeline")
@@ -75,7 +82,7 @@ impl Dialogs {
     }
 
     /// The answer of a finished dialog, once.
-    pub fn take(&self) -> Option<(Purpose, Option<PathBuf>)> {
+    pub fn take(&self) -> Option<Answer> {
         self.answer.lock().take()
     }
 }

@@ -1,9 +1,9 @@
 //! The scrolling history: arousal, valence and dominance (normalised) of the
 //! windows that ended in the last [`SPAN`] seconds before the playhead.
 
+use egui::{Align2, Color32, FontId, Pos2, Sense, Stroke, Ui, Vec2};
 use emoscope::cc::normalise;
 use emoscope::engine::TimelineEntry;
-use egui::{Align2, Color32, FontId, Pos2, Sense, Stroke, Ui, Vec2};
 
 use super::colors;
 
@@ -37,7 +37,7 @@ pub fn history(ui: &mut Ui, size: Vec2, entries: &[TimelineEntry], now: f64, ran
         painter.text(
             Pos2::new(x, rect.max.y - 1.0),
             Align2::CENTER_BOTTOM,
-            format!("{}s", 5 * k as i32 - 30),
+            format!("{}s", 5 * k - 30),
             FontId::proportional(9.0),
             Color32::from_gray(130),
         );

@@ -30,11 +30,19 @@ pub fn meter(ui: &mut Ui, size: Vec2, name: &str, t: Option<f32>, value: Option<
         let bar = Rect::from_min_max(egui::pos2(track.min.x, top), track.max);
         painter.rect_filled(bar, 2.0, colors::scale(t));
         painter.line_segment(
-            [egui::pos2(track.min.x - 4.0, top), egui::pos2(track.max.x + 4.0, top)],
+            [
+                egui::pos2(track.min.x - 4.0, top),
+                egui::pos2(track.max.x + 4.0, top),
+            ],
             Stroke::new(2.0, Color32::WHITE),
         );
     }
-    painter.rect_stroke(track, 2.0, Stroke::new(1.0, Color32::from_gray(90)), StrokeKind::Outside);
+    painter.rect_stroke(
+        track,
+        2.0,
+        Stroke::new(1.0, Color32::from_gray(90)),
+        StrokeKind::Outside,
+    );
     // Ticks at 0, 0.5 and 1 of the range.
     for (tick, label) in [(0.0, "0"), (0.5, "½"), (1.0, "1")] {
         let y = track.max.y - track.height() * tick;
