@@ -1,7 +1,7 @@
 //! Emoscope as a VST3 / CLAP plugin (and a standalone application).
 //!
-//! The plugin is a pass-through analyser: audio leaves bit-exact, with no
-//! latency. On the audio thread, [`Emoscope::process`] only hands each block
+//! The plugin is a pass-through analyser: audio leaves bit-exact (subnormal
+//! samples excepted, which become zero), with no latency. On the audio thread, [`Emoscope::process`] only hands each block
 //! to the streaming engine's capture ring ([`emoscope::engine::CaptureInput`])
 //! and turns new readouts into MIDI CC ([`midi::CcEmitter`]); it never
 //! allocates, locks, blocks, logs or panics. The engine's worker is the
@@ -159,7 +159,17 @@ impl Plugin for Emoscope {
         self.free_position = position + frames as i64;
 
         // The output buffers already hold the input (nice-plug copies when the
-        // host does not process in place); audio is never written.
+        // host does not process in place). It stays bit-exact except for
+        // subnormal samples (below 1.2e-38, some 758 dB under full scale), which
+        // become a zero of the same sign so that none leave the plugin to slow
+        // down the effects after it.
+        for channel in buffer.as_slice().iter_mut() {
+            for x in channel.iter_mut() {
+                if x.is_subnormal() {
+                    *x = 0.0f32.copysign(*x);
+                }
+            }
+        }
         if let Some(capture) = &mut self.capture {
             capture.push(
                 buffer.as_slice_immutable(),

@@ -234,7 +234,7 @@ fn play(
             for k in 0..len {
                 assert_eq!(
                     o[k].to_bits(),
-                    i[k].to_bits(),
+                    common::passed(i[k]).to_bits(),
                     "{rate} Hz, channel {ch}, timeline sample {}: not bit-exact",
                     from + k
                 );
@@ -338,7 +338,15 @@ fn clap_host_passthrough_cc_and_state() {
         )
         .unwrap();
         // Speech twice over, so there are windows on both sides of the loop point.
-        let signal: Vec<f32> = signal.iter().chain(&signal).copied().collect();
+        let mut signal: Vec<f32> = signal.iter().chain(&signal).copied().collect();
+        // Awkward values now and then: a subnormal and a negative zero.
+        for (i, x) in signal.iter_mut().enumerate() {
+            match i % 4099 {
+                0 => *x = -1.0e-39,
+                1 => *x = -0.0,
+                _ => {}
+            }
+        }
         let session = play(&mut instance, rate, &signal, &mut rng);
 
         // The reference: the same analysis, offline, on the same mono signal

@@ -82,3 +82,13 @@ pub fn program(n: usize, channels: usize) -> Vec<Vec<f32>> {
     }
     out
 }
+
+/// What the plugin outputs for input `x`: `x` itself, bit for bit, except
+/// that a subnormal becomes a zero of the same sign.
+pub fn passed(x: f32) -> f32 {
+    if x.is_subnormal() {
+        0.0f32.copysign(x)
+    } else {
+        x
+    }
+}
