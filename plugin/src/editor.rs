@@ -422,3 +422,125 @@ impl NiceEguiApp for EditorApp {
         self.gui = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nice_plug::context::gui::GuiContextInner;
+    use nice_plug::context::PluginApi;
+    use nice_plug::params::internals::ParamPtr;
+    use nice_plug::plugin::PluginState;
+    use std::sync::atomic::Ordering;
+
+    /// What the host saw through the `ParamSetter`.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Call {
+        Begin(ParamPtr),
+        Set(ParamPtr, f32),
+        End(ParamPtr),
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Call>>);
+
+    impl GuiContextInner for Recorder {
+        fn plugin_api(&self) -> PluginApi {
+            PluginApi::Clap
+        }
+        unsafe fn raw_begin_set_parameter(&self, param: ParamPtr) {
+            self.0.lock().push(Call::Begin(param));
+        }
+        unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
+            self.0.lock().push(Call::Set(param, normalized));
+        }
+        unsafe fn raw_end_set_parameter(&self, param: ParamPtr) {
+            self.0.lock().push(Call::End(param));
+        }
+        fn get_state(&self) -> PluginState {
+            unimplemented!("not used by the editor")
+        }
+        fn set_state(&self, _state: PluginState) {}
+        fn request_restart(&self) {}
+    }
+
+    fn snapshot(count: u64, a: f32, v: f32, d: f32) -> Snapshot {
+        Snapshot {
+            reading: Some(Reading {
+                arousal: a,
+                valence: v,
+                dominance: d,
+                start: 0.0,
+                end: 4.0,
+                count,
+            }),
+            // A 1..7 scale: 4 is the middle (0.5), 7 the top (1.0), 1 the bottom (0.0).
+            range: (1.0, 7.0),
+            now: 4.0,
+        }
+    }
+
+    #[test]
+    fn write_automation_records_new_readings_inside_one_gesture() {
+        let params = Arc::new(EmoscopeParams::default());
+        let mut app = EditorApp::new(params.clone(), Arc::new(PluginShared::default()));
+        let recorder = Arc::new(Recorder::default());
+        app.gui = Some(GuiContext::new(recorder.clone()));
+        let [a, v, d] = [
+            params.arousal.as_ptr(),
+            params.valence.as_ptr(),
+            params.dominance.as_ptr(),
+        ];
+
+        // Off: nothing reaches the host.
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        assert!(recorder.0.lock().is_empty());
+
+        params.write_automation.store(true, Ordering::Relaxed);
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        // The same reading again: no new values.
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        app.write_automation(&snapshot(2, 7.0, 4.0, 4.0));
+        params.write_automation.store(false, Ordering::Relaxed);
+        app.write_automation(&snapshot(3, 1.0, 1.0, 1.0));
+
+        let calls = recorder.0.lock().clone();
+        assert_eq!(
+            calls,
+            vec![
+                Call::Begin(a),
+                Call::Begin(v),
+                Call::Begin(d),
+                Call::Set(a, 0.5),
+                Call::Set(v, 1.0),
+                Call::Set(d, 0.0),
+                Call::Set(a, 1.0),
+                Call::Set(v, 0.5),
+                Call::Set(d, 0.5),
+                Call::End(a),
+                Call::End(v),
+                Call::End(d),
+            ]
+        );
+    }
+
+    #[test]
+    fn closing_the_editor_ends_an_open_gesture() {
+        let params = Arc::new(EmoscopeParams::default());
+        let mut app = EditorApp::new(params.clone(), Arc::new(PluginShared::default()));
+        let recorder = Arc::new(Recorder::default());
+        app.gui = Some(GuiContext::new(recorder.clone()));
+        params.write_automation.store(true, Ordering::Relaxed);
+        app.write_automation(&snapshot(1, 4.0, 4.0, 4.0));
+        app.editor_closed();
+        let calls = recorder.0.lock().clone();
+        assert_eq!(
+            calls[calls.len() - 3..],
+            [
+                Call::End(params.arousal.as_ptr()),
+                Call::End(params.valence.as_ptr()),
+                Call::End(params.dominance.as_ptr()),
+            ]
+        );
+        assert!(app.gui.is_none());
+    }
+}

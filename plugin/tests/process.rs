@@ -376,3 +376,44 @@ fn allocation_probe() {
     let v = nice_assert_no_alloc::assert_no_alloc(|| vec![1u8; 64]);
     assert_eq!(v.len(), 64);
 }
+
+/// Export on deactivate writes the session's timeline; a failed export keeps
+/// it in memory, reports the error, and a retry to a good path writes it all.
+#[test]
+fn deactivate_exports_and_a_failed_export_loses_nothing() {
+    use emoscope_plugin::export::ExportFormat;
+    use emoscope_plugin::shared::ExportNotice;
+
+    let model = common::model_dir("export");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("missing-dir/timeline.json");
+    let mut run = Run::new(model.path(), 48_000.0, 2, 512);
+    {
+        let mut e = run.plugin.emoscope_params().export.write();
+        e.path = bad.display().to_string();
+        e.format = ExportFormat::Json;
+        e.on_deactivate = true;
+    }
+    play_until_readings(&mut run, 3);
+    run.plugin.deactivate();
+    let shared = run.plugin.shared().clone();
+    let kept = shared.timeline();
+    assert!(
+        kept.len() >= 3,
+        "the timeline was lost: {} entries",
+        kept.len()
+    );
+    match shared.notices().export {
+        Some(ExportNotice::Failed(m)) => assert!(m.contains("missing-dir"), "{m}"),
+        other => panic!("expected a failed export, got {other:?}"),
+    }
+    // Retry from the editor's code path, to a writable place.
+    let good = dir.path().join("timeline.csv");
+    assert_eq!(shared.export(&good, ExportFormat::Csv), Ok(kept.len()));
+    let rows = std::fs::read_to_string(&good).unwrap().lines().count();
+    assert_eq!(rows, kept.len() + 1, "header plus one row per window");
+    assert_eq!(
+        shared.notices().export,
+        Some(ExportNotice::Written(good.clone(), kept.len()))
+    );
+}
