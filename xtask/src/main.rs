@@ -5,6 +5,9 @@
 //!   each in its own process, and prints time ratios and peak memory.
 //! - `corpus`: the synthetic emotional-speech corpus (espeak-ng + sox).
 //! - `corpus-check`: how much of each corpus label F0, level and rate explain.
+//! - `bundle <package> [--release]` (and `bundle-universal`, `known-packages`):
+//!   nice-plug-xtask builds the plugin and writes the CLAP and VST3 bundles to
+//!   `target/bundled/` (bundle names from `bundler.toml`).
 
 mod bench;
 mod bench_engine;
@@ -35,7 +38,17 @@ enum Task {
     BenchWorker(bench::WorkerArgs),
 }
 
+/// Subcommands handed to nice-plug-xtask as they are.
+const BUNDLER_COMMANDS: [&str; 3] = ["bundle", "bundle-universal", "known-packages"];
+
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args
+        .first()
+        .is_some_and(|a| BUNDLER_COMMANDS.contains(&a.as_str()))
+    {
+        return nice_plug_xtask::main_with_args("cargo xtask", args);
+    }
     match Cli::parse().task {
         Task::Bench { which } => bench::run(which),
         Task::BenchWorker(args) => bench::worker(args),

@@ -1,0 +1,546 @@
+//! The egui editor: a thin view over the engine's readout, timeline and
+//! status, plus the settings panel.
+//!
+//! [`EmoscopeEditor`] is what nice-plug sees. It builds a fresh
+//! nice-plug-egui editor each time the window opens, sized from the persisted
+//! editor size (nice-plug-egui's own state is not persisted), and records the
+//! size when the user resizes. [`EditorApp`] draws the frame; all work it does
+//! (timeline snapshots, the "write automation" parameter updates) happens
+//! only while the window is open.
+
+mod colors;
+mod controls;
+mod dialog;
+mod history;
+mod meter;
+mod plane;
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::{self, Color32, RichText, Vec2};
+use emoscope::cc::normalise;
+use emoscope::engine::{ModelState, Reading, TimelineEntry};
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
+use nice_plug::prelude::*;
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiEditorHandle, EguiEditorState, EguiNiceSettings,
+    NiceEguiApp, RepaintNotifier,
+};
+use parking_lot::Mutex;
+
+use crate::params::{EditorSize, EmoscopeParams};
+use crate::shared::{ExportNotice, PluginShared};
+
+/// Smallest editor size, logical pixels.
+const MIN_SIZE: EditorSize = EditorSize {
+    width: 720,
+    height: 520,
+};
+
+/// How many past windows the valence-arousal trail shows.
+const TRAIL: usize = 12;
+
+/// The editor as nice-plug sees it.
+pub struct EmoscopeEditor {
+    params: Arc<EmoscopeParams>,
+    shared: Arc<PluginShared>,
+    /// The egui editor of the open window (rebuilt on each open).
+    inner: Mutex<Option<EguiEditor<EditorApp>>>,
+}
+
+impl EmoscopeEditor {
+    /// An editor over the plugin's parameters and shared state.
+    pub fn new(params: Arc<EmoscopeParams>, shared: Arc<PluginShared>) -> Self {
+        Self {
+            params,
+            shared,
+            inner: Mutex::new(None),
+        }
+    }
+
+    fn logical_size(&self) -> LogicalSize<f64> {
+        let s = *self.params.editor_size.read();
+        LogicalSize::new(
+            f64::from(s.width.max(MIN_SIZE.width)),
+            f64::from(s.height.max(MIN_SIZE.height)),
+        )
+    }
+}
+
+impl Editor for EmoscopeEditor {
+    type Handle = EguiEditorHandle;
+
+    fn spawn(
+        &self,
+        parent: Option<ParentWindowHandle>,
+        wait_for_parent: bool,
+        fallback_scale_factor: Option<f64>,
+        gui_context: GuiContext,
+        host: Option<nice_plug::editor::HostMethods>,
+    ) -> Result<nice_plug::editor::SpawnedEditor<Self::Handle>, Box<dyn Error>> {
+        let state = EguiEditorState::from_size(self.logical_size(), 1.0);
+        let settings = EguiNiceSettings::new()
+            .with_tile("Emoscope")
+            .with_resize_hint(
+                ResizeHint::resizable().with_min_logical_size(LogicalSize::new(
+                    MIN_SIZE.width as f32,
+                    MIN_SIZE.height as f32,
+                )),
+            );
+        let app = EditorApp::new(self.params.clone(), self.shared.clone());
+        let editor = create_egui_editor(state, RepaintNotifier::new(), settings, app)
+            .ok_or("nice-plug-egui could not create the editor")?;
+        let spawned = editor.spawn(
+            parent,
+            wait_for_parent,
+            fallback_scale_factor,
+            gui_context,
+            host,
+        )?;
+        *self.inner.lock() = Some(editor);
+        Ok(spawned)
+    }
+
+    fn size(&self) -> NativeSize<u32> {
+        match self.inner.lock().as_ref() {
+            Some(editor) => editor.size(),
+            None => NativeSize::from_size(Size::Logical(self.logical_size()), 1.0),
+        }
+    }
+
+    fn resize_hint(&self) -> ResizeHint {
+        ResizeHint::resizable().with_min_logical_size(LogicalSize::new(
+            MIN_SIZE.width as f32,
+            MIN_SIZE.height as f32,
+        ))
+    }
+}
+
+/// Values shown by one frame, gathered once per frame.
+struct Snapshot {
+    reading: Option<Reading>,
+    range: (f32, f32),
+    now: f64,
+}
+
+/// The drawing side of the editor.
+pub struct EditorApp {
+    params: Arc<EmoscopeParams>,
+    shared: Arc<PluginShared>,
+    /// The host's GUI context (for `ParamSetter`), from `build`.
+    gui: Option<GuiContext>,
+    /// Timeline copy, refreshed when a new reading arrives.
+    timeline: Vec<TimelineEntry>,
+    /// Readout count the copy corresponds to.
+    timeline_count: u64,
+    /// Whether an automation gesture is open on the three output parameters.
+    gesture_open: bool,
+    /// Readout count last written as automation.
+    automation_count: u64,
+    /// The settings panel's edit buffers.
+    controls: controls::Controls,
+}
+
+impl EditorApp {
+    fn new(params: Arc<EmoscopeParams>, shared: Arc<PluginShared>) -> Self {
+        let controls = controls::Controls::new(&params);
+        Self {
+            params,
+            shared,
+            gui: None,
+            timeline: Vec::new(),
+            timeline_count: u64::MAX,
+            gesture_open: false,
+            automation_count: 0,
+            controls,
+        }
+    }
+
+    fn snapshot(&mut self) -> Snapshot {
+        let engine = self.shared.engine();
+        let reading = engine.as_ref().and_then(|e| e.readout.read());
+        let range = engine
+            .as_ref()
+            .map_or((0.0, 1.0), |e| e.status.output_range());
+        let count = reading.map_or(0, |r| r.count);
+        if count != self.timeline_count {
+            self.timeline = self.shared.timeline();
+            self.timeline_count = count;
+        }
+        let now = self
+            .shared
+            .playhead
+            .seconds()
+            .or(reading.map(|r| r.end))
+            .unwrap_or(0.0);
+        Snapshot {
+            reading,
+            range,
+            now,
+        }
+    }
+
+    /// Writes new readings to the A/V/D parameters while "write automation" is on.
+    fn write_automation(&mut self, snap: &Snapshot) {
+        let Some(gui) = &self.gui else {
+            return;
+        };
+        let setter = gui.param_setter();
+        let p = &self.params;
+        let on = p
+            .write_automation
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let params = [&p.arousal, &p.valence, &p.dominance];
+        if on && !self.gesture_open {
+            params.iter().for_each(|x| setter.begin_set_parameter(*x));
+            self.gesture_open = true;
+        }
+        if !on && self.gesture_open {
+            params.iter().for_each(|x| setter.end_set_parameter(*x));
+            self.gesture_open = false;
+        }
+        if let (true, Some(r)) = (on, snap.reading) {
+            if r.count != self.automation_count {
+                self.automation_count = r.count;
+                let v = [r.arousal, r.valence, r.dominance];
+                for (param, v) in params.iter().zip(v) {
+                    setter.set_parameter(*param, normalise(v, snap.range));
+                }
+            }
+        }
+    }
+
+    fn status_line(&self, ui: &mut egui::Ui) {
+        let engine = self.shared.engine();
+        let notices = self.shared.notices();
+        ui.horizontal_wrapped(|ui| {
+            let Some(e) = engine else {
+                ui.label(RichText::new("Inactive: the host has not started processing").weak());
+                return;
+            };
+            let texts = e.status.texts();
+            let (state, color) = match e.status.state() {
+                ModelState::None => ("no model", Color32::from_gray(150)),
+                ModelState::Loading => ("loading", Color32::from_rgb(0xfd, 0xd8, 0x35)),
+                ModelState::Loaded => ("ready", Color32::from_rgb(0x5e, 0xc9, 0x62)),
+                ModelState::Failed => ("load failed", Color32::from_rgb(0xe8, 0x45, 0x3c)),
+            };
+            ui.label(RichText::new("●").color(color));
+            let model = if texts.model_id.is_empty() {
+                "—"
+            } else {
+                &texts.model_id
+            };
+            ui.label(format!("model {model} ({state})"));
+            ui.separator();
+            ui.label(format!(
+                "device {}",
+                if texts.device.is_empty() {
+                    "—"
+                } else {
+                    &texts.device
+                }
+            ));
+            ui.separator();
+            ui.label(format!("RTF {:.3}", e.status.real_time_factor()));
+            ui.separator();
+            let dropped = e
+                .status
+                .windows_dropped
+                .load(std::sync::atomic::Ordering::Relaxed);
+            ui.label(format!("dropped windows {dropped}"));
+            let error = [
+                texts.error.clone(),
+                notices.transcript_error.clone(),
+                match &notices.export {
+                    Some(ExportNotice::Failed(m)) => format!("export failed: {m}"),
+                    _ => String::new(),
+                },
+            ]
+            .into_iter()
+            .find(|s| !s.is_empty());
+            if let Some(error) = error {
+                ui.separator();
+                ui.label(RichText::new(error).color(Color32::from_rgb(0xe8, 0x45, 0x3c)));
+            }
+        });
+    }
+
+    fn transcript_words(&self, ui: &mut egui::Ui, snap: &Snapshot) {
+        let now_words = self
+            .shared
+            .transcript()
+            .map(|t| t.text_between(snap.now - 2.0, snap.now + 0.5))
+            .unwrap_or_default();
+        let window_words = self
+            .timeline
+            .iter()
+            .rev()
+            .find(|e| e.end <= snap.now + 0.5)
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Now:").weak());
+            if now_words.is_empty() {
+                ui.label(RichText::new("(no transcript words here)").weak());
+            } else {
+                ui.label(RichText::new(now_words).size(16.0).strong());
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Last window:").weak());
+            ui.label(if window_words.is_empty() {
+                RichText::new("—").weak()
+            } else {
+                RichText::new(window_words)
+            });
+        });
+    }
+
+    /// Meters, plane, history and transcript: everything left of the settings.
+    fn main_view(&self, ui: &mut egui::Ui, snap: &Snapshot) {
+        let avail = ui.available_size();
+        let top_h = (avail.y * 0.5).clamp(200.0, 340.0).min(avail.x * 0.45);
+        ui.horizontal(|ui| {
+            let names = ["Arousal", "Valence", "Dominance"];
+            let values = snap.reading.map(|r| [r.arousal, r.valence, r.dominance]);
+            let meter_w = ((avail.x - top_h - 30.0) / 3.0).clamp(60.0, 120.0);
+            for (d, name) in names.iter().enumerate() {
+                let v = values.map(|v| v[d]);
+                meter::meter(
+                    ui,
+                    Vec2::new(meter_w, top_h),
+                    name,
+                    v.map(|v| normalise(v, snap.range)),
+                    v,
+                );
+            }
+            let upto: Vec<&TimelineEntry> = self
+                .timeline
+                .iter()
+                .filter(|e| e.end <= snap.now + 0.5)
+                .collect();
+            let trail: Vec<TimelineEntry> = upto[upto.len().saturating_sub(TRAIL)..]
+                .iter()
+                .map(|e| (*e).clone())
+                .collect();
+            plane::plane(ui, top_h, &trail, snap.range);
+        });
+        ui.add_space(6.0);
+        let hist_h = (ui.available_height() - 80.0).max(100.0);
+        history::history(
+            ui,
+            Vec2::new(ui.available_width(), hist_h),
+            &self.timeline,
+            snap.now,
+            snap.range,
+        );
+        ui.add_space(4.0);
+        self.transcript_words(ui, snap);
+    }
+}
+
+impl NiceEguiApp for EditorApp {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        egui_ctx.set_visuals(egui::Visuals::dark());
+        self.gui = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let snap = self.snapshot();
+        self.write_automation(&snap);
+        egui::Panel::top("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Emoscope");
+                ui.label(
+                    RichText::new(format!(
+                        "t = {:.1} s {}",
+                        snap.now,
+                        if self.shared.playhead.playing() {
+                            "▶"
+                        } else {
+                            "■"
+                        }
+                    ))
+                    .monospace(),
+                );
+            });
+            self.status_line(ui);
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            // Two columns with fixed widths (the settings on the right), so
+            // neither can draw over the other however the window is sized.
+            let height = ui.available_height();
+            let right = 290.0;
+            let left = (ui.available_width() - right - 12.0).max(300.0);
+            let column = egui::Layout::top_down(egui::Align::Min);
+            ui.horizontal_top(|ui| {
+                ui.allocate_ui_with_layout(Vec2::new(left, height), column, |ui| {
+                    ui.set_width(left);
+                    ui.set_height(height);
+                    self.main_view(ui, &snap);
+                });
+                ui.separator();
+                ui.allocate_ui_with_layout(Vec2::new(right, height), column, |ui| {
+                    ui.set_width(right);
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        self.controls.show(ui, &self.params, &self.shared);
+                    });
+                });
+            });
+        });
+        ui.ctx().request_repaint_after(Duration::from_millis(50));
+    }
+
+    fn resized(&mut self, new_size: nice_plug_egui::baseview::WindowSize) {
+        *self.params.editor_size.write() = EditorSize {
+            width: new_size.logical.width.round() as u32,
+            height: new_size.logical.height.round() as u32,
+        };
+    }
+
+    fn editor_closed(&mut self) {
+        if self.gesture_open {
+            if let Some(gui) = &self.gui {
+                let setter = gui.param_setter();
+                let p = &self.params;
+                setter.end_set_parameter(&p.arousal);
+                setter.end_set_parameter(&p.valence);
+                setter.end_set_parameter(&p.dominance);
+            }
+            self.gesture_open = false;
+        }
+        self.gui = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nice_plug::context::gui::GuiContextInner;
+    use nice_plug::context::PluginApi;
+    use nice_plug::params::internals::ParamPtr;
+    use nice_plug::plugin::PluginState;
+    use std::sync::atomic::Ordering;
+
+    /// What the host saw through the `ParamSetter`.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Call {
+        Begin(ParamPtr),
+        Set(ParamPtr, f32),
+        End(ParamPtr),
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Call>>);
+
+    impl GuiContextInner for Recorder {
+        fn plugin_api(&self) -> PluginApi {
+            PluginApi::Clap
+        }
+        unsafe fn raw_begin_set_parameter(&self, param: ParamPtr) {
+            self.0.lock().push(Call::Begin(param));
+        }
+        unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
+            self.0.lock().push(Call::Set(param, normalized));
+        }
+        unsafe fn raw_end_set_parameter(&self, param: ParamPtr) {
+            self.0.lock().push(Call::End(param));
+        }
+        fn get_state(&self) -> PluginState {
+            unimplemented!("not used by the editor")
+        }
+        fn set_state(&self, _state: PluginState) {}
+        fn request_restart(&self) {}
+    }
+
+    fn snapshot(count: u64, a: f32, v: f32, d: f32) -> Snapshot {
+        Snapshot {
+            reading: Some(Reading {
+                arousal: a,
+                valence: v,
+                dominance: d,
+                start: 0.0,
+                end: 4.0,
+                count,
+            }),
+            // A 1..7 scale: 4 is the middle (0.5), 7 the top (1.0), 1 the bottom (0.0).
+            range: (1.0, 7.0),
+            now: 4.0,
+        }
+    }
+
+    #[test]
+    fn write_automation_records_new_readings_inside_one_gesture() {
+        let params = Arc::new(EmoscopeParams::default());
+        let mut app = EditorApp::new(params.clone(), Arc::new(PluginShared::default()));
+        let recorder = Arc::new(Recorder::default());
+        app.gui = Some(GuiContext::new(recorder.clone()));
+        let [a, v, d] = [
+            params.arousal.as_ptr(),
+            params.valence.as_ptr(),
+            params.dominance.as_ptr(),
+        ];
+
+        // Off: nothing reaches the host.
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        assert!(recorder.0.lock().is_empty());
+
+        params.write_automation.store(true, Ordering::Relaxed);
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        // The same reading again: no new values.
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        app.write_automation(&snapshot(2, 7.0, 4.0, 4.0));
+        params.write_automation.store(false, Ordering::Relaxed);
+        app.write_automation(&snapshot(3, 1.0, 1.0, 1.0));
+
+        let calls = recorder.0.lock().clone();
+        assert_eq!(
+            calls,
+            vec![
+                Call::Begin(a),
+                Call::Begin(v),
+                Call::Begin(d),
+                Call::Set(a, 0.5),
+                Call::Set(v, 1.0),
+                Call::Set(d, 0.0),
+                Call::Set(a, 1.0),
+                Call::Set(v, 0.5),
+                Call::Set(d, 0.5),
+                Call::End(a),
+                Call::End(v),
+                Call::End(d),
+            ]
+        );
+    }
+
+    #[test]
+    fn closing_the_editor_ends_an_open_gesture() {
+        let params = Arc::new(EmoscopeParams::default());
+        let mut app = EditorApp::new(params.clone(), Arc::new(PluginShared::default()));
+        let recorder = Arc::new(Recorder::default());
+        app.gui = Some(GuiContext::new(recorder.clone()));
+        params.write_automation.store(true, Ordering::Relaxed);
+        app.write_automation(&snapshot(1, 4.0, 4.0, 4.0));
+        app.editor_closed();
+        let calls = recorder.0.lock().clone();
+        assert_eq!(
+            calls[calls.len() - 3..],
+            [
+                Call::End(params.arousal.as_ptr()),
+                Call::End(params.valence.as_ptr()),
+                Call::End(params.dominance.as_ptr()),
+            ]
+        );
+        assert!(app.gui.is_none());
+    }
+}

@@ -1,0 +1,277 @@
+//! The settings panel: model directory, transcript sidecar and offset, MIDI
+//! CC mapping, analysis window, automation and export. Edits go to the
+//! persisted settings and, through [`PluginShared::apply`], to the engine.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use egui::{self, Color32, RichText};
+
+use super::dialog::{Dialogs, Purpose};
+use crate::export::ExportFormat;
+use crate::params::EmoscopeParams;
+use crate::shared::{ExportNotice, PluginShared};
+
+const ERROR: Color32 = Color32::from_rgb(0xe8, 0x45, 0x3c);
+
+/// Edit buffers of the text fields (applied on Enter or the button) and the last refusal.
+pub struct Controls {
+    model_dir: String,
+    transcript: String,
+    export_path: String,
+    cc_error: Option<String>,
+    dialogs: Dialogs,
+}
+
+impl Controls {
+    /// Buffers initialised from the persisted settings.
+    pub fn new(params: &EmoscopeParams) -> Self {
+        Self {
+            model_dir: params.model_dir.read().clone(),
+            transcript: params.transcript.read().path.clone(),
+            export_path: params.export.read().path.clone(),
+            cc_error: None,
+            dialogs: Dialogs::default(),
+        }
+    }
+
+    /// Draws the panel.
+    pub fn show(&mut self, ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
+        self.take_dialog_answer(params, shared);
+        ui.spacing_mut().item_spacing.y = 5.0;
+        self.model(ui, params, shared);
+        ui.separator();
+        self.transcript(ui, params, shared);
+        ui.separator();
+        self.midi(ui, params);
+        ui.separator();
+        analysis(ui, params, shared);
+        ui.separator();
+        automation(ui, params);
+        ui.separator();
+        self.export(ui, params, shared);
+    }
+
+    fn take_dialog_answer(&mut self, params: &EmoscopeParams, shared: &PluginShared) {
+        let Some((purpose, Some(path))) = self.dialogs.take() else {
+            return;
+        };
+        let path = path.display().to_string();
+        match purpose {
+            Purpose::ModelDir => {
+                self.model_dir = path.clone();
+                *params.model_dir.write() = path;
+                shared.apply(params);
+            }
+            Purpose::Transcript => {
+                self.transcript = path.clone();
+                params.transcript.write().path = path;
+                shared.apply(params);
+            }
+            Purpose::Export(_) => {
+                self.export_path = path.clone();
+                params.export.write().path = path;
+            }
+        }
+    }
+
+    fn path_row(&mut self, ui: &mut egui::Ui, which: Purpose, hint: &str) -> bool {
+        let dialogs_open = self.dialogs.is_open();
+        let buffer = match which {
+            Purpose::ModelDir => &mut self.model_dir,
+            Purpose::Transcript => &mut self.transcript,
+            Purpose::Export(_) => &mut self.export_path,
+        };
+        let mut commit = false;
+        ui.horizontal(|ui| {
+            let r = ui.add(
+                egui::TextEdit::singleline(buffer)
+                    .hint_text(hint)
+                    .desired_width(ui.available_width() - 90.0),
+            );
+            commit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui
+                .add_enabled(!dialogs_open, egui::Button::new("Browse…"))
+                .clicked()
+            {
+                self.dialogs.open(which);
+            }
+        });
+        commit
+    }
+
+    fn model(&mut self, ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
+        ui.label(RichText::new("Model").strong());
+        let mut commit = self.path_row(ui, Purpose::ModelDir, "model directory");
+        commit |= ui.button("Load model").clicked();
+        if commit {
+            *params.model_dir.write() = self.model_dir.trim().to_owned();
+            shared.apply(params);
+        }
+    }
+
+    fn transcript(&mut self, ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
+        ui.label(RichText::new("Transcript sidecar").strong());
+        let mut commit = self.path_row(ui, Purpose::Transcript, "labels .txt or plain text");
+        let mut offset = params.transcript.read().offset_seconds;
+        ui.horizontal(|ui| {
+            ui.label("offset");
+            let r = ui.add(
+                egui::DragValue::new(&mut offset)
+                    .speed(0.01)
+                    .suffix(" s")
+                    .range(-86_400.0..=86_400.0),
+            );
+            commit |= r.changed();
+            commit |= ui.button("Reload").clicked();
+        });
+        if commit {
+            {
+                let mut t = params.transcript.write();
+                t.path = self.transcript.trim().to_owned();
+                t.offset_seconds = offset;
+            }
+            shared.apply(params);
+        }
+        if let Some(t) = shared.transcript() {
+            ui.label(RichText::new(format!("{} segments loaded", t.segments().len())).weak());
+        }
+    }
+
+    fn midi(&mut self, ui: &mut egui::Ui, params: &EmoscopeParams) {
+        ui.label(RichText::new("MIDI CC output").strong());
+        let old = params.cc.get();
+        let mut m = old;
+        ui.checkbox(&mut m.enabled, "send A/V/D as control change");
+        egui::Grid::new("cc").num_columns(2).show(ui, |ui| {
+            for (i, name) in ["arousal CC", "valence CC", "dominance CC"]
+                .iter()
+                .enumerate()
+            {
+                ui.label(*name);
+                ui.add(egui::DragValue::new(&mut m.controllers[i]).range(0..=119));
+                ui.end_row();
+            }
+            ui.label("channel");
+            let mut ch = m.channel + 1;
+            ui.add(egui::DragValue::new(&mut ch).range(1..=16));
+            m.channel = ch - 1;
+            ui.end_row();
+            ui.label("at most every");
+            ui.add(
+                egui::DragValue::new(&mut m.min_interval_ms)
+                    .range(0..=10_000)
+                    .suffix(" ms"),
+            );
+            ui.end_row();
+        });
+        ui.checkbox(&mut m.fourteen_bit, "14-bit (MSB + LSB on CC + 32)");
+        if m != old {
+            self.cc_error = params.cc.set(m).err().map(|e| e.to_string());
+        }
+        if let Some(e) = &self.cc_error {
+            ui.label(RichText::new(e).color(ERROR));
+        }
+    }
+
+    fn export(&mut self, ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
+        ui.label(RichText::new("Export timeline").strong());
+        let mut settings = params.export.read().clone();
+        let before = settings.clone();
+        let ext = settings.format.extension();
+        if self.path_row(ui, Purpose::Export(ext), "file to write") {
+            settings.path = self.export_path.trim().to_owned();
+        }
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_id_salt("export-format")
+                .selected_text(settings.format.label())
+                .show_ui(ui, |ui| {
+                    for f in ExportFormat::ALL {
+                        ui.selectable_value(&mut settings.format, f, f.label());
+                    }
+                });
+            if ui.button("Export now").clicked() {
+                settings.path = self.export_path.trim().to_owned();
+                // The result is also kept in the notices, shown below.
+                let _ = shared.export(Path::new(&settings.path), settings.format);
+            }
+            if ui
+                .button("Clear")
+                .on_hover_text("Forget the analysed timeline")
+                .clicked()
+            {
+                shared.clear_timeline();
+            }
+        });
+        ui.checkbox(
+            &mut settings.on_deactivate,
+            "also export when the host stops the plugin",
+        );
+        if settings != before {
+            *params.export.write() = settings;
+        }
+        match shared.notices().export {
+            Some(ExportNotice::Written(path, n)) => {
+                ui.label(RichText::new(format!("wrote {n} windows to {}", path.display())).weak());
+            }
+            Some(ExportNotice::Failed(m)) => {
+                ui.label(
+                    RichText::new(format!("{m} — the timeline is kept; try again")).color(ERROR),
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+fn analysis(ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
+    ui.label(RichText::new("Analysis").strong());
+    let old = params.analysis.read().clone();
+    let mut a = old.clone();
+    egui::Grid::new("analysis").num_columns(2).show(ui, |ui| {
+        ui.label("window");
+        ui.add(
+            egui::DragValue::new(&mut a.window_seconds)
+                .range(0.5..=30.0)
+                .speed(0.05)
+                .suffix(" s"),
+        );
+        ui.end_row();
+        ui.label("hop");
+        ui.add(
+            egui::DragValue::new(&mut a.hop_seconds)
+                .range(0.05..=a.window_seconds)
+                .speed(0.01)
+                .suffix(" s"),
+        );
+        ui.end_row();
+        ui.label("smoothing");
+        ui.add(
+            egui::DragValue::new(&mut a.smoothing_seconds)
+                .range(0.0..=60.0)
+                .speed(0.05)
+                .suffix(" s"),
+        );
+        ui.end_row();
+    });
+    ui.checkbox(
+        &mut a.analyse_while_stopped,
+        "analyse while the transport is stopped",
+    );
+    if a != old {
+        *params.analysis.write() = a;
+        shared.apply(params);
+    }
+}
+
+fn automation(ui: &mut egui::Ui, params: &EmoscopeParams) {
+    ui.label(RichText::new("Automation").strong());
+    let mut on = params.write_automation.load(Ordering::Relaxed);
+    if ui
+        .checkbox(&mut on, "write A/V/D parameters while this window is open")
+        .on_hover_text("The host records them as plugin automation when its automation mode is write/touch/latch")
+        .changed()
+    {
+        params.write_automation.store(on, Ordering::Relaxed);
+    }
+}

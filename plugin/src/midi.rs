@@ -1,0 +1,523 @@
+//! MIDI CC output of arousal, valence and dominance: the plugin's automation
+//! path (nice-plug cannot send parameter changes from the audio thread, but
+//! every host can record or route incoming CC).
+//!
+//! The mapping ([`CcMapping`]) is edited by the GUI and persisted with the
+//! plugin state; it crosses to the audio thread packed into one atomic word
+//! ([`SharedCcMapping`]), so the audio thread always sees a whole mapping,
+//! never half of an edit. [`CcEmitter`] is the audio-thread state machine that
+//! turns readouts into controller messages: only values that changed, at most
+//! one update per `min_interval_ms`, each timed at the sample where the new
+//! value became sendable. The numbers come from [`emoscope::cc`], which the
+//! MIDI-file export uses too.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use emoscope::cc::{normalise, to_cc14, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL, LSB_OFFSET};
+use emoscope::engine::Reading;
+use nice_plug::params::persist::PersistentField;
+use serde::{Deserialize, Serialize};
+
+/// Where A, V and D go on the MIDI output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CcMapping {
+    /// Send CC at all.
+    pub enabled: bool,
+    /// Controller numbers for arousal, valence and dominance (0-119; 0-31 in 14-bit mode).
+    pub controllers: [u8; 3],
+    /// Zero-based MIDI channel (0 is channel 1 in a DAW).
+    pub channel: u8,
+    /// Send 14-bit values as MSB on the controller and LSB on controller + 32.
+    pub fourteen_bit: bool,
+    /// Minimum time between two updates, in milliseconds (0: every new reading).
+    pub min_interval_ms: u16,
+}
+
+impl Default for CcMapping {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            controllers: DEFAULT_CC,
+            channel: DEFAULT_CHANNEL,
+            fourteen_bit: false,
+            min_interval_ms: 50,
+        }
+    }
+}
+
+/// Why a mapping cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CcMappingError {
+    /// A controller number outside 0-119 (120-127 are channel mode messages).
+    #[error("controller {0} is not a control change number (0-119)")]
+    NotAController(u8),
+    /// In 14-bit mode, the MSB controller must be 0-31 so that its LSB partner (+32) exists.
+    #[error("14-bit mode needs controllers 0-31 (LSB on controller + 32), got {0}")]
+    NoLsbPartner(u8),
+    /// Two dimensions (or an MSB and another's LSB) on the same controller.
+    #[error("controller {0} is used twice")]
+    Duplicate(u8),
+    /// Channel outside 0-15.
+    #[error("channel {} does not exist (1-16)", .0 + 1)]
+    BadChannel(u8),
+}
+
+impl CcMapping {
+    /// Checks the mapping; the editor shows the error and keeps the previous mapping.
+    pub fn validate(&self) -> Result<(), CcMappingError> {
+        if self.channel > 15 {
+            return Err(CcMappingError::BadChannel(self.channel));
+        }
+        let mut used = [false; 128];
+        for &cc in &self.controllers {
+            if cc > 119 {
+                return Err(CcMappingError::NotAController(cc));
+            }
+            if self.fourteen_bit && cc >= LSB_OFFSET {
+                return Err(CcMappingError::NoLsbPartner(cc));
+            }
+            let pair = [Some(cc), self.fourteen_bit.then_some(cc + LSB_OFFSET)];
+            for c in pair.into_iter().flatten() {
+                if std::mem::replace(&mut used[c as usize], true) {
+                    return Err(CcMappingError::Duplicate(c));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Packs the mapping into one word: controllers (3 x 7 bits), channel (4),
+    /// flags (2), interval (16).
+    fn pack(&self) -> u64 {
+        let [a, v, d] = self.controllers.map(|c| u64::from(c & 0x7f));
+        a | v << 7
+            | d << 14
+            | u64::from(self.channel & 0x0f) << 21
+            | u64::from(self.enabled) << 25
+            | u64::from(self.fourteen_bit) << 26
+            | u64::from(self.min_interval_ms) << 27
+    }
+
+    fn unpack(w: u64) -> Self {
+        Self {
+            controllers: [w & 0x7f, (w >> 7) & 0x7f, (w >> 14) & 0x7f].map(|c| c as u8),
+            channel: ((w >> 21) & 0x0f) as u8,
+            enabled: (w >> 25) & 1 == 1,
+            fourteen_bit: (w >> 26) & 1 == 1,
+            min_interval_ms: ((w >> 27) & 0xffff) as u16,
+        }
+    }
+}
+
+/// The mapping shared between the editor (writes), the state (persists) and
+/// the audio thread (reads once per block, lock-free).
+#[derive(Debug)]
+pub struct SharedCcMapping(AtomicU64);
+
+impl Default for SharedCcMapping {
+    fn default() -> Self {
+        Self(AtomicU64::new(CcMapping::default().pack()))
+    }
+}
+
+impl SharedCcMapping {
+    /// The current mapping. Real-time safe.
+    pub fn get(&self) -> CcMapping {
+        CcMapping::unpack(self.0.load(Ordering::Acquire))
+    }
+
+    /// Replaces the mapping after validating it.
+    pub fn set(&self, mapping: CcMapping) -> Result<(), CcMappingError> {
+        mapping.validate()?;
+        self.0.store(mapping.pack(), Ordering::Release);
+        Ok(())
+    }
+}
+
+impl<'a> PersistentField<'a, CcMapping> for SharedCcMapping {
+    fn set(&self, new_value: CcMapping) {
+        // A state with an invalid mapping (edited by hand, or from a future
+        // version) keeps the current one rather than sending garbage.
+        let _ = SharedCcMapping::set(self, new_value);
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&CcMapping) -> R,
+    {
+        f(&self.get())
+    }
+}
+
+/// One controller message, as the emitter produces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CcEvent {
+    /// Sample offset within the current block.
+    pub timing: u32,
+    /// Zero-based channel.
+    pub channel: u8,
+    /// Controller number.
+    pub cc: u8,
+    /// 7-bit value.
+    pub value: u8,
+}
+
+/// Audio-thread state of the CC output. Allocation-free; all state is inline.
+#[derive(Debug, Clone, Default)]
+pub struct CcEmitter {
+    /// Samples processed since the last reset (the emitter's clock).
+    clock: u64,
+    /// Earliest clock value at which the next update may go out.
+    next_allowed: u64,
+    /// `count` of the last reading taken in.
+    last_count: u64,
+    /// Values waiting for the rate limit (14-bit scale, 0-16383).
+    pending: Option<[u16; 3]>,
+    /// What each controller last received (14-bit scale); `None` before the first send.
+    last_sent: [Option<u16>; 3],
+    /// The mapping the last sends used; a change re-sends everything.
+    mapping: Option<CcMapping>,
+    /// Whether the last attempt found the host's event queue full.
+    pub host_full: bool,
+}
+
+impl CcEmitter {
+    /// Forgets what was sent, so the next reading goes out in full (after a
+    /// host reset the receiver's state is unknown).
+    pub fn reset(&mut self) {
+        // `last_count` back to 0 too: the latest reading goes out again at once
+        // rather than waiting for the next one.
+        *self = Self::default();
+    }
+
+    /// Processes one block of `frames` samples at `sample_rate`: takes in
+    /// `reading` (the readout's latest, if any) and calls `send` for each
+    /// controller message to emit, in time order. `send` returns false when
+    /// the host cannot take more events; the update is then retried in the
+    /// next block. Real-time safe: no allocation, lock or panic.
+    pub fn process(
+        &mut self,
+        frames: u32,
+        sample_rate: f32,
+        reading: Option<Reading>,
+        range: (f32, f32),
+        mapping: CcMapping,
+        mut send: impl FnMut(CcEvent) -> bool,
+    ) {
+        let block_start = self.clock;
+        self.clock += u64::from(frames);
+        if self.mapping != Some(mapping) {
+            // Controllers or resolution changed: nothing the receiver holds is current.
+            self.last_sent = [None; 3];
+            self.last_count = 0;
+            self.mapping = Some(mapping);
+        }
+        if !mapping.enabled {
+            self.pending = None;
+            return;
+        }
+        if let Some(r) = reading {
+            if r.count != self.last_count {
+                self.last_count = r.count;
+                let t = [r.arousal, r.valence, r.dominance].map(|x| normalise(x, range));
+                self.pending = Some(t.map(|t| {
+                    let (msb, lsb) = to_cc14(t);
+                    if mapping.fourteen_bit {
+                        u16::from(msb) << 7 | u16::from(lsb)
+                    } else {
+                        // 7-bit values kept on the 14-bit scale (value << 7) so both modes compare alike.
+                        u16::from(to_cc7(t)) << 7
+                    }
+                }));
+            }
+        }
+        let Some(values) = self.pending else {
+            return;
+        };
+        let offset = self.next_allowed.saturating_sub(block_start);
+        if offset >= u64::from(frames) {
+            return; // Rate limit holds it past this block.
+        }
+        let timing = offset as u32;
+        let mut any = false;
+        self.host_full = false;
+        for (i, &v) in values.iter().enumerate() {
+            if self.last_sent[i] == Some(v) {
+                continue;
+            }
+            let cc = mapping.controllers[i];
+            let msb = (v >> 7) as u8;
+            let mut ok = send(CcEvent {
+                timing,
+                channel: mapping.channel,
+                cc,
+                value: msb,
+            });
+            if ok && mapping.fourteen_bit {
+                ok = send(CcEvent {
+                    timing,
+                    channel: mapping.channel,
+                    cc: cc + LSB_OFFSET,
+                    value: (v & 0x7f) as u8,
+                });
+            }
+            if !ok {
+                self.host_full = true;
+                return; // Keep `pending`; what was sent is recorded.
+            }
+            self.last_sent[i] = Some(v);
+            any = true;
+        }
+        self.pending = None;
+        if any {
+            let interval =
+                (f64::from(mapping.min_interval_ms) * f64::from(sample_rate) / 1000.0).ceil();
+            self.next_allowed = block_start + offset + interval as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(count: u64, a: f32, v: f32, d: f32) -> Option<Reading> {
+        Some(Reading {
+            arousal: a,
+            valence: v,
+            dominance: d,
+            start: 0.0,
+            end: 4.0,
+            count,
+        })
+    }
+
+    fn run(e: &mut CcEmitter, frames: u32, r: Option<Reading>, mapping: CcMapping) -> Vec<CcEvent> {
+        let mut out = Vec::new();
+        e.process(frames, 48_000.0, r, (0.0, 1.0), mapping, |ev| {
+            out.push(ev);
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn mapping_round_trips_through_the_packed_word() {
+        let m = CcMapping {
+            enabled: false,
+            controllers: [1, 119, 64],
+            channel: 15,
+            fourteen_bit: true,
+            min_interval_ms: 65_535,
+        };
+        assert_eq!(CcMapping::unpack(m.pack()), m);
+        assert_eq!(
+            CcMapping::unpack(CcMapping::default().pack()),
+            CcMapping::default()
+        );
+    }
+
+    #[test]
+    fn invalid_mappings_are_refused_and_keep_the_old_one() {
+        let shared = SharedCcMapping::default();
+        let bad = [
+            (
+                CcMapping {
+                    controllers: [20, 20, 22],
+                    ..CcMapping::default()
+                },
+                CcMappingError::Duplicate(20),
+            ),
+            (
+                CcMapping {
+                    controllers: [20, 21, 40],
+                    fourteen_bit: true,
+                    ..CcMapping::default()
+                },
+                CcMappingError::NoLsbPartner(40),
+            ),
+            (
+                // 14-bit: 1's LSB partner is 33, which D already uses.
+                CcMapping {
+                    controllers: [1, 2, 33],
+                    fourteen_bit: true,
+                    ..CcMapping::default()
+                },
+                CcMappingError::NoLsbPartner(33),
+            ),
+            (
+                CcMapping {
+                    controllers: [20, 21, 120],
+                    ..CcMapping::default()
+                },
+                CcMappingError::NotAController(120),
+            ),
+            (
+                CcMapping {
+                    channel: 16,
+                    ..CcMapping::default()
+                },
+                CcMappingError::BadChannel(16),
+            ),
+        ];
+        for (m, err) in bad {
+            assert_eq!(shared.set(m), Err(err));
+            assert_eq!(shared.get(), CcMapping::default());
+        }
+    }
+
+    #[test]
+    fn seven_bit_values_are_sent_once_per_change() {
+        let m = CcMapping {
+            min_interval_ms: 0,
+            ..CcMapping::default()
+        };
+        let mut e = CcEmitter::default();
+        // 0.5 -> round(63.5) = 64; 1.0 -> 127; 0.0 -> 0.
+        let ev = run(&mut e, 256, reading(1, 0.5, 1.0, 0.0), m);
+        let sent: Vec<(u8, u8)> = ev.iter().map(|e| (e.cc, e.value)).collect();
+        assert_eq!(sent, vec![(20, 64), (21, 127), (22, 0)]);
+        assert!(ev.iter().all(|e| e.timing == 0 && e.channel == 0));
+        // The same reading again: nothing.
+        assert!(run(&mut e, 256, reading(1, 0.5, 1.0, 0.0), m).is_empty());
+        // A new reading where only valence moves by more than one step: only CC 21.
+        let ev = run(&mut e, 256, reading(2, 0.5, 0.5, 0.0), m);
+        assert_eq!(
+            ev.iter().map(|e| (e.cc, e.value)).collect::<Vec<_>>(),
+            vec![(21, 64)]
+        );
+        // A new reading whose change is below one 7-bit step (1/127 ~ 0.0079): nothing.
+        assert!(run(&mut e, 256, reading(3, 0.502, 0.5, 0.0), m).is_empty());
+    }
+
+    #[test]
+    fn fourteen_bit_sends_msb_then_lsb() {
+        let m = CcMapping {
+            controllers: [1, 2, 3],
+            fourteen_bit: true,
+            min_interval_ms: 0,
+            ..CcMapping::default()
+        };
+        let mut e = CcEmitter::default();
+        // 0.25 * 16383 = 4095.75 -> 4096 = 32 << 7 | 0.
+        // 0.3 * 16383 = 4914.9 -> 4915 = 38 << 7 | 51.
+        let ev = run(&mut e, 64, reading(1, 0.25, 0.3, 1.0), m);
+        let sent: Vec<(u8, u8)> = ev.iter().map(|e| (e.cc, e.value)).collect();
+        assert_eq!(
+            sent,
+            vec![(1, 32), (33, 0), (2, 38), (34, 51), (3, 127), (35, 127)]
+        );
+    }
+
+    #[test]
+    fn rate_limit_delays_to_the_exact_sample_and_sends_the_newest() {
+        // 10 ms at 48 kHz = 480 samples.
+        let m = CcMapping {
+            min_interval_ms: 10,
+            ..CcMapping::default()
+        };
+        let mut e = CcEmitter::default();
+        assert_eq!(run(&mut e, 100, reading(1, 0.0, 0.0, 0.0), m).len(), 3);
+        // Clock 100..200 and 200..300: a new reading arrives but 480 is not reached.
+        assert!(run(&mut e, 100, reading(2, 0.5, 0.0, 0.0), m).is_empty());
+        assert!(run(&mut e, 100, reading(3, 1.0, 0.0, 0.0), m).is_empty());
+        // Block 300..556 contains sample 480: offset 180, with the newest value (127).
+        let ev = run(&mut e, 256, None, m);
+        assert_eq!(
+            ev,
+            vec![CcEvent {
+                timing: 180,
+                channel: 0,
+                cc: 20,
+                value: 127
+            }]
+        );
+        // Next allowed at 480 + 480 = 960; a reading in block 556..812 waits, block 812..1068 sends at 148.
+        assert!(run(&mut e, 256, reading(4, 0.0, 0.0, 0.0), m).is_empty());
+        let ev = run(&mut e, 256, None, m);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].timing, ev[0].value), (960 - 812, 0));
+    }
+
+    #[test]
+    fn values_are_normalised_by_the_model_range_and_clamped() {
+        let m = CcMapping {
+            min_interval_ms: 0,
+            ..CcMapping::default()
+        };
+        let mut e = CcEmitter::default();
+        let mut out = Vec::new();
+        // Range 1..7 (e.g. a 7-point scale): 4 is the midpoint -> 64; 9 clamps -> 127; 1 -> 0.
+        e.process(
+            32,
+            44_100.0,
+            reading(1, 4.0, 9.0, 1.0),
+            (1.0, 7.0),
+            m,
+            |ev| {
+                out.push(ev.value);
+                true
+            },
+        );
+        assert_eq!(out, vec![64, 127, 0]);
+    }
+
+    #[test]
+    fn a_mapping_change_resends_everything_on_the_new_controllers() {
+        let m1 = CcMapping {
+            min_interval_ms: 0,
+            ..CcMapping::default()
+        };
+        let m2 = CcMapping {
+            controllers: [70, 71, 72],
+            channel: 3,
+            ..m1
+        };
+        let mut e = CcEmitter::default();
+        let r = reading(1, 0.1, 0.2, 0.3);
+        assert_eq!(run(&mut e, 64, r, m1).len(), 3);
+        let ev = run(&mut e, 64, r, m2);
+        assert_eq!(
+            ev.iter().map(|e| (e.channel, e.cc)).collect::<Vec<_>>(),
+            vec![(3, 70), (3, 71), (3, 72)]
+        );
+        // Disabled: nothing, even for new readings.
+        let off = CcMapping {
+            enabled: false,
+            ..m2
+        };
+        assert!(run(&mut e, 64, reading(2, 0.9, 0.9, 0.9), off).is_empty());
+    }
+
+    #[test]
+    fn a_full_host_queue_retries_in_the_next_block() {
+        let m = CcMapping {
+            min_interval_ms: 0,
+            ..CcMapping::default()
+        };
+        let mut e = CcEmitter::default();
+        let mut accepted = Vec::new();
+        // The host takes one event, then is full.
+        let mut budget = 1;
+        e.process(
+            64,
+            48_000.0,
+            reading(1, 0.0, 0.5, 1.0),
+            (0.0, 1.0),
+            m,
+            |ev| {
+                if budget == 0 {
+                    return false;
+                }
+                budget -= 1;
+                accepted.push(ev.cc);
+                true
+            },
+        );
+        assert!(e.host_full);
+        let rest = run(&mut e, 64, None, m);
+        assert_eq!(accepted, vec![20]);
+        assert_eq!(rest.iter().map(|e| e.cc).collect::<Vec<_>>(), vec![21, 22]);
+    }
+}

@@ -1,0 +1,238 @@
+//! The plugin's parameters and persisted settings.
+//!
+//! Host-visible parameters are only the three A/V/D outputs that the editor's
+//! "write automation" toggle drives (so a host can record them as automation
+//! lanes). Everything else is configuration that the host stores with the
+//! project through `#[persist]` fields: it is edited in the editor, read on
+//! the main thread when the engine is (re)configured, and never touched by the
+//! audio thread except the CC mapping, which is an atomic word.
+//!
+//! IDs (`#[id]`, `#[persist]`) are permanent API: renaming one loses saved
+//! projects' values. Saved state is deterministic byte for byte: nice-plug
+//! writes `BTreeMap`s, and every persisted value here is a plain struct whose
+//! JSON has a fixed field order.
+
+use std::sync::atomic::AtomicBool;
+
+use emoscope::engine::AnalysisConfig;
+use nice_plug::prelude::*;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::export::ExportFormat;
+use crate::midi::SharedCcMapping;
+
+/// Editor size on first open, logical pixels.
+pub const DEFAULT_EDITOR_SIZE: EditorSize = EditorSize {
+    width: 900,
+    height: 640,
+};
+
+/// Window, hop, smoothing and transport settings of the analysis, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisSettings {
+    /// Analysis window in seconds.
+    pub window_seconds: f64,
+    /// Hop between windows in seconds.
+    pub hop_seconds: f64,
+    /// Smoothing time constant in seconds (0: none).
+    pub smoothing_seconds: f64,
+    /// Analyse while the host transport is stopped.
+    pub analyse_while_stopped: bool,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        let c = AnalysisConfig::default();
+        Self {
+            window_seconds: c.window_seconds,
+            hop_seconds: c.hop_seconds,
+            smoothing_seconds: c.smoothing_seconds,
+            analyse_while_stopped: c.analyse_while_stopped,
+        }
+    }
+}
+
+impl AnalysisSettings {
+    /// The engine configuration, with values outside what the engine accepts
+    /// (a hand-edited or corrupt state) replaced by the defaults.
+    pub fn to_config(&self) -> AnalysisConfig {
+        let d = AnalysisConfig::default();
+        let ok = |x: f64, lo: f64, hi: f64| x.is_finite() && (lo..=hi).contains(&x);
+        let window = if ok(self.window_seconds, 0.5, 30.0) {
+            self.window_seconds
+        } else {
+            d.window_seconds
+        };
+        let hop = if ok(self.hop_seconds, 0.05, window) {
+            self.hop_seconds
+        } else {
+            d.hop_seconds.min(window)
+        };
+        AnalysisConfig {
+            window_seconds: window,
+            hop_seconds: hop,
+            smoothing_seconds: if ok(self.smoothing_seconds, 0.0, 60.0) {
+                self.smoothing_seconds
+            } else {
+                d.smoothing_seconds
+            },
+            analyse_while_stopped: self.analyse_while_stopped,
+        }
+    }
+}
+
+/// The transcript sidecar and its alignment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TranscriptSettings {
+    /// Path of the sidecar file; empty for none.
+    pub path: String,
+    /// Seconds added to transcript times to place them on the host timeline.
+    pub offset_seconds: f64,
+}
+
+/// Where and how the emotion timeline is exported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    /// Destination file; empty until the user chooses one.
+    pub path: String,
+    /// File format.
+    pub format: ExportFormat,
+    /// Also export automatically when the host deactivates the plugin.
+    pub on_deactivate: bool,
+}
+
+/// The editor window's size, logical pixels. Stored by us because
+/// nice-plug-egui's `EguiEditorState` is not a persistent field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditorSize {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+impl Default for EditorSize {
+    fn default() -> Self {
+        DEFAULT_EDITOR_SIZE
+    }
+}
+
+/// Parameters and persisted settings.
+#[derive(Params)]
+pub struct EmoscopeParams {
+    /// Arousal output (normalised to the model's range), written by the
+    /// editor while "write automation" is on, for hosts to record.
+    #[id = "arousal"]
+    pub arousal: FloatParam,
+    /// Valence output, as `arousal`.
+    #[id = "valence"]
+    pub valence: FloatParam,
+    /// Dominance output, as `arousal`.
+    #[id = "dominance"]
+    pub dominance: FloatParam,
+
+    /// Model directory (anything `emoscope::engine::load_predictor` accepts); empty for none.
+    #[persist = "model-dir"]
+    pub model_dir: RwLock<String>,
+    /// Transcript sidecar path and offset.
+    #[persist = "transcript"]
+    pub transcript: RwLock<TranscriptSettings>,
+    /// MIDI CC mapping; read by the audio thread as one atomic word.
+    #[persist = "cc"]
+    pub cc: SharedCcMapping,
+    /// Window, hop and smoothing.
+    #[persist = "analysis"]
+    pub analysis: RwLock<AnalysisSettings>,
+    /// Marker export destination and format.
+    #[persist = "export"]
+    pub export: RwLock<ExportSettings>,
+    /// Editor window size, updated when the window is resized.
+    #[persist = "editor-size"]
+    pub editor_size: RwLock<EditorSize>,
+    /// Whether the open editor writes A/V/D into the three parameters above.
+    #[persist = "write-automation"]
+    pub write_automation: AtomicBool,
+}
+
+fn output_param(name: &str) -> FloatParam {
+    FloatParam::new(name, 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
+        .with_value_to_string(formatters::v2s_f32_rounded(3))
+}
+
+impl Default for EmoscopeParams {
+    fn default() -> Self {
+        Self {
+            arousal: output_param("Arousal"),
+            valence: output_param("Valence"),
+            dominance: output_param("Dominance"),
+            model_dir: RwLock::new(String::new()),
+            transcript: RwLock::new(TranscriptSettings::default()),
+            cc: SharedCcMapping::default(),
+            analysis: RwLock::new(AnalysisSettings::default()),
+            export: RwLock::new(ExportSettings::default()),
+            editor_size: RwLock::new(EditorSize::default()),
+            write_automation: AtomicBool::new(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_fields_serialize_deterministically_and_round_trip() {
+        let a = EmoscopeParams::default();
+        *a.model_dir.write() = "/models/m".into();
+        a.transcript.write().offset_seconds = 12.5;
+        a.analysis.write().hop_seconds = 0.5;
+        let fields = a.serialize_fields();
+        // Same values, same bytes, in a fixed key order.
+        assert_eq!(fields, a.serialize_fields());
+        let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "analysis",
+                "cc",
+                "editor-size",
+                "export",
+                "model-dir",
+                "transcript",
+                "write-automation"
+            ]
+        );
+        let b = EmoscopeParams::default();
+        b.deserialize_fields(&fields);
+        assert_eq!(b.serialize_fields(), fields);
+        assert_eq!(*b.model_dir.read(), "/models/m");
+        assert_eq!(b.transcript.read().offset_seconds, 12.5);
+    }
+
+    #[test]
+    fn out_of_range_analysis_settings_fall_back_to_defaults() {
+        let s = AnalysisSettings {
+            window_seconds: f64::NAN,
+            hop_seconds: 100.0,
+            smoothing_seconds: -1.0,
+            analyse_while_stopped: true,
+        };
+        let c = s.to_config();
+        let d = AnalysisConfig::default();
+        assert_eq!(c.window_seconds, d.window_seconds);
+        assert_eq!(c.hop_seconds, d.hop_seconds);
+        assert_eq!(c.smoothing_seconds, d.smoothing_seconds);
+        assert!(c.analyse_while_stopped);
+        // A hop longer than the window is refused against the window actually used.
+        let s = AnalysisSettings {
+            window_seconds: 2.0,
+            hop_seconds: 3.0,
+            ..AnalysisSettings::default()
+        };
+        assert_eq!(s.to_config().hop_seconds, 1.0);
+    }
+}

@@ -1,0 +1,325 @@
+//! What the plugin's main-thread side and the editor share: the running
+//! engine, the timeline of earlier activations, the loaded transcript, the
+//! playhead the audio thread reports, and the last notices (errors and export
+//! results) for the status line.
+//!
+//! Only the main thread (activate, deactivate, state load) and the editor
+//! (GUI thread) take the mutexes here. The audio thread touches nothing in
+//! this file but [`Playhead`] (relaxed atomics) and [`PluginShared::tail_samples`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use candle_core::Device;
+use emoscope::engine::{
+    capture, load_predictor, AnalysisConfig, CaptureInput, Engine, EngineShared, Loader,
+    TimelineEntry,
+};
+use emoscope::transcript::Transcript;
+use parking_lot::Mutex;
+
+use crate::export::{export_timeline, ExportError};
+use crate::params::{EmoscopeParams, TranscriptSettings};
+use crate::transcript::load_transcript;
+
+/// Mono samples the capture ring holds: about 21 s at 48 kHz, far more than
+/// the worker ever lets pile up (it discards beyond a window and a hop).
+const CAPTURE_CAPACITY: usize = 1 << 20;
+
+/// Where the host transport is, as the audio thread last saw it.
+#[derive(Debug, Default)]
+pub struct Playhead {
+    /// Timeline position at the end of the last block, samples. Written by the audio thread.
+    position: AtomicI64,
+    /// Host sample rate, f32 bits. Written by the audio thread.
+    rate: AtomicU32,
+    /// Transport running. Written by the audio thread.
+    playing: AtomicBool,
+}
+
+impl Playhead {
+    /// Records the position after a block. Real-time safe.
+    pub fn store(&self, position: i64, rate: f32, playing: bool) {
+        self.position.store(position, Ordering::Relaxed);
+        self.rate.store(rate.to_bits(), Ordering::Relaxed);
+        self.playing.store(playing, Ordering::Relaxed);
+    }
+
+    /// Host timeline seconds, if the audio thread has run.
+    pub fn seconds(&self) -> Option<f64> {
+        let rate = f32::from_bits(self.rate.load(Ordering::Relaxed));
+        (rate > 0.0).then(|| self.position.load(Ordering::Relaxed) as f64 / f64::from(rate))
+    }
+
+    /// Whether the host transport was running.
+    pub fn playing(&self) -> bool {
+        self.playing.load(Ordering::Relaxed)
+    }
+}
+
+/// Outcome of the last export, for the editor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportNotice {
+    /// Written: the path and how many windows.
+    Written(PathBuf, usize),
+    /// Failed: the message (the timeline is still in memory).
+    Failed(String),
+}
+
+/// Plugin-side errors and results the status line shows next to the engine's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Notices {
+    /// Why the transcript sidecar was not loaded; empty when it was (or none is set).
+    pub transcript_error: String,
+    /// The last export.
+    pub export: Option<ExportNotice>,
+}
+
+/// The engine with the settings it was last given, so that re-applying the
+/// persisted settings only sends what changed.
+struct Running {
+    engine: Engine,
+    model_dir: String,
+    transcript: Option<TranscriptSettings>,
+    config: AnalysisConfig,
+}
+
+/// State shared by the plugin object (main thread) and the editor.
+#[derive(Default)]
+pub struct PluginShared {
+    /// The running engine, between activate and deactivate.
+    running: Mutex<Option<Running>>,
+    /// Timeline entries of earlier activations (the engine's timeline starts
+    /// empty each time), so an export covers the whole session.
+    archive: Mutex<Vec<TimelineEntry>>,
+    /// The loaded transcript (for the editor's word display).
+    transcript: Mutex<Option<Arc<Transcript>>>,
+    /// Errors and export results.
+    notices: Mutex<Notices>,
+    /// Written by the audio thread, read by the editor.
+    pub playhead: Playhead,
+    /// Samples the host should keep calling `process` after the input goes
+    /// quiet so the last window completes (window + hop). Written on the main
+    /// thread, read by the audio thread.
+    pub tail_samples: AtomicU32,
+    /// Host sample rate of the running engine, f32 bits (for the tail length).
+    sample_rate: AtomicU32,
+}
+
+impl PluginShared {
+    /// Starts the engine (worker thread, model load on it) with the persisted
+    /// settings; returns the audio thread's capture end and the engine's
+    /// shared readout. Main thread only.
+    pub fn start(
+        &self,
+        params: &EmoscopeParams,
+        sample_rate: f32,
+    ) -> (CaptureInput, Arc<EngineShared>) {
+        self.stop(params);
+        let (input, output) = capture(CAPTURE_CAPACITY);
+        let config = params.analysis.read().to_config();
+        let loader: Loader = Box::new(|dir: &Path| load_predictor(dir, &Device::Cpu));
+        let engine = Engine::spawn(output, loader, None, config.clone());
+        let shared = engine.shared().clone();
+        *self.running.lock() = Some(Running {
+            engine,
+            model_dir: String::new(),
+            transcript: None,
+            config: config.clone(),
+        });
+        self.sample_rate
+            .store(sample_rate.to_bits(), Ordering::Relaxed);
+        self.set_tail(&config);
+        self.apply(params);
+        (input, shared)
+    }
+
+    fn set_tail(&self, c: &AnalysisConfig) {
+        let rate = f32::from_bits(self.sample_rate.load(Ordering::Relaxed));
+        let tail = ((c.window_seconds + c.hop_seconds) * f64::from(rate)).ceil();
+        self.tail_samples.store(tail as u32, Ordering::Relaxed);
+    }
+
+    /// Sends the persisted settings that differ from what the engine has:
+    /// model directory, transcript, analysis settings. Called after state
+    /// loads and by the editor after edits. Main / GUI thread only.
+    pub fn apply(&self, params: &EmoscopeParams) {
+        let mut guard = self.running.lock();
+        let model_dir = params.model_dir.read().clone();
+        let settings = params.transcript.read().clone();
+        let config = params.analysis.read().to_config();
+        let mut transcript_changed = false;
+        if let Some(r) = guard.as_mut() {
+            if r.model_dir != model_dir {
+                if !model_dir.trim().is_empty() {
+                    r.engine.load_model(PathBuf::from(model_dir.trim()));
+                }
+                r.model_dir = model_dir;
+            }
+            if r.config != config {
+                r.engine.set_config(config.clone());
+                self.set_tail(&config);
+                r.config = config;
+            }
+            transcript_changed = r.transcript.as_ref() != Some(&settings);
+        }
+        drop(guard);
+        if transcript_changed || self.running.lock().is_none() {
+            self.reload_transcript(&settings);
+        }
+    }
+
+    /// Reads the transcript sidecar (small, on this thread) and hands it to
+    /// the engine; a failure is kept for the status line and clears the text
+    /// branch's input rather than keeping a stale transcript.
+    fn reload_transcript(&self, settings: &TranscriptSettings) {
+        let loaded = if settings.path.trim().is_empty() {
+            Ok(None)
+        } else {
+            load_transcript(Path::new(settings.path.trim()), settings.offset_seconds)
+                .map(|t| Some(Arc::new(t)))
+        };
+        let (transcript, error) = match loaded {
+            Ok(t) => (t, String::new()),
+            Err(e) => (None, e.to_string()),
+        };
+        self.notices.lock().transcript_error = error;
+        *self.transcript.lock() = transcript.clone();
+        if let Some(r) = self.running.lock().as_mut() {
+            r.engine.set_transcript(transcript);
+            r.transcript = Some(settings.clone());
+        }
+    }
+
+    /// Stops the engine (joins its worker) and keeps its timeline; exports
+    /// if the user asked for export on deactivate. Main thread only.
+    pub fn stop(&self, params: &EmoscopeParams) {
+        // Take it out first so nobody waits on the mutex during the join.
+        let running = self.running.lock().take();
+        let Some(running) = running else {
+            return;
+        };
+        let entries = running.engine.shared().timeline.snapshot();
+        let tolerance = running.config.hop_seconds / 2.0;
+        drop(running);
+        merge_into(&mut self.archive.lock(), entries, tolerance);
+        let export = params.export.read().clone();
+        if export.on_deactivate && !export.path.trim().is_empty() {
+            // A failure is kept in the notices for the editor; the timeline stays in the archive.
+            let _ = self.export(Path::new(export.path.trim()), export.format);
+        }
+    }
+
+    /// The engine's shared readout, timeline and status, while it runs.
+    pub fn engine(&self) -> Option<Arc<EngineShared>> {
+        self.running
+            .lock()
+            .as_ref()
+            .map(|r| r.engine.shared().clone())
+    }
+
+    /// Every analysed window of the session (earlier activations and the
+    /// running engine), sorted by start.
+    pub fn timeline(&self) -> Vec<TimelineEntry> {
+        let mut all = self.archive.lock().clone();
+        let running = self.running.lock();
+        if let Some(r) = running.as_ref() {
+            let current = r.engine.shared().timeline.snapshot();
+            merge_into(&mut all, current, r.config.hop_seconds / 2.0);
+        }
+        all
+    }
+
+    /// Forgets the session's timeline (the archive and the running engine's).
+    pub fn clear_timeline(&self) {
+        self.archive.lock().clear();
+        if let Some(r) = self.running.lock().as_ref() {
+            r.engine.shared().timeline.clear();
+        }
+    }
+
+    /// Exports the whole session timeline; the outcome is also kept for the
+    /// editor. Never called on the audio thread.
+    pub fn export(
+        &self,
+        path: &Path,
+        format: crate::export::ExportFormat,
+    ) -> Result<usize, String> {
+        let result = export_timeline(&self.timeline(), path, format);
+        let notice = match &result {
+            Ok(n) => ExportNotice::Written(path.to_owned(), *n),
+            Err(e) => ExportNotice::Failed(e.to_string()),
+        };
+        self.notices.lock().export = Some(notice);
+        result.map_err(|e: ExportError| e.to_string())
+    }
+
+    /// The loaded transcript.
+    pub fn transcript(&self) -> Option<Arc<Transcript>> {
+        self.transcript.lock().clone()
+    }
+
+    /// A copy of the notices.
+    pub fn notices(&self) -> Notices {
+        self.notices.lock().clone()
+    }
+}
+
+/// Adds `newer` to `entries`, replacing entries that start within
+/// `tolerance` of a newer one (the same window analysed again), keeping the
+/// result sorted by start.
+fn merge_into(entries: &mut Vec<TimelineEntry>, newer: Vec<TimelineEntry>, tolerance: f64) {
+    if newer.is_empty() {
+        return;
+    }
+    entries.retain(|e| {
+        // `newer` is sorted by start: look at the neighbours of e.start only.
+        let i = newer.partition_point(|n| n.start < e.start);
+        let near = |j: usize| {
+            newer
+                .get(j)
+                .is_some_and(|n| (n.start - e.start).abs() < tolerance)
+        };
+        !(near(i) || (i > 0 && near(i - 1)))
+    });
+    entries.extend(newer);
+    entries.sort_by(|a, b| a.start.total_cmp(&b.start));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(start: f64, a: f32) -> TimelineEntry {
+        TimelineEntry {
+            start,
+            end: start + 4.0,
+            arousal: a,
+            valence: 0.0,
+            dominance: 0.0,
+            text: String::new(),
+            model_id: "m".into(),
+        }
+    }
+
+    #[test]
+    fn merging_replaces_re_analysed_windows_and_keeps_the_rest() {
+        let mut old = vec![entry(0.0, 0.1), entry(1.0, 0.1), entry(2.0, 0.1)];
+        merge_into(&mut old, vec![entry(1.000_1, 0.9), entry(5.0, 0.9)], 0.5);
+        let got: Vec<(f64, f32)> = old.iter().map(|e| (e.start, e.arousal)).collect();
+        assert_eq!(
+            got,
+            vec![(0.0, 0.1), (1.000_1, 0.9), (2.0, 0.1), (5.0, 0.9)]
+        );
+    }
+
+    #[test]
+    fn playhead_reports_seconds_once_written() {
+        let p = Playhead::default();
+        assert_eq!(p.seconds(), None);
+        p.store(96_000, 48_000.0, true);
+        assert_eq!(p.seconds(), Some(2.0));
+        assert!(p.playing());
+    }
+}

@@ -1,0 +1,420 @@
+//! The built plugin, loaded as a `.clap` bundle by a CLAP host written on
+//! `clack-host`: activated at 44.1 and 48 kHz, fed `examples/speech.wav`
+//! (resampled to the host rate) in random block sizes with a transport that
+//! plays, loops back and stops. Checked: audio passes bit-exact, the MIDI CC
+//! output holds values of readings the engine's analysis produces for this
+//! audio (computed independently here with the offline analysis, which is
+//! tested equal to streaming), and state save -> load -> save gives the same
+//! bytes.
+//!
+//! The bundle is the `cdylib` cargo builds next to this test (copied to
+//! `<tmp>/Emoscope.clap`, which is all a Linux CLAP bundle is); set
+//! `EMOSCOPE_CLAP=target/bundled/Emoscope.clap` to test the one
+//! `cargo xtask bundle` made instead. Debug builds of the plugin abort on any
+//! allocation in `process` (`nice-plug/assert_process_allocs`).
+
+mod common;
+
+use std::ffi::CStr;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use clack_extensions::state::{HostState, HostStateImpl, PluginState};
+use clack_host::events::event_types::{MidiEvent, TransportEvent, TransportFlags};
+use clack_host::events::EventFlags;
+use clack_host::prelude::*;
+use clack_host::utils::{BeatTime, SecondsTime};
+use emoscope::cc::{normalise, to_cc7};
+use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
+
+struct TestHost;
+
+struct Shared {
+    state: OnceLock<Option<PluginState>>,
+}
+
+impl<'a> SharedHandler<'a> for Shared {
+    fn initializing(&self, instance: InitializingPluginHandle<'a>) {
+        let _ = self.state.set(instance.get_extension());
+    }
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+struct MainThread;
+
+impl<'a> MainThreadHandler<'a> for MainThread {}
+
+impl HostStateImpl for MainThread {
+    fn mark_dirty(&self) {}
+}
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = MainThread;
+    type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<'_, Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostState>();
+    }
+}
+
+/// The `.clap` bundle to load.
+fn bundle(tmp: &Path) -> PathBuf {
+    if let Ok(p) = std::env::var("EMOSCOPE_CLAP") {
+        return PathBuf::from(p);
+    }
+    // Cargo builds the library's cdylib beside this test: target/<profile>/deps/
+    // (`cargo build` also copies it one level up).
+    let name = format!(
+        "{}emoscope_plugin{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let lib = [deps.join(&name), deps.parent().unwrap().join(&name)]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} was not built next to {}", exe.display()));
+    let clap = tmp.join("Emoscope.clap");
+    std::fs::copy(&lib, &clap).unwrap();
+    clap
+}
+
+/// A small deterministic generator for block sizes (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn transport(position: usize, rate: f64, playing: bool) -> TransportEvent {
+    let mut flags = TransportFlags::HAS_SECONDS_TIMELINE | TransportFlags::HAS_TEMPO;
+    if playing {
+        flags |= TransportFlags::IS_PLAYING;
+    }
+    TransportEvent {
+        header: EventHeader::new_core(0, EventFlags::empty()),
+        flags,
+        song_pos_beats: BeatTime::from_int(0),
+        song_pos_seconds: SecondsTime::from_float(position as f64 / rate),
+        tempo: 120.0,
+        tempo_inc: 0.0,
+        loop_start_beats: BeatTime::from_int(0),
+        loop_end_beats: BeatTime::from_int(0),
+        loop_start_seconds: SecondsTime::from_int(0),
+        loop_end_seconds: SecondsTime::from_int(0),
+        bar_start: BeatTime::from_int(0),
+        bar_number: 0,
+        time_signature_numerator: 4,
+        time_signature_denominator: 4,
+    }
+}
+
+const MAX_BLOCK: u32 = 2048;
+
+fn analysis() -> AnalysisConfig {
+    AnalysisConfig {
+        window_seconds: 1.0,
+        hop_seconds: 0.25,
+        smoothing_seconds: 0.0,
+        analyse_while_stopped: false,
+    }
+}
+
+/// The plugin state with the model directory and analysis settings set, as
+/// a host would restore it from a project.
+/// nice-plug's CLAP state is a little-endian u64 length followed by the JSON.
+fn state_json(state: &[u8]) -> serde_json::Value {
+    let (len, json) = state.split_at(8);
+    assert_eq!(
+        u64::from_le_bytes(len.try_into().unwrap()),
+        json.len() as u64
+    );
+    serde_json::from_slice(json).unwrap()
+}
+
+fn configured_state(default_state: &[u8], model: &Path) -> Vec<u8> {
+    let mut v = state_json(default_state);
+    let fields = v["fields"].as_object_mut().unwrap();
+    fields.insert(
+        "model-dir".into(),
+        serde_json::to_string(&model.display().to_string())
+            .unwrap()
+            .into(),
+    );
+    let a = analysis();
+    let settings = serde_json::json!({
+        "window_seconds": a.window_seconds, "hop_seconds": a.hop_seconds,
+        "smoothing_seconds": a.smoothing_seconds, "analyse_while_stopped": false
+    });
+    fields.insert("analysis".into(), settings.to_string().into());
+    let json = serde_json::to_vec(&v).unwrap();
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out
+}
+
+/// Everything one activation produced.
+struct Session {
+    /// (absolute sample position, [status, cc, value]) of every MIDI event.
+    midi: Vec<(usize, [u8; 3])>,
+}
+
+/// Plays `signal` (mono, duplicated to stereo) at `rate`: from 0 to 70 %,
+/// then a jump back to 0 and on to the end, then stopped transport until the
+/// engine has gone quiet. Asserts bit-exact passthrough on the way.
+fn play(
+    instance: &mut PluginInstance<TestHost>,
+    rate: f64,
+    signal: &[f32],
+    rng: &mut Rng,
+) -> Session {
+    let config = PluginAudioConfiguration {
+        sample_rate: rate,
+        min_frames_count: 1,
+        max_frames_count: MAX_BLOCK,
+    };
+    let processor = instance.activate(|_, _| (), config).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    let mut input_ports = AudioPorts::with_capacity(2, 1);
+    let mut output_ports = AudioPorts::with_capacity(2, 1);
+    let mut in_l = vec![0.0f32; MAX_BLOCK as usize];
+    let mut in_r = vec![0.0f32; MAX_BLOCK as usize];
+    let mut out_l = vec![0.0f32; MAX_BLOCK as usize];
+    let mut out_r = vec![0.0f32; MAX_BLOCK as usize];
+    let mut out_events = EventBuffer::with_capacity(256);
+    let mut midi = Vec::new();
+    // (start, end) segments of the timeline to play, then a stopped tail.
+    let split = signal.len() * 7 / 10;
+    let plan = [(0, split, true), (0, signal.len(), true)];
+    let mut played = 0usize;
+    let mut step = |from: usize, len: usize, playing: bool, midi: &mut Vec<(usize, [u8; 3])>| {
+        for (i, (l, r)) in in_l[..len].iter_mut().zip(&mut in_r[..len]).enumerate() {
+            let x = if playing { signal[from + i] } else { 0.0 };
+            *l = x;
+            *r = x;
+        }
+        out_events.clear();
+        let t = transport(from, rate, playing);
+        let input = input_ports.with_input_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(
+                [&mut in_l[..len], &mut in_r[..len]]
+                    .into_iter()
+                    .map(InputChannel::variable),
+            ),
+        }]);
+        let mut output = output_ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                [&mut out_l[..len], &mut out_r[..len]].into_iter(),
+            ),
+        }]);
+        processor
+            .process(
+                &input,
+                &mut output,
+                &InputEvents::empty(),
+                &mut OutputEvents::from_buffer(&mut out_events),
+                Some(played as u64),
+                Some(&t),
+            )
+            .unwrap();
+        for (ch, (o, i)) in [(&out_l, &in_l), (&out_r, &in_r)].into_iter().enumerate() {
+            for k in 0..len {
+                assert_eq!(
+                    o[k].to_bits(),
+                    common::passed(i[k]).to_bits(),
+                    "{rate} Hz, channel {ch}, timeline sample {}: not bit-exact",
+                    from + k
+                );
+            }
+        }
+        for e in out_events.iter() {
+            if let Some(m) = e.as_event::<MidiEvent>() {
+                midi.push((from + m.header().time() as usize, m.data()));
+            }
+        }
+        played += len;
+    };
+    for (start, end, playing) in plan {
+        let mut pos = start;
+        while pos < end {
+            let len = (1 + rng.below(u64::from(MAX_BLOCK)) as usize).min(end - pos);
+            step(pos, len, playing, &mut midi);
+            pos += len;
+            // Host pacing: faster than real time, with the odd pause so the worker runs.
+            if rng.below(8) == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    // Stopped: keep processing until no new CC came for half a second.
+    let mut last_change = Instant::now();
+    let mut seen = midi.len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while last_change.elapsed() < Duration::from_millis(500) {
+        assert!(Instant::now() < deadline, "the CC output never settled");
+        step(signal.len(), 256, false, &mut midi);
+        std::thread::sleep(Duration::from_millis(5));
+        if midi.len() != seen {
+            seen = midi.len();
+            last_change = Instant::now();
+        }
+    }
+    let processor = processor.stop_processing();
+    instance.deactivate(processor);
+    Session { midi }
+}
+
+fn save(instance: &mut PluginInstance<TestHost>, ext: PluginState) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ext.save(&instance.plugin_handle(), &mut bytes).unwrap();
+    bytes
+}
+
+fn load(instance: &mut PluginInstance<TestHost>, ext: PluginState, bytes: &[u8]) {
+    ext.load(&instance.plugin_handle(), &mut Cursor::new(bytes))
+        .unwrap();
+}
+
+#[test]
+fn clap_host_passthrough_cc_and_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::model_dir("clap-host");
+    let clap = bundle(tmp.path());
+    // SAFETY: loading our own plugin library, which follows the CLAP ABI.
+    let entry = unsafe { PluginEntry::load(&clap) }.unwrap();
+    let factory = entry.get_plugin_factory().unwrap();
+    let descriptor = factory
+        .plugin_descriptors()
+        .find(|d| {
+            d.id()
+                .is_some_and(|id| id.to_bytes() == b"org.emoscope.emoscope")
+        })
+        .expect("the bundle exports org.emoscope.emoscope");
+    assert_eq!(
+        descriptor.name().map(CStr::to_bytes),
+        Some(&b"Emoscope"[..])
+    );
+    let id = descriptor.id().unwrap().to_owned();
+    let info = HostInfo::new("emoscope-test", "Emoscope", "https://example.org", "0.1").unwrap();
+    let new_instance = || {
+        PluginInstance::<TestHost>::new(
+            |_| Shared {
+                state: OnceLock::new(),
+            },
+            |_| MainThread,
+            &entry,
+            &id,
+            &info,
+        )
+        .unwrap()
+    };
+    let mut instance = new_instance();
+    let state_ext = instance
+        .access_shared_handler(|h| *h.state.get().unwrap())
+        .expect("the plugin has the state extension");
+
+    let configured = configured_state(&save(&mut instance, state_ext), model.path());
+    load(&mut instance, state_ext, &configured);
+
+    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    let mut predictor = load_predictor(model.path(), &candle_core::Device::Cpu).unwrap();
+    for rate in [44_100.0f64, 48_000.0] {
+        let signal = emoscope::audio::load_mono(
+            &common::workspace().join("examples/speech.wav"),
+            rate as u32,
+        )
+        .unwrap();
+        // Speech twice over, so there are windows on both sides of the loop point.
+        let mut signal: Vec<f32> = signal.iter().chain(&signal).copied().collect();
+        // Awkward values now and then: a subnormal and a negative zero.
+        for (i, x) in signal.iter_mut().enumerate() {
+            match i % 4099 {
+                0 => *x = -1.0e-39,
+                1 => *x = -0.0,
+                _ => {}
+            }
+        }
+        let session = play(&mut instance, rate, &signal, &mut rng);
+
+        // The reference: the same analysis, offline, on the same mono signal
+        // (L = R, so the plugin's down-mix is the signal itself).
+        let windows =
+            analyze_offline(&signal, rate as f32, predictor.as_mut(), &analysis(), None).unwrap();
+        let range = predictor.output_range();
+        let reference: Vec<[u8; 3]> = windows
+            .iter()
+            .map(|w| {
+                let s = w.smoothed;
+                [s.arousal, s.valence, s.dominance].map(|x| to_cc7(normalise(x, range)))
+            })
+            .collect();
+
+        // Replay the CC stream: after each group of events at one position the
+        // three controllers hold one reading. A 7-bit value may differ by one
+        // step from the reference where a value sits on a rounding edge
+        // (summation order inside the model differs between thread schedules).
+        let mut held: [Option<u8>; 3] = [None; 3];
+        let mut states = Vec::new();
+        let mut i = 0;
+        while i < session.midi.len() {
+            let at = session.midi[i].0;
+            while i < session.midi.len() && session.midi[i].0 == at {
+                let [status, cc, value] = session.midi[i].1;
+                assert_eq!(status, 0xB0, "control change on channel 1");
+                assert!((20..=22).contains(&cc), "controller {cc}");
+                assert_ne!(
+                    held[(cc - 20) as usize],
+                    Some(value),
+                    "unchanged value re-sent"
+                );
+                held[(cc - 20) as usize] = Some(value);
+                i += 1;
+            }
+            if held.iter().all(Option::is_some) {
+                states.push(held.map(Option::unwrap));
+            }
+        }
+        assert!(
+            states.len() >= 3,
+            "{rate} Hz: the CC output moved only {} times",
+            states.len()
+        );
+        for s in &states {
+            let close = |r: &[u8; 3]| s.iter().zip(r).all(|(a, b)| a.abs_diff(*b) <= 1);
+            assert!(
+                reference.iter().any(close),
+                "{rate} Hz: controllers held {s:?}, which matches no analysed window"
+            );
+        }
+    }
+
+    // State: save -> load -> save is the same bytes, in this instance and in a fresh one.
+    let first = save(&mut instance, state_ext);
+    load(&mut instance, state_ext, &first);
+    let second = save(&mut instance, state_ext);
+    assert_eq!(first, second, "state changed through a load");
+    let v = state_json(&first);
+    assert_eq!(
+        v["fields"]["model-dir"],
+        serde_json::to_string(&model.path().display().to_string()).unwrap()
+    );
+    let mut fresh = new_instance();
+    let fresh_ext = fresh
+        .access_shared_handler(|h| *h.state.get().unwrap())
+        .unwrap();
+    load(&mut fresh, fresh_ext, &first);
+    assert_eq!(save(&mut fresh, fresh_ext), first);
+}
