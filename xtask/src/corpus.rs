@@ -67,7 +67,7 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("checking the corpus in {}", args.dir.display()))?;
     println!(
-        "linear fit on median F0, speech RMS (dB) and words per second, {} utterances:",
+        "linear fit on voice-normalised log F0, speech RMS (dB) and words per second, {} utterances:",
         r.utterances
     );
     println!("  arousal   R² = {:.3}", r.arousal_r2);
