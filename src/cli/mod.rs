@@ -4,6 +4,7 @@ mod device;
 mod eval;
 mod features;
 mod predict;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,8 @@ enum Command {
     Predict(predict::Args),
     /// Score a model on a labelled manifest: CCC, Pearson r and MAE per dimension.
     Eval(eval::Args),
+    /// Train an emotion model (audio, text or both) on a labelled manifest.
+    Train(Box<train::Args>),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -41,6 +44,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Features(args) => features::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

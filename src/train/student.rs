@@ -1,0 +1,247 @@
+//! Fresh students: HuBERT-shaped encoders created from scratch, for when no
+//! pretrained speech weights can be had (the demo model) and as small
+//! distillation students.
+//!
+//! A student is an ordinary Hugging Face `config.json` (`model_type:
+//! "hubert"`), so once trained it saves as a checkpoint directory every
+//! loader reads. What differs from the published DistilHuBERT is chosen for
+//! a from-scratch model that must hear *loudness*:
+//!
+//! - `do_normalize: false` in `preprocessor_config.json`: the per-utterance
+//!   zero-mean / unit-variance step would erase the level;
+//! - `feat_extract_norm: "layer"` with `conv_bias: true`: HuBERT-base's
+//!   GroupNorm after the first conv normalises each channel over the whole
+//!   utterance, which removes any gain exactly (even with a bias, which it
+//!   subtracts). A per-frame LayerNorm over channels of `gain · conv(x) +
+//!   bias` keeps the gain, encoded in the vector's direction: where the
+//!   signal term is small next to the bias the frame looks like the bias,
+//!   where it is large like the signal. [`level_biases`] sets the first
+//!   conv's biases to magnitudes spread log-uniformly over the range of
+//!   speech frame levels so that every level moves some channels;
+//! - `feat_proj_layer_norm: false`, so the projection sees those features as they are.
+//!
+//! Presets ([`PRESETS`]) name shapes by size; `student:<name>` in `--init`
+//! picks one, `student:<file.json>` reads any HuBERT / wav2vec2 config.
+
+use std::path::Path;
+
+use candle_core::Tensor;
+use candle_nn::VarMap;
+use emoscope_models::SslConfig;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use crate::train::error::TrainError;
+
+/// A student's shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StudentShape {
+    /// Transformer width.
+    pub hidden: usize,
+    /// Transformer layers.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Feed-forward width.
+    pub intermediate: usize,
+    /// Channels of every conv layer (seven layers, the standard kernels and strides: 20 ms frames).
+    pub conv_channels: usize,
+    /// Taps of the positional conv (frames).
+    pub pos_kernel: usize,
+    /// Groups of the positional conv.
+    pub pos_groups: usize,
+}
+
+/// Named student shapes: `tiny` for tests and as a distillation target,
+/// `small` for the demo model.
+pub const PRESETS: [(&str, StudentShape); 2] = [
+    (
+        "tiny",
+        StudentShape {
+            hidden: 64,
+            layers: 2,
+            heads: 4,
+            intermediate: 128,
+            conv_channels: 64,
+            pos_kernel: 16,
+            pos_groups: 8,
+        },
+    ),
+    (
+        "small",
+        StudentShape {
+            hidden: 128,
+            layers: 3,
+            heads: 4,
+            intermediate: 256,
+            conv_channels: 128,
+            pos_kernel: 32,
+            pos_groups: 16,
+        },
+    ),
+];
+
+/// The preset called `name`.
+pub fn preset(name: &str) -> Option<StudentShape> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// The `config.json` of a student of `shape`.
+pub fn config_json(shape: &StudentShape) -> Value {
+    json!({
+        "model_type": "hubert",
+        "architectures": ["HubertModel"],
+        "hidden_size": shape.hidden,
+        "num_hidden_layers": shape.layers,
+        "num_attention_heads": shape.heads,
+        "intermediate_size": shape.intermediate,
+        "hidden_act": "gelu",
+        "feat_extract_activation": "gelu",
+        "feat_extract_norm": "layer",
+        "conv_bias": true,
+        "conv_dim": vec![shape.conv_channels; 7],
+        "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+        "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+        "num_feat_extract_layers": 7,
+        "feat_proj_layer_norm": false,
+        "num_conv_pos_embeddings": shape.pos_kernel,
+        "num_conv_pos_embedding_groups": shape.pos_groups,
+        "do_stable_layer_norm": false,
+        "layer_norm_eps": 1e-5,
+        "hidden_dropout": 0.0,
+        "attention_dropout": 0.0,
+        "activation_dropout": 0.0,
+        "feat_proj_dropout": 0.0,
+        "layerdrop": 0.0,
+    })
+}
+
+/// A student's `preprocessor_config.json`: no per-utterance normalisation.
+pub fn preprocessor_json() -> Value {
+    json!({
+        "feature_extractor_type": "Wav2Vec2FeatureExtractor",
+        "feature_size": 1,
+        "sampling_rate": 16000,
+        "padding_value": 0.0,
+        "padding_side": "right",
+        "do_normalize": false,
+        "return_attention_mask": true,
+    })
+}
+
+/// A student's configuration: parsed, and the JSON texts it is saved with.
+pub struct StudentConfig {
+    /// The parsed `config.json`.
+    pub config: SslConfig,
+    /// `config.json` as written into the checkpoint.
+    pub config_json: Value,
+    /// `preprocessor_config.json` as written into the checkpoint.
+    pub preprocessor_json: Value,
+}
+
+/// Reads a `student:` value: a preset name or a `config.json`-style file
+/// (with its sibling `preprocessor_config.json` if present, else [`preprocessor_json`]).
+pub fn resolve(spec: &str) -> Result<StudentConfig, TrainError> {
+    if let Some(shape) = preset(spec) {
+        let config_json = config_json(&shape);
+        let config =
+            serde_json::from_value(config_json.clone()).map_err(|source| TrainError::Json {
+                path: format!("<student preset {spec}>").into(),
+                source,
+            })?;
+        return Ok(StudentConfig {
+            config,
+            config_json,
+            preprocessor_json: preprocessor_json(),
+        });
+    }
+    let path = Path::new(spec);
+    if !path.is_file() {
+        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+        return Err(TrainError::Init {
+            spec: format!("student:{spec}"),
+            message: format!(
+                "neither a preset ({}) nor a config.json file",
+                names.join(", ")
+            ),
+        });
+    }
+    let read = |p: &Path| -> Result<Value, TrainError> {
+        let text = std::fs::read_to_string(p).map_err(crate::train::error::io_err(p))?;
+        serde_json::from_str(&text).map_err(|source| TrainError::Json {
+            path: p.to_owned(),
+            source,
+        })
+    };
+    let config = SslConfig::from_file(path)?;
+    let pre_path = path.with_file_name("preprocessor_config.json");
+    let pre = if pre_path.is_file() {
+        read(&pre_path)?
+    } else {
+        preprocessor_json()
+    };
+    Ok(StudentConfig {
+        config,
+        config_json: read(path)?,
+        preprocessor_json: pre,
+    })
+}
+
+/// Sets the first conv layer's biases of a freshly created student (see the
+/// module docs): magnitudes `10^u`, `u ~ U[−3, 0]`, random signs, drawn from
+/// `seed`. A frame's conv output is `gain · w∗x`; with the He-normal kernel
+/// of 10 taps its size is about `1.4 · rms`, and speech frames peak-normalised
+/// to −18…−3 dBFS have rms from about 10⁻³ (onsets, fricatives) to 0.3, so
+/// each level finds channels whose bias is comparable. No-op when the config
+/// has no conv bias.
+pub fn level_biases(vars: &VarMap, seed: u64) -> Result<(), TrainError> {
+    let data = vars.data().lock().unwrap_or_else(|e| e.into_inner());
+    let Some(bias) = data.get("feature_extractor.conv_layers.0.conv.bias") else {
+        return Ok(());
+    };
+    let n = bias.elem_count();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1e7e_1b1a);
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            let magnitude = 10f32.powf(rng.random_range(-3.0..0.0));
+            if rng.random_bool(0.5) {
+                magnitude
+            } else {
+                -magnitude
+            }
+        })
+        .collect();
+    bias.set(&Tensor::from_vec(values, n, bias.device())?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_hubert_configs() {
+        for (name, shape) in PRESETS {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("config.json");
+            std::fs::write(&p, config_json(&shape).to_string()).unwrap();
+            let cfg = SslConfig::from_file(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // The preset path parses the same JSON.
+            assert_eq!(resolve(name).unwrap().config.hidden_size, cfg.hidden_size);
+            assert_eq!(cfg.hidden_size, shape.hidden);
+            // Standard strides: 320 samples (20 ms at 16 kHz) per frame.
+            assert_eq!(cfg.hop_samples(), 320);
+            assert!(!cfg.feature_projection_layer_norm());
+        }
+    }
+
+    #[test]
+    fn unknown_students_are_named() {
+        let e = resolve("huge").err().unwrap().to_string();
+        assert!(
+            e.contains("student:huge") && e.contains("tiny, small"),
+            "{e}"
+        );
+    }
+}
