@@ -1,8 +1,10 @@
 //! Command-line front end: argument parsing and one module per verb.
 
 mod device;
+mod distill;
 mod eval;
 mod features;
+mod layers;
 mod predict;
 mod train;
 
@@ -31,6 +33,10 @@ enum Command {
     Eval(eval::Args),
     /// Train an emotion model (audio, text or both) on a labelled manifest.
     Train(Box<train::Args>),
+    /// Layer-wise analysis of a frozen encoder: learned layer weights and linear probes per dimension.
+    Layers(layers::Args),
+    /// Distil a teacher emotion model into an audio-only student on unlabelled audio.
+    Distill(Box<distill::Args>),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -45,6 +51,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(*args),
+        Command::Layers(args) => layers::run(args),
+        Command::Distill(args) => distill::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -251,6 +251,10 @@ pub struct Args {
     /// Continue from OUT/last (weights, step, schedule, best score, log).
     #[arg(long)]
     resume: bool,
+    /// Weight of an MSE term beside the CCC loss (0: the SER literature's pure CCC loss;
+    /// a little MSE anchors the mean of outputs the inputs cannot predict).
+    #[arg(long, default_value_t = 0.0)]
+    mse_weight: f64,
 }
 
 /// Trains and prints the best dev scores.
@@ -267,7 +271,10 @@ pub fn run(args: Args) -> Result<()> {
             text: args.freeze_text,
         },
         train_conv: args.train_conv,
-        run: args.run.options(),
+        run: LoopOptions {
+            mse_weight: args.mse_weight,
+            ..args.run.options()
+        },
         output_range: args.output_range,
         name: args.name,
         resume: args.resume,

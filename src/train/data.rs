@@ -287,17 +287,21 @@ fn pad_stack(items: &[Tensor], axis: usize) -> Result<(Tensor, Vec<usize>), Trai
     Ok((Tensor::stack(&padded, 0)?, lengths))
 }
 
-/// A random window of at most `max` along `axis` (the whole tensor when shorter).
+/// A random window of at most `max` along `axis` (the whole tensor when
+/// shorter) and where it starts.
 fn random_window(
     t: &Tensor,
     axis: usize,
     max: Option<usize>,
     rng: &mut impl Rng,
-) -> Result<Tensor, TrainError> {
+) -> Result<(Tensor, usize), TrainError> {
     let n = t.dim(axis)?;
     match max {
-        Some(m) if n > m => Ok(t.narrow(axis, rng.random_range(0..=n - m), m)?),
-        _ => Ok(t.clone()),
+        Some(m) if n > m => {
+            let start = rng.random_range(0..=n - m);
+            Ok((t.narrow(axis, start, m)?, start))
+        }
+        _ => Ok((t.clone(), 0)),
     }
 }
 
@@ -309,6 +313,8 @@ pub struct BatchOutput {
     pub fallback: Option<Tensor>,
     /// The audio encoder's output (trained audio only), for hidden-state losses.
     pub encoder_output: Option<EncoderOutput>,
+    /// Where each item's training crop starts (frames of conv features; 0 uncropped).
+    pub offsets: Vec<usize>,
 }
 
 /// Runs a batch through the model.
@@ -335,15 +341,18 @@ impl Batch<'_> {
     ) -> Result<BatchOutput, TrainError> {
         let crop = if self.train { self.crop } else { None };
         let mut encoder_output = None;
+        let mut offsets = vec![0; idx.len()];
         let audio = match (&data.audio, self.model.audio()) {
             (None, _) | (_, None) => None,
             (Some(features), Some(branch)) => {
                 let out = match features {
                     AudioFeatures::Conv(all) => {
-                        let items = idx
-                            .iter()
-                            .map(|&i| random_window(&all[i], 0, crop, rng))
-                            .collect::<Result<Vec<_>, _>>()?;
+                        let mut items = Vec::with_capacity(idx.len());
+                        for (k, &i) in idx.iter().enumerate() {
+                            let (t, start) = random_window(&all[i], 0, crop, rng)?;
+                            items.push(t);
+                            offsets[k] = start;
+                        }
                         let (x, lengths) = pad_stack(&items, 0)?;
                         let enc = self.encoder.ok_or_else(|| {
                             TrainError::Config("conv features need the trained encoder".into())
@@ -353,22 +362,26 @@ impl Batch<'_> {
                         out
                     }
                     AudioFeatures::Samples(all) => {
+                        let enc = self.encoder.ok_or_else(|| {
+                            TrainError::Config("raw audio needs the trained encoder".into())
+                        })?;
+                        // Crops start on frame boundaries so frame offsets are exact.
+                        let hop = enc.config().hop_samples();
                         let items: Vec<&[f32]> = idx
                             .iter()
-                            .map(|&i| {
+                            .enumerate()
+                            .map(|(k, &i)| {
                                 let s = &all[i];
                                 match crop {
                                     Some(m) if s.len() > m => {
-                                        let start = rng.random_range(0..=s.len() - m);
-                                        &s[start..start + m]
+                                        let frame = rng.random_range(0..=(s.len() - m) / hop);
+                                        offsets[k] = frame;
+                                        &s[frame * hop..frame * hop + m]
                                     }
                                     _ => s.as_slice(),
                                 }
                             })
                             .collect();
-                        let enc = self.encoder.ok_or_else(|| {
-                            TrainError::Config("raw audio needs the trained encoder".into())
-                        })?;
                         let out = enc.encode_batch(&items)?;
                         encoder_output = Some(out.clone());
                         out
@@ -386,8 +399,8 @@ impl Batch<'_> {
                     AudioFeatures::Frames(all) => {
                         let items = idx
                             .iter()
-                            .map(|&i| random_window(&all[i], 1, crop, rng))
-                            .collect::<Result<Vec<_>, _>>()?;
+                            .map(|&i| Ok(random_window(&all[i], 1, crop, rng)?.0))
+                            .collect::<Result<Vec<_>, TrainError>>()?;
                         let (x, lengths) = pad_stack(&items, 1)?; // [batch, states, frames, hidden]
                         let kept = (0..x.dim(1)?)
                             .map(|s| x.narrow(1, s, 1)?.squeeze(1))
@@ -426,6 +439,7 @@ impl Batch<'_> {
             predictions,
             fallback,
             encoder_output,
+            offsets,
         })
     }
 }

@@ -11,12 +11,15 @@
 
 pub mod batches;
 pub mod data;
+pub mod distill;
 pub mod error;
 pub mod init;
+pub mod layers;
 pub mod loss;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod schedule;
 pub mod student;
 pub mod trainer;

@@ -97,8 +97,8 @@ impl AudioBackbone {
 
     /// A fresh encoder for `config` (whose `config.json` text is
     /// `config_json`), deterministically initialised from `seed` (see
-    /// [`emoscope_models::Checkpoint::trainable`]), with the level-keeping conv
-    /// biases of [`super::student::level_biases`].
+    /// [`emoscope_models::Checkpoint::trainable`]), with the level-keeping
+    /// first-conv gains of [`super::student::level_gains`].
     pub fn fresh(
         config: SslConfig,
         config_json: Value,
@@ -122,7 +122,7 @@ impl AudioBackbone {
         };
         // The first build creates every variable.
         me.encoder()?;
-        super::student::level_biases(&me.vars, seed)?;
+        super::student::level_gains(&me.vars, seed)?;
         Ok(me)
     }
 

@@ -4,24 +4,29 @@
 //!
 //! A student is an ordinary Hugging Face `config.json` (`model_type:
 //! "hubert"`), so once trained it saves as a checkpoint directory every
-//! loader reads. What differs from the published DistilHuBERT is chosen for
-//! a from-scratch model that must hear *loudness*:
+//! loader reads. Its conv stack stays frozen at its random initialisation
+//! (training it is possible, `--train-conv`, but slow), so two choices
+//! decide what the model can hear at all — measured on the synthetic
+//! corpus with a frozen student and a trained head, predicting the three
+//! prosody factors of the held-out test split (EXPERIMENTS.md):
 //!
 //! - `do_normalize: false` in `preprocessor_config.json`: the per-utterance
 //!   zero-mean / unit-variance step would erase the level;
-//! - `feat_extract_norm: "layer"` with `conv_bias: true`: HuBERT-base's
-//!   GroupNorm after the first conv normalises each channel over the whole
-//!   utterance, which removes any gain exactly (even with a bias, which it
-//!   subtracts). A per-frame LayerNorm over channels of `gain · conv(x) +
-//!   bias` keeps the gain, encoded in the vector's direction: where the
-//!   signal term is small next to the bias the frame looks like the bias,
-//!   where it is large like the signal. [`level_biases`] sets the first
-//!   conv's biases to magnitudes spread log-uniformly over the range of
-//!   speech frame levels so that every level moves some channels;
-//! - `feat_proj_layer_norm: false`, so the projection sees those features as they are.
+//! - HuBERT-base's `feat_extract_norm: "group"` (a GroupNorm per channel over
+//!   time after the first conv) keeps pitch and rate well (test CCC 0.85 and
+//!   0.90) but removes any gain exactly (level 0.10); a LayerNorm after every
+//!   conv loses pitch and rate instead. [`level_gains`] keeps the GroupNorm
+//!   and scales the first conv's channels by gains spread log-uniformly over
+//!   `[10^−2.5, 1]`: GroupNorm divides by `sqrt(var + 1e−5)`, so a channel
+//!   whose variance is near `1e−5` is only partly normalised and its size
+//!   follows the input level, while strong channels are fully normalised and
+//!   carry the spectral detail. Pitch, rate and level then reach 0.89, 0.91
+//!   and 0.93;
+//! - `feat_proj_layer_norm: false`, so the projection sees those sizes as they are.
 //!
 //! Presets ([`PRESETS`]) name shapes by size; `student:<name>` in `--init`
-//! picks one, `student:<file.json>` reads any HuBERT / wav2vec2 config.
+//! picks one, `student:<file.json>` reads any HuBERT / wav2vec2 config (the
+//! gains are applied to whatever its first conv is).
 
 use std::path::Path;
 
@@ -98,8 +103,8 @@ pub fn config_json(shape: &StudentShape) -> Value {
         "intermediate_size": shape.intermediate,
         "hidden_act": "gelu",
         "feat_extract_activation": "gelu",
-        "feat_extract_norm": "layer",
-        "conv_bias": true,
+        "feat_extract_norm": "group",
+        "conv_bias": false,
         "conv_dim": vec![shape.conv_channels; 7],
         "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
         "conv_stride": [5, 2, 2, 2, 2, 2, 2],
@@ -188,31 +193,25 @@ pub fn resolve(spec: &str) -> Result<StudentConfig, TrainError> {
     })
 }
 
-/// Sets the first conv layer's biases of a freshly created student (see the
-/// module docs): magnitudes `10^u`, `u ~ U[−3, 0]`, random signs, drawn from
-/// `seed`. A frame's conv output is `gain · w∗x`; with the He-normal kernel
-/// of 10 taps its size is about `1.4 · rms`, and speech frames peak-normalised
-/// to −18…−3 dBFS have rms from about 10⁻³ (onsets, fricatives) to 0.3, so
-/// each level finds channels whose bias is comparable. No-op when the config
-/// has no conv bias.
-pub fn level_biases(vars: &VarMap, seed: u64) -> Result<(), TrainError> {
+/// Scales the first conv's output channels of a freshly created student
+/// by gains `10^u`, `u ~ U[−2.5, 0]` drawn from `seed` (see the module docs
+/// for why). With the He-normal 10-tap kernel a channel's variance is about
+/// `2 g² E[x²]`; speech peak-normalised to −18…−3 dBFS has `E[x²]` of roughly
+/// 10⁻⁴…3·10⁻³, so channels with `g` from about 0.04 to 0.2 sit where
+/// `var ≈ 1e−5` for some level, and the spread covers that range with room
+/// on both sides.
+pub fn level_gains(vars: &VarMap, seed: u64) -> Result<(), TrainError> {
     let data = vars.data().lock().unwrap_or_else(|e| e.into_inner());
-    let Some(bias) = data.get("feature_extractor.conv_layers.0.conv.bias") else {
+    let Some(w) = data.get("feature_extractor.conv_layers.0.conv.weight") else {
         return Ok(());
     };
-    let n = bias.elem_count();
+    let (out, _, _) = w.dims3()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1e7e_1b1a);
-    let values: Vec<f32> = (0..n)
-        .map(|_| {
-            let magnitude = 10f32.powf(rng.random_range(-3.0..0.0));
-            if rng.random_bool(0.5) {
-                magnitude
-            } else {
-                -magnitude
-            }
-        })
+    let gains: Vec<f32> = (0..out)
+        .map(|_| 10f32.powf(rng.random_range(-2.5..0.0)))
         .collect();
-    bias.set(&Tensor::from_vec(values, n, bias.device())?)?;
+    let g = Tensor::from_vec(gains, (out, 1, 1), w.device())?;
+    w.set(&w.as_tensor().broadcast_mul(&g)?)?;
     Ok(())
 }
 

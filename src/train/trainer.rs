@@ -200,10 +200,12 @@ pub struct Report {
 pub trait ExtraLoss {
     /// Its variables (optimised with the head).
     fn vars(&self) -> Vec<Var>;
-    /// The term for batch `idx`, given the student encoder's output of that batch.
+    /// The term for batch `idx`, given the trained encoder's output of that
+    /// batch and where each item's crop starts (in frames).
     fn loss(
         &self,
         idx: &[usize],
+        offsets: &[usize],
         out: &emoscope_models::EncoderOutput,
     ) -> Result<Tensor, TrainError>;
 }
@@ -594,7 +596,7 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
                     loss = (loss + (mse_loss(&y.predictions, &t)? * o.mse_weight)?)?;
                 }
                 if let (Some(e), Some(enc_out)) = (extra, &y.encoder_output) {
-                    loss = (loss + e.loss(idx, enc_out)?)?;
+                    loss = (loss + e.loss(idx, &y.offsets, enc_out)?)?;
                 }
                 let value = f64::from(loss.to_scalar::<f32>()?);
                 if !value.is_finite() {
