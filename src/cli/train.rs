@@ -131,7 +131,8 @@ pub struct LoopArgs {
     /// Maximum passes over the training data.
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
-    /// Stop after this many optimiser steps.
+    /// Stop after this many optimiser steps (the learning-rate schedule still
+    /// spans --epochs; --resume continues the run).
     #[arg(long)]
     pub max_steps: Option<usize>,
     /// Utterances per batch (the CCC loss is computed per batch).

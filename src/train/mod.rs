@@ -11,6 +11,7 @@
 
 pub mod batches;
 pub mod data;
+pub mod demo;
 pub mod distill;
 pub mod error;
 pub mod init;

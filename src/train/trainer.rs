@@ -48,7 +48,8 @@ use crate::train::schedule::{Decay, Schedule};
 pub struct LoopOptions {
     /// Maximum passes over the training set.
     pub epochs: usize,
-    /// Stop after this many optimiser steps even if epochs remain.
+    /// Stop after this many optimiser steps (the schedule still spans `epochs`;
+    /// a later `--resume` without it continues the same run).
     pub max_steps: Option<usize>,
     /// Utterances per batch (the CCC is computed over each batch).
     pub batch_size: usize,
@@ -517,15 +518,12 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
     let batch_size = o.batch_size.max(2);
     let batches_per_epoch = train.utterances.len().div_ceil(batch_size).max(1);
     let steps_per_epoch = batches_per_epoch.div_ceil(o.accumulate.max(1));
-    let total = o
-        .max_steps
-        .unwrap_or(usize::MAX)
-        .min(o.epochs * steps_per_epoch)
-        .max(1);
+    let planned = (o.epochs * steps_per_epoch).max(1);
+    let total = o.max_steps.unwrap_or(usize::MAX).min(planned);
     let schedule = |peak| Schedule {
         peak,
-        warmup: ((total as f64 * o.warmup) as usize).max(1),
-        total,
+        warmup: ((planned as f64 * o.warmup) as usize).max(1),
+        total: planned,
         decay: o.decay,
         floor: o.lr_floor,
     };
@@ -552,7 +550,11 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
     bar.set_position(state.step as u64);
     let mut loss_sum = 0.0;
     let mut loss_count = 0usize;
-    let mut stopped = format!("reached {total} steps");
+    let mut stopped = if total < planned {
+        format!("stopped at --max-steps {total} of {planned} planned steps")
+    } else {
+        format!("completed {planned} steps")
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0xc409 ^ state.step as u64);
     let write_log = |state: &State, stopped: Option<&str>| -> Result<(), TrainError> {
         let mut log = log_header.clone();

@@ -5,10 +5,12 @@
 //!   each in its own process, and prints time ratios and peak memory.
 //! - `corpus`: the synthetic emotional-speech corpus (espeak-ng + sox).
 //! - `corpus-check`: how much of each corpus label F0, level and rate explain.
+//! - `demo-model`: train the offline demo model and install it as the default model.
 
 mod bench;
 mod bench_engine;
 mod corpus;
+mod demo_model;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +32,8 @@ enum Task {
     Corpus(corpus::Args),
     /// Fit the corpus labels on F0, level and speaking rate and print the R².
     CorpusCheck(corpus::CheckArgs),
+    /// Train the demo model on the synthetic corpus (offline) and install it as the default model.
+    DemoModel(demo_model::Args),
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
@@ -41,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Task::BenchWorker(args) => bench::worker(args),
         Task::Corpus(args) => corpus::run(args),
         Task::CorpusCheck(args) => corpus::check(args),
+        Task::DemoModel(args) => demo_model::run(args),
     }
 }
