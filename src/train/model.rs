@@ -122,7 +122,9 @@ impl AudioBackbone {
         };
         // The first build creates every variable.
         me.encoder()?;
-        super::student::level_gains(&me.vars, seed)?;
+        if let Some(range) = super::student::gain_exponents(&me.config_json)? {
+            super::student::level_gains(&me.vars, seed, range)?;
+        }
         Ok(me)
     }
 

@@ -26,7 +26,8 @@
 //!
 //! Presets ([`PRESETS`]) name shapes by size; `student:<name>` in `--init`
 //! picks one, `student:<file.json>` reads any HuBERT / wav2vec2 config (the
-//! gains are applied to whatever its first conv is).
+//! gains are applied to whatever its first conv is; its [`GAINS_KEY`] changes
+//! their range or turns them off, which is how the variants above were measured).
 
 use std::path::Path;
 
@@ -193,14 +194,44 @@ pub fn resolve(spec: &str) -> Result<StudentConfig, TrainError> {
     })
 }
 
+/// The config key that sets the exponent range `[lo, hi]` of
+/// [`level_gains`] for a student from a config file (`null`: no gains; absent:
+/// [`DEFAULT_GAIN_EXPONENTS`]). Hugging Face loaders ignore it.
+pub const GAINS_KEY: &str = "emoscope_level_gains";
+
+/// The default exponent range of the first-conv gains.
+pub const DEFAULT_GAIN_EXPONENTS: [f32; 2] = [-2.5, 0.0];
+
+/// The gain exponent range a student config asks for (see [`GAINS_KEY`]).
+pub fn gain_exponents(config_json: &Value) -> Result<Option<[f32; 2]>, TrainError> {
+    match config_json.get(GAINS_KEY) {
+        None => Ok(Some(DEFAULT_GAIN_EXPONENTS)),
+        Some(Value::Null) => Ok(None),
+        Some(v) => {
+            let r: [f32; 2] = serde_json::from_value(v.clone()).map_err(|e| TrainError::Init {
+                spec: format!("student config `{GAINS_KEY}`"),
+                message: format!("expected null or [lo, hi] exponents: {e}"),
+            })?;
+            if r[0] < r[1] {
+                Ok(Some(r))
+            } else {
+                Err(TrainError::Init {
+                    spec: format!("student config `{GAINS_KEY}`"),
+                    message: format!("{r:?}: lo must be below hi"),
+                })
+            }
+        }
+    }
+}
+
 /// Scales the first conv's output channels of a freshly created student
-/// by gains `10^u`, `u ~ U[−2.5, 0]` drawn from `seed` (see the module docs
-/// for why). With the He-normal 10-tap kernel a channel's variance is about
+/// by gains `10^u`, `u ~ U[lo, hi]` (by default `U[−2.5, 0]`) drawn from
+/// `seed` (see the module docs for why). With the He-normal 10-tap kernel a channel's variance is about
 /// `2 g² E[x²]`; speech peak-normalised to −18…−3 dBFS has `E[x²]` of roughly
 /// 10⁻⁴…3·10⁻³, so channels with `g` from about 0.04 to 0.2 sit where
 /// `var ≈ 1e−5` for some level, and the spread covers that range with room
 /// on both sides.
-pub fn level_gains(vars: &VarMap, seed: u64) -> Result<(), TrainError> {
+pub fn level_gains(vars: &VarMap, seed: u64, [lo, hi]: [f32; 2]) -> Result<(), TrainError> {
     let data = vars.data().lock().unwrap_or_else(|e| e.into_inner());
     let Some(w) = data.get("feature_extractor.conv_layers.0.conv.weight") else {
         return Ok(());
@@ -208,7 +239,7 @@ pub fn level_gains(vars: &VarMap, seed: u64) -> Result<(), TrainError> {
     let (out, _, _) = w.dims3()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1e7e_1b1a);
     let gains: Vec<f32> = (0..out)
-        .map(|_| 10f32.powf(rng.random_range(-2.5..0.0)))
+        .map(|_| 10f32.powf(rng.random_range(lo..hi)))
         .collect();
     let g = Tensor::from_vec(gains, (out, 1, 1), w.device())?;
     w.set(&w.as_tensor().broadcast_mul(&g)?)?;
@@ -233,6 +264,37 @@ mod tests {
             assert_eq!(cfg.hop_samples(), 320);
             assert!(!cfg.feature_projection_layer_norm());
         }
+    }
+
+    #[test]
+    fn the_gain_range_is_read_from_the_config() {
+        let mut c = config_json(&PRESETS[0].1);
+        assert_eq!(gain_exponents(&c).unwrap(), Some(DEFAULT_GAIN_EXPONENTS));
+        c[GAINS_KEY] = Value::Null;
+        assert_eq!(gain_exponents(&c).unwrap(), None);
+        c[GAINS_KEY] = json!([-2.0, -1.0]);
+        assert_eq!(gain_exponents(&c).unwrap(), Some([-2.0, -1.0]));
+        c[GAINS_KEY] = json!([0.0, -1.0]);
+        assert!(gain_exponents(&c).is_err());
+        // The gains scale whole output channels: each conv0 row is a multiple of
+        // the unscaled one, by a factor in [10^-2.5, 1].
+        let vars = VarMap::new();
+        let w0 = Tensor::ones((8, 1, 10), candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+        let var = candle_core::Var::from_tensor(&w0).unwrap();
+        vars.data()
+            .lock()
+            .unwrap()
+            .insert("feature_extractor.conv_layers.0.conv.weight".into(), var.clone());
+        level_gains(&vars, 3, DEFAULT_GAIN_EXPONENTS).unwrap();
+        let rows = var.as_tensor().squeeze(1).unwrap().to_vec2::<f32>().unwrap();
+        let mut gains = Vec::new();
+        for r in rows {
+            assert!(r.iter().all(|&v| v == r[0]), "a channel keeps its shape");
+            assert!((10f32.powf(-2.5)..=1.0).contains(&r[0]), "{}", r[0]);
+            gains.push(r[0]);
+        }
+        gains.dedup();
+        assert!(gains.len() > 1, "channels get different gains");
     }
 
     #[test]
