@@ -12,6 +12,7 @@ pub mod corpus;
 pub mod engine;
 pub mod features;
 pub mod paths;
+pub mod plot_font;
 pub mod train;
 pub mod transcript;
 

@@ -1,9 +1,12 @@
 //! Command-line front end: argument parsing and one module per verb.
 
 mod device;
+mod distill;
 mod eval;
 mod features;
+mod layers;
 mod predict;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +31,12 @@ enum Command {
     Predict(predict::Args),
     /// Score a model on a labelled manifest: CCC, Pearson r and MAE per dimension.
     Eval(eval::Args),
+    /// Train an emotion model (audio, text or both) on a labelled manifest.
+    Train(Box<train::Args>),
+    /// Layer-wise analysis of a frozen encoder: learned layer weights and linear probes per dimension.
+    Layers(layers::Args),
+    /// Distil a teacher emotion model into an audio-only student on unlabelled audio.
+    Distill(Box<distill::Args>),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -41,6 +50,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Features(args) => features::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Layers(args) => layers::run(args),
+        Command::Distill(args) => distill::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,7 +6,7 @@
 //! Pearson's r and the mean absolute error complete the picture: r ignores
 //! bias and scale, CCC punishes both.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Concordance correlation coefficient of predictions `x` and labels `y`
 /// (0 when both are constant and equal-mean has no variance to agree on).
@@ -54,7 +54,7 @@ fn moments(x: &[f64], y: &[f64]) -> (f64, f64, f64, f64, f64) {
 }
 
 /// The three measures for one dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DimensionScores {
     /// Concordance correlation coefficient.
     pub ccc: f64,
@@ -65,7 +65,7 @@ pub struct DimensionScores {
 }
 
 /// Scores per dimension and the mean CCC.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// Arousal.
     pub arousal: DimensionScores,

@@ -8,10 +8,12 @@
 //! - `bundle <package> [--release]` (and `bundle-universal`, `known-packages`):
 //!   nice-plug-xtask builds the plugin and writes the CLAP and VST3 bundles to
 //!   `target/bundled/` (bundle names from `bundler.toml`).
+//! - `demo-model`: train the offline demo model and install it as the default model.
 
 mod bench;
 mod bench_engine;
 mod corpus;
+mod demo_model;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,8 @@ enum Task {
     Corpus(corpus::Args),
     /// Fit the corpus labels on F0, level and speaking rate and print the R².
     CorpusCheck(corpus::CheckArgs),
+    /// Train the demo model on the synthetic corpus (offline) and install it as the default model.
+    DemoModel(demo_model::Args),
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
@@ -54,5 +58,6 @@ fn main() -> anyhow::Result<()> {
         Task::BenchWorker(args) => bench::worker(args),
         Task::Corpus(args) => corpus::run(args),
         Task::CorpusCheck(args) => corpus::check(args),
+        Task::DemoModel(args) => demo_model::run(args),
     }
 }
