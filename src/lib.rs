@@ -9,6 +9,7 @@
 pub mod audio;
 pub mod cc;
 pub mod engine;
+pub mod export;
 pub mod features;
 pub mod transcript;
 

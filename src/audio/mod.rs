@@ -6,6 +6,7 @@
 
 mod decode;
 mod resample;
+pub mod vad;
 
 use std::path::{Path, PathBuf};
 
