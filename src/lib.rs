@@ -11,6 +11,9 @@ pub mod cc;
 pub mod engine;
 pub mod export;
 pub mod features;
+pub mod hub;
+pub mod paths;
+pub mod plot;
 pub mod transcript;
 
 pub use emoscope_models as models;

@@ -1,7 +1,11 @@
 //! Command-line front end: argument parsing and one module per verb.
 
+mod annotate;
 mod device;
 mod features;
+mod merge;
+mod models;
+mod plot;
 mod predict;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +29,15 @@ enum Command {
     /// Analyse a file with the streaming engine's offline mode and print
     /// arousal, valence and dominance per window.
     Predict(predict::Args),
+    /// Annotate audio files, folders or a manifest: markers and timelines for
+    /// Audacity, REAPER, Sonic Visualiser, Praat, ELAN, WebVTT, CSV, JSON and MIDI.
+    Annotate(annotate::Args),
+    /// Join the indexes of `annotate --shard I/N` runs into one index.json.
+    Merge(merge::Args),
+    /// List known checkpoints (and which are downloaded) or fetch one from the Hugging Face Hub.
+    Models(models::Args),
+    /// Draw an annotation (the JSON `annotate` writes) as PNG or SVG.
+    Plot(plot::Args),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -37,6 +50,10 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Features(args) => features::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Annotate(args) => annotate::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
