@@ -73,6 +73,9 @@ pub fn render(doc: &Annotation, path: &Path, size: (u32, u32)) -> Result<(), Plo
     }
 }
 
+/// Picks one dimension out of a reading.
+type Pick = fn(&crate::export::Reading) -> f32;
+
 /// Colours of the three dimensions.
 const COLOURS: [RGBColor; 3] = [
     RGBColor(214, 39, 40),
@@ -110,7 +113,8 @@ where
         .y_desc(format!("value, {}..{} mapped to 0..1", range.0, range.1))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(225, 225, 225))
         .draw()
         .map_err(e)?;
     // Segments: shaded bands with the label at the top, alternating shades.
@@ -130,12 +134,12 @@ where
             .draw_series(std::iter::once(Text::new(
                 short(&s.label, 40),
                 (s.start, 1.1),
-                (FONT, 12).into_font().color(&BLACK),
+                (FONT, 13).into_font().color(&BLACK),
             )))
             .map_err(e)?;
     }
     // Lines at window centres.
-    let picks: [(&str, fn(&crate::export::Reading) -> f32); 3] = [
+    let picks: [(&str, Pick); 3] = [
         ("arousal", |r| r.arousal),
         ("valence", |r| r.valence),
         ("dominance", |r| r.dominance),
@@ -161,20 +165,18 @@ where
             )
             .map_err(e)?;
     }
-    // Words (or segment texts when there are no word timings) along the bottom, in two rows.
-    let mut words: Vec<(f64, &str)> = doc
+    // Words (a segment's text where it has no word timings) along the bottom, in two rows.
+    let words: Vec<(f64, &str)> = doc
         .transcript
         .iter()
-        .flat_map(|s| &s.words)
-        .map(|w| (w.start, w.text.as_str()))
+        .flat_map(|s| {
+            if s.words.is_empty() {
+                vec![(s.start, s.text.as_str())]
+            } else {
+                s.words.iter().map(|w| (w.start, w.text.as_str())).collect()
+            }
+        })
         .collect();
-    if words.is_empty() {
-        words = doc
-            .transcript
-            .iter()
-            .map(|s| (s.start, s.text.as_str()))
-            .collect();
-    }
     for (i, (t, w)) in words.into_iter().enumerate() {
         let y = if i % 2 == 0 { -0.04 } else { -0.09 };
         chart

@@ -15,9 +15,12 @@ use quick_xml::Writer;
 
 use super::document::{Annotation, Reading};
 
+/// Annotations of one tier: (start s, end s, value).
+type Spans = Vec<(f64, f64, String)>;
+
 /// The EAF document. `date` is the `DATE` attribute (an RFC 3339 time).
 pub fn render(doc: &Annotation, date: &str) -> String {
-    let mut tiers: Vec<(&str, Vec<(f64, f64, String)>)> = vec![(
+    let mut tiers: Vec<(&str, Spans)> = vec![(
         "segments",
         doc.segments
             .iter()

@@ -37,7 +37,7 @@ fn utf8(bytes: &[u8], path: &Path, skipped: usize) -> Result<String, ReadError> 
 }
 
 fn utf16(bytes: &[u8], path: &Path, unit: fn([u8; 2]) -> u16) -> Result<String, ReadError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(ReadError::syntax(
             path,
             Location::Byte(bytes.len() + 1),

@@ -248,7 +248,7 @@ mod tests {
         ] {
             std::fs::write(root.join(f), b"").unwrap();
         }
-        let jobs = collect(&[root.clone()], &[], None, &root.join("out")).unwrap();
+        let jobs = collect(std::slice::from_ref(&root), &[], None, &root.join("out")).unwrap();
         let stems: Vec<String> = jobs
             .iter()
             .map(|j| j.stem.to_string_lossy().into_owned())
