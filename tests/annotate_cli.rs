@@ -732,3 +732,43 @@ fn every_audio_format_decodes_and_annotates() {
         }
     }
 }
+
+#[test]
+fn the_example_picks_up_its_subtitles() {
+    // examples/speech.wav with its sidecar examples/speech.srt (two cues).
+    let model = model_dir("example", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    ok(&emoscope(
+        &[
+            "annotate",
+            s(&example()),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json,vtt",
+        ],
+        &[],
+    ));
+    let doc = read_doc(&out.join("speech.json"));
+    let cues: Vec<(f64, f64, &str)> = doc
+        .transcript
+        .iter()
+        .map(|t| (t.start, t.end, t.text.as_str()))
+        .collect();
+    assert_eq!(
+        cues,
+        vec![
+            (0.05, 1.45, "The results were wonderful,"),
+            (1.6, 3.1, "and everyone was delighted.")
+        ]
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert!(index["entries"][0]["transcript"]
+        .as_str()
+        .unwrap()
+        .ends_with("examples/speech.srt"));
+}
