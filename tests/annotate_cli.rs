@@ -772,3 +772,74 @@ fn the_example_picks_up_its_subtitles() {
         .unwrap()
         .ends_with("examples/speech.srt"));
 }
+
+#[test]
+fn outputs_never_overwrite_the_transcript() {
+    // Writing into the input folder would put speech.json on the whisper sidecar.
+    let model = model_dir("clobber", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let sidecar = std::fs::read(c.join("speech.json")).unwrap();
+    let run = emoscope(
+        &[
+            "annotate",
+            s(&c),
+            "--out",
+            s(&c),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("would overwrite the transcript") && err.contains("speech.json"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(c.join("speech.json")).unwrap(), sidecar);
+}
+
+#[test]
+fn tier_picks_the_segments_of_a_textgrid_sidecar() {
+    let model = model_dir("tier", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("talk.wav");
+    std::fs::copy(example(), &wav).unwrap();
+    // Short text form: tier "topic" (one interval) first, then "utterances" (two).
+    std::fs::write(
+        tmp.path().join("talk.TextGrid"),
+        "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n0\n3.46\n<exists>\n2\n\
+         \"IntervalTier\"\n\"topic\"\n0\n3.46\n1\n0\n3.46\n\"praise\"\n\
+         \"IntervalTier\"\n\"utterances\"\n0\n3.46\n3\n0\n1.5\n\"The results were wonderful,\"\n1.5\n1.6\n\"\"\n1.6\n3.46\n\"and everyone was delighted.\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let base = [
+        "annotate",
+        s(&wav),
+        "--out",
+        s(&out),
+        "--model",
+        s(model.path()),
+        "--format",
+        "json",
+        "--force",
+    ];
+    ok(&emoscope(&base, &[]));
+    assert_eq!(read_doc(&out.join("talk.json")).transcript.len(), 1);
+    let mut with_tier = base.to_vec();
+    with_tier.extend(["--tier", "utterances"]);
+    ok(&emoscope(&with_tier, &[]));
+    let texts: Vec<String> = read_doc(&out.join("talk.json"))
+        .transcript
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(
+        texts,
+        ["The results were wonderful,", "and everyone was delighted."]
+    );
+}

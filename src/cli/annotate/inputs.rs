@@ -140,10 +140,9 @@ pub fn shard(jobs: Vec<Job>, shard: Option<Shard>) -> Vec<Job> {
     }
 }
 
+/// Audio files below `dir`, not descending into `skip` (the output folder)
+/// when it is a subfolder.
 fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if std::path::absolute(dir).is_ok_and(|d| d == skip) {
-        return Ok(());
-    }
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -152,6 +151,9 @@ fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> 
         }
         let ty = entry.file_type()?;
         if ty.is_dir() || (ty.is_symlink() && path.is_dir()) {
+            if std::path::absolute(&path).is_ok_and(|d| d == skip) {
+                continue;
+            }
             walk(&path, skip, out)?;
         } else if is_audio(&path) {
             out.push(path);

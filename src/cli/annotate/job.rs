@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::audio::{decode_file, downmix_checked, resample_mono};
 use emoscope::engine::{analyze_offline, AnalysisConfig, EmotionPredictor, TimelineEntry};
@@ -27,6 +27,8 @@ pub struct Settings {
     pub labels: LabelStyle,
     /// Recompute even when every output exists.
     pub force: bool,
+    /// The TextGrid or EAF tier holding the segments, instead of the reader's choice.
+    pub tier: Option<String>,
 }
 
 /// The output files of `job`, absolute and relative to the output directory.
@@ -58,7 +60,10 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
         mean: None,
         seconds: 0.0,
     };
-    if !s.force && files.iter().all(|(p, _)| p.is_file()) {
+    if let Err(e) = transcript_path(job, &files) {
+        entry.status = Status::Failed;
+        entry.error = Some(format!("{e:#}"));
+    } else if !s.force && files.iter().all(|(p, _)| p.is_file()) {
         entry.status = Status::Skipped;
         summarise_existing(&mut entry, &files);
     } else if let Err(e) = annotate(job, model, s, &files, &mut entry) {
@@ -67,6 +72,25 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
     }
     entry.seconds = t0.elapsed().as_secs_f64();
     entry
+}
+
+/// The transcript: given, or the sidecar. It must not be one of the outputs
+/// (an output folder equal to the input folder would put `name.json` on a
+/// whisper sidecar, `name.txt` on a text one); checked before anything is
+/// skipped or written, so no transcript is ever taken for a finished output
+/// or overwritten.
+fn transcript_path(job: &Job, files: &[(PathBuf, String)]) -> Result<Option<PathBuf>> {
+    let path = job.transcript.clone().or_else(|| sidecar_for(&job.input));
+    if let Some(t) = &path {
+        if let Some((f, _)) = files.iter().find(|(f, _)| same_file(f, t)) {
+            bail!(
+                "the output {} would overwrite the transcript {}; write the outputs to another --out folder",
+                f.display(),
+                t.display()
+            );
+        }
+    }
+    Ok(path)
 }
 
 fn annotate(
@@ -83,16 +107,13 @@ fn annotate(
     let duration = mono.len() as f64 / f64::from(rate);
     entry.audio_seconds = Some(duration);
 
-    // The transcript: given, or a sidecar that is not one of our own outputs.
-    let transcript_path = job
-        .transcript
-        .clone()
-        .or_else(|| sidecar_for(path).filter(|p| !files.iter().any(|(f, _)| same_file(f, p))));
+    let transcript_path = transcript_path(job, files)?;
     let transcript = match &transcript_path {
         Some(p) => Some(read_file(
             p,
             &ReadOptions {
                 audio_seconds: Some(duration),
+                tier: s.tier.clone(),
                 ..Default::default()
             },
         )?),

@@ -63,6 +63,10 @@ pub struct Args {
     /// Smoothing time constant in seconds (0: none).
     #[arg(long, default_value_t = 0.0)]
     smoothing: f64,
+    /// The TextGrid or EAF tier whose annotations are the transcript segments
+    /// (default: the first interval tier / top-level tier with annotations).
+    #[arg(long)]
+    tier: Option<String>,
     /// Add the circumplex quadrant (excited, tense, subdued, calm) to segment labels.
     #[arg(long)]
     quadrants: bool,
@@ -136,6 +140,7 @@ pub fn run(args: Args) -> Result<()> {
             quadrant: args.quadrants,
         },
         force: args.force,
+        tier: args.tier.clone(),
     };
 
     // Progress in audio seconds (from the headers; files that do not state
