@@ -161,6 +161,7 @@ pub fn run(args: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
+    bar.set_message(format!("0/{} files", jobs.len()));
     let t0 = Instant::now();
     let total = jobs.len();
     let next = AtomicUsize::new(0);
