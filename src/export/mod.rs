@@ -19,6 +19,9 @@ pub mod sv;
 pub mod textgrid;
 pub mod vtt;
 
+#[cfg(test)]
+mod tests;
+
 pub use document::{
     transcript_segments, Annotation, MarkedSegment, Marker, Reading, SegmentSource,
     TranscriptSegment, TranscriptWord, DOCUMENT_FORMAT,
@@ -231,7 +234,7 @@ pub(crate) fn one_line(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+mod format_tests {
     use super::*;
 
     #[test]
