@@ -259,6 +259,27 @@ mod tests {
     }
 
     #[test]
+    fn local_copies_complete_partial_absent() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = Cache::new(home.path().to_owned());
+        let entry = generic_entry("o/n");
+        assert_eq!(local_copy(&cache, &entry), LocalCopy::Absent);
+        // The cache layout: refs/<revision> holds the commit, snapshots/<commit>/<file>.
+        let repo = home.path().join("models--o--n");
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::write(repo.join("refs/main"), "abc").unwrap();
+        let snap = repo.join("snapshots/abc");
+        std::fs::create_dir_all(&snap).unwrap();
+        std::fs::write(snap.join("config.json"), "{}").unwrap();
+        assert_eq!(
+            local_copy(&cache, &entry),
+            LocalCopy::Partial(vec!["model.safetensors or pytorch_model.bin".into()])
+        );
+        std::fs::write(snap.join("pytorch_model.bin"), "x").unwrap();
+        assert_eq!(local_copy(&cache, &entry), LocalCopy::Complete(snap));
+    }
+
+    #[test]
     fn snapshot_dirs() {
         let p = Path::new("/c/snapshots/abc/1_Pooling/config.json");
         assert_eq!(
