@@ -292,4 +292,34 @@ mod tests {
             e => panic!("{e:?}"),
         }
     }
+
+    #[test]
+    fn youtube_auto_captions() {
+        // The shape YouTube's automatic captions download as: header metadata,
+        // cue settings, and karaoke timestamps with <c> tags.
+        let text = "WEBVTT\nKind: captions\nLanguage: en\n\n\
+            00:00:00.030 --> 00:00:02.110 align:start position:0%\n \n\
+            hello<00:00:00.359><c> everyone</c><00:00:00.719><c> and</c><00:00:01.079><c> welcome</c>\n\n\
+            00:00:02.110 --> 00:00:02.120 align:start position:0%\n\
+            hello everyone and welcome\n";
+        let t = parse(text, Path::new("yt.vtt")).unwrap();
+        let s = t.segments();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].text, "hello everyone and welcome");
+        let w: Vec<(f64, &str)> = s[0]
+            .words
+            .iter()
+            .map(|w| (w.start, w.text.as_str()))
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                (0.03, "hello"),
+                (0.359, "everyone"),
+                (0.719, "and"),
+                (1.079, "welcome")
+            ]
+        );
+        assert_eq!(s[0].words[3].end, 2.11);
+    }
 }
