@@ -112,6 +112,17 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
     finish(path, segments)
 }
 
+/// The text from byte `at` on, starting at the char boundary at or before it:
+/// quick-xml reports positions that can fall inside a character when the
+/// document starts with a byte-order mark it skipped.
+fn tail(text: &str, at: usize) -> &str {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    &text[at..]
+}
+
 /// Parses an EAF document read from `path` (named in errors) into its tiers.
 pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
     let mut reader = Reader::from_str(text);
@@ -142,7 +153,7 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
                     return Err(err(
                         at,
                         "the root element <ANNOTATION_DOCUMENT>",
-                        &text[at..],
+                        tail(text, at),
                     ));
                 }
                 root_seen = true;
@@ -151,7 +162,7 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
             match name {
                 b"TIME_SLOT" => {
                     let id = attr(e, b"TIME_SLOT_ID", at, path, text)?
-                        .ok_or_else(|| err(at, "a TIME_SLOT_ID attribute", &text[at..]))?;
+                        .ok_or_else(|| err(at, "a TIME_SLOT_ID attribute", tail(text, at)))?;
                     let value = match attr(e, b"TIME_VALUE", at, path, text)? {
                         Some(v) => Some(
                             v.trim()
@@ -164,7 +175,7 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
                 }
                 b"TIER" => {
                     let id = attr(e, b"TIER_ID", at, path, text)?
-                        .ok_or_else(|| err(at, "a TIER_ID attribute", &text[at..]))?;
+                        .ok_or_else(|| err(at, "a TIER_ID attribute", tail(text, at)))?;
                     let parent = attr(e, b"PARENT_REF", at, path, text)?;
                     tiers.push(RawTier {
                         id,
@@ -177,11 +188,11 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
                         return Err(err(
                             at,
                             "an annotation inside <TIER><ANNOTATION>",
-                            &text[at..],
+                            tail(text, at),
                         ));
                     }
                     let id = attr(e, b"ANNOTATION_ID", at, path, text)?
-                        .ok_or_else(|| err(at, "an ANNOTATION_ID attribute", &text[at..]))?;
+                        .ok_or_else(|| err(at, "an ANNOTATION_ID attribute", tail(text, at)))?;
                     let span =
                         if name == b"ALIGNABLE_ANNOTATION" {
                             let r1 = attr(e, b"TIME_SLOT_REF1", at, path, text)?;
@@ -192,13 +203,13 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
                                     return Err(err(
                                         at,
                                         "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes",
-                                        &text[at..],
+                                        tail(text, at),
                                     ))
                                 }
                             }
                         } else {
                             RawSpan::Ref(attr(e, b"ANNOTATION_REF", at, path, text)?.ok_or_else(
-                                || err(at, "an ANNOTATION_REF attribute", &text[at..]),
+                                || err(at, "an ANNOTATION_REF attribute", tail(text, at)),
                             )?)
                         };
                     let a = RawAnnotation {
@@ -218,7 +229,7 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
                         return Err(err(
                             at,
                             "<ANNOTATION_VALUE> inside an annotation",
-                            &text[at..],
+                            tail(text, at),
                         ));
                     }
                     value = Some(String::new());
@@ -524,5 +535,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("line 26"), "{e}");
+    }
+
+    #[test]
+    fn a_root_after_a_byte_order_mark_character_is_an_error_not_a_panic() {
+        // Found by `cargo fuzz run eaf`: a UTF-16 file whose text starts with
+        // a second byte-order mark, which quick-xml skips, so its positions
+        // fall inside multi-byte characters of the decoded text.
+        let text = "\u{feff}\u{ff20}\u{87fdf}<?x!<?xml version=\"1.0\"?><A/>";
+        let e = parse(text, Path::new("a.eaf"), None).unwrap_err();
+        assert!(e.to_string().contains("ANNOTATION_DOCUMENT"), "{e}");
+        assert_eq!(tail("a\u{e9}b", 2), "\u{e9}b");
     }
 }
