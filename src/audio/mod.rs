@@ -5,11 +5,14 @@
 //! model's sample rate (16 kHz for every HuBERT / wav2vec2 checkpoint).
 
 mod decode;
+mod probe;
 mod resample;
+pub mod vad;
 
 use std::path::{Path, PathBuf};
 
 pub use decode::{decode_file, Decoded};
+pub use probe::probe_seconds;
 pub use resample::resample_mono;
 
 /// Why an audio file could not be turned into model input.

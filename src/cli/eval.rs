@@ -29,10 +29,7 @@ pub struct Args {
 
 /// Predicts every utterance and prints the scores.
 pub fn run(args: Args) -> Result<()> {
-    let model_dir = args
-        .model
-        .clone()
-        .unwrap_or_else(emoscope::paths::default_model_dir);
+    let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
     let mut model = load_predictor(&model_dir, &device)
         .with_context(|| format!("loading model from {}", model_dir.display()))?;

@@ -1,14 +1,41 @@
 //! Command-line front end: argument parsing and one module per verb.
 
+mod annotate;
 mod device;
 mod distill;
 mod eval;
 mod features;
 mod layers;
+mod merge;
+mod models;
+mod plot;
 mod predict;
 mod train;
 
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+
+/// The model directory a verb uses: `--model`, else the default model
+/// ([`emoscope::paths::default_model_dir`]), which must exist.
+pub(crate) fn model_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = arg {
+        return Ok(dir);
+    }
+    let dir = emoscope::paths::default_model_dir();
+    if !dir.is_dir() {
+        bail!(
+            "no --model given and the default model is missing: {} does not exist.\n\
+             Make the offline demo model with `cargo xtask demo-model`, copy (or link) a model \
+             directory there, point {} at one, or pass --model <dir>; see the README section \
+             \"Models\" (`emoscope models list` shows the known checkpoints)",
+            dir.display(),
+            emoscope::paths::MODEL_ENV
+        );
+    }
+    Ok(dir)
+}
 
 /// Dimensional speech emotion (arousal, valence, dominance) from distilled speech models.
 #[derive(Parser)]
@@ -37,6 +64,15 @@ enum Command {
     Layers(layers::Args),
     /// Distil a teacher emotion model into an audio-only student on unlabelled audio.
     Distill(Box<distill::Args>),
+    /// Annotate audio files, folders or a manifest: markers and timelines for
+    /// Audacity, REAPER, Sonic Visualiser, Praat, ELAN, WebVTT, CSV, JSON and MIDI.
+    Annotate(annotate::Args),
+    /// Join the indexes of `annotate --shard I/N` runs into one index.json.
+    Merge(merge::Args),
+    /// List known checkpoints (and which are downloaded) or fetch one from the Hugging Face Hub.
+    Models(models::Args),
+    /// Draw an annotation (the JSON `annotate` writes) as PNG or SVG.
+    Plot(plot::Args),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
@@ -53,6 +89,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Layers(args) => layers::run(args),
         Command::Distill(args) => distill::run(*args),
+        Command::Annotate(args) => annotate::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,8 +5,31 @@
 //! window ([`Transcript::text_between`]) and hands that to the model's text
 //! branch. Times are seconds of the transcript's own clock; `offset` maps them
 //! to the host timeline (`timeline = transcript + offset`), so a sidecar made
-//! for a file that starts at bar 17 lines up with the session. Reading sidecar
-//! formats (SRT, WebVTT, JSON, TextGrid) belongs to the interchange layer.
+//! for a file that starts at bar 17 lines up with the session.
+//!
+//! Transcripts come from files in the formats people have, one reader module
+//! per format: SubRip ([`srt`]), WebVTT ([`vtt`]), Praat TextGrid
+//! ([`textgrid`]), ELAN ([`eaf`]), Audacity label tracks ([`audacity`]),
+//! openai-whisper and WhisperX JSON ([`whisper`]) and plain text ([`plain`]).
+//! [`read_file`] picks the reader from the file name ([`TranscriptFormat`]);
+//! malformed input is a [`ReadError`] naming the file, the line (or byte
+//! offset, or JSON key) and what was expected.
+
+pub mod audacity;
+mod decode;
+pub mod eaf;
+mod error;
+mod format;
+mod markup;
+pub mod plain;
+pub mod srt;
+pub mod textgrid;
+pub mod vtt;
+pub mod whisper;
+
+pub use decode::decode_text;
+pub use error::{Location, ReadError};
+pub use format::{parse_str, read_file, sidecar_for, ReadOptions, TranscriptFormat};
 
 /// One timed word.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +138,22 @@ impl Transcript {
         parts.retain(|p| !p.is_empty());
         parts.join(" ")
     }
+}
+
+/// Builds a transcript from a reader's segments, turning a bad span that
+/// slipped past the reader's own checks into an error naming the segment.
+pub(crate) fn finish(
+    path: &std::path::Path,
+    segments: Vec<Segment>,
+) -> Result<Transcript, ReadError> {
+    Transcript::new(segments).map_err(|e| match e {
+        TranscriptError::BadSpan { index, start, end } => ReadError::syntax(
+            path,
+            Location::Key(format!("segment {}", index + 1)),
+            "finite times with end >= start",
+            &format!("{start} .. {end}"),
+        ),
+    })
 }
 
 #[cfg(test)]

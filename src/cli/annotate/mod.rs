@@ -1,0 +1,264 @@
+//! `emoscope annotate`: the engine's offline analysis over files, folders or
+//! a manifest, writing markers and timelines in every format annotation
+//! tools import (see `emoscope::export`), with a progress bar, parallel
+//! jobs, deterministic shards for job arrays, resumption and an index.
+
+mod index;
+mod inputs;
+mod job;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use emoscope::engine::{load_predictor, AnalysisConfig, EmotionPredictor};
+use emoscope::export::{ExportFormat, LabelStyle};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::device::DeviceArg;
+use index::{Entry, Index, Status, INDEX_FORMAT};
+use inputs::Shard;
+
+pub use index::merge as merge_indexes;
+pub use index::write as write_index;
+
+/// Arguments of `emoscope annotate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Audio files (WAV, FLAC, MP3, Ogg Vorbis, AIFF) and folders (searched recursively).
+    inputs: Vec<PathBuf>,
+    /// A manifest: one audio path per line, optionally `<TAB>transcript path`; paths relative to the manifest.
+    #[arg(long)]
+    manifest: Vec<PathBuf>,
+    /// The transcript of the (single) input, instead of a sidecar next to it
+    /// (`name.srt`, `.vtt`, `.TextGrid`, `.eaf`, `.json`, `.txt`).
+    #[arg(long)]
+    transcript: Option<PathBuf>,
+    /// Comma list of audacity, reaper, sv, textgrid, eaf, vtt, csv, json, midi; or `all`.
+    #[arg(long, default_value = "all", value_parser = |s: &str| ExportFormat::parse_list(s).map(Formats))]
+    format: Formats,
+    /// Output folder; outputs are named after the input (a folder's layout is mirrored).
+    #[arg(long, default_value = "emoscope-out")]
+    out: PathBuf,
+    /// Model directory [default: $EMOSCOPE_MODEL, else <data dir>/emoscope/default-model].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Files analysed in parallel (each job holds its own copy of the model).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Only do shard I of N (0-based; e.g. `--shard $SLURM_ARRAY_TASK_ID/8`); then `emoscope merge`.
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// Recompute files whose outputs all exist.
+    #[arg(long)]
+    force: bool,
+    /// Analysis window in seconds.
+    #[arg(long, default_value_t = 4.0)]
+    window: f64,
+    /// Hop between windows in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    hop: f64,
+    /// Smoothing time constant in seconds (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    smoothing: f64,
+    /// The TextGrid or EAF tier whose annotations are the transcript segments
+    /// (default: the first interval tier / top-level tier with annotations).
+    #[arg(long)]
+    tier: Option<String>,
+    /// Add the circumplex quadrant (excited, tense, subdued, calm) to segment labels.
+    #[arg(long)]
+    quadrants: bool,
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+}
+
+/// The parsed `--format` list.
+#[derive(Clone, Debug)]
+struct Formats(Vec<ExportFormat>);
+
+/// Annotates every input; fails (exit code 1) when any file failed.
+pub fn run(args: Args) -> Result<()> {
+    if !(args.window > 0.0 && args.hop > 0.0 && args.smoothing >= 0.0) {
+        bail!("--window and --hop must be positive and --smoothing non-negative");
+    }
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    if args.inputs.is_empty() && args.manifest.is_empty() {
+        bail!("nothing to annotate: give audio files, folders or --manifest");
+    }
+    let formats = args.format.0.clone();
+    let model_dir = super::model_dir(args.model.clone())?;
+    let device = args.device.open()?;
+    let first = load_predictor(&model_dir, &device)
+        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    let all = inputs::collect(
+        &args.inputs,
+        &args.manifest,
+        args.transcript.as_deref(),
+        &args.out,
+    )?;
+    let jobs = inputs::shard(all, args.shard);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let settings = job::Settings {
+        out: args.out.clone(),
+        formats: formats.clone(),
+        config: AnalysisConfig {
+            window_seconds: args.window,
+            hop_seconds: args.hop,
+            smoothing_seconds: args.smoothing,
+            analyse_while_stopped: false,
+        },
+        labels: LabelStyle {
+            quadrant: args.quadrants,
+        },
+        force: args.force,
+        tier: args.tier.clone(),
+    };
+
+    // Progress in audio seconds (from the headers; files that do not state
+    // their length add it when decoded).
+    let seconds: Vec<f64> = jobs
+        .iter()
+        .map(|j| {
+            emoscope::audio::probe_seconds(&j.input)
+                .ok()
+                .flatten()
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let bar = ProgressBar::new((seconds.iter().sum::<f64>() * 1000.0) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {msg} ETA {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar.set_message(format!("0/{} files", jobs.len()));
+    let t0 = Instant::now();
+    let total = jobs.len();
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new((0usize, 0.0f64)); // files, audio seconds analysed now
+    let entries: Mutex<Vec<Option<Entry>>> = Mutex::new(vec![None; total]);
+    let first = Mutex::new(Some(first));
+    let workers = args.jobs.min(total.max(1));
+    std::thread::scope(|scope| -> Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            handles.push(scope.spawn(|| -> Result<()> {
+                let mut model: Option<Box<dyn EmotionPredictor>> =
+                    first.lock().expect("not poisoned").take();
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(j) = jobs.get(k) else { return Ok(()) };
+                    if model.is_none() {
+                        model = Some(load_predictor(&model_dir, &device).with_context(|| {
+                            format!("loading model from {}", model_dir.display())
+                        })?);
+                    }
+                    let entry = job::run(j, model.as_deref_mut().expect("loaded"), &settings);
+                    let audio = entry.audio_seconds.unwrap_or(seconds[k]);
+                    if audio > seconds[k] {
+                        bar.inc_length(((audio - seconds[k]) * 1000.0) as u64);
+                    }
+                    bar.inc((audio * 1000.0) as u64);
+                    let (files, analysed) = {
+                        let mut d = done.lock().expect("not poisoned");
+                        d.0 += 1;
+                        if entry.status == Status::Ok {
+                            d.1 += audio;
+                        }
+                        *d
+                    };
+                    let rtf = t0.elapsed().as_secs_f64() / analysed.max(1e-9);
+                    bar.set_message(format!(
+                        "{files}/{total} files, {analysed:.1} s audio, RTF {rtf:.3}"
+                    ));
+                    bar.suspend(|| report(&entry));
+                    entries.lock().expect("not poisoned")[k] = Some(entry);
+                }
+            }));
+        }
+        for h in handles {
+            h.join().expect("a worker panicked")?;
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    let entries: Vec<Entry> = entries
+        .into_inner()
+        .expect("not poisoned")
+        .into_iter()
+        .flatten()
+        .collect();
+    let index = Index {
+        format: INDEX_FORMAT.into(),
+        model: model_dir.display().to_string(),
+        formats: formats.iter().map(|f| f.name().to_owned()).collect(),
+        shard: args.shard.map(|s| [s.index, s.count]),
+        entries,
+    };
+    let index_path = write_index(&args.out, &index, args.shard)?;
+    let count = |s: Status| index.entries.iter().filter(|e| e.status == s).count();
+    let (ok, skipped, failed) = (
+        count(Status::Ok),
+        count(Status::Skipped),
+        count(Status::Failed),
+    );
+    let analysed: f64 = index
+        .entries
+        .iter()
+        .filter(|e| e.status == Status::Ok)
+        .filter_map(|e| e.audio_seconds)
+        .sum();
+    let elapsed = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "annotated {ok}, skipped {skipped}, failed {failed} of {total} files ({analysed:.1} s of audio in {elapsed:.1} s, real-time factor {:.3}); index: {}",
+        elapsed / analysed.max(1e-9),
+        index_path.display()
+    );
+    if failed > 0 {
+        bail!(
+            "{failed} of {total} files failed (see above and {})",
+            index_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// One line per finished file: outcomes on stdout, failures on stderr.
+fn report(e: &Entry) {
+    match e.status {
+        Status::Ok => println!(
+            "ok       {}  {:.2} s audio in {:.2} s -> {} files",
+            e.input,
+            e.audio_seconds.unwrap_or(0.0),
+            e.seconds,
+            e.outputs.len()
+        ),
+        Status::Skipped => println!("skipped  {}  (outputs exist; --force recomputes)", e.input),
+        Status::Failed => eprintln!(
+            "FAILED   {}: {}",
+            e.input,
+            e.error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so a file that exists is always complete (which is what lets a
+/// resumed run skip it).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

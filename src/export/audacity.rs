@@ -1,0 +1,31 @@
+//! Audacity label track (File > Import > Labels): one label per line,
+//! `start<TAB>end<TAB>label`, seconds with six decimals. Segments are region
+//! labels; change markers are point labels (`start == end`). Lines are in
+//! time order, segments before markers at equal times.
+
+use super::document::Annotation;
+use super::one_line;
+
+/// The label track text.
+pub fn render(doc: &Annotation) -> String {
+    let mut rows: Vec<(f64, f64, &str)> = doc
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, s.label.as_str()))
+        .chain(
+            doc.markers
+                .iter()
+                .map(|m| (m.time, m.time, m.label.as_str())),
+        )
+        .collect();
+    // Stable: segments stay ahead of markers at the same start.
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = String::new();
+    for (start, end, label) in rows {
+        out.push_str(&format!(
+            "{start:.6}\t{end:.6}\t{}\n",
+            one_line(label).replace('\t', " ")
+        ));
+    }
+    out
+}

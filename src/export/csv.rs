@@ -1,0 +1,33 @@
+//! The timeline as CSV: one row per analysis window with every field,
+//! `start,end,arousal,valence,dominance,text,model_id` (seconds; values as
+//! the model gives them), for spreadsheets and pandas.
+
+use super::document::Annotation;
+
+/// The CSV text.
+pub fn render(doc: &Annotation) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "start",
+        "end",
+        "arousal",
+        "valence",
+        "dominance",
+        "text",
+        "model_id",
+    ])
+    .expect("memory");
+    for r in &doc.timeline {
+        w.write_record([
+            format!("{}", r.start),
+            format!("{}", r.end),
+            format!("{}", r.arousal),
+            format!("{}", r.valence),
+            format!("{}", r.dominance),
+            r.text.clone(),
+            r.model_id.clone(),
+        ])
+        .expect("memory");
+    }
+    String::from_utf8(w.into_inner().expect("memory")).expect("UTF-8")
+}

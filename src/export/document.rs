@@ -1,0 +1,180 @@
+//! The annotation of one recording: everything the exporters write, as one
+//! serialisable document (the JSON export is this document as it is, and
+//! `emoscope plot` reads it back).
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::TimelineEntry;
+use crate::transcript::Transcript;
+
+/// Identifies the JSON layout; bumped when a field changes meaning.
+pub const DOCUMENT_FORMAT: &str = "emoscope-annotation/1";
+
+/// One recording's emotion timeline, segments, markers and transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// [`DOCUMENT_FORMAT`].
+    pub format: String,
+    /// The audio file's name (as given, for the record).
+    pub audio: String,
+    /// Audio duration, seconds.
+    pub duration: f64,
+    /// Identifier of the model that produced the readings.
+    pub model: String,
+    /// The range the model declares its outputs in (`[min, max]`); labels, CC
+    /// values and plots map it onto 0..1.
+    pub output_range: [f32; 2],
+    /// Analysis window, seconds.
+    pub window_seconds: f64,
+    /// Hop between windows, seconds.
+    pub hop_seconds: f64,
+    /// Smoothing time constant, seconds (0: none).
+    pub smoothing_seconds: f64,
+    /// Every analysed window, in time order (the engine's timeline).
+    pub timeline: Vec<Reading>,
+    /// Speech segments with their mean readings and labels, in time order, not overlapping.
+    pub segments: Vec<MarkedSegment>,
+    /// Points where the emotion quadrant changes, in time order.
+    pub markers: Vec<Marker>,
+    /// The transcript the analysis used (empty when none).
+    pub transcript: Vec<TranscriptSegment>,
+}
+
+/// One analysed window (the fields of [`TimelineEntry`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// Window start, seconds.
+    pub start: f64,
+    /// Window end, seconds.
+    pub end: f64,
+    /// Arousal.
+    pub arousal: f32,
+    /// Valence.
+    pub valence: f32,
+    /// Dominance.
+    pub dominance: f32,
+    /// Transcript text the window was analysed with.
+    pub text: String,
+    /// Model that produced it.
+    pub model_id: String,
+}
+
+impl Reading {
+    /// The window centre, seconds: where time-value exports place the reading.
+    pub fn centre(&self) -> f64 {
+        0.5 * (self.start + self.end)
+    }
+}
+
+impl From<&TimelineEntry> for Reading {
+    fn from(e: &TimelineEntry) -> Self {
+        Self {
+            start: e.start,
+            end: e.end,
+            arousal: e.arousal,
+            valence: e.valence,
+            dominance: e.dominance,
+            text: e.text.clone(),
+            model_id: e.model_id.clone(),
+        }
+    }
+}
+
+/// Where a segment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentSource {
+    /// A transcript segment (its text is the transcript's).
+    Transcript,
+    /// Speech the voice-activity detector found outside every transcript segment.
+    Vad,
+}
+
+/// A speech segment with its mean readings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkedSegment {
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// Mean arousal over the windows overlapping the segment (overlap-weighted).
+    pub arousal: f32,
+    /// Mean valence.
+    pub valence: f32,
+    /// Mean dominance.
+    pub dominance: f32,
+    /// The marker label every export writes, e.g. `A.72 V.31 D.55 | hello there`.
+    pub label: String,
+    /// Transcript text of the segment (empty for VAD-only speech).
+    pub text: String,
+    /// Where the segment came from.
+    pub source: SegmentSource,
+}
+
+/// A labelled point in time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Time, seconds.
+    pub time: f64,
+    /// Label, e.g. `tense A.80 V.30 D.50`.
+    pub label: String,
+}
+
+/// A transcript segment as stored in the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptSegment {
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// Text.
+    pub text: String,
+    /// Timed words, when known.
+    #[serde(default)]
+    pub words: Vec<TranscriptWord>,
+}
+
+/// A timed word.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptWord {
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// The word.
+    pub text: String,
+}
+
+/// The transcript's segments (on the host timeline: the offset applied) as stored in the document.
+pub fn transcript_segments(t: &Transcript) -> Vec<TranscriptSegment> {
+    let o = t.offset();
+    t.segments()
+        .iter()
+        .map(|s| TranscriptSegment {
+            start: s.start + o,
+            end: s.end + o,
+            text: s.text.clone(),
+            words: s
+                .words
+                .iter()
+                .map(|w| TranscriptWord {
+                    start: w.start + o,
+                    end: w.end + o,
+                    text: w.text.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+impl Annotation {
+    /// The document as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("an annotation always serialises")
+    }
+
+    /// Reads a document written by [`Self::to_json`].
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}

@@ -1,0 +1,269 @@
+//! Marker and timeline exports for the tools annotation work happens in.
+//!
+//! An [`Annotation`] (built by [`Annotation::build`] from the engine's
+//! timeline, the speech regions of the voice-activity detector and the
+//! transcript) is rendered by one module per format into files named after
+//! the input with the format's usual extension ([`ExportFormat::suffixes`]):
+//! Audacity labels, REAPER region/marker CSV, Sonic Visualiser CSV layers,
+//! Praat TextGrid, ELAN EAF, WebVTT, CSV, JSON and a Standard MIDI File.
+//! Rendering is pure (document in, bytes out); writing files is the CLI's job.
+
+pub mod audacity;
+pub mod csv;
+mod document;
+pub mod eaf;
+pub mod midi;
+pub mod reaper;
+pub mod segments;
+pub mod sv;
+pub mod textgrid;
+pub mod vtt;
+
+#[cfg(test)]
+mod tests;
+
+pub use document::{
+    transcript_segments, Annotation, MarkedSegment, Marker, Reading, SegmentSource,
+    TranscriptSegment, TranscriptWord, DOCUMENT_FORMAT,
+};
+pub use segments::LabelStyle;
+
+use crate::engine::{AnalysisConfig, TimelineEntry};
+use crate::transcript::Transcript;
+
+/// A file format Emoscope exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExportFormat {
+    /// Audacity label track (`.txt`).
+    Audacity,
+    /// REAPER Region/Marker Manager CSV (`.reaper.csv`).
+    Reaper,
+    /// Sonic Visualiser CSV layers (`.sv-arousal.csv`, `.sv-valence.csv`, `.sv-dominance.csv`, `.sv-segments.csv`).
+    SonicVisualiser,
+    /// Praat TextGrid (`.TextGrid`).
+    TextGrid,
+    /// ELAN EAF 3.0 (`.eaf`).
+    Eaf,
+    /// WebVTT (`.vtt`).
+    WebVtt,
+    /// The timeline as CSV (`.csv`).
+    Csv,
+    /// The whole annotation as JSON (`.json`).
+    Json,
+    /// Standard MIDI File with CC lanes and markers (`.mid`).
+    Midi,
+}
+
+impl ExportFormat {
+    /// Every format, in the order `all` expands to.
+    pub const ALL: [ExportFormat; 9] = [
+        Self::Audacity,
+        Self::Reaper,
+        Self::SonicVisualiser,
+        Self::TextGrid,
+        Self::Eaf,
+        Self::WebVtt,
+        Self::Csv,
+        Self::Json,
+        Self::Midi,
+    ];
+
+    /// The name `--format` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Audacity => "audacity",
+            Self::Reaper => "reaper",
+            Self::SonicVisualiser => "sv",
+            Self::TextGrid => "textgrid",
+            Self::Eaf => "eaf",
+            Self::WebVtt => "vtt",
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Midi => "midi",
+        }
+    }
+
+    /// What follows the input's stem in each file the format writes.
+    pub fn suffixes(self) -> &'static [&'static str] {
+        match self {
+            Self::Audacity => &[".txt"],
+            Self::Reaper => &[".reaper.csv"],
+            Self::SonicVisualiser => &[
+                ".sv-arousal.csv",
+                ".sv-valence.csv",
+                ".sv-dominance.csv",
+                ".sv-segments.csv",
+            ],
+            Self::TextGrid => &[".TextGrid"],
+            Self::Eaf => &[".eaf"],
+            Self::WebVtt => &[".vtt"],
+            Self::Csv => &[".csv"],
+            Self::Json => &[".json"],
+            Self::Midi => &[".mid"],
+        }
+    }
+
+    /// Parses a comma-separated list of names, or `all`; duplicates are removed, order kept.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+        let mut out: Vec<Self> = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let found: Vec<Self> = if name.eq_ignore_ascii_case("all") {
+                Self::ALL.to_vec()
+            } else {
+                vec![Self::ALL
+                    .into_iter()
+                    .find(|f| f.name().eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Self::ALL.iter().map(|f| f.name()).collect();
+                        format!(
+                            "unknown format `{name}`: expected `all` or a comma list of {}",
+                            names.join(", ")
+                        )
+                    })?]
+            };
+            for f in found {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err("no format given".into());
+        }
+        Ok(out)
+    }
+}
+
+/// One file to write: the suffix after the input's stem and the contents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportFile {
+    /// File name suffix, from [`ExportFormat::suffixes`].
+    pub suffix: &'static str,
+    /// The bytes to write.
+    pub bytes: Vec<u8>,
+}
+
+/// Renders `doc` in `format`.
+pub fn render(format: ExportFormat, doc: &Annotation) -> Vec<ExportFile> {
+    let s = format.suffixes();
+    let one = |bytes: Vec<u8>| {
+        vec![ExportFile {
+            suffix: s[0],
+            bytes,
+        }]
+    };
+    match format {
+        ExportFormat::Audacity => one(audacity::render(doc).into_bytes()),
+        ExportFormat::Reaper => one(reaper::render(doc).into_bytes()),
+        ExportFormat::SonicVisualiser => sv::render(doc)
+            .into_iter()
+            .zip(s)
+            .map(|(text, suffix)| ExportFile {
+                suffix,
+                bytes: text.into_bytes(),
+            })
+            .collect(),
+        ExportFormat::TextGrid => one(textgrid::render(doc).into_bytes()),
+        ExportFormat::Eaf => {
+            let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            one(eaf::render(doc, &date).into_bytes())
+        }
+        ExportFormat::WebVtt => one(vtt::render(doc).into_bytes()),
+        ExportFormat::Csv => one(csv::render(doc).into_bytes()),
+        ExportFormat::Json => one(doc.to_json().into_bytes()),
+        ExportFormat::Midi => one(midi::render(doc)),
+    }
+}
+
+/// What [`Annotation::build`] needs besides the timeline.
+#[derive(Debug, Clone)]
+pub struct BuildInfo<'a> {
+    /// The audio file (recorded in the document; the EAF media link points at it).
+    pub audio: &'a str,
+    /// Audio duration, seconds.
+    pub duration: f64,
+    /// The model's identifier.
+    pub model: &'a str,
+    /// The model's declared output range.
+    pub output_range: (f32, f32),
+    /// The analysis settings the timeline was made with.
+    pub config: &'a AnalysisConfig,
+    /// Speech regions from the voice-activity detector, seconds.
+    pub speech: &'a [(f64, f64)],
+    /// The transcript, if any.
+    pub transcript: Option<&'a Transcript>,
+    /// How labels are written.
+    pub labels: LabelStyle,
+}
+
+impl Annotation {
+    /// Builds the document from the engine's timeline (see [`segments`] for
+    /// how segments and markers are made).
+    pub fn build(timeline: &[TimelineEntry], info: &BuildInfo<'_>) -> Self {
+        let readings: Vec<Reading> = timeline.iter().map(Reading::from).collect();
+        let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
+        let segments = segments::build_segments(
+            info.speech,
+            &transcript,
+            info.duration,
+            &readings,
+            info.output_range,
+            info.labels,
+        );
+        let markers = segments::change_markers(&readings, info.output_range);
+        Self {
+            format: DOCUMENT_FORMAT.into(),
+            audio: info.audio.into(),
+            duration: info.duration,
+            model: info.model.into(),
+            output_range: [info.output_range.0, info.output_range.1],
+            window_seconds: info.config.window_seconds,
+            hop_seconds: info.config.hop_seconds,
+            smoothing_seconds: info.config.smoothing_seconds,
+            timeline: readings,
+            segments,
+            markers,
+            transcript,
+        }
+    }
+}
+
+/// `s` on one line: line breaks and tabs become spaces (every marker format is line-based).
+pub(crate) fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n', '\t'], " ")
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn format_lists() {
+        assert_eq!(
+            ExportFormat::parse_list("all").unwrap(),
+            ExportFormat::ALL.to_vec()
+        );
+        assert_eq!(
+            ExportFormat::parse_list("midi, TextGrid,midi").unwrap(),
+            vec![ExportFormat::Midi, ExportFormat::TextGrid]
+        );
+        let e = ExportFormat::parse_list("csv,pdf").unwrap_err();
+        assert!(
+            e.contains("`pdf`") && e.contains("audacity, reaper, sv"),
+            "{e}"
+        );
+        assert!(ExportFormat::parse_list(" , ").is_err());
+    }
+
+    #[test]
+    fn suffixes_are_distinct() {
+        let all: Vec<&str> = ExportFormat::ALL
+            .iter()
+            .flat_map(|f| f.suffixes().iter().copied())
+            .collect();
+        let mut dedup = all.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(all.len(), dedup.len());
+    }
+}

@@ -1,0 +1,319 @@
+//! Marker segments and change markers from the timeline, the speech regions
+//! and the transcript.
+//!
+//! Segments: the transcript's segments (clipped to the audio, overlaps cut at
+//! the previous segment's end) carry the transcript's text; speech the
+//! voice-activity detector found outside all of them is added as text-less
+//! segments (pieces shorter than [`MIN_VAD_PIECE`] are dropped). Without a
+//! transcript the segments are exactly the speech regions. Each segment gets
+//! the mean arousal, valence and dominance of the analysis windows
+//! overlapping it, weighted by the overlap, and a label.
+//!
+//! Markers: a point at the first window and wherever the emotion quadrant
+//! (arousal and valence above or below the middle of the model's range)
+//! changes, at the window centre.
+
+use crate::cc::normalise;
+
+use super::document::{MarkedSegment, Marker, Reading, SegmentSource, TranscriptSegment};
+
+/// VAD speech left over outside transcript segments is kept only from this length (seconds).
+pub const MIN_VAD_PIECE: f64 = 0.25;
+/// Segments shorter than this (seconds) cannot be regions and are dropped.
+pub const MIN_SEGMENT: f64 = 0.001;
+
+/// How labels are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LabelStyle {
+    /// Append the quadrant name (`excited`, `tense`, `subdued`, `calm`).
+    pub quadrant: bool,
+}
+
+/// The circumplex quadrant of a reading: arousal and valence against the
+/// middle of the model's output `range`.
+pub fn quadrant(arousal: f32, valence: f32, range: (f32, f32)) -> &'static str {
+    let high_a = normalise(arousal, range) >= 0.5;
+    let high_v = normalise(valence, range) >= 0.5;
+    match (high_a, high_v) {
+        (true, true) => "excited",
+        (true, false) => "tense",
+        (false, false) => "subdued",
+        (false, true) => "calm",
+    }
+}
+
+/// `A.72 V.31 D.55`: each value mapped from `range` onto 0..1 and written with
+/// two decimals without the leading zero (`1.00` at the top of the range);
+/// the quadrant name follows when `style.quadrant` is set.
+pub fn avd_label(a: f32, v: f32, d: f32, range: (f32, f32), style: LabelStyle) -> String {
+    let f = |x: f32| {
+        let s = format!("{:.2}", normalise(x, range));
+        s.strip_prefix('0').map(str::to_owned).unwrap_or(s)
+    };
+    let mut label = format!("A{} V{} D{}", f(a), f(v), f(d));
+    if style.quadrant {
+        label.push(' ');
+        label.push_str(quadrant(a, v, range));
+    }
+    label
+}
+
+/// The non-overlapping, time-ordered segments (see the module docs).
+pub fn build_segments(
+    speech: &[(f64, f64)],
+    transcript: &[TranscriptSegment],
+    duration: f64,
+    timeline: &[Reading],
+    range: (f32, f32),
+    style: LabelStyle,
+) -> Vec<MarkedSegment> {
+    if timeline.is_empty() {
+        return Vec::new();
+    }
+    // Transcript spans, clipped and de-overlapped.
+    let mut sorted: Vec<&TranscriptSegment> = transcript.iter().collect();
+    sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut spans: Vec<(f64, f64, String, SegmentSource)> = Vec::new();
+    let mut cursor = 0.0f64;
+    for s in sorted {
+        let start = s.start.max(cursor).max(0.0);
+        let end = s.end.min(duration);
+        if end - start >= MIN_SEGMENT {
+            spans.push((start, end, s.text.clone(), SegmentSource::Transcript));
+            cursor = end;
+        }
+    }
+    // Speech outside the transcript spans.
+    let covered: Vec<(f64, f64)> = spans.iter().map(|s| (s.0, s.1)).collect();
+    for &(a, b) in speech {
+        for (start, end) in subtract((a.max(0.0), b.min(duration)), &covered) {
+            if end - start >= MIN_VAD_PIECE {
+                spans.push((start, end, String::new(), SegmentSource::Vad));
+            }
+        }
+    }
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    spans
+        .into_iter()
+        .map(|(start, end, text, source)| {
+            let (a, v, d) = mean_over(timeline, start, end);
+            let mut label = avd_label(a, v, d, range, style);
+            if !text.is_empty() {
+                label.push_str(" | ");
+                label.push_str(&text);
+            }
+            MarkedSegment {
+                start,
+                end,
+                arousal: a,
+                valence: v,
+                dominance: d,
+                label,
+                text,
+                source,
+            }
+        })
+        .collect()
+}
+
+/// `span` minus the union of `cuts` (sorted, non-overlapping).
+fn subtract(span: (f64, f64), cuts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut from = span.0;
+    for &(a, b) in cuts {
+        if b <= from || a >= span.1 {
+            continue;
+        }
+        if a > from {
+            out.push((from, a));
+        }
+        from = from.max(b);
+    }
+    if span.1 > from {
+        out.push((from, span.1));
+    }
+    out
+}
+
+/// Overlap-weighted mean of the readings over `[start, end]`; the reading
+/// whose centre is nearest the span's middle when none overlaps.
+fn mean_over(timeline: &[Reading], start: f64, end: f64) -> (f32, f32, f32) {
+    let (mut sw, mut sa, mut sv, mut sd) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for r in timeline {
+        let w = (end.min(r.end) - start.max(r.start)).max(0.0);
+        sw += w;
+        sa += w * f64::from(r.arousal);
+        sv += w * f64::from(r.valence);
+        sd += w * f64::from(r.dominance);
+    }
+    if sw > 0.0 {
+        return ((sa / sw) as f32, (sv / sw) as f32, (sd / sw) as f32);
+    }
+    let mid = 0.5 * (start + end);
+    let r = timeline
+        .iter()
+        .min_by(|x, y| {
+            (x.centre() - mid)
+                .abs()
+                .total_cmp(&(y.centre() - mid).abs())
+        })
+        .expect("timeline is not empty");
+    (r.arousal, r.valence, r.dominance)
+}
+
+/// Quadrant-change markers (see the module docs).
+pub fn change_markers(timeline: &[Reading], range: (f32, f32)) -> Vec<Marker> {
+    let mut out: Vec<Marker> = Vec::new();
+    let mut last: Option<&str> = None;
+    for r in timeline {
+        let q = quadrant(r.arousal, r.valence, range);
+        if last != Some(q) {
+            out.push(Marker {
+                time: r.centre(),
+                label: format!(
+                    "{q} {}",
+                    avd_label(
+                        r.arousal,
+                        r.valence,
+                        r.dominance,
+                        range,
+                        LabelStyle::default()
+                    )
+                ),
+            });
+            last = Some(q);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(start: f64, a: f32, v: f32, d: f32) -> Reading {
+        Reading {
+            start,
+            end: start + 4.0,
+            arousal: a,
+            valence: v,
+            dominance: d,
+            text: String::new(),
+            model_id: "m".into(),
+        }
+    }
+
+    fn ts(start: f64, end: f64, text: &str) -> TranscriptSegment {
+        TranscriptSegment {
+            start,
+            end,
+            text: text.into(),
+            words: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn labels_map_the_range_onto_two_decimals() {
+        // Range 1..7: 5.32 -> (5.32 - 1) / 6 = 0.72; 2.86 -> 0.31; 4.3 -> 0.55; 7 -> 1.00.
+        let s = LabelStyle::default();
+        assert_eq!(avd_label(5.32, 2.86, 4.3, (1.0, 7.0), s), "A.72 V.31 D.55");
+        assert_eq!(avd_label(7.0, 1.0, 9.0, (1.0, 7.0), s), "A1.00 V.00 D1.00");
+        assert_eq!(
+            avd_label(0.8, 0.2, 0.5, (0.0, 1.0), LabelStyle { quadrant: true }),
+            "A.80 V.20 D.50 tense"
+        );
+        assert_eq!(quadrant(0.9, 0.9, (0.0, 1.0)), "excited");
+        assert_eq!(quadrant(0.1, 0.1, (0.0, 1.0)), "subdued");
+        assert_eq!(quadrant(0.1, 0.9, (0.0, 1.0)), "calm");
+    }
+
+    #[test]
+    fn transcript_segments_and_leftover_speech_merge() {
+        // Speech 0.5..3.0 and 5.0..5.2 (too short once alone), transcript 1.0..2.0
+        // and an overlapping 1.5..2.5 (cut to 2.0..2.5).
+        // Expected: VAD 0.5..1.0, "a" 1.0..2.0, "b" 2.0..2.5, VAD 2.5..3.0; 5.0..5.2 dropped (0.2 < 0.25).
+        let timeline = vec![reading(0.0, 0.5, 0.5, 0.5)];
+        let segs = build_segments(
+            &[(0.5, 3.0), (5.0, 5.2)],
+            &[ts(1.5, 2.5, "b"), ts(1.0, 2.0, "a")],
+            6.0,
+            &timeline,
+            (0.0, 1.0),
+            LabelStyle::default(),
+        );
+        let got: Vec<(f64, f64, &str, SegmentSource)> = segs
+            .iter()
+            .map(|s| (s.start, s.end, s.text.as_str(), s.source))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0.5, 1.0, "", SegmentSource::Vad),
+                (1.0, 2.0, "a", SegmentSource::Transcript),
+                (2.0, 2.5, "b", SegmentSource::Transcript),
+                (2.5, 3.0, "", SegmentSource::Vad),
+            ]
+        );
+        assert_eq!(segs[1].label, "A.50 V.50 D.50 | a");
+        assert_eq!(segs[0].label, "A.50 V.50 D.50");
+    }
+
+    #[test]
+    fn means_are_overlap_weighted() {
+        // Windows 0..4 (A 0.2) and 1..5 (A 0.8). Segment 0.5..2.5 overlaps the
+        // first by 2.0 s and the second by 1.5 s: (2.0 * 0.2 + 1.5 * 0.8) / 3.5 = 1.6 / 3.5.
+        let timeline = vec![reading(0.0, 0.2, 0.0, 1.0), reading(1.0, 0.8, 1.0, 0.0)];
+        let segs = build_segments(
+            &[(0.5, 2.5)],
+            &[],
+            9.0,
+            &timeline,
+            (0.0, 1.0),
+            LabelStyle::default(),
+        );
+        assert!(
+            (segs[0].arousal - 1.6 / 3.5).abs() < 1e-6,
+            "{}",
+            segs[0].arousal
+        );
+        // Past every window: the nearest centre (3.0) gives its reading.
+        let segs = build_segments(
+            &[(7.0, 8.0)],
+            &[],
+            9.0,
+            &timeline,
+            (0.0, 1.0),
+            LabelStyle::default(),
+        );
+        assert_eq!(segs[0].arousal, 0.8);
+        assert!(build_segments(
+            &[(0.0, 1.0)],
+            &[],
+            1.0,
+            &[],
+            (0.0, 1.0),
+            LabelStyle::default()
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn markers_at_quadrant_changes() {
+        let timeline = vec![
+            reading(0.0, 0.9, 0.9, 0.5),
+            reading(1.0, 0.8, 0.7, 0.5),
+            reading(2.0, 0.8, 0.2, 0.5),
+            reading(3.0, 0.2, 0.2, 0.5),
+        ];
+        let m = change_markers(&timeline, (0.0, 1.0));
+        let got: Vec<(f64, &str)> = m.iter().map(|m| (m.time, m.label.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2.0, "excited A.90 V.90 D.50"),
+                (4.0, "tense A.80 V.20 D.50"),
+                (5.0, "subdued A.20 V.20 D.50"),
+            ]
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! Sonic Visualiser annotation layers (File > Import Annotation Layer, CSV):
+//! one time-value layer per dimension, `TIME,VALUE,LABEL` with a point per
+//! analysis window at its centre, and a region layer of the segments,
+//! `TIME,VALUE,DURATION,LABEL` with the segment's mean arousal as the value
+//! (so regions stack by arousal in SV's region view). Times in seconds.
+
+use super::document::Annotation;
+use super::one_line;
+
+/// The three time-value layers (arousal, valence, dominance) and the region layer, in that order.
+pub fn render(doc: &Annotation) -> [String; 4] {
+    let layer = |name: &str, pick: fn(&super::document::Reading) -> f32| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["TIME", "VALUE", "LABEL"]).expect("memory");
+        for r in &doc.timeline {
+            let v = pick(r);
+            w.write_record([
+                format!("{:.6}", r.centre()),
+                format!("{v}"),
+                format!("{name} {v:.4}"),
+            ])
+            .expect("memory");
+        }
+        String::from_utf8(w.into_inner().expect("memory")).expect("UTF-8")
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["TIME", "VALUE", "DURATION", "LABEL"])
+        .expect("memory");
+    for s in &doc.segments {
+        w.write_record([
+            format!("{:.6}", s.start),
+            format!("{}", s.arousal),
+            format!("{:.6}", s.end - s.start),
+            one_line(&s.label),
+        ])
+        .expect("memory");
+    }
+    let regions = String::from_utf8(w.into_inner().expect("memory")).expect("UTF-8");
+    [
+        layer("arousal", |r| r.arousal),
+        layer("valence", |r| r.valence),
+        layer("dominance", |r| r.dominance),
+        regions,
+    ]
+}

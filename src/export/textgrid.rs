@@ -1,0 +1,143 @@
+//! Praat TextGrid, long text format (Praat's "Save as text file"): an
+//! interval tier `segments` covering the whole recording (gaps between
+//! segments filled with empty intervals, as Praat requires), an interval tier
+//! `words` when the transcript has word timings, and one point tier per
+//! dimension (`arousal`, `valence`, `dominance`) with a point per analysis
+//! window at its centre, marked with the value (four decimals). Times are
+//! written in Rust's shortest round-trip form, so they read back exactly.
+
+use super::document::Annotation;
+use super::one_line;
+
+/// The TextGrid text.
+pub fn render(doc: &Annotation) -> String {
+    let xmax = doc
+        .duration
+        .max(doc.segments.last().map_or(0.0, |s| s.end))
+        .max(doc.timeline.last().map_or(0.0, |r| r.centre()));
+    let segments: Vec<(f64, f64, String)> = doc
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, one_line(&s.label)))
+        .collect();
+    let mut words: Vec<(f64, f64, String)> = doc
+        .transcript
+        .iter()
+        .flat_map(|s| &s.words)
+        .map(|w| (w.start.max(0.0), w.end.min(xmax), one_line(&w.text)))
+        .collect();
+    words.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut tiers = vec![Tier::Intervals("segments", fill_gaps(&segments, xmax))];
+    if !words.is_empty() {
+        tiers.push(Tier::Intervals("words", fill_gaps(&words, xmax)));
+    }
+    let points = |pick: fn(&super::document::Reading) -> f32| -> Vec<(f64, String)> {
+        doc.timeline
+            .iter()
+            .map(|r| (r.centre(), format!("{:.4}", pick(r))))
+            .collect()
+    };
+    tiers.push(Tier::Points("arousal", points(|r| r.arousal)));
+    tiers.push(Tier::Points("valence", points(|r| r.valence)));
+    tiers.push(Tier::Points("dominance", points(|r| r.dominance)));
+
+    let mut o = String::new();
+    o.push_str("File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\n");
+    o.push_str(&format!(
+        "xmin = 0 \nxmax = {xmax} \ntiers? <exists> \nsize = {} \nitem []: \n",
+        tiers.len()
+    ));
+    for (i, tier) in tiers.iter().enumerate() {
+        o.push_str(&format!("    item [{}]:\n", i + 1));
+        match tier {
+            Tier::Intervals(name, items) => {
+                o.push_str(&format!(
+                    "        class = \"IntervalTier\" \n        name = {} \n        xmin = 0 \n        xmax = {xmax} \n        intervals: size = {} \n",
+                    quote(name),
+                    items.len()
+                ));
+                for (j, (a, b, text)) in items.iter().enumerate() {
+                    o.push_str(&format!(
+                        "        intervals [{}]:\n            xmin = {a} \n            xmax = {b} \n            text = {} \n",
+                        j + 1,
+                        quote(text)
+                    ));
+                }
+            }
+            Tier::Points(name, items) => {
+                o.push_str(&format!(
+                    "        class = \"TextTier\" \n        name = {} \n        xmin = 0 \n        xmax = {xmax} \n        points: size = {} \n",
+                    quote(name),
+                    items.len()
+                ));
+                for (j, (t, mark)) in items.iter().enumerate() {
+                    o.push_str(&format!(
+                        "        points [{}]:\n            number = {t} \n            mark = {} \n",
+                        j + 1,
+                        quote(mark)
+                    ));
+                }
+            }
+        }
+    }
+    o
+}
+
+enum Tier<'a> {
+    Intervals(&'a str, Vec<(f64, f64, String)>),
+    Points(&'a str, Vec<(f64, String)>),
+}
+
+/// Intervals covering `[0, xmax]`: `items` (sorted) with empty intervals in
+/// the gaps; an item overlapping the previous one starts at its end, and
+/// items left empty by that are dropped.
+pub fn fill_gaps(items: &[(f64, f64, String)], xmax: f64) -> Vec<(f64, f64, String)> {
+    let mut out = Vec::with_capacity(2 * items.len() + 1);
+    let mut t = 0.0f64;
+    for (a, b, text) in items {
+        let a = a.max(t);
+        let b = b.min(xmax);
+        if b <= a {
+            continue;
+        }
+        if a > t {
+            out.push((t, a, String::new()));
+        }
+        out.push((a, b, text.clone()));
+        t = b;
+    }
+    if xmax > t || out.is_empty() {
+        out.push((t, xmax.max(t), String::new()));
+    }
+    out
+}
+
+/// A Praat string literal: in double quotes, `"` doubled.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_filled_and_overlaps_cut() {
+        let items = vec![
+            (0.5, 1.0, "a".to_string()),
+            (0.8, 1.5, "b".into()),
+            (2.0, 2.5, "c".into()),
+        ];
+        let got = fill_gaps(&items, 3.0);
+        let want = vec![
+            (0.0, 0.5, String::new()),
+            (0.5, 1.0, "a".into()),
+            (1.0, 1.5, "b".into()),
+            (1.5, 2.0, String::new()),
+            (2.0, 2.5, "c".into()),
+            (2.5, 3.0, String::new()),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(fill_gaps(&[], 2.0), vec![(0.0, 2.0, String::new())]);
+    }
+}

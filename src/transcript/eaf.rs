@@ -1,0 +1,550 @@
+//! ELAN annotation documents (`.eaf`), read with `quick-xml`.
+//!
+//! An EAF file holds a `TIME_ORDER` of time slots (milliseconds; a slot may
+//! be unaligned, without a value) and tiers of annotations. Alignable
+//! annotations span two slots; reference annotations take the span of the
+//! annotation they refer to. Unaligned slots get times by linear
+//! interpolation between the aligned slots around them in `TIME_ORDER` (how
+//! ELAN places them on screen).
+//!
+//! To a [`Transcript`]: segments are the non-empty annotations of the tier
+//! the caller names, else of the first top-level tier (no `PARENT_REF`) that
+//! has annotations; words come from a child tier of it whose id contains
+//! `word`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use super::error::{Location, ReadError};
+use super::markup::collapse_whitespace;
+use super::{finish, Segment, Transcript, Word};
+
+/// A parsed ELAN document: its tiers with resolved times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eaf {
+    /// The tiers in file order.
+    pub tiers: Vec<EafTier>,
+}
+
+/// One tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EafTier {
+    /// `TIER_ID`.
+    pub id: String,
+    /// `PARENT_REF`, for dependent tiers.
+    pub parent: Option<String>,
+    /// Annotations as (start s, end s, value), in file order.
+    pub annotations: Vec<(f64, f64, String)>,
+}
+
+/// An annotation before its times are resolved.
+struct RawAnnotation {
+    id: String,
+    at: usize,
+    span: RawSpan,
+    value: String,
+}
+
+enum RawSpan {
+    Slots(String, String),
+    Ref(String),
+}
+
+struct RawTier {
+    id: String,
+    parent: Option<String>,
+    annotations: Vec<RawAnnotation>,
+}
+
+/// Parses an EAF document read from `path` into a transcript, taking the
+/// segments from the tier named `tier` when given (see the module docs).
+pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, ReadError> {
+    let eaf = parse_eaf(text, path)?;
+    let seg_tier = match tier {
+        Some(name) => eaf.tiers.iter().find(|t| t.id == name).ok_or_else(|| {
+            let ids: Vec<&str> = eaf.tiers.iter().map(|t| t.id.as_str()).collect();
+            ReadError::syntax(
+                path,
+                Location::File,
+                format!("a tier named \"{name}\""),
+                &format!("tiers {ids:?}"),
+            )
+        })?,
+        None => match eaf
+            .tiers
+            .iter()
+            .find(|t| t.parent.is_none() && !t.annotations.is_empty())
+        {
+            Some(t) => t,
+            None => return finish(path, Vec::new()),
+        },
+    };
+    let mut segments: Vec<Segment> = seg_tier
+        .annotations
+        .iter()
+        .filter(|a| !a.2.trim().is_empty())
+        .map(|(a, b, v)| Segment {
+            start: *a,
+            end: *b,
+            text: collapse_whitespace(v),
+            words: Vec::new(),
+        })
+        .collect();
+    let word_tier = eaf.tiers.iter().find(|t| {
+        t.parent.as_deref() == Some(seg_tier.id.as_str())
+            && t.id.to_ascii_lowercase().contains("word")
+    });
+    if let Some(words) = word_tier {
+        for (a, b, v) in words.annotations.iter().filter(|w| !w.2.trim().is_empty()) {
+            let mid = 0.5 * (a + b);
+            if let Some(s) = segments.iter_mut().find(|s| s.start <= mid && mid <= s.end) {
+                s.words.push(Word {
+                    start: *a,
+                    end: *b,
+                    text: collapse_whitespace(v),
+                });
+            }
+        }
+    }
+    finish(path, segments)
+}
+
+/// The text from byte `at` on, starting at the char boundary at or before it:
+/// quick-xml reports positions that can fall inside a character when the
+/// document starts with a byte-order mark it skipped.
+fn tail(text: &str, at: usize) -> &str {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    &text[at..]
+}
+
+/// Parses an EAF document read from `path` (named in errors) into its tiers.
+pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
+    let mut reader = Reader::from_str(text);
+    let err = |at: usize, expected: &str, found: &str| {
+        ReadError::syntax(path, Location::of_offset(text, at), expected, found)
+    };
+    let mut slots: Vec<(String, Option<u64>, usize)> = Vec::new();
+    let mut tiers: Vec<RawTier> = Vec::new();
+    let mut annotation: Option<RawAnnotation> = None;
+    let mut value: Option<String> = None;
+    let mut root_seen = false;
+    loop {
+        let at = reader.buffer_position() as usize;
+        let event = reader.read_event().map_err(|e| {
+            let pos = reader.error_position() as usize;
+            err(pos, "well-formed XML", &format!("{e}"))
+        })?;
+        let (start, is_empty) = match &event {
+            Event::Start(e) => (Some(e), false),
+            Event::Empty(e) => (Some(e), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = e.name();
+            let name = name.as_ref();
+            if !root_seen {
+                if name != b"ANNOTATION_DOCUMENT" {
+                    return Err(err(
+                        at,
+                        "the root element <ANNOTATION_DOCUMENT>",
+                        tail(text, at),
+                    ));
+                }
+                root_seen = true;
+                continue;
+            }
+            match name {
+                b"TIME_SLOT" => {
+                    let id = attr(e, b"TIME_SLOT_ID", at, path, text)?
+                        .ok_or_else(|| err(at, "a TIME_SLOT_ID attribute", tail(text, at)))?;
+                    let value = match attr(e, b"TIME_VALUE", at, path, text)? {
+                        Some(v) => Some(
+                            v.trim()
+                                .parse::<u64>()
+                                .map_err(|_| err(at, "a TIME_VALUE in whole milliseconds", &v))?,
+                        ),
+                        None => None,
+                    };
+                    slots.push((id, value, at));
+                }
+                b"TIER" => {
+                    let id = attr(e, b"TIER_ID", at, path, text)?
+                        .ok_or_else(|| err(at, "a TIER_ID attribute", tail(text, at)))?;
+                    let parent = attr(e, b"PARENT_REF", at, path, text)?;
+                    tiers.push(RawTier {
+                        id,
+                        parent,
+                        annotations: Vec::new(),
+                    });
+                }
+                b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
+                    if tiers.is_empty() || annotation.is_some() {
+                        return Err(err(
+                            at,
+                            "an annotation inside <TIER><ANNOTATION>",
+                            tail(text, at),
+                        ));
+                    }
+                    let id = attr(e, b"ANNOTATION_ID", at, path, text)?
+                        .ok_or_else(|| err(at, "an ANNOTATION_ID attribute", tail(text, at)))?;
+                    let span =
+                        if name == b"ALIGNABLE_ANNOTATION" {
+                            let r1 = attr(e, b"TIME_SLOT_REF1", at, path, text)?;
+                            let r2 = attr(e, b"TIME_SLOT_REF2", at, path, text)?;
+                            match (r1, r2) {
+                                (Some(a), Some(b)) => RawSpan::Slots(a, b),
+                                _ => {
+                                    return Err(err(
+                                        at,
+                                        "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes",
+                                        tail(text, at),
+                                    ))
+                                }
+                            }
+                        } else {
+                            RawSpan::Ref(attr(e, b"ANNOTATION_REF", at, path, text)?.ok_or_else(
+                                || err(at, "an ANNOTATION_REF attribute", tail(text, at)),
+                            )?)
+                        };
+                    let a = RawAnnotation {
+                        id,
+                        at,
+                        span,
+                        value: String::new(),
+                    };
+                    if is_empty {
+                        tiers.last_mut().expect("checked").annotations.push(a);
+                    } else {
+                        annotation = Some(a);
+                    }
+                }
+                b"ANNOTATION_VALUE" if !is_empty => {
+                    if annotation.is_none() {
+                        return Err(err(
+                            at,
+                            "<ANNOTATION_VALUE> inside an annotation",
+                            tail(text, at),
+                        ));
+                    }
+                    value = Some(String::new());
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Text(t) => {
+                if let Some(v) = value.as_mut() {
+                    v.push_str(&t.decode().map_err(|e| err(at, "text", &e.to_string()))?);
+                }
+            }
+            Event::CData(t) => {
+                if let Some(v) = value.as_mut() {
+                    v.push_str(&t.decode().map_err(|e| err(at, "text", &e.to_string()))?);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(v) = value.as_mut() {
+                    let resolved = match r.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        Ok(None) => {
+                            let name = r
+                                .decode()
+                                .map_err(|e| err(at, "an entity name", &e.to_string()))?;
+                            quick_xml::escape::resolve_xml_entity(&name)
+                                .ok_or_else(|| {
+                                    err(
+                                        at,
+                                        "a predefined XML entity (&amp; &lt; &gt; &quot; &apos;)",
+                                        &name,
+                                    )
+                                })?
+                                .to_owned()
+                        }
+                        Err(e) => {
+                            return Err(err(at, "a valid character reference", &e.to_string()))
+                        }
+                    };
+                    v.push_str(&resolved);
+                }
+            }
+            Event::End(e) => match e.name().as_ref() {
+                b"ANNOTATION_VALUE" => {
+                    if let (Some(a), Some(v)) = (annotation.as_mut(), value.take()) {
+                        a.value = v;
+                    }
+                }
+                b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
+                    if let Some(a) = annotation.take() {
+                        tiers
+                            .last_mut()
+                            .expect("annotation opened inside a tier")
+                            .annotations
+                            .push(a);
+                    }
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !root_seen {
+        return Err(err(0, "an ELAN document (<ANNOTATION_DOCUMENT>)", text));
+    }
+    resolve(slots, tiers, path, text)
+}
+
+/// An attribute's unescaped value, if present.
+fn attr(
+    e: &BytesStart<'_>,
+    key: &[u8],
+    at: usize,
+    path: &Path,
+    text: &str,
+) -> Result<Option<String>, ReadError> {
+    for a in e.attributes() {
+        let a = a.map_err(|err| {
+            ReadError::syntax(
+                path,
+                Location::of_offset(text, at),
+                "well-formed attributes",
+                &err.to_string(),
+            )
+        })?;
+        if a.key.as_ref() == key {
+            let v = a.unescape_value().map_err(|err| {
+                ReadError::syntax(
+                    path,
+                    Location::of_offset(text, at),
+                    "a valid attribute value",
+                    &err.to_string(),
+                )
+            })?;
+            return Ok(Some(v.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Slot times (interpolating unaligned slots) and annotation spans.
+fn resolve(
+    slots: Vec<(String, Option<u64>, usize)>,
+    tiers: Vec<RawTier>,
+    path: &Path,
+    text: &str,
+) -> Result<Eaf, ReadError> {
+    let err = |at: usize, expected: &str, found: &str| {
+        ReadError::syntax(path, Location::of_offset(text, at), expected, found)
+    };
+    // Times in seconds; None for unaligned slots with no aligned slot on one side.
+    let known: Vec<Option<f64>> = slots
+        .iter()
+        .map(|s| s.1.map(|ms| ms as f64 / 1000.0))
+        .collect();
+    let mut times = known.clone();
+    for i in 0..slots.len() {
+        if known[i].is_some() {
+            continue;
+        }
+        let before = (0..i).rev().find_map(|j| known[j].map(|t| (j, t)));
+        let after = (i + 1..slots.len()).find_map(|j| known[j].map(|t| (j, t)));
+        if let (Some((j0, t0)), Some((j1, t1))) = (before, after) {
+            times[i] = Some(t0 + (t1 - t0) * (i - j0) as f64 / (j1 - j0) as f64);
+        }
+    }
+    let slot_time: HashMap<&str, (Option<f64>, usize)> = slots
+        .iter()
+        .zip(&times)
+        .map(|(s, t)| (s.0.as_str(), (*t, s.2)))
+        .collect();
+    let lookup = |id: &str, at: usize| -> Result<f64, ReadError> {
+        match slot_time.get(id) {
+            Some((Some(t), _)) => Ok(*t),
+            Some((None, slot_at)) => Err(err(
+                *slot_at,
+                "a TIME_VALUE (an unaligned slot needs aligned slots before and after it)",
+                id,
+            )),
+            None => Err(err(at, "a TIME_SLOT_REF naming a slot in TIME_ORDER", id)),
+        }
+    };
+    // Alignable spans first, then references (following chains, at most as
+    // deep as there are annotations, which also stops cycles).
+    let mut spans: HashMap<&str, (f64, f64)> = HashMap::new();
+    let mut refs: Vec<(&str, &str, usize)> = Vec::new();
+    for a in tiers.iter().flat_map(|t| &t.annotations) {
+        match &a.span {
+            RawSpan::Slots(r1, r2) => {
+                let (s, e) = (lookup(r1, a.at)?, lookup(r2, a.at)?);
+                if e < s {
+                    return Err(err(
+                        a.at,
+                        "TIME_SLOT_REF2 not before TIME_SLOT_REF1",
+                        &format!("{e} s < {s} s"),
+                    ));
+                }
+                spans.insert(&a.id, (s, e));
+            }
+            RawSpan::Ref(target) => refs.push((&a.id, target, a.at)),
+        }
+    }
+    let mut pending = refs;
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|(id, target, _)| match spans.get(target) {
+            Some(&span) => {
+                spans.insert(id, span);
+                false
+            }
+            None => true,
+        });
+        if pending.len() == before {
+            let (_, target, at) = pending[0];
+            return Err(err(
+                at,
+                "an ANNOTATION_REF naming an annotation with a time span",
+                target,
+            ));
+        }
+    }
+    Ok(Eaf {
+        tiers: tiers
+            .iter()
+            .map(|t| EafTier {
+                id: t.id.clone(),
+                parent: t.parent.clone(),
+                annotations: t
+                    .annotations
+                    .iter()
+                    .map(|a| {
+                        let (s, e) = spans[a.id.as_str()];
+                        (s, e, a.value.clone())
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ANNOTATION_DOCUMENT AUTHOR="" DATE="2024-01-01T00:00:00Z" FORMAT="3.0" VERSION="3.0">
+    <HEADER MEDIA_FILE="" TIME_UNITS="milliseconds"/>
+    <TIME_ORDER>
+        <TIME_SLOT TIME_SLOT_ID="ts1" TIME_VALUE="500"/>
+        <TIME_SLOT TIME_SLOT_ID="ts2"/>
+        <TIME_SLOT TIME_SLOT_ID="ts3" TIME_VALUE="2500"/>
+        <TIME_SLOT TIME_SLOT_ID="ts4" TIME_VALUE="3000"/>
+        <TIME_SLOT TIME_SLOT_ID="ts5" TIME_VALUE="4000"/>
+    </TIME_ORDER>
+    <TIER LINGUISTIC_TYPE_REF="default-lt" TIER_ID="default"/>
+    <TIER LINGUISTIC_TYPE_REF="default-lt" TIER_ID="utterances">
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a1" TIME_SLOT_REF1="ts1" TIME_SLOT_REF2="ts3">
+            <ANNOTATION_VALUE>Fish &amp; chips&#33;</ANNOTATION_VALUE>
+        </ALIGNABLE_ANNOTATION></ANNOTATION>
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a2" TIME_SLOT_REF1="ts4" TIME_SLOT_REF2="ts5">
+            <ANNOTATION_VALUE>Bye</ANNOTATION_VALUE>
+        </ALIGNABLE_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="sub" PARENT_REF="utterances" TIER_ID="words">
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a3" TIME_SLOT_REF1="ts1" TIME_SLOT_REF2="ts2">
+            <ANNOTATION_VALUE>Fish</ANNOTATION_VALUE>
+        </ALIGNABLE_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="assoc" PARENT_REF="utterances" TIER_ID="translation">
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="a4" ANNOTATION_REF="a2">
+            <ANNOTATION_VALUE>Tschüss</ANNOTATION_VALUE>
+        </REF_ANNOTATION></ANNOTATION>
+    </TIER>
+    <LINGUISTIC_TYPE LINGUISTIC_TYPE_ID="default-lt" TIME_ALIGNABLE="true"/>
+</ANNOTATION_DOCUMENT>
+"#;
+
+    #[test]
+    fn segments_words_references_and_interpolated_slots() {
+        let p = Path::new("a.eaf");
+        let t = parse(DOC, p, None).unwrap();
+        let s = t.segments();
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].start, s[0].end, s[0].text.as_str()),
+            (0.5, 2.5, "Fish & chips!")
+        );
+        // ts2 is unaligned between ts1 (0.5 s) and ts3 (2.5 s): 1.5 s.
+        assert_eq!(
+            s[0].words,
+            vec![Word {
+                start: 0.5,
+                end: 1.5,
+                text: "Fish".into()
+            }]
+        );
+        assert_eq!((s[1].start, s[1].end), (3.0, 4.0));
+        let eaf = parse_eaf(DOC, p).unwrap();
+        assert_eq!(eaf.tiers[3].annotations, vec![(3.0, 4.0, "Tschüss".into())]);
+        let t = parse(DOC, p, Some("translation")).unwrap();
+        assert_eq!(t.segments()[0].text, "Tschüss");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let p = Path::new("a.eaf");
+        let e = parse(
+            &DOC.replace("TIME_VALUE=\"2500\"", "TIME_VALUE=\"2.5s\""),
+            p,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("a.eaf: line 7"), "{e}");
+        let e = parse(
+            &DOC.replace("TIME_SLOT_REF2=\"ts5\"", "TIME_SLOT_REF2=\"ts9\""),
+            p,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("line 16") && e.to_string().contains("ts9"),
+            "{e}"
+        );
+        let e = parse(
+            &DOC.replace(
+                "</TIER>\n    <TIER LINGUISTIC_TYPE_REF=\"sub\"",
+                "<TIER LINGUISTIC_TYPE_REF=\"sub\"",
+            ),
+            p,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("expected well-formed XML"), "{e}");
+        let e = parse("<html></html>", p, None).unwrap_err();
+        assert!(e.to_string().contains("ANNOTATION_DOCUMENT"), "{e}");
+        let e = parse(
+            &DOC.replace("ANNOTATION_REF=\"a2\"", "ANNOTATION_REF=\"zz\""),
+            p,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("line 26"), "{e}");
+    }
+
+    #[test]
+    fn a_root_after_a_byte_order_mark_character_is_an_error_not_a_panic() {
+        // Found by `cargo fuzz run eaf`: a UTF-16 file whose text starts with
+        // a second byte-order mark, which quick-xml skips, so its positions
+        // fall inside multi-byte characters of the decoded text.
+        let text = "\u{feff}\u{ff20}\u{87fdf}<?x!<?xml version=\"1.0\"?><A/>";
+        let e = parse(text, Path::new("a.eaf"), None).unwrap_err();
+        assert!(e.to_string().contains("ANNOTATION_DOCUMENT"), "{e}");
+        assert_eq!(tail("a\u{e9}b", 2), "\u{e9}b");
+    }
+}

@@ -1,0 +1,198 @@
+//! Why a transcript file could not be read, and where in it.
+//!
+//! Every reader reports malformed input as a [`ReadError::Syntax`] naming the
+//! file, a [`Location`] (a line, a byte offset, or a key path for JSON), what
+//! was expected there and what was found, so a user can open the file at the
+//! right place and fix it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in a transcript file something went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A 1-based line, with a 1-based column when known.
+    Line {
+        /// Line number, from 1.
+        line: usize,
+        /// Column (in characters), from 1, when known.
+        column: Option<usize>,
+    },
+    /// A byte offset from the start of the file (XML readers report these).
+    Byte(usize),
+    /// A path of keys and indices inside a JSON document, e.g. `segments[3].words[0].start`.
+    Key(String),
+    /// The file as a whole (for example: it is empty).
+    File,
+}
+
+impl Location {
+    /// A line without a column.
+    pub fn line(line: usize) -> Self {
+        Self::Line { line, column: None }
+    }
+
+    /// The line and column of byte `offset` in `text` (both 1-based).
+    pub fn of_offset(text: &str, offset: usize) -> Self {
+        let offset = offset.min(text.len());
+        let mut start = offset;
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let before = &text[..start];
+        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Self::Line {
+            line,
+            column: Some(column),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line { line, column: None } => write!(f, "line {line}"),
+            Location::Line {
+                line,
+                column: Some(c),
+            } => write!(f, "line {line}, column {c}"),
+            Location::Byte(b) => write!(f, "byte {b}"),
+            Location::Key(k) => write!(f, "at `{k}`"),
+            Location::File => write!(f, "whole file"),
+        }
+    }
+}
+
+/// Why a transcript file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error("cannot read transcript {path}: {source}")]
+    Io {
+        /// The transcript file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's contents do not follow its format.
+    #[error("{path}: {location}: expected {expected}, found {found}")]
+    Syntax {
+        /// The transcript file.
+        path: PathBuf,
+        /// Where the problem is.
+        location: Location,
+        /// What the format requires there.
+        expected: String,
+        /// What the file has there (shortened).
+        found: String,
+    },
+    /// A plain-text transcript has no times of its own: it spans the whole
+    /// audio file, so the reader needs the audio's duration.
+    #[error(
+        "{path}: a plain-text transcript carries no times; reading it needs the audio's duration"
+    )]
+    NeedsDuration {
+        /// The transcript file.
+        path: PathBuf,
+    },
+    /// The file name does not say which format it is in.
+    #[error("{path}: unknown transcript format (expected a .srt, .vtt, .TextGrid, .eaf, .json or .txt file)")]
+    UnknownFormat {
+        /// The transcript file.
+        path: PathBuf,
+    },
+}
+
+impl ReadError {
+    /// A syntax error; `found` is shortened to 60 characters on one line.
+    pub fn syntax(
+        path: &std::path::Path,
+        location: Location,
+        expected: impl Into<String>,
+        found: &str,
+    ) -> Self {
+        ReadError::Syntax {
+            path: path.to_owned(),
+            location,
+            expected: expected.into(),
+            found: excerpt(found),
+        }
+    }
+}
+
+/// `s` on one line, at most 60 characters, quoted; `end of file` when empty.
+pub(crate) fn excerpt(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.trim().is_empty() && s.trim().is_empty() {
+        return if s.is_empty() {
+            "end of file".into()
+        } else {
+            "an empty line".into()
+        };
+    }
+    let mut out: String = line.chars().take(60).collect();
+    if line.chars().count() > 60 {
+        out.push('…');
+    }
+    format!("`{out}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_lines_and_columns() {
+        let text = "ab\ncdé\nf";
+        assert_eq!(
+            Location::of_offset(text, 0),
+            Location::Line {
+                line: 1,
+                column: Some(1)
+            }
+        );
+        // "ab\n" is 3 bytes; offset 4 is `d`, column 2 of line 2.
+        assert_eq!(
+            Location::of_offset(text, 4),
+            Location::Line {
+                line: 2,
+                column: Some(2)
+            }
+        );
+        // `é` is 2 bytes at offsets 5..7; "\n" at 7; `f` at 8, line 3.
+        assert_eq!(
+            Location::of_offset(text, 8),
+            Location::Line {
+                line: 3,
+                column: Some(1)
+            }
+        );
+        // Inside a multi-byte character rounds down to its start.
+        assert_eq!(
+            Location::of_offset(text, 6),
+            Location::Line {
+                line: 2,
+                column: Some(3)
+            }
+        );
+        assert_eq!(
+            Location::of_offset(text, 99),
+            Location::Line {
+                line: 3,
+                column: Some(2)
+            }
+        );
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        assert_eq!(excerpt(""), "end of file");
+        assert_eq!(excerpt("  \n"), "an empty line");
+        assert_eq!(excerpt("abc\ndef"), "`abc`");
+        let long = "x".repeat(100);
+        assert_eq!(excerpt(&long), format!("`{}…`", "x".repeat(60)));
+    }
+}

@@ -1,0 +1,204 @@
+//! Which reader a transcript file needs, and reading it.
+//!
+//! The format follows the file name's extension; a `.txt` file is an Audacity
+//! label track when its first non-empty line is `start<TAB>end…` with two
+//! numbers, and plain text otherwise. Audio files find their transcript as a
+//! sidecar with the same stem ([`sidecar_for`]).
+
+use std::path::{Path, PathBuf};
+
+use super::error::ReadError;
+use super::{audacity, decode_text, eaf, plain, srt, textgrid, vtt, whisper, Transcript};
+
+/// A transcript file format Emoscope reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TranscriptFormat {
+    /// SubRip subtitles (`.srt`).
+    Srt,
+    /// WebVTT subtitles (`.vtt`).
+    WebVtt,
+    /// Praat TextGrid, long or short text form (`.TextGrid`).
+    TextGrid,
+    /// ELAN annotation document (`.eaf`).
+    Eaf,
+    /// Audacity label track export (`.txt`, tab-separated).
+    AudacityLabels,
+    /// openai-whisper or WhisperX output (`.json`).
+    WhisperJson,
+    /// Plain text, one segment over the whole audio (`.txt`).
+    PlainText,
+}
+
+/// Sidecar extensions in the order they are looked for next to an audio file.
+pub const SIDECAR_EXTENSIONS: [&str; 7] =
+    ["srt", "vtt", "TextGrid", "textgrid", "eaf", "json", "txt"];
+
+impl TranscriptFormat {
+    /// Every format, for listings and tests.
+    pub const ALL: [TranscriptFormat; 7] = [
+        Self::Srt,
+        Self::WebVtt,
+        Self::TextGrid,
+        Self::Eaf,
+        Self::AudacityLabels,
+        Self::WhisperJson,
+        Self::PlainText,
+    ];
+
+    /// A short name (`srt`, `vtt`, `textgrid`, `eaf`, `audacity`, `whisper`, `text`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Srt => "srt",
+            Self::WebVtt => "vtt",
+            Self::TextGrid => "textgrid",
+            Self::Eaf => "eaf",
+            Self::AudacityLabels => "audacity",
+            Self::WhisperJson => "whisper",
+            Self::PlainText => "text",
+        }
+    }
+
+    /// The format named `name` (as [`Self::name`] spells it, case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The format of a file called `path` with contents `text`.
+    pub fn detect(path: &Path, text: &str) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "srt" => Self::Srt,
+            "vtt" => Self::WebVtt,
+            "textgrid" => Self::TextGrid,
+            "eaf" => Self::Eaf,
+            "json" => Self::WhisperJson,
+            "txt" | "text" => {
+                if audacity::looks_like_labels(text) {
+                    Self::AudacityLabels
+                } else {
+                    Self::PlainText
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// What a reader may need beyond the file itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    /// Force a format instead of detecting it from the file name.
+    pub format: Option<TranscriptFormat>,
+    /// Duration of the audio the transcript belongs to, in seconds: a plain
+    /// text transcript spans `[0, duration]`, and is refused without it.
+    pub audio_seconds: Option<f64>,
+    /// For multi-tier formats (TextGrid, EAF): the tier whose annotations are
+    /// the segments, instead of the reader's choice.
+    pub tier: Option<String>,
+}
+
+/// Reads and parses the transcript at `path`.
+pub fn read_file(path: &Path, options: &ReadOptions) -> Result<Transcript, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = decode_text(&bytes, path)?;
+    parse_str(&text, path, options)
+}
+
+/// Parses transcript `text` as read from `path` (which names it in errors
+/// and, unless `options.format` is set, gives its format).
+pub fn parse_str(text: &str, path: &Path, options: &ReadOptions) -> Result<Transcript, ReadError> {
+    let format = options
+        .format
+        .or_else(|| TranscriptFormat::detect(path, text))
+        .ok_or_else(|| ReadError::UnknownFormat {
+            path: path.to_owned(),
+        })?;
+    match format {
+        TranscriptFormat::Srt => srt::parse(text, path),
+        TranscriptFormat::WebVtt => vtt::parse(text, path),
+        TranscriptFormat::TextGrid => textgrid::parse(text, path, options.tier.as_deref()),
+        TranscriptFormat::Eaf => eaf::parse(text, path, options.tier.as_deref()),
+        TranscriptFormat::AudacityLabels => audacity::parse(text, path),
+        TranscriptFormat::WhisperJson => whisper::parse(text, path),
+        TranscriptFormat::PlainText => match options.audio_seconds {
+            Some(seconds) => plain::parse(text, path, seconds),
+            None => Err(ReadError::NeedsDuration {
+                path: path.to_owned(),
+            }),
+        },
+    }
+}
+
+/// The transcript next to `audio`: the first of `name.srt`, `.vtt`,
+/// `.TextGrid`, `.eaf`, `.json`, `.txt` that exists.
+pub fn sidecar_for(audio: &Path) -> Option<PathBuf> {
+    SIDECAR_EXTENSIONS
+        .iter()
+        .map(|ext| audio.with_extension(ext))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_pick_readers_and_txt_is_sniffed() {
+        let d = |name: &str, text: &str| TranscriptFormat::detect(Path::new(name), text);
+        assert_eq!(d("a.srt", ""), Some(TranscriptFormat::Srt));
+        assert_eq!(d("a.VTT", ""), Some(TranscriptFormat::WebVtt));
+        assert_eq!(d("a.TextGrid", ""), Some(TranscriptFormat::TextGrid));
+        assert_eq!(d("a.eaf", ""), Some(TranscriptFormat::Eaf));
+        assert_eq!(d("a.json", ""), Some(TranscriptFormat::WhisperJson));
+        assert_eq!(
+            d("a.txt", "\n0.5\t1.25\thello\n"),
+            Some(TranscriptFormat::AudacityLabels)
+        );
+        assert_eq!(
+            d("a.txt", "Hello there.\n"),
+            Some(TranscriptFormat::PlainText)
+        );
+        assert_eq!(d("a.wav", ""), None);
+        assert_eq!(d("noext", ""), None);
+    }
+
+    #[test]
+    fn plain_text_needs_the_duration() {
+        let p = Path::new("a.txt");
+        let e = parse_str("hello", p, &ReadOptions::default()).unwrap_err();
+        assert!(matches!(e, ReadError::NeedsDuration { .. }), "{e}");
+        let t = parse_str(
+            "hello",
+            p,
+            &ReadOptions {
+                audio_seconds: Some(2.0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(t.segments()[0].end, 2.0);
+    }
+
+    #[test]
+    fn sidecars_are_found_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("talk.wav");
+        assert_eq!(sidecar_for(&audio), None);
+        std::fs::write(dir.path().join("talk.txt"), "x").unwrap();
+        assert_eq!(sidecar_for(&audio), Some(dir.path().join("talk.txt")));
+        std::fs::write(dir.path().join("talk.vtt"), "WEBVTT\n").unwrap();
+        assert_eq!(sidecar_for(&audio), Some(dir.path().join("talk.vtt")));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for f in TranscriptFormat::ALL {
+            assert_eq!(TranscriptFormat::from_name(f.name()), Some(f));
+        }
+    }
+}

@@ -1,0 +1,851 @@
+//! `emoscope annotate` end to end: every export format from one run, read
+//! back by Emoscope's own readers and (in `exports_open_in_independent_readers`)
+//! by independent Python readers; the timeline equals the engine's offline
+//! analysis; resumption, failures, shards and merge, parallel jobs, the
+//! default model, audio formats and short files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::Device;
+use emoscope::audio::load_mono;
+use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
+use emoscope::export::{Annotation, SegmentSource};
+use emoscope::transcript::{self, ReadOptions};
+
+mod common;
+use common::model_dir;
+
+fn emoscope(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_emoscope"));
+    c.args(args).env_remove("EMOSCOPE_MODEL");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/speech.wav")
+}
+
+/// A corpus folder with the example speech (3.46 s) and a WhisperX sidecar
+/// with two segments and word timings (one untimed word).
+fn corpus(dir: &Path) -> PathBuf {
+    let c = dir.join("corpus");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::copy(example(), c.join("speech.wav")).unwrap();
+    std::fs::write(
+        c.join("speech.json"),
+        r#"{"segments": [
+            {"start": 0.05, "end": 1.6, "text": "The results were wonderful,",
+             "words": [{"word": "The", "start": 0.05, "end": 0.2}, {"word": "results", "start": 0.2, "end": 0.7},
+                       {"word": "were", "start": 0.7, "end": 0.9}, {"word": "wonderful,", "start": 0.9, "end": 1.6}]},
+            {"start": 1.7, "end": 3.0, "text": "and everyone was delighted.",
+             "words": [{"word": "and", "start": 1.7, "end": 1.85}, {"word": "everyone"},
+                       {"word": "was", "start": 2.3, "end": 2.5}, {"word": "delighted.", "start": 2.5, "end": 3.0}]}]}"#,
+    )
+    .unwrap();
+    c
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn read_doc(path: &Path) -> Annotation {
+    Annotation::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `annotate` over the corpus with every format; returns (tempdir, out dir).
+fn annotate_all(extra: &[&str]) -> (tempfile::TempDir, tempfile::TempDir, PathBuf) {
+    let model = model_dir("annot", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let out = tmp.path().join("out");
+    let mut args = vec![
+        "annotate",
+        s(&c),
+        "--out",
+        s(&out),
+        "--model",
+        s(model.path()),
+        "--format",
+        "all",
+    ];
+    args.extend_from_slice(extra);
+    ok(&emoscope(&args, &[]));
+    (model, tmp, out)
+}
+
+#[test]
+fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
+    let (model, tmp, out) = annotate_all(&["--smoothing", "1.5"]);
+    let doc = read_doc(&out.join("speech.json"));
+    let wav = tmp.path().join("corpus/speech.wav");
+    let decoded = emoscope::audio::decode_file(&wav).unwrap();
+    let mono = emoscope::audio::downmix_checked(&decoded, &wav).unwrap();
+    let duration = mono.len() as f64 / decoded.sample_rate as f64;
+    let t = transcript::read_file(
+        &tmp.path().join("corpus/speech.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let mut m = load_predictor(model.path(), &Device::Cpu).unwrap();
+    let cfg = AnalysisConfig {
+        smoothing_seconds: 1.5,
+        ..AnalysisConfig::default()
+    };
+    let expected = analyze_offline(
+        &mono,
+        decoded.sample_rate as f32,
+        m.as_mut(),
+        &cfg,
+        Some(&t),
+    )
+    .unwrap();
+    // 3.46 s with 4 s windows: no complete window, so the whole file is one window.
+    assert!(expected.is_empty());
+    assert_eq!(doc.timeline.len(), 1);
+    assert_eq!(
+        (doc.timeline[0].start, doc.timeline[0].end),
+        (0.0, duration)
+    );
+    let x = load_mono(&wav, 16_000).unwrap();
+    let whole = m.predict(&x, "").unwrap();
+    assert_eq!(doc.timeline[0].arousal, whole.arousal);
+    assert_eq!(
+        doc.timeline[0].text,
+        "The results were wonderful, and everyone was delighted."
+    );
+    assert_eq!(doc.duration, duration);
+    assert_eq!(doc.transcript.len(), 2);
+    // Segments: the two transcript segments, plus VAD speech outside them only if 0.25 s or longer.
+    let from_transcript: Vec<(f64, f64, &str)> = doc
+        .segments
+        .iter()
+        .filter(|s| s.source == SegmentSource::Transcript)
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    assert_eq!(
+        from_transcript,
+        vec![
+            (0.05, 1.6, "The results were wonderful,"),
+            (1.7, 3.0, "and everyone was delighted.")
+        ]
+    );
+    for w in doc.segments.windows(2) {
+        assert!(w[0].end <= w[1].start, "{:?}", doc.segments);
+    }
+    for seg in &doc.segments {
+        assert!(seg.start >= 0.0 && seg.end <= duration && seg.end - seg.start >= 0.001);
+        if seg.source == SegmentSource::Vad {
+            assert!(seg.end - seg.start >= 0.25 && seg.text.is_empty());
+        }
+    }
+}
+
+#[test]
+fn windows_over_a_longer_file_match_analyze_offline() {
+    // The example three times (10.4 s): windows at 0..6 s.
+    let model = model_dir("long", 0.5);
+    let tmp = tempfile::tempdir().unwrap();
+    let x = load_mono(&example(), 22_050).unwrap();
+    let long: Vec<f32> = x.iter().chain(&x).chain(&x).copied().collect();
+    let wav = tmp.path().join("long.wav");
+    common::write_wav(&wav, &long, 22_050);
+    let out = tmp.path().join("out");
+    ok(&emoscope(
+        &[
+            "annotate",
+            s(&wav),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+            "--hop",
+            "0.5",
+        ],
+        &[],
+    ));
+    let doc = read_doc(&out.join("long.json"));
+    let mut m = load_predictor(model.path(), &Device::Cpu).unwrap();
+    let cfg = AnalysisConfig {
+        hop_seconds: 0.5,
+        ..AnalysisConfig::default()
+    };
+    let expected = analyze_offline(&long, 22_050.0, m.as_mut(), &cfg, None).unwrap();
+    // floor((10.38 - 4) / 0.5) + 1 = 13 windows.
+    assert_eq!(expected.len(), 13);
+    assert_eq!(doc.timeline.len(), expected.len());
+    for (r, e) in doc.timeline.iter().zip(&expected) {
+        assert_eq!((r.start, r.end), (e.start, e.end));
+        assert_eq!(
+            (r.arousal, r.valence, r.dominance),
+            (e.smoothed.arousal, e.smoothed.valence, e.smoothed.dominance)
+        );
+    }
+    assert_eq!(doc.hop_seconds, 0.5);
+    // Three utterances with 0.4 s of silence between the copies: the VAD finds speech in each third.
+    let thirds = [0.0, 3.46, 6.92, 10.38];
+    for k in 0..3 {
+        assert!(
+            doc.segments
+                .iter()
+                .any(|s| s.start < thirds[k + 1] && s.end > thirds[k]),
+            "no segment in third {k}: {:?}",
+            doc.segments
+        );
+    }
+}
+
+#[test]
+fn exports_read_back_equal_with_our_readers() {
+    let (_m, _t, out) = annotate_all(&["--quadrants"]);
+    let doc = read_doc(&out.join("speech.json"));
+    assert!(doc
+        .segments
+        .iter()
+        .all(|s| ["excited", "tense", "subdued", "calm"]
+            .iter()
+            .any(|q| s.label.contains(q))));
+
+    // Audacity labels: segments and markers, times to 6 decimals.
+    let r6 = |t: f64| (t * 1e6).round() / 1e6;
+    let t = transcript::read_file(&out.join("speech.txt"), &ReadOptions::default()).unwrap();
+    let mut want: Vec<(f64, f64, String)> = doc
+        .segments
+        .iter()
+        .map(|s| (r6(s.start), r6(s.end), s.label.clone()))
+        .chain(
+            doc.markers
+                .iter()
+                .map(|m| (r6(m.time), r6(m.time), m.label.clone())),
+        )
+        .collect();
+    want.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let got: Vec<(f64, f64, String)> = t
+        .segments()
+        .iter()
+        .map(|s| (s.start, s.end, s.text.clone()))
+        .collect();
+    assert_eq!(got, want);
+
+    // TextGrid: the segments tier exactly; the point tiers at window centres.
+    let text = std::fs::read_to_string(out.join("speech.TextGrid")).unwrap();
+    let grid = transcript::textgrid::parse_grid(&text, Path::new("speech.TextGrid")).unwrap();
+    let t = transcript::textgrid::parse(&text, Path::new("speech.TextGrid"), None).unwrap();
+    let want: Vec<(f64, f64, String)> = doc
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, s.label.clone()))
+        .collect();
+    let got: Vec<(f64, f64, String)> = t
+        .segments()
+        .iter()
+        .map(|s| (s.start, s.end, s.text.clone()))
+        .collect();
+    assert_eq!(got, want);
+    let names: Vec<&str> = grid.tiers.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["segments", "words", "arousal", "valence", "dominance"]
+    );
+    let transcript::textgrid::TierItems::Points(points) = &grid.tiers[2].items else {
+        panic!()
+    };
+    let want: Vec<(f64, String)> = doc
+        .timeline
+        .iter()
+        .map(|r| (r.centre(), format!("{:.4}", r.arousal)))
+        .collect();
+    assert_eq!(points, &want);
+    let transcript::textgrid::TierItems::Intervals(words) = &grid.tiers[1].items else {
+        panic!()
+    };
+    let word_texts: Vec<&str> = words
+        .iter()
+        .map(|w| w.2.as_str())
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(
+        word_texts,
+        [
+            "The",
+            "results",
+            "were",
+            "wonderful,",
+            "and",
+            "everyone",
+            "was",
+            "delighted."
+        ]
+    );
+    // "everyone" was untimed between "and" (ends 1.85) and "was" (starts 2.3).
+    assert!(
+        words.contains(&(1.85, 2.3, "everyone".to_string())),
+        "{words:?}"
+    );
+
+    // EAF: segments at millisecond resolution, dimension tiers around the centres.
+    let text = std::fs::read_to_string(out.join("speech.eaf")).unwrap();
+    let eaf = transcript::eaf::parse_eaf(&text, Path::new("speech.eaf")).unwrap();
+    let ms = |t: f64| (t * 1000.0).round() / 1000.0;
+    let want: Vec<(f64, f64, String)> = doc
+        .segments
+        .iter()
+        .map(|s| (ms(s.start), ms(s.end), s.label.clone()))
+        .collect();
+    assert_eq!(eaf.tiers[0].id, "segments");
+    assert_eq!(eaf.tiers[0].annotations, want);
+    let ids: Vec<&str> = eaf.tiers.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["segments", "words", "arousal", "valence", "dominance"]
+    );
+    for (tier, pick) in eaf.tiers[2..].iter().zip([0usize, 1, 2]) {
+        assert_eq!(tier.annotations.len(), doc.timeline.len());
+        for ((a, b, v), r) in tier.annotations.iter().zip(&doc.timeline) {
+            let value = [r.arousal, r.valence, r.dominance][pick];
+            assert!(*a <= r.centre() && r.centre() <= *b);
+            assert_eq!(v, &format!("{value:.4}"));
+        }
+    }
+    assert!(
+        text.contains("MEDIA_URL=\"file:///") && text.contains("speech.wav\""),
+        "{text}"
+    );
+
+    // WebVTT: cues at millisecond resolution.
+    let t = transcript::read_file(&out.join("speech.vtt"), &ReadOptions::default()).unwrap();
+    let got: Vec<(f64, f64, String)> = t
+        .segments()
+        .iter()
+        .map(|s| (s.start, s.end, s.text.clone()))
+        .collect();
+    assert_eq!(got, want);
+
+    // Standard MIDI File: header, tempo, markers and CC lanes (ticks = round(t * 960)).
+    let bytes = std::fs::read(out.join("speech.mid")).unwrap();
+    let smf = midly::Smf::parse(&bytes).unwrap();
+    assert_eq!(smf.header.timing, midly::Timing::Metrical(480.into()));
+    assert_eq!(smf.tracks.len(), 2);
+    fn abs<'a>(track: &[midly::TrackEvent<'a>]) -> Vec<(u32, midly::TrackEventKind<'a>)> {
+        let mut t = 0u32;
+        track
+            .iter()
+            .map(|e| {
+                t += e.delta.as_int();
+                (t, e.kind)
+            })
+            .collect()
+    }
+    let conductor = abs(&smf.tracks[0]);
+    assert!(
+        conductor
+            .iter()
+            .any(|(_, k)| *k
+                == midly::TrackEventKind::Meta(midly::MetaMessage::Tempo(500_000.into())))
+    );
+    let markers: Vec<(u32, String)> = conductor
+        .iter()
+        .filter_map(|(t, k)| match k {
+            midly::TrackEventKind::Meta(midly::MetaMessage::Marker(m)) => {
+                Some((*t, String::from_utf8_lossy(m).into_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut want: Vec<(u32, String)> = Vec::new();
+    for s in &doc.segments {
+        want.push(((s.start * 960.0).round() as u32, s.label.clone()));
+        want.push(((s.end * 960.0).round() as u32, "end".into()));
+    }
+    assert_eq!(markers, want);
+    let ccs: Vec<(u32, u8, u8)> = abs(&smf.tracks[1])
+        .iter()
+        .filter_map(|(t, k)| match k {
+            midly::TrackEventKind::Midi {
+                channel,
+                message: midly::MidiMessage::Controller { controller, value },
+            } => {
+                assert_eq!(channel.as_int(), emoscope::cc::DEFAULT_CHANNEL);
+                Some((*t, controller.as_int(), value.as_int()))
+            }
+            _ => None,
+        })
+        .collect();
+    let range = (doc.output_range[0], doc.output_range[1]);
+    let want: Vec<(u32, u8, u8)> = doc
+        .timeline
+        .iter()
+        .flat_map(|r| {
+            let tick = (r.centre() * 960.0).round() as u32;
+            emoscope::cc::DEFAULT_CC
+                .into_iter()
+                .zip([r.arousal, r.valence, r.dominance])
+                .map(move |(cc, v)| {
+                    (
+                        tick,
+                        cc,
+                        emoscope::cc::to_cc7(emoscope::cc::normalise(v, range)),
+                    )
+                })
+        })
+        .collect();
+    assert_eq!(ccs, want);
+
+    // REAPER and the timeline CSV, with the csv crate.
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(out.join("speech.reaper.csv"))
+        .unwrap();
+    let rows: Vec<Vec<String>> = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows[0], ["#", "Name", "Start", "End", "Length"]);
+    assert_eq!(rows.len(), 1 + doc.segments.len() + doc.markers.len());
+    let r1 = &rows[1];
+    let s0 = &doc.segments[0];
+    assert_eq!(
+        r1,
+        &[
+            "R1".to_string(),
+            s0.label.clone(),
+            format!("{:.6}", s0.start),
+            format!("{:.6}", s0.end),
+            format!("{:.6}", s0.end - s0.start)
+        ]
+    );
+    let m1 = &rows[1 + doc.segments.len()];
+    assert_eq!(
+        m1,
+        &[
+            "M1".to_string(),
+            doc.markers[0].label.clone(),
+            format!("{:.6}", doc.markers[0].time),
+            String::new(),
+            String::new()
+        ]
+    );
+    let mut rdr = csv::Reader::from_path(out.join("speech.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), doc.timeline.len());
+    assert_eq!(rows[0][2].parse::<f32>().unwrap(), doc.timeline[0].arousal);
+    // Sonic Visualiser: four layers.
+    for name in ["sv-arousal", "sv-valence", "sv-dominance", "sv-segments"] {
+        assert!(out.join(format!("speech.{name}.csv")).is_file(), "{name}");
+    }
+    let first = std::fs::read_to_string(out.join("speech.sv-segments.csv")).unwrap();
+    assert!(first.starts_with("TIME,VALUE,DURATION,LABEL\n"), "{first}");
+    let first = std::fs::read_to_string(out.join("speech.sv-valence.csv")).unwrap();
+    assert!(first.starts_with("TIME,VALUE,LABEL\n"), "{first}");
+}
+
+#[test]
+fn exports_open_in_independent_readers() {
+    // textgrid, pympi-ling, mido and webvtt-py from PyPI (`.ci/run` installs
+    // tests/python/requirements.txt); CI runs this test like every other.
+    let (_m, _t, out) = annotate_all(&[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_exports.py");
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .arg("speech")
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        py.status.success(),
+        "{stdout}\n{}\n(install the readers with `pip install -r tests/python/requirements.txt`)",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_second_run_skips_finished_files_and_force_recomputes() {
+    let model = model_dir("resume", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let out = tmp.path().join("out");
+    let args = [
+        "annotate",
+        s(&c),
+        "--out",
+        s(&out),
+        "--model",
+        s(model.path()),
+        "--format",
+        "json,textgrid",
+    ];
+    ok(&emoscope(&args, &[]));
+    let tg = out.join("speech.TextGrid");
+    let before = std::fs::metadata(&tg).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = emoscope(&args, &[]);
+    ok(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("skipped  "),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(std::fs::metadata(&tg).unwrap().modified().unwrap(), before);
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["entries"][0]["status"], "skipped");
+    // Read back from the JSON output of the first run.
+    assert!(index["entries"][0]["audio_seconds"].as_f64().unwrap() > 3.0);
+    // A missing output makes it run again; --force recomputes everything.
+    std::fs::remove_file(&tg).unwrap();
+    let third = emoscope(&args, &[]);
+    ok(&third);
+    assert!(tg.is_file() && String::from_utf8_lossy(&third.stdout).contains("ok  "));
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let fourth = emoscope(&forced, &[]);
+    ok(&fourth);
+    assert!(std::fs::metadata(&tg).unwrap().modified().unwrap() > before);
+}
+
+#[test]
+fn a_failed_file_is_reported_the_rest_continue_and_the_exit_code_says_so() {
+    let model = model_dir("fail", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    std::fs::write(c.join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
+    // A malformed sidecar fails its file with the sidecar's line.
+    std::fs::copy(example(), c.join("subtitled.wav")).unwrap();
+    std::fs::write(
+        c.join("subtitled.srt"),
+        "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:03 --> 4\nbad\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = emoscope(
+        &[
+            "annotate",
+            s(&c),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "vtt",
+        ],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("FAILED") && err.contains("broken.wav"),
+        "{err}"
+    );
+    assert!(
+        err.contains("subtitled.srt: line 6: expected a timing line"),
+        "{err}"
+    );
+    assert!(err.contains("2 of 3 files failed"), "{err}");
+    assert!(out.join("speech.vtt").is_file());
+    assert!(!out.join("broken.vtt").exists() && !out.join("subtitled.vtt").exists());
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    let statuses: Vec<&str> = index["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["failed", "ok", "failed"]);
+}
+
+#[test]
+fn shards_split_the_corpus_and_merge_joins_their_indexes() {
+    let model = model_dir("shard", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(c.join(sub)).unwrap();
+    }
+    for f in ["a/1.wav", "a/2.wav", "b/1.wav"] {
+        std::fs::copy(example(), c.join(f)).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let run = |shard: &str| {
+        emoscope(
+            &[
+                "annotate",
+                s(&c),
+                "--out",
+                s(&out),
+                "--model",
+                s(model.path()),
+                "--format",
+                "json",
+                "--shard",
+                shard,
+            ],
+            &[],
+        )
+    };
+    ok(&run("1/2"));
+    // Sorted inputs a/1, a/2, b/1: shard 1 of 2 has a/2 only.
+    assert!(
+        out.join("a/2.json").is_file()
+            && !out.join("a/1.json").exists()
+            && !out.join("b/1.json").exists()
+    );
+    let early = emoscope(&["merge", s(&out)], &[]);
+    assert!(!early.status.success());
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("shards 0 of 2 have not written"),
+        "{}",
+        String::from_utf8_lossy(&early.stderr)
+    );
+    ok(&run("0/2"));
+    ok(&emoscope(&["merge", s(&out)], &[]));
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    let inputs: Vec<String> = index["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outputs"][0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(inputs, ["a/1.json", "a/2.json", "b/1.json"]);
+    assert!(index["shard"].is_null());
+}
+
+#[test]
+fn parallel_jobs_give_the_same_results() {
+    let model = model_dir("jobs", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    for f in ["1.wav", "2.wav", "3.wav"] {
+        std::fs::copy(example(), c.join(f)).unwrap();
+    }
+    for (jobs, out) in [("1", "o1"), ("3", "o3")] {
+        ok(&emoscope(
+            &[
+                "annotate",
+                s(&c),
+                "--out",
+                s(&tmp.path().join(out)),
+                "--model",
+                s(model.path()),
+                "--format",
+                "json,midi",
+                "--jobs",
+                jobs,
+            ],
+            &[],
+        ));
+    }
+    for f in ["1.json", "2.json", "3.json", "1.mid", "3.mid"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join("o1").join(f)).unwrap(),
+            std::fs::read(tmp.path().join("o3").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn the_default_model_comes_from_the_environment_or_the_data_dir() {
+    let model = model_dir("default", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("x.wav");
+    std::fs::copy(example(), &wav).unwrap();
+    let out = tmp.path().join("out");
+    ok(&emoscope(
+        &["annotate", s(&wav), "--out", s(&out), "--format", "csv"],
+        &[("EMOSCOPE_MODEL", s(model.path()))],
+    ));
+    assert!(out.join("x.csv").is_file());
+    let data = tmp.path().join("data");
+    let missing = emoscope(
+        &["annotate", s(&wav), "--out", s(&out), "--format", "csv"],
+        &[("XDG_DATA_HOME", s(&data))],
+    );
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    let expected = data.join("emoscope/default-model");
+    assert!(
+        err.contains(&format!("{} does not exist", expected.display())) && err.contains("--model"),
+        "{err}"
+    );
+    // The data-dir model is used once it is there.
+    std::fs::create_dir_all(data.join("emoscope")).unwrap();
+    std::os::unix::fs::symlink(model.path(), &expected).unwrap();
+    ok(&emoscope(
+        &["annotate", s(&wav), "--out", s(&out), "--format", "json"],
+        &[("XDG_DATA_HOME", s(&data))],
+    ));
+    assert!(out.join("x.json").is_file());
+}
+
+#[test]
+fn every_audio_format_decodes_and_annotates() {
+    let model = model_dir("formats", 1.0);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    ok(&emoscope(
+        &[
+            "annotate",
+            s(&fixtures),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    let wav = read_doc(&out.join("speech.wav.json"));
+    // 1.5 s at 16 kHz: shorter than a window, one reading over the file.
+    assert_eq!(wav.timeline.len(), 1);
+    assert!((wav.duration - 1.5).abs() < 1e-9, "{}", wav.duration);
+    for (ext, same_samples) in [
+        ("flac", true),
+        ("aiff", true),
+        ("mp3", false),
+        ("ogg", false),
+    ] {
+        let doc = read_doc(&out.join(format!("speech.{ext}.json")));
+        if same_samples {
+            // Lossless: the same samples, so the same reading.
+            assert_eq!(doc.timeline, wav.timeline, "{ext}");
+        } else {
+            // Lossy codecs add encoder delay/padding (MP3 frames are 1152 samples).
+            assert!((doc.duration - 1.5).abs() < 0.1, "{ext}: {}", doc.duration);
+            let d = (doc.timeline[0].arousal - wav.timeline[0].arousal).abs();
+            assert!(d < 0.05, "{ext}: arousal differs by {d}");
+        }
+    }
+}
+
+#[test]
+fn the_example_picks_up_its_subtitles() {
+    // examples/speech.wav with its sidecar examples/speech.srt (two cues).
+    let model = model_dir("example", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    ok(&emoscope(
+        &[
+            "annotate",
+            s(&example()),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json,vtt",
+        ],
+        &[],
+    ));
+    let doc = read_doc(&out.join("speech.json"));
+    let cues: Vec<(f64, f64, &str)> = doc
+        .transcript
+        .iter()
+        .map(|t| (t.start, t.end, t.text.as_str()))
+        .collect();
+    assert_eq!(
+        cues,
+        vec![
+            (0.05, 1.45, "The results were wonderful,"),
+            (1.6, 3.1, "and everyone was delighted.")
+        ]
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert!(index["entries"][0]["transcript"]
+        .as_str()
+        .unwrap()
+        .ends_with("examples/speech.srt"));
+}
+
+#[test]
+fn outputs_never_overwrite_the_transcript() {
+    // Writing into the input folder would put speech.json on the whisper sidecar.
+    let model = model_dir("clobber", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let sidecar = std::fs::read(c.join("speech.json")).unwrap();
+    let run = emoscope(
+        &[
+            "annotate",
+            s(&c),
+            "--out",
+            s(&c),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("would overwrite the transcript") && err.contains("speech.json"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(c.join("speech.json")).unwrap(), sidecar);
+}
+
+#[test]
+fn tier_picks_the_segments_of_a_textgrid_sidecar() {
+    let model = model_dir("tier", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("talk.wav");
+    std::fs::copy(example(), &wav).unwrap();
+    // Short text form: tier "topic" (one interval) first, then "utterances" (two).
+    std::fs::write(
+        tmp.path().join("talk.TextGrid"),
+        "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n0\n3.46\n<exists>\n2\n\
+         \"IntervalTier\"\n\"topic\"\n0\n3.46\n1\n0\n3.46\n\"praise\"\n\
+         \"IntervalTier\"\n\"utterances\"\n0\n3.46\n3\n0\n1.5\n\"The results were wonderful,\"\n1.5\n1.6\n\"\"\n1.6\n3.46\n\"and everyone was delighted.\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let base = [
+        "annotate",
+        s(&wav),
+        "--out",
+        s(&out),
+        "--model",
+        s(model.path()),
+        "--format",
+        "json",
+        "--force",
+    ];
+    ok(&emoscope(&base, &[]));
+    assert_eq!(read_doc(&out.join("talk.json")).transcript.len(), 1);
+    let mut with_tier = base.to_vec();
+    with_tier.extend(["--tier", "utterances"]);
+    ok(&emoscope(&with_tier, &[]));
+    let texts: Vec<String> = read_doc(&out.join("talk.json"))
+        .transcript
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(
+        texts,
+        ["The results were wonderful,", "and everyone was delighted."]
+    );
+}
