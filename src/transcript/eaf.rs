@@ -193,25 +193,24 @@ pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
                     }
                     let id = attr(e, b"ANNOTATION_ID", at, path, text)?
                         .ok_or_else(|| err(at, "an ANNOTATION_ID attribute", tail(text, at)))?;
-                    let span =
-                        if name == b"ALIGNABLE_ANNOTATION" {
-                            let r1 = attr(e, b"TIME_SLOT_REF1", at, path, text)?;
-                            let r2 = attr(e, b"TIME_SLOT_REF2", at, path, text)?;
-                            match (r1, r2) {
-                                (Some(a), Some(b)) => RawSpan::Slots(a, b),
-                                _ => {
-                                    return Err(err(
-                                        at,
-                                        "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes",
-                                        tail(text, at),
-                                    ))
-                                }
+                    let span = if name == b"ALIGNABLE_ANNOTATION" {
+                        let r1 = attr(e, b"TIME_SLOT_REF1", at, path, text)?;
+                        let r2 = attr(e, b"TIME_SLOT_REF2", at, path, text)?;
+                        match (r1, r2) {
+                            (Some(a), Some(b)) => RawSpan::Slots(a, b),
+                            _ => {
+                                return Err(err(
+                                    at,
+                                    "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes",
+                                    tail(text, at),
+                                ))
                             }
-                        } else {
-                            RawSpan::Ref(attr(e, b"ANNOTATION_REF", at, path, text)?.ok_or_else(
-                                || err(at, "an ANNOTATION_REF attribute", tail(text, at)),
-                            )?)
-                        };
+                        }
+                    } else {
+                        RawSpan::Ref(attr(e, b"ANNOTATION_REF", at, path, text)?.ok_or_else(
+                            || err(at, "an ANNOTATION_REF attribute", tail(text, at)),
+                        )?)
+                    };
                     let a = RawAnnotation {
                         id,
                         at,
@@ -538,12 +537,16 @@ mod tests {
     }
 
     #[test]
-    fn a_root_after_a_byte_order_mark_character_is_an_error_not_a_panic() {
-        // Found by `cargo fuzz run eaf`: a UTF-16 file whose text starts with
-        // a second byte-order mark, which quick-xml skips, so its positions
-        // fall inside multi-byte characters of the decoded text.
-        let text = "\u{feff}\u{ff20}\u{87fdf}<?x!<?xml version=\"1.0\"?><A/>";
-        let e = parse(text, Path::new("a.eaf"), None).unwrap_err();
+    fn fuzz_findings_are_errors_not_panics() {
+        // Found by `cargo fuzz run eaf`: a UTF-16 file whose text starts with a
+        // second byte-order mark, which quick-xml skips, so its positions fall
+        // inside multi-byte characters of the decoded text.
+        let bytes = include_bytes!(
+            "../../fuzz/regressions/eaf/crash-518a59740b72bf43ad51f82c2d80d43e74b90257"
+        );
+        let p = Path::new("fuzz.eaf");
+        let text = crate::transcript::decode_text(bytes, p).unwrap();
+        let e = parse(&text, p, None).unwrap_err();
         assert!(e.to_string().contains("ANNOTATION_DOCUMENT"), "{e}");
         assert_eq!(tail("a\u{e9}b", 2), "\u{e9}b");
     }
