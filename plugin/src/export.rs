@@ -1,47 +1,109 @@
 //! Writing the emotion timeline to a file (the editor's "Export" button and
 //! the optional export on deactivate; never the audio thread).
 //!
-//! [`export_timeline`] is the one place the plugin writes markers. It writes
-//! JSON or CSV today; the interchange layer's exporters (REAPER / Audition
-//! markers, ELAN, MIDI file, ...) are meant to replace its body, keeping the
-//! signature. Files are written to a temporary file beside the destination and
+//! [`export_timeline`] is the one place the plugin writes markers, in every
+//! format `emoscope annotate` writes (Audacity labels, REAPER regions,
+//! Sonic Visualiser layers, Praat TextGrid, ELAN EAF, WebVTT, CSV, JSON, MIDI
+//! file): it builds the same [`Annotation`] document from the session's
+//! timeline and renders it with the same exporters, so a marker file from
+//! the plugin and one from the CLI read the same in every tool. The plugin
+//! keeps no audio, so where the CLI has its voice-activity detector's speech
+//! regions the plugin uses the analysed regions (the union of the analysed
+//! windows); the transcript's segments, when one is loaded, come first as in
+//! the CLI. Files are written to a temporary file beside the destination and
 //! renamed over it, so a failed write never leaves half a file, and the
 //! timeline stays in memory for another try.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use emoscope::engine::TimelineEntry;
+use emoscope::engine::{AnalysisConfig, TimelineEntry};
+use emoscope::export::{render, Annotation, BuildInfo, LabelStyle};
+use emoscope::transcript::Transcript;
 use serde::{Deserialize, Serialize};
 
-/// Export file formats offered in the editor.
+/// Export file formats offered in the editor; persisted by name, so the
+/// names here are the `--format` names of `emoscope annotate`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
-    /// `{"format": "emoscope-timeline", "version": 1, "entries": [...]}`.
+    /// The whole annotation document as JSON (`annotate --format json`).
     #[default]
     Json,
-    /// One row per window: `start,end,arousal,valence,dominance,text,model`.
+    /// The timeline, one row per window.
     Csv,
+    /// Audacity label track.
+    Audacity,
+    /// REAPER Region/Marker Manager CSV.
+    Reaper,
+    /// Sonic Visualiser CSV layers: one file per dimension and one of regions,
+    /// named after the chosen file (`name.sv-arousal.csv`, ...).
+    Sv,
+    /// Praat TextGrid.
+    Textgrid,
+    /// ELAN EAF 3.0.
+    Eaf,
+    /// WebVTT.
+    Vtt,
+    /// Standard MIDI File with CC lanes and markers.
+    Midi,
 }
 
 impl ExportFormat {
     /// All formats, in menu order.
-    pub const ALL: [ExportFormat; 2] = [ExportFormat::Json, ExportFormat::Csv];
+    pub const ALL: [ExportFormat; 9] = [
+        ExportFormat::Json,
+        ExportFormat::Csv,
+        ExportFormat::Audacity,
+        ExportFormat::Reaper,
+        ExportFormat::Sv,
+        ExportFormat::Textgrid,
+        ExportFormat::Eaf,
+        ExportFormat::Vtt,
+        ExportFormat::Midi,
+    ];
 
-    /// The usual file extension.
+    /// The exporter that writes it.
+    pub fn core(self) -> emoscope::export::ExportFormat {
+        use emoscope::export::ExportFormat as F;
+        match self {
+            ExportFormat::Json => F::Json,
+            ExportFormat::Csv => F::Csv,
+            ExportFormat::Audacity => F::Audacity,
+            ExportFormat::Reaper => F::Reaper,
+            ExportFormat::Sv => F::SonicVisualiser,
+            ExportFormat::Textgrid => F::TextGrid,
+            ExportFormat::Eaf => F::Eaf,
+            ExportFormat::Vtt => F::WebVtt,
+            ExportFormat::Midi => F::Midi,
+        }
+    }
+
+    /// The usual file extension (for the file dialog's filter).
     pub fn extension(self) -> &'static str {
         match self {
             ExportFormat::Json => "json",
-            ExportFormat::Csv => "csv",
+            ExportFormat::Csv | ExportFormat::Reaper | ExportFormat::Sv => "csv",
+            ExportFormat::Audacity => "txt",
+            ExportFormat::Textgrid => "TextGrid",
+            ExportFormat::Eaf => "eaf",
+            ExportFormat::Vtt => "vtt",
+            ExportFormat::Midi => "mid",
         }
     }
 
     /// Name for menus.
     pub fn label(self) -> &'static str {
         match self {
-            ExportFormat::Json => "JSON",
-            ExportFormat::Csv => "CSV",
+            ExportFormat::Json => "JSON (annotation)",
+            ExportFormat::Csv => "CSV (timeline)",
+            ExportFormat::Audacity => "Audacity labels",
+            ExportFormat::Reaper => "REAPER regions/markers",
+            ExportFormat::Sv => "Sonic Visualiser layers",
+            ExportFormat::Textgrid => "Praat TextGrid",
+            ExportFormat::Eaf => "ELAN EAF",
+            ExportFormat::Vtt => "WebVTT",
+            ExportFormat::Midi => "MIDI file (CC + markers)",
         }
     }
 }
@@ -63,39 +125,56 @@ pub enum ExportError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Encoding failed.
-    #[error("encoding {}: {message}", path.display())]
-    Encode {
-        /// The destination.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
 }
 
-#[derive(Serialize)]
-struct Row<'a> {
-    start: f64,
-    end: f64,
-    arousal: f32,
-    valence: f32,
-    dominance: f32,
-    text: &'a str,
-    model: &'a str,
+/// What the document needs besides the timeline.
+#[derive(Debug, Clone)]
+pub struct ExportContext<'a> {
+    /// The model's declared output range (labels and MIDI values map it onto 0..1).
+    pub output_range: (f32, f32),
+    /// The analysis settings the timeline was made with.
+    pub config: &'a AnalysisConfig,
+    /// The loaded transcript, if any (already placed on the host timeline).
+    pub transcript: Option<&'a Transcript>,
 }
 
-#[derive(Serialize)]
-struct Document<'a> {
-    format: &'static str,
-    version: u32,
-    entries: Vec<Row<'a>>,
+/// The analysed regions: overlapping or touching windows merged, in time order.
+fn analysed_regions(entries: &[TimelineEntry]) -> Vec<(f64, f64)> {
+    let mut spans: Vec<(f64, f64)> = entries.iter().map(|e| (e.start, e.end)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
 }
 
-/// Writes `entries` to `path` in `format`; returns how many were written.
+/// The files `format` writes for the chosen `path`: the path itself for
+/// one-file formats; `stem` + each suffix beside it for Sonic Visualiser.
+pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
+    let suffixes = format.core().suffixes();
+    if suffixes.len() == 1 {
+        return vec![path.to_owned()];
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    suffixes
+        .iter()
+        .map(|suffix| path.with_file_name(format!("{stem}{suffix}")))
+        .collect()
+}
+
+/// Writes `entries` to `path` in `format`; returns how many windows were written.
 pub fn export_timeline(
     entries: &[TimelineEntry],
     path: &Path,
     format: ExportFormat,
+    context: &ExportContext<'_>,
 ) -> Result<usize, ExportError> {
     if path.as_os_str().is_empty() {
         return Err(ExportError::NoPath);
@@ -103,41 +182,32 @@ pub fn export_timeline(
     if entries.is_empty() {
         return Err(ExportError::Empty);
     }
-    let rows: Vec<Row<'_>> = entries
-        .iter()
-        .map(|e| Row {
-            start: e.start,
-            end: e.end,
-            arousal: e.arousal,
-            valence: e.valence,
-            dominance: e.dominance,
-            text: &e.text,
-            model: &e.model_id,
-        })
-        .collect();
-    let encode = |message: String| ExportError::Encode {
-        path: path.to_owned(),
-        message,
-    };
-    let bytes = match format {
-        ExportFormat::Json => {
-            let doc = Document {
-                format: "emoscope-timeline",
-                version: 1,
-                entries: rows,
-            };
-            let mut b = serde_json::to_vec_pretty(&doc).map_err(|e| encode(e.to_string()))?;
-            b.push(b'\n');
-            b
-        }
-        ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in &rows {
-                w.serialize(r).map_err(|e| encode(e.to_string()))?;
-            }
-            w.into_inner().map_err(|e| encode(e.to_string()))?
-        }
-    };
+    let regions = analysed_regions(entries);
+    // The document spans what was analysed; transcript segments beyond it are clipped.
+    let duration = regions.last().map_or(0.0, |r| r.1);
+    let model = entries.last().map_or("", |e| e.model_id.as_str());
+    let doc = Annotation::build(
+        entries,
+        &BuildInfo {
+            audio: "host timeline",
+            duration,
+            model,
+            output_range: context.output_range,
+            config: context.config,
+            speech: &regions,
+            transcript: context.transcript,
+            labels: LabelStyle::default(),
+        },
+    );
+    let files = render(format.core(), &doc);
+    for (file, dest) in files.iter().zip(output_paths(path, format)) {
+        write_atomically(&dest, &file.bytes)?;
+    }
+    Ok(entries.len())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let io = |source: std::io::Error| ExportError::Io {
         path: path.to_owned(),
         source,
@@ -150,15 +220,16 @@ pub fn export_timeline(
         .prefix(".emoscope-export")
         .tempfile_in(dir)
         .map_err(io)?;
-    tmp.write_all(&bytes).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(entries.len())
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use emoscope::transcript::Segment;
 
     fn entries() -> Vec<TimelineEntry> {
         (0..3)
@@ -178,48 +249,128 @@ mod tests {
             .collect()
     }
 
+    fn export(path: &Path, format: ExportFormat) -> Result<usize, ExportError> {
+        let config = AnalysisConfig::default();
+        let transcript = Transcript::new(vec![Segment {
+            start: 0.5,
+            end: 2.0,
+            text: "hello there".into(),
+            words: Vec::new(),
+        }])
+        .unwrap()
+        .with_offset(1.0);
+        export_timeline(
+            &entries(),
+            path,
+            format,
+            &ExportContext {
+                output_range: (-1.0, 1.0),
+                config: &config,
+                transcript: Some(&transcript),
+            },
+        )
+    }
+
     #[test]
-    fn json_holds_every_entry() {
+    fn json_is_the_annotation_document() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");
-        assert_eq!(
-            export_timeline(&entries(), &path, ExportFormat::Json).unwrap(),
-            3
-        );
+        assert_eq!(export(&path, ExportFormat::Json).unwrap(), 3);
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(v["format"], "emoscope-timeline");
-        let e = v["entries"].as_array().unwrap();
+        assert_eq!(v["format"], emoscope::export::DOCUMENT_FORMAT);
+        let e = v["timeline"].as_array().unwrap();
         assert_eq!(e.len(), 3);
         assert_eq!(e[2]["arousal"], 0.5);
         assert_eq!(e[1]["text"], "hi, \"you\"");
-        assert_eq!(e[0]["end"], 4.0);
+        // The analysed windows 0..6 s are one region, the duration of the document.
+        assert_eq!(v["duration"], 6.0);
+        // The transcript segment, on the host timeline (offset 1 s), is a segment.
+        let segs = v["segments"].as_array().unwrap();
+        assert!(
+            segs.iter()
+                .any(|s| s["text"] == "hello there" && s["start"] == 1.5 && s["end"] == 3.0),
+            "{segs:?}"
+        );
     }
 
     #[test]
     fn csv_quotes_text_and_has_a_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
-        export_timeline(&entries(), &path, ExportFormat::Csv).unwrap();
+        export(&path, ExportFormat::Csv).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "start,end,arousal,valence,dominance,text,model");
-        assert_eq!(lines[2], "1.0,5.0,0.25,0.5,-1.0,\"hi, \"\"you\"\"\",m");
+        assert_eq!(
+            lines[0],
+            "start,end,arousal,valence,dominance,text,model_id"
+        );
+        assert_eq!(lines[2], "1,5,0.25,0.5,-1,\"hi, \"\"you\"\"\",m");
         assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn every_format_writes_its_files_beside_the_chosen_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ExportFormat::ALL {
+            let path = dir.path().join(format!("take.{}", f.extension()));
+            export(&path, f).unwrap();
+            let written = output_paths(&path, f);
+            assert_eq!(written.len(), f.core().suffixes().len());
+            for p in &written {
+                let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{f:?}: {p:?}: {e}"));
+                assert!(!bytes.is_empty(), "{f:?}: {p:?} is empty");
+            }
+        }
+        // Sonic Visualiser: one layer per dimension and the regions, named after the stem.
+        for layer in ["arousal", "valence", "dominance", "segments"] {
+            assert!(dir.path().join(format!("take.sv-{layer}.csv")).is_file());
+        }
+        let midi = std::fs::read(dir.path().join("take.mid")).unwrap();
+        assert_eq!(&midi[..4], b"MThd");
+        let grid = std::fs::read_to_string(dir.path().join("take.TextGrid")).unwrap();
+        assert!(grid.contains("| hello there\""), "{grid}");
+        // Regions: the transcript segment (1.5..3 s on the host timeline)
+        // between the analysed regions before and after it (points are markers).
+        let labels = std::fs::read_to_string(dir.path().join("take.txt")).unwrap();
+        let spans: Vec<(&str, &str, &str)> = labels
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t');
+                (f.next().unwrap(), f.next().unwrap(), f.next().unwrap())
+            })
+            .filter(|s| s.0 != s.1)
+            .collect();
+        assert_eq!(spans.len(), 3, "{labels}");
+        assert_eq!((spans[0].0, spans[0].1), ("0.000000", "1.500000"));
+        assert_eq!((spans[1].0, spans[1].1), ("1.500000", "3.000000"));
+        assert!(spans[1].2.ends_with("| hello there"), "{labels}");
+        assert_eq!((spans[2].0, spans[2].1), ("3.000000", "6.000000"));
     }
 
     #[test]
     fn a_failed_write_leaves_the_old_file_and_reports_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no/such/dir/t.json");
-        let e = export_timeline(&entries(), &missing, ExportFormat::Json).unwrap_err();
+        let e = export(&missing, ExportFormat::Json).unwrap_err();
         assert!(matches!(e, ExportError::Io { .. }));
         assert!(e.to_string().contains("no/such/dir/t.json"), "{e}");
+        let config = AnalysisConfig::default();
+        let context = ExportContext {
+            output_range: (0.0, 1.0),
+            config: &config,
+            transcript: None,
+        };
         assert!(matches!(
-            export_timeline(&[], &dir.path().join("x.json"), ExportFormat::Json),
+            export_timeline(
+                &[],
+                &dir.path().join("x.json"),
+                ExportFormat::Json,
+                &context
+            ),
             Err(ExportError::Empty)
         ));
         assert!(matches!(
-            export_timeline(&entries(), Path::new(""), ExportFormat::Csv),
+            export(Path::new(""), ExportFormat::Csv),
             Err(ExportError::NoPath)
         ));
     }

@@ -19,7 +19,7 @@ use emoscope::engine::{
 use emoscope::transcript::Transcript;
 use parking_lot::Mutex;
 
-use crate::export::{export_timeline, ExportError};
+use crate::export::{export_timeline, ExportContext, ExportError};
 use crate::params::{EmoscopeParams, TranscriptSettings};
 use crate::transcript::load_transcript;
 
@@ -105,6 +105,9 @@ pub struct PluginShared {
     pub tail_samples: AtomicU32,
     /// Host sample rate of the running engine, f32 bits (for the tail length).
     sample_rate: AtomicU32,
+    /// The model output range and analysis settings of the last engine that
+    /// stopped, so an export after deactivation labels and scales as it ran.
+    last_run: Mutex<Option<((f32, f32), AnalysisConfig)>>,
 }
 
 impl PluginShared {
@@ -202,6 +205,10 @@ impl PluginShared {
         };
         let entries = running.engine.shared().timeline.snapshot();
         let tolerance = running.config.hop_seconds / 2.0;
+        *self.last_run.lock() = Some((
+            running.engine.shared().status.output_range(),
+            running.config.clone(),
+        ));
         drop(running);
         merge_into(&mut self.archive.lock(), entries, tolerance);
         let export = params.export.read().clone();
@@ -246,13 +253,32 @@ impl PluginShared {
         path: &Path,
         format: crate::export::ExportFormat,
     ) -> Result<usize, String> {
-        let result = export_timeline(&self.timeline(), path, format);
+        let (output_range, config) = self.run_settings();
+        let transcript = self.transcript();
+        let context = ExportContext {
+            output_range,
+            config: &config,
+            transcript: transcript.as_deref(),
+        };
+        let result = export_timeline(&self.timeline(), path, format, &context);
         let notice = match &result {
             Ok(n) => ExportNotice::Written(path.to_owned(), *n),
             Err(e) => ExportNotice::Failed(e.to_string()),
         };
         self.notices.lock().export = Some(notice);
         result.map_err(|e: ExportError| e.to_string())
+    }
+
+    /// The running engine's model output range and analysis settings, else
+    /// the last engine's, else the defaults (0..1, default analysis).
+    fn run_settings(&self) -> ((f32, f32), AnalysisConfig) {
+        if let Some(r) = self.running.lock().as_ref() {
+            return (r.engine.shared().status.output_range(), r.config.clone());
+        }
+        self.last_run
+            .lock()
+            .clone()
+            .unwrap_or_else(|| ((0.0, 1.0), AnalysisConfig::default()))
     }
 
     /// The loaded transcript.

@@ -1,52 +1,33 @@
 //! Reading the transcript sidecar the user points the plugin at.
 //!
 //! [`load_transcript`] is the one place the plugin turns a sidecar file into
-//! an [`emoscope::transcript::Transcript`]. It reads two formats today:
-//! Audacity label tracks (`start<TAB>end<TAB>text` per line, seconds; the
-//! spectral-selection lines Audacity writes, starting with `\`, are skipped)
-//! and plain text (one untimed segment covering the whole timeline, so every
-//! window sees the whole text). The interchange layer's readers (SRT, WebVTT,
-//! TextGrid, EAF, JSON, ...) are meant to replace the body of this function;
-//! the editor and the activation path only call this.
+//! an [`emoscope::transcript::Transcript`], with the same readers as
+//! `emoscope annotate`: SRT, WebVTT, Praat TextGrid, ELAN EAF, Audacity label
+//! tracks, openai-whisper / WhisperX JSON and plain text, chosen by the file
+//! extension (a `.txt` holding `start<TAB>end<TAB>text` lines is a label
+//! track). A plain-text transcript has no times, so it covers the whole host
+//! timeline: every window sees the whole text.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use emoscope::transcript::{Segment, Transcript, TranscriptError};
+use emoscope::transcript::{read_file, ReadError, ReadOptions, Transcript};
 
-/// Why a sidecar could not be read.
+/// How far a plain-text transcript reaches on the host timeline, seconds
+/// (about 116 days: any session).
+const PLAIN_TEXT_SPAN: f64 = 1.0e7;
+
+/// Why a sidecar could not be read: the reader's error, which names the file,
+/// the line (or byte offset) and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum TranscriptLoadError {
-    /// The file could not be read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The sidecar.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A label-track line is malformed.
-    #[error("{}:{line}: {message}", path.display())]
-    Line {
-        /// The sidecar.
-        path: PathBuf,
-        /// One-based line number.
-        line: usize,
-        /// What was expected.
-        message: String,
-    },
-    /// The segments are inconsistent (end before start).
-    #[error("{}: {source}", path.display())]
-    Invalid {
-        /// The sidecar.
-        path: PathBuf,
-        /// The transcript's complaint.
-        source: TranscriptError,
-    },
-    /// No text at all.
+    /// The reader refused the file.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The file parsed but holds no text at all.
     #[error("{}: the file holds no text", path.display())]
     Empty {
         /// The sidecar.
-        path: PathBuf,
+        path: std::path::PathBuf,
     },
 }
 
@@ -56,82 +37,19 @@ pub fn load_transcript(
     path: &Path,
     offset_seconds: f64,
 ) -> Result<Transcript, TranscriptLoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TranscriptLoadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let segments = if looks_like_labels(&text) {
-        parse_labels(&text, path)?
-    } else {
-        let all = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if all.is_empty() {
-            return Err(TranscriptLoadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        vec![Segment {
-            start: 0.0,
-            end: f64::MAX,
-            text: all,
-            words: Vec::new(),
-        }]
-    };
-    let t = Transcript::new(segments).map_err(|source| TranscriptLoadError::Invalid {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(t.with_offset(offset_seconds))
-}
-
-/// A label track: the first non-empty line starts with two numbers and a tab.
-fn looks_like_labels(text: &str) -> bool {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| {
-            let mut f = l.split('\t');
-            let num = |s: Option<&str>| s.is_some_and(|s| s.trim().parse::<f64>().is_ok());
-            num(f.next()) && num(f.next())
-        })
-}
-
-fn parse_labels(text: &str, path: &Path) -> Result<Vec<Segment>, TranscriptLoadError> {
-    let mut segments = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('\\') {
-            continue;
-        }
-        let err = |message: String| TranscriptLoadError::Line {
-            path: path.to_owned(),
-            line: i + 1,
-            message,
-        };
-        let mut fields = line.splitn(3, '\t');
-        let mut time = |what: &str| -> Result<f64, TranscriptLoadError> {
-            let f = fields.next().unwrap_or("").trim();
-            f.parse::<f64>().map_err(|_| {
-                err(format!(
-                    "expected `start<TAB>end<TAB>text` with {what} in seconds, found {f:?}"
-                ))
-            })
-        };
-        let start = time("start")?;
-        let end = time("end")?;
-        let label = fields.next().unwrap_or("").trim();
-        if !label.is_empty() {
-            segments.push(Segment {
-                start,
-                end,
-                text: label.to_owned(),
-                words: Vec::new(),
-            });
-        }
-    }
-    if segments.is_empty() {
+    let t = read_file(
+        path,
+        &ReadOptions {
+            audio_seconds: Some(PLAIN_TEXT_SPAN),
+            ..ReadOptions::default()
+        },
+    )?;
+    if t.segments().iter().all(|s| s.text.trim().is_empty()) {
         return Err(TranscriptLoadError::Empty {
             path: path.to_owned(),
         });
     }
-    Ok(segments)
+    Ok(t.with_offset(offset_seconds))
 }
 
 #[cfg(test)]
@@ -139,7 +57,11 @@ mod tests {
     use super::*;
 
     fn write(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
+        write_as(text, ".txt")
+    }
+
+    fn write_as(text: &str, suffix: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
         std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
         f
     }
@@ -160,12 +82,9 @@ mod tests {
         let f = write("0.5\t1.5\tok\n2.0\tlater\toops\n");
         let e = load_transcript(f.path(), 0.0).unwrap_err();
         let msg = e.to_string();
-        assert!(
-            matches!(e, TranscriptLoadError::Line { line: 2, .. }),
-            "{msg}"
-        );
         assert!(msg.contains(&f.path().display().to_string()), "{msg}");
-        assert!(msg.contains("\"later\""), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("later"), "{msg}");
     }
 
     #[test]
@@ -173,7 +92,7 @@ mod tests {
         let f = write("3.0\t1.0\tbackwards\n");
         assert!(matches!(
             load_transcript(f.path(), 0.0),
-            Err(TranscriptLoadError::Invalid { .. })
+            Err(TranscriptLoadError::Read(_))
         ));
     }
 
@@ -190,8 +109,25 @@ mod tests {
     }
 
     #[test]
+    fn subtitles_are_read_with_their_times() {
+        let f = write_as(
+            "1\n00:00:01,000 --> 00:00:02,500\nWhat a lovely day.\n\n2\n00:00:04,000 --> 00:00:05,000\nIndeed.\n",
+            ".srt",
+        );
+        let t = load_transcript(f.path(), 2.0).unwrap();
+        assert_eq!(t.segments().len(), 2);
+        assert_eq!(t.text_between(3.0, 4.0), "What a lovely day.");
+        assert_eq!(t.text_between(6.5, 6.9), "Indeed.");
+        assert_eq!(t.text_between(0.0, 2.9), "");
+    }
+
+    #[test]
     fn a_missing_file_is_an_io_error_naming_it() {
         let e = load_transcript(Path::new("/nonexistent/emoscope.txt"), 0.0).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/emoscope.txt: "));
+        assert!(
+            matches!(e, TranscriptLoadError::Read(ReadError::Io { .. })),
+            "{e}"
+        );
+        assert!(e.to_string().contains("/nonexistent/emoscope.txt: "), "{e}");
     }
 }

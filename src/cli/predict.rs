@@ -2,13 +2,13 @@
 //! with `--windows`, of every analysis window of a longer file (the engine's
 //! offline mode).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use emoscope::audio::decode_file;
 use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
-use emoscope::transcript::{Segment, Transcript};
+use emoscope::transcript::{read_file, ReadOptions, Segment, Transcript};
 
 use super::device::DeviceArg;
 
@@ -21,7 +21,10 @@ pub struct Args {
     /// checkpoint Emoscope recognises. Default: `$EMOSCOPE_MODEL`, else the installed default model.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Transcript of the audio for the text branch: a text file (its whole content).
+    /// Transcript of the audio for the text branch, in any format `annotate`
+    /// reads (SRT, WebVTT, TextGrid, EAF, Audacity labels, whisper JSON, plain
+    /// text). With `--windows` each window gets the words it overlaps; without,
+    /// the whole text.
     #[arg(long, conflicts_with = "text")]
     transcript: Option<PathBuf>,
     /// Transcript given inline.
@@ -48,34 +51,40 @@ pub struct Args {
     device: DeviceArg,
 }
 
-/// The transcript text of `path`: the whole file, trimmed.
-fn read_transcript_text(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the transcript {}", path.display()))?;
-    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
 /// Runs the prediction and prints it.
 pub fn run(args: Args) -> Result<()> {
     if !(args.window > 0.0 && args.hop > 0.0 && args.smoothing >= 0.0) {
         anyhow::bail!("--window and --hop must be positive and --smoothing non-negative");
     }
-    let model_dir = args
-        .model
-        .clone()
-        .unwrap_or_else(emoscope::paths::default_model_dir);
+    let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
     let mut model = load_predictor(&model_dir, &device)
         .with_context(|| format!("loading model from {}", model_dir.display()))?;
-    let text = match (&args.transcript, &args.text) {
-        (Some(path), _) => read_transcript_text(path)?,
-        (None, Some(t)) => t.clone(),
-        (None, None) => String::new(),
-    };
     let decoded =
         decode_file(&args.audio).with_context(|| format!("reading {}", args.audio.display()))?;
     let mono = emoscope::audio::downmix_checked(&decoded, &args.audio)?;
     let seconds = mono.len() as f64 / decoded.sample_rate as f64;
+    // A timed transcript from a file, or inline text covering the whole file.
+    let transcript = match (&args.transcript, &args.text) {
+        (Some(path), _) => Some(read_file(
+            path,
+            &ReadOptions {
+                audio_seconds: Some(seconds),
+                ..ReadOptions::default()
+            },
+        )?),
+        (None, Some(t)) if !t.trim().is_empty() => Some(Transcript::new(vec![Segment {
+            start: 0.0,
+            end: seconds,
+            text: t.split_whitespace().collect::<Vec<_>>().join(" "),
+            words: Vec::new(),
+        }])?),
+        _ => None,
+    };
+    let text = transcript
+        .as_ref()
+        .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
+        .unwrap_or_default();
     let t0 = Instant::now();
     if !args.windows {
         let samples =
@@ -103,17 +112,6 @@ pub fn run(args: Args) -> Result<()> {
             smoothing_seconds: args.smoothing,
             analyse_while_stopped: false,
         };
-        // A plain transcript covers the whole file.
-        let transcript = (!text.is_empty())
-            .then(|| {
-                Transcript::new(vec![Segment {
-                    start: 0.0,
-                    end: seconds,
-                    text: text.clone(),
-                    words: Vec::new(),
-                }])
-            })
-            .transpose()?;
         let results = analyze_offline(
             &mono,
             decoded.sample_rate as f32,
