@@ -30,6 +30,18 @@ pub struct Args {
     seed: u64,
 }
 
+impl Default for Args {
+    /// The command-line defaults.
+    fn default() -> Self {
+        Self {
+            corpus: PathBuf::from("target/corpus"),
+            out: None,
+            epochs: Budget::FULL.epochs,
+            seed: 0,
+        }
+    }
+}
+
 /// Makes the corpus if needed, trains, scores, installs.
 pub fn run(args: Args) -> Result<()> {
     let t0 = Instant::now();

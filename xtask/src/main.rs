@@ -8,11 +8,13 @@
 //! - `bundle <package> [--release]` (and `bundle-universal`, `known-packages`):
 //!   nice-plug-xtask builds the plugin and writes the CLAP and VST3 bundles to
 //!   `target/bundled/` (bundle names from `bundler.toml`).
+//! - `demo`: the README's main job (demo model if missing, then predict, annotate, plot).
 //! - `demo-model`: train the offline demo model and install it as the default model.
 
 mod bench;
 mod bench_engine;
 mod corpus;
+mod demo;
 mod demo_model;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,8 @@ enum Task {
     Corpus(corpus::Args),
     /// Fit the corpus labels on F0, level and speaking rate and print the R².
     CorpusCheck(corpus::CheckArgs),
+    /// The README's main job: the demo model (trained if missing), then predict, annotate and plot examples/speech.wav.
+    Demo(demo::Args),
     /// Train the demo model on the synthetic corpus (offline) and install it as the default model.
     DemoModel(demo_model::Args),
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
@@ -58,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         Task::BenchWorker(args) => bench::worker(args),
         Task::Corpus(args) => corpus::run(args),
         Task::CorpusCheck(args) => corpus::check(args),
+        Task::Demo(args) => demo::run(args),
         Task::DemoModel(args) => demo_model::run(args),
     }
 }
