@@ -256,3 +256,31 @@ fn nan_audio_is_counted_and_analysis_goes_on() {
     assert_eq!(input.stats().non_finite.load(Ordering::Relaxed), 640);
     assert_eq!(shared.capture.non_finite.load(Ordering::Relaxed), 640);
 }
+
+#[test]
+fn a_clip_shorter_than_a_window_is_analysed_whole() {
+    let dir = model_dir("short", 1.0);
+    let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
+    let cfg = AnalysisConfig::default();
+    // At the model rate nothing is resampled, so the one window must be
+    // exactly the model's reading of the whole clip.
+    let x = signal(1.5, 16_000.0);
+    let offline = analyze_offline(&x, 16_000.0, &mut model, &cfg, None).unwrap();
+    assert_eq!(offline.len(), 1);
+    let w = &offline[0];
+    assert_eq!((w.start, w.end), (0.0, 1.5));
+    assert_eq!(w.raw, model.predict(&x, "").unwrap());
+    // From another rate the window still spans the clip.
+    let y = signal(2.5, 44_100.0);
+    let offline = analyze_offline(&y, 44_100.0, &mut model, &cfg, None).unwrap();
+    assert_eq!(offline.len(), 1);
+    assert!((offline[0].end - 2.5).abs() < 1e-3, "{}", offline[0].end);
+    // A clip of exactly one window is one ordinary window, not two.
+    let z = signal(4.0, 16_000.0);
+    assert_eq!(
+        analyze_offline(&z, 16_000.0, &mut model, &cfg, None)
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -141,3 +141,19 @@ fn predict_an_utterance_with_and_without_its_transcript() {
         }
     }
 }
+
+#[test]
+fn windows_over_a_file_shorter_than_a_window_give_one_row_for_the_whole_file() {
+    let dir = model_dir("predict-short", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("short.wav");
+    // 2.5 s at the model rate: no resampling on either path.
+    write_wav(&wav, &signal(2.5, 16_000.0), 16_000);
+    let whole = predict_json(dir.path(), &wav, &[]);
+    let windows = predict_json(dir.path(), &wav, &["--windows"]);
+    assert_eq!(windows["start"].as_f64(), Some(0.0));
+    assert_eq!(windows["end"].as_f64(), Some(2.5));
+    for k in ["arousal", "valence", "dominance"] {
+        assert_eq!(windows[k], whole[k], "{k}");
+    }
+}

@@ -225,6 +225,26 @@ impl Analyzer {
         })
     }
 
+    /// After [`Analyzer::finish`]: when the current run ended before its
+    /// first full window, takes everything it buffered as one shorter
+    /// window, so a clip shorter than the window still gets a reading
+    /// (offline analysis; the live worker never calls this, a short live run
+    /// simply has no reading).
+    pub fn pop_short_run(&mut self) -> Option<Window> {
+        let rate = self.model_rate as f64;
+        let r = self.run.as_mut()?;
+        if r.next_window > 0 || r.buf_offset > 0 || r.buf.is_empty() {
+            return None;
+        }
+        let samples = std::mem::take(&mut r.buf);
+        r.buf_offset = samples.len();
+        Some(Window {
+            start: r.origin,
+            end: r.origin + samples.len() as f64 / rate,
+            samples,
+        })
+    }
+
     /// Drops buffered samples no future window needs.
     fn trim(&mut self) {
         let hop = self.hop_len();

@@ -92,7 +92,8 @@ fn analyse(
 
 /// Analyses `samples` (mono, `rate` Hz, starting at timeline position 0)
 /// with the same windowing as the live engine, without skipping anything;
-/// the end of the signal counts as followed by silence.
+/// the end of the signal counts as followed by silence. A signal shorter
+/// than one window is analysed whole, as one window.
 pub fn analyze_offline(
     samples: &[f32],
     rate: f32,
@@ -118,6 +119,11 @@ pub fn analyze_offline(
     analyzer.finish();
     while let Some(w) = analyzer.pop_window() {
         results.push(analyse(&mut analyzer, model, transcript, w)?);
+    }
+    if results.is_empty() {
+        if let Some(w) = analyzer.pop_short_run() {
+            results.push(analyse(&mut analyzer, model, transcript, w)?);
+        }
     }
     Ok(results)
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use emoscope::audio::vad::{speech_regions, VadConfig};
-use emoscope::audio::{decode_file, downmix_checked, resample_mono};
+use emoscope::audio::{decode_file, downmix_checked};
 use emoscope::engine::{analyze_offline, AnalysisConfig, EmotionPredictor, TimelineEntry};
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions};
@@ -121,41 +121,20 @@ fn annotate(
     };
     entry.transcript = transcript_path.map(|p| p.display().to_string());
 
-    let mut windows = analyze_offline(&mono, rate as f32, model, &s.config, transcript.as_ref())
+    let windows = analyze_offline(&mono, rate as f32, model, &s.config, transcript.as_ref())
         .with_context(|| format!("analysing {}", path.display()))?;
-    let timeline: Vec<TimelineEntry> = if windows.is_empty() {
-        // Shorter than one window: the whole file is the window.
-        let x = resample_mono(&mono, rate, model.sample_rate())?;
-        let text = transcript
-            .as_ref()
-            .map(|t| t.text_between(0.0, duration))
-            .unwrap_or_default();
-        let avd = model
-            .predict(&x, &text)
-            .with_context(|| format!("analysing {}", path.display()))?;
-        vec![TimelineEntry {
-            start: 0.0,
-            end: duration,
-            arousal: avd.arousal,
-            valence: avd.valence,
-            dominance: avd.dominance,
-            text,
+    let timeline: Vec<TimelineEntry> = windows
+        .into_iter()
+        .map(|w| TimelineEntry {
+            start: w.start,
+            end: w.end,
+            arousal: w.smoothed.arousal,
+            valence: w.smoothed.valence,
+            dominance: w.smoothed.dominance,
+            text: w.text,
             model_id: model.id().to_owned(),
-        }]
-    } else {
-        windows
-            .drain(..)
-            .map(|w| TimelineEntry {
-                start: w.start,
-                end: w.end,
-                arousal: w.smoothed.arousal,
-                valence: w.smoothed.valence,
-                dominance: w.smoothed.dominance,
-                text: w.text,
-                model_id: model.id().to_owned(),
-            })
-            .collect()
-    };
+        })
+        .collect();
     let speech = speech_regions(&mono, rate, &VadConfig::default())?;
     let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     let doc = Annotation::build(
