@@ -66,20 +66,33 @@ pub fn run(args: Args) -> Result<()> {
     let out = args.out.to_string_lossy().into_owned();
     println!("\n== emoscope predict {audio} --transcript {transcript}");
     emoscope(&["predict", audio, "--transcript", transcript])?;
-    println!("\n== emoscope predict {audio} --transcript {transcript} --windows --hop 0.5");
-    emoscope(&[
-        "predict",
-        audio,
-        "--transcript",
-        transcript,
-        "--windows",
-        "--hop",
-        "0.5",
-    ])?;
-    println!("\n== emoscope annotate {audio} --format all --out {out}");
-    emoscope(&[
-        "annotate", audio, "--format", "all", "--out", &out, "--force",
-    ])?;
+    // The example is 3.5 s: 2 s windows every 0.5 s give it a timeline
+    // (the default 4 s window would give one reading over the whole file).
+    let windowing = ["--window", "2", "--hop", "0.5"];
+    println!(
+        "\n== emoscope predict {audio} --transcript {transcript} --windows {}",
+        windowing.join(" ")
+    );
+    emoscope(
+        &[
+            &["predict", audio, "--transcript", transcript, "--windows"][..],
+            &windowing,
+        ]
+        .concat(),
+    )?;
+    println!(
+        "\n== emoscope annotate {audio} --format all {} --out {out}",
+        windowing.join(" ")
+    );
+    emoscope(
+        &[
+            &[
+                "annotate", audio, "--format", "all", "--out", &out, "--force",
+            ][..],
+            &windowing,
+        ]
+        .concat(),
+    )?;
     let json = format!("{out}/speech.json");
     let png = format!("{out}/speech.png");
     println!("\n== emoscope plot {json} --out {png}");
