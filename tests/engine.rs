@@ -284,3 +284,34 @@ fn a_clip_shorter_than_a_window_is_analysed_whole() {
         1
     );
 }
+
+#[test]
+fn overlapping_windows_reuse_conv_frames_where_the_encoder_allows() {
+    // wav2vec2-large-robust's layout (LayerNorm convs) without input
+    // normalisation: each window's first 3 s of conv frames come from the
+    // window before.
+    let dir = common::model_dir_on("layer-convs", 1.0, "wav2vec2_robust", Some(false));
+    let mut cached = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
+    let cfg = AnalysisConfig::default();
+    let x = signal(9.0, 16_000.0);
+    let offline = analyze_offline(&x, 16_000.0, &mut cached, &cfg, None).unwrap();
+    assert_eq!(offline.len(), 6);
+    let cache = cached.conv_cache();
+    assert_eq!((cache.hits(), cache.misses()), (5, 1));
+    // Each window against a predictor that has seen nothing before it.
+    for w in &offline {
+        let mut fresh = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
+        let start = (w.start * 16_000.0).round() as usize;
+        let full = fresh.predict(&x[start..start + 64_000], "").unwrap();
+        assert_eq!(fresh.conv_cache().hits(), 0);
+        for (a, b) in [
+            (w.raw.arousal, full.arousal),
+            (w.raw.valence, full.valence),
+            (w.raw.dominance, full.dominance),
+        ] {
+            assert!((a - b).abs() <= 1e-4, "window at {} s: {a} vs {b}", w.start);
+        }
+    }
+    // Streaming in random blocks takes the same path: identical results.
+    streamed_equals_offline(dir.path());
+}

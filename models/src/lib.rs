@@ -15,6 +15,7 @@
 //! ```
 
 pub mod config;
+pub mod conv_cache;
 pub mod cpu;
 pub mod emotion;
 pub mod encoder;
@@ -32,6 +33,7 @@ pub mod weights;
 pub mod zoo;
 
 pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
+pub use conv_cache::ConvFeatureCache;
 pub use emotion::{EmotionModel, Manifest, Mode};
 pub use error::{LoadError, RunError};
 pub use model::{EncoderOutput, Kernels, LoadOptions, SslEncoder};

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::collections::HashMap;
 
 use candle_core::Device;
-use emoscope_models::{EmotionModel, LoadOptions};
+use emoscope_models::{ConvFeatureCache, EmotionModel, LoadOptions};
 
 /// Arousal, valence and dominance.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -78,6 +78,9 @@ pub struct ModelPredictor {
     id: String,
     /// Text embeddings by window text.
     cache: HashMap<String, Vec<f32>>,
+    /// Conv frames shared with the previous window (consecutive windows of
+    /// a run overlap by window minus hop).
+    conv_cache: ConvFeatureCache,
 }
 
 impl ModelPredictor {
@@ -96,12 +99,18 @@ impl ModelPredictor {
             model,
             id,
             cache: HashMap::new(),
+            conv_cache: ConvFeatureCache::new(),
         })
     }
 
     /// The model.
     pub fn model(&self) -> &EmotionModel {
         &self.model
+    }
+
+    /// How often consecutive windows re-used conv frames (benchmarks and tests).
+    pub fn conv_cache(&self) -> &ConvFeatureCache {
+        &self.conv_cache
     }
 }
 
@@ -137,7 +146,9 @@ impl EmotionPredictor for ModelPredictor {
             }
             _ => None,
         };
-        let [arousal, valence, dominance] = self.model.predict_embedded(samples, embedding)?;
+        let [arousal, valence, dominance] =
+            self.model
+                .predict_embedded(samples, embedding, Some(&mut self.conv_cache))?;
         Ok(Avd {
             arousal,
             valence,

@@ -134,7 +134,7 @@ pub fn teach(
             }
             _ => None,
         };
-        let target = teacher.predict_embedded(&samples, embedding)?;
+        let target = teacher.predict_embedded(&samples, embedding, None)?;
         let mut states = Vec::new();
         if !layers.is_empty() {
             let branch = teacher.audio().ok_or_else(|| {

@@ -16,6 +16,17 @@ pub fn fixture(name: &str) -> PathBuf {
 /// (by absolute path), mean pooling of its output, and a deterministic linear
 /// A/V/D head (`scale` varies it between models).
 pub fn model_dir(name: &str, scale: f32) -> tempfile::TempDir {
+    model_dir_on(name, scale, "distilhubert", None)
+}
+
+/// [`model_dir`] on another fixture backbone (hidden size 32), optionally
+/// overriding its `do_normalize`.
+pub fn model_dir_on(
+    name: &str,
+    scale: f32,
+    backbone: &str,
+    normalize: Option<bool>,
+) -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
     let hidden = 32;
     let w: Vec<f32> = (0..3 * hidden)
@@ -35,7 +46,9 @@ pub fn model_dir(name: &str, scale: f32) -> tempfile::TempDir {
         "format": "emoscope-emotion-model",
         "version": 1,
         "name": name,
-        "audio": { "path": fixture("distilhubert"), "layers": "last", "pooling": "mean" },
+        "audio": {
+            "path": fixture(backbone), "layers": "last", "pooling": "mean", "normalize": normalize,
+        },
         "head": { "fusion": "early", "hidden": [], "activation": "relu" },
         "labels": ["arousal", "valence", "dominance"],
         "output_range": [-1.0, 1.0],

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::conv_cache::ConvFeatureCache;
 use crate::error::{LoadError, RunError};
 use crate::head::{Fusion, Mlp};
 use crate::model::{EncoderOutput, LoadOptions, SslEncoder};
@@ -98,6 +99,18 @@ impl AudioBranch {
         } else {
             self.encoder.encode_batch(utterances)?
         };
+        self.pool(&out)
+    }
+
+    /// Encodes and pools one window of a stream, re-using the conv frames
+    /// the last window shares with it where the encoder allows
+    /// ([`SslEncoder::encode_cached`]).
+    pub fn forward_cached(
+        &self,
+        samples: &[f32],
+        cache: &mut ConvFeatureCache,
+    ) -> Result<Tensor, RunError> {
+        let out = self.encoder.encode_cached(samples, cache)?;
         self.pool(&out)
     }
 }
@@ -425,15 +438,19 @@ impl EmotionModel {
         self.to_avd(&y)
     }
 
-    /// Like [`Self::predict`], with the text embedding already computed (callers cache them).
+    /// Like [`Self::predict`], with the text embedding already computed
+    /// (callers cache them) and, for a stream of overlapping windows, the
+    /// conv-feature cache of [`AudioBranch::forward_cached`].
     pub fn predict_embedded(
         &self,
         samples: &[f32],
         text_embedding: Option<&[f32]>,
+        conv_cache: Option<&mut ConvFeatureCache>,
     ) -> Result<[f32; 3], RunError> {
-        let audio = match &self.audio {
-            Some(a) => Some(a.forward(&[samples])?),
-            None => None,
+        let audio = match (&self.audio, conv_cache) {
+            (Some(a), Some(cache)) => Some(a.forward_cached(samples, cache)?),
+            (Some(a), None) => Some(a.forward(&[samples])?),
+            (None, _) => None,
         };
         let text = match text_embedding {
             Some(e) => Some(Tensor::from_slice(e, (1, e.len()), self.device())?),
