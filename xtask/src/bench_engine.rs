@@ -2,7 +2,11 @@
 //!
 //! - `CaptureInput::push` in ns per host frame (48 kHz stereo, 512-frame blocks).
 //! - The model's cost per hop: one 4 s window through the DistilHuBERT-size
-//!   encoder and a linear head (the engine recomputes each window in full).
+//!   encoder and a linear head (its GroupNorm spans the window, so the
+//!   engine recomputes each window in full).
+//! - The conv-feature cache's cost per hop, on the same shape with LayerNorm
+//!   convs (where conv frames are local and the cache applies), against a
+//!   full recompute.
 //! - End-to-end latency: host audio pushed in real time (48 kHz stereo,
 //!   512-frame blocks, paced by the clock) into a running engine; for each
 //!   window, the time from pushing the block holding its last sample to its
@@ -29,21 +33,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
     let model = in_workspace(&model);
     ensure_model(&model, python)?;
-    // A linear A/V/D head for the random encoder (its values do not affect timing).
-    let hidden = 768;
-    let w: Vec<f32> = (0..3 * hidden)
-        .map(|i| ((i as f32) * 0.37).sin() / hidden as f32)
-        .collect();
-    let mut head = HashMap::new();
-    head.insert(
-        "head.weight".to_owned(),
-        Tensor::from_vec(w, (3, hidden), &Device::Cpu)?,
-    );
-    head.insert(
-        "head.bias".to_owned(),
-        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
-    );
-    candle_core::safetensors::save(&head, model.join("head.safetensors"))?;
+    linear_emotion_model(&model)?;
 
     // 1. push cost.
     let (mut input, mut output) = capture::capture(1 << 20);
@@ -80,6 +70,9 @@ pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
         hop_s.push(t0.elapsed().as_secs_f64());
     }
     let hop = median(hop_s);
+
+    // 2b. the conv-feature cache, on the LayerNorm-conv variant where it applies.
+    let cache = conv_cache_cost(&model)?;
 
     // 3. end-to-end latency in real time.
     let loader: Loader = Box::new(|dir: &std::path::Path| {
@@ -141,7 +134,171 @@ pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
         max_latency * 1e3
     );
     println!("| windows skipped while streaming in real time | {dropped} |");
+    println!("\nConv-feature cache: the same shape with LayerNorm after every conv (`feat_extract_norm = \"layer\"`, `do_normalize = false`), 4 s windows every 1 s over {:.0} s of audio\n", cache.seconds);
+    println!("| measurement | value |");
+    println!("|---|---|");
+    println!(
+        "| DistilHuBERT itself (GroupNorm over the window) | cache not applicable: {} of {} windows re-used frames |",
+        cache.distil_hits, cache.windows
+    );
+    println!("| per hop, full recompute | {:.1} ms |", cache.full * 1e3);
+    println!(
+        "| per hop, conv frames of the overlap from the cache | {:.1} ms (**{:.2}x** a full recompute; {} of {} windows re-used frames) |",
+        cache.cached * 1e3,
+        cache.cached / cache.full,
+        cache.hits,
+        cache.windows
+    );
+    println!(
+        "| largest A/V/D difference, cached vs full | {:.1e} |",
+        cache.max_diff
+    );
     Ok(())
+}
+
+/// Makes the encoder checkpoint in `dir` an emotion model of its own: mean
+/// pooling of the last layer and a linear A/V/D head (its values do not
+/// affect timing).
+fn linear_emotion_model(dir: &std::path::Path) -> Result<()> {
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json"))?)?;
+    let hidden = config["hidden_size"].as_u64().unwrap_or(768) as usize;
+    let w: Vec<f32> = (0..3 * hidden)
+        .map(|i| ((i as f32) * 0.37).sin() / hidden as f32)
+        .collect();
+    let mut head = HashMap::new();
+    head.insert(
+        "head.layers.0.weight".to_owned(),
+        Tensor::from_vec(w, (3, hidden), &Device::Cpu)?,
+    );
+    head.insert(
+        "head.layers.0.bias".to_owned(),
+        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
+    );
+    candle_core::safetensors::save(&head, dir.join("head.safetensors"))?;
+    let manifest = serde_json::json!({
+        "format": "emoscope-emotion-model",
+        "version": 1,
+        "name": dir.file_name().unwrap_or_default().to_string_lossy(),
+        "audio": { "path": ".", "layers": "last", "pooling": "mean" },
+        "head": { "fusion": "early", "hidden": [], "activation": "relu" },
+        "labels": ["arousal", "valence", "dominance"],
+        "output_range": [-1.0, 1.0],
+    });
+    std::fs::write(
+        dir.join("emoscope.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
+    Ok(())
+}
+
+/// What [`conv_cache_cost`] measured.
+struct CacheCost {
+    seconds: f64,
+    windows: usize,
+    /// Windows of the DistilHuBERT model itself that re-used frames (0: its
+    /// GroupNorm makes every frame depend on the whole window).
+    distil_hits: u64,
+    hits: u64,
+    /// Median seconds per hop without and with the cache.
+    full: f64,
+    cached: f64,
+    max_diff: f32,
+}
+
+/// Builds the LayerNorm-conv variant of the bench model next to it (the
+/// DistilHuBERT weights plus a LayerNorm after convs 1-6, no input
+/// normalisation) and streams 4 s / 1 s windows through it with and
+/// without the conv-feature cache.
+fn conv_cache_cost(model: &std::path::Path) -> Result<CacheCost> {
+    let variant = model.with_file_name(format!(
+        "{}-layer-convs",
+        model.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    std::fs::create_dir_all(&variant)?;
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json"))?)?;
+    config["feat_extract_norm"] = "layer".into();
+    std::fs::write(variant.join("config.json"), config.to_string())?;
+    std::fs::write(
+        variant.join("preprocessor_config.json"),
+        r#"{"do_normalize": false, "sampling_rate": 16000, "padding_value": 0.0}"#,
+    )?;
+    let mut weights =
+        candle_core::safetensors::load(model.join("model.safetensors"), &Device::Cpu)?;
+    let prefix = weights
+        .keys()
+        .find_map(|k| k.strip_suffix("feature_extractor.conv_layers.0.conv.weight"))
+        .unwrap_or_default()
+        .to_owned();
+    let channels = config["conv_dim"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|c| c.as_u64()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for (i, &c) in channels.iter().enumerate().skip(1) {
+        let key = format!("{prefix}feature_extractor.conv_layers.{i}.layer_norm");
+        let c = c as usize;
+        let gain: Vec<f32> = (0..c)
+            .map(|j| 1.0 + 0.1 * ((j as f32) * 0.7).sin())
+            .collect();
+        weights.insert(
+            format!("{key}.weight"),
+            Tensor::from_vec(gain, c, &Device::Cpu)?,
+        );
+        weights.insert(
+            format!("{key}.bias"),
+            Tensor::zeros(c, candle_core::DType::F32, &Device::Cpu)?,
+        );
+    }
+    candle_core::safetensors::save(&weights, variant.join("model.safetensors"))?;
+    linear_emotion_model(&variant)?;
+
+    let seconds = 12.0;
+    let x: Vec<f32> = (0..(seconds * 16_000.0) as usize)
+        .map(|i| {
+            let t = i as f32 / 16_000.0;
+            0.1 * (2.0 * std::f32::consts::PI * (120.0 + 20.0 * t) * t).sin()
+        })
+        .collect();
+    let windows: Vec<&[f32]> = (0..)
+        .map(|k| k * 16_000)
+        .take_while(|s| s + 64_000 <= x.len())
+        .map(|s| &x[s..s + 64_000])
+        .collect();
+
+    let mut distil = ModelPredictor::load(model, &Device::Cpu)?;
+    for w in &windows {
+        distil.predict(w, "")?;
+    }
+    let mut predictor = ModelPredictor::load(&variant, &Device::Cpu)?;
+    let (mut full_s, mut cached_s, mut max_diff) = (Vec::new(), Vec::new(), 0f32);
+    for (i, w) in windows.iter().enumerate() {
+        let t0 = Instant::now();
+        let full = predictor.model().predict_embedded(w, None, None)?;
+        let t1 = Instant::now();
+        let cached = predictor.predict(w, "")?;
+        let t2 = Instant::now();
+        // The first window fills the cache; the rest re-use it.
+        if i > 0 {
+            full_s.push((t1 - t0).as_secs_f64());
+            cached_s.push((t2 - t1).as_secs_f64());
+        }
+        for (a, b) in full
+            .iter()
+            .zip([cached.arousal, cached.valence, cached.dominance])
+        {
+            max_diff = max_diff.max((a - b).abs());
+        }
+    }
+    Ok(CacheCost {
+        seconds,
+        windows: windows.len(),
+        distil_hits: distil.conv_cache().hits(),
+        hits: predictor.conv_cache().hits(),
+        full: median(full_s),
+        cached: median(cached_s),
+        max_diff,
+    })
 }
 
 /// Records the latency of every reading that appeared since the last poll.
