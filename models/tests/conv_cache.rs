@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use emoscope_models::{ConvFeatureCache, EncoderOutput, Kernels, LoadOptions, SslEncoder};
 
+mod common;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -34,19 +36,7 @@ fn max_abs_diff(a: &EncoderOutput, b: &EncoderOutput) -> f32 {
     pairs.push((&a.last_hidden_state, &b.last_hidden_state));
     pairs
         .into_iter()
-        .map(|(x, y)| {
-            assert_eq!(x.dims(), y.dims());
-            (x - y)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        })
+        .map(|(x, y)| common::max_abs_diff(x, y))
         .fold(0.0, f32::max)
 }
 

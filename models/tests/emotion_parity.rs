@@ -10,6 +10,9 @@ use candle_core::{Device, Tensor};
 use emoscope_models::emotion::{Dimension, Manifest};
 use emoscope_models::{EmotionModel, LoadError, LoadOptions, Mode, RunError};
 
+mod common;
+use common::max_abs_diff;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/emotion")
 }
@@ -30,20 +33,6 @@ fn inputs() -> (Vec<Vec<f32>>, Vec<String>) {
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
     (audio, texts)
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 fn close(what: &str, got: &Tensor, expected: &Tensor) {

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use emoscope_models::{Kernels, LoadOptions, SslEncoder};
 
+mod common;
+use common::max_abs_diff;
+
 /// Largest allowed absolute difference from the reference, on every element.
 const TOL: f32 = 1e-4;
 
@@ -34,20 +37,6 @@ fn load(dir: &str, kernels: Kernels) -> SslEncoder {
     };
     SslEncoder::load_with(&fixtures().join(dir), &opts)
         .unwrap_or_else(|e| panic!("loading {dir}: {e}"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn vec1(t: &Tensor) -> Vec<f32> {

@@ -10,6 +10,9 @@ use emoscope_models::{
     Checkpoint, Kernels, LoadOptions, PreprocessorConfig, SslConfig, SslEncoder,
 };
 
+mod common;
+use common::max_abs_diff;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -42,19 +45,6 @@ fn signal(n: usize) -> Vec<f32> {
     (0..n)
         .map(|i| (i as f32 * 0.05).sin() * 0.3 + (i as f32 * 0.013).cos() * 0.1)
         .collect()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 #[test]
