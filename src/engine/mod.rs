@@ -19,7 +19,9 @@ pub mod worker;
 
 pub use analyzer::AnalysisConfig;
 pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
-pub use predictor::{load_predictor, Avd, EmotionPredictor, ModelPredictor, PredictError};
+pub use predictor::{
+    load_predictor, Avd, EmotionPredictor, ModelPredictor, PredictError, TextEmbeddingCache,
+};
 pub use readout::{EmotionReadout, Reading};
 pub use status::{EngineStatus, ModelState};
 pub use timeline::{EmotionTimeline, TimelineEntry};

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::collections::HashMap;
 
 use candle_core::Device;
-use emoscope_models::{ConvFeatureCache, EmotionModel, LoadOptions};
+use emoscope_models::{ConvFeatureCache, EmotionModel, LoadOptions, RunError, TextEncoder};
 
 /// Arousal, valence and dominance.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -72,12 +72,37 @@ pub fn load_predictor(
 /// transcript seldom has this many distinct window texts in one session).
 const TEXT_CACHE_ENTRIES: usize = 4096;
 
+/// Sentence embeddings by text: overlapping windows (and a corpus's repeated
+/// sentences) mostly see texts already embedded.
+#[derive(Debug, Default)]
+pub struct TextEmbeddingCache {
+    entries: HashMap<String, Vec<f32>>,
+}
+
+impl TextEmbeddingCache {
+    /// The embedding of `text` (trimmed) by `encoder`, computed on first use;
+    /// `None` for blank text, which means "no transcript" to the models.
+    pub fn embed(&mut self, encoder: &TextEncoder, text: &str) -> Result<Option<&[f32]>, RunError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if !self.entries.contains_key(text) {
+            if self.entries.len() >= TEXT_CACHE_ENTRIES {
+                self.entries.clear();
+            }
+            self.entries.insert(text.to_owned(), encoder.embed(text)?);
+        }
+        Ok(self.entries.get(text).map(Vec::as_slice))
+    }
+}
+
 /// An [`EmotionModel`] as the engine runs it.
 pub struct ModelPredictor {
     model: EmotionModel,
     id: String,
     /// Text embeddings by window text.
-    cache: HashMap<String, Vec<f32>>,
+    cache: TextEmbeddingCache,
     /// Conv frames shared with the previous window (consecutive windows of
     /// a run overlap by window minus hop).
     conv_cache: ConvFeatureCache,
@@ -98,7 +123,7 @@ impl ModelPredictor {
         Ok(Self {
             model,
             id,
-            cache: HashMap::new(),
+            cache: TextEmbeddingCache::default(),
             conv_cache: ConvFeatureCache::new(),
         })
     }
@@ -133,18 +158,9 @@ impl EmotionPredictor for ModelPredictor {
     }
 
     fn predict(&mut self, samples: &[f32], text: &str) -> Result<Avd, PredictError> {
-        let text = text.trim();
         let embedding = match self.model.text() {
-            Some(encoder) if !text.is_empty() => {
-                if !self.cache.contains_key(text) {
-                    if self.cache.len() >= TEXT_CACHE_ENTRIES {
-                        self.cache.clear();
-                    }
-                    self.cache.insert(text.to_owned(), encoder.embed(text)?);
-                }
-                self.cache.get(text).map(Vec::as_slice)
-            }
-            _ => None,
+            Some(encoder) => self.cache.embed(encoder, text)?,
+            None => None,
         };
         let [arousal, valence, dominance] =
             self.model
@@ -154,5 +170,30 @@ impl EmotionPredictor for ModelPredictor {
             valence,
             dominance,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_embeddings_are_computed_once_per_trimmed_text_and_blank_is_no_text() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/fixtures/text/bert");
+        let encoder = TextEncoder::load(&dir, &Device::Cpu).unwrap();
+        let mut cache = TextEmbeddingCache::default();
+        assert_eq!(cache.embed(&encoder, "  \n").unwrap(), None);
+        let direct = encoder.embed("what a lovely day").unwrap();
+        let first = cache
+            .embed(&encoder, " what a lovely day ")
+            .unwrap()
+            .unwrap()
+            .to_vec();
+        assert_eq!(first, direct);
+        assert_eq!(cache.entries.len(), 1);
+        cache.embed(&encoder, "what a lovely day").unwrap();
+        assert_eq!(cache.entries.len(), 1, "the same trimmed text is embedded once");
+        cache.embed(&encoder, "a terrible day").unwrap();
+        assert_eq!(cache.entries.len(), 2);
     }
 }

@@ -13,18 +13,19 @@
 //! valid frames. The projections exist only for training and are not saved.
 //! Early stopping watches the dev mean CCC against the teacher.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Linear, VarBuilder, VarMap};
 use emoscope_models::{EmotionModel, EncoderOutput, LoadOptions, Mode};
+
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::engine::TextEmbeddingCache;
 use crate::train::data::Utterance;
 use crate::train::error::{io_err, TrainError};
 use crate::train::init::{Freeze, HeadOptions, Init};
@@ -119,28 +120,36 @@ pub fn teach(
     progress: &dyn Fn(),
 ) -> Result<TeacherOutputs, TrainError> {
     let rate = teacher.manifest().sample_rate;
-    let mut text_cache: HashMap<String, Vec<f32>> = HashMap::new();
+    let mut text_cache = TextEmbeddingCache::default();
     let mut utterances = Vec::with_capacity(audio.len());
     let mut hidden = Vec::with_capacity(audio.len());
+    let branch = match (teacher.audio(), layers.is_empty()) {
+        (Some(b), _) => Some(b),
+        (None, true) => None,
+        (None, false) => {
+            return Err(TrainError::Config(
+                "--hidden-layers needs a teacher with an audio branch".into(),
+            ))
+        }
+    };
     for (path, transcript) in audio {
         let samples = crate::audio::load_mono(path, rate)?;
-        let text = transcript.trim();
         let embedding = match teacher.text() {
-            Some(enc) if !text.is_empty() => {
-                if !text_cache.contains_key(text) {
-                    text_cache.insert(text.to_owned(), enc.embed(text)?);
-                }
-                text_cache.get(text).map(Vec::as_slice)
-            }
+            Some(enc) => text_cache.embed(enc, transcript)?,
+            None => None,
+        };
+        // One encoder pass gives both the prediction and the hidden states.
+        let out = match branch {
+            Some(b) => Some(b.encoder().encode(&samples)?),
+            None => None,
+        };
+        let pooled = match (branch, &out) {
+            (Some(b), Some(out)) => Some(b.pool(out)?),
             _ => None,
         };
-        let target = teacher.predict_embedded(&samples, embedding, None)?;
+        let target = teacher.predict_pooled(pooled.as_ref(), embedding)?;
         let mut states = Vec::new();
-        if !layers.is_empty() {
-            let branch = teacher.audio().ok_or_else(|| {
-                TrainError::Config("--hidden-layers needs a teacher with an audio branch".into())
-            })?;
-            let out = branch.encoder().encode(&samples)?;
+        if let Some(out) = &out {
             for &l in layers {
                 let h = out.hidden_states.get(l).ok_or_else(|| {
                     TrainError::Config(format!(

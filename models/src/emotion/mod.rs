@@ -452,11 +452,23 @@ impl EmotionModel {
             (Some(a), None) => Some(a.forward(&[samples])?),
             (None, _) => None,
         };
+        self.predict_pooled(audio.as_ref(), text_embedding)
+    }
+
+    /// Arousal, valence and dominance from an already pooled audio vector
+    /// `[1, output_size]` ([`AudioBranch::pool`]) and text embedding, for a
+    /// caller that also needs the encoder's hidden states and so runs the
+    /// encoder itself (distillation).
+    pub fn predict_pooled(
+        &self,
+        audio: Option<&Tensor>,
+        text_embedding: Option<&[f32]>,
+    ) -> Result<[f32; 3], RunError> {
         let text = match text_embedding {
             Some(e) => Some(Tensor::from_slice(e, (1, e.len()), self.device())?),
             None => None,
         };
-        let y = self.head_forward(audio.as_ref(), text.as_ref(), false)?;
+        let y = self.head_forward(audio, text.as_ref(), false)?;
         self.to_avd(&y)
     }
 
