@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use emoscope::engine::{
-    capture, load_predictor, AnalysisConfig, CaptureInput, Engine, EngineShared, Loader,
-    TimelineEntry,
+    capture, load_predictor, merge_entries, AnalysisConfig, CaptureInput, Engine, EngineShared,
+    Loader, TimelineEntry,
 };
 use emoscope::transcript::Transcript;
 use parking_lot::Mutex;
@@ -210,7 +210,7 @@ impl PluginShared {
             running.config.clone(),
         ));
         drop(running);
-        merge_into(&mut self.archive.lock(), entries, tolerance);
+        merge_entries(&mut self.archive.lock(), entries, tolerance);
         let export = params.export.read().clone();
         if export.on_deactivate && !export.path.trim().is_empty() {
             // A failure is kept in the notices for the editor; the timeline stays in the archive.
@@ -233,7 +233,7 @@ impl PluginShared {
         let running = self.running.lock();
         if let Some(r) = running.as_ref() {
             let current = r.engine.shared().timeline.snapshot();
-            merge_into(&mut all, current, r.config.hop_seconds / 2.0);
+            merge_entries(&mut all, current, r.config.hop_seconds / 2.0);
         }
         all
     }
@@ -292,53 +292,9 @@ impl PluginShared {
     }
 }
 
-/// Adds `newer` to `entries`, replacing entries that start within
-/// `tolerance` of a newer one (the same window analysed again), keeping the
-/// result sorted by start.
-fn merge_into(entries: &mut Vec<TimelineEntry>, newer: Vec<TimelineEntry>, tolerance: f64) {
-    if newer.is_empty() {
-        return;
-    }
-    entries.retain(|e| {
-        // `newer` is sorted by start: look at the neighbours of e.start only.
-        let i = newer.partition_point(|n| n.start < e.start);
-        let near = |j: usize| {
-            newer
-                .get(j)
-                .is_some_and(|n| (n.start - e.start).abs() < tolerance)
-        };
-        !(near(i) || (i > 0 && near(i - 1)))
-    });
-    entries.extend(newer);
-    entries.sort_by(|a, b| a.start.total_cmp(&b.start));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(start: f64, a: f32) -> TimelineEntry {
-        TimelineEntry {
-            start,
-            end: start + 4.0,
-            arousal: a,
-            valence: 0.0,
-            dominance: 0.0,
-            text: String::new(),
-            model_id: "m".into(),
-        }
-    }
-
-    #[test]
-    fn merging_replaces_re_analysed_windows_and_keeps_the_rest() {
-        let mut old = vec![entry(0.0, 0.1), entry(1.0, 0.1), entry(2.0, 0.1)];
-        merge_into(&mut old, vec![entry(1.000_1, 0.9), entry(5.0, 0.9)], 0.5);
-        let got: Vec<(f64, f32)> = old.iter().map(|e| (e.start, e.arousal)).collect();
-        assert_eq!(
-            got,
-            vec![(0.0, 0.1), (1.000_1, 0.9), (2.0, 0.1), (5.0, 0.9)]
-        );
-    }
 
     #[test]
     fn playhead_reports_seconds_once_written() {

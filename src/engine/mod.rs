@@ -24,5 +24,5 @@ pub use predictor::{
 };
 pub use readout::{EmotionReadout, Reading};
 pub use status::{EngineStatus, ModelState};
-pub use timeline::{EmotionTimeline, TimelineEntry};
+pub use timeline::{merge_entries, EmotionTimeline, TimelineEntry};
 pub use worker::{analyze_offline, Engine, EngineShared, Loader, WindowResult};

@@ -192,7 +192,11 @@ mod tests {
         assert_eq!(first, direct);
         assert_eq!(cache.entries.len(), 1);
         cache.embed(&encoder, "what a lovely day").unwrap();
-        assert_eq!(cache.entries.len(), 1, "the same trimmed text is embedded once");
+        assert_eq!(
+            cache.entries.len(),
+            1,
+            "the same trimmed text is embedded once"
+        );
         cache.embed(&encoder, "a terrible day").unwrap();
         assert_eq!(cache.entries.len(), 2);
     }

@@ -37,9 +37,7 @@ impl EmotionTimeline {
     /// seconds of it (the same window analysed again on a re-play).
     pub fn insert(&self, entry: TimelineEntry, tolerance: f64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|e| (e.start - entry.start).abs() >= tolerance);
-        let at = entries.partition_point(|e| e.start < entry.start);
-        entries.insert(at, entry);
+        merge_entries(&mut entries, vec![entry], tolerance);
     }
 
     /// A copy of every entry, sorted by start.
@@ -69,6 +67,29 @@ impl EmotionTimeline {
     }
 }
 
+/// Adds `newer` (sorted by start) to `entries` (sorted by start),
+/// replacing entries that start within `tolerance` seconds of a newer one
+/// (the same window analysed again), keeping the result sorted. The one
+/// rule for the engine's timeline and for the plugin's session archive,
+/// which merges whole runs.
+pub fn merge_entries(entries: &mut Vec<TimelineEntry>, newer: Vec<TimelineEntry>, tolerance: f64) {
+    if newer.is_empty() {
+        return;
+    }
+    entries.retain(|e| {
+        // `newer` is sorted by start: look at the neighbours of e.start only.
+        let i = newer.partition_point(|n| n.start < e.start);
+        let near = |j: usize| {
+            newer
+                .get(j)
+                .is_some_and(|n| (n.start - e.start).abs() < tolerance)
+        };
+        !(near(i) || (i > 0 && near(i - 1)))
+    });
+    entries.extend(newer);
+    entries.sort_by(|a, b| a.start.total_cmp(&b.start));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +104,17 @@ mod tests {
             text: String::new(),
             model_id: "m".into(),
         }
+    }
+
+    #[test]
+    fn merging_replaces_re_analysed_windows_and_keeps_the_rest() {
+        let mut old = vec![entry(0.0, 0.1), entry(1.0, 0.1), entry(2.0, 0.1)];
+        merge_entries(&mut old, vec![entry(1.000_1, 0.9), entry(5.0, 0.9)], 0.5);
+        let got: Vec<(f64, f32)> = old.iter().map(|e| (e.start, e.arousal)).collect();
+        assert_eq!(
+            got,
+            vec![(0.0, 0.1), (1.000_1, 0.9), (2.0, 0.1), (5.0, 0.9)]
+        );
     }
 
     #[test]
