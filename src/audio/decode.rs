@@ -6,7 +6,7 @@ use std::path::Path;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
@@ -23,12 +23,9 @@ pub struct Decoded {
     pub channels: usize,
 }
 
-/// Decodes the default audio track of `path` to interleaved f32.
-pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
-    let decode_err = |message: String| AudioError::Decode {
-        path: path.to_owned(),
-        message,
-    };
+/// Opens `path` and probes its container (the extension is a hint only):
+/// the start of both decoding and [`super::probe_seconds`].
+pub(super) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     let file = File::open(path).map_err(|source| AudioError::Open {
         path: path.to_owned(),
         source,
@@ -38,14 +35,26 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let mut format = symphonia::default::get_probe()
+    symphonia::default::get_probe()
         .probe(
             &hint,
             mss,
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| decode_err(e.to_string()))?;
+        .map_err(|e| AudioError::Decode {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Decodes the default audio track of `path` to interleaved f32.
+pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
+    let decode_err = |message: String| AudioError::Decode {
+        path: path.to_owned(),
+        message,
+    };
+    let mut format = open_format(path)?;
     let track = format
         .default_track(TrackType::Audio)
         .ok_or_else(|| decode_err("no audio track".into()))?;
