@@ -157,3 +157,46 @@ fn windows_over_a_file_shorter_than_a_window_give_one_row_for_the_whole_file() {
         assert_eq!(windows[k], whole[k], "{k}");
     }
 }
+
+#[test]
+fn windowing_flags_that_make_no_sense_are_refused_by_predict_and_annotate() {
+    let dir = model_dir("predict-flags", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("a.wav");
+    write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
+    let model = dir.path().to_str().unwrap();
+    let wav = wav.to_str().unwrap();
+    let out = tmp.path().join("out");
+    for args in [
+        vec!["predict", wav, "--model", model, "--windows", "--hop", "0"],
+        vec![
+            "predict",
+            wav,
+            "--model",
+            model,
+            "--windows",
+            "--smoothing=-1",
+        ],
+        vec![
+            "annotate",
+            wav,
+            "--model",
+            model,
+            "--out",
+            out.to_str().unwrap(),
+            "--window=-4",
+        ],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("--window and --hop must be positive and --smoothing non-negative"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!out.exists(), "annotate refused before writing anything");
+}

@@ -11,6 +11,7 @@ mod models;
 mod plot;
 mod predict;
 mod train;
+mod window;
 
 use std::path::PathBuf;
 

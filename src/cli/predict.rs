@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use emoscope::audio::decode_file;
-use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
+use emoscope::engine::{analyze_offline, load_predictor};
+
+use super::window::WindowArgs;
 use emoscope::transcript::{read_file, ReadOptions, Segment, Transcript};
 
 use super::device::DeviceArg;
@@ -30,18 +32,13 @@ pub struct Args {
     /// Transcript given inline.
     #[arg(long)]
     text: Option<String>,
-    /// Analyse in windows (the engine's offline mode) instead of the whole file at once.
+    /// Analyse in windows (the engine's offline mode) instead of the whole file at once;
+    /// `--window`, `--hop` and `--smoothing` apply then.
     #[arg(long)]
     windows: bool,
-    /// Analysis window in seconds (with `--windows`).
-    #[arg(long, default_value_t = 4.0)]
-    window: f64,
-    /// Hop between windows in seconds (with `--windows`).
-    #[arg(long, default_value_t = 1.0)]
-    hop: f64,
-    /// Smoothing time constant in seconds, 0 for none (with `--windows`).
-    #[arg(long, default_value_t = 0.0)]
-    smoothing: f64,
+    /// Windowing (with `--windows`).
+    #[command(flatten)]
+    windowing: WindowArgs,
     /// Machine-readable output: one JSON object (per window with `--windows`),
     /// keys `arousal`, `valence`, `dominance` at full precision.
     #[arg(long)]
@@ -53,9 +50,7 @@ pub struct Args {
 
 /// Runs the prediction and prints it.
 pub fn run(args: Args) -> Result<()> {
-    if !(args.window > 0.0 && args.hop > 0.0 && args.smoothing >= 0.0) {
-        anyhow::bail!("--window and --hop must be positive and --smoothing non-negative");
-    }
+    let config = args.windowing.config()?;
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
     let mut model = load_predictor(&model_dir, &device)
@@ -106,12 +101,6 @@ pub fn run(args: Args) -> Result<()> {
             println!("dominance {:>9.4}", avd.dominance);
         }
     } else {
-        let config = AnalysisConfig {
-            window_seconds: args.window,
-            hop_seconds: args.hop,
-            smoothing_seconds: args.smoothing,
-            analyse_while_stopped: false,
-        };
         let results = analyze_offline(
             &mono,
             decoded.sample_rate as f32,

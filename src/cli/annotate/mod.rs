@@ -13,11 +13,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use emoscope::engine::{load_predictor, AnalysisConfig, EmotionPredictor};
+use emoscope::engine::{load_predictor, EmotionPredictor};
 use emoscope::export::{ExportFormat, LabelStyle};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::device::DeviceArg;
+use super::window::WindowArgs;
 use index::{Entry, Index, Status, INDEX_FORMAT};
 use inputs::Shard;
 
@@ -54,15 +55,8 @@ pub struct Args {
     /// Recompute files whose outputs all exist.
     #[arg(long)]
     force: bool,
-    /// Analysis window in seconds.
-    #[arg(long, default_value_t = 4.0)]
-    window: f64,
-    /// Hop between windows in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    hop: f64,
-    /// Smoothing time constant in seconds (0: none).
-    #[arg(long, default_value_t = 0.0)]
-    smoothing: f64,
+    #[command(flatten)]
+    windowing: WindowArgs,
     /// The TextGrid or EAF tier whose annotations are the transcript segments
     /// (default: the first interval tier / top-level tier with annotations).
     #[arg(long)]
@@ -81,9 +75,7 @@ struct Formats(Vec<ExportFormat>);
 
 /// Annotates every input; fails (exit code 1) when any file failed.
 pub fn run(args: Args) -> Result<()> {
-    if !(args.window > 0.0 && args.hop > 0.0 && args.smoothing >= 0.0) {
-        bail!("--window and --hop must be positive and --smoothing non-negative");
-    }
+    let config = args.windowing.config()?;
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
@@ -107,12 +99,7 @@ pub fn run(args: Args) -> Result<()> {
     let settings = job::Settings {
         out: args.out.clone(),
         formats: formats.clone(),
-        config: AnalysisConfig {
-            window_seconds: args.window,
-            hop_seconds: args.hop,
-            smoothing_seconds: args.smoothing,
-            analyse_while_stopped: false,
-        },
+        config,
         labels: LabelStyle {
             quadrant: args.quadrants,
         },
