@@ -42,7 +42,9 @@ impl ConvFeatureCache {
         Self::default()
     }
 
-    /// Forgets the last window (a model swap or a new run of audio).
+    /// Forgets the last window, so the next one is computed in full (a new
+    /// run of audio is detected without it: its samples do not continue the
+    /// last window).
     pub fn clear(&mut self) {
         self.samples.clear();
         self.features = None;
