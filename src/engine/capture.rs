@@ -8,15 +8,31 @@
 //! second; a block is written only when both fit, so the two never disagree.
 //! Counters ([`CaptureStats`]) are relaxed atomics readable from any thread.
 //!
-//! Overflow policy: the worker keeps the ring from filling by discarding the
-//! oldest audio whenever it falls behind (see [`CaptureOutput::discard_backlog`]),
-//! so under overload it is the oldest audio that goes. Should the worker stall
-//! completely and the ring fill up regardless, the producer cannot reach the
-//! consumer's end without a lock, so it drops the incoming block, counts it,
-//! and marks the next block as discontinuous so the worker restarts its window.
+//! Overflow policy, by [`RenderMode`]:
+//!
+//! - In real-time playback the worker keeps the ring from filling by
+//!   discarding the oldest audio whenever it falls behind (see
+//!   [`CaptureOutput::discard_backlog`]), so under overload it is the oldest
+//!   audio that goes. Should the worker stall completely and the ring fill up
+//!   regardless, the producer cannot reach the consumer's end without a lock,
+//!   so it drops the incoming block, counts it, and marks the next block as
+//!   discontinuous so the worker restarts its window.
+//! - When the host delivers audio faster than real time (a bounce, freeze or
+//!   export) the worker stops discarding and takes the ring's audio in order:
+//!   the ring is then the queue of audio waiting for analysis, and its
+//!   capacity is the bound. The audio thread still never waits; a block that
+//!   does not fit is dropped and counted as above.
+//! - When the host says it renders offline ([`RenderMode::Offline`]) nobody is
+//!   listening, so the audio thread waits for room instead of dropping (for at
+//!   most [`MAX_OFFLINE_WAIT`] per block, in case the worker is gone).
+//!
+//! The worker tells "faster than real time" from [`CaptureStats::delivered_ns`]
+//! (audio delivered, in nanoseconds at the host rate) against its wall clock,
+//! and publishes its verdict through [`CaptureOutput::set_faster_than_real_time`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
@@ -24,6 +40,14 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 /// Largest block the audio thread down-mixes in one piece; longer host
 /// blocks are split (each piece gets its own [`BlockInfo`]).
 pub const MAX_CHUNK: usize = 4096;
+
+/// Longest the audio thread waits for room in the ring for one block in
+/// [`RenderMode::Offline`] (the worker may be loading a large model); after
+/// that the block is dropped and counted as in real time.
+pub const MAX_OFFLINE_WAIT: Duration = Duration::from_secs(60);
+
+/// Sleep between checks for room while waiting in [`RenderMode::Offline`].
+const OFFLINE_POLL: Duration = Duration::from_micros(200);
 
 /// Magnitudes below this are flushed to zero on the way in, so denormals
 /// never reach the resampler or the model.
@@ -45,7 +69,41 @@ pub struct BlockInfo {
     pub discontinuity: bool,
 }
 
-/// Counters of what the capture path had to change or drop.
+/// How the host renders, as far as the audio thread's overflow policy is
+/// concerned (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RenderMode {
+    /// Real-time playback, or the host did not say: never wait.
+    #[default]
+    Realtime,
+    /// The host renders offline: wait for room in the ring rather than drop.
+    Offline,
+    /// The host reported offline rendering but the report may be stale (see
+    /// the plugin's VST3 workaround): wait only while the worker sees audio
+    /// arriving faster than real time, behave as [`RenderMode::Realtime`] otherwise.
+    OfflineIfFast,
+}
+
+impl RenderMode {
+    fn to_u8(self) -> u8 {
+        match self {
+            RenderMode::Realtime => 0,
+            RenderMode::Offline => 1,
+            RenderMode::OfflineIfFast => 2,
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => RenderMode::Offline,
+            2 => RenderMode::OfflineIfFast,
+            _ => RenderMode::Realtime,
+        }
+    }
+}
+
+/// Counters of what the capture path had to change or drop, and the two
+/// flags its ends share (render mode, faster than real time).
 #[derive(Debug, Default)]
 pub struct CaptureStats {
     /// Samples dropped by the audio thread because the ring was full.
@@ -56,6 +114,40 @@ pub struct CaptureStats {
     pub non_finite: AtomicU64,
     /// Samples pushed successfully.
     pub samples_pushed: AtomicU64,
+    /// Host audio handed to [`CaptureInput::push`] (pushed or dropped), in
+    /// nanoseconds at the host rate. Written by the audio thread; the worker
+    /// compares it with its wall clock to tell a host that renders faster
+    /// than real time.
+    pub delivered_ns: AtomicU64,
+    /// Blocks for which the audio thread waited for room ([`RenderMode::Offline`]).
+    pub blocks_waited: AtomicU64,
+    /// [`RenderMode`] as a byte. Written by the owner of the [`CaptureInput`]
+    /// (the plugin's `activate`), read by the audio thread and the worker.
+    render_mode: AtomicU8,
+    /// The worker's verdict that audio arrives faster than real time. Written
+    /// by the worker, read by the audio thread ([`RenderMode::OfflineIfFast`]).
+    faster_than_real_time: AtomicBool,
+}
+
+impl CaptureStats {
+    /// How the host renders, as last set on the [`CaptureInput`].
+    pub fn render_mode(&self) -> RenderMode {
+        RenderMode::from_u8(self.render_mode.load(Ordering::Relaxed))
+    }
+
+    /// Whether the worker currently sees audio arriving faster than real time.
+    pub fn faster_than_real_time(&self) -> bool {
+        self.faster_than_real_time.load(Ordering::Relaxed)
+    }
+
+    /// Whether the audio thread may wait for room in the ring now.
+    fn may_wait(&self) -> bool {
+        match self.render_mode() {
+            RenderMode::Realtime => false,
+            RenderMode::Offline => true,
+            RenderMode::OfflineIfFast => self.faster_than_real_time(),
+        }
+    }
 }
 
 /// Audio-thread end of the capture pair.
@@ -110,7 +202,8 @@ impl CaptureInput {
     /// Pushes one host block: `channels` are the channel slices (all the same
     /// length; any count, averaged to mono), `position` the timeline position
     /// of the first sample in samples, `sample_rate` in Hz, `playing` the
-    /// transport state. Real-time safe: no allocation, lock, blocking or panic.
+    /// transport state. Real-time safe: no allocation, lock or panic, and no
+    /// blocking except in [`RenderMode::Offline`] (see [`Self::set_render_mode`]).
     pub fn push<C: AsRef<[f32]>>(
         &mut self,
         channels: &[C],
@@ -122,6 +215,10 @@ impl CaptureInput {
             return;
         };
         let frames = first.as_ref().len();
+        if sample_rate > 0.0 {
+            let ns = (frames as f64 * 1e9 / f64::from(sample_rate)) as u64;
+            self.stats.delivered_ns.fetch_add(ns, Ordering::Relaxed);
+        }
         let mut offset = 0;
         while offset < frames {
             let n = (frames - offset).min(MAX_CHUNK);
@@ -177,14 +274,14 @@ impl CaptureInput {
         }
         // Only this thread pushes, so the vacant space can only grow between
         // this check and the pushes below.
-        if self.samples.vacant_len() < n || self.blocks.vacant_len() < 1 {
+        if !self.has_room(n) && !self.wait_for_room(n) {
             self.stats
                 .samples_dropped
                 .fetch_add(n as u64, Ordering::Relaxed);
             self.pending_discontinuity = true;
             return;
         }
-        self.samples.push_slice(mono);
+        self.samples.push_slice(&self.mono[..n]);
         let info = BlockInfo {
             position,
             frames: n as u32,
@@ -198,6 +295,36 @@ impl CaptureInput {
         self.stats
             .samples_pushed
             .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn has_room(&self, n: usize) -> bool {
+        self.samples.vacant_len() >= n && self.blocks.vacant_len() >= 1
+    }
+
+    /// Offline rendering only: waits until `n` samples fit, for at most
+    /// [`MAX_OFFLINE_WAIT`]; returns whether they do. Never waits in real time.
+    fn wait_for_room(&mut self, n: usize) -> bool {
+        if !self.stats.may_wait() {
+            return false;
+        }
+        self.stats.blocks_waited.fetch_add(1, Ordering::Relaxed);
+        let t0 = Instant::now();
+        while !self.has_room(n) {
+            if t0.elapsed() > MAX_OFFLINE_WAIT {
+                return false;
+            }
+            std::thread::sleep(OFFLINE_POLL);
+        }
+        true
+    }
+
+    /// Tells both ends how the host renders (see [`RenderMode`]). Call it
+    /// when the host (re)activates; not meant for the audio thread, though it
+    /// is only an atomic store.
+    pub fn set_render_mode(&mut self, mode: RenderMode) {
+        self.stats
+            .render_mode
+            .store(mode.to_u8(), Ordering::Relaxed);
     }
 
     /// The shared counters.
@@ -232,6 +359,13 @@ impl CaptureOutput {
     /// Mono samples waiting in the ring.
     pub fn backlog(&self) -> usize {
         self.samples.occupied_len()
+    }
+
+    /// Publishes the worker's verdict that audio arrives faster than real time.
+    pub fn set_faster_than_real_time(&self, fast: bool) {
+        self.stats
+            .faster_than_real_time
+            .store(fast, Ordering::Relaxed);
     }
 
     /// Drops the oldest audio so that at most `keep` samples remain; returns
@@ -320,6 +454,81 @@ mod tests {
         assert!(!output.pop(&mut buf).unwrap().discontinuity);
         input.push(&[&block[..16]], 2 * MAX_CHUNK as i64, 48_000.0, true);
         assert!(output.pop(&mut buf).unwrap().discontinuity);
+    }
+
+    /// Fills a ring of one chunk, then pushes a second chunk while a
+    /// consumer empties the ring after `delay`; returns the samples the
+    /// consumer got.
+    fn push_into_full_ring(
+        mode: RenderMode,
+        fast: bool,
+        delay: std::time::Duration,
+    ) -> (u64, u64, u64) {
+        let (mut input, mut output) = capture(MAX_CHUNK);
+        input.set_render_mode(mode);
+        output.set_faster_than_real_time(fast);
+        let block = vec![0.1f32; MAX_CHUNK];
+        input.push(&[&block[..]], 0, 48_000.0, true);
+        let consumer = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let mut buf = Vec::new();
+            let mut got = 0u64;
+            let t0 = Instant::now();
+            while t0.elapsed() < delay * 4 {
+                match output.pop(&mut buf) {
+                    Some(_) => got += buf.len() as u64,
+                    None => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+            }
+            got
+        });
+        input.push(&[&block[..]], MAX_CHUNK as i64, 48_000.0, true);
+        let got = consumer.join().unwrap();
+        let stats = input.stats();
+        (
+            got,
+            stats.samples_dropped.load(Ordering::Relaxed),
+            stats.blocks_waited.load(Ordering::Relaxed),
+        )
+    }
+
+    #[test]
+    fn offline_the_audio_thread_waits_for_room_instead_of_dropping() {
+        let delay = std::time::Duration::from_millis(50);
+        let (got, dropped, waited) = push_into_full_ring(RenderMode::Offline, false, delay);
+        assert_eq!((got, dropped, waited), (2 * MAX_CHUNK as u64, 0, 1));
+    }
+
+    #[test]
+    fn in_real_time_a_full_ring_drops_without_waiting() {
+        let delay = std::time::Duration::from_millis(50);
+        for (mode, fast) in [
+            (RenderMode::Realtime, false),
+            (RenderMode::Realtime, true),
+            // A possibly stale offline report while audio comes at real-time pace.
+            (RenderMode::OfflineIfFast, false),
+        ] {
+            let (got, dropped, waited) = push_into_full_ring(mode, fast, delay);
+            assert_eq!(
+                (got, dropped, waited),
+                (MAX_CHUNK as u64, MAX_CHUNK as u64, 0),
+                "{mode:?}, fast {fast}"
+            );
+        }
+        let (got, dropped, _) = push_into_full_ring(RenderMode::OfflineIfFast, true, delay);
+        assert_eq!((got, dropped), (2 * MAX_CHUNK as u64, 0));
+    }
+
+    #[test]
+    fn delivered_audio_is_counted_in_nanoseconds() {
+        let (mut input, _output) = capture(MAX_CHUNK);
+        // 48 000 samples at 48 kHz, in two blocks: one second; a dropped block counts too.
+        input.push(&[&vec![0.0f32; 24_000][..]], 0, 48_000.0, true);
+        input.push(&[&vec![0.0f32; 24_000][..]], 24_000, 48_000.0, true);
+        assert_eq!(
+            input.stats().delivered_ns.load(Ordering::Relaxed),
+            1_000_000_000
+        );
     }
 
     #[test]

@@ -1,13 +1,31 @@
 //! The background analysis thread and the offline driver.
 //!
 //! [`Engine::spawn`] starts a thread that owns the [`CaptureOutput`] and the
-//! model. It drains the capture ring into the [`Analyzer`], analyses the
-//! newest ready window (skipping and counting older ones when behind, and
-//! discarding the oldest audio in the ring when it holds more than a window
-//! plus a hop), publishes each result to the [`EmotionReadout`] and the
-//! [`EmotionTimeline`], and takes commands (model swap, transcript, settings)
-//! over a channel. [`analyze_offline`] runs the same analyzer over a whole
-//! signal as fast as the model goes.
+//! model. It takes audio from the capture ring into the [`Analyzer`], runs
+//! the model on ready windows, publishes each result to the
+//! [`EmotionReadout`] and the [`EmotionTimeline`], and takes commands (model
+//! swap, transcript, settings) over a channel. [`analyze_offline`] runs the
+//! same analyzer over a whole signal as fast as the model goes.
+//!
+//! Which windows get analysed depends on how the host delivers audio:
+//!
+//! - **Live** (real-time playback): the worker drains the ring and analyses
+//!   the newest ready window, skipping and counting older ones when behind
+//!   ([`EngineStatus::windows_dropped`]), and discards the oldest audio in the
+//!   ring when it holds more than a window plus a hop, so the meters and MIDI
+//!   stay current.
+//! - **Queued**: when the host renders offline ([`RenderMode::Offline`]), or
+//!   delivers audio faster than real time without saying so (a [`Pace`]
+//!   verdict), every window is analysed, in order: the worker takes audio
+//!   from the ring only as fast as it analyses it, so the ring is the queue
+//!   and its capacity the bound (the plugin sizes it in seconds). Offline,
+//!   the audio thread waits for room; otherwise audio beyond the bound is
+//!   dropped by the audio thread and counted ([`CaptureStats::samples_dropped`]).
+//!
+//! Dropping the [`Engine`] stops the worker; in the queued case it first
+//! analyses everything still queued, with the end of the audio treated as
+//! in [`analyze_offline`], so the timeline of a bounce is complete when the
+//! drop returns.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -16,7 +34,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::analyzer::{AnalysisConfig, Analyzer, Window};
-use super::capture::{BlockInfo, CaptureOutput, CaptureStats, MAX_CHUNK};
+use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, MAX_CHUNK};
 use super::predictor::{Avd, EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
@@ -146,6 +164,9 @@ impl Engine {
             let _ = tx.send(Command::LoadModel(dir));
         }
         let worker_shared = shared.clone();
+        // Audio delivered from now on counts towards the pace (not what was
+        // pushed before the engine existed).
+        let pace = Pace::new(Instant::now(), output.stats());
         let thread = std::thread::Builder::new()
             .name("emoscope-analysis".into())
             .spawn(move || {
@@ -155,6 +176,7 @@ impl Engine {
                     transcript: None,
                     shared: worker_shared,
                     block: Vec::with_capacity(MAX_CHUNK),
+                    pace,
                 };
                 w.run(&mut output, &mut loader, rx);
             })
@@ -195,6 +217,11 @@ impl Engine {
 }
 
 impl Drop for Engine {
+    /// Stops the worker and waits for it. When it was queueing (offline
+    /// render, or audio faster than real time) it first analyses everything
+    /// still queued, so this may take as long as the model needs for the
+    /// queue (bounded by the capture ring's capacity); never call it on the
+    /// audio thread.
     fn drop(&mut self) {
         // Closing the channel is the stop signal.
         self.commands = None;
@@ -210,10 +237,76 @@ struct Worker {
     transcript: Option<Arc<Transcript>>,
     shared: Arc<EngineShared>,
     block: Vec<f32>,
+    pace: Pace,
 }
 
 /// Sleep between polls when there is nothing to do.
 const IDLE: Duration = Duration::from_millis(5);
+
+/// Tells whether the host delivers audio faster than real time, from the
+/// audio delivered ([`CaptureStats::delivered_ns`]) against the wall clock
+/// since a mark. Time in which no audio arrived does not count (a stopped
+/// or paused host is not a slow one), so a pause neither starts nor ends a
+/// fast render.
+///
+/// Fast: the audio since the mark leads the wall clock by more than
+/// [`Pace::LEAD`] (live playback never gets that far ahead, even with a
+/// host's prefetch); or, judged once [`Pace::SPAN`] of audio has arrived,
+/// it came more than [`Pace::RATIO`] times faster than real time. Each
+/// verdict starts a new mark, so a host that goes back to real time is seen
+/// as such after [`Pace::SPAN`] of audio.
+struct Pace {
+    stats: Arc<CaptureStats>,
+    /// Wall time and audio delivered at the mark.
+    mark: (Instant, u64),
+    /// The same at the last update.
+    last: (Instant, u64),
+    fast: bool,
+}
+
+impl Pace {
+    /// Lead over the wall clock, seconds, that counts as fast at once.
+    const LEAD: f64 = 1.0;
+    /// Audio, seconds, after which the average speed is judged.
+    const SPAN: f64 = 2.0;
+    /// Average speed above which audio counts as faster than real time.
+    const RATIO: f64 = 1.25;
+
+    fn new(now: Instant, stats: &Arc<CaptureStats>) -> Self {
+        let delivered = stats
+            .delivered_ns
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Self {
+            stats: stats.clone(),
+            mark: (now, delivered),
+            last: (now, delivered),
+            fast: false,
+        }
+    }
+
+    /// Updates the verdict and returns it.
+    fn update(&mut self, now: Instant) -> bool {
+        let delivered = self
+            .stats
+            .delivered_ns
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if delivered == self.last.1 {
+            // Nothing arrived since the last look: that time does not count.
+            self.mark.0 += now.saturating_duration_since(self.last.0);
+        }
+        self.last = (now, delivered);
+        let audio = delivered.saturating_sub(self.mark.1) as f64 * 1e-9;
+        let wall = now.saturating_duration_since(self.mark.0).as_secs_f64();
+        if audio - wall > Self::LEAD {
+            self.fast = true;
+            self.mark = self.last;
+        } else if audio >= Self::SPAN {
+            self.fast = audio > Self::RATIO * wall;
+            self.mark = self.last;
+        }
+        self.fast
+    }
+}
 
 impl Worker {
     fn run(&mut self, output: &mut CaptureOutput, loader: &mut Loader, rx: Receiver<Command>) {
@@ -223,7 +316,10 @@ impl Worker {
                     self.command(c, loader);
                     continue;
                 }
-                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.drain(output);
+                    return;
+                }
                 Err(TryRecvError::Empty) => {}
             }
             let busy = self.step(output);
@@ -262,9 +358,47 @@ impl Worker {
         }
     }
 
-    /// One round: drain the ring, analyse at most one window. Returns whether
-    /// there was anything to do.
+    /// Whether every window is to be analysed (see the module docs), after
+    /// updating the pace verdict.
+    fn queued(&mut self, output: &CaptureOutput) -> bool {
+        let fast = self.pace.update(Instant::now());
+        output.set_faster_than_real_time(fast);
+        self.model.is_some() && (fast || output.stats().render_mode() == RenderMode::Offline)
+    }
+
+    /// One round: analyse at most one window. Returns whether there was
+    /// anything to do.
     fn step(&mut self, output: &mut CaptureOutput) -> bool {
+        if self.queued(output) {
+            self.step_queued(output)
+        } else {
+            self.step_live(output)
+        }
+    }
+
+    /// Queued: takes audio from the ring only until a window is ready, and
+    /// analyses the oldest ready window.
+    fn step_queued(&mut self, output: &mut CaptureOutput) -> bool {
+        let mut any = false;
+        while self.analyzer.ready() == 0 {
+            let Some(info) = output.pop(&mut self.block) else {
+                break;
+            };
+            self.analyzer.ingest(&info, &self.block);
+            any = true;
+        }
+        self.report_analyzer_error();
+        match self.analyzer.pop_window() {
+            Some(window) => {
+                self.analyse_window(window);
+                true
+            }
+            None => any,
+        }
+    }
+
+    /// Live: drains the ring and analyses the newest ready window.
+    fn step_live(&mut self, output: &mut CaptureOutput) -> bool {
         // Behind by more than a window and a hop of host audio (at the
         // highest rate we accept): let the oldest go.
         let cfg = self.analyzer.config();
@@ -275,9 +409,7 @@ impl Worker {
             self.analyzer.ingest(&info, &self.block);
             any = true;
         }
-        if let Some(e) = self.analyzer.take_error() {
-            self.shared.status.update_texts(|t| t.error = e);
-        }
+        self.report_analyzer_error();
         let ready = self.analyzer.ready();
         if ready == 0 || self.model.is_none() {
             // Without a model, windows pile up; keep only what the next one needs.
@@ -293,11 +425,41 @@ impl Worker {
                 .windows_dropped
                 .fetch_add(skipped as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        let Some(window) = self.analyzer.pop_window() else {
-            return any;
-        };
+        match self.analyzer.pop_window() {
+            Some(window) => {
+                self.analyse_window(window);
+                true
+            }
+            None => any,
+        }
+    }
+
+    /// On stop: when queueing, analyses everything left in the ring and the
+    /// analyzer, the end of the audio treated as in [`analyze_offline`]
+    /// (the resampler's tail flushed as if silence followed). Live, the
+    /// rest is let go as before.
+    fn drain(&mut self, output: &mut CaptureOutput) {
+        if !self.queued(output) {
+            return;
+        }
+        while self.step_queued(output) {}
+        self.analyzer.finish();
+        self.report_analyzer_error();
+        while let Some(window) = self.analyzer.pop_window() {
+            self.analyse_window(window);
+        }
+    }
+
+    fn report_analyzer_error(&mut self) {
+        if let Some(e) = self.analyzer.take_error() {
+            self.shared.status.update_texts(|t| t.error = e);
+        }
+    }
+
+    /// Runs the model on `window` and publishes the result.
+    fn analyse_window(&mut self, window: Window) {
         let Some(model) = self.model.as_deref_mut() else {
-            return any;
+            return;
         };
         let hop = self.analyzer.config().hop_seconds;
         let t0 = Instant::now();
@@ -335,6 +497,50 @@ impl Worker {
                 .status
                 .update_texts(|t| t.error = format!("analysis failed: {e}")),
         }
-        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    /// Feeds `pace` `seconds` of wall time in 10 ms steps, with audio
+    /// arriving at `speed` times real time; returns the verdicts.
+    fn feed(pace: &mut Pace, now: &mut Instant, seconds: f64, speed: f64) -> Vec<bool> {
+        let step = Duration::from_millis(10);
+        let mut out = Vec::new();
+        for _ in 0..(seconds / 0.01).round() as usize {
+            *now += step;
+            let ns = (speed * 1e7) as u64;
+            pace.stats.delivered_ns.fetch_add(ns, Ordering::Relaxed);
+            out.push(pace.update(*now));
+        }
+        out
+    }
+
+    #[test]
+    fn pace_tells_a_fast_render_from_real_time_playback() {
+        let stats = Arc::new(CaptureStats::default());
+        let mut now = Instant::now();
+        let mut pace = Pace::new(now, &stats);
+        // Real time, and a host that prefetches, 20 % fast for a while: never fast.
+        assert!(!feed(&mut pace, &mut now, 10.0, 1.0).contains(&true));
+        assert!(!feed(&mut pace, &mut now, 10.0, 1.2).contains(&true));
+        // Ten times real time: fast once the audio leads by a second
+        // (within 0.12 s of wall time).
+        let v = feed(&mut pace, &mut now, 1.0, 10.0);
+        assert!(v[12..].iter().all(|&f| f), "{v:?}");
+        // A pause (nothing arrives) does not end it.
+        now += Duration::from_secs(30);
+        assert!(pace.update(now));
+        // Back to real time: judged once 2 s of audio have come since the
+        // last mark (which may hold up to a second of the fast part, so it
+        // can take two spans).
+        let v = feed(&mut pace, &mut now, 5.0, 1.0);
+        assert!(
+            v[..90].iter().all(|&f| f) && !v[400..].contains(&true),
+            "{v:?}"
+        );
     }
 }
