@@ -6,6 +6,7 @@
 //! timed transcripts ([`transcript`]) and the hidden-state export used for
 //! probing ([`features`]). The networks live in [`emoscope_models`].
 
+pub mod atomic_write;
 pub mod audio;
 pub mod cc;
 pub mod corpus;

@@ -90,7 +90,7 @@ fn annotate_all(extra: &[&str]) -> (tempfile::TempDir, tempfile::TempDir, PathBu
 #[test]
 fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
     let (model, tmp, out) = annotate_all(&["--smoothing", "1.5"]);
-    let doc = read_doc(&out.join("speech.json"));
+    let doc = read_doc(&out.join("speech.emoscope.json"));
     let wav = tmp.path().join("corpus/speech.wav");
     let decoded = emoscope::audio::decode_file(&wav).unwrap();
     let mono = emoscope::audio::downmix_checked(&decoded, &wav).unwrap();
@@ -186,7 +186,7 @@ fn windows_over_a_longer_file_match_analyze_offline() {
         ],
         &[],
     ));
-    let doc = read_doc(&out.join("long.json"));
+    let doc = read_doc(&out.join("long.emoscope.json"));
     let mut m = load_predictor(model.path(), &Device::Cpu).unwrap();
     let cfg = AnalysisConfig {
         hop_seconds: 0.5,
@@ -220,7 +220,7 @@ fn windows_over_a_longer_file_match_analyze_offline() {
 #[test]
 fn exports_read_back_equal_with_our_readers() {
     let (_m, _t, out) = annotate_all(&["--quadrants"]);
-    let doc = read_doc(&out.join("speech.json"));
+    let doc = read_doc(&out.join("speech.emoscope.json"));
     assert!(doc
         .segments
         .iter()
@@ -230,7 +230,8 @@ fn exports_read_back_equal_with_our_readers() {
 
     // Audacity labels: segments and markers, times to 6 decimals.
     let r6 = |t: f64| (t * 1e6).round() / 1e6;
-    let t = transcript::read_file(&out.join("speech.txt"), &ReadOptions::default()).unwrap();
+    let t =
+        transcript::read_file(&out.join("speech.emoscope.txt"), &ReadOptions::default()).unwrap();
     let mut want: Vec<(f64, f64, String)> = doc
         .segments
         .iter()
@@ -250,7 +251,7 @@ fn exports_read_back_equal_with_our_readers() {
     assert_eq!(got, want);
 
     // TextGrid: the segments tier exactly; the point tiers at window centres.
-    let text = std::fs::read_to_string(out.join("speech.TextGrid")).unwrap();
+    let text = std::fs::read_to_string(out.join("speech.emoscope.TextGrid")).unwrap();
     let grid = transcript::textgrid::parse_grid(&text, Path::new("speech.TextGrid")).unwrap();
     let t = transcript::textgrid::parse(&text, Path::new("speech.TextGrid"), None).unwrap();
     let want: Vec<(f64, f64, String)> = doc
@@ -306,7 +307,7 @@ fn exports_read_back_equal_with_our_readers() {
     );
 
     // EAF: segments at millisecond resolution, dimension tiers around the centres.
-    let text = std::fs::read_to_string(out.join("speech.eaf")).unwrap();
+    let text = std::fs::read_to_string(out.join("speech.emoscope.eaf")).unwrap();
     let eaf = transcript::eaf::parse_eaf(&text, Path::new("speech.eaf")).unwrap();
     let ms = |t: f64| (t * 1000.0).round() / 1000.0;
     let want: Vec<(f64, f64, String)> = doc
@@ -335,7 +336,8 @@ fn exports_read_back_equal_with_our_readers() {
     );
 
     // WebVTT: cues at millisecond resolution.
-    let t = transcript::read_file(&out.join("speech.vtt"), &ReadOptions::default()).unwrap();
+    let t =
+        transcript::read_file(&out.join("speech.emoscope.vtt"), &ReadOptions::default()).unwrap();
     let got: Vec<(f64, f64, String)> = t
         .segments()
         .iter()
@@ -344,7 +346,7 @@ fn exports_read_back_equal_with_our_readers() {
     assert_eq!(got, want);
 
     // Standard MIDI File: header, tempo, markers and CC lanes (ticks = round(t * 960)).
-    let bytes = std::fs::read(out.join("speech.mid")).unwrap();
+    let bytes = std::fs::read(out.join("speech.emoscope.mid")).unwrap();
     let smf = midly::Smf::parse(&bytes).unwrap();
     assert_eq!(smf.header.timing, midly::Timing::Metrical(480.into()));
     assert_eq!(smf.tracks.len(), 2);
@@ -416,7 +418,7 @@ fn exports_read_back_equal_with_our_readers() {
     // REAPER and the timeline CSV, with the csv crate.
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
-        .from_path(out.join("speech.reaper.csv"))
+        .from_path(out.join("speech.emoscope.reaper.csv"))
         .unwrap();
     let rows: Vec<Vec<String>> = rdr
         .records()
@@ -447,17 +449,20 @@ fn exports_read_back_equal_with_our_readers() {
             String::new()
         ]
     );
-    let mut rdr = csv::Reader::from_path(out.join("speech.csv")).unwrap();
+    let mut rdr = csv::Reader::from_path(out.join("speech.emoscope.csv")).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), doc.timeline.len());
     assert_eq!(rows[0][2].parse::<f32>().unwrap(), doc.timeline[0].arousal);
     // Sonic Visualiser: four layers.
     for name in ["sv-arousal", "sv-valence", "sv-dominance", "sv-segments"] {
-        assert!(out.join(format!("speech.{name}.csv")).is_file(), "{name}");
+        assert!(
+            out.join(format!("speech.emoscope.{name}.csv")).is_file(),
+            "{name}"
+        );
     }
-    let first = std::fs::read_to_string(out.join("speech.sv-segments.csv")).unwrap();
+    let first = std::fs::read_to_string(out.join("speech.emoscope.sv-segments.csv")).unwrap();
     assert!(first.starts_with("TIME,VALUE,DURATION,LABEL\n"), "{first}");
-    let first = std::fs::read_to_string(out.join("speech.sv-valence.csv")).unwrap();
+    let first = std::fs::read_to_string(out.join("speech.emoscope.sv-valence.csv")).unwrap();
     assert!(first.starts_with("TIME,VALUE,LABEL\n"), "{first}");
 }
 
@@ -470,7 +475,7 @@ fn exports_open_in_independent_readers() {
     let py = Command::new("python3")
         .arg(&script)
         .arg(&out)
-        .arg("speech")
+        .arg("speech.emoscope")
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&py.stdout);
@@ -499,7 +504,7 @@ fn a_second_run_skips_finished_files_and_force_recomputes() {
         "json,textgrid",
     ];
     ok(&emoscope(&args, &[]));
-    let tg = out.join("speech.TextGrid");
+    let tg = out.join("speech.emoscope.TextGrid");
     let before = std::fs::metadata(&tg).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let again = emoscope(&args, &[]);
@@ -513,8 +518,47 @@ fn a_second_run_skips_finished_files_and_force_recomputes() {
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["entries"][0]["status"], "skipped");
-    // Read back from the JSON output of the first run.
+    // The first run's readings stay in the index.
     assert!(index["entries"][0]["audio_seconds"].as_f64().unwrap() > 3.0);
+    assert!(index["entries"][0]["mean"][0].is_number(), "{index}");
+    let summary = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        summary.contains("no audio analysed") && !summary.contains("real-time factor"),
+        "{summary}"
+    );
+    // What shaped the outputs changed: the window, the transcript, the model.
+    let mut window = args.to_vec();
+    window.extend(["--window", "2", "--hop", "0.5"]);
+    let changed = emoscope(&window, &[]);
+    ok(&changed);
+    assert!(
+        String::from_utf8_lossy(&changed.stdout).contains("ok  "),
+        "a new window recomputes"
+    );
+    let after_window = std::fs::metadata(&tg).unwrap().modified().unwrap();
+    assert!(after_window > before);
+    ok(&emoscope(&window, &[]));
+    assert_eq!(
+        std::fs::metadata(&tg).unwrap().modified().unwrap(),
+        after_window
+    );
+    let sidecar = c.join("speech.json");
+    let text = std::fs::read_to_string(&sidecar).unwrap();
+    std::fs::write(&sidecar, text.replace("wonderful", "dreadful")).unwrap();
+    let retext = emoscope(&window, &[]);
+    assert!(
+        String::from_utf8_lossy(&retext.stdout).contains("ok  "),
+        "a new transcript recomputes"
+    );
+    let other_model = model_dir("resume2", 0.5);
+    let mut remodel = window.clone();
+    remodel[5] = s(other_model.path());
+    let remodelled = emoscope(&remodel, &[]);
+    assert!(
+        String::from_utf8_lossy(&remodelled.stdout).contains("ok  "),
+        "a new model recomputes"
+    );
+    let before = std::fs::metadata(&tg).unwrap().modified().unwrap();
     // A missing output makes it run again; --force recomputes everything.
     std::fs::remove_file(&tg).unwrap();
     let third = emoscope(&args, &[]);
@@ -536,8 +580,8 @@ fn a_failed_file_is_reported_the_rest_continue_and_the_exit_code_says_so() {
     // A malformed sidecar fails its file with the sidecar's line.
     std::fs::copy(example(), c.join("subtitled.wav")).unwrap();
     std::fs::write(
-        c.join("subtitled.srt"),
-        "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:03 --> 4\nbad\n",
+        c.join("subtitled.json"),
+        r#"{"segments": [{"start": 1.0, "end": "two", "text": "bad"}]}"#,
     )
     .unwrap();
     let out = tmp.path().join("out");
@@ -561,12 +605,14 @@ fn a_failed_file_is_reported_the_rest_continue_and_the_exit_code_says_so() {
         "{err}"
     );
     assert!(
-        err.contains("subtitled.srt: line 6: expected a timing line"),
+        err.contains("subtitled.json") && err.contains("end"),
         "{err}"
     );
     assert!(err.contains("2 of 3 files failed"), "{err}");
-    assert!(out.join("speech.vtt").is_file());
-    assert!(!out.join("broken.vtt").exists() && !out.join("subtitled.vtt").exists());
+    assert!(out.join("speech.emoscope.vtt").is_file());
+    assert!(
+        !out.join("broken.emoscope.vtt").exists() && !out.join("subtitled.emoscope.vtt").exists()
+    );
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
     let statuses: Vec<&str> = index["entries"]
@@ -610,9 +656,9 @@ fn shards_split_the_corpus_and_merge_joins_their_indexes() {
     ok(&run("1/2"));
     // Sorted inputs a/1, a/2, b/1: shard 1 of 2 has a/2 only.
     assert!(
-        out.join("a/2.json").is_file()
-            && !out.join("a/1.json").exists()
-            && !out.join("b/1.json").exists()
+        out.join("a/2.emoscope.json").is_file()
+            && !out.join("a/1.emoscope.json").exists()
+            && !out.join("b/1.emoscope.json").exists()
     );
     let early = emoscope(&["merge", s(&out)], &[]);
     assert!(!early.status.success());
@@ -631,7 +677,14 @@ fn shards_split_the_corpus_and_merge_joins_their_indexes() {
         .iter()
         .map(|e| e["outputs"][0].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(inputs, ["a/1.json", "a/2.json", "b/1.json"]);
+    assert_eq!(
+        inputs,
+        [
+            "a/1.emoscope.json",
+            "a/2.emoscope.json",
+            "b/1.emoscope.json"
+        ]
+    );
     assert!(index["shard"].is_null());
 }
 
@@ -661,7 +714,13 @@ fn parallel_jobs_give_the_same_results() {
             &[],
         ));
     }
-    for f in ["1.json", "2.json", "3.json", "1.mid", "3.mid"] {
+    for f in [
+        "1.emoscope.json",
+        "2.emoscope.json",
+        "3.emoscope.json",
+        "1.emoscope.mid",
+        "3.emoscope.mid",
+    ] {
         assert_eq!(
             std::fs::read(tmp.path().join("o1").join(f)).unwrap(),
             std::fs::read(tmp.path().join("o3").join(f)).unwrap(),
@@ -681,7 +740,7 @@ fn the_default_model_comes_from_the_environment_or_the_data_dir() {
         &["annotate", s(&wav), "--out", s(&out), "--format", "csv"],
         &[("EMOSCOPE_MODEL", s(model.path()))],
     ));
-    assert!(out.join("x.csv").is_file());
+    assert!(out.join("x.emoscope.csv").is_file());
     let data = tmp.path().join("data");
     let missing = emoscope(
         &["annotate", s(&wav), "--out", s(&out), "--format", "csv"],
@@ -701,7 +760,7 @@ fn the_default_model_comes_from_the_environment_or_the_data_dir() {
         &["annotate", s(&wav), "--out", s(&out), "--format", "json"],
         &[("XDG_DATA_HOME", s(&data))],
     ));
-    assert!(out.join("x.json").is_file());
+    assert!(out.join("x.emoscope.json").is_file());
 }
 
 #[test]
@@ -723,7 +782,7 @@ fn every_audio_format_decodes_and_annotates() {
         ],
         &[],
     ));
-    let wav = read_doc(&out.join("speech.wav.json"));
+    let wav = read_doc(&out.join("speech.wav.emoscope.json"));
     // 1.5 s at 16 kHz: shorter than a window, one reading over the file.
     assert_eq!(wav.timeline.len(), 1);
     assert!((wav.duration - 1.5).abs() < 1e-9, "{}", wav.duration);
@@ -733,7 +792,7 @@ fn every_audio_format_decodes_and_annotates() {
         ("mp3", false),
         ("ogg", false),
     ] {
-        let doc = read_doc(&out.join(format!("speech.{ext}.json")));
+        let doc = read_doc(&out.join(format!("speech.{ext}.emoscope.json")));
         if same_samples {
             // Lossless: the same samples, so the same reading.
             assert_eq!(doc.timeline, wav.timeline, "{ext}");
@@ -765,7 +824,7 @@ fn the_example_picks_up_its_subtitles() {
         ],
         &[],
     ));
-    let doc = read_doc(&out.join("speech.json"));
+    let doc = read_doc(&out.join("speech.emoscope.json"));
     let cues: Vec<(f64, f64, &str)> = doc
         .transcript
         .iter()
@@ -787,18 +846,129 @@ fn the_example_picks_up_its_subtitles() {
 }
 
 #[test]
-fn outputs_never_overwrite_the_transcript() {
-    // Writing into the input folder would put speech.json on the whisper sidecar.
+fn outputs_beside_the_audio_are_never_read_as_transcripts() {
+    // --out equal to the audio folder: the outputs (speech.emoscope.json,
+    // .vtt, .txt, ...) sit beside the sidecar. The sidecar is untouched, and
+    // a second run, or a run without the sidecar, never reads an output as a
+    // transcript.
     let model = model_dir("clobber", 1.0);
     let tmp = tempfile::tempdir().unwrap();
     let c = corpus(tmp.path());
     let sidecar = std::fs::read(c.join("speech.json")).unwrap();
-    let run = emoscope(
-        &[
+    let run = |extra: &[&str]| {
+        let mut args = vec![
             "annotate",
             s(&c),
             "--out",
             s(&c),
+            "--model",
+            s(model.path()),
+            "--format",
+            "all",
+            "--force",
+        ];
+        args.extend_from_slice(extra);
+        let out = emoscope(&args, &[]);
+        ok(&out);
+        read_doc(&c.join("speech.emoscope.json"))
+    };
+    let first = run(&[]);
+    assert_eq!(std::fs::read(c.join("speech.json")).unwrap(), sidecar);
+    assert_eq!(first.transcript.len(), 2);
+    let second = run(&[]);
+    assert_eq!(second.transcript, first.transcript);
+    // Without the sidecar: no transcript at all, not an output's labels.
+    std::fs::remove_file(c.join("speech.json")).unwrap();
+    let third = run(&[]);
+    assert!(third.transcript.is_empty(), "{:?}", third.transcript);
+    assert!(third.timeline.iter().all(|r| r.text.is_empty()));
+    // An output of an older version, untagged, is recognised by its contents.
+    std::fs::copy(c.join("speech.emoscope.vtt"), c.join("speech.vtt")).unwrap();
+    let fourth = run(&[]);
+    assert!(fourth.transcript.is_empty(), "{:?}", fourth.transcript);
+    // --no-transcript ignores a real sidecar too.
+    std::fs::remove_file(c.join("speech.vtt")).unwrap();
+    std::fs::write(c.join("speech.json"), &sidecar).unwrap();
+    let fifth = run(&["--no-transcript"]);
+    assert!(fifth.transcript.is_empty());
+}
+
+#[test]
+fn same_names_in_two_folders_are_both_analysed() {
+    // dup/a/x.wav and dup/b/x.wav hold different audio; each must get its
+    // own outputs and its own readings (the second was skipped and given the
+    // first one's readings).
+    let model = model_dir("dup", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let dup = tmp.path().join("dup");
+    std::fs::create_dir_all(dup.join("a")).unwrap();
+    std::fs::create_dir_all(dup.join("b")).unwrap();
+    std::fs::copy(example(), dup.join("a/x.wav")).unwrap();
+    common::write_wav(&dup.join("b/x.wav"), &common::signal(3.0, 16_000.0), 16_000);
+    for (inputs, out) in [
+        (vec![dup.join("a/x.wav"), dup.join("b/x.wav")], "files"),
+        (vec![dup.join("a"), dup.join("b")], "folders"),
+    ] {
+        let out = tmp.path().join(out);
+        let mut args = vec!["annotate".to_owned()];
+        args.extend(inputs.iter().map(|p| s(p).to_owned()));
+        args.extend(
+            [
+                "--out",
+                s(&out),
+                "--model",
+                s(model.path()),
+                "--format",
+                "json",
+            ]
+            .map(String::from),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = emoscope(&args, &[]);
+        ok(&run);
+        assert!(
+            !String::from_utf8_lossy(&run.stdout).contains("skipped"),
+            "{}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+        let a = read_doc(&out.join("a/x.emoscope.json"));
+        let b = read_doc(&out.join("b/x.emoscope.json"));
+        assert!(a.audio.ends_with("a/x.wav") && b.audio.ends_with("b/x.wav"));
+        assert_ne!(a.timeline, b.timeline, "each file's own readings");
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap())
+                .unwrap();
+        let means: Vec<&serde_json::Value> = index["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["mean"])
+            .collect();
+        assert_eq!(means.len(), 2);
+        assert_ne!(means[0], means[1], "{index}");
+    }
+}
+
+#[test]
+fn one_bad_input_or_manifest_line_fails_alone() {
+    let model = model_dir("batch", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("good.wav");
+    std::fs::copy(example(), &wav).unwrap();
+    std::fs::write(
+        tmp.path().join("list.tsv"),
+        "good.wav\nmissing.wav\ngood.wav\tgood.srt\textra\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = emoscope(
+        &[
+            "annotate",
+            s(&tmp.path().join("nowhere.wav")),
+            "--manifest",
+            s(&tmp.path().join("list.tsv")),
+            "--out",
+            s(&out),
             "--model",
             s(model.path()),
             "--format",
@@ -809,10 +979,106 @@ fn outputs_never_overwrite_the_transcript() {
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
-        err.contains("would overwrite the transcript") && err.contains("speech.json"),
+        err.contains("nowhere.wav") && err.contains("does not exist"),
         "{err}"
     );
-    assert_eq!(std::fs::read(c.join("speech.json")).unwrap(), sidecar);
+    assert!(err.contains("line 2: no audio file"), "{err}");
+    assert!(err.contains("line 3: expected"), "{err}");
+    assert!(err.contains("3 of 4 files failed"), "{err}");
+    assert!(out.join("good.emoscope.json").is_file());
+}
+
+#[test]
+fn a_model_that_outputs_nan_fails_the_file_and_writes_no_label() {
+    // A checkpoint whose head weights are NaN: every output is NaN.
+    let model = model_dir("nan", f32::NAN);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let out = tmp.path().join("out");
+    let run = emoscope(
+        &[
+            "annotate",
+            s(&c),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "all",
+        ],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("non-finite output") && err.contains("speech.wav"),
+        "{err}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, ["index.json"], "no output for a failed file");
+    let predict = emoscope(
+        &[
+            "predict",
+            s(&c.join("speech.wav")),
+            "--model",
+            s(model.path()),
+        ],
+        &[],
+    );
+    assert_eq!(predict.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&predict.stderr).contains("non-finite output"),
+        "{}",
+        String::from_utf8_lossy(&predict.stderr)
+    );
+}
+
+#[test]
+fn each_segment_is_read_from_its_own_audio_and_text() {
+    // Two sentences of opposite valence in one window: each segment's value
+    // must equal the model's reading of that sentence alone, not a blend.
+    let model = model_dir("own", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let out = tmp.path().join("out");
+    ok(&emoscope(
+        &[
+            "annotate",
+            s(&c),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    let doc = read_doc(&out.join("speech.emoscope.json"));
+    let samples = load_mono(&c.join("speech.wav"), 16_000).unwrap();
+    let mut m = load_predictor(model.path(), &Device::Cpu).unwrap();
+    let transcript_segments: Vec<_> = doc
+        .segments
+        .iter()
+        .filter(|s| s.source == SegmentSource::Transcript)
+        .collect();
+    assert_eq!(transcript_segments.len(), 2);
+    for seg in transcript_segments {
+        // The segment's own samples (at least 0.5 s, which both are).
+        assert!(seg.end - seg.start >= 0.5);
+        let from = (seg.start * 16_000.0).round() as usize;
+        let to = (seg.end * 16_000.0).round() as usize;
+        let alone = m.predict(&samples[from..to], &seg.text).unwrap();
+        assert!(
+            (seg.arousal - alone.arousal).abs() < 1e-5
+                && (seg.valence - alone.valence).abs() < 1e-5
+                && (seg.dominance - alone.dominance).abs() < 1e-5,
+            "{seg:?} vs {alone:?}"
+        );
+    }
 }
 
 #[test]
@@ -842,11 +1108,14 @@ fn tier_picks_the_segments_of_a_textgrid_sidecar() {
         "--force",
     ];
     ok(&emoscope(&base, &[]));
-    assert_eq!(read_doc(&out.join("talk.json")).transcript.len(), 1);
+    assert_eq!(
+        read_doc(&out.join("talk.emoscope.json")).transcript.len(),
+        1
+    );
     let mut with_tier = base.to_vec();
     with_tier.extend(["--tier", "utterances"]);
     ok(&emoscope(&with_tier, &[]));
-    let texts: Vec<String> = read_doc(&out.join("talk.json"))
+    let texts: Vec<String> = read_doc(&out.join("talk.emoscope.json"))
         .transcript
         .into_iter()
         .map(|t| t.text)

@@ -52,7 +52,7 @@ fn annotation(dir: &Path, model: &Path) -> std::path::PathBuf {
         "--format",
         "json",
     ]));
-    out.join("talk.json")
+    out.join("talk.emoscope.json")
 }
 
 #[test]

@@ -38,6 +38,26 @@ pub(crate) fn model_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Creates the output folder `dir` (and its parents) if needed, with a
+/// message that says what is wrong when it cannot: a file in its place, or
+/// no permission.
+pub(crate) fn create_output_dir(dir: &std::path::Path) -> Result<()> {
+    if let Some(file) = dir.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir()) {
+        bail!(
+            "--out {}: {} is a file, not a folder; give a folder for the outputs",
+            dir.display(),
+            file.display()
+        );
+    }
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot create the output folder {}: permission denied",
+            dir.display()
+        ),
+        _ => anyhow::anyhow!("cannot create the output folder {}: {e}", dir.display()),
+    })
+}
+
 /// Dimensional speech emotion (arousal, valence, dominance) from distilled speech models.
 #[derive(Parser)]
 #[command(name = "emoscope", version, about)]

@@ -20,7 +20,8 @@ pub mod worker;
 pub use analyzer::AnalysisConfig;
 pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
 pub use predictor::{
-    load_predictor, Avd, EmotionPredictor, ModelPredictor, PredictError, TextEmbeddingCache,
+    load_predictor, predict_span, Avd, EmotionPredictor, ModelPredictor, PredictError,
+    TextEmbeddingCache,
 };
 pub use readout::{EmotionReadout, Reading};
 pub use status::{EngineStatus, ModelState};

@@ -37,6 +37,22 @@ pub enum PredictError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// The model produced a value that is not a number (NaN or infinite):
+    /// broken weights or an unstable layer. Never passed on as a reading.
+    #[error("the model {model} produced a non-finite output (arousal {}, valence {}, dominance {}); its weights or inputs are broken", values.arousal, values.valence, values.dominance)]
+    NonFinite {
+        /// The model's identifier.
+        model: String,
+        /// What it produced.
+        values: Avd,
+    },
+}
+
+impl Avd {
+    /// Whether all three values are finite numbers.
+    pub fn is_finite(&self) -> bool {
+        self.arousal.is_finite() && self.valence.is_finite() && self.dominance.is_finite()
+    }
 }
 
 /// A model the engine can run on analysis windows.
@@ -66,6 +82,55 @@ pub fn load_predictor(
     device: &Device,
 ) -> Result<Box<dyn EmotionPredictor>, PredictError> {
     Ok(Box::new(ModelPredictor::load(dir, device)?))
+}
+
+/// The shortest stretch of audio a span is read from, seconds: a shorter span
+/// (a one-word cue) is read with the audio around its centre up to this
+/// length, since the encoders need context to say anything.
+pub const MIN_SPAN_SECONDS: f64 = 0.5;
+
+/// The model's reading of `[start, end]` (seconds) of `samples` (mono, at
+/// the model's rate) with `text` as its transcript: the span's own audio
+/// and own words, nothing of its neighbours (a segment's value in the
+/// exports). Spans longer than `max_seconds` are read in equal pieces of at
+/// most that length (each with the span's text) and averaged; spans shorter
+/// than [`MIN_SPAN_SECONDS`] are widened around their centre.
+pub fn predict_span(
+    model: &mut dyn EmotionPredictor,
+    samples: &[f32],
+    start: f64,
+    end: f64,
+    text: &str,
+    max_seconds: f64,
+) -> Result<Avd, PredictError> {
+    let rate = f64::from(model.sample_rate());
+    let total = samples.len() as f64 / rate;
+    let (mut a, mut b) = (start.clamp(0.0, total), end.clamp(0.0, total));
+    if b - a < MIN_SPAN_SECONDS {
+        let mid = 0.5 * (a + b);
+        b = (mid + 0.5 * MIN_SPAN_SECONDS).min(total);
+        a = (b - MIN_SPAN_SECONDS).max(0.0);
+        b = (a + MIN_SPAN_SECONDS).min(total);
+    }
+    let pieces = ((b - a) / max_seconds.max(MIN_SPAN_SECONDS))
+        .ceil()
+        .max(1.0) as usize;
+    let step = (b - a) / pieces as f64;
+    let mut sum = [0.0f64; 3];
+    for k in 0..pieces {
+        let from = ((a + k as f64 * step) * rate).round() as usize;
+        let to = (((a + (k + 1) as f64 * step) * rate).round() as usize).min(samples.len());
+        let r = model.predict(&samples[from.min(to)..to], text)?;
+        sum[0] += f64::from(r.arousal);
+        sum[1] += f64::from(r.valence);
+        sum[2] += f64::from(r.dominance);
+    }
+    let n = pieces as f64;
+    Ok(Avd {
+        arousal: (sum[0] / n) as f32,
+        valence: (sum[1] / n) as f32,
+        dominance: (sum[2] / n) as f32,
+    })
 }
 
 /// Texts whose embeddings are kept; beyond this the cache starts over (a
@@ -165,11 +230,18 @@ impl EmotionPredictor for ModelPredictor {
         let [arousal, valence, dominance] =
             self.model
                 .predict_embedded(samples, embedding, Some(&mut self.conv_cache))?;
-        Ok(Avd {
+        let values = Avd {
             arousal,
             valence,
             dominance,
-        })
+        };
+        if !values.is_finite() {
+            return Err(PredictError::NonFinite {
+                model: self.id.clone(),
+                values,
+            });
+        }
+        Ok(values)
     }
 }
 

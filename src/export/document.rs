@@ -90,14 +90,16 @@ pub enum SegmentSource {
     Vad,
 }
 
-/// A speech segment with its mean readings.
+/// A speech segment with its reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkedSegment {
     /// Start, seconds.
     pub start: f64,
     /// End, seconds.
     pub end: f64,
-    /// Mean arousal over the windows overlapping the segment (overlap-weighted).
+    /// Arousal: the model's reading of the segment's own audio and text
+    /// (`emoscope annotate`), or the overlap-weighted mean of the windows
+    /// overlapping it (the plugin's export, which keeps no audio).
     pub arousal: f32,
     /// Mean valence.
     pub valence: f32,

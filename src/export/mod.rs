@@ -26,7 +26,9 @@ pub use document::{
     transcript_segments, Annotation, MarkedSegment, Marker, Reading, SegmentSource,
     TranscriptSegment, TranscriptWord, DOCUMENT_FORMAT,
 };
-pub use segments::LabelStyle;
+pub use segments::{LabelStyle, SegmentSpan};
+
+use std::path::Path;
 
 use crate::engine::{AnalysisConfig, TimelineEntry};
 use crate::transcript::Transcript;
@@ -134,6 +136,38 @@ impl ExportFormat {
     }
 }
 
+/// What `emoscope annotate` puts between an input's stem and each format's
+/// suffix (`talk.emoscope.vtt`), so that its outputs are never taken for a
+/// transcript sidecar (`talk.vtt`) when they are written beside the audio.
+pub const OUTPUT_TAG: &str = ".emoscope";
+
+/// The text after `WEBVTT` on the first line of Emoscope's WebVTT export.
+pub const VTT_HEADER_TAG: &str = "- Emoscope annotation";
+
+/// Whether the file at `path` is one of Emoscope's own outputs: named with
+/// [`OUTPUT_TAG`] before its suffix, or (for files written before outputs
+/// were tagged, or renamed) starting like Emoscope's JSON document or WebVTT
+/// export. Such a file is never read as a transcript sidecar.
+pub fn is_emoscope_output(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.contains(&format!("{OUTPUT_TAG}.")) {
+        return true;
+    }
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..n]);
+    let compact: String = head.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.starts_with(&format!(
+        "{{\"format\":\"{}",
+        DOCUMENT_FORMAT.trim_end_matches("/1")
+    )) || head.starts_with(&format!("WEBVTT {VTT_HEADER_TAG}"))
+}
+
 /// One file to write: the suffix after the input's stem and the contents.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportFile {
@@ -198,18 +232,51 @@ pub struct BuildInfo<'a> {
 
 impl Annotation {
     /// Builds the document from the engine's timeline (see [`segments`] for
-    /// how segments and markers are made).
+    /// how segments and markers are made), each segment's reading being the
+    /// mean of the windows overlapping it: for callers without the audio
+    /// (the plugin's session export). With the audio at hand, score each of
+    /// [`Annotation::segment_spans`] on its own and use
+    /// [`Annotation::build_with_segment_readings`].
     pub fn build(timeline: &[TimelineEntry], info: &BuildInfo<'_>) -> Self {
         let readings: Vec<Reading> = timeline.iter().map(Reading::from).collect();
+        let spans = Self::segment_spans(info);
+        let means = segments::window_means(&spans, &readings);
+        let marked = match means {
+            Some(means) => segments::mark_segments(spans, &means, info.output_range, info.labels),
+            None => Vec::new(),
+        };
+        Self::assemble(readings, marked, info)
+    }
+
+    /// The segments the document will have, before their readings: the
+    /// transcript's segments and the speech outside them.
+    pub fn segment_spans(info: &BuildInfo<'_>) -> Vec<SegmentSpan> {
         let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
-        let segments = segments::build_segments(
-            info.speech,
-            &transcript,
-            info.duration,
-            &readings,
+        segments::plan_segments(info.speech, &transcript, info.duration)
+    }
+
+    /// Builds the document with `readings[i]` (arousal, valence, dominance)
+    /// as the reading of `Self::segment_spans(info)[i]`.
+    pub fn build_with_segment_readings(
+        timeline: &[TimelineEntry],
+        info: &BuildInfo<'_>,
+        readings: &[[f32; 3]],
+    ) -> Self {
+        let marked = segments::mark_segments(
+            Self::segment_spans(info),
+            readings,
             info.output_range,
             info.labels,
         );
+        Self::assemble(timeline.iter().map(Reading::from).collect(), marked, info)
+    }
+
+    fn assemble(
+        readings: Vec<Reading>,
+        segments: Vec<MarkedSegment>,
+        info: &BuildInfo<'_>,
+    ) -> Self {
+        let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
         let markers = segments::change_markers(&readings, info.output_range);
         Self {
             format: DOCUMENT_FORMAT.into(),

@@ -5,9 +5,13 @@
 //! the previous segment's end) carry the transcript's text; speech the
 //! voice-activity detector found outside all of them is added as text-less
 //! segments (pieces shorter than [`MIN_VAD_PIECE`] are dropped). Without a
-//! transcript the segments are exactly the speech regions. Each segment gets
-//! the mean arousal, valence and dominance of the analysis windows
-//! overlapping it, weighted by the overlap, and a label.
+//! transcript the segments are exactly the speech regions ([`plan_segments`]).
+//! Each segment then gets a reading and a label ([`mark_segments`]): where
+//! the audio is at hand (`emoscope annotate`), the model's reading of the
+//! segment's own audio with its own text (the caller scores each planned
+//! span), so that a sentence's value never blends its neighbours'; where it
+//! is not (the plugin's session export), the mean of the analysis windows
+//! overlapping it, weighted by the overlap ([`window_means`]).
 //!
 //! Markers: a point at the first window and wherever the emotion quadrant
 //! (arousal and valence above or below the middle of the model's range)
@@ -58,7 +62,112 @@ pub fn avd_label(a: f32, v: f32, d: f32, range: (f32, f32), style: LabelStyle) -
     label
 }
 
-/// The non-overlapping, time-ordered segments (see the module docs).
+/// A segment before it has a reading: where it is, its text and its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentSpan {
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// The transcript's text (empty for VAD-only speech).
+    pub text: String,
+    /// Where the span came from.
+    pub source: SegmentSource,
+}
+
+/// The non-overlapping, time-ordered segment spans (see the module docs).
+pub fn plan_segments(
+    speech: &[(f64, f64)],
+    transcript: &[TranscriptSegment],
+    duration: f64,
+) -> Vec<SegmentSpan> {
+    // Transcript spans, clipped and de-overlapped.
+    let mut sorted: Vec<&TranscriptSegment> = transcript.iter().collect();
+    sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut spans: Vec<SegmentSpan> = Vec::new();
+    let mut cursor = 0.0f64;
+    for s in sorted {
+        let start = s.start.max(cursor).max(0.0);
+        let end = s.end.min(duration);
+        if end - start >= MIN_SEGMENT {
+            spans.push(SegmentSpan {
+                start,
+                end,
+                text: s.text.clone(),
+                source: SegmentSource::Transcript,
+            });
+            cursor = end;
+        }
+    }
+    // Speech outside the transcript spans.
+    let covered: Vec<(f64, f64)> = spans.iter().map(|s| (s.start, s.end)).collect();
+    for &(a, b) in speech {
+        for (start, end) in subtract((a.max(0.0), b.min(duration)), &covered) {
+            if end - start >= MIN_VAD_PIECE {
+                spans.push(SegmentSpan {
+                    start,
+                    end,
+                    text: String::new(),
+                    source: SegmentSource::Vad,
+                });
+            }
+        }
+    }
+    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
+    spans
+}
+
+/// The segments with their readings (`readings[i]` is `spans[i]`'s arousal,
+/// valence and dominance) and labels.
+pub fn mark_segments(
+    spans: Vec<SegmentSpan>,
+    readings: &[[f32; 3]],
+    range: (f32, f32),
+    style: LabelStyle,
+) -> Vec<MarkedSegment> {
+    assert_eq!(spans.len(), readings.len(), "one reading per span");
+    spans
+        .into_iter()
+        .zip(readings)
+        .map(|(span, &[a, v, d])| {
+            let mut label = avd_label(a, v, d, range, style);
+            if !span.text.is_empty() {
+                label.push_str(" | ");
+                label.push_str(&span.text);
+            }
+            MarkedSegment {
+                start: span.start,
+                end: span.end,
+                arousal: a,
+                valence: v,
+                dominance: d,
+                label,
+                text: span.text,
+                source: span.source,
+            }
+        })
+        .collect()
+}
+
+/// Each span's overlap-weighted mean of the `timeline`'s readings; empty
+/// when the timeline is (no window, no reading to give).
+pub fn window_means(spans: &[SegmentSpan], timeline: &[Reading]) -> Option<Vec<[f32; 3]>> {
+    if timeline.is_empty() {
+        return None;
+    }
+    Some(
+        spans
+            .iter()
+            .map(|s| {
+                let (a, v, d) = mean_over(timeline, s.start, s.end);
+                [a, v, d]
+            })
+            .collect(),
+    )
+}
+
+/// The segments of [`plan_segments`] with [`window_means`] as readings
+/// (none without a timeline).
 pub fn build_segments(
     speech: &[(f64, f64)],
     transcript: &[TranscriptSegment],
@@ -67,53 +176,11 @@ pub fn build_segments(
     range: (f32, f32),
     style: LabelStyle,
 ) -> Vec<MarkedSegment> {
-    if timeline.is_empty() {
-        return Vec::new();
+    let spans = plan_segments(speech, transcript, duration);
+    match window_means(&spans, timeline) {
+        Some(readings) => mark_segments(spans, &readings, range, style),
+        None => Vec::new(),
     }
-    // Transcript spans, clipped and de-overlapped.
-    let mut sorted: Vec<&TranscriptSegment> = transcript.iter().collect();
-    sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut spans: Vec<(f64, f64, String, SegmentSource)> = Vec::new();
-    let mut cursor = 0.0f64;
-    for s in sorted {
-        let start = s.start.max(cursor).max(0.0);
-        let end = s.end.min(duration);
-        if end - start >= MIN_SEGMENT {
-            spans.push((start, end, s.text.clone(), SegmentSource::Transcript));
-            cursor = end;
-        }
-    }
-    // Speech outside the transcript spans.
-    let covered: Vec<(f64, f64)> = spans.iter().map(|s| (s.0, s.1)).collect();
-    for &(a, b) in speech {
-        for (start, end) in subtract((a.max(0.0), b.min(duration)), &covered) {
-            if end - start >= MIN_VAD_PIECE {
-                spans.push((start, end, String::new(), SegmentSource::Vad));
-            }
-        }
-    }
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    spans
-        .into_iter()
-        .map(|(start, end, text, source)| {
-            let (a, v, d) = mean_over(timeline, start, end);
-            let mut label = avd_label(a, v, d, range, style);
-            if !text.is_empty() {
-                label.push_str(" | ");
-                label.push_str(&text);
-            }
-            MarkedSegment {
-                start,
-                end,
-                arousal: a,
-                valence: v,
-                dominance: d,
-                label,
-                text,
-                source,
-            }
-        })
-        .collect()
 }
 
 /// `span` minus the union of `cuts` (sorted, non-overlapping).

@@ -127,7 +127,7 @@ fn webvtt_cues() {
     assert_eq!(
         text(ExportFormat::WebVtt),
         [
-            "WEBVTT\n\n1\n00:00:00.500 --> 00:00:01.250\nA.75 V.25 D.50 | hi, \"there\"\n\n\
+            "WEBVTT - Emoscope annotation\n\n1\n00:00:00.500 --> 00:00:01.250\nA.75 V.25 D.50 | hi, \"there\"\n\n\
           2\n00:00:02.000 --> 00:00:03.500\nA1.00 V.25 D.50\n"
         ]
     );

@@ -7,7 +7,7 @@ use super::one_line;
 
 /// The WebVTT text.
 pub fn render(doc: &Annotation) -> String {
-    let mut out = String::from("WEBVTT\n");
+    let mut out = format!("WEBVTT {}\n", super::VTT_HEADER_TAG);
     for (i, s) in doc.segments.iter().enumerate() {
         out.push_str(&format!(
             "\n{}\n{} --> {}\n{}\n",

@@ -135,12 +135,13 @@ pub fn parse_str(text: &str, path: &Path, options: &ReadOptions) -> Result<Trans
 }
 
 /// The transcript next to `audio`: the first of `name.srt`, `.vtt`,
-/// `.TextGrid`, `.eaf`, `.json`, `.txt` that exists.
+/// `.TextGrid`, `.eaf`, `.json`, `.txt` that exists and is not one of
+/// Emoscope's own outputs ([`crate::export::is_emoscope_output`]).
 pub fn sidecar_for(audio: &Path) -> Option<PathBuf> {
     SIDECAR_EXTENSIONS
         .iter()
         .map(|ext| audio.with_extension(ext))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file() && !crate::export::is_emoscope_output(p))
 }
 
 #[cfg(test)]
@@ -193,6 +194,33 @@ mod tests {
         assert_eq!(sidecar_for(&audio), Some(dir.path().join("talk.txt")));
         std::fs::write(dir.path().join("talk.vtt"), "WEBVTT\n").unwrap();
         assert_eq!(sidecar_for(&audio), Some(dir.path().join("talk.vtt")));
+    }
+
+    #[test]
+    fn emoscope_outputs_are_never_sidecars() {
+        let dir = tempfile::tempdir().unwrap();
+        // An annotation of `talk.emoscope.wav` sits where that file's sidecars
+        // would be; old untagged outputs are known by their first bytes.
+        let audio = dir.path().join("talk.emoscope.wav");
+        std::fs::write(dir.path().join("talk.emoscope.srt"), "1\n").unwrap();
+        assert_eq!(sidecar_for(&audio), None);
+        let audio = dir.path().join("talk.wav");
+        let vtt = format!(
+            "WEBVTT {}\n\n1\n00:00:00.000 --> 00:00:01.000\nA.50 V.50 D.50 | hi\n",
+            crate::export::VTT_HEADER_TAG
+        );
+        std::fs::write(dir.path().join("talk.vtt"), vtt).unwrap();
+        std::fs::write(
+            dir.path().join("talk.json"),
+            format!(
+                "{{\n  \"format\": \"{}\",\n  \"audio\": \"talk.wav\"}}",
+                crate::export::DOCUMENT_FORMAT
+            ),
+        )
+        .unwrap();
+        assert_eq!(sidecar_for(&audio), None);
+        std::fs::write(dir.path().join("talk.txt"), "hello").unwrap();
+        assert_eq!(sidecar_for(&audio), Some(dir.path().join("talk.txt")));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
         ]
         .concat(),
     )?;
-    let json = format!("{out}/speech.json");
+    let json = format!("{out}/speech.emoscope.json");
     let png = format!("{out}/speech.png");
     println!("\n== emoscope plot {json} --out {png}");
     emoscope(&["plot", &json, "--out", &png])?;

@@ -61,6 +61,11 @@ pub struct Entry {
     pub mean: Option<[f32; 3]>,
     /// Wall-clock seconds spent on it.
     pub seconds: f64,
+    /// What its outputs depend on (see `fingerprint`); a resumed run skips
+    /// the input only when this is unchanged. Absent in indexes of older
+    /// versions, whose inputs are then recomputed.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// The index file name for `shard`.
@@ -71,11 +76,35 @@ pub fn file_name(shard: Option<Shard>) -> String {
     }
 }
 
+/// The entries of the index a previous run wrote into `dir` for `shard`, by
+/// input; empty when there is none. An index that cannot be read is
+/// reported and ignored: every input is then recomputed.
+pub fn previous(dir: &Path, shard: Option<Shard>) -> std::collections::HashMap<String, Entry> {
+    let path = dir.join(file_name(shard));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Default::default();
+    };
+    match serde_json::from_str::<Index>(&text) {
+        Ok(index) => index
+            .entries
+            .into_iter()
+            .map(|e| (e.input.clone(), e))
+            .collect(),
+        Err(e) => {
+            eprintln!(
+                "warning: {}: not a readable index ({e}); every input is recomputed",
+                path.display()
+            );
+            Default::default()
+        }
+    }
+}
+
 /// Writes `index` into `dir` under [`file_name`].
 pub fn write(dir: &Path, index: &Index, shard: Option<Shard>) -> Result<PathBuf> {
     let path = dir.join(file_name(shard));
     let text = serde_json::to_string_pretty(index).expect("an index serialises");
-    super::write_atomic(&path, text.as_bytes())
+    emoscope::atomic_write::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }

@@ -7,15 +7,22 @@
 //! lines starting with `#` are comments; relative paths are relative to the manifest). Every
 //! input gets an output stem: its path below the directory it was found in
 //! (or below the manifest's directory, or just its name) without the
-//! extension, so a corpus's layout is mirrored under `--out`; inputs whose
-//! stems would collide (`a.wav` and `a.flac`) keep their extension in it.
+//! extension, so a corpus's layout is mirrored under `--out`. Inputs whose
+//! stems would collide get unique ones: files of the same name from
+//! different folders (`dup/a/x.wav` and `dup/b/x.wav`, given as files or as
+//! the folders `dup/a` and `dup/b`) keep their path below the folder the
+//! colliding files share (`a/x`, `b/x`), and files that differ only in
+//! their extension (`a.wav` and `a.flac`) keep it (`a.wav`, `a.flac`). An
+//! input that cannot be taken (a missing file, a bad manifest line) becomes
+//! a job that fails with the reason, so that one bad line never stops the
+//! others.
 //! Jobs are sorted by input path and job `k` belongs to shard `k mod N`: the
 //! same inputs give the same split on every machine of a job array.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 /// Extensions of the audio files a directory search picks up (lower case).
 pub const AUDIO_EXTENSIONS: [&str; 9] = [
@@ -31,6 +38,9 @@ pub struct Job {
     pub transcript: Option<PathBuf>,
     /// Output path below `--out`, without the format suffix.
     pub stem: PathBuf,
+    /// Why this input cannot be annotated (missing file, bad manifest line):
+    /// the job fails with this message without touching anything.
+    pub problem: Option<String>,
 }
 
 /// `I/N`: this process does shard `index` of `count`.
@@ -59,7 +69,30 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// Collects the jobs for `inputs` and `manifests`, skipping anything under `out`.
+/// An input as found: the audio, its transcript, its path below the folder
+/// it was found in (the stem's base) and what is wrong with it, if anything.
+struct Found {
+    input: PathBuf,
+    transcript: Option<PathBuf>,
+    rel: PathBuf,
+    problem: Option<String>,
+}
+
+impl Found {
+    fn new(input: PathBuf, transcript: Option<PathBuf>, rel: PathBuf) -> Self {
+        Self {
+            input,
+            transcript,
+            rel,
+            problem: None,
+        }
+    }
+}
+
+/// Collects the jobs for `inputs` and `manifests`, skipping anything under
+/// `out`. Fails only when nothing at all can be annotated or `--transcript`
+/// does not name exactly one input; a missing input or a bad manifest line
+/// is a job that fails.
 pub fn collect(
     inputs: &[PathBuf],
     manifests: &[PathBuf],
@@ -67,32 +100,39 @@ pub fn collect(
     out: &Path,
 ) -> Result<Vec<Job>> {
     let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.to_owned());
-    let mut found: Vec<(PathBuf, Option<PathBuf>, PathBuf)> = Vec::new(); // input, transcript, stem base
+    let mut found: Vec<Found> = Vec::new();
     for input in inputs {
-        let meta =
-            std::fs::metadata(input).with_context(|| format!("input {}", input.display()))?;
-        if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(input, &out_abs, &mut files)
-                .with_context(|| format!("searching {}", input.display()))?;
-            files.sort();
-            for f in files {
-                let rel = f.strip_prefix(input).unwrap_or(&f).to_owned();
-                found.push((f, None, rel));
+        let name = PathBuf::from(input.file_name().unwrap_or(input.as_os_str()));
+        match std::fs::metadata(input) {
+            Err(e) => found.push(Found {
+                problem: Some(format!("cannot read the input: {}", super::io_reason(&e))),
+                ..Found::new(input.clone(), None, name)
+            }),
+            Ok(meta) if meta.is_dir() => {
+                let mut files = Vec::new();
+                if let Err(e) = walk(input, &out_abs, &mut files) {
+                    found.push(Found {
+                        problem: Some(format!("searching the folder: {}", super::io_reason(&e))),
+                        ..Found::new(input.clone(), None, name)
+                    });
+                }
+                files.sort();
+                for f in files {
+                    let rel = f.strip_prefix(input).unwrap_or(&f).to_owned();
+                    found.push(Found::new(f, None, rel));
+                }
             }
-        } else {
-            let name = PathBuf::from(input.file_name().unwrap_or(input.as_os_str()));
-            found.push((input.clone(), None, name));
+            Ok(_) => found.push(Found::new(input.clone(), None, name)),
         }
     }
     for m in manifests {
-        found.extend(read_manifest(m)?);
+        found.extend(read_manifest(m));
     }
     if let Some(t) = transcript {
         if found.len() != 1 {
             bail!("--transcript names one transcript, but there are {} inputs; give each its own sidecar or use a manifest", found.len());
         }
-        found[0].1 = Some(t.to_owned());
+        found[0].transcript = Some(t.to_owned());
     }
     if found.is_empty() {
         bail!(
@@ -102,29 +142,81 @@ pub fn collect(
     }
     // One job per file, even when it is named twice.
     let mut seen = std::collections::HashSet::new();
-    found.retain(|(f, _, _)| seen.insert(std::path::absolute(f).unwrap_or_else(|_| f.clone())));
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    // Stems: without the extension unless that collides.
-    let plain = |rel: &Path| rel.with_extension("");
-    let mut count: HashMap<PathBuf, usize> = HashMap::new();
-    for (_, _, rel) in &found {
-        *count.entry(plain(rel)).or_default() += 1;
-    }
+    found.retain(|f| seen.insert(absolute(&f.input)));
+    found.sort_by(|a, b| a.input.cmp(&b.input));
+    let stems = unique_stems(&found);
     Ok(found
         .into_iter()
-        .map(|(input, transcript, rel)| {
-            let stem = if count[&plain(&rel)] > 1 {
-                rel.clone()
-            } else {
-                plain(&rel)
-            };
-            Job {
-                input,
-                transcript,
-                stem,
-            }
+        .zip(stems)
+        .map(|(f, stem)| Job {
+            input: f.input,
+            transcript: f.transcript,
+            stem,
+            problem: f.problem,
         })
         .collect())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// Output stems for `found` (see the module docs): unique, and the same for
+/// the same inputs on every machine.
+fn unique_stems(found: &[Found]) -> Vec<PathBuf> {
+    let plain = |rel: &Path| rel.with_extension("");
+    let groups = |rels: &[PathBuf]| {
+        let mut g: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+        for (i, rel) in rels.iter().enumerate() {
+            g.entry(plain(rel)).or_default().push(i);
+        }
+        g
+    };
+    let mut rels: Vec<PathBuf> = found.iter().map(|f| f.rel.clone()).collect();
+    // Same name from different folders: the path below the folder they share.
+    for members in groups(&rels).into_values().filter(|m| m.len() > 1) {
+        let abs: Vec<PathBuf> = members.iter().map(|&i| absolute(&found[i].input)).collect();
+        if abs.iter().all(|a| a.parent() == abs[0].parent()) {
+            continue; // one folder: only the extensions differ
+        }
+        let mut common: PathBuf = abs[0].parent().map(Path::to_owned).unwrap_or_default();
+        while !abs.iter().all(|a| a.starts_with(&common)) {
+            if !common.pop() {
+                break;
+            }
+        }
+        for (&i, a) in members.iter().zip(&abs) {
+            if let Ok(below) = a.strip_prefix(&common) {
+                rels[i] = below.to_owned();
+            }
+        }
+    }
+    // Same path but for the extension: keep the extension.
+    let collide = groups(&rels);
+    let mut stems: Vec<PathBuf> = rels
+        .iter()
+        .map(|rel| {
+            if collide[&plain(rel)].len() > 1 {
+                rel.clone()
+            } else {
+                plain(rel)
+            }
+        })
+        .collect();
+    // Whatever still collides (a re-rooted path meeting another input's)
+    // gets a number, in input order.
+    let mut taken: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    for stem in &mut stems {
+        let mut n = 1;
+        let base = stem.clone();
+        while !taken.insert(stem.clone()) {
+            n += 1;
+            let mut name = base.as_os_str().to_owned();
+            name.push(format!("-{n}"));
+            *stem = PathBuf::from(name);
+        }
+    }
+    stems
 }
 
 /// The jobs of `shard` (all of them without one).
@@ -169,9 +261,26 @@ pub fn is_audio(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn read_manifest(path: &Path) -> Result<Vec<(PathBuf, Option<PathBuf>, PathBuf)>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading manifest {}", path.display()))?;
+/// The manifest's inputs; an unreadable manifest or a bad line is an input
+/// that fails (named `manifest:line`), so the other lines still run.
+fn read_manifest(path: &Path) -> Vec<Found> {
+    let failed = |input: PathBuf, problem: String| Found {
+        problem: Some(problem),
+        ..Found::new(
+            input.clone(),
+            None,
+            PathBuf::from(input.file_name().unwrap_or_default()),
+        )
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![failed(
+                path.to_owned(),
+                format!("cannot read the manifest: {}", super::io_reason(&e)),
+            )]
+        }
+    };
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -179,28 +288,29 @@ fn read_manifest(path: &Path) -> Result<Vec<(PathBuf, Option<PathBuf>, PathBuf)>
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
+        let at = format!("{}: line {}", path.display(), i + 1);
         let mut cols = line.split('\t');
         let audio = cols.next().unwrap_or("").trim();
         let transcript = cols.next().map(str::trim).filter(|t| !t.is_empty());
         if cols.next().is_some() || audio.is_empty() {
-            bail!("{}: line {}: expected `audio path` or `audio path<TAB>transcript path`, found `{line}`", path.display(), i + 1);
+            out.push(failed(
+                PathBuf::from(format!("{}:{}", path.display(), i + 1)),
+                format!("{at}: expected `audio path` or `audio path<TAB>transcript path`, found `{line}`"),
+            ));
+            continue;
         }
         let audio = base.join(audio);
-        if !audio.is_file() {
-            bail!(
-                "{}: line {}: no audio file {}",
-                path.display(),
-                i + 1,
-                audio.display()
-            );
-        }
         let rel = audio
             .strip_prefix(base)
             .map(Path::to_owned)
             .unwrap_or_else(|_| PathBuf::from(audio.file_name().unwrap_or_default()));
-        out.push((audio, transcript.map(|t| base.join(t)), rel));
+        let mut f = Found::new(audio.clone(), transcript.map(|t| base.join(t)), rel);
+        if !audio.is_file() {
+            f.problem = Some(format!("{at}: no audio file {}", audio.display()));
+        }
+        out.push(f);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -218,6 +328,7 @@ mod tests {
                 input: format!("{i}.wav").into(),
                 transcript: None,
                 stem: format!("{i}").into(),
+                problem: None,
             })
             .collect();
         let s1 = shard(jobs.clone(), Some(Shard { index: 1, count: 3 }));
@@ -271,8 +382,66 @@ mod tests {
             jobs[0].transcript.as_deref(),
             Some(d.path().join("s/one.srt").as_path())
         );
-        std::fs::write(d.path().join("bad.tsv"), "s/missing.wav\n").unwrap();
-        let e = collect(&[], &[d.path().join("bad.tsv")], None, d.path()).unwrap_err();
-        assert!(e.to_string().contains("line 1: no audio file"), "{e}");
+        // Bad lines fail on their own; the good ones still run.
+        std::fs::write(
+            d.path().join("bad.tsv"),
+            "s/missing.wav\ns/one.wav\ta.srt\tthird column\ns/one.wav\n",
+        )
+        .unwrap();
+        let jobs = collect(&[], &[d.path().join("bad.tsv")], None, d.path()).unwrap();
+        let problems: Vec<Option<&str>> = jobs.iter().map(|j| j.problem.as_deref()).collect();
+        assert_eq!(jobs.len(), 3, "{jobs:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.is_some_and(|p| p.contains("line 1: no audio file"))),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.is_some_and(|p| p.contains("line 2: expected"))),
+            "{problems:?}"
+        );
+        assert_eq!(problems.iter().filter(|p| p.is_none()).count(), 1);
+        // An unreadable manifest is one failed input, and a missing input another.
+        let jobs = collect(
+            &[d.path().join("nowhere.wav")],
+            &[d.path().join("missing.tsv")],
+            None,
+            d.path(),
+        )
+        .unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert!(jobs.iter().all(|j| j.problem.is_some()), "{jobs:?}");
+    }
+
+    #[test]
+    fn same_names_in_different_folders_get_their_own_stems() {
+        // dup/a/x.wav and dup/b/x.wav, given as files or as folders, must not
+        // share outputs: they keep their path below dup.
+        let d = tempfile::tempdir().unwrap();
+        let dup = d.path().join("dup");
+        for f in ["a/x.wav", "b/x.wav", "b/x.flac", "b/y.wav"] {
+            std::fs::create_dir_all(dup.join(f).parent().unwrap()).unwrap();
+            std::fs::write(dup.join(f), b"").unwrap();
+        }
+        let stems = |inputs: &[PathBuf]| -> Vec<String> {
+            collect(inputs, &[], None, &d.path().join("out"))
+                .unwrap()
+                .iter()
+                .map(|j| j.stem.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            stems(&[dup.join("a/x.wav"), dup.join("b/x.wav")]),
+            ["a/x", "b/x"]
+        );
+        assert_eq!(
+            stems(&[dup.join("a"), dup.join("b")]),
+            ["a/x", "b/x.flac", "b/x.wav", "y"]
+        );
+        // Alone, a file keeps its plain name.
+        assert_eq!(stems(&[dup.join("a/x.wav")]), ["x"]);
     }
 }

@@ -1,17 +1,22 @@
 //! Annotating one file: decode, find the transcript, run the engine's
-//! offline analysis, detect speech, build the annotation and write every
-//! requested format.
+//! offline analysis, detect speech, read each segment from its own audio and
+//! text, build the annotation and write every requested format.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use emoscope::atomic_write::write_atomic;
 use emoscope::audio::vad::{speech_regions, VadConfig};
-use emoscope::audio::{decode_file, downmix_checked};
-use emoscope::engine::{analyze_offline, AnalysisConfig, EmotionPredictor, TimelineEntry};
-use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle};
+use emoscope::audio::{decode_file, downmix_checked, resample_mono};
+use emoscope::engine::{
+    analyze_offline, predict_span, AnalysisConfig, EmotionPredictor, TimelineEntry,
+};
+use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions};
 
+use super::fingerprint::Fingerprint;
 use super::index::{Entry, Status};
 use super::inputs::Job;
 
@@ -25,19 +30,28 @@ pub struct Settings {
     pub config: AnalysisConfig,
     /// Label style.
     pub labels: LabelStyle,
-    /// Recompute even when every output exists.
+    /// Recompute even when the previous run's outputs are up to date.
     pub force: bool,
     /// The TextGrid or EAF tier holding the segments, instead of the reader's choice.
     pub tier: Option<String>,
+    /// Analyse audio only: no transcript, not even a sidecar.
+    pub no_transcript: bool,
+    /// What every output of this run depends on besides the input and its
+    /// transcript: the model's files and the settings above.
+    pub run_fingerprint: Fingerprint,
+    /// The previous run's index entries in this output folder, by input.
+    pub previous: HashMap<String, Entry>,
 }
 
-/// The output files of `job`, absolute and relative to the output directory.
+/// The output files of `job`, absolute and relative to the output directory:
+/// `stem` + [`OUTPUT_TAG`] + each format's suffix.
 pub fn outputs(job: &Job, s: &Settings) -> Vec<(PathBuf, String)> {
     s.formats
         .iter()
         .flat_map(|f| f.suffixes().iter())
         .map(|suffix| {
             let mut name = job.stem.as_os_str().to_owned();
+            name.push(OUTPUT_TAG);
             name.push(suffix);
             let rel = PathBuf::from(name);
             (s.out.join(&rel), rel.to_string_lossy().into_owned())
@@ -59,14 +73,29 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
         windows: None,
         mean: None,
         seconds: 0.0,
+        fingerprint: None,
     };
-    if let Err(e) = transcript_path(job, &files) {
-        entry.status = Status::Failed;
-        entry.error = Some(format!("{e:#}"));
-    } else if !s.force && files.iter().all(|(p, _)| p.is_file()) {
-        entry.status = Status::Skipped;
-        summarise_existing(&mut entry, &files);
-    } else if let Err(e) = annotate(job, model, s, &files, &mut entry) {
+    let outcome = (|| -> Result<()> {
+        if let Some(problem) = &job.problem {
+            bail!("{problem}");
+        }
+        let transcript = transcript_path(job, s, &files)?;
+        let fingerprint = s
+            .run_fingerprint
+            .for_input(&job.input, transcript.as_deref())?;
+        entry.fingerprint = Some(fingerprint.to_string());
+        if !s.force && up_to_date(&entry, s, &files) {
+            entry.status = Status::Skipped;
+            let before = &s.previous[&entry.input];
+            entry.transcript = before.transcript.clone();
+            entry.audio_seconds = before.audio_seconds;
+            entry.windows = before.windows;
+            entry.mean = before.mean;
+            return Ok(());
+        }
+        annotate(job, model, s, transcript, &files, &mut entry)
+    })();
+    if let Err(e) = outcome {
         entry.status = Status::Failed;
         entry.error = Some(format!("{e:#}"));
     }
@@ -74,12 +103,30 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
     entry
 }
 
-/// The transcript: given, or the sidecar. It must not be one of the outputs
-/// (an output folder equal to the input folder would put `name.json` on a
-/// whisper sidecar, `name.txt` on a text one); checked before anything is
-/// skipped or written, so no transcript is ever taken for a finished output
-/// or overwritten.
-fn transcript_path(job: &Job, files: &[(PathBuf, String)]) -> Result<Option<PathBuf>> {
+/// Whether the previous run annotated this input from the same audio,
+/// transcript, model and settings, and all its outputs are still there.
+fn up_to_date(entry: &Entry, s: &Settings, files: &[(PathBuf, String)]) -> bool {
+    s.previous.get(&entry.input).is_some_and(|before| {
+        matches!(before.status, Status::Ok | Status::Skipped)
+            && before.fingerprint.is_some()
+            && before.fingerprint == entry.fingerprint
+            && before.outputs == entry.outputs
+            && files.iter().all(|(p, _)| p.is_file())
+    })
+}
+
+/// The transcript: none with `--no-transcript`, else the one given, else
+/// the sidecar (never one of Emoscope's own outputs). It must not be one of
+/// this job's outputs either; checked before anything is skipped or
+/// written, so no transcript is ever overwritten.
+fn transcript_path(
+    job: &Job,
+    s: &Settings,
+    files: &[(PathBuf, String)],
+) -> Result<Option<PathBuf>> {
+    if s.no_transcript {
+        return Ok(None);
+    }
     let path = job.transcript.clone().or_else(|| sidecar_for(&job.input));
     if let Some(t) = &path {
         if let Some((f, _)) = files.iter().find(|(f, _)| same_file(f, t)) {
@@ -97,6 +144,7 @@ fn annotate(
     job: &Job,
     model: &mut dyn EmotionPredictor,
     s: &Settings,
+    transcript_path: Option<PathBuf>,
     files: &[(PathBuf, String)],
     entry: &mut Entry,
 ) -> Result<()> {
@@ -107,7 +155,6 @@ fn annotate(
     let duration = mono.len() as f64 / f64::from(rate);
     entry.audio_seconds = Some(duration);
 
-    let transcript_path = transcript_path(job, files)?;
     let transcript = match &transcript_path {
         Some(p) => Some(read_file(
             p,
@@ -137,19 +184,43 @@ fn annotate(
         .collect();
     let speech = speech_regions(&mono, rate, &VadConfig::default())?;
     let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-    let doc = Annotation::build(
-        &timeline,
-        &BuildInfo {
-            audio: &audio.to_string_lossy(),
-            duration,
-            model: model.id(),
-            output_range: model.output_range(),
-            config: &s.config,
-            speech: &speech,
-            transcript: transcript.as_ref(),
-            labels: s.labels,
-        },
-    );
+    let model_id = model.id().to_owned();
+    let info = BuildInfo {
+        audio: &audio.to_string_lossy(),
+        duration,
+        model: &model_id,
+        output_range: model.output_range(),
+        config: &s.config,
+        speech: &speech,
+        transcript: transcript.as_ref(),
+        labels: s.labels,
+    };
+    // Each segment from its own audio and its own text.
+    let spans = Annotation::segment_spans(&info);
+    let model_rate = model.sample_rate();
+    let samples = resample_mono(&mono, rate, model_rate)
+        .with_context(|| format!("resampling {}", path.display()))?;
+    let mut readings = Vec::with_capacity(spans.len());
+    for span in &spans {
+        let r = predict_span(
+            model,
+            &samples,
+            span.start,
+            span.end,
+            &span.text,
+            s.config.window_seconds,
+        )
+        .with_context(|| {
+            format!(
+                "analysing the segment {:.3}..{:.3} s of {}",
+                span.start,
+                span.end,
+                path.display()
+            )
+        })?;
+        readings.push([r.arousal, r.valence, r.dominance]);
+    }
+    let doc = Annotation::build_with_segment_readings(&timeline, &info, &readings);
     entry.windows = Some(doc.timeline.len());
     entry.mean = Some(mean(&doc));
     let mut written = files.iter();
@@ -161,7 +232,7 @@ fn annotate(
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
-            super::write_atomic(target, &file.bytes)
+            write_atomic(target, &file.bytes)
                 .with_context(|| format!("writing {}", target.display()))?;
         }
     }
@@ -175,25 +246,6 @@ fn mean(doc: &Annotation) -> [f32; 3] {
         [a[0] + r.arousal, a[1] + r.valence, a[2] + r.dominance]
     });
     [sum[0] / n, sum[1] / n, sum[2] / n]
-}
-
-/// For a skipped input, the summary from its JSON output when there is one.
-fn summarise_existing(entry: &mut Entry, files: &[(PathBuf, String)]) {
-    let Some((json, _)) = files
-        .iter()
-        .find(|(p, _)| p.extension().is_some_and(|e| e == "json"))
-    else {
-        return;
-    };
-    if let Some(doc) = std::fs::read_to_string(json)
-        .ok()
-        .and_then(|t| Annotation::from_json(&t).ok())
-    {
-        entry.audio_seconds = Some(doc.duration);
-        entry.windows = Some(doc.timeline.len());
-        entry.mean = Some(mean(&doc));
-        entry.transcript = None;
-    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -2,12 +2,23 @@
 //! a manifest, writing markers and timelines in every format annotation
 //! tools import (see `emoscope::export`), with a progress bar, parallel
 //! jobs, deterministic shards for job arrays, resumption and an index.
+//!
+//! Outputs are named `<stem>.emoscope.<format suffix>` (see
+//! [`emoscope::export::OUTPUT_TAG`]) so that they are never read back as a
+//! transcript sidecar. A resumed run skips an input only when the previous
+//! run's index records the same fingerprint (audio, transcript, model,
+//! settings; see `fingerprint`) and its outputs are all there; skipped
+//! inputs keep the previous run's readings in the new index. A failure of
+//! one input (missing, unreadable, a bad manifest line, a broken model
+//! output) is that input's failure: the others still run, and the exit
+//! code says that some failed.
 
+mod fingerprint;
 mod index;
 mod inputs;
 mod job;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -52,9 +63,13 @@ pub struct Args {
     /// Only do shard I of N (0-based; e.g. `--shard $SLURM_ARRAY_TASK_ID/8`); then `emoscope merge`.
     #[arg(long)]
     shard: Option<Shard>,
-    /// Recompute files whose outputs all exist.
+    /// Recompute every file, even those whose outputs are up to date (same
+    /// audio, transcript, model and settings as the run that wrote them).
     #[arg(long)]
     force: bool,
+    /// Analyse the audio only: read no transcript, not even a sidecar.
+    #[arg(long, conflicts_with = "transcript")]
+    no_transcript: bool,
     #[command(flatten)]
     windowing: WindowArgs,
     /// The TextGrid or EAF tier whose annotations are the transcript segments
@@ -94,17 +109,24 @@ pub fn run(args: Args) -> Result<()> {
         &args.out,
     )?;
     let jobs = inputs::shard(all, args.shard);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    super::create_output_dir(&args.out)?;
+    let labels = LabelStyle {
+        quadrant: args.quadrants,
+    };
+    let described = format!(
+        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={}",
+        args.tier, args.no_transcript
+    );
     let settings = job::Settings {
         out: args.out.clone(),
         formats: formats.clone(),
         config,
-        labels: LabelStyle {
-            quadrant: args.quadrants,
-        },
+        labels,
         force: args.force,
         tier: args.tier.clone(),
+        no_transcript: args.no_transcript,
+        run_fingerprint: fingerprint::Fingerprint::for_run(&model_dir, &described)?,
+        previous: index::previous(&args.out, args.shard),
     };
 
     // Progress in audio seconds (from the headers; files that do not state
@@ -204,9 +226,16 @@ pub fn run(args: Args) -> Result<()> {
         .filter_map(|e| e.audio_seconds)
         .sum();
     let elapsed = t0.elapsed().as_secs_f64();
+    let work = if analysed > 0.0 {
+        format!(
+            "{analysed:.1} s of audio in {elapsed:.1} s, real-time factor {:.3}",
+            elapsed / analysed
+        )
+    } else {
+        format!("no audio analysed, {elapsed:.1} s")
+    };
     eprintln!(
-        "annotated {ok}, skipped {skipped}, failed {failed} of {total} files ({analysed:.1} s of audio in {elapsed:.1} s, real-time factor {:.3}); index: {}",
-        elapsed / analysed.max(1e-9),
+        "annotated {ok}, skipped {skipped} (up to date), failed {failed} of {total} files ({work}); index: {}",
         index_path.display()
     );
     if failed > 0 {
@@ -228,7 +257,10 @@ fn report(e: &Entry) {
             e.seconds,
             e.outputs.len()
         ),
-        Status::Skipped => println!("skipped  {}  (outputs exist; --force recomputes)", e.input),
+        Status::Skipped => println!(
+            "skipped  {}  (outputs up to date; --force recomputes)",
+            e.input
+        ),
         Status::Failed => eprintln!(
             "FAILED   {}: {}",
             e.input,
@@ -237,15 +269,11 @@ fn report(e: &Entry) {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and
-/// a rename, so a file that exists is always complete (which is what lets a
-/// resumed run skip it).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+/// The reason in an I/O error, without the OS error number.
+pub(super) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "it does not exist".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
 }
