@@ -4,17 +4,27 @@
 //! samples excepted, which become zero), with no latency. On the audio thread, [`Emoscope::process`] only hands each block
 //! to the streaming engine's capture ring ([`emoscope::engine::CaptureInput`])
 //! and turns new readouts into MIDI CC ([`midi::CcEmitter`]); it never
-//! allocates, locks, blocks, logs or panics. The engine's worker is the
+//! allocates, locks, logs or panics, and never blocks except in an offline
+//! render, where it may wait for the worker. The engine's worker is the
 //! plugin's own thread, started in `activate` and joined in `deactivate` (or
 //! when the plugin is dropped); it loads the model and runs the analysis. The
 //! editor ([`editor`]) shows meters, history, the valence-arousal plane, the
 //! transcript and the status, and holds the settings, which the host saves
-//! with the project ([`params`]).
+//! with the project ([`params`]) and which reach the engine whenever the host
+//! restores them ([`restore`]).
+//!
+//! Offline renders: when the host says it renders offline, `process` may
+//! wait for the worker (nobody is listening), so a bounce analyses every
+//! window; when audio comes faster than real time without that word, the
+//! windows queue up to [`shared::MAX_QUEUED_SECONDS`] of audio instead (see
+//! `emoscope::engine::worker`). Deactivation waits for the queue, so markers
+//! exported on deactivate are complete.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use emoscope::engine::capture::RenderMode;
 use emoscope::engine::{CaptureInput, EngineShared};
 use nice_plug::prelude::*;
 
@@ -22,12 +32,14 @@ pub mod editor;
 pub mod export;
 pub mod midi;
 pub mod params;
+pub mod restore;
 pub mod shared;
 pub mod standalone;
 pub mod transcript;
 
 use midi::CcEmitter;
 use params::EmoscopeParams;
+use restore::RestoringParams;
 use shared::PluginShared;
 
 /// The plugin.
@@ -104,7 +116,10 @@ impl Plugin for Emoscope {
     type Editor = editor::EmoscopeEditor;
 
     fn params(&self) -> Arc<dyn Params> {
-        self.params.clone()
+        Arc::new(RestoringParams::new(
+            self.params.clone(),
+            self.shared.clone(),
+        ))
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
@@ -121,6 +136,7 @@ impl Plugin for Emoscope {
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
         context.set_latency_samples(0);
+        let render_mode = render_mode(buffer_config.process_mode, context.plugin_api());
         let rate_changed = self.sample_rate != buffer_config.sample_rate;
         self.sample_rate = buffer_config.sample_rate;
         if self.capture.is_none() || rate_changed {
@@ -129,9 +145,12 @@ impl Plugin for Emoscope {
             self.capture = Some(input);
             self.engine = Some(engine);
         } else {
-            // Activated again while running (nice-plug does this after a state
-            // load): send only the settings that changed.
+            // Activated again while running: send only the settings that
+            // changed (a state load has already sent them, see `restore`).
             self.shared.apply(&self.params);
+        }
+        if let Some(capture) = &mut self.capture {
+            capture.set_render_mode(render_mode);
         }
         true
     }
@@ -205,6 +224,27 @@ impl Plugin for Emoscope {
             );
         }
         ProcessStatus::Tail(self.shared.tail_samples.load(Ordering::Relaxed))
+    }
+}
+
+/// The capture path's overflow policy for the host's process mode.
+///
+/// VST3 workaround: nice-plug 0.4.2's `IAudioProcessor::setupProcessing`
+/// builds the `BufferConfig` that `activate` receives from the process mode
+/// of the *previous* setup and only then stores the new one, so under VST3
+/// the mode `activate` sees is one setup stale: a host's first offline setup
+/// reads `Realtime`, and the real-time setup after a bounce reads `Offline`.
+/// nice-plug exposes the mode nowhere else (not in `process`). So a VST3
+/// `Offline` only lets the audio thread wait while the worker sees audio
+/// arriving faster than real time ([`RenderMode::OfflineIfFast`]), which a
+/// real-time session never does; a VST3 bounce reported as `Realtime` is
+/// caught by the same pace check and queued (bounded) instead of waiting.
+/// CLAP's render mode is reported correctly and trusted.
+fn render_mode(mode: ProcessMode, api: PluginApi) -> RenderMode {
+    match (mode, api) {
+        (ProcessMode::Offline, PluginApi::Vst3) => RenderMode::OfflineIfFast,
+        (ProcessMode::Offline, _) => RenderMode::Offline,
+        (ProcessMode::Realtime | ProcessMode::Buffered, _) => RenderMode::Realtime,
     }
 }
 

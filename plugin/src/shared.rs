@@ -23,9 +23,20 @@ use crate::export::{export_timeline, ExportContext, ExportError};
 use crate::params::{EmoscopeParams, TranscriptSettings};
 use crate::transcript::load_transcript;
 
-/// Mono samples the capture ring holds: about 21 s at 48 kHz, far more than
-/// the worker ever lets pile up (it discards beyond a window and a hop).
-const CAPTURE_CAPACITY: usize = 1 << 20;
+/// Seconds of host audio the capture ring holds: the bound of the queue of
+/// audio waiting for analysis when a host renders faster than real time
+/// without saying it renders offline (see `emoscope::engine::worker`). Up to
+/// this much audio ahead of the analysis is kept; beyond it the audio
+/// thread, which must not wait then, drops blocks and counts them
+/// (`CaptureStats::samples_dropped`). In live playback the worker never
+/// lets more than a window and a hop pile up; offline, the audio thread
+/// waits for room instead. 30 s is 5.8 MB of samples at 48 kHz.
+pub const MAX_QUEUED_SECONDS: f64 = 30.0;
+
+/// Ring capacity, in mono samples, for [`MAX_QUEUED_SECONDS`] at `sample_rate`.
+fn capture_capacity(sample_rate: f32) -> usize {
+    (MAX_QUEUED_SECONDS * f64::from(sample_rate)).ceil() as usize
+}
 
 /// Where the host transport is, as the audio thread last saw it.
 #[derive(Debug, Default)]
@@ -120,7 +131,7 @@ impl PluginShared {
         sample_rate: f32,
     ) -> (CaptureInput, Arc<EngineShared>) {
         self.stop(params);
-        let (input, output) = capture(CAPTURE_CAPACITY);
+        let (input, output) = capture(capture_capacity(sample_rate));
         let config = params.analysis.read().to_config();
         let loader: Loader = Box::new(|dir: &Path| load_predictor(dir, &Device::Cpu));
         let engine = Engine::spawn(output, loader, None, config.clone());
@@ -145,8 +156,9 @@ impl PluginShared {
     }
 
     /// Sends the persisted settings that differ from what the engine has:
-    /// model directory, transcript, analysis settings. Called after state
-    /// loads and by the editor after edits. Main / GUI thread only.
+    /// model directory, transcript, analysis settings. Called after every
+    /// state load ([`crate::restore::RestoringParams`]), on activation and by
+    /// the editor after edits. Main / GUI thread only.
     pub fn apply(&self, params: &EmoscopeParams) {
         let mut guard = self.running.lock();
         let model_dir = params.model_dir.read().clone();
@@ -196,20 +208,23 @@ impl PluginShared {
     }
 
     /// Stops the engine (joins its worker) and keeps its timeline; exports
-    /// if the user asked for export on deactivate. Main thread only.
+    /// if the user asked for export on deactivate. When the host rendered
+    /// offline or faster than real time, the join waits for the queued
+    /// windows to be analysed first, so the export holds all of them. Main
+    /// thread only.
     pub fn stop(&self, params: &EmoscopeParams) {
         // Take it out first so nobody waits on the mutex during the join.
         let running = self.running.lock().take();
         let Some(running) = running else {
             return;
         };
-        let entries = running.engine.shared().timeline.snapshot();
-        let tolerance = running.config.hop_seconds / 2.0;
-        *self.last_run.lock() = Some((
-            running.engine.shared().status.output_range(),
-            running.config.clone(),
-        ));
+        let engine = running.engine.shared().clone();
+        let config = running.config.clone();
+        // Joins the worker, which first analyses what is still queued.
         drop(running);
+        let entries = engine.timeline.snapshot();
+        let tolerance = config.hop_seconds / 2.0;
+        *self.last_run.lock() = Some((engine.status.output_range(), config));
         merge_entries(&mut self.archive.lock(), entries, tolerance);
         let export = params.export.read().clone();
         if export.on_deactivate && !export.path.trim().is_empty() {

@@ -7,6 +7,12 @@
 //! tested equal to streaming), and state save -> load -> save gives the same
 //! bytes.
 //!
+//! Also: the saved settings reach the engine whatever order the host
+//! restores state in (before activation, after it, while processing), and a
+//! render faster than real time (with the host's offline flag, and without
+//! it up to the queue bound) exports the same timeline as the engine's
+//! offline analysis of the same audio (what `emoscope annotate` runs).
+//!
 //! The bundle is the `cdylib` cargo builds next to this test (copied to
 //! `<tmp>/Emoscope.clap`, which is all a Linux CLAP bundle is); set
 //! `EMOSCOPE_CLAP=target/bundled/Emoscope.clap` to test the one
@@ -21,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_host::events::event_types::{MidiEvent, TransportEvent, TransportFlags};
 use clack_host::events::EventFlags;
@@ -33,11 +40,13 @@ struct TestHost;
 
 struct Shared {
     state: OnceLock<Option<PluginState>>,
+    render: OnceLock<Option<PluginRender>>,
 }
 
 impl<'a> SharedHandler<'a> for Shared {
     fn initializing(&self, instance: InitializingPluginHandle<'a>) {
         let _ = self.state.set(instance.get_extension());
+        let _ = self.render.set(instance.get_extension());
     }
     fn request_restart(&self) {}
     fn request_process(&self) {}
@@ -313,6 +322,7 @@ fn clap_host_passthrough_cc_and_state() {
         PluginInstance::<TestHost>::new(
             |_| Shared {
                 state: OnceLock::new(),
+                render: OnceLock::new(),
             },
             |_| MainThread,
             &entry,
@@ -417,4 +427,396 @@ fn clap_host_passthrough_cc_and_state() {
         .unwrap();
     load(&mut fresh, fresh_ext, &first);
     assert_eq!(save(&mut fresh, fresh_ext), first);
+}
+
+/// The bundle loaded once per test, to make instances from.
+struct Bundle {
+    _tmp: tempfile::TempDir,
+    entry: PluginEntry,
+    id: std::ffi::CString,
+    info: HostInfo,
+}
+
+impl Bundle {
+    fn load() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let clap = bundle(tmp.path());
+        // SAFETY: loading our own plugin library, which follows the CLAP ABI.
+        let entry = unsafe { PluginEntry::load(&clap) }.unwrap();
+        let id = entry
+            .get_plugin_factory()
+            .unwrap()
+            .plugin_descriptors()
+            .find_map(|d| {
+                d.id()
+                    .filter(|id| id.to_bytes() == b"org.emoscope.emoscope")
+            })
+            .expect("the bundle exports org.emoscope.emoscope")
+            .to_owned();
+        let info =
+            HostInfo::new("emoscope-test", "Emoscope", "https://example.org", "0.1").unwrap();
+        Self {
+            _tmp: tmp,
+            entry,
+            id,
+            info,
+        }
+    }
+
+    /// A fresh instance and its state extension.
+    fn instance(&self) -> (PluginInstance<TestHost>, PluginState) {
+        let instance = PluginInstance::<TestHost>::new(
+            |_| Shared {
+                state: OnceLock::new(),
+                render: OnceLock::new(),
+            },
+            |_| MainThread,
+            &self.entry,
+            &self.id,
+            &self.info,
+        )
+        .unwrap();
+        let state = instance
+            .access_shared_handler(|h| *h.state.get().unwrap())
+            .expect("the plugin has the state extension");
+        (instance, state)
+    }
+}
+
+/// `default_state` with the model, the test's analysis settings and export
+/// to `export` (JSON, on deactivate): what a saved project holds.
+fn project_state(default_state: &[u8], model: &Path, export: &Path) -> Vec<u8> {
+    let configured = configured_state(default_state, model);
+    let mut v = state_json(&configured);
+    let settings = serde_json::json!({
+        "path": export.display().to_string(), "format": "json", "on_deactivate": true
+    });
+    v["fields"]
+        .as_object_mut()
+        .unwrap()
+        .insert("export".into(), settings.to_string().into());
+    let json = serde_json::to_vec(&v).unwrap();
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out
+}
+
+/// The host's side of processing: stereo buffers and an event queue, fed
+/// from a mono signal (L = R, so the plugin's down-mix is the signal itself).
+struct Feed {
+    rate: f64,
+    inputs: AudioPorts,
+    outputs: AudioPorts,
+    in_l: Vec<f32>,
+    in_r: Vec<f32>,
+    out_l: Vec<f32>,
+    out_r: Vec<f32>,
+    events: EventBuffer,
+    /// Samples processed so far (the steady time).
+    played: u64,
+}
+
+impl Feed {
+    fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            inputs: AudioPorts::with_capacity(2, 1),
+            outputs: AudioPorts::with_capacity(2, 1),
+            in_l: vec![0.0; MAX_BLOCK as usize],
+            in_r: vec![0.0; MAX_BLOCK as usize],
+            out_l: vec![0.0; MAX_BLOCK as usize],
+            out_r: vec![0.0; MAX_BLOCK as usize],
+            events: EventBuffer::with_capacity(256),
+            played: 0,
+        }
+    }
+
+    /// One block of `samples` at timeline sample `position`, transport playing.
+    fn block(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        position: usize,
+        samples: &[f32],
+    ) {
+        let len = samples.len();
+        self.in_l[..len].copy_from_slice(samples);
+        self.in_r[..len].copy_from_slice(samples);
+        self.events.clear();
+        let t = transport(position, self.rate, true);
+        let input = self.inputs.with_input_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(
+                [&mut self.in_l[..len], &mut self.in_r[..len]]
+                    .into_iter()
+                    .map(InputChannel::variable),
+            ),
+        }]);
+        let mut output = self.outputs.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                [&mut self.out_l[..len], &mut self.out_r[..len]].into_iter(),
+            ),
+        }]);
+        processor
+            .process(
+                &input,
+                &mut output,
+                &InputEvents::empty(),
+                &mut OutputEvents::from_buffer(&mut self.events),
+                Some(self.played),
+                Some(&t),
+            )
+            .unwrap();
+        self.played += len as u64;
+    }
+
+    /// `signal` from timeline sample 0 in blocks of random size, back to
+    /// back: as fast as the host goes, far faster than real time.
+    fn render(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        signal: &[f32],
+        rng: &mut Rng,
+    ) {
+        let mut pos = 0;
+        while pos < signal.len() {
+            let len = (1 + rng.below(u64::from(MAX_BLOCK)) as usize).min(signal.len() - pos);
+            self.block(processor, pos, &signal[pos..pos + len]);
+            pos += len;
+        }
+    }
+}
+
+fn audio_config(rate: f64) -> PluginAudioConfiguration {
+    PluginAudioConfiguration {
+        sample_rate: rate,
+        min_frames_count: 1,
+        max_frames_count: MAX_BLOCK,
+    }
+}
+
+/// `examples/speech.wav` at `rate`, `times` times over.
+fn speech(rate: f64, times: usize) -> Vec<f32> {
+    let once = emoscope::audio::load_mono(
+        &common::workspace().join("examples/speech.wav"),
+        rate as u32,
+    )
+    .unwrap();
+    once.iter()
+        .cycle()
+        .take(once.len() * times)
+        .copied()
+        .collect()
+}
+
+/// One exported window: (start, end, [arousal, valence, dominance]).
+type Window = (f64, f64, [f32; 3]);
+
+/// The timeline of a JSON annotation the plugin exported.
+fn exported_timeline(path: &Path) -> Vec<Window> {
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("no markers were exported to {}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let f = |k: &str| w[k].as_f64().unwrap();
+            (
+                f("start"),
+                f("end"),
+                [
+                    f("arousal") as f32,
+                    f("valence") as f32,
+                    f("dominance") as f32,
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The engine's offline analysis (what `emoscope annotate` runs) of the
+/// same mono signal with the same settings.
+fn offline_timeline(model: &Path, signal: &[f32], rate: f64) -> Vec<Window> {
+    let mut predictor = load_predictor(model, &candle_core::Device::Cpu).unwrap();
+    analyze_offline(signal, rate as f32, predictor.as_mut(), &analysis(), None)
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let s = w.smoothed;
+            (w.start, w.end, [s.arousal, s.valence, s.dominance])
+        })
+        .collect()
+}
+
+/// Largest difference allowed between a value the plugin's worker computed
+/// and the offline analysis' value for the same window. The windows hold the
+/// same samples bit for bit (same down-mix, same resampler state, as
+/// `tests/engine.rs` checks exactly), so only the order of floating-point
+/// sums inside the model could differ (candle may split a matmul
+/// differently on another thread): a few f32 ulps of each layer's output,
+/// through the fixture head's gain of 50 about 1e-5 at most. Neighbouring
+/// windows of the fixture differ by far more than this (its readings spread
+/// over some 0.2 of the 0..1 range), so a shifted or missing window cannot
+/// pass.
+const VALUE_TOLERANCE: f32 = 1e-4;
+
+fn assert_same_timeline(what: &str, plugin: &[Window], reference: &[Window]) {
+    let starts = |t: &[Window]| t.iter().map(|w| (w.0, w.1)).collect::<Vec<_>>();
+    assert_eq!(
+        starts(plugin),
+        starts(reference),
+        "{what}: the exported windows are not the offline analysis' windows \
+         ({} exported, {} expected)",
+        plugin.len(),
+        reference.len()
+    );
+    let largest = plugin
+        .iter()
+        .zip(reference)
+        .flat_map(|(p, r)| p.2.iter().zip(&r.2).map(|(a, b)| (a - b).abs()))
+        .fold(0.0f32, f32::max);
+    eprintln!(
+        "{what}: {} windows, largest difference {largest:e}",
+        plugin.len()
+    );
+    for (p, r) in plugin.iter().zip(reference) {
+        for (a, b) in p.2.iter().zip(&r.2) {
+            assert!(
+                (a - b).abs() <= VALUE_TOLERANCE,
+                "{what}: window at {} s: {:?} exported, {:?} offline",
+                p.0,
+                p.2,
+                r.2
+            );
+        }
+    }
+}
+
+/// How the host restores a saved project, relative to activation.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// Load state, then activate (REAPER, Bitwig).
+    StateThenActivate,
+    /// Activate, then load state (Ardour 7 with VST3).
+    ActivateThenState,
+    /// Load state while the audio thread is processing (a preset load).
+    StateWhileProcessing,
+}
+
+#[test]
+fn restored_settings_reach_the_engine_in_every_call_order() {
+    let host = Bundle::load();
+    let model = common::model_dir("restore-order");
+    let out = tempfile::tempdir().unwrap();
+    let rate = 48_000.0;
+    let signal = speech(rate, 2);
+    let mut rng = Rng(0x0bad_5eed_1234_5678);
+    for order in [
+        Order::StateThenActivate,
+        Order::ActivateThenState,
+        Order::StateWhileProcessing,
+    ] {
+        let export = out.path().join(format!("{order:?}.json"));
+        let (mut instance, ext) = host.instance();
+        let project = project_state(&save(&mut instance, ext), model.path(), &export);
+        let mut feed = Feed::new(rate);
+        if let Order::StateThenActivate = order {
+            load(&mut instance, ext, &project);
+        }
+        let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+        if let Order::ActivateThenState = order {
+            load(&mut instance, ext, &project);
+        }
+        let mut processor = processor.start_processing().unwrap();
+        if let Order::StateWhileProcessing = order {
+            // Silence with the transport running, then the load between two blocks.
+            let silence = vec![0.0f32; 512];
+            for i in 0..8 {
+                feed.block(&mut processor, i * 512, &silence);
+            }
+            load(&mut instance, ext, &project);
+        }
+        feed.render(&mut processor, &signal, &mut rng);
+        instance.deactivate(processor.stop_processing());
+        // The model, the analysis settings and the export settings all came
+        // from the restored state: markers were exported, by the fixture
+        // model, in 1 s windows every 0.25 s (the default is 4 s every 1 s).
+        let timeline = exported_timeline(&export);
+        assert!(!timeline.is_empty(), "{order:?}: no windows analysed");
+        for w in &timeline {
+            assert_eq!(w.1 - w.0, analysis().window_seconds, "{order:?}: {w:?}");
+        }
+        assert!(
+            std::fs::read_to_string(&export)
+                .unwrap()
+                .contains("restore-order"),
+            "{order:?}: the export does not name the restored model"
+        );
+    }
+}
+
+#[test]
+fn an_offline_render_exports_the_offline_analysis_timeline() {
+    let host = Bundle::load();
+    let model = common::model_dir("offline-render");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("bounce.json");
+    let rate = 48_000.0;
+    // Speech, 12 times over (41.5 s): longer than the queue bound, so only
+    // waiting for the worker can keep every window.
+    let signal = speech(rate, 12);
+    assert!(signal.len() as f64 / rate > emoscope_plugin::shared::MAX_QUEUED_SECONDS);
+    let (mut instance, ext) = host.instance();
+    let project = project_state(&save(&mut instance, ext), model.path(), &export);
+    load(&mut instance, ext, &project);
+    let render = instance
+        .access_shared_handler(|h| *h.render.get().unwrap())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+    let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    let t0 = Instant::now();
+    Feed::new(rate).render(&mut processor, &signal, &mut Rng(0xfeed_beef_0000_0001));
+    let render_time = t0.elapsed();
+    instance.deactivate(processor.stop_processing());
+
+    let reference = offline_timeline(model.path(), &signal, rate);
+    assert_same_timeline("offline render", &exported_timeline(&export), &reference);
+    // 41.5 s in 1 s windows every 0.25 s: 163 windows.
+    assert_eq!(reference.len(), 163);
+    eprintln!(
+        "offline render of {:.1} s took {render_time:?}",
+        signal.len() as f64 / rate
+    );
+}
+
+#[test]
+fn a_fast_render_without_the_offline_flag_keeps_every_window_up_to_the_bound() {
+    let host = Bundle::load();
+    let model = common::model_dir("fast-render");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("bounce.json");
+    let rate = 44_100.0;
+    // Speech, 7 times over (24.2 s), within the queue bound: the whole
+    // render may sit in the queue while the model loads.
+    let signal = speech(rate, 7);
+    assert!(signal.len() as f64 / rate < emoscope_plugin::shared::MAX_QUEUED_SECONDS);
+    let (mut instance, ext) = host.instance();
+    let project = project_state(&save(&mut instance, ext), model.path(), &export);
+    load(&mut instance, ext, &project);
+    let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    Feed::new(rate).render(&mut processor, &signal, &mut Rng(0xfeed_beef_0000_0002));
+    instance.deactivate(processor.stop_processing());
+
+    let reference = offline_timeline(model.path(), &signal, rate);
+    assert_same_timeline(
+        "fast render without the offline flag",
+        &exported_timeline(&export),
+        &reference,
+    );
 }
