@@ -4,6 +4,12 @@
 //! file, a [`Location`] (a line, a byte offset, or a key path for JSON), what
 //! was expected there and what was found, so a user can open the file at the
 //! right place and fix it.
+//!
+//! Input a reader can still use after a repair (a cue without a number, a
+//! timing without milliseconds, a block a WebVTT parser skips, a guessed
+//! encoding) is a [`ReadWarning`] instead: same file and location, plus what
+//! the reader did about it. With [`ReadOptions::strict`](super::ReadOptions)
+//! the first warning is returned as [`ReadError::Strict`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -98,6 +104,13 @@ pub enum ReadError {
         /// The transcript file.
         path: PathBuf,
     },
+    /// Strict reading ([`ReadOptions::strict`](super::ReadOptions)) refuses
+    /// input that the reader would otherwise have repaired or skipped.
+    #[error("{warning} (refused: strict reading does not repair input)")]
+    Strict {
+        /// What the reader would have warned about.
+        warning: ReadWarning,
+    },
     /// The file name does not say which format it is in.
     #[error("{path}: unknown transcript format (expected a .srt, .vtt, .TextGrid, .eaf, .json or .txt file)")]
     UnknownFormat {
@@ -120,6 +133,89 @@ impl ReadError {
             expected: expected.into(),
             found: excerpt(found),
         }
+    }
+}
+
+/// Input a reader repaired or skipped, and where: printed as
+/// `file: line 12: <what was found>; <what was done>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadWarning {
+    /// The transcript file.
+    pub path: PathBuf,
+    /// Where the repaired or skipped input is.
+    pub location: Location,
+    /// What was found there and what the reader did about it.
+    pub message: String,
+}
+
+impl fmt::Display for ReadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            self.path.display(),
+            self.location,
+            self.message
+        )
+    }
+}
+
+/// At most this many warnings are kept one by one; the rest are counted in a
+/// last warning, so a file with a repair on every cue does not flood the log.
+pub const MAX_WARNINGS: usize = 20;
+
+/// The warnings of one read, and whether they are errors ([`ReadError::Strict`]).
+#[derive(Debug)]
+pub(crate) struct Warnings {
+    path: PathBuf,
+    strict: bool,
+    list: Vec<ReadWarning>,
+    dropped: usize,
+}
+
+impl Warnings {
+    pub(crate) fn new(path: &std::path::Path, strict: bool) -> Self {
+        Self {
+            path: path.to_owned(),
+            strict,
+            list: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Records that the input at `location` was repaired or skipped
+    /// (`message` says what was found and what was done); an error when strict.
+    pub(crate) fn warn(
+        &mut self,
+        location: Location,
+        message: impl Into<String>,
+    ) -> Result<(), ReadError> {
+        let warning = ReadWarning {
+            path: self.path.clone(),
+            location,
+            message: message.into(),
+        };
+        if self.strict {
+            return Err(ReadError::Strict { warning });
+        }
+        if self.list.len() < MAX_WARNINGS {
+            self.list.push(warning);
+        } else {
+            self.dropped += 1;
+        }
+        Ok(())
+    }
+
+    /// The warnings, with a last one counting those not kept.
+    pub(crate) fn into_vec(mut self) -> Vec<ReadWarning> {
+        if self.dropped > 0 {
+            self.list.push(ReadWarning {
+                path: self.path,
+                location: Location::File,
+                message: format!("{} more warnings like the above", self.dropped),
+            });
+        }
+        self.list
     }
 }
 
@@ -185,6 +281,37 @@ mod tests {
                 column: Some(2)
             }
         );
+    }
+
+    #[test]
+    fn strict_turns_the_first_warning_into_an_error() {
+        let p = std::path::Path::new("a.srt");
+        let mut w = Warnings::new(p, false);
+        w.warn(Location::line(3), "no cue number; read the cue anyway")
+            .unwrap();
+        let list = w.into_vec();
+        assert_eq!(
+            list[0].to_string(),
+            "a.srt: line 3: no cue number; read the cue anyway"
+        );
+        let mut w = Warnings::new(p, true);
+        let e = w.warn(Location::line(3), "no cue number").unwrap_err();
+        assert!(matches!(e, ReadError::Strict { .. }), "{e}");
+        assert!(
+            e.to_string().starts_with("a.srt: line 3: no cue number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn warnings_beyond_the_cap_are_counted() {
+        let mut w = Warnings::new(std::path::Path::new("a.srt"), false);
+        for i in 0..MAX_WARNINGS + 5 {
+            w.warn(Location::line(i + 1), "x").unwrap();
+        }
+        let list = w.into_vec();
+        assert_eq!(list.len(), MAX_WARNINGS + 1);
+        assert_eq!(list[MAX_WARNINGS].message, "5 more warnings like the above");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::ReadError;
-use super::{audacity, decode_text, eaf, plain, srt, textgrid, vtt, whisper, Transcript};
+use super::error::{ReadError, Warnings};
+use super::{
+    audacity, check_against_audio, decode, eaf, plain, srt, textgrid, vtt, whisper, Transcript,
+};
 
 /// A transcript file format Emoscope reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,10 +95,17 @@ pub struct ReadOptions {
     pub format: Option<TranscriptFormat>,
     /// Duration of the audio the transcript belongs to, in seconds: a plain
     /// text transcript spans `[0, duration]`, and is refused without it.
+    /// Cues that start after it (or end more than a second after it) are
+    /// warned about.
     pub audio_seconds: Option<f64>,
     /// For multi-tier formats (TextGrid, EAF): the tier whose annotations are
     /// the segments, instead of the reader's choice.
     pub tier: Option<String>,
+    /// Refuse input the readers would repair or skip (and cues that overlap
+    /// or lie beyond the audio) with [`ReadError::Strict`], instead of
+    /// reading it with a [`ReadWarning`](super::ReadWarning) on
+    /// [`Transcript::warnings`].
+    pub strict: bool,
 }
 
 /// Reads and parses the transcript at `path`.
@@ -105,19 +114,52 @@ pub fn read_file(path: &Path, options: &ReadOptions) -> Result<Transcript, ReadE
         path: path.to_owned(),
         source,
     })?;
-    let text = decode_text(&bytes, path)?;
-    parse_str(&text, path, options)
+    let mut warnings = Warnings::new(path, options.strict);
+    let text = decode::decode(&bytes, path, &mut warnings)?;
+    parse_with(&text, path, options, warnings)
 }
 
 /// Parses transcript `text` as read from `path` (which names it in errors
 /// and, unless `options.format` is set, gives its format).
 pub fn parse_str(text: &str, path: &Path, options: &ReadOptions) -> Result<Transcript, ReadError> {
+    parse_with(text, path, options, Warnings::new(path, options.strict))
+}
+
+/// [`parse_str`] continuing the warnings of decoding.
+fn parse_with(
+    text: &str,
+    path: &Path,
+    options: &ReadOptions,
+    warnings: Warnings,
+) -> Result<Transcript, ReadError> {
     let format = options
         .format
         .or_else(|| TranscriptFormat::detect(path, text))
         .ok_or_else(|| ReadError::UnknownFormat {
             path: path.to_owned(),
         })?;
+    let mut transcript = match format {
+        TranscriptFormat::Srt => srt::read(text, path, warnings)?,
+        TranscriptFormat::WebVtt => vtt::read(text, path, warnings)?,
+        other => {
+            let mut t = parse_untimed_warnings(other, text, path, options)?;
+            let mut all = warnings.into_vec();
+            all.append(&mut t.warnings);
+            t.warnings = all;
+            t
+        }
+    };
+    check_against_audio(&mut transcript, path, options.audio_seconds, options.strict)?;
+    Ok(transcript)
+}
+
+/// The readers that do not repair input themselves.
+fn parse_untimed_warnings(
+    format: TranscriptFormat,
+    text: &str,
+    path: &Path,
+    options: &ReadOptions,
+) -> Result<Transcript, ReadError> {
     match format {
         TranscriptFormat::Srt => srt::parse(text, path),
         TranscriptFormat::WebVtt => vtt::parse(text, path),
@@ -183,6 +225,65 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.segments()[0].end, 2.0);
+    }
+
+    #[test]
+    fn cues_after_the_audio_and_overlapping_cues_are_warned_about() {
+        // Issue 16, item 7: a cue at 600 s in a 7 s file; two cues overlapping.
+        let text = "1\n00:00:01,000 --> 00:00:03,000\na\n\n\
+                    2\n00:00:02,000 --> 00:00:04,000\nb\n\n\
+                    3\n00:10:00,000 --> 00:10:02,000\nc\n";
+        let p = Path::new("talk.srt");
+        let options = ReadOptions {
+            audio_seconds: Some(7.0),
+            ..Default::default()
+        };
+        let t = parse_str(text, p, &options).unwrap();
+        let w: Vec<String> = t.warnings().iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("talk.srt: line 6: cue 2.000..4.000 s overlaps the cue at line 2"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with(
+                "talk.srt: line 10: cue starts at 600.000 s, after the audio ends (7.000 s)"
+            ),
+            "{w:?}"
+        );
+        let strict = ReadOptions {
+            strict: true,
+            ..options
+        };
+        let e = parse_str(text, p, &strict).unwrap_err();
+        assert!(matches!(e, ReadError::Strict { .. }), "{e}");
+    }
+
+    #[test]
+    fn decoding_warnings_come_first_and_strict_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin.srt");
+        // "Café au lait, s'il vous plaît, très été" in Windows-1252.
+        std::fs::write(
+            &path,
+            b"1\n00:00:01,000 --> 00:00:02,000\nCaf\xE9 au lait, s'il vous pla\xEEt, tr\xE8s \xE9t\xE9\n",
+        )
+        .unwrap();
+        let t = read_file(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(
+            t.segments()[0].text,
+            "Café au lait, s'il vous plaît, très été"
+        );
+        assert_eq!(t.warnings().len(), 1);
+        assert!(t.warnings()[0].message.contains("windows-1252"));
+        let strict = ReadOptions {
+            strict: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            read_file(&path, &strict),
+            Err(ReadError::Strict { .. })
+        ));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Small text clean-ups shared by the subtitle readers: dropping formatting
-//! tags and collapsing whitespace, so the text branch sees plain words.
+//! tags, decoding character references and collapsing whitespace, so the
+//! text branch sees plain words.
 
 /// Joins the whitespace-separated words of `s` with single spaces.
 pub fn collapse_whitespace(s: &str) -> String {
@@ -29,6 +30,42 @@ pub fn strip_srt_markup(s: &str) -> String {
             Some(j) if is_tag => rest = &tail[j + 1..],
             _ => {
                 out.push(open as char);
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decodes the character references WebVTT defines (and SubRip files
+/// converted from it carry); others stay as written.
+pub fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let known = [
+            ("&amp;", "&"),
+            ("&lt;", "<"),
+            ("&gt;", ">"),
+            ("&nbsp;", "\u{a0}"),
+            ("&lrm;", "\u{200e}"),
+            ("&rlm;", "\u{200f}"),
+            ("&quot;", "\""),
+            ("&apos;", "'"),
+        ];
+        match known.iter().find(|(e, _)| tail.starts_with(e)) {
+            Some((e, c)) => {
+                out.push_str(c);
+                rest = &tail[e.len()..];
+            }
+            None => {
+                out.push('&');
                 rest = &tail[1..];
             }
         }

@@ -13,7 +13,12 @@
 //! openai-whisper and WhisperX JSON ([`whisper`]) and plain text ([`plain`]).
 //! [`read_file`] picks the reader from the file name ([`TranscriptFormat`]);
 //! malformed input is a [`ReadError`] naming the file, the line (or byte
-//! offset, or JSON key) and what was expected.
+//! offset, or JSON key) and what was expected. Input a reader repaired or
+//! skipped, and cues that cannot line up with the audio (overlapping, or
+//! after its end), are [`ReadWarning`]s on the returned transcript
+//! ([`Transcript::warnings`]); [`ReadOptions::strict`] makes them errors.
+//! Bytes become text in [`decode_text`]: byte-order marks of every width,
+//! UTF-8, and legacy encodings detected from the bytes (with a warning).
 
 pub mod audacity;
 mod decode;
@@ -28,7 +33,7 @@ pub mod vtt;
 pub mod whisper;
 
 pub use decode::decode_text;
-pub use error::{Location, ReadError};
+pub use error::{Location, ReadError, ReadWarning, MAX_WARNINGS};
 pub use format::{parse_str, read_file, sidecar_for, ReadOptions, TranscriptFormat};
 
 /// One timed word.
@@ -76,6 +81,11 @@ pub struct Transcript {
     segments: Vec<Segment>,
     /// Seconds added to transcript times to get host timeline seconds.
     offset: f64,
+    /// Where each segment came from in its file (parallel to `segments`;
+    /// empty for transcripts not read from a file).
+    origins: Vec<Location>,
+    /// What the reader repaired or skipped.
+    warnings: Vec<ReadWarning>,
 }
 
 impl Transcript {
@@ -94,7 +104,34 @@ impl Transcript {
         Ok(Self {
             segments,
             offset: 0.0,
+            origins: Vec::new(),
+            warnings: Vec::new(),
         })
+    }
+
+    /// Like [`Transcript::new`], remembering where each segment came from.
+    fn located(segments: Vec<(Segment, Location)>) -> Result<Self, TranscriptError> {
+        let (segments, origins): (Vec<Segment>, Vec<Location>) = segments.into_iter().unzip();
+        // Validate in file order (indices in errors are file order), then sort both.
+        let mut t = Self::new(segments.clone())?;
+        let mut order: Vec<usize> = (0..segments.len()).collect();
+        order.sort_by(|&a, &b| segments[a].start.total_cmp(&segments[b].start));
+        t.origins = order.iter().map(|&i| origins[i].clone()).collect();
+        Ok(t)
+    }
+
+    /// What the reader repaired or skipped in the file, each with file,
+    /// location and what was done (empty for a clean file).
+    pub fn warnings(&self) -> &[ReadWarning] {
+        &self.warnings
+    }
+
+    /// Where segment `index` (in [`Transcript::segments`] order) is in its file.
+    pub fn origin(&self, index: usize) -> Location {
+        self.origins
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| Location::Key(format!("segment {}", index + 1)))
     }
 
     /// The same transcript shifted by `offset` seconds on the host timeline.
@@ -146,14 +183,85 @@ pub(crate) fn finish(
     path: &std::path::Path,
     segments: Vec<Segment>,
 ) -> Result<Transcript, ReadError> {
-    Transcript::new(segments).map_err(|e| match e {
+    Transcript::new(segments).map_err(|e| bad_span(path, e))
+}
+
+/// [`finish`] for readers that know each segment's location and may have warned.
+pub(crate) fn finish_located(
+    path: &std::path::Path,
+    segments: Vec<(Segment, Location)>,
+    warnings: error::Warnings,
+) -> Result<Transcript, ReadError> {
+    let mut t = Transcript::located(segments).map_err(|e| bad_span(path, e))?;
+    t.warnings = warnings.into_vec();
+    Ok(t)
+}
+
+/// Warns about segments that cannot line up with the audio: overlapping the
+/// previous one, or starting after (or ending well after) `audio_seconds`.
+pub(crate) fn check_against_audio(
+    t: &mut Transcript,
+    path: &std::path::Path,
+    audio_seconds: Option<f64>,
+    strict: bool,
+) -> Result<(), ReadError> {
+    /// Subtitles often linger a little after the sound; this much is not worth a word.
+    const LINGER: f64 = 1.0;
+    let mut w = error::Warnings::new(path, strict);
+    let mut latest_end: Option<(f64, usize)> = None;
+    for (i, s) in t.segments.iter().enumerate() {
+        if let Some((end, j)) = latest_end {
+            // 1 ms tolerance: timestamps are written in milliseconds.
+            if s.start < end - 0.0005 {
+                w.warn(
+                    t.origin(i),
+                    format!(
+                        "cue {:.3}..{:.3} s overlaps the cue at {} ({:.3}..{:.3} s); both kept, so windows over the overlap read both texts",
+                        s.start,
+                        s.end,
+                        t.origin(j),
+                        t.segments[j].start,
+                        t.segments[j].end
+                    ),
+                )?;
+            }
+        }
+        if latest_end.is_none_or(|(end, _)| s.end > end) {
+            latest_end = Some((s.end, i));
+        }
+        if let Some(audio) = audio_seconds {
+            if s.start >= audio {
+                w.warn(
+                    t.origin(i),
+                    format!(
+                        "cue starts at {:.3} s, after the audio ends ({audio:.3} s); no window reads it",
+                        s.start
+                    ),
+                )?;
+            } else if s.end > audio + LINGER {
+                w.warn(
+                    t.origin(i),
+                    format!(
+                        "cue ends at {:.3} s, after the audio ends ({audio:.3} s); only its first part has audio under it",
+                        s.end
+                    ),
+                )?;
+            }
+        }
+    }
+    t.warnings.extend(w.into_vec());
+    Ok(())
+}
+
+fn bad_span(path: &std::path::Path, e: TranscriptError) -> ReadError {
+    match e {
         TranscriptError::BadSpan { index, start, end } => ReadError::syntax(
             path,
             Location::Key(format!("segment {}", index + 1)),
             "finite times with end >= start",
             &format!("{start} .. {end}"),
         ),
-    })
+    }
 }
 
 #[cfg(test)]
