@@ -24,7 +24,9 @@
 //!   does not fit is dropped and counted as above.
 //! - When the host says it renders offline ([`RenderMode::Offline`]) nobody is
 //!   listening, so the audio thread waits for room instead of dropping (for at
-//!   most [`MAX_OFFLINE_WAIT`] per block, in case the worker is gone).
+//!   most [`MAX_OFFLINE_WAIT`] per block, in case the worker is gone). Where
+//!   that report may be stale ([`RenderMode::OfflineIfFast`]) it waits only
+//!   while audio comes faster than real time.
 //!
 //! The worker tells "faster than real time" from [`CaptureStats::delivered_ns`]
 //! (audio delivered, in nanoseconds at the host rate) against its wall clock,
@@ -45,6 +47,11 @@ pub const MAX_CHUNK: usize = 4096;
 /// [`RenderMode::Offline`] (the worker may be loading a large model); after
 /// that the block is dropped and counted as in real time.
 pub const MAX_OFFLINE_WAIT: Duration = Duration::from_secs(60);
+
+/// Lead over the wall clock, seconds, that counts as rendering faster than
+/// real time (live playback never gets that far ahead, even with a host's
+/// prefetch). The worker's pace check uses the same figure.
+pub const FAST_LEAD: f64 = 1.0;
 
 /// Sleep between checks for room while waiting in [`RenderMode::Offline`].
 const OFFLINE_POLL: Duration = Duration::from_micros(200);
@@ -139,15 +146,6 @@ impl CaptureStats {
     pub fn faster_than_real_time(&self) -> bool {
         self.faster_than_real_time.load(Ordering::Relaxed)
     }
-
-    /// Whether the audio thread may wait for room in the ring now.
-    fn may_wait(&self) -> bool {
-        match self.render_mode() {
-            RenderMode::Realtime => false,
-            RenderMode::Offline => true,
-            RenderMode::OfflineIfFast => self.faster_than_real_time(),
-        }
-    }
 }
 
 /// Audio-thread end of the capture pair.
@@ -158,6 +156,11 @@ pub struct CaptureInput {
     mono: Box<[f32; MAX_CHUNK]>,
     /// Set after a drop, cleared by the next block that gets through.
     pending_discontinuity: bool,
+    /// [`RenderMode::OfflineIfFast`] only: wall time and
+    /// [`CaptureStats::delivered_ns`] at the first block after the mode was
+    /// set (by [`Self::push`]), so the audio thread can see a fast render itself before the
+    /// worker has said so (it may be busy loading the model).
+    fast_mark: Option<(Instant, u64)>,
     /// Shared with the worker and the editor.
     stats: Arc<CaptureStats>,
 }
@@ -186,6 +189,7 @@ pub fn capture(capacity: usize) -> (CaptureInput, CaptureOutput) {
             blocks: bp,
             mono: Box::new([0.0; MAX_CHUNK]),
             pending_discontinuity: false,
+            fast_mark: None,
             stats: stats.clone(),
         },
         CaptureOutput {
@@ -215,6 +219,10 @@ impl CaptureInput {
             return;
         };
         let frames = first.as_ref().len();
+        if self.fast_mark.is_none() && self.stats.render_mode() == RenderMode::OfflineIfFast {
+            let delivered = self.stats.delivered_ns.load(Ordering::Relaxed);
+            self.fast_mark = Some((Instant::now(), delivered));
+        }
         if sample_rate > 0.0 {
             let ns = (frames as f64 * 1e9 / f64::from(sample_rate)) as u64;
             self.stats.delivered_ns.fetch_add(ns, Ordering::Relaxed);
@@ -304,7 +312,7 @@ impl CaptureInput {
     /// Offline rendering only: waits until `n` samples fit, for at most
     /// [`MAX_OFFLINE_WAIT`]; returns whether they do. Never waits in real time.
     fn wait_for_room(&mut self, n: usize) -> bool {
-        if !self.stats.may_wait() {
+        if !self.may_wait() {
             return false;
         }
         self.stats.blocks_waited.fetch_add(1, Ordering::Relaxed);
@@ -318,10 +326,35 @@ impl CaptureInput {
         true
     }
 
+    /// Whether the audio thread may wait for room in the ring now: offline,
+    /// or offline-if-fast while audio comes faster than real time, in the
+    /// worker's verdict or by a lead of more than [`FAST_LEAD`] over the wall
+    /// clock since the first block (the clock is read only in this mode: at
+    /// the first block and when the ring is full).
+    fn may_wait(&mut self) -> bool {
+        match self.stats.render_mode() {
+            RenderMode::Realtime => false,
+            RenderMode::Offline => true,
+            RenderMode::OfflineIfFast => {
+                if self.stats.faster_than_real_time() {
+                    return true;
+                }
+                let Some((t0, d0)) = self.fast_mark else {
+                    return false;
+                };
+                let delivered = self.stats.delivered_ns.load(Ordering::Relaxed);
+                let now = Instant::now();
+                let audio = delivered.saturating_sub(d0) as f64 * 1e-9;
+                audio - now.saturating_duration_since(t0).as_secs_f64() > FAST_LEAD
+            }
+        }
+    }
+
     /// Tells both ends how the host renders (see [`RenderMode`]). Call it
     /// when the host (re)activates; not meant for the audio thread, though it
     /// is only an atomic store.
     pub fn set_render_mode(&mut self, mode: RenderMode) {
+        self.fast_mark = None;
         self.stats
             .render_mode
             .store(mode.to_u8(), Ordering::Relaxed);
@@ -462,13 +495,14 @@ mod tests {
     fn push_into_full_ring(
         mode: RenderMode,
         fast: bool,
+        rate: f32,
         delay: std::time::Duration,
     ) -> (u64, u64, u64) {
         let (mut input, mut output) = capture(MAX_CHUNK);
         input.set_render_mode(mode);
         output.set_faster_than_real_time(fast);
         let block = vec![0.1f32; MAX_CHUNK];
-        input.push(&[&block[..]], 0, 48_000.0, true);
+        input.push(&[&block[..]], 0, rate, true);
         let consumer = std::thread::spawn(move || {
             std::thread::sleep(delay);
             let mut buf = Vec::new();
@@ -482,7 +516,7 @@ mod tests {
             }
             got
         });
-        input.push(&[&block[..]], MAX_CHUNK as i64, 48_000.0, true);
+        input.push(&[&block[..]], MAX_CHUNK as i64, rate, true);
         let got = consumer.join().unwrap();
         let stats = input.stats();
         (
@@ -495,12 +529,13 @@ mod tests {
     #[test]
     fn offline_the_audio_thread_waits_for_room_instead_of_dropping() {
         let delay = std::time::Duration::from_millis(50);
-        let (got, dropped, waited) = push_into_full_ring(RenderMode::Offline, false, delay);
+        let (got, dropped, waited) =
+            push_into_full_ring(RenderMode::Offline, false, 48_000.0, delay);
         assert_eq!((got, dropped, waited), (2 * MAX_CHUNK as u64, 0, 1));
     }
 
     #[test]
-    fn in_real_time_a_full_ring_drops_without_waiting() {
+    fn a_full_ring_drops_in_real_time_and_waits_when_offline_and_fast() {
         let delay = std::time::Duration::from_millis(50);
         for (mode, fast) in [
             (RenderMode::Realtime, false),
@@ -508,14 +543,21 @@ mod tests {
             // A possibly stale offline report while audio comes at real-time pace.
             (RenderMode::OfflineIfFast, false),
         ] {
-            let (got, dropped, waited) = push_into_full_ring(mode, fast, delay);
+            let (got, dropped, waited) = push_into_full_ring(mode, fast, 48_000.0, delay);
             assert_eq!(
                 (got, dropped, waited),
                 (MAX_CHUNK as u64, MAX_CHUNK as u64, 0),
                 "{mode:?}, fast {fast}"
             );
         }
-        let (got, dropped, _) = push_into_full_ring(RenderMode::OfflineIfFast, true, delay);
+        // Offline if fast, and fast in the worker's verdict ...
+        let (got, dropped, _) =
+            push_into_full_ring(RenderMode::OfflineIfFast, true, 48_000.0, delay);
+        assert_eq!((got, dropped), (2 * MAX_CHUNK as u64, 0));
+        // ... or by the audio thread's own clock before the worker has said
+        // so: two chunks at 2 kHz are 4.1 s of audio in no time.
+        let (got, dropped, _) =
+            push_into_full_ring(RenderMode::OfflineIfFast, false, 2_000.0, delay);
         assert_eq!((got, dropped), (2 * MAX_CHUNK as u64, 0));
     }
 

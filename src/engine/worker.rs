@@ -34,7 +34,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::analyzer::{AnalysisConfig, Analyzer, Window};
-use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, MAX_CHUNK};
+use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
 use super::predictor::{Avd, EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
@@ -266,7 +266,7 @@ struct Pace {
 
 impl Pace {
     /// Lead over the wall clock, seconds, that counts as fast at once.
-    const LEAD: f64 = 1.0;
+    const LEAD: f64 = FAST_LEAD;
     /// Audio, seconds, after which the average speed is judged.
     const SPAN: f64 = 2.0;
     /// Average speed above which audio counts as faster than real time.
