@@ -76,7 +76,12 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
 /// Parses a TextGrid read from `path` (named in errors) into its tiers.
 pub fn parse_grid(text: &str, path: &Path) -> Result<TextGrid, ReadError> {
     let mut p = Parser {
-        lexer: Lexer { text, pos: 0 },
+        lexer: Lexer {
+            text,
+            pos: 0,
+            label_since_value: None,
+            last_label: None,
+        },
         path,
     };
     let file_type = p.string("`File type = \"ooTextFile\"`")?;
@@ -199,8 +204,8 @@ enum Token {
 impl Token {
     fn describe(&self) -> String {
         match self {
-            Token::Number(v) => format!("the number {v}"),
-            Token::Str(s) => format!("the string \"{s}\""),
+            Token::Number(v) => v.to_string(),
+            Token::Str(s) => format!("\"{}\"", s.replace('"', "\"\"")),
             Token::Flag(true) => "<exists>".into(),
             Token::Flag(false) => "<absent>".into(),
         }
@@ -210,11 +215,22 @@ impl Token {
 struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// The first label skipped since the previous value, while skipping.
+    label_since_value: Option<usize>,
+    /// The first label between the previous value and the one just returned:
+    /// in the long form, where the value the parser wanted was written.
+    last_label: Option<usize>,
 }
 
 impl Lexer<'_> {
     /// The next value and its byte offset, or `None` at the end of the file.
     fn next(&mut self, path: &Path) -> Result<Option<(usize, Token)>, ReadError> {
+        let token = self.value(path)?;
+        self.last_label = self.label_since_value.take();
+        Ok(token)
+    }
+
+    fn value(&mut self, path: &Path) -> Result<Option<(usize, Token)>, ReadError> {
         let bytes = self.text.as_bytes();
         loop {
             let Some(&c) = bytes.get(self.pos) else {
@@ -260,6 +276,7 @@ impl Lexer<'_> {
                 }
                 b if b.is_ascii_alphabetic() => {
                     // A label such as `xmin`, `tiers?`, `intervals`, `File type`.
+                    self.label_since_value.get_or_insert(at);
                     while let Some(&b) = bytes.get(self.pos) {
                         if b.is_ascii_alphanumeric() || b == b'_' || b == b'?' {
                             self.pos += 1;
@@ -337,6 +354,21 @@ impl Parser<'_> {
         )
     }
 
+    /// The value at `at` is not the `expected` one. In the long form the
+    /// problem is where the label of the expected value was written (`xmax =
+    /// zero` reads `zero` as a label, as Praat does, and the next value is a
+    /// line later), so that line is named, with what it holds.
+    fn mismatch(&self, at: usize, expected: &str, found: &Token) -> ReadError {
+        match self.lexer.last_label {
+            Some(label) if label < at => {
+                let line = &self.lexer.text[label..];
+                let line = line.lines().next().unwrap_or("").trim_end();
+                self.error_at(label, &format!("{expected} on this line"), line)
+            }
+            _ => self.error_at(at, expected, &found.describe()),
+        }
+    }
+
     fn token(&mut self, expected: &str) -> Result<(usize, Token), ReadError> {
         self.lexer
             .next(self.path)?
@@ -346,21 +378,25 @@ impl Parser<'_> {
     fn string(&mut self, expected: &str) -> Result<(usize, String), ReadError> {
         match self.token(expected)? {
             (at, Token::Str(s)) => Ok((at, s)),
-            (at, t) => Err(self.error_at(at, expected, &t.describe())),
+            (at, t) => Err(self.mismatch(at, expected, &t)),
         }
     }
 
     fn number(&mut self, expected: &str) -> Result<f64, ReadError> {
+        self.number_at(expected).map(|(_, v)| v)
+    }
+
+    fn number_at(&mut self, expected: &str) -> Result<(usize, f64), ReadError> {
         match self.token(expected)? {
-            (_, Token::Number(v)) => Ok(v),
-            (at, t) => Err(self.error_at(at, expected, &t.describe())),
+            (at, Token::Number(v)) => Ok((at, v)),
+            (at, t) => Err(self.mismatch(at, expected, &t)),
         }
     }
 
     fn flag(&mut self, expected: &str) -> Result<bool, ReadError> {
         match self.token(expected)? {
             (_, Token::Flag(f)) => Ok(f),
-            (at, t) => Err(self.error_at(at, expected, &t.describe())),
+            (at, t) => Err(self.mismatch(at, expected, &t)),
         }
     }
 
@@ -369,17 +405,14 @@ impl Parser<'_> {
             (_, Token::Number(v)) if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => {
                 Ok(v as u64)
             }
-            (at, t) => {
-                Err(self.error_at(at, &format!("{expected}, a whole number"), &t.describe()))
-            }
+            (at, t) => Err(self.mismatch(at, &format!("{expected}, a whole number"), &t)),
         }
     }
 
     /// A time span `a`, `b` with a <= b; `what` names it in errors.
     fn span(&mut self, what: &str) -> Result<(f64, f64), ReadError> {
         let a = self.number(&format!("the start time of {what}"))?;
-        let at = self.lexer.pos;
-        let b = self.number(&format!("the end time of {what}"))?;
+        let (at, b) = self.number_at(&format!("the end time of {what}"))?;
         if b < a {
             return Err(self.error_at(
                 at,
@@ -537,17 +570,30 @@ item []:
     fn errors_point_at_the_line() {
         let p = Path::new("a.TextGrid");
         // Line 17 (`xmax = 0.4`) made non-numeric: `zero` reads as a label (as in
-        // Praat), so the error is at the next value, the text on line 18.
+        // Praat) and the next value is the text on line 18, but the error names
+        // line 17, where the number is missing (issue 16, item 11).
         let broken = LONG.replacen("xmax = 0.4", "xmax = zero", 1);
         let e = parse_grid(&broken, p).unwrap_err();
-        assert!(e.to_string().starts_with("a.TextGrid: line 18"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "a.TextGrid: line 17, column 13: expected the end time of interval 1 of tier \"utterance\" \
+             on this line, found `xmax = zero`"
+        );
+        // A missing value in the short form (no labels): the value found is named.
+        let short = "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\n0\n\"x\"\n";
+        let e = parse_grid(short, p).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.TextGrid: line 5, column 1: expected the TextGrid's xmax, found `\"x\"`"
+        );
+        // An end before its start names the end's line (21: `xmax = 0.1`).
+        let e = parse_grid(&LONG.replacen("xmax = 2.1", "xmax = 0.1", 1), p).unwrap_err();
+        assert!(e.to_string().starts_with("a.TextGrid: line 21"), "{e}");
         let e = parse_grid(&LONG.replacen("\"TextTier\"", "\"PitchTier\"", 1), p).unwrap_err();
         assert!(
             e.to_string().contains("line 42") && e.to_string().contains("PitchTier"),
             "{e}"
         );
-        let e = parse_grid(&LONG.replacen("xmax = 2.1", "xmax = 0.1", 1), p).unwrap_err();
-        assert!(e.to_string().contains("not before its start"), "{e}");
         let e = parse_grid(&LONG[..LONG.len() - 4], p).unwrap_err(); // `mark = "lau`
         assert!(e.to_string().contains("closed by"), "{e}");
         let e = parse_grid("File type = \"ooBinaryFile\"", p).unwrap_err();
