@@ -14,7 +14,9 @@ use emoscope_models::{ZooEntry, ZooKind};
 use hf_hub::api::sync::{Api, ApiBuilder, ApiError};
 use hf_hub::{Cache, Repo, RepoType};
 
-/// Why a fetch failed.
+/// Why a fetch failed. Messages are complete on their own (the client's
+/// error, with its own causes, is part of the text), so no variant also
+/// returns it as `source()`, which would print every cause twice or more.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// The `repo[@revision]` argument is malformed.
@@ -24,13 +26,12 @@ pub enum HubError {
         spec: String,
     },
     /// The client could not be built or a request failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Api {
         /// What was being done (`listing files of x@main`, `downloading config.json`).
         what: String,
         /// The client's error.
-        #[source]
-        source: Box<ApiError>,
+        error: Box<ApiError>,
     },
     /// A file the entry needs is not in the repository.
     #[error("{repo}@{revision} has no `{file}` (the repository holds: {listing})")]
@@ -114,7 +115,7 @@ pub fn api_from_env(progress: bool) -> Result<Api, HubError> {
         .build()
         .map_err(|e| HubError::Api {
             what: "setting up the Hugging Face client".into(),
-            source: Box::new(e),
+            error: Box::new(e),
         })
 }
 
@@ -146,7 +147,7 @@ pub fn fetch(
     ));
     let info = repo.info().map_err(|e| HubError::Api {
         what: format!("listing the files of {}@{revision}", entry.repo),
-        source: Box::new(e),
+        error: Box::new(e),
     })?;
     let listed: Vec<&str> = info.siblings.iter().map(|s| s.rfilename.as_str()).collect();
     let missing = |file: &str| HubError::MissingFile {
@@ -177,7 +178,7 @@ pub fn fetch(
     for f in wanted {
         let path = repo.download(f).map_err(|e| HubError::Api {
             what: format!("downloading {f} from {}@{revision}", entry.repo),
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
         files.push(path);
     }

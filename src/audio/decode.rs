@@ -1,8 +1,18 @@
-//! File decoding through symphonia (WAV, FLAC, MP3, Ogg Vorbis).
+//! File decoding through symphonia (WAV, AIFF, FLAC, MP3, Ogg Vorbis, and
+//! AAC or ALAC in MP4/M4A).
+//!
+//! The header is checked before any sample is decoded: an empty file, a
+//! sample rate outside [`super::MIN_SAMPLE_RATE`]`..=`[`super::MAX_SAMPLE_RATE`] and a codec
+//! symphonia lacks are refused with the file's name and what to do. A file
+//! that holds fewer frames than its header states is decoded as far as it
+//! goes and reported in [`Decoded::truncation`] (and logged as a warning).
+//! symphonia can panic on malformed headers (an arithmetic overflow in its
+//! WAV chunk parser, say); [`guarded`] turns that into a decode error.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -10,7 +20,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
-use super::AudioError;
+use super::{check_sample_rate, AudioError};
 
 /// Interleaved f32 samples of a file's default audio track.
 #[derive(Debug, Clone)]
@@ -21,15 +31,118 @@ pub struct Decoded {
     pub sample_rate: u32,
     /// Interleaved channels.
     pub channels: usize,
+    /// Set when the file ends before the length its header states.
+    pub truncation: Option<Truncation>,
+}
+
+/// A file that holds fewer frames than its header states (a download or copy
+/// cut short): what is there was decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truncation {
+    /// The audio file.
+    pub path: PathBuf,
+    /// Seconds the header states.
+    pub stated_seconds: f64,
+    /// Seconds present and decoded.
+    pub present_seconds: f64,
+}
+
+impl std::fmt::Display for Truncation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is truncated: its header states {:.2} s of audio but the file holds {:.2} s; \
+             analysing the {:.2} s present",
+            self.path.display(),
+            self.stated_seconds,
+            self.present_seconds,
+            self.present_seconds
+        )
+    }
+}
+
+/// Containers and codecs symphonia is built without, by extension, and what
+/// to do about them.
+const UNSUPPORTED: [(&str, &str); 8] = [
+    ("opus", "Opus"),
+    ("webm", "WebM"),
+    ("mka", "Matroska"),
+    ("mkv", "Matroska"),
+    ("wma", "Windows Media Audio"),
+    ("amr", "AMR"),
+    ("ape", "Monkey's Audio"),
+    ("wv", "WavPack"),
+];
+
+/// What to tell the user when `path` cannot be read as any container we
+/// know, or its codec is `codec` (a name) that we cannot decode.
+fn conversion_hint(path: &Path, what: Option<&str>) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "audio".to_owned(), |n| n.to_string_lossy().into_owned());
+    let what = what.map(str::to_owned).or_else(|| {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        UNSUPPORTED
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map(|(_, name)| (*name).to_owned())
+    });
+    let start = match what {
+        Some(w) => format!("{w} is not supported"),
+        None => "not a format Emoscope reads".to_owned(),
+    };
+    format!(
+        "{start} (it reads WAV, AIFF, FLAC, MP3, Ogg Vorbis, and AAC or ALAC in MP4/M4A); \
+         convert it first, e.g. `ffmpeg -i {name} {stem}.flac`"
+    )
+}
+
+/// Runs `f` (symphonia's work on `path`) and turns a panic inside it into
+/// [`AudioError::Decode`]: a malformed file is an error, never a crash. The
+/// panic's own report is left to the process's panic hook (the CLI silences
+/// those from symphonia, since they are reported here).
+pub(super) fn guarded<T>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, AudioError>,
+) -> Result<T, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        Err(AudioError::Decode {
+            path: path.to_owned(),
+            message: format!("the file is malformed (the decoder gave up: {why})"),
+        })
+    })
 }
 
 /// Opens `path` and probes its container (the extension is a hint only):
-/// the start of both decoding and [`super::probe_seconds`].
+/// the start of both decoding and [`super::probe_seconds`]. An empty file is
+/// refused before probing.
 pub(super) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
-    let file = File::open(path).map_err(|source| AudioError::Open {
+    let open_err = |error| AudioError::Open {
         path: path.to_owned(),
-        source,
-    })?;
+        error,
+    };
+    let file = File::open(path).map_err(open_err)?;
+    let meta = file.metadata().map_err(open_err)?;
+    if meta.is_dir() {
+        return Err(AudioError::Decode {
+            path: path.to_owned(),
+            message: "it is a folder, not an audio file".into(),
+        });
+    }
+    if meta.len() == 0 {
+        return Err(AudioError::EmptyFile {
+            path: path.to_owned(),
+        });
+    }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -44,12 +157,25 @@ pub(super) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioErr
         )
         .map_err(|e| AudioError::Decode {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: match e {
+                SymphoniaError::Unsupported(_) => conversion_hint(path, None),
+                e => e.to_string(),
+            },
         })
 }
 
 /// Decodes the default audio track of `path` to interleaved f32.
+///
+/// Refuses, before decoding, a sample rate outside
+/// [`super::MIN_SAMPLE_RATE`]`..=`[`super::MAX_SAMPLE_RATE`] and a codec symphonia lacks
+/// (with a conversion hint). A file that ends early is decoded as far as it
+/// goes; [`Decoded::truncation`] says so and a warning is logged.
 pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
+    guarded(path, || decode_unguarded(path))
+}
+
+/// [`decode_file`] without the panic guard.
+fn decode_unguarded(path: &Path) -> Result<Decoded, AudioError> {
     let decode_err = |message: String| AudioError::Decode {
         path: path.to_owned(),
         message,
@@ -59,15 +185,25 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
         .default_track(TrackType::Audio)
         .ok_or_else(|| decode_err("no audio track".into()))?;
     let track_id = track.id;
+    let stated_frames = track.num_frames;
     let params = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or_else(|| decode_err("the track has no audio codec parameters".into()))?
         .clone();
+    if let Some(rate) = params.sample_rate {
+        check_sample_rate(path, rate)?;
+    }
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| decode_err(e.to_string()))?;
+        .map_err(|e| {
+            decode_err(match e {
+                _ if params.codec == CODEC_ID_OPUS => conversion_hint(path, Some("Opus")),
+                SymphoniaError::Unsupported(_) => conversion_hint(path, Some("its codec")),
+                e => e.to_string(),
+            })
+        })?;
     let mut samples = Vec::new();
     let mut sample_rate = params.sample_rate.unwrap_or(0);
     let mut channels = params.channels.as_ref().map_or(0, |c| c.count());
@@ -87,7 +223,7 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
         let buf = decoder
             .decode(&packet)
             .map_err(|e| decode_err(e.to_string()))?;
-        sample_rate = buf.spec().rate();
+        sample_rate = check_sample_rate(path, buf.spec().rate())?;
         channels = buf.spec().channels().count();
         scratch.resize(buf.samples_interleaved(), 0.0);
         buf.copy_to_slice_interleaved(&mut scratch);
@@ -96,9 +232,60 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     if sample_rate == 0 || channels == 0 {
         return Err(decode_err("unknown sample rate or channel count".into()));
     }
+    let frames = (samples.len() / channels) as u64;
+    let truncation = match stated_frames {
+        Some(stated) if frames < stated => {
+            let t = Truncation {
+                path: path.to_owned(),
+                stated_seconds: stated as f64 / f64::from(sample_rate),
+                present_seconds: frames as f64 / f64::from(sample_rate),
+            };
+            tracing::warn!("{t}");
+            Some(t)
+        }
+        _ => None,
+    };
     Ok(Decoded {
         samples,
         sample_rate,
         channels,
+        truncation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+    use super::*;
+
+    #[test]
+    fn hints_name_the_format_and_the_conversion() {
+        let h = conversion_hint(Path::new("/x/talk.opus"), None);
+        assert!(h.starts_with("Opus is not supported"), "{h}");
+        assert!(h.contains("ffmpeg -i talk.opus talk.flac"), "{h}");
+        let h = conversion_hint(Path::new("talk.xyz"), None);
+        assert!(h.starts_with("not a format Emoscope reads"), "{h}");
+    }
+
+    #[test]
+    fn the_supported_range_is_the_documented_one() {
+        let p = Path::new("a.wav");
+        for ok in [
+            MIN_SAMPLE_RATE,
+            8_000,
+            16_000,
+            44_100,
+            192_000,
+            MAX_SAMPLE_RATE,
+        ] {
+            assert_eq!(check_sample_rate(p, ok).unwrap(), ok);
+        }
+        for bad in [0, 1, MIN_SAMPLE_RATE - 1, MAX_SAMPLE_RATE + 1, u32::MAX] {
+            let e = check_sample_rate(p, bad).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{bad} Hz")) && e.contains("a.wav"),
+                "{e}"
+            );
+        }
+    }
 }

@@ -11,29 +11,60 @@ pub mod vad;
 
 use std::path::{Path, PathBuf};
 
-pub use decode::{decode_file, Decoded};
+pub use decode::{decode_file, Decoded, Truncation};
 pub use probe::probe_seconds;
 pub use resample::resample_mono;
 
+/// The lowest sample rate a file may state: 4 kHz, half the lowest rate
+/// speech is recorded at (8 kHz telephony). A header below it is corrupt or
+/// not speech, and resampling it to the model's 16 kHz would multiply its
+/// length (a 227 KB file claiming 1 Hz would become 7 GB of samples).
+pub const MIN_SAMPLE_RATE: u32 = 4_000;
+
+/// The highest sample rate a file may state: 768 kHz, the highest rate
+/// audio interfaces and DAWs offer.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+
 /// Why an audio file could not be turned into model input.
+///
+/// Each message is complete on its own (it names the file and includes the
+/// underlying cause), so none of the variants also returns the cause as its
+/// `source()`: an error chain printer would otherwise repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file could not be opened.
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {error}")]
     Open {
         /// The audio file.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The file has no bytes at all.
+    #[error("{path} is empty (0 bytes)")]
+    EmptyFile {
+        /// The audio file.
+        path: PathBuf,
     },
     /// The container or codec is not readable.
     #[error("cannot decode {path}: {message}")]
     Decode {
         /// The audio file.
         path: PathBuf,
-        /// symphonia's description.
+        /// symphonia's description, and what to do where we know.
         message: String,
+    },
+    /// The header states a sample rate outside
+    /// [`MIN_SAMPLE_RATE`]`..=`[`MAX_SAMPLE_RATE`].
+    #[error(
+        "{path}: the header states a sample rate of {rate} Hz; supported rates are \
+         {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz (is the header corrupt?)"
+    )]
+    SampleRate {
+        /// The audio file.
+        path: PathBuf,
+        /// The rate stated.
+        rate: u32,
     },
     /// The file decodes to no samples.
     #[error("{path} contains no audio samples")]
@@ -63,6 +94,18 @@ pub enum AudioError {
         /// rubato's description.
         message: String,
     },
+}
+
+/// `rate` if it lies in the supported range, else the error naming `path`.
+pub fn check_sample_rate(path: &Path, rate: u32) -> Result<u32, AudioError> {
+    if (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(AudioError::SampleRate {
+            path: path.to_owned(),
+            rate,
+        })
+    }
 }
 
 /// Decodes `path`, checks every sample is finite, averages the channels and
