@@ -99,6 +99,10 @@ pub fn run(args: Args) -> Result<()> {
         out.join("test_scores.json"),
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
+    // Readable by every user whatever the staging files' modes: the DAW, scripts
+    // and other accounts load the default model too.
+    emoscope::paths::make_readable_by_all(&out)
+        .with_context(|| format!("making {} readable", out.display()))?;
     println!(
         "demo model in {} ({} steps, {}; features {:.1} s, training {:.1} s, {:.1} s in all)",
         out.display(),
