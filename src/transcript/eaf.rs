@@ -3,9 +3,12 @@
 //! An EAF file holds a `TIME_ORDER` of time slots (milliseconds; a slot may
 //! be unaligned, without a value) and tiers of annotations. Alignable
 //! annotations span two slots; reference annotations take the span of the
-//! annotation they refer to. Unaligned slots get times by linear
-//! interpolation between the aligned slots around them in `TIME_ORDER` (how
-//! ELAN places them on screen).
+//! annotation they refer to. Unaligned slots get times as ELAN places them:
+//! annotations of a tier that share slots form a chain (the words of a
+//! time-subdivided utterance), and the unaligned slots inside a chain divide
+//! the span between the chain's nearest aligned slots evenly; a slot in no
+//! such chain is interpolated between the aligned slots around it in
+//! `TIME_ORDER`. Such annotations are marked in [`EafTier::interpolated`].
 //!
 //! To a [`Transcript`]: segments are the non-empty annotations of the tier
 //! the caller names, else of the first top-level tier (no `PARENT_REF`) that
@@ -38,6 +41,9 @@ pub struct EafTier {
     pub parent: Option<String>,
     /// Annotations as (start s, end s, value), in file order.
     pub annotations: Vec<(f64, f64, String)>,
+    /// Parallel to `annotations`: whether a time of it was interpolated from
+    /// unaligned slots rather than written in the file.
+    pub interpolated: Vec<bool>,
 }
 
 /// An annotation before its times are resolved.
@@ -347,9 +353,39 @@ fn resolve(
         .iter()
         .map(|s| s.1.map(|ms| ms as f64 / 1000.0))
         .collect();
+    let index: HashMap<&str, usize> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.0.as_str(), i))
+        .collect();
     let mut times = known.clone();
+    // Chains of annotations in one tier sharing slots, as ELAN subdivides them.
+    for tier in &tiers {
+        let links: Vec<(usize, usize)> = tier
+            .annotations
+            .iter()
+            .filter_map(|a| match &a.span {
+                RawSpan::Slots(r1, r2) => {
+                    Some((*index.get(r1.as_str())?, *index.get(r2.as_str())?))
+                }
+                RawSpan::Ref(_) => None,
+            })
+            .collect();
+        let next: HashMap<usize, usize> = links.iter().copied().collect();
+        let is_target: std::collections::HashSet<usize> = links.iter().map(|l| l.1).collect();
+        for &(first, _) in links.iter().filter(|l| !is_target.contains(&l.0)) {
+            let mut chain = vec![first];
+            while let Some(&n) = next.get(chain.last().expect("never empty")) {
+                if chain.len() > links.len() {
+                    break; // A cycle: leave it to the checks below.
+                }
+                chain.push(n);
+            }
+            interpolate_chain(&chain, &known, &mut times);
+        }
+    }
     for i in 0..slots.len() {
-        if known[i].is_some() {
+        if times[i].is_some() {
             continue;
         }
         let before = (0..i).rev().find_map(|j| known[j].map(|t| (j, t)));
@@ -427,9 +463,60 @@ fn resolve(
                         (s, e, a.value.clone())
                     })
                     .collect(),
+                interpolated: t
+                    .annotations
+                    .iter()
+                    .map(|a| unaligned(a, &tiers, &index, &known))
+                    .collect(),
             })
             .collect(),
     })
+}
+
+/// Gives the unaligned slots of `chain` (slot indices in chain order) times
+/// dividing the span between their aligned neighbours in the chain evenly.
+fn interpolate_chain(chain: &[usize], known: &[Option<f64>], times: &mut [Option<f64>]) {
+    let mut last: Option<(usize, f64)> = None;
+    for (k, &slot) in chain.iter().enumerate() {
+        let Some(t1) = known[slot] else { continue };
+        if let Some((k0, t0)) = last {
+            for (j, &between) in chain.iter().enumerate().take(k).skip(k0 + 1) {
+                if times[between].is_none() && t1 >= t0 {
+                    times[between] = Some(t0 + (t1 - t0) * (j - k0) as f64 / (k - k0) as f64);
+                }
+            }
+        }
+        last = Some((k, t1));
+    }
+}
+
+/// Whether annotation `a` (following references) has a time from an unaligned slot.
+fn unaligned(
+    a: &RawAnnotation,
+    tiers: &[RawTier],
+    index: &HashMap<&str, usize>,
+    known: &[Option<f64>],
+) -> bool {
+    let mut current = a;
+    for _ in 0..=tiers.iter().map(|t| t.annotations.len()).sum::<usize>() {
+        match &current.span {
+            RawSpan::Slots(r1, r2) => {
+                let bare = |r: &str| index.get(r).is_some_and(|&i| known[i].is_none());
+                return bare(r1) || bare(r2);
+            }
+            RawSpan::Ref(target) => {
+                match tiers
+                    .iter()
+                    .flat_map(|t| &t.annotations)
+                    .find(|b| b.id == *target)
+                {
+                    Some(b) => current = b,
+                    None => return false,
+                }
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -493,6 +580,59 @@ mod tests {
         assert_eq!(eaf.tiers[3].annotations, vec![(3.0, 4.0, "Tschüss".into())]);
         let t = parse(DOC, p, Some("translation")).unwrap();
         assert_eq!(t.segments()[0].text, "Tschüss");
+    }
+
+    #[test]
+    fn unaligned_subdivisions_divide_their_parent_evenly_as_elan_does() {
+        // pympi-ling's sample_2.8.eaf: the words of "The quick brown fox" (8.0 to
+        // 11.0 s) are a chain ts38 → ts39 … ts42 (unaligned) → ts55. In TIME_ORDER
+        // the unaligned slots sit between ts38 and ts43, both 8000 ms, so
+        // interpolating there made every word 8.000..8.000. Along the chain, five
+        // words share 3 s: 0.6 s each.
+        let doc = r#"<ANNOTATION_DOCUMENT FORMAT="3.0" VERSION="3.0">
+    <TIME_ORDER>
+        <TIME_SLOT TIME_SLOT_ID="ts38" TIME_VALUE="8000"/>
+        <TIME_SLOT TIME_SLOT_ID="ts39"/>
+        <TIME_SLOT TIME_SLOT_ID="ts40"/>
+        <TIME_SLOT TIME_SLOT_ID="ts41"/>
+        <TIME_SLOT TIME_SLOT_ID="ts42"/>
+        <TIME_SLOT TIME_SLOT_ID="ts43" TIME_VALUE="8000"/>
+        <TIME_SLOT TIME_SLOT_ID="ts55" TIME_VALUE="11000"/>
+    </TIME_ORDER>
+    <TIER TIER_ID="text">
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a3" TIME_SLOT_REF1="ts38" TIME_SLOT_REF2="ts55">
+            <ANNOTATION_VALUE>The quick brown fox 003</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER PARENT_REF="text" TIER_ID="words-timesub">
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="w1" TIME_SLOT_REF1="ts38" TIME_SLOT_REF2="ts39"><ANNOTATION_VALUE>The</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="w2" TIME_SLOT_REF1="ts39" TIME_SLOT_REF2="ts40"><ANNOTATION_VALUE>quick</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="w3" TIME_SLOT_REF1="ts40" TIME_SLOT_REF2="ts41"><ANNOTATION_VALUE>brown</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="w4" TIME_SLOT_REF1="ts41" TIME_SLOT_REF2="ts42"><ANNOTATION_VALUE>fox</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="w5" TIME_SLOT_REF1="ts42" TIME_SLOT_REF2="ts55"><ANNOTATION_VALUE>003</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+    </TIER>
+</ANNOTATION_DOCUMENT>"#;
+        let eaf = parse_eaf(doc, Path::new("s.eaf")).unwrap();
+        let words = &eaf.tiers[1];
+        let spans: Vec<(f64, f64)> = words
+            .annotations
+            .iter()
+            .map(|a| ((a.0 * 1000.0).round(), (a.1 * 1000.0).round()))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![
+                (8000.0, 8600.0),
+                (8600.0, 9200.0),
+                (9200.0, 9800.0),
+                (9800.0, 10400.0),
+                (10400.0, 11000.0)
+            ]
+        );
+        assert_eq!(words.interpolated, vec![true; 5]);
+        assert_eq!(eaf.tiers[0].interpolated, vec![false]);
+        // The transcript's words follow.
+        let t = parse(doc, Path::new("s.eaf"), None).unwrap();
+        assert_eq!(t.segments()[0].words.len(), 5);
     }
 
     #[test]
