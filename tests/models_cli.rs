@@ -332,3 +332,88 @@ fn a_missing_file_or_repository_is_a_clear_error() {
         text(&out)
     );
 }
+
+#[test]
+fn an_unreachable_hub_is_reported_once() {
+    // A port nobody listens on: the connection is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["models", "fetch", "ntu-spml/distilhubert"])
+        .env("HF_HOME", home.path())
+        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env_remove("HF_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("listing the files of ntu-spml/distilhubert"),
+        "{err}"
+    );
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn list_shows_the_default_model_and_whether_others_can_read_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let list = |envs: &[(&str, &Path)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_emoscope"));
+        c.args(["models", "list"])
+            .env("HF_HOME", home.path())
+            .env("XDG_DATA_HOME", data.path())
+            .env_remove("EMOSCOPE_MODEL");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let installed = data.path().join("emoscope/default-model");
+    let o = list(&[]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with(&format!(
+            "default model: not installed ({} does not exist",
+            installed.display()
+        )),
+        "{out}"
+    );
+    // Installed where the data dir says, readable by the owner only.
+    let model = common::model_dir("listed", 1.0);
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(model.path(), &installed).unwrap();
+    std::fs::set_permissions(
+        model.path().join("head.safetensors"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let o = list(&[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with(&format!("default model: {}  [listed]", installed.display())),
+        "{out}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("readable by you only") && err.contains("chmod -R a+rX"),
+        "{err}"
+    );
+    // $EMOSCOPE_MODEL wins and is named.
+    let o = list(&[("EMOSCOPE_MODEL", model.path())]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with(&format!(
+            "default model: {} (from $EMOSCOPE_MODEL)  [listed]",
+            model.path().display()
+        )),
+        "{out}"
+    );
+}

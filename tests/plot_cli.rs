@@ -1,6 +1,7 @@
 //! `emoscope plot`: an annotation drawn as PNG (decoded back: size, the
 //! dimension colours, text pixels from the embedded font) and as SVG (the
-//! labels, segment labels and words are in it).
+//! labels, segment labels and words are in it); sizes beyond the maximum
+//! are refused; labels never overprint; the time axis reads m:ss.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -111,7 +112,8 @@ fn svg_carries_the_labels_and_words() {
         "arousal",
         "valence",
         "dominance",
-        "time (s)",
+        "time (m:ss)",
+        "0:05",
         "results",
         "wonderful",
         "talk.wav",
@@ -145,4 +147,130 @@ fn other_extensions_and_bad_json_are_refused() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("name the file *.png or *.svg"));
+}
+
+#[test]
+fn sizes_beyond_the_maximum_are_refused() {
+    let model = common::model_dir("plotsize", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let json = annotation(tmp.path(), model.path());
+    let png = tmp.path().join("big.png");
+    for (w, h) in [
+        ("100000", "100000"),
+        ("8193", "600"),
+        ("1200", "149"),
+        ("0", "0"),
+    ] {
+        let o = emoscope(&[
+            "plot",
+            json.to_str().unwrap(),
+            "--out",
+            png.to_str().unwrap(),
+            "--width",
+            w,
+            "--height",
+            h,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{w}x{h}: {err}");
+        assert!(
+            err.contains("a plot is 200 x 150 to 8192 x 8192 pixels"),
+            "{w}x{h}: {err}"
+        );
+        assert!(!png.exists());
+    }
+    // A folder as --out: said so.
+    let o = emoscope(&[
+        "plot",
+        json.to_str().unwrap(),
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a folder"));
+}
+
+/// `(x, y, text)` of every `<text>` element of an SVG plotters wrote.
+fn svg_texts(svg: &str) -> Vec<(f64, f64, String)> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let attr = |name: &str| -> Option<f64> {
+                let i = t.find(&format!(" {name}=\""))? + name.len() + 3;
+                t[i..].split('"').next()?.parse().ok()
+            };
+            let body = t.split_once('>')?.1.split("</text>").next()?;
+            Some((attr("x")?, attr("y")?, body.trim().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn dense_labels_and_words_do_not_overprint() {
+    let model = common::model_dir("plotdense", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let json = annotation(tmp.path(), model.path());
+    let mut doc = Annotation::from_json(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // 40 segments of 0.175 s over 7 s, each with a 14-character label: about
+    // 20 pixels apart on a 900-pixel plot, far less than a label's width.
+    let base = doc.segments[0].clone();
+    doc.segments = (0..40)
+        .map(|i| {
+            let mut s = base.clone();
+            s.start = i as f64 * 0.175;
+            s.end = s.start + 0.175;
+            s.label = format!("A.{i:02} V.50 D.50");
+            s
+        })
+        .collect();
+    // 60 words 0.1 s apart.
+    let mut seg = doc.transcript[0].clone();
+    let word = seg.words[0].clone();
+    seg.words = (0..60)
+        .map(|i| {
+            let mut w = word.clone();
+            w.start = i as f64 * 0.1;
+            w.end = w.start + 0.1;
+            w.text = format!("word{i:02}");
+            w
+        })
+        .collect();
+    doc.transcript = vec![seg];
+    let dense = tmp.path().join("dense.json");
+    std::fs::write(&dense, doc.to_json()).unwrap();
+    let svg = tmp.path().join("dense.svg");
+    ok(&emoscope(&[
+        "plot",
+        dense.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+        "--width",
+        "900",
+        "--height",
+        "500",
+    ]));
+    let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
+    // Text 12-13 px high in DejaVu Sans is at least 5 px per character.
+    let no_overlap = |mut row: Vec<(f64, String)>, what: &str| {
+        row.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(row.len() >= 2, "{what}: {row:?}");
+        for w in row.windows(2) {
+            let width = 5.0 * w[0].1.chars().count() as f64;
+            assert!(w[1].0 - w[0].0 >= width, "{what} overprint: {w:?}");
+        }
+    };
+    let labels: Vec<(f64, String)> = texts
+        .iter()
+        .filter(|t| t.2.starts_with("A."))
+        .map(|t| (t.0, t.2.clone()))
+        .collect();
+    assert!(labels.len() < 40, "{} labels drawn", labels.len());
+    no_overlap(labels, "labels");
+    let mut rows: std::collections::BTreeMap<i64, Vec<(f64, String)>> = Default::default();
+    for t in texts.iter().filter(|t| t.2.starts_with("word")) {
+        rows.entry(t.1 as i64).or_default().push((t.0, t.2.clone()));
+    }
+    assert_eq!(rows.len(), 2, "two rows of words");
+    for row in rows.into_values() {
+        no_overlap(row, "words");
+    }
 }

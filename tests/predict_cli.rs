@@ -1,5 +1,7 @@
 //! `emoscope predict` end to end: the CLI's offline analysis of a file
-//! equals the library's `analyze_offline` on the same samples.
+//! equals the library's `analyze_offline` on the same samples; a whole long
+//! file is the length-weighted mean of its pieces; stdout that closes early
+//! or cannot be written ends the run cleanly.
 
 use std::process::Command;
 
@@ -132,7 +134,9 @@ fn predict_an_utterance_with_and_without_its_transcript() {
     for (args, expected) in [
         (vec!["--text", text], with_text),
         (vec!["--transcript", sidecar.to_str().unwrap()], with_text),
-        (vec![], without),
+        // The sidecar next to the audio is used by default, as annotate uses it.
+        (vec![], with_text),
+        (vec!["--no-transcript"], without),
     ] {
         let v = predict_json(&model_path, &wav, &args);
         for (key, e) in ["arousal", "valence", "dominance"].iter().zip(expected) {
@@ -199,4 +203,124 @@ fn windowing_flags_that_make_no_sense_are_refused_by_predict_and_annotate() {
         );
     }
     assert!(!out.exists(), "annotate refused before writing anything");
+}
+
+#[test]
+fn the_sidecar_is_announced_and_no_transcript_skips_it() {
+    let dir = model_dir("predict-sidecar", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("talk.wav");
+    write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
+    std::fs::write(
+        tmp.path().join("talk.srt"),
+        "1\n00:00:00,000 --> 00:00:01,000\nhello\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_emoscope"))
+            .args(["predict", wav.to_str().unwrap(), "--model"])
+            .arg(dir.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--json"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("using the transcript") && err.contains("talk.srt"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["text"], "hello");
+    let o = run(&["--json", "--no-transcript"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("talk.srt"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["text"], "");
+}
+
+#[test]
+fn a_long_file_is_the_weighted_mean_of_pieces_of_at_most_30_s() {
+    let dir = model_dir("predict-long", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("long.wav");
+    // 65 s at the model's rate: ceil(65 / 30) = 3 pieces, split at
+    // k * 1_040_000 / 3 samples: 0, 346_666, 693_333, 1_040_000.
+    let x = signal(65.0, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["predict", wav.to_str().unwrap(), "--json", "--model"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("analysed as 3 pieces of 21.7 s"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pieces"], 3);
+    let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
+    let bounds = [0usize, 346_666, 693_333, 1_040_000];
+    let mut sum = [0f64; 3];
+    for w in bounds.windows(2) {
+        use emoscope::engine::EmotionPredictor;
+        let p = model.predict(&x[w[0]..w[1]], "").unwrap();
+        let weight = (w[1] - w[0]) as f64;
+        for (s, v) in sum.iter_mut().zip([p.arousal, p.valence, p.dominance]) {
+            *s += weight * f64::from(v);
+        }
+    }
+    for (k, key) in ["arousal", "valence", "dominance"].iter().enumerate() {
+        let expected = (sum[k] / 1_040_000.0) as f32;
+        let got = v[key].as_f64().unwrap() as f32;
+        assert!((got - expected).abs() < 1e-6, "{key}: {got} vs {expected}");
+    }
+}
+
+/// `predict --windows` on 8 s (five windows) with stdout as given; the
+/// folders it reads from go with it.
+fn predict_into(
+    stdout: std::process::Stdio,
+) -> (std::process::Child, (tempfile::TempDir, tempfile::TempDir)) {
+    let dir = model_dir("predict-pipe", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("x.wav");
+    write_wav(&wav, &signal(8.0, 16_000.0), 16_000);
+    let child = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["predict", wav.to_str().unwrap(), "--windows", "--model"])
+        .arg(dir.path())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, (dir, tmp))
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_run_quietly() {
+    // `predict … --windows | head -0`: the pipe's reading end is closed
+    // before the first line, so every write meets a broken pipe.
+    let (mut child, _dirs) = predict_into(std::process::Stdio::piped());
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_an_error_naming_stdout() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (child, _dirs) = predict_into(full.into());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: writing to stdout: No space left on device"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }

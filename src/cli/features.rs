@@ -10,6 +10,7 @@ use emoscope::features::write_hidden_states;
 use emoscope::models::{LoadOptions, SslEncoder};
 
 use super::device::DeviceArg;
+use super::output::outln;
 
 /// Arguments of `emoscope features`.
 #[derive(clap::Args)]
@@ -36,8 +37,8 @@ pub fn run(args: Args) -> Result<()> {
     let encoder = SslEncoder::load_with(&args.model, &opts)
         .with_context(|| format!("loading model from {}", args.model.display()))?;
     let rate = encoder.preprocessor().sampling_rate;
-    let samples = load_mono(&args.audio, rate)
-        .with_context(|| format!("reading audio from {}", args.audio.display()))?;
+    // Audio errors name the file themselves.
+    let samples = load_mono(&args.audio, rate)?;
     let start = Instant::now();
     let out = encoder
         .encode(&samples)
@@ -45,7 +46,7 @@ pub fn run(args: Args) -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let seconds = samples.len() as f64 / rate as f64;
     let cfg = encoder.config();
-    println!(
+    outln!(
         "{}: {:.2} s at {} Hz -> {} frames; {} ({} layers, hidden {}) on {:?}; {:.3} s, real-time factor {:.3}",
         args.audio.display(),
         seconds,
@@ -58,9 +59,14 @@ pub fn run(args: Args) -> Result<()> {
         elapsed,
         elapsed / seconds,
     );
-    println!(
+    outln!(
         "{:<20} {:>12} {:>10} {:>10} {:>10} {:>10}",
-        "tensor", "shape", "mean", "std", "min", "max"
+        "tensor",
+        "shape",
+        "mean",
+        "std",
+        "min",
+        "max"
     );
     let mut rows = vec![("extract_features".to_owned(), &out.extract_features)];
     rows.extend(
@@ -72,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
     rows.push(("last_hidden_state".to_owned(), &out.last_hidden_state));
     for (name, t) in rows {
         let s = summary(t)?;
-        println!(
+        outln!(
             "{:<20} {:>12} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
             name,
             format!("{}x{}", t.dim(1)?, t.dim(2)?),
@@ -84,7 +90,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(path) = &args.out {
         write_hidden_states(&out, path)?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::annotate::{merge_indexes, write_index};
+use super::output::outln;
 
 /// Arguments of `emoscope merge`.
 #[derive(clap::Args)]
@@ -24,7 +25,7 @@ pub fn run(args: Args) -> Result<()> {
         .filter(|e| e.error.is_some())
         .map(|e| e.input.as_str())
         .collect();
-    println!("{} entries -> {}", index.entries.len(), path.display());
+    outln!("{} entries -> {}", index.entries.len(), path.display());
     if !failed.is_empty() {
         anyhow::bail!(
             "{} inputs failed in their shards: {}",

@@ -6,8 +6,10 @@ mod distill;
 mod eval;
 mod features;
 mod layers;
+mod logging;
 mod merge;
 mod models;
+pub(crate) mod output;
 mod plot;
 mod predict;
 mod train;
@@ -74,8 +76,8 @@ enum Command {
     /// Run a speech encoder on an audio file, print per-layer summaries and
     /// optionally write every hidden state to safetensors.
     Features(features::Args),
-    /// Analyse a file with the streaming engine's offline mode and print
-    /// arousal, valence and dominance per window.
+    /// Arousal, valence and dominance of an audio file: one reading for the
+    /// whole file (files over 30 s in pieces, averaged), or one per window with `--windows`.
     Predict(predict::Args),
     /// Score a model on a labelled manifest: CCC, Pearson r and MAE per dimension.
     Eval(eval::Args),
@@ -96,13 +98,14 @@ enum Command {
     Plot(plot::Args),
 }
 
-/// Parses the arguments, runs the verb, and turns errors into a message and exit code 1.
+/// Parses the arguments, runs the verb, and turns errors into a message and
+/// exit code 1 (a closed stdout pipe ends quietly with 0; see [`output`]).
 pub fn main() -> std::process::ExitCode {
+    output::quiet_decoder_panics();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = logging::init(&cli.log) {
+        return output::finish(Err(e));
+    }
     let result = match cli.command {
         Command::Features(args) => features::run(args),
         Command::Predict(args) => predict::run(args),
@@ -115,11 +118,27 @@ pub fn main() -> std::process::ExitCode {
         Command::Models(args) => models::run(args),
         Command::Plot(args) => plot::run(args),
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+    output::finish(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_output_folder_that_is_a_file_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("notes.txt");
+        std::fs::write(&file, "x").unwrap();
+        for out in [file.clone(), file.join("sub")] {
+            let e = create_output_dir(&out).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{} is a file, not a folder", file.display())),
+                "{e}"
+            );
         }
+        let fresh = tmp.path().join("a/b");
+        create_output_dir(&fresh).unwrap();
+        assert!(fresh.is_dir());
     }
 }

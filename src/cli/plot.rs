@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use emoscope::export::Annotation;
+use emoscope::plot::{MAX_SIZE, MIN_SIZE};
+
+use super::output::outln;
 
 /// Arguments of `emoscope plot`.
 #[derive(clap::Args)]
@@ -13,10 +16,10 @@ pub struct Args {
     /// The picture to write: `.png` or `.svg`.
     #[arg(long)]
     out: PathBuf,
-    /// Width in pixels.
+    /// Width in pixels, 200 to 8192.
     #[arg(long, default_value_t = 1200)]
     width: u32,
-    /// Height in pixels.
+    /// Height in pixels, 150 to 8192.
     #[arg(long, default_value_t = 600)]
     height: u32,
 }
@@ -31,10 +34,26 @@ pub fn run(args: Args) -> Result<()> {
             args.timeline.display()
         )
     })?;
-    if args.width < 200 || args.height < 150 {
-        anyhow::bail!("--width and --height must be at least 200 x 150 pixels");
+    if !(MIN_SIZE.0..=MAX_SIZE.0).contains(&args.width)
+        || !(MIN_SIZE.1..=MAX_SIZE.1).contains(&args.height)
+    {
+        bail!(
+            "--width {} --height {}: a plot is {} x {} to {} x {} pixels",
+            args.width,
+            args.height,
+            MIN_SIZE.0,
+            MIN_SIZE.1,
+            MAX_SIZE.0,
+            MAX_SIZE.1
+        );
+    }
+    if args.out.is_dir() {
+        bail!(
+            "--out {} is a folder; name the picture to write (*.png or *.svg)",
+            args.out.display()
+        );
     }
     emoscope::plot::render(&doc, &args.out, (args.width, args.height))?;
-    println!("{}", args.out.display());
+    outln!("{}", args.out.display());
     Ok(())
 }

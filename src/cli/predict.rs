@@ -1,23 +1,34 @@
-//! `emoscope predict`: arousal, valence and dominance of an utterance, or,
-//! with `--windows`, of every analysis window of a longer file (the engine's
-//! offline mode).
+//! `emoscope predict`: arousal, valence and dominance of a whole file, or,
+//! with `--windows`, of every analysis window (the engine's offline mode).
+//!
+//! A whole file is one model call up to [`MAX_WHOLE_SECONDS`]; a longer one
+//! is cut into equal pieces no longer than that, and their readings are
+//! averaged, weighted by length, so time and memory grow linearly with the
+//! file (a transformer over the whole of a 10-minute file needs minutes and
+//! gigabytes). The transcript comes from `--transcript`, `--text`, or the
+//! sidecar file `annotate` would use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use emoscope::audio::decode_file;
-use emoscope::engine::{analyze_offline, load_predictor};
-
-use super::window::WindowArgs;
-use emoscope::transcript::{read_file, ReadOptions, Segment, Transcript};
+use emoscope::engine::{analyze_offline, load_predictor, Avd, EmotionPredictor};
+use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Segment, Transcript};
 
 use super::device::DeviceArg;
+use super::output::{note, outln};
+use super::window::{WindowArgs, MAX_WINDOW_SECONDS};
+
+/// The longest audio given to the model in one call without `--windows`
+/// (the longest `--window` too): longer files are analysed in pieces.
+pub const MAX_WHOLE_SECONDS: f64 = MAX_WINDOW_SECONDS;
 
 /// Arguments of `emoscope predict`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Audio file (WAV, FLAC, MP3, Ogg Vorbis); any rate and channel count.
+    /// Audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC or ALAC in MP4/M4A); any rate and
+    /// channel count.
     audio: PathBuf,
     /// Model directory: an Emoscope checkpoint (`emoscope.json`) or a published
     /// checkpoint Emoscope recognises. Default: `$EMOSCOPE_MODEL`, else the installed default model.
@@ -26,14 +37,20 @@ pub struct Args {
     /// Transcript of the audio for the text branch, in any format `annotate`
     /// reads (SRT, WebVTT, TextGrid, EAF, Audacity labels, whisper JSON, plain
     /// text). With `--windows` each window gets the words it overlaps; without,
-    /// the whole text.
-    #[arg(long, conflicts_with = "text")]
+    /// the whole text. Default: the sidecar next to the audio (`talk.wav` →
+    /// `talk.srt`, `talk.vtt`, …), as `annotate` uses it.
+    #[arg(long, conflicts_with_all = ["text", "no_transcript"])]
     transcript: Option<PathBuf>,
     /// Transcript given inline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_transcript")]
     text: Option<String>,
-    /// Analyse in windows (the engine's offline mode) instead of the whole file at once;
-    /// `--window`, `--hop` and `--smoothing` apply then.
+    /// Use no transcript, not even a sidecar file next to the audio.
+    #[arg(long)]
+    no_transcript: bool,
+    /// One reading per analysis window (the engine's offline mode, as `annotate` and the
+    /// plugin analyse) instead of one for the whole file; `--window`, `--hop` and
+    /// `--smoothing` apply then. Without it, files longer than 30 s are analysed in equal
+    /// pieces of at most 30 s and the readings averaged, weighted by length.
     #[arg(long)]
     windows: bool,
     /// Windowing (with `--windows`).
@@ -48,6 +65,85 @@ pub struct Args {
     device: DeviceArg,
 }
 
+/// The transcript `args` ask for, for `seconds` of audio: a file (given or
+/// the sidecar), inline text covering the whole file, or none.
+fn transcript(args: &Args, seconds: f64) -> Result<Option<Transcript>> {
+    if args.no_transcript {
+        return Ok(None);
+    }
+    if let Some(t) = &args.text {
+        if t.trim().is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(Transcript::new(vec![Segment {
+            start: 0.0,
+            end: seconds,
+            text: t.split_whitespace().collect::<Vec<_>>().join(" "),
+            words: Vec::new(),
+        }])?));
+    }
+    let path = match &args.transcript {
+        Some(p) => p.clone(),
+        None => match sidecar_for(&args.audio) {
+            Some(p) => {
+                note!(
+                    "using the transcript {} (--no-transcript to analyse without it)",
+                    p.display()
+                );
+                p
+            }
+            None => return Ok(None),
+        },
+    };
+    let options = ReadOptions {
+        audio_seconds: Some(seconds),
+        ..ReadOptions::default()
+    };
+    Ok(Some(read_file(&path, &options)?))
+}
+
+/// The pieces `[start, end)` (sample indices) a whole-file analysis of
+/// `len` samples at `rate` Hz runs on: one when it lasts at most
+/// [`MAX_WHOLE_SECONDS`], else the fewest equal pieces no longer than that.
+pub(crate) fn pieces(len: usize, rate: u32) -> Vec<(usize, usize)> {
+    let max = (MAX_WHOLE_SECONDS * f64::from(rate)) as usize;
+    let n = len.div_ceil(max.max(1)).max(1);
+    (0..n).map(|i| (i * len / n, (i + 1) * len / n)).collect()
+}
+
+/// The whole-file reading of `samples` (mono, at the model's rate): the
+/// length-weighted mean over [`pieces`], each with the transcript's words
+/// that overlap it.
+fn predict_whole(
+    model: &mut dyn EmotionPredictor,
+    samples: &[f32],
+    transcript: Option<&Transcript>,
+) -> Result<Avd> {
+    let rate = model.sample_rate();
+    let (mut sum, mut total) = ([0f64; 3], 0f64);
+    for (start, end) in pieces(samples.len(), rate) {
+        let text = transcript.map_or_else(String::new, |t| {
+            let at = |i: usize| i as f64 / f64::from(rate);
+            t.text_between(at(start), at(end))
+        });
+        let avd = model.predict(&samples[start..end], &text)?;
+        let w = (end - start) as f64;
+        for (s, v) in sum
+            .iter_mut()
+            .zip([avd.arousal, avd.valence, avd.dominance])
+        {
+            *s += w * f64::from(v);
+        }
+        total += w;
+    }
+    let mean = |k: usize| (sum[k] / total.max(1.0)) as f32;
+    Ok(Avd {
+        arousal: mean(0),
+        valence: mean(1),
+        dominance: mean(2),
+    })
+}
+
 /// Runs the prediction and prints it.
 pub fn run(args: Args) -> Result<()> {
     let config = args.windowing.config()?;
@@ -55,50 +151,43 @@ pub fn run(args: Args) -> Result<()> {
     let device = args.device.open()?;
     let mut model = load_predictor(&model_dir, &device)
         .with_context(|| format!("loading model from {}", model_dir.display()))?;
-    let decoded =
-        decode_file(&args.audio).with_context(|| format!("reading {}", args.audio.display()))?;
-    let mono = emoscope::audio::downmix_checked(&decoded, &args.audio)?;
+    let audio: &Path = &args.audio;
+    // Audio errors name the file themselves.
+    let decoded = decode_file(audio)?;
+    let mono = emoscope::audio::downmix_checked(&decoded, audio)?;
     let seconds = mono.len() as f64 / decoded.sample_rate as f64;
-    // A timed transcript from a file, or inline text covering the whole file.
-    let transcript = match (&args.transcript, &args.text) {
-        (Some(path), _) => Some(read_file(
-            path,
-            &ReadOptions {
-                audio_seconds: Some(seconds),
-                ..ReadOptions::default()
-            },
-        )?),
-        (None, Some(t)) if !t.trim().is_empty() => Some(Transcript::new(vec![Segment {
-            start: 0.0,
-            end: seconds,
-            text: t.split_whitespace().collect::<Vec<_>>().join(" "),
-            words: Vec::new(),
-        }])?),
-        _ => None,
-    };
-    let text = transcript
-        .as_ref()
-        .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
-        .unwrap_or_default();
+    let transcript = transcript(&args, seconds)?;
     let t0 = Instant::now();
     if !args.windows {
         let samples =
             emoscope::audio::resample_mono(&mono, decoded.sample_rate, model.sample_rate())
-                .with_context(|| format!("resampling {}", args.audio.display()))?;
-        let avd = model
-            .predict(&samples, &text)
-            .with_context(|| format!("analysing {}", args.audio.display()))?;
+                .with_context(|| format!("resampling {}", audio.display()))?;
+        let n = pieces(samples.len(), model.sample_rate()).len();
+        if n > 1 {
+            note!(
+                "{} lasts {seconds:.1} s: analysed as {n} pieces of {:.1} s, readings averaged \
+                 (weighted by length); --windows gives one reading per window",
+                audio.display(),
+                seconds / n as f64
+            );
+        }
+        let avd = predict_whole(model.as_mut(), &samples, transcript.as_ref())
+            .with_context(|| format!("analysing {}", audio.display()))?;
         if args.json {
             let (min, max) = model.output_range();
+            let text = transcript
+                .as_ref()
+                .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
+                .unwrap_or_default();
             let line = serde_json::json!({
                 "arousal": avd.arousal, "valence": avd.valence, "dominance": avd.dominance,
-                "model": model.id(), "output_range": [min, max], "text": text,
+                "model": model.id(), "output_range": [min, max], "text": text, "pieces": n,
             });
-            println!("{line}");
+            outln!("{line}");
         } else {
-            println!("arousal   {:>9.4}", avd.arousal);
-            println!("valence   {:>9.4}", avd.valence);
-            println!("dominance {:>9.4}", avd.dominance);
+            outln!("arousal   {:>9.4}", avd.arousal);
+            outln!("valence   {:>9.4}", avd.valence);
+            outln!("dominance {:>9.4}", avd.dominance);
         }
     } else {
         let results = analyze_offline(
@@ -108,7 +197,7 @@ pub fn run(args: Args) -> Result<()> {
             &config,
             transcript.as_ref(),
         )
-        .with_context(|| format!("analysing {}", args.audio.display()))?;
+        .with_context(|| format!("analysing {}", audio.display()))?;
         if args.json {
             for r in &results {
                 let line = serde_json::json!({
@@ -116,28 +205,65 @@ pub fn run(args: Args) -> Result<()> {
                     "arousal": r.smoothed.arousal, "valence": r.smoothed.valence, "dominance": r.smoothed.dominance,
                     "model": model.id(),
                 });
-                println!("{line}");
+                outln!("{line}");
             }
         } else {
-            println!(
+            outln!(
                 "{:>9} {:>9} {:>9} {:>9} {:>9}",
-                "start", "end", "arousal", "valence", "dominance"
+                "start",
+                "end",
+                "arousal",
+                "valence",
+                "dominance"
             );
             for r in &results {
                 let s = r.smoothed;
-                println!(
+                outln!(
                     "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
-                    r.start, r.end, s.arousal, s.valence, s.dominance
+                    r.start,
+                    r.end,
+                    s.arousal,
+                    s.valence,
+                    s.dominance
                 );
             }
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    eprintln!(
+    note!(
         "{seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {} on {}",
         seconds / elapsed.max(1e-9),
         model.id(),
         model.device()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_the_file_and_none_is_longer_than_the_bound() {
+        let rate = 16_000;
+        let max = (MAX_WHOLE_SECONDS * f64::from(rate)) as usize;
+        // 10 s: one piece. 30 s exactly: one. 30 s + 1 sample: two of about 15 s.
+        // 600 s: 20 pieces of 30 s.
+        for (len, n) in [
+            (10 * rate as usize, 1),
+            (max, 1),
+            (max + 1, 2),
+            (20 * max, 20),
+            (0, 1),
+        ] {
+            let p = pieces(len, rate);
+            assert_eq!(p.len(), n, "{len}");
+            assert_eq!(p.first().unwrap().0, 0);
+            assert_eq!(p.last().unwrap().1, len);
+            for w in p.windows(2) {
+                assert_eq!(w[0].1, w[1].0, "contiguous");
+            }
+            assert!(p.iter().all(|(s, e)| e - s <= max));
+        }
+    }
 }
