@@ -384,14 +384,14 @@ fn resolve(
             interpolate_chain(&chain, &known, &mut times);
         }
     }
-    for i in 0..slots.len() {
-        if times[i].is_some() {
+    for (i, time) in times.iter_mut().enumerate() {
+        if time.is_some() {
             continue;
         }
         let before = (0..i).rev().find_map(|j| known[j].map(|t| (j, t)));
-        let after = (i + 1..slots.len()).find_map(|j| known[j].map(|t| (j, t)));
+        let after = (i + 1..known.len()).find_map(|j| known[j].map(|t| (j, t)));
         if let (Some((j0, t0)), Some((j1, t1))) = (before, after) {
-            times[i] = Some(t0 + (t1 - t0) * (i - j0) as f64 / (j1 - j0) as f64);
+            *time = Some(t0 + (t1 - t0) * (i - j0) as f64 / (j1 - j0) as f64);
         }
     }
     let slot_time: HashMap<&str, (Option<f64>, usize)> = slots
