@@ -324,3 +324,22 @@ fn a_full_stdout_is_an_error_naming_stdout() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_model_folder_that_does_not_exist_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("a.wav");
+    write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
+    let missing = tmp.path().join("no-model");
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["predict", wav.to_str().unwrap(), "--model"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("error: --model {}: no such folder", missing.display())
+    );
+}

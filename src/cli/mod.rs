@@ -24,6 +24,9 @@ use clap::{Parser, Subcommand};
 /// ([`emoscope::paths::default_model_dir`]), which must exist.
 pub(crate) fn model_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(dir) = arg {
+        if !dir.exists() {
+            bail!("--model {}: no such folder", dir.display());
+        }
         return Ok(dir);
     }
     let dir = emoscope::paths::default_model_dir();
