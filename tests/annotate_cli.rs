@@ -1125,3 +1125,66 @@ fn tier_picks_the_segments_of_a_textgrid_sidecar() {
         ["The results were wonderful,", "and everyone was delighted."]
     );
 }
+
+#[test]
+fn values_outside_the_declared_range_are_flagged_and_bounded_heads_stay_inside() {
+    // A head with large weights: raw outputs far outside the declared -1..1.
+    // Unbounded (a checkpoint from elsewhere): values kept, flagged in the
+    // JSON, the CSV and the index. Bounded (every head Emoscope trains):
+    // inside the range by construction.
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    for bounded in [false, true] {
+        let model = model_dir("range", 400.0);
+        let manifest = model.path().join("emoscope.json");
+        let mut m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        m["head"]["bounded"] = bounded.into();
+        std::fs::write(&manifest, m.to_string()).unwrap();
+        let out = tmp.path().join(format!("out-{bounded}"));
+        let run = emoscope(
+            &[
+                "annotate",
+                s(&c),
+                "--out",
+                s(&out),
+                "--model",
+                s(model.path()),
+                "--format",
+                "json,csv",
+                "--window",
+                "1",
+                "--hop",
+                "0.5",
+            ],
+            &[],
+        );
+        ok(&run);
+        let doc = read_doc(&out.join("speech.emoscope.json"));
+        let outside = |r: &emoscope::export::Reading| {
+            [r.arousal, r.valence, r.dominance]
+                .iter()
+                .any(|v| !(-1.0..=1.0).contains(v))
+        };
+        let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
+        assert_eq!(flagged, doc.timeline.iter().filter(|r| outside(r)).count());
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap())
+                .unwrap();
+        if bounded {
+            assert_eq!(flagged, 0);
+            assert!(index["entries"][0]["out_of_range"].is_null());
+        } else {
+            assert!(flagged > 0, "the fixture head must leave the range");
+            assert_eq!(index["entries"][0]["out_of_range"], flagged);
+            let csv = std::fs::read_to_string(out.join("speech.emoscope.csv")).unwrap();
+            assert_eq!(
+                csv.lines().filter(|l| l.ends_with(",true")).count(),
+                flagged
+            );
+            assert!(
+                String::from_utf8_lossy(&run.stdout).contains("outside the model's declared range")
+            );
+        }
+    }
+}

@@ -302,9 +302,9 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "start,end,arousal,valence,dominance,text,model_id"
+            "start,end,arousal,valence,dominance,text,model_id,out_of_range"
         );
-        assert_eq!(lines[2], "1,5,0.25,0.5,-1,\"hi, \"\"you\"\"\",m");
+        assert_eq!(lines[2], "1,5,0.25,0.5,-1,\"hi, \"\"you\"\"\",m,false");
         assert_eq!(lines.len(), 4);
     }
 

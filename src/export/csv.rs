@@ -1,6 +1,7 @@
 //! The timeline as CSV: one row per analysis window with every field,
-//! `start,end,arousal,valence,dominance,text,model_id` (seconds; values as
-//! the model gives them), for spreadsheets and pandas.
+//! `start,end,arousal,valence,dominance,text,model_id,out_of_range` (seconds;
+//! values as the model gives them; `out_of_range` is `true` where a value
+//! lies outside the model's declared range), for spreadsheets and pandas.
 
 use super::document::Annotation;
 
@@ -15,6 +16,7 @@ pub fn render(doc: &Annotation) -> String {
         "dominance",
         "text",
         "model_id",
+        "out_of_range",
     ])
     .expect("memory");
     for r in &doc.timeline {
@@ -26,6 +28,7 @@ pub fn render(doc: &Annotation) -> String {
             format!("{}", r.dominance),
             r.text.clone(),
             r.model_id.clone(),
+            r.out_of_range.to_string(),
         ])
         .expect("memory");
     }

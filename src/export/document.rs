@@ -57,6 +57,11 @@ pub struct Reading {
     pub text: String,
     /// Model that produced it.
     pub model_id: String,
+    /// Whether a value lies outside the model's declared `output_range` (a
+    /// checkpoint without a bounded head): the values are the model's, kept
+    /// as they are, and flagged here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_range: bool,
 }
 
 impl Reading {
@@ -76,6 +81,7 @@ impl From<&TimelineEntry> for Reading {
             dominance: e.dominance,
             text: e.text.clone(),
             model_id: e.model_id.clone(),
+            out_of_range: false,
         }
     }
 }
@@ -111,6 +117,14 @@ pub struct MarkedSegment {
     pub text: String,
     /// Where the segment came from.
     pub source: SegmentSource,
+    /// Whether a value lies outside the model's declared range (see [`Reading::out_of_range`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_range: bool,
+}
+
+/// Whether any of `values` lies outside `(min, max)`.
+pub fn outside(values: [f32; 3], (min, max): (f32, f32)) -> bool {
+    values.iter().any(|v| !(min..=max).contains(v))
 }
 
 /// A labelled point in time.

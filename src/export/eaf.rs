@@ -218,6 +218,7 @@ mod tests {
             dominance: 0.0,
             text: String::new(),
             model_id: "m".into(),
+            out_of_range: false,
         }
     }
 

@@ -272,10 +272,20 @@ impl Annotation {
     }
 
     fn assemble(
-        readings: Vec<Reading>,
-        segments: Vec<MarkedSegment>,
+        mut readings: Vec<Reading>,
+        mut segments: Vec<MarkedSegment>,
         info: &BuildInfo<'_>,
     ) -> Self {
+        // One rule for every format: values stay as the model gave them, and
+        // those outside the declared range are flagged.
+        for r in &mut readings {
+            r.out_of_range =
+                document::outside([r.arousal, r.valence, r.dominance], info.output_range);
+        }
+        for s in &mut segments {
+            s.out_of_range =
+                document::outside([s.arousal, s.valence, s.dominance], info.output_range);
+        }
         let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
         let markers = segments::change_markers(&readings, info.output_range);
         Self {

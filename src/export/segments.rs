@@ -48,11 +48,16 @@ pub fn quadrant(arousal: f32, valence: f32, range: (f32, f32)) -> &'static str {
 
 /// `A.72 V.31 D.55`: each value mapped from `range` onto 0..1 and written with
 /// two decimals without the leading zero (`1.00` at the top of the range);
-/// the quadrant name follows when `style.quadrant` is set.
+/// the quadrant name follows when `style.quadrant` is set. A value outside
+/// the range is not clamped: it reads as what it is (`V1.41`, `A-.10`).
 pub fn avd_label(a: f32, v: f32, d: f32, range: (f32, f32), style: LabelStyle) -> String {
     let f = |x: f32| {
-        let s = format!("{:.2}", normalise(x, range));
-        s.strip_prefix('0').map(str::to_owned).unwrap_or(s)
+        let t = (x - range.0) / (range.1 - range.0);
+        let s = format!("{t:.2}");
+        match s.strip_prefix('-') {
+            Some(neg) => format!("-{}", neg.strip_prefix('0').unwrap_or(neg)),
+            None => s.strip_prefix('0').map(str::to_owned).unwrap_or(s),
+        }
     };
     let mut label = format!("A{} V{} D{}", f(a), f(v), f(d));
     if style.quadrant {
@@ -144,6 +149,7 @@ pub fn mark_segments(
                 label,
                 text: span.text,
                 source: span.source,
+                out_of_range: false,
             }
         })
         .collect()
@@ -267,6 +273,7 @@ mod tests {
             dominance: d,
             text: String::new(),
             model_id: "m".into(),
+            out_of_range: false,
         }
     }
 
@@ -284,7 +291,9 @@ mod tests {
         // Range 1..7: 5.32 -> (5.32 - 1) / 6 = 0.72; 2.86 -> 0.31; 4.3 -> 0.55; 7 -> 1.00.
         let s = LabelStyle::default();
         assert_eq!(avd_label(5.32, 2.86, 4.3, (1.0, 7.0), s), "A.72 V.31 D.55");
-        assert_eq!(avd_label(7.0, 1.0, 9.0, (1.0, 7.0), s), "A1.00 V.00 D1.00");
+        assert_eq!(avd_label(7.0, 1.0, 7.0, (1.0, 7.0), s), "A1.00 V.00 D1.00");
+        // Outside the range, the value as it is: (9 - 1) / 6 = 1.33, (0.4 - 1) / 6 = -0.10.
+        assert_eq!(avd_label(7.0, 0.4, 9.0, (1.0, 7.0), s), "A1.00 V-.10 D1.33");
         assert_eq!(
             avd_label(0.8, 0.2, 0.5, (0.0, 1.0), LabelStyle { quadrant: true }),
             "A.80 V.20 D.50 tense"

@@ -14,6 +14,7 @@ fn doc() -> Annotation {
         dominance: 0.5,
         text: "hi, there".into(),
         model_id: "m".into(),
+        out_of_range: false,
     };
     Annotation {
         format: DOCUMENT_FORMAT.into(),
@@ -35,6 +36,7 @@ fn doc() -> Annotation {
                 label: "A.75 V.25 D.50 | hi, \"there\"".into(),
                 text: "hi, \"there\"".into(),
                 source: SegmentSource::Transcript,
+                out_of_range: false,
             },
             MarkedSegment {
                 start: 2.0,
@@ -45,6 +47,7 @@ fn doc() -> Annotation {
                 label: "A1.00 V.25 D.50".into(),
                 text: String::new(),
                 source: SegmentSource::Vad,
+                out_of_range: false,
             },
         ],
         markers: vec![Marker {
@@ -138,9 +141,11 @@ fn webvtt_cues() {
 fn timeline_csv() {
     assert_eq!(
         text(ExportFormat::Csv),
-        ["start,end,arousal,valence,dominance,text,model_id\n\
-          0,4,0.75,0.25,0.5,\"hi, there\",m\n\
-          1,5,1,0.25,0.5,\"hi, there\",m\n"]
+        [
+            "start,end,arousal,valence,dominance,text,model_id,out_of_range\n\
+          0,4,0.75,0.25,0.5,\"hi, there\",m,false\n\
+          1,5,1,0.25,0.5,\"hi, there\",m,false\n"
+        ]
     );
 }
 
@@ -258,4 +263,50 @@ fn midi_file_layout() {
 fn json_reads_back_equal() {
     let d = doc();
     assert_eq!(Annotation::from_json(&d.to_json()).unwrap(), d);
+}
+
+#[test]
+fn values_outside_the_range_are_kept_and_flagged_everywhere() {
+    // A checkpoint without a bounded head read valence 1.41 on a 0..1 scale:
+    // the value stays 1.41 in JSON and CSV, is flagged, and the label says 1.41.
+    use crate::engine::{AnalysisConfig, TimelineEntry};
+    let entry = |start: f64, v: f32| TimelineEntry {
+        start,
+        end: start + 4.0,
+        arousal: 0.5,
+        valence: v,
+        dominance: 0.5,
+        text: String::new(),
+        model_id: "m".into(),
+    };
+    let config = AnalysisConfig::default();
+    let info = BuildInfo {
+        audio: "a.wav",
+        duration: 5.0,
+        model: "m",
+        output_range: (0.0, 1.0),
+        config: &config,
+        speech: &[(0.0, 5.0)],
+        transcript: None,
+        labels: LabelStyle::default(),
+    };
+    let doc = Annotation::build(&[entry(0.0, 0.25), entry(1.0, 1.41)], &info);
+    let flags: Vec<bool> = doc.timeline.iter().map(|r| r.out_of_range).collect();
+    assert_eq!(flags, [false, true]);
+    assert_eq!(doc.timeline[1].valence, 1.41);
+    // The segment 0..5 overlaps both windows fully (4 s each): (0.25 + 1.41) / 2 = 0.83.
+    assert!((doc.segments[0].valence - 0.83).abs() < 1e-6);
+    assert!(!doc.segments[0].out_of_range);
+    let json = doc.to_json();
+    assert!(json.contains("\"out_of_range\": true"), "{json}");
+    assert_eq!(Annotation::from_json(&json).unwrap(), doc);
+    let csv = String::from_utf8(render(ExportFormat::Csv, &doc)[0].bytes.clone()).unwrap();
+    assert!(
+        csv.lines().nth(2).unwrap().ends_with(",1.41,0.5,,m,true"),
+        "{csv}"
+    );
+    let seg =
+        Annotation::build_with_segment_readings(&[entry(0.0, 0.25)], &info, &[[0.5, 1.41, 0.5]]);
+    assert!(seg.segments[0].out_of_range);
+    assert_eq!(seg.segments[0].label, "A.50 V1.41 D.50");
 }

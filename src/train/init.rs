@@ -296,6 +296,7 @@ pub fn new_manifest(
             audio_fallback: both && head.fusion == FusionKind::Early && head.audio_fallback,
             prefix: None,
             layer_names: None,
+            bounded: true,
         },
         labels: vec![Dimension::Arousal, Dimension::Valence, Dimension::Dominance],
         output_range,

@@ -158,6 +158,12 @@ pub struct HeadSpec {
     /// Names of the MLP's linear layers under the prefix (default `layers.0`, `layers.1`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer_names: Option<Vec<String>>,
+    /// Whether the outputs are bounded to `output_range` by construction: the
+    /// MLP's outputs `x` become `min + (max - min) · sigmoid(x)`. Every head
+    /// Emoscope trains has it; checkpoints from elsewhere do not, and their
+    /// raw values may leave the declared range (readers flag those).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bounded: bool,
 }
 
 fn default_rate() -> u32 {

@@ -385,15 +385,27 @@ impl EmotionModel {
             } else {
                 None
             };
-        if self.text.is_some() && text.is_none() {
-            return match (&self.fallback, &self.fusion, audio) {
-                (Some(f), _, Some(a)) => Ok(f.forward(a, train)?),
-                (None, Fusion::Late { audio: head, .. }, Some(a)) => Ok(head.forward(a, train)?),
-                _ => Err(RunError::NeedsText),
-            };
+        let y = if self.text.is_some() && text.is_none() {
+            match (&self.fallback, &self.fusion, audio) {
+                (Some(f), _, Some(a)) => f.forward(a, train)?,
+                (None, Fusion::Late { audio: head, .. }, Some(a)) => head.forward(a, train)?,
+                _ => return Err(RunError::NeedsText),
+            }
+        } else {
+            let text = if self.text.is_some() { text } else { None };
+            self.fusion.forward(audio, text, train)?
+        };
+        self.bound(y)
+    }
+
+    /// The outputs mapped into the declared range when the head is
+    /// [`HeadSpec::bounded`] (`min + (max - min) · sigmoid(y)`), else as they are.
+    fn bound(&self, y: Tensor) -> Result<Tensor, RunError> {
+        if !self.manifest.head.bounded {
+            return Ok(y);
         }
-        let text = if self.text.is_some() { text } else { None };
-        Ok(self.fusion.forward(audio, text, train)?)
+        let [min, max] = self.manifest.output_range;
+        Ok(candle_nn::ops::sigmoid(&y)?.affine(f64::from(max - min), f64::from(min))?)
     }
 
     /// Predictions `[batch, 3]` (label order) for utterances at

@@ -140,6 +140,7 @@ pub fn detect(dir: &Path) -> Result<Option<Manifest>, LoadError> {
             audio_fallback: false,
             prefix: Some("classifier".into()),
             layer_names: Some(vec!["dense".into(), "out_proj".into()]),
+            bounded: false,
         },
         labels: ids.into_iter().map(|(_, d)| d).collect(),
         output_range: [0.0, 1.0],

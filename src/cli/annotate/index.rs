@@ -59,6 +59,10 @@ pub struct Entry {
     pub windows: Option<usize>,
     /// Mean arousal, valence and dominance over the windows.
     pub mean: Option<[f32; 3]>,
+    /// How many of the windows had a value outside the model's declared
+    /// range (kept in the mean as the model gave them; flagged in the outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_range: Option<usize>,
     /// Wall-clock seconds spent on it.
     pub seconds: f64,
     /// What its outputs depend on (see `fingerprint`); a resumed run skips

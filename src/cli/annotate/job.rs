@@ -72,6 +72,7 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
         audio_seconds: None,
         windows: None,
         mean: None,
+        out_of_range: None,
         seconds: 0.0,
         fingerprint: None,
     };
@@ -91,6 +92,7 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
             entry.audio_seconds = before.audio_seconds;
             entry.windows = before.windows;
             entry.mean = before.mean;
+            entry.out_of_range = before.out_of_range;
             return Ok(());
         }
         annotate(job, model, s, transcript, &files, &mut entry)
@@ -223,6 +225,8 @@ fn annotate(
     let doc = Annotation::build_with_segment_readings(&timeline, &info, &readings);
     entry.windows = Some(doc.timeline.len());
     entry.mean = Some(mean(&doc));
+    let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
+    entry.out_of_range = (flagged > 0).then_some(flagged);
     let mut written = files.iter();
     for format in &s.formats {
         for file in render(*format, &doc) {

@@ -251,11 +251,14 @@ pub fn run(args: Args) -> Result<()> {
 fn report(e: &Entry) {
     match e.status {
         Status::Ok => println!(
-            "ok       {}  {:.2} s audio in {:.2} s -> {} files",
+            "ok       {}  {:.2} s audio in {:.2} s -> {} files{}",
             e.input,
             e.audio_seconds.unwrap_or(0.0),
             e.seconds,
-            e.outputs.len()
+            e.outputs.len(),
+            e.out_of_range.map_or(String::new(), |n| format!(
+                "  ({n} windows outside the model's declared range, flagged)"
+            ))
         ),
         Status::Skipped => println!(
             "skipped  {}  (outputs up to date; --force recomputes)",
