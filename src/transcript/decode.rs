@@ -45,8 +45,8 @@ pub(crate) fn decode(
         return Err(ReadError::syntax(
             path,
             Location::Byte(0),
-            "a text file (this is Praat's binary format: open it in Praat and use \
-             Save as text file, or Save as short text file)",
+            "a text file (this is Praat's binary format: a binary TextGrid is read when its \
+             name ends in .TextGrid; anything else, open it in Praat and use Save as text file)",
             "`ooBinaryFile`",
         ));
     } else if let Some(text) = bomless(bytes, path, warnings)? {

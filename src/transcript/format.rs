@@ -114,6 +114,16 @@ pub fn read_file(path: &Path, options: &ReadOptions) -> Result<Transcript, ReadE
         path: path.to_owned(),
         source,
     })?;
+    if bytes.starts_with(b"ooBinaryFile")
+        && options
+            .format
+            .is_none_or(|f| f == TranscriptFormat::TextGrid)
+    {
+        let grid = textgrid::parse_binary_grid(&bytes, path)?;
+        let mut t = textgrid::transcript(&grid, path, options.tier.as_deref())?;
+        check_against_audio(&mut t, path, options.audio_seconds, options.strict)?;
+        return Ok(t);
+    }
     let mut warnings = Warnings::new(path, options.strict);
     let text = decode::decode(&bytes, path, &mut warnings)?;
     parse_with(&text, path, options, warnings)

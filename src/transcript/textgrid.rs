@@ -1,5 +1,7 @@
 //! Praat TextGrids (`.TextGrid`), in Praat's long ("text file") and short
-//! ("short text file") forms, UTF-8 or UTF-16.
+//! ("short text file") forms, in any encoding [`decode_text`](super::decode_text)
+//! reads (UTF-8, UTF-16, and the Latin-1 / Mac Roman of old Praat versions,
+//! detected), and in Praat's binary form ([`parse_binary_grid`]).
 //!
 //! Both forms are the same sequence of values: the long form only adds
 //! labels (`xmin = `, `intervals [3]:`), which Praat's own reader skips, and
@@ -58,7 +60,15 @@ pub enum TierItems {
 /// Parses a TextGrid read from `path` into a transcript, taking the segments
 /// from the tier named `tier` when given (see the module docs).
 pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, ReadError> {
-    let grid = parse_grid(text, path)?;
+    transcript(&parse_grid(text, path)?, path, tier)
+}
+
+/// The transcript a grid read from `path` stands for (see the module docs).
+pub fn transcript(
+    grid: &TextGrid,
+    path: &Path,
+    tier: Option<&str>,
+) -> Result<Transcript, ReadError> {
     if let Some(name) = tier {
         if !grid.tiers.iter().any(|t| t.name == name) {
             let names: Vec<&str> = grid.tiers.iter().map(|t| t.name.as_str()).collect();
@@ -70,7 +80,185 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
             ));
         }
     }
-    finish(path, to_segments(&grid, tier))
+    finish(path, to_segments(grid, tier))
+}
+
+/// Parses a TextGrid in Praat's binary format (`ooBinaryFile`, written by
+/// Praat's "Save as binary file"). Every value of the text form is there, in
+/// the same order: numbers as big-endian IEEE doubles, counts as big-endian
+/// 32-bit integers, the `<exists>` flag as one byte, class names as a length
+/// byte and ASCII, tier names and texts as a big-endian 16-bit length and
+/// Latin-1 bytes or, after a length of -1 (0xFFFF), a 16-bit length and that
+/// many UTF-16BE units. Errors name the byte offset.
+pub fn parse_binary_grid(bytes: &[u8], path: &Path) -> Result<TextGrid, ReadError> {
+    let mut r = Binary {
+        bytes,
+        pos: 0,
+        path,
+    };
+    let magic = r.take(12, "the signature `ooBinaryFile`")?;
+    if magic != b"ooBinaryFile" {
+        return Err(r.error(0, "the signature `ooBinaryFile`", "other bytes"));
+    }
+    let at = r.pos;
+    let class = r.short_string("the object class `TextGrid`")?;
+    if class != "TextGrid" {
+        return Err(r.error(at, "the object class `TextGrid`", &class));
+    }
+    let xmin = r.f64("the TextGrid's xmin")?;
+    let xmax = r.f64("the TextGrid's xmax")?;
+    let mut tiers = Vec::new();
+    if r.take(1, "the `<exists>` flag")?[0] != 0 {
+        let n = r.count("the number of tiers")?;
+        for _ in 0..n {
+            let at = r.pos;
+            let class = r.short_string("a tier class")?;
+            let name = r.text("the tier's name")?;
+            let what = format!("tier \"{name}\"");
+            let txmin = r.f64(&format!("the xmin of {what}"))?;
+            let txmax = r.f64(&format!("the xmax of {what}"))?;
+            let n = r.count(&format!("the number of items in {what}"))?;
+            let items = match class.as_str() {
+                "IntervalTier" => {
+                    let mut v = Vec::new();
+                    for i in 0..n {
+                        let what = format!("interval {} of {what}", i + 1);
+                        let a = r.f64(&format!("the start of {what}"))?;
+                        let end_at = r.pos;
+                        let b = r.f64(&format!("the end of {what}"))?;
+                        if b < a {
+                            return Err(r.error(
+                                end_at,
+                                &format!("an end of {what} not before its start ({a})"),
+                                &b.to_string(),
+                            ));
+                        }
+                        v.push((a, b, r.text(&format!("the text of {what}"))?));
+                    }
+                    TierItems::Intervals(v)
+                }
+                "TextTier" | "PointTier" => {
+                    let mut v = Vec::new();
+                    for i in 0..n {
+                        let what = format!("point {} of {what}", i + 1);
+                        let t = r.f64(&format!("the time of {what}"))?;
+                        v.push((t, r.text(&format!("the mark of {what}"))?));
+                    }
+                    TierItems::Points(v)
+                }
+                other => {
+                    return Err(r.error(at, "a tier class `IntervalTier` or `TextTier`", other))
+                }
+            };
+            tiers.push(Tier {
+                name,
+                xmin: txmin,
+                xmax: txmax,
+                items,
+            });
+        }
+    }
+    if r.pos != bytes.len() {
+        return Err(r.error(
+            r.pos,
+            "the end of the file after the last tier",
+            &format!("{} more bytes", bytes.len() - r.pos),
+        ));
+    }
+    Ok(TextGrid { xmin, xmax, tiers })
+}
+
+/// A cursor over a binary TextGrid.
+struct Binary<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+impl Binary<'_> {
+    fn error(&self, at: usize, expected: &str, found: &str) -> ReadError {
+        ReadError::Syntax {
+            path: self.path.to_owned(),
+            location: Location::Byte(at),
+            expected: expected.to_owned(),
+            found: found.to_owned(),
+        }
+    }
+
+    fn take(&mut self, n: usize, expected: &str) -> Result<&[u8], ReadError> {
+        match self.bytes.get(self.pos..self.pos + n) {
+            Some(b) => {
+                self.pos += n;
+                Ok(b)
+            }
+            None => Err(self.error(self.pos, expected, "end of file")),
+        }
+    }
+
+    fn f64(&mut self, expected: &str) -> Result<f64, ReadError> {
+        let at = self.pos;
+        let b = self.take(8, expected)?;
+        let v = f64::from_be_bytes(b.try_into().expect("8 bytes"));
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(self.error(at, &format!("{expected}, a finite number"), &v.to_string()))
+        }
+    }
+
+    fn count(&mut self, expected: &str) -> Result<usize, ReadError> {
+        let at = self.pos;
+        let b = self.take(4, expected)?;
+        let n = i32::from_be_bytes(b.try_into().expect("4 bytes"));
+        // Each item takes at least 10 bytes: a count larger than the rest of
+        // the file is corrupt (and must not reserve memory).
+        match usize::try_from(n) {
+            Ok(n) if n <= (self.bytes.len() - self.pos) / 10 + 1 => Ok(n),
+            _ => Err(self.error(
+                at,
+                &format!("{expected}, a count that fits the file"),
+                &n.to_string(),
+            )),
+        }
+    }
+
+    /// A length byte and ASCII (class names).
+    fn short_string(&mut self, expected: &str) -> Result<String, ReadError> {
+        let n = usize::from(self.take(1, expected)?[0]);
+        Ok(self
+            .take(n, expected)?
+            .iter()
+            .map(|&b| char::from(b))
+            .collect())
+    }
+
+    /// A 16-bit length and Latin-1 bytes, or -1 and UTF-16BE.
+    fn text(&mut self, expected: &str) -> Result<String, ReadError> {
+        let n = u16::from_be_bytes(self.take(2, expected)?.try_into().expect("2 bytes"));
+        if n != 0xFFFF {
+            return Ok(self
+                .take(usize::from(n), expected)?
+                .iter()
+                .map(|&b| char::from(b))
+                .collect());
+        }
+        let at = self.pos;
+        let n = u16::from_be_bytes(self.take(2, expected)?.try_into().expect("2 bytes"));
+        let units = self.take(2 * usize::from(n), expected)?;
+        char::decode_utf16(
+            units
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]])),
+        )
+        .collect::<Result<String, _>>()
+        .map_err(|_| {
+            self.error(
+                at,
+                &format!("{expected} in valid UTF-16"),
+                "an unpaired surrogate",
+            )
+        })
+    }
 }
 
 /// Parses a TextGrid read from `path` (named in errors) into its tiers.
@@ -598,5 +786,112 @@ item []:
         assert!(e.to_string().contains("closed by"), "{e}");
         let e = parse_grid("File type = \"ooBinaryFile\"", p).unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
+    }
+
+    /// A binary TextGrid built by hand from the format (see [`parse_binary_grid`]).
+    fn binary(tiers: &[(&str, &str, &[(f64, f64, &str)])]) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            if s.is_ascii() {
+                out.extend((s.len() as u16).to_be_bytes());
+                out.extend(s.as_bytes());
+            } else {
+                let units: Vec<u16> = s.encode_utf16().collect();
+                out.extend([0xFF, 0xFF]);
+                out.extend((units.len() as u16).to_be_bytes());
+                out.extend(units.iter().flat_map(|u| u.to_be_bytes()));
+            }
+        }
+        let mut out = b"ooBinaryFile\x08TextGrid".to_vec();
+        out.extend(0.0f64.to_be_bytes());
+        out.extend(2.5f64.to_be_bytes());
+        out.push(1);
+        out.extend((tiers.len() as i32).to_be_bytes());
+        for (class, name, items) in tiers {
+            out.push(class.len() as u8);
+            out.extend(class.as_bytes());
+            text(&mut out, name);
+            out.extend(0.0f64.to_be_bytes());
+            out.extend(2.5f64.to_be_bytes());
+            out.extend((items.len() as i32).to_be_bytes());
+            for (a, b, t) in *items {
+                out.extend(a.to_be_bytes());
+                if *class == "IntervalTier" {
+                    out.extend(b.to_be_bytes());
+                }
+                text(&mut out, t);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn binary_textgrids_read_like_text_ones() {
+        let bytes = binary(&[
+            (
+                "IntervalTier",
+                "utterance",
+                &[
+                    (0.0, 0.4, ""),
+                    (0.4, 2.1, "she said \"hi\" twice"),
+                    (2.1, 2.5, ""),
+                ],
+            ),
+            (
+                "IntervalTier",
+                "words",
+                &[(0.4, 1.2, "señora"), (1.2, 2.5, "")],
+            ),
+            ("TextTier", "events", &[(1.5, 0.0, "laugh")]),
+        ]);
+        let grid = parse_binary_grid(&bytes, Path::new("b.TextGrid")).unwrap();
+        assert_eq!(grid.tiers.len(), 3);
+        assert_eq!(
+            grid.tiers[1].items,
+            TierItems::Intervals(vec![(0.4, 1.2, "señora".into()), (1.2, 2.5, String::new())])
+        );
+        assert_eq!(
+            grid.tiers[2].items,
+            TierItems::Points(vec![(1.5, "laugh".into())])
+        );
+        // Through read_file, as a sidecar.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.TextGrid");
+        std::fs::write(&path, &bytes).unwrap();
+        let t = crate::transcript::read_file(&path, &Default::default()).unwrap();
+        assert_eq!(t.segments()[0].text, "she said \"hi\" twice");
+        assert_eq!(t.segments()[0].words[0].text, "señora");
+    }
+
+    #[test]
+    fn truncated_binary_textgrids_name_the_byte() {
+        let bytes = binary(&[("IntervalTier", "u", &[(0.0, 1.0, "x")])]);
+        for cut in [13, 30, bytes.len() - 1] {
+            let e = parse_binary_grid(&bytes[..cut], Path::new("b.TextGrid")).unwrap_err();
+            assert!(e.to_string().contains("found end of file"), "{cut}: {e}");
+        }
+        // A count far beyond the file's size is refused, not allocated.
+        let mut huge = bytes.clone();
+        let at = 12 + 9 + 16 + 1;
+        huge[at..at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        let e = parse_binary_grid(&huge, Path::new("b.TextGrid")).unwrap_err();
+        assert!(e.to_string().contains("byte 38"), "{e}");
+    }
+
+    #[test]
+    fn latin1_textgrids_from_old_praat_versions_are_decoded() {
+        // Praat before 4.3.20 wrote 8-bit text: "señora" and "café" in Latin-1
+        // (ñ = 0xF1, é = 0xE9).
+        let long = LONG.replace("she said \"\"hi\"\" twice", "se\u{f1}ora caf\u{e9}");
+        let bytes: Vec<u8> = long.chars().map(|c| c as u32 as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.TextGrid");
+        std::fs::write(&path, &bytes).unwrap();
+        let t = crate::transcript::read_file(&path, &Default::default()).unwrap();
+        assert_eq!(t.segments()[0].text, "señora café");
+        assert!(
+            t.warnings()[0].message.contains("windows-1252"),
+            "{:?}",
+            t.warnings()
+        );
     }
 }
