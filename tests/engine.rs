@@ -315,3 +315,26 @@ fn overlapping_windows_reuse_conv_frames_where_the_encoder_allows() {
     // Streaming in random blocks takes the same path: identical results.
     streamed_equals_offline(dir.path());
 }
+
+#[test]
+fn offline_analysis_reports_progress_window_by_window() {
+    // 20 s in 4 s windows every 1 s: windows end at 4, 5, ..., 20 s (17
+    // windows), and the progress callback hears each end once, in order.
+    let dir = model_dir("progress", 1.0);
+    let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
+    let audio = signal(20.0, 16_000.0);
+    let mut heard = Vec::new();
+    let results = emoscope::engine::analyze_offline_with_progress(
+        &audio,
+        16_000.0,
+        model.as_mut(),
+        &AnalysisConfig::default(),
+        None,
+        &mut |t| heard.push(t),
+    )
+    .unwrap();
+    let ends: Vec<f64> = results.iter().map(|r| r.end).collect();
+    assert_eq!(heard, ends);
+    assert_eq!(heard.len(), 17);
+    assert!((heard[16] - 20.0).abs() < 1e-9, "{heard:?}");
+}

@@ -26,4 +26,6 @@ pub use predictor::{
 pub use readout::{EmotionReadout, Reading};
 pub use status::{EngineStatus, ModelState};
 pub use timeline::{merge_entries, EmotionTimeline, TimelineEntry};
-pub use worker::{analyze_offline, Engine, EngineShared, Loader, WindowResult};
+pub use worker::{
+    analyze_offline, analyze_offline_with_progress, Engine, EngineShared, Loader, WindowResult,
+};

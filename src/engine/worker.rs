@@ -119,8 +119,27 @@ pub fn analyze_offline(
     config: &AnalysisConfig,
     transcript: Option<&Transcript>,
 ) -> Result<Vec<WindowResult>, PredictError> {
+    analyze_offline_with_progress(samples, rate, model, config, transcript, &mut |_| {})
+}
+
+/// [`analyze_offline`], telling `progress` how many seconds of the signal
+/// have been analysed after each window (for a progress bar inside a long file).
+pub fn analyze_offline_with_progress(
+    samples: &[f32],
+    rate: f32,
+    model: &mut dyn EmotionPredictor,
+    config: &AnalysisConfig,
+    transcript: Option<&Transcript>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Vec<WindowResult>, PredictError> {
     let mut analyzer = Analyzer::new(config.clone(), model.sample_rate());
     let mut results = Vec::new();
+    let mut push = |analyzer: &mut Analyzer, w: Window, results: &mut Vec<WindowResult>| {
+        let r = analyse(analyzer, model, transcript, w)?;
+        progress(r.end);
+        results.push(r);
+        Ok::<(), PredictError>(())
+    };
     for (i, chunk) in samples.chunks(MAX_CHUNK).enumerate() {
         let info = BlockInfo {
             position: (i * MAX_CHUNK) as i64,
@@ -131,16 +150,16 @@ pub fn analyze_offline(
         };
         analyzer.ingest(&info, chunk);
         while let Some(w) = analyzer.pop_window() {
-            results.push(analyse(&mut analyzer, model, transcript, w)?);
+            push(&mut analyzer, w, &mut results)?;
         }
     }
     analyzer.finish();
     while let Some(w) = analyzer.pop_window() {
-        results.push(analyse(&mut analyzer, model, transcript, w)?);
+        push(&mut analyzer, w, &mut results)?;
     }
     if results.is_empty() {
         if let Some(w) = analyzer.pop_short_run() {
-            results.push(analyse(&mut analyzer, model, transcript, w)?);
+            push(&mut analyzer, w, &mut results)?;
         }
     }
     Ok(results)

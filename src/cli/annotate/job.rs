@@ -11,7 +11,7 @@ use emoscope::atomic_write::write_atomic;
 use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::audio::{decode_file, downmix_checked, resample_mono};
 use emoscope::engine::{
-    analyze_offline, predict_span, AnalysisConfig, EmotionPredictor, TimelineEntry,
+    analyze_offline_with_progress, predict_span, AnalysisConfig, EmotionPredictor, TimelineEntry,
 };
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions};
@@ -60,7 +60,13 @@ pub fn outputs(job: &Job, s: &Settings) -> Vec<(PathBuf, String)> {
 }
 
 /// Runs `job` with `model`; never fails itself: errors become a failed entry.
-pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
+/// `progress` is told how many seconds of the file have been analysed.
+pub fn run(
+    job: &Job,
+    model: &mut dyn EmotionPredictor,
+    s: &Settings,
+    progress: &mut dyn FnMut(f64),
+) -> Entry {
     let t0 = Instant::now();
     let files = outputs(job, s);
     let mut entry = Entry {
@@ -95,7 +101,7 @@ pub fn run(job: &Job, model: &mut dyn EmotionPredictor, s: &Settings) -> Entry {
             entry.out_of_range = before.out_of_range;
             return Ok(());
         }
-        annotate(job, model, s, transcript, &files, &mut entry)
+        annotate(job, model, s, transcript, &files, &mut entry, progress)
     })();
     if let Err(e) = outcome {
         entry.status = Status::Failed;
@@ -149,6 +155,7 @@ fn annotate(
     transcript_path: Option<PathBuf>,
     files: &[(PathBuf, String)],
     entry: &mut Entry,
+    progress: &mut dyn FnMut(f64),
 ) -> Result<()> {
     let path = &job.input;
     let decoded = decode_file(path)?;
@@ -170,8 +177,15 @@ fn annotate(
     };
     entry.transcript = transcript_path.map(|p| p.display().to_string());
 
-    let windows = analyze_offline(&mono, rate as f32, model, &s.config, transcript.as_ref())
-        .with_context(|| format!("analysing {}", path.display()))?;
+    let windows = analyze_offline_with_progress(
+        &mono,
+        rate as f32,
+        model,
+        &s.config,
+        transcript.as_ref(),
+        progress,
+    )
+    .with_context(|| format!("analysing {}", path.display()))?;
     let timeline: Vec<TimelineEntry> = windows
         .into_iter()
         .map(|w| TimelineEntry {

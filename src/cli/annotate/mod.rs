@@ -169,12 +169,25 @@ pub fn run(args: Args) -> Result<()> {
                             format!("loading model from {}", model_dir.display())
                         })?);
                     }
-                    let entry = job::run(j, model.as_deref_mut().expect("loaded"), &settings);
+                    // The bar moves window by window inside a file, then by
+                    // whatever of the file the windows did not cover.
+                    let mut shown = 0u64;
+                    let mut progress = |t: f64| {
+                        let ms = ((t.min(seconds[k]) * 1000.0) as u64).max(shown);
+                        bar.inc(ms - shown);
+                        shown = ms;
+                    };
+                    let entry = job::run(
+                        j,
+                        model.as_deref_mut().expect("loaded"),
+                        &settings,
+                        &mut progress,
+                    );
                     let audio = entry.audio_seconds.unwrap_or(seconds[k]);
                     if audio > seconds[k] {
                         bar.inc_length(((audio - seconds[k]) * 1000.0) as u64);
                     }
-                    bar.inc((audio * 1000.0) as u64);
+                    bar.inc(((audio * 1000.0) as u64).saturating_sub(shown));
                     let (files, analysed) = {
                         let mut d = done.lock().expect("not poisoned");
                         d.0 += 1;
