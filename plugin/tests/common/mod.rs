@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+pub mod bounce;
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
