@@ -788,8 +788,11 @@ item []:
         assert!(e.to_string().contains("line 1"), "{e}");
     }
 
+    /// A tier to write: class, name, items (start, end, text; the end is unused for points).
+    type TierSpec<'a> = (&'a str, &'a str, &'a [(f64, f64, &'a str)]);
+
     /// A binary TextGrid built by hand from the format (see [`parse_binary_grid`]).
-    fn binary(tiers: &[(&str, &str, &[(f64, f64, &str)])]) -> Vec<u8> {
+    fn binary(tiers: &[TierSpec<'_>]) -> Vec<u8> {
         fn text(out: &mut Vec<u8>, s: &str) {
             if s.is_ascii() {
                 out.extend((s.len() as u16).to_be_bytes());
