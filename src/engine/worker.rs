@@ -15,12 +15,13 @@
 //!   ring when it holds more than a window plus a hop, so the meters and MIDI
 //!   stay current.
 //! - **Queued**: when the host renders offline ([`RenderMode::Offline`]), or
-//!   delivers audio faster than real time without saying so (a [`Pace`]
-//!   verdict), every window is analysed, in order: the worker takes audio
-//!   from the ring only as fast as it analyses it, so the ring is the queue
-//!   and its capacity the bound (the plugin sizes it in seconds). Offline,
-//!   the audio thread waits for room; otherwise audio beyond the bound is
-//!   dropped by the audio thread and counted ([`CaptureStats::samples_dropped`]).
+//!   delivers audio faster than real time without saying so (the verdict of
+//!   `Pace`, below), every window is analysed, in order: the worker takes
+//!   audio from the ring only as fast as it analyses it, so the ring is the
+//!   queue and its capacity the bound (the plugin sizes it in seconds).
+//!   Offline (and [`RenderMode::OfflineIfFast`] while fast), the audio thread
+//!   waits for room; otherwise audio beyond the bound is dropped by the audio
+//!   thread and counted ([`CaptureStats::samples_dropped`]).
 //!
 //! Dropping the [`Engine`] stops the worker; in the queued case it first
 //! analyses everything still queued, with the end of the audio treated as
