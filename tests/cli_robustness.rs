@@ -1,9 +1,9 @@
 //! Property test of the CLI's promise: whatever the input — audio files with
 //! mutated headers, truncated or random bytes, windowing flags out of range,
-//! plot sizes, damaged annotation and manifest files — every run ends with
-//! exit 0, or exit 1 and an `error:` message (2 for arguments clap cannot
-//! parse, with its `error:` message); never a panic (101), an abort or a
-//! signal.
+//! plot sizes, damaged annotation, manifest and shard index files — every
+//! run ends with exit 0, or exit 1 and an `error:` message (2 for arguments
+//! clap cannot parse, with its `error:` message); never a panic (101), an
+//! abort or a signal.
 //!
 //! The cases come from a fixed seed, so a failure names a case that can be
 //! rerun; `EMOSCOPE_FUZZ_CASES` scales the count (default 400, about ten
@@ -126,11 +126,11 @@ const EDGES: [u32; 18] = [
     32,
     64,
     255,
-    3_999,
-    4_000,
+    7_999,
+    8_000,
     65_535,
-    768_000,
-    768_001,
+    384_000,
+    384_001,
     0x7fff_ffff,
     u32::MAX,
 ];
@@ -361,6 +361,22 @@ fn eval_case(rng: &mut ChaCha8Rng, dir: &Path, model: &Path) -> Vec<String> {
     args
 }
 
+fn merge_case(rng: &mut ChaCha8Rng, dir: &Path) -> Vec<String> {
+    let n = rng.random_range(0..4usize);
+    for i in 1..=n {
+        let body: Vec<u8> = match rng.random_range(0..3) {
+            0 => b"{}".to_vec(),
+            1 => b"{\"entries\": [{\"input\": 1}]}".to_vec(),
+            _ => (0..rng.random_range(0..200))
+                .map(|_| rng.random())
+                .collect(),
+        };
+        let total = if rng.random_bool(0.8) { n } else { n + 1 };
+        std::fs::write(dir.join(format!("index.shard-{i}-of-{total}.json")), body).unwrap();
+    }
+    vec!["merge".into(), s(dir)]
+}
+
 #[test]
 fn no_input_makes_the_cli_panic() {
     let cases: usize = std::env::var("EMOSCOPE_FUZZ_CASES")
@@ -375,11 +391,12 @@ fn no_input_makes_the_cli_panic() {
     for case in 0..cases {
         let dir = tmp.path().join(format!("case-{case}"));
         std::fs::create_dir_all(&dir).unwrap();
-        // Predict (decoding and windowing) most often, then plot, then eval.
-        let args = match case % 6 {
+        // Predict (decoding and windowing) most often, then plot, eval, merge.
+        let args = match case % 7 {
             0..=2 => predict_case(&mut rng, &dir, model.path()),
             3 | 4 => plot_case(&mut rng, &dir, &doc),
-            _ => eval_case(&mut rng, &dir, model.path()),
+            5 => eval_case(&mut rng, &dir, model.path()),
+            _ => merge_case(&mut rng, &dir),
         };
         let r = run(&dir, &args);
         check(case, &args, &r);

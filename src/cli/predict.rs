@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use emoscope::audio::decode_file;
 use emoscope::engine::{analyze_offline, load_predictor, Avd, EmotionPredictor};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Segment, Transcript};
@@ -198,6 +198,15 @@ pub fn run(args: Args) -> Result<()> {
             transcript.as_ref(),
         )
         .with_context(|| format!("analysing {}", audio.display()))?;
+        if results.is_empty() {
+            // The engine reports nothing rather than an error for input it
+            // cannot window; never end with exit 0 and no output.
+            bail!(
+                "analysing {}: no analysis window came out of {seconds:.2} s of audio at {} Hz",
+                audio.display(),
+                decoded.sample_rate
+            );
+        }
         if args.json {
             for r in &results {
                 let line = serde_json::json!({
