@@ -1188,3 +1188,109 @@ fn values_outside_the_declared_range_are_flagged_and_bounded_heads_stay_inside()
         }
     }
 }
+
+#[test]
+fn three_shards_in_separate_processes_and_merge_equal_a_single_run() {
+    // A job array's outcome must not depend on how it was split: three
+    // `--shard I/3` processes (run at the same time) plus `merge` give the
+    // same files and index as one run, apart from the EAF's creation date
+    // and the wall-clock seconds in the index.
+    let model = model_dir("shards3", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    for f in ["a/1.wav", "a/2.wav", "b/1.wav", "b/c/3.wav", "4.wav"] {
+        std::fs::create_dir_all(c.join(f).parent().unwrap()).unwrap();
+    }
+    std::fs::copy(example(), c.join("a/1.wav")).unwrap();
+    std::fs::copy(example(), c.join("4.wav")).unwrap();
+    common::write_wav(&c.join("a/2.wav"), &common::signal(5.0, 16_000.0), 16_000);
+    common::write_wav(&c.join("b/1.wav"), &common::signal(6.5, 22_050.0), 22_050);
+    common::write_wav(&c.join("b/c/3.wav"), &common::signal(2.0, 8_000.0), 8_000);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "annotate",
+            s(&c),
+            "--out",
+            s(out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "all",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let single = tmp.path().join("single");
+    ok(&emoscope(
+        &args(&single).iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    ));
+    let sharded = tmp.path().join("sharded");
+    let children: Vec<std::process::Child> = (0..3)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_emoscope"))
+                .args(args(&sharded))
+                .args(["--shard", &format!("{i}/3")])
+                .env_remove("EMOSCOPE_MODEL")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        ok(&child.wait_with_output().unwrap());
+    }
+    ok(&emoscope(&["merge", s(&sharded)], &[]));
+
+    fn files(dir: &Path, under: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, under, out);
+            } else {
+                out.push(p.strip_prefix(under).unwrap().to_owned());
+            }
+        }
+    }
+    let list = |dir: &Path| {
+        let mut v = Vec::new();
+        files(dir, dir, &mut v);
+        v.retain(|p| !p.to_string_lossy().starts_with("index"));
+        v.sort();
+        v
+    };
+    let names = list(&single);
+    assert_eq!(names.len(), 5 * 12, "{names:?}");
+    assert_eq!(names, list(&sharded));
+    let without_date = |text: String| -> String {
+        let start = text.find("DATE=\"").expect("an EAF has a DATE") + 6;
+        let end = start + text[start..].find('"').unwrap();
+        format!("{}{}", &text[..start], &text[end..])
+    };
+    for name in &names {
+        let (a, b) = (
+            std::fs::read(single.join(name)).unwrap(),
+            std::fs::read(sharded.join(name)).unwrap(),
+        );
+        if name.extension().is_some_and(|e| e == "eaf") {
+            assert_eq!(
+                without_date(String::from_utf8(a).unwrap()),
+                without_date(String::from_utf8(b).unwrap()),
+                "{name:?}"
+            );
+        } else {
+            assert_eq!(a, b, "{name:?}");
+        }
+    }
+    let index = |dir: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap())
+                .unwrap();
+        for e in v["entries"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("seconds");
+        }
+        v
+    };
+    assert_eq!(index(&single), index(&sharded));
+}
