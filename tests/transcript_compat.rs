@@ -1,11 +1,16 @@
 //! Compatibility suite: Emoscope's transcript readers against the test files
-//! other projects ship with their parsers, each judged by its owner.
+//! other projects ship with their parsers, each judged by its owner, and
+//! against the files speech-to-text tools write.
 //!
 //! `tests/compat/owners.py` downloads the pinned sdists of praatio 6.2.2,
 //! pympi-ling 1.71, webvtt-py 0.6.0, srt 3.5.3 and pysrt 1.1.2 into
 //! `target/transcript-compat/` (once; later runs reuse them), extracts their
 //! SubRip, WebVTT, TextGrid and EAF test files, and writes what each owner's
-//! parser read from each file to `expected.json`. This test reads every file
+//! parser read from each file to `expected.json`. It also runs the writers of
+//! openai-whisper 20250625 and WhisperX 3.8.6 on a few results (SRT and
+//! WebVTT with and without word highlighting and line limits, JSON, WhisperX's
+//! Audacity labels); their SRT is judged by srt 3.5.3, their WebVTT by
+//! webvtt-py, JSON and labels by the result that was written. This test reads every file
 //! an owner reads with our reader and asserts agreement: the same number of
 //! cues (per tier for TextGrid and EAF), start and end within 1 ms, and the
 //! same text after whitespace normalisation. Files the owner rejects are only
@@ -115,7 +120,7 @@ fn ours(path: &Path) -> Result<Vec<(String, Vec<Cue>)>, String> {
         text: norm(text),
     };
     match ext.as_str() {
-        "srt" | "vtt" => {
+        "srt" | "vtt" | "json" | "txt" => {
             let t =
                 transcript::read_file(path, &ReadOptions::default()).map_err(|e| e.to_string())?;
             Ok(vec![(

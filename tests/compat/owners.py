@@ -3,7 +3,9 @@
 
 Downloads the pinned source distributions of five projects that ship subtitle or
 annotation parsers, extracts the test files they ship, parses each file with the
-project's own parser (the "owner"), and writes what the owner read as JSON:
+project's own parser (the "owner"), and writes what the owner read as JSON. It also
+runs the writers of openai-whisper and WhisperX (their `utils.py`, which needs no
+model) on a few results and judges each file they write with the format's parser:
 
     <out>/files/<package>/<path inside the sdist>    the test files
     <out>/expected.json                               one record per file
@@ -34,6 +36,15 @@ PINNED = [
     ("pysrt", "1.1.2"),
 ]
 
+# Speech-to-text tools whose writers (`utils.py`, pure Python, no model needed) produce
+# the sidecars people actually have. Their files are written here from the results in
+# WRITER_RESULTS and judged by the format's parser: srt 3.5.3 for .srt, webvtt-py 0.6.0
+# for .vtt; .json and WhisperX's Audacity labels by the result that was written.
+WRITERS = [
+    ("openai-whisper", "20250625", "whisper"),
+    ("whisperx", "3.8.6", "whisperx"),
+]
+
 EXTENSIONS = (".srt", ".vtt", ".textgrid", ".eaf")
 
 # Encodings the owners' own tests pass for files that are neither UTF-8 nor marked
@@ -59,7 +70,8 @@ VTT_ENTITY = re.compile("|".join(map(re.escape, VTT_ENTITIES)))
 
 
 def sdist_name(name, version):
-    base = {"pympi-ling": "pympi_ling", "webvtt-py": "webvtt_py"}.get(name, name)
+    base = {"pympi-ling": "pympi_ling", "webvtt-py": "webvtt_py",
+            "openai-whisper": "openai_whisper"}.get(name, name)
     return f"{base}-{version}"
 
 
@@ -67,7 +79,7 @@ def fetch(out):
     sdists = os.path.join(out, "sdists")
     os.makedirs(sdists, exist_ok=True)
     roots = {}
-    for name, version in PINNED:
+    for name, version in PINNED + [(n, v) for n, v, _ in WRITERS]:
         stem = sdist_name(name, version)
         archive = os.path.join(sdists, stem + ".tar.gz")
         if not os.path.exists(archive):
@@ -159,6 +171,101 @@ def read_pympi(path):
     return {"tiers": tiers}
 
 
+def word(text, start=None, end=None):
+    w = {"word": text}
+    if start is not None:
+        w.update(start=start, end=end, probability=0.9)
+    return w
+
+
+# What the writers are given: segments without words; segments with word timings
+# (one past an hour, for the hours field); WhisperX output with untimed words (digits
+# the aligner cannot place) and speakers.
+WRITER_RESULTS = {
+    "plain": {"language": "en", "text": "", "segments": [
+        {"id": 0, "start": 0.0, "end": 2.48, "text": " Hello there, how are you today?"},
+        {"id": 1, "start": 2.48, "end": 5.0, "text": " I'm fine --> thanks, & you? <3"},
+        {"id": 2, "start": 3725.125, "end": 3727.5, "text": " Señor, ça va? 日本語です。"},
+    ]},
+    "words": {"language": "en", "text": "", "segments": [
+        {"id": 0, "start": 0.5, "end": 3.0, "text": " The results were wonderful today",
+         "words": [word(" The", 0.5, 0.7), word(" results", 0.7, 1.3), word(" were", 1.3, 1.6),
+                   word(" wonderful", 1.6, 2.4), word(" today", 2.4, 3.0)]},
+        {"id": 1, "start": 3600.0, "end": 3602.0, "text": " An hour later.",
+         "words": [word(" An", 3600.0, 3600.4), word(" hour", 3600.4, 3601.0),
+                   word(" later.", 3601.0, 3602.0)]},
+    ]},
+    "whisperx": {"language": "en", "segments": [
+        {"start": 0.25, "end": 2.0, "text": " It costs 20 dollars.", "speaker": "SPEAKER_00",
+         "words": [word("It", 0.25, 0.4), word("costs", 0.4, 0.9), word("20"),
+                   word("dollars.", 1.3, 2.0)]},
+        {"start": 2.5, "end": 4.0, "text": " Okay then.", "speaker": "SPEAKER_01",
+         "words": [word("Okay", 2.5, 3.0), word("then.", 3.1, 4.0)]},
+    ]},
+}
+
+WRITER_OPTIONS = {
+    "default": {"max_line_width": None, "max_line_count": None, "highlight_words": False},
+    "highlight": {"max_line_width": None, "max_line_count": None, "highlight_words": True},
+    "narrow": {"max_line_width": 16, "max_line_count": 1, "highlight_words": False},
+}
+
+
+def load_utils(root, package):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"{package}_utils", os.path.join(root, package, "utils.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def result_cues(result, fmt):
+    def text(s):
+        # WhisperX's Audacity writer puts the speaker first: `[[SPEAKER_00]]It costs …`.
+        speaker = f"[[{s['speaker']}]]" if fmt == "aud" and "speaker" in s else ""
+        return speaker + s["text"].strip()
+    return {"cues": [cue(s["start"], s["end"], text(s)) for s in result["segments"]]}
+
+
+def write_with_tools(roots, out):
+    """Files written by the tools' writers, with the owner that judges each."""
+    records = []
+    for name, version, package in WRITERS:
+        utils = load_utils(roots[name], package)
+        folder = os.path.join(out, "files", "writers", f"{name}-{version}")
+        os.makedirs(folder, exist_ok=True)
+        for rname, result in WRITER_RESULTS.items():
+            if package == "whisper" and rname == "whisperx":
+                continue  # openai-whisper needs timings on every word
+            jobs = [("json", "default", "json")]
+            jobs += [(fmt, o, fmt) for fmt in ("srt", "vtt") for o in WRITER_OPTIONS
+                     if o == "default" or "words" in result["segments"][0]]
+            if package == "whisperx":
+                jobs.append(("aud", "default", "txt"))
+            for fmt, oname, ext in jobs:
+                writer = utils.get_writer(fmt, folder)
+                stem = f"{rname}-{oname}"
+                import copy
+                writer(copy.deepcopy(result), stem + ".wav", dict(WRITER_OPTIONS[oname]))
+                written = os.path.join(folder, f"{stem}.{fmt}")
+                path = os.path.join(folder, f"{stem}-{fmt}.{ext}")
+                os.replace(written, path)
+                judge = {"srt": ("srt 3.5.3", read_srt), "vtt": ("webvtt-py 0.6.0", read_webvtt)}
+                who, read = judge.get(fmt, ("the result written", None))
+                record = {"file": os.path.relpath(path, os.path.join(out, "files")),
+                          "owner": f"{name} {version} {fmt} writer, judged by {who}"}
+                try:
+                    record.update(read(path) if read else result_cues(result, fmt))
+                    record["status"] = "read"
+                except Exception as e:
+                    record["status"] = "rejected"
+                    record["error"] = f"{type(e).__name__}: {e}"[:300]
+                records.append(record)
+    return records
+
+
 OWNERS = {
     "praatio": ("praatio 6.2.2", read_praatio),
     "pympi-ling": ("pympi-ling 1.71", read_pympi),
@@ -179,6 +286,8 @@ def main():
     sys.path[:0] = [roots[n] for n in ("praatio", "srt", "pysrt", "webvtt-py", "pympi-ling")]
     records = []
     for name, root in roots.items():
+        if name not in OWNERS:
+            continue
         owner, read = OWNERS[name]
         for dirpath, _, files in sorted(os.walk(root)):
             for f in sorted(files):
@@ -193,6 +302,7 @@ def main():
                     record["status"] = "rejected"
                     record["error"] = f"{type(e).__name__}: {e}"[:300]
                 records.append(record)
+    records += write_with_tools(roots, out)
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump({"pinned": [f"{n}=={v}" for n, v in PINNED], "files": records}, f,
                   indent=1, ensure_ascii=False)
