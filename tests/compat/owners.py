@@ -91,7 +91,10 @@ def fetch(out):
         root = os.path.join(out, "files", stem)
         if not os.path.isdir(root):
             with tarfile.open(archive) as tar:
-                tar.extractall(os.path.join(out, "files"), filter="data")
+                try:
+                    tar.extractall(os.path.join(out, "files"), filter="data")
+                except TypeError:  # Python without extraction filters (before 3.8.17)
+                    tar.extractall(os.path.join(out, "files"))
         roots[name] = root
     return roots
 
