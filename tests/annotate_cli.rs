@@ -1294,3 +1294,62 @@ fn three_shards_in_separate_processes_and_merge_equal_a_single_run() {
     };
     assert_eq!(index(&single), index(&sharded));
 }
+
+#[test]
+fn transcript_repairs_are_warnings_in_the_index_and_errors_with_strict() {
+    // A SubRip sidecar whose second cue has no number: read, with a warning
+    // naming the file and line; --strict fails the file instead.
+    let model = model_dir("strict", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("talk.wav");
+    std::fs::copy(example(), &wav).unwrap();
+    std::fs::write(
+        tmp.path().join("talk.srt"),
+        "1\n00:00:00,050 --> 00:00:01,450\nThe results were wonderful,\n\n\
+         00:00:01,600 --> 00:00:03,100\nand everyone was delighted.\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let args = |strict: bool| {
+        let mut a = vec![
+            "annotate",
+            s(&wav),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+        ];
+        if strict {
+            a.push("--strict");
+        }
+        emoscope(&a, &[])
+    };
+    let run = args(false);
+    ok(&run);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("warning")
+            && err.contains("talk.srt: line 5")
+            && err.contains("without a number"),
+        "{err}"
+    );
+    assert_eq!(
+        read_doc(&out.join("talk.emoscope.json")).transcript.len(),
+        2
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert!(
+        index["entries"][0]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("talk.srt: line 5"),
+        "{index}"
+    );
+    let strict = args(true);
+    assert_eq!(strict.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(err.contains("FAILED") && err.contains("talk.srt"), "{err}");
+}

@@ -60,6 +60,10 @@ pub struct Args {
     /// keys `arousal`, `valence`, `dominance` at full precision.
     #[arg(long)]
     json: bool,
+    /// Treat every repair or skip in the transcript (a cue without a timing
+    /// line, an unknown encoding guessed, ...) as an error instead of a warning.
+    #[arg(long)]
+    strict: bool,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
@@ -97,9 +101,14 @@ fn transcript(args: &Args, seconds: f64) -> Result<Option<Transcript>> {
     };
     let options = ReadOptions {
         audio_seconds: Some(seconds),
+        strict: args.strict,
         ..ReadOptions::default()
     };
-    Ok(Some(read_file(&path, &options)?))
+    let transcript = read_file(&path, &options)?;
+    for w in transcript.warnings() {
+        note!("warning: {w}");
+    }
+    Ok(Some(transcript))
 }
 
 /// The pieces `[start, end)` (sample indices) a whole-file analysis of

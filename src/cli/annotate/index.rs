@@ -70,6 +70,9 @@ pub struct Entry {
     /// versions, whose inputs are then recomputed.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// What the transcript reader repaired or skipped (file, line, what was done).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The index file name for `shard`.
@@ -95,7 +98,7 @@ pub fn previous(dir: &Path, shard: Option<Shard>) -> std::collections::HashMap<S
             .map(|e| (e.input.clone(), e))
             .collect(),
         Err(e) => {
-            eprintln!(
+            crate::cli::output::note!(
                 "warning: {}: not a readable index ({e}); every input is recomputed",
                 path.display()
             );

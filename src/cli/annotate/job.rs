@@ -36,6 +36,8 @@ pub struct Settings {
     pub tier: Option<String>,
     /// Analyse audio only: no transcript, not even a sidecar.
     pub no_transcript: bool,
+    /// Transcript repairs are errors.
+    pub strict: bool,
     /// What every output of this run depends on besides the input and its
     /// transcript: the model's files and the settings above.
     pub run_fingerprint: Fingerprint,
@@ -81,6 +83,7 @@ pub fn run(
         out_of_range: None,
         seconds: 0.0,
         fingerprint: None,
+        warnings: Vec::new(),
     };
     let outcome = (|| -> Result<()> {
         if let Some(problem) = &job.problem {
@@ -99,6 +102,7 @@ pub fn run(
             entry.windows = before.windows;
             entry.mean = before.mean;
             entry.out_of_range = before.out_of_range;
+            entry.warnings = before.warnings.clone();
             return Ok(());
         }
         annotate(job, model, s, transcript, &files, &mut entry, progress)
@@ -170,11 +174,15 @@ fn annotate(
             &ReadOptions {
                 audio_seconds: Some(duration),
                 tier: s.tier.clone(),
+                strict: s.strict,
                 ..Default::default()
             },
         )?),
         None => None,
     };
+    if let Some(t) = &transcript {
+        entry.warnings = t.warnings().iter().map(ToString::to_string).collect();
+    }
     entry.transcript = transcript_path.map(|p| p.display().to_string());
 
     let windows = analyze_offline_with_progress(

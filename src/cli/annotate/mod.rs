@@ -29,6 +29,7 @@ use emoscope::export::{ExportFormat, LabelStyle};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::device::DeviceArg;
+use super::output::note;
 use super::window::WindowArgs;
 use index::{Entry, Index, Status, INDEX_FORMAT};
 use inputs::Shard;
@@ -70,6 +71,11 @@ pub struct Args {
     /// Analyse the audio only: read no transcript, not even a sidecar.
     #[arg(long, conflicts_with = "transcript")]
     no_transcript: bool,
+    /// Treat every repair or skip in a transcript (a cue without a timing
+    /// line, an unknown encoding guessed, ...) as an error that fails its
+    /// file, instead of a warning.
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     windowing: WindowArgs,
     /// The TextGrid or EAF tier whose annotations are the transcript segments
@@ -114,8 +120,8 @@ pub fn run(args: Args) -> Result<()> {
         quadrant: args.quadrants,
     };
     let described = format!(
-        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={}",
-        args.tier, args.no_transcript
+        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={}",
+        args.tier, args.no_transcript, args.strict
     );
     let settings = job::Settings {
         out: args.out.clone(),
@@ -125,6 +131,7 @@ pub fn run(args: Args) -> Result<()> {
         force: args.force,
         tier: args.tier.clone(),
         no_transcript: args.no_transcript,
+        strict: args.strict,
         run_fingerprint: fingerprint::Fingerprint::for_run(&model_dir, &described)?,
         previous: index::previous(&args.out, args.shard),
     };
@@ -247,7 +254,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         format!("no audio analysed, {elapsed:.1} s")
     };
-    eprintln!(
+    note!(
         "annotated {ok}, skipped {skipped} (up to date), failed {failed} of {total} files ({work}); index: {}",
         index_path.display()
     );
@@ -260,10 +267,16 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// One line per finished file: outcomes on stdout, failures on stderr.
+/// One line per finished file: outcomes on stdout, failures and warnings on
+/// stderr. These lines are progress, not results (the results are the output
+/// files and the index), so a closed or full stdout or stderr drops them
+/// instead of stopping the run.
 fn report(e: &Entry) {
+    for w in &e.warnings {
+        note!("warning  {}: {w}", e.input);
+    }
     match e.status {
-        Status::Ok => println!(
+        Status::Ok => out!(
             "ok       {}  {:.2} s audio in {:.2} s -> {} files{}",
             e.input,
             e.audio_seconds.unwrap_or(0.0),
@@ -273,17 +286,26 @@ fn report(e: &Entry) {
                 "  ({n} windows outside the model's declared range, flagged)"
             ))
         ),
-        Status::Skipped => println!(
+        Status::Skipped => out!(
             "skipped  {}  (outputs up to date; --force recomputes)",
             e.input
         ),
-        Status::Failed => eprintln!(
+        Status::Failed => note!(
             "FAILED   {}: {}",
             e.input,
             e.error.as_deref().unwrap_or("unknown error")
         ),
     }
 }
+
+/// `println!` that drops what cannot be written (see [`report`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+use out;
 
 /// The reason in an I/O error, without the OS error number.
 pub(super) fn io_reason(e: &std::io::Error) -> String {
