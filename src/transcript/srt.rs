@@ -61,10 +61,21 @@ pub(crate) fn read(
             continue;
         };
         timings += 1;
-        let numbered = i > 0 && is_index(lines[i - 1]);
+        // The cue number: the line before, or the last line before a blank line
+        // before it (`2`, blank, timing: an editor's stray blank line).
+        let number = (0..i)
+            .rev()
+            .find(|&k| !lines[k].trim().is_empty())
+            .filter(|&k| {
+                is_index(lines[k])
+                    && (k + 1 == i || k == 0 || lines[k - 1].trim().is_empty())
+                    && open.as_ref().is_none_or(|c| k >= c.line)
+            });
+        let numbered = number.is_some();
         if let Some(mut cue) = open.take() {
-            if numbered {
-                cue.text.pop();
+            if let Some(k) = number {
+                // Lines are 1-based in `text`: drop line k + 1 and what follows.
+                cue.text.retain(|(at, _)| *at < k + 1);
             }
             close(cue, &mut segments, &mut warnings)?;
         }
@@ -360,6 +371,15 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].starts_with("talk.srt: line 4: blank line inside"));
         assert!(warnings[1].starts_with("talk.srt: line 7: cue without a number"));
+    }
+
+    #[test]
+    fn a_number_separated_from_its_timing_by_a_blank_line_is_still_the_number() {
+        let text =
+            "1\n00:00:01,000 --> 00:00:02,000\nfirst\n\n2\n\n00:00:03,000 --> 00:00:04,000\n42\n";
+        let (cues, warnings) = lenient(text);
+        assert_eq!(cues, vec![cue(1.0, 2.0, "first"), cue(3.0, 4.0, "42")]);
+        assert_eq!(warnings, Vec::<String>::new());
     }
 
     #[test]
