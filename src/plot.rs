@@ -1,6 +1,7 @@
 //! A picture of an annotation: arousal, valence and dominance over time
 //! (mapped from the model's output range onto 0..1), the speech segments as
-//! shaded bands with their labels, and the transcript's words along the
+//! shaded bands with their labels, stretches without speech (no reading)
+//! as grey bands where the lines break, and the transcript's words along the
 //! bottom. PNG or SVG by the file extension, drawn with plotters. Text in
 //! PNGs is rendered with ab_glyph from the DejaVu Sans font embedded in the
 //! binary (the `dejavu` crate), so no system fonts are needed.
@@ -152,6 +153,24 @@ where
                 w as i32
             })
     };
+    // No speech, so no reading: grey bands with a note.
+    for &[a, b] in &doc.no_speech {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, -0.1), (b, 1.0)],
+                RGBColor(225, 225, 225).mix(0.7).filled(),
+            )))
+            .map_err(e)?;
+        if px(b) - px(a) > measure("no speech", 12.0) + LABEL_GAP {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "no speech",
+                    (a, -0.07),
+                    (FONT, 12).into_font().color(&RGBColor(110, 110, 110)),
+                )))
+                .map_err(e)?;
+        }
+    }
     // Segments: shaded bands, alternating shades.
     for (i, s) in doc.segments.iter().enumerate() {
         let shade = if i % 2 == 0 {
@@ -204,13 +223,25 @@ where
             .iter()
             .map(|r| (r.centre(), f64::from(normalise(pick(r), range))))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(e)?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-            });
+        // One line per run of consecutive windows: a gap (no speech) breaks it.
+        let gap = 1.5 * doc.hop_seconds.max(1e-6);
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        for &p in &points {
+            match runs.last_mut() {
+                Some(run) if p.0 - run.last().map_or(p.0, |q| q.0) <= gap => run.push(p),
+                _ => runs.push(vec![p]),
+            }
+        }
+        for (k, run) in runs.into_iter().enumerate() {
+            let series = chart
+                .draw_series(LineSeries::new(run, colour.stroke_width(2)))
+                .map_err(e)?;
+            if k == 0 {
+                series.label(label).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            }
+        }
         chart
             .draw_series(
                 points

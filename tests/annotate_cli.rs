@@ -1353,3 +1353,90 @@ fn transcript_repairs_are_warnings_in_the_index_and_errors_with_strict() {
     let err = String::from_utf8_lossy(&strict.stderr);
     assert!(err.contains("FAILED") && err.contains("talk.srt"), "{err}");
 }
+
+#[test]
+fn windows_without_speech_get_no_reading_unless_asked() {
+    // Speech (the example, 3.46 s), 12 s of digital silence, the example
+    // again. By default the silent windows are not sent to the model: they
+    // are listed as no speech (JSON, Audacity labels) and the means are over
+    // speech; --analyse-silence reads every window as before. The windows
+    // with speech read the same either way.
+    let model = model_dir("silence", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let speech = load_mono(&example(), 16_000).unwrap();
+    let mut audio = speech.clone();
+    audio.extend(std::iter::repeat_n(0.0f32, 12 * 16_000));
+    audio.extend(&speech);
+    let wav = tmp.path().join("gap.wav");
+    common::write_wav(&wav, &audio, 16_000);
+    let run = |out: &str, extra: &[&str]| {
+        let out = tmp.path().join(out);
+        let mut args = vec![
+            "annotate",
+            s(&wav),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json,audacity",
+            "--no-transcript",
+        ];
+        args.extend_from_slice(extra);
+        ok(&emoscope(&args, &[]));
+        out
+    };
+    let gated_out = run("gated", &[]);
+    let all_out = run("all", &["--analyse-silence"]);
+    let gated = read_doc(&gated_out.join("gap.emoscope.json"));
+    let all = read_doc(&all_out.join("gap.emoscope.json"));
+    // 18.92 s in 4 s windows every 1 s: 15 windows.
+    assert_eq!(all.timeline.len(), 15);
+    assert!(all.no_speech.is_empty());
+    assert!(
+        gated.timeline.len() < all.timeline.len() && !gated.timeline.is_empty(),
+        "{} of {}",
+        gated.timeline.len(),
+        all.timeline.len()
+    );
+    for r in &gated.timeline {
+        assert!(all.timeline.contains(r), "{r:?}");
+    }
+    // Windows lying wholly in the silence (3.46..15.46 s, with the VAD's
+    // hangover at its edges) are the ones left out.
+    for r in &all.timeline {
+        let inside_silence = r.start >= 4.0 && r.end <= 15.0;
+        assert_eq!(!gated.timeline.contains(r), inside_silence, "{r:?}");
+    }
+    assert!(!gated.no_speech.is_empty());
+    for &[a, b] in &gated.no_speech {
+        assert!(a >= 3.46 && b <= 15.46, "{a}..{b}");
+    }
+    let labels = std::fs::read_to_string(gated_out.join("gap.emoscope.txt")).unwrap();
+    assert_eq!(
+        labels
+            .lines()
+            .filter(|l| l.ends_with("\tno speech"))
+            .count(),
+        gated.no_speech.len()
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gated_out.join("index.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        index["entries"][0]["no_speech_windows"],
+        all.timeline.len() - gated.timeline.len()
+    );
+    // The plot draws the gap.
+    let png = tmp.path().join("gap.png");
+    ok(&emoscope(
+        &[
+            "plot",
+            s(&gated_out.join("gap.emoscope.json")),
+            "--out",
+            s(&png),
+        ],
+        &[],
+    ));
+    assert!(png.is_file());
+}

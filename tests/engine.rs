@@ -324,17 +324,69 @@ fn offline_analysis_reports_progress_window_by_window() {
     let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
     let audio = signal(20.0, 16_000.0);
     let mut heard = Vec::new();
-    let results = emoscope::engine::analyze_offline_with_progress(
+    let mut progress = |t| heard.push(t);
+    let results = emoscope::engine::analyze_offline_with(
         &audio,
         16_000.0,
         model.as_mut(),
         &AnalysisConfig::default(),
-        None,
-        &mut |t| heard.push(t),
+        emoscope::engine::OfflineOptions {
+            progress: Some(&mut progress),
+            ..Default::default()
+        },
     )
-    .unwrap();
+    .unwrap()
+    .windows;
     let ends: Vec<f64> = results.iter().map(|r| r.end).collect();
     assert_eq!(heard, ends);
     assert_eq!(heard.len(), 17);
     assert!((heard[16] - 20.0).abs() < 1e-9, "{heard:?}");
+}
+
+#[test]
+fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
+    // 12 s, speech at 0..3 s and 9..12 s; 4 s windows every 1 s start at
+    // 0, 1, ..., 8. Speech overlap per window: start 0 -> 3 s, 1 -> 2, 2 -> 1,
+    // 3 -> 0, 4 -> 0, 5 -> 0 (5..9), 6 -> 1 (9..10), 7 -> 2, 8 -> 3.
+    // Windows 3, 4 and 5 have none: not analysed, listed as no speech; the
+    // others equal the ungated analysis exactly.
+    let dir = model_dir("gate", 1.0);
+    let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
+    let audio = signal(12.0, 16_000.0);
+    let config = AnalysisConfig::default();
+    let all = analyze_offline(&audio, 16_000.0, model.as_mut(), &config, None).unwrap();
+    assert_eq!(all.len(), 9);
+    let speech = [(0.0, 3.0), (9.0, 12.0)];
+    let gated = emoscope::engine::analyze_offline_with(
+        &audio,
+        16_000.0,
+        model.as_mut(),
+        &config,
+        emoscope::engine::OfflineOptions {
+            speech: Some(&speech),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let starts: Vec<f64> = gated.windows.iter().map(|w| w.start).collect();
+    assert_eq!(starts, [0.0, 1.0, 2.0, 6.0, 7.0, 8.0]);
+    assert_eq!(gated.no_speech, [(3.0, 7.0), (4.0, 8.0), (5.0, 9.0)]);
+    for w in &gated.windows {
+        let same = all.iter().find(|a| a.start == w.start).unwrap();
+        assert_eq!(w, same);
+    }
+    // Nothing but silence: no reading at all.
+    let none = emoscope::engine::analyze_offline_with(
+        &audio,
+        16_000.0,
+        model.as_mut(),
+        &config,
+        emoscope::engine::OfflineOptions {
+            speech: Some(&[]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(none.windows.is_empty());
+    assert_eq!(none.no_speech.len(), 9);
 }

@@ -197,6 +197,7 @@ pub fn export_timeline(
             speech: &regions,
             transcript: context.transcript,
             labels: LabelStyle::default(),
+            no_speech: &[],
         },
     );
     let files = render(format.core(), &doc);

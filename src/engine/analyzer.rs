@@ -258,6 +258,11 @@ impl Analyzer {
         }
     }
 
+    /// Starts smoothing over with the next value (after a gap in the readings).
+    pub fn restart_smoothing(&mut self) {
+        self.ema = None;
+    }
+
     /// Applies the configured smoothing to a new raw value (per run).
     pub fn smooth(&mut self, raw: Avd) -> Avd {
         let tau = self.config.smoothing_seconds;

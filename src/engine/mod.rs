@@ -27,5 +27,6 @@ pub use readout::{EmotionReadout, Reading};
 pub use status::{EngineStatus, ModelState};
 pub use timeline::{merge_entries, EmotionTimeline, TimelineEntry};
 pub use worker::{
-    analyze_offline, analyze_offline_with_progress, Engine, EngineShared, Loader, WindowResult,
+    analyze_offline, analyze_offline_with, Engine, EngineShared, Loader, OfflineAnalysis,
+    OfflineOptions, WindowResult, MIN_SPEECH_IN_WINDOW,
 };

@@ -120,25 +120,65 @@ pub fn analyze_offline(
     config: &AnalysisConfig,
     transcript: Option<&Transcript>,
 ) -> Result<Vec<WindowResult>, PredictError> {
-    analyze_offline_with_progress(samples, rate, model, config, transcript, &mut |_| {})
+    let options = OfflineOptions {
+        transcript,
+        ..OfflineOptions::default()
+    };
+    Ok(analyze_offline_with(samples, rate, model, config, options)?.windows)
 }
 
-/// [`analyze_offline`], telling `progress` how many seconds of the signal
-/// have been analysed after each window (for a progress bar inside a long file).
-pub fn analyze_offline_with_progress(
+/// A window overlapping the speech regions by less than this (seconds) has
+/// no speech to read: speech-gated offline analysis does not run the model on it.
+pub const MIN_SPEECH_IN_WINDOW: f64 = 0.1;
+
+/// Options of [`analyze_offline_with`].
+#[derive(Default)]
+pub struct OfflineOptions<'a> {
+    /// The transcript for the text branch.
+    pub transcript: Option<&'a Transcript>,
+    /// Speech regions (seconds, from the voice-activity detector). With
+    /// them, windows overlapping speech by less than
+    /// [`MIN_SPEECH_IN_WINDOW`] are not sent to the model: they come back
+    /// in [`OfflineAnalysis::no_speech`], with no reading, and smoothing
+    /// starts over after them. `None`: every window is analysed.
+    pub speech: Option<&'a [(f64, f64)]>,
+    /// Told how many seconds of the signal have been analysed after each
+    /// window (a progress bar inside a long file).
+    pub progress: Option<&'a mut dyn FnMut(f64)>,
+}
+
+/// What [`analyze_offline_with`] found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OfflineAnalysis {
+    /// The analysed windows, in time order.
+    pub windows: Vec<WindowResult>,
+    /// `(start, end)` of the windows left out for want of speech, in time order.
+    pub no_speech: Vec<(f64, f64)>,
+}
+
+/// [`analyze_offline`] with speech gating and progress (see [`OfflineOptions`]).
+pub fn analyze_offline_with(
     samples: &[f32],
     rate: f32,
     model: &mut dyn EmotionPredictor,
     config: &AnalysisConfig,
-    transcript: Option<&Transcript>,
-    progress: &mut dyn FnMut(f64),
-) -> Result<Vec<WindowResult>, PredictError> {
+    mut options: OfflineOptions<'_>,
+) -> Result<OfflineAnalysis, PredictError> {
     let mut analyzer = Analyzer::new(config.clone(), model.sample_rate());
-    let mut results = Vec::new();
-    let mut push = |analyzer: &mut Analyzer, w: Window, results: &mut Vec<WindowResult>| {
-        let r = analyse(analyzer, model, transcript, w)?;
-        progress(r.end);
-        results.push(r);
+    let mut out = OfflineAnalysis::default();
+    let transcript = options.transcript;
+    let speech = options.speech;
+    let mut take = |analyzer: &mut Analyzer, w: Window, out: &mut OfflineAnalysis| {
+        let end = w.end;
+        if speech.is_some_and(|regions| speech_in(regions, w.start, w.end) < MIN_SPEECH_IN_WINDOW) {
+            analyzer.restart_smoothing();
+            out.no_speech.push((w.start, w.end));
+        } else {
+            out.windows.push(analyse(analyzer, model, transcript, w)?);
+        }
+        if let Some(p) = options.progress.as_mut() {
+            p(end);
+        }
         Ok::<(), PredictError>(())
     };
     for (i, chunk) in samples.chunks(MAX_CHUNK).enumerate() {
@@ -151,19 +191,27 @@ pub fn analyze_offline_with_progress(
         };
         analyzer.ingest(&info, chunk);
         while let Some(w) = analyzer.pop_window() {
-            push(&mut analyzer, w, &mut results)?;
+            take(&mut analyzer, w, &mut out)?;
         }
     }
     analyzer.finish();
     while let Some(w) = analyzer.pop_window() {
-        push(&mut analyzer, w, &mut results)?;
+        take(&mut analyzer, w, &mut out)?;
     }
-    if results.is_empty() {
+    if out.windows.is_empty() && out.no_speech.is_empty() {
         if let Some(w) = analyzer.pop_short_run() {
-            push(&mut analyzer, w, &mut results)?;
+            take(&mut analyzer, w, &mut out)?;
         }
     }
-    Ok(results)
+    Ok(out)
+}
+
+/// Seconds of `[start, end]` covered by `regions`.
+fn speech_in(regions: &[(f64, f64)], start: f64, end: f64) -> f64 {
+    regions
+        .iter()
+        .map(|&(a, b)| (end.min(b) - start.max(a)).max(0.0))
+        .sum()
 }
 
 impl Engine {

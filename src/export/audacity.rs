@@ -1,10 +1,14 @@
 //! Audacity label track (File > Import > Labels): one label per line,
 //! `start<TAB>end<TAB>label`, seconds with six decimals. Segments are region
-//! labels; change markers are point labels (`start == end`). Lines are in
+//! labels; change markers are point labels (`start == end`); stretches with
+//! no reading for want of speech are region labels `no speech`. Lines are in
 //! time order, segments before markers at equal times.
 
 use super::document::Annotation;
 use super::one_line;
+
+/// The label of a stretch without speech.
+pub const NO_SPEECH: &str = "no speech";
 
 /// The label track text.
 pub fn render(doc: &Annotation) -> String {
@@ -17,6 +21,7 @@ pub fn render(doc: &Annotation) -> String {
                 .iter()
                 .map(|m| (m.time, m.time, m.label.as_str())),
         )
+        .chain(doc.no_speech.iter().map(|&[a, b]| (a, b, NO_SPEECH)))
         .collect();
     // Stable: segments stay ahead of markers at the same start.
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -38,6 +38,11 @@ pub struct Annotation {
     pub markers: Vec<Marker>,
     /// The transcript the analysis used (empty when none).
     pub transcript: Vec<TranscriptSegment>,
+    /// Stretches with no reading because no one speaks there (speech-gated
+    /// analysis left their windows out): `[start, end]`, seconds, the hop
+    /// around each left-out window's centre, merged; in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_speech: Vec<[f64; 2]>,
 }
 
 /// One analysed window (the fields of [`TimelineEntry`]).

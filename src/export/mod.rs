@@ -228,6 +228,8 @@ pub struct BuildInfo<'a> {
     pub transcript: Option<&'a Transcript>,
     /// How labels are written.
     pub labels: LabelStyle,
+    /// `(start, end)` of the windows speech-gated analysis left out (no speech).
+    pub no_speech: &'a [(f64, f64)],
 }
 
 impl Annotation {
@@ -301,8 +303,29 @@ impl Annotation {
             segments,
             markers,
             transcript,
+            no_speech: no_speech_spans(info.no_speech, info.config.hop_seconds, info.duration),
         }
     }
+}
+
+/// The hop around each left-out window's centre, clipped to the audio and merged.
+fn no_speech_spans(windows: &[(f64, f64)], hop: f64, duration: f64) -> Vec<[f64; 2]> {
+    let mut spans: Vec<[f64; 2]> = Vec::new();
+    for &(start, end) in windows {
+        let centre = 0.5 * (start + end);
+        let (a, b) = (
+            (centre - 0.5 * hop).max(0.0),
+            (centre + 0.5 * hop).min(duration),
+        );
+        if b <= a {
+            continue;
+        }
+        match spans.last_mut() {
+            Some(last) if a <= last[1] + 1e-9 => last[1] = last[1].max(b),
+            _ => spans.push([a, b]),
+        }
+    }
+    spans
 }
 
 /// `s` on one line: line breaks and tabs become spaces (every marker format is line-based).

@@ -64,6 +64,7 @@ fn doc() -> Annotation {
                 text: "hi,".into(),
             }],
         }],
+        no_speech: Vec::new(),
     }
 }
 
@@ -289,6 +290,7 @@ fn values_outside_the_range_are_kept_and_flagged_everywhere() {
         speech: &[(0.0, 5.0)],
         transcript: None,
         labels: LabelStyle::default(),
+        no_speech: &[],
     };
     let doc = Annotation::build(&[entry(0.0, 0.25), entry(1.0, 1.41)], &info);
     let flags: Vec<bool> = doc.timeline.iter().map(|r| r.out_of_range).collect();

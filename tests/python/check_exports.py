@@ -136,7 +136,8 @@ def main(out, stem):
 
     # Audacity labels (TAB-separated).
     rows = list(csv.reader(open(str(base) + ".txt", newline=""), delimiter="\t"))
-    want = sorted([(s["start"], s["end"], s["label"]) for s in segs] + [(m["time"], m["time"], m["label"]) for m in marks], key=lambda r: r[0])
+    gaps = [(a, b, "no speech") for a, b in doc.get("no_speech", [])]
+    want = sorted([(s["start"], s["end"], s["label"]) for s in segs] + [(m["time"], m["time"], m["label"]) for m in marks] + gaps, key=lambda r: r[0])
     check(
         "Audacity labels",
         len(rows) == len(want)

@@ -55,8 +55,11 @@ pub struct Entry {
     pub error: Option<String>,
     /// Audio duration, seconds (from the JSON output for skipped inputs, when there is one).
     pub audio_seconds: Option<f64>,
-    /// Analysis windows.
+    /// Analysis windows (with a reading).
     pub windows: Option<usize>,
+    /// Windows left out because no one speaks there (not with `--analyse-silence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_speech_windows: Option<usize>,
     /// Mean arousal, valence and dominance over the windows.
     pub mean: Option<[f32; 3]>,
     /// How many of the windows had a value outside the model's declared

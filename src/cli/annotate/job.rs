@@ -11,7 +11,8 @@ use emoscope::atomic_write::write_atomic;
 use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::audio::{decode_file, downmix_checked, resample_mono};
 use emoscope::engine::{
-    analyze_offline_with_progress, predict_span, AnalysisConfig, EmotionPredictor, TimelineEntry,
+    analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineOptions,
+    TimelineEntry,
 };
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions};
@@ -38,6 +39,9 @@ pub struct Settings {
     pub no_transcript: bool,
     /// Transcript repairs are errors.
     pub strict: bool,
+    /// Run the model on every window, speech or not (default: windows
+    /// without speech get no reading).
+    pub analyse_silence: bool,
     /// What every output of this run depends on besides the input and its
     /// transcript: the model's files and the settings above.
     pub run_fingerprint: Fingerprint,
@@ -84,6 +88,7 @@ pub fn run(
         seconds: 0.0,
         fingerprint: None,
         warnings: Vec::new(),
+        no_speech_windows: None,
     };
     let outcome = (|| -> Result<()> {
         if let Some(problem) = &job.problem {
@@ -103,6 +108,7 @@ pub fn run(
             entry.mean = before.mean;
             entry.out_of_range = before.out_of_range;
             entry.warnings = before.warnings.clone();
+            entry.no_speech_windows = before.no_speech_windows;
             return Ok(());
         }
         annotate(job, model, s, transcript, &files, &mut entry, progress)
@@ -185,16 +191,21 @@ fn annotate(
     }
     entry.transcript = transcript_path.map(|p| p.display().to_string());
 
-    let windows = analyze_offline_with_progress(
+    let speech = speech_regions(&mono, rate, &VadConfig::default())?;
+    let analysis = analyze_offline_with(
         &mono,
         rate as f32,
         model,
         &s.config,
-        transcript.as_ref(),
-        progress,
+        OfflineOptions {
+            transcript: transcript.as_ref(),
+            speech: (!s.analyse_silence).then_some(speech.as_slice()),
+            progress: Some(progress),
+        },
     )
     .with_context(|| format!("analysing {}", path.display()))?;
-    let timeline: Vec<TimelineEntry> = windows
+    let timeline: Vec<TimelineEntry> = analysis
+        .windows
         .into_iter()
         .map(|w| TimelineEntry {
             start: w.start,
@@ -206,7 +217,7 @@ fn annotate(
             model_id: model.id().to_owned(),
         })
         .collect();
-    let speech = speech_regions(&mono, rate, &VadConfig::default())?;
+    entry.no_speech_windows = Some(analysis.no_speech.len());
     let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     let model_id = model.id().to_owned();
     let info = BuildInfo {
@@ -218,6 +229,7 @@ fn annotate(
         speech: &speech,
         transcript: transcript.as_ref(),
         labels: s.labels,
+        no_speech: &analysis.no_speech,
     };
     // Each segment from its own audio and its own text.
     let spans = Annotation::segment_spans(&info);
@@ -265,7 +277,8 @@ fn annotate(
     Ok(())
 }
 
-/// Mean arousal, valence, dominance over the document's windows.
+/// Mean arousal, valence, dominance over the document's windows (with
+/// speech-gated analysis, the windows with speech).
 fn mean(doc: &Annotation) -> [f32; 3] {
     let n = doc.timeline.len().max(1) as f32;
     let sum = doc.timeline.iter().fold([0.0f32; 3], |a, r| {

@@ -71,6 +71,11 @@ pub struct Args {
     /// Analyse the audio only: read no transcript, not even a sidecar.
     #[arg(long, conflicts_with = "transcript")]
     no_transcript: bool,
+    /// Run the model on every window, as earlier versions did: by default,
+    /// windows in which the voice-activity detector finds no speech get no
+    /// reading (shown as "no speech" in the JSON, the plot and the labels).
+    #[arg(long)]
+    analyse_silence: bool,
     /// Treat every repair or skip in a transcript (a cue without a timing
     /// line, an unknown encoding guessed, ...) as an error that fails its
     /// file, instead of a warning.
@@ -120,8 +125,8 @@ pub fn run(args: Args) -> Result<()> {
         quadrant: args.quadrants,
     };
     let described = format!(
-        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={}",
-        args.tier, args.no_transcript, args.strict
+        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={} analyse_silence={}",
+        args.tier, args.no_transcript, args.strict, args.analyse_silence
     );
     let settings = job::Settings {
         out: args.out.clone(),
@@ -132,6 +137,7 @@ pub fn run(args: Args) -> Result<()> {
         tier: args.tier.clone(),
         no_transcript: args.no_transcript,
         strict: args.strict,
+        analyse_silence: args.analyse_silence,
         run_fingerprint: fingerprint::Fingerprint::for_run(&model_dir, &described)?,
         previous: index::previous(&args.out, args.shard),
     };
