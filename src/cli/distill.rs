@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+
+use super::output::outln;
 use emoscope::train::distill::{distill, DistillOptions};
 
 use super::train::{HeadArgs, LoopArgs};
@@ -77,17 +79,17 @@ pub fn run(args: Args) -> Result<()> {
     };
     let r = distill(&opts).with_context(|| format!("distilling into {}", args.out.display()))?;
     let b = &r.training.best.dev;
-    println!(
+    outln!(
         "best dev CCC against the teacher at step {}: arousal {:.4}, valence {:.4}, dominance {:.4}; {}",
         r.training.best.step, b.arousal.ccc, b.valence.ccc, b.dominance.ccc, r.training.stopped
     );
     if let Some(t) = &r.test {
-        println!(
+        outln!(
             "test ({} utterances) CCC against the teacher: arousal {:.4}, valence {:.4}, dominance {:.4}",
             t.utterances, t.scores.arousal.ccc, t.scores.valence.ccc, t.scores.dominance.ccc
         );
     }
-    println!(
+    outln!(
         "teacher {:.1} s, features {:.1} s, training {:.1} s; student in {}",
         r.teacher_seconds,
         r.training.features_seconds,

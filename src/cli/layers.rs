@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+
+use super::output::outln;
 use emoscope::train::layers::{analyse, LayersOptions};
 
 /// Arguments of `emoscope layers`.
@@ -60,22 +62,36 @@ pub fn run(args: Args) -> Result<()> {
     let r = analyse(&opts).with_context(|| format!("analysing {}", args.encoder.display()))?;
     let w = r.weights.to_array();
     let p = r.probe_dev_ccc.to_array();
-    println!(
+    outln!(
         "{:<6} {:>9} {:>9} {:>9}   {:>9} {:>9} {:>9}",
-        "layer", "w_A", "w_V", "w_D", "probe_A", "probe_V", "probe_D"
+        "layer",
+        "w_A",
+        "w_V",
+        "w_D",
+        "probe_A",
+        "probe_V",
+        "probe_D"
     );
     for s in 0..r.states {
-        println!(
+        outln!(
             "{:<6} {:>9.3} {:>9.3} {:>9.3}   {:>9.3} {:>9.3} {:>9.3}",
-            s, w[0][s], w[1][s], w[2][s], p[0][s], p[1][s], p[2][s]
+            s,
+            w[0][s],
+            w[1][s],
+            w[2][s],
+            p[0][s],
+            p[1][s],
+            p[2][s]
         );
     }
     let c = r.weighted_dev_ccc.to_array();
-    println!(
+    outln!(
         "weighted model dev CCC: arousal {:.3}, valence {:.3}, dominance {:.3}",
-        c[0], c[1], c[2]
+        c[0],
+        c[1],
+        c[2]
     );
-    println!(
+    outln!(
         "wrote layers.csv, layers.json, layers.png, layers.svg into {}",
         args.out.display()
     );

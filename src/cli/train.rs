@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+
+use super::output::outln;
 use emoscope::train::init::{Freeze, HeadOptions};
 use emoscope::train::schedule::Decay;
 use emoscope::train::trainer::{train, LoopOptions, TrainOptions};
@@ -282,7 +284,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let report = train(&opts).with_context(|| format!("training into {}", args.out.display()))?;
     let b = &report.best;
-    println!(
+    outln!(
         "best dev mean CCC {:.4} at step {} (arousal {:.4}, valence {:.4}, dominance {:.4}); {}",
         b.dev.mean_ccc,
         b.step,
@@ -291,7 +293,7 @@ pub fn run(args: Args) -> Result<()> {
         b.dev.dominance.ccc,
         report.stopped
     );
-    println!(
+    outln!(
         "features {:.1} s, training {:.1} s; model in {}",
         report.features_seconds,
         report.train_seconds,
