@@ -390,3 +390,25 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
     assert!(none.windows.is_empty());
     assert_eq!(none.no_speech.len(), 9);
 }
+
+#[test]
+fn offline_analysis_of_an_unsupported_rate_is_an_error_not_an_empty_timeline() {
+    // 4 kHz is below the analyzer's 8 kHz: before, analyze_offline returned
+    // no window and no error.
+    let dir = model_dir("rate", 1.0);
+    let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
+    let audio = signal(6.0, 4_000.0);
+    let e = analyze_offline(
+        &audio,
+        4_000.0,
+        model.as_mut(),
+        &AnalysisConfig::default(),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unsupported host sample rate 4000 Hz"),
+        "{e}"
+    );
+}

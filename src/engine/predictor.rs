@@ -37,6 +37,10 @@ pub enum PredictError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// The audio could not be cut into windows (an unsupported sample rate,
+    /// a resampler failure): the analyzer's message.
+    #[error("{0}")]
+    Audio(String),
     /// The model produced a value that is not a number (NaN or infinite):
     /// broken weights or an unstable layer. Never passed on as a reading.
     #[error("the model {model} produced a non-finite output (arousal {}, valence {}, dominance {}); its weights or inputs are broken", values.arousal, values.valence, values.dominance)]

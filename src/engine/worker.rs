@@ -203,6 +203,11 @@ pub fn analyze_offline_with(
             take(&mut analyzer, w, &mut out)?;
         }
     }
+    // Offline, nothing is skipped silently: an error the analyzer met
+    // (which the live worker shows in its status line) fails the analysis.
+    if let Some(e) = analyzer.take_error() {
+        return Err(PredictError::Audio(e));
+    }
     Ok(out)
 }
 
