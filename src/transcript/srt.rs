@@ -53,7 +53,13 @@ pub(crate) fn read(
         let Some(timing) = timing_line(line) else {
             match &mut open {
                 Some(cue) => cue.text.push((i + 1, line)),
-                None if line.trim().is_empty() || is_index(line) => {}
+                None if line.trim().is_empty() => {}
+                // The first cue's number (blank lines may follow it).
+                None if is_index(line)
+                    && lines[i + 1..]
+                        .iter()
+                        .find(|l| !l.trim().is_empty())
+                        .is_some_and(|l| timing_line(l).is_some()) => {}
                 None => {
                     stray.get_or_insert(i + 1);
                 }
@@ -410,6 +416,16 @@ mod tests {
         let e = parse("hello\nworld\n", p()).unwrap_err();
         assert!(
             matches!(&e, ReadError::Syntax { location, .. } if *location == Location::line(1)),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_lone_number_is_no_transcript() {
+        // webvtt-py's invalid_format1.srt: `1` and nothing else.
+        let e = parse("1", p()).unwrap_err();
+        assert!(
+            e.to_string().contains("(this file has none), found `1`"),
             "{e}"
         );
     }
