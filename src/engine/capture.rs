@@ -128,6 +128,10 @@ pub struct CaptureStats {
     pub delivered_ns: AtomicU64,
     /// Blocks for which the audio thread waited for room ([`RenderMode::Offline`]).
     pub blocks_waited: AtomicU64,
+    /// Wall time the audio thread spent waiting for room, nanoseconds: time
+    /// in which the worker held the host back, which therefore says nothing
+    /// about how fast the host delivers.
+    pub waited_ns: AtomicU64,
     /// [`RenderMode`] as a byte. Written by the owner of the [`CaptureInput`]
     /// (the plugin's `activate`), read by the audio thread and the worker.
     render_mode: AtomicU8,
@@ -317,13 +321,17 @@ impl CaptureInput {
         }
         self.stats.blocks_waited.fetch_add(1, Ordering::Relaxed);
         let t0 = Instant::now();
+        let mut room = true;
         while !self.has_room(n) {
             if t0.elapsed() > MAX_OFFLINE_WAIT {
-                return false;
+                room = false;
+                break;
             }
             std::thread::sleep(OFFLINE_POLL);
         }
-        true
+        let waited = t0.elapsed().as_nanos() as u64;
+        self.stats.waited_ns.fetch_add(waited, Ordering::Relaxed);
+        room
     }
 
     /// Whether the audio thread may wait for room in the ring now: offline,

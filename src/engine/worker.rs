@@ -16,7 +16,8 @@
 //!   stay current.
 //! - **Queued**: when the host renders offline ([`RenderMode::Offline`]), or
 //!   delivers audio faster than real time without saying so (the verdict of
-//!   `Pace`, below), every window is analysed, in order: the worker takes
+//!   `Pace`, below, held until the worker has caught up), every window is
+//!   analysed, in order: the worker takes
 //!   audio from the ring only as fast as it analyses it, so the ring is the
 //!   queue and its capacity the bound (the plugin sizes it in seconds).
 //!   Offline (and [`RenderMode::OfflineIfFast`] while fast), the audio thread
@@ -250,6 +251,8 @@ impl Engine {
                     shared: worker_shared,
                     block: Vec::with_capacity(MAX_CHUNK),
                     pace,
+                    queueing: false,
+                    dropped: 0,
                 };
                 w.run(&mut output, &mut loader, rx);
             })
@@ -311,6 +314,13 @@ struct Worker {
     shared: Arc<EngineShared>,
     block: Vec<f32>,
     pace: Pace,
+    /// Queueing because of a fast verdict: kept until the worker has caught
+    /// up (or the queue overflowed), so a verdict that flips back while a
+    /// backlog waits (the host starved of CPU for a moment, say) does not
+    /// throw the backlog away.
+    queueing: bool,
+    /// [`CaptureStats::samples_dropped`] when last looked at.
+    dropped: u64,
 }
 
 /// Sleep between polls when there is nothing to do.
@@ -318,9 +328,13 @@ const IDLE: Duration = Duration::from_millis(5);
 
 /// Tells whether the host delivers audio faster than real time, from the
 /// audio delivered ([`CaptureStats::delivered_ns`]) against the wall clock
-/// since a mark. Time in which no audio arrived does not count (a stopped
-/// or paused host is not a slow one), so a pause neither starts nor ends a
-/// fast render.
+/// since a mark. Time that says nothing about the host's pace does not
+/// count: time in which no audio arrived (a stopped or paused host is not a
+/// slow one), time the audio thread spent waiting for the worker
+/// ([`CaptureStats::waited_ns`]: an offline host held back to the model's
+/// speed is still a fast one), and time the worker spent on a command such
+/// as loading a model (it could not look, so what arrived meanwhile counts
+/// as arrived at once). So a pause neither starts nor ends a fast render.
 ///
 /// Fast: the audio since the mark leads the wall clock by more than
 /// [`Pace::LEAD`] (live playback never gets that far ahead, even with a
@@ -334,6 +348,8 @@ struct Pace {
     mark: (Instant, u64),
     /// The same at the last update.
     last: (Instant, u64),
+    /// [`CaptureStats::waited_ns`] at the last update.
+    last_waited: u64,
     fast: bool,
 }
 
@@ -353,8 +369,15 @@ impl Pace {
             stats: stats.clone(),
             mark: (now, delivered),
             last: (now, delivered),
+            last_waited: stats.waited_ns.load(std::sync::atomic::Ordering::Relaxed),
             fast: false,
         }
+    }
+
+    /// Leaves `d` of wall time (just spent on something else) out of the count.
+    fn exclude(&mut self, d: Duration) {
+        self.mark.0 += d;
+        self.last.0 += d;
     }
 
     /// Updates the verdict and returns it.
@@ -363,11 +386,21 @@ impl Pace {
             .stats
             .delivered_ns
             .load(std::sync::atomic::Ordering::Relaxed);
-        if delivered == self.last.1 {
-            // Nothing arrived since the last look: that time does not count.
-            self.mark.0 += now.saturating_duration_since(self.last.0);
-        }
+        let waited = self
+            .stats
+            .waited_ns
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let interval = now.saturating_duration_since(self.last.0);
+        let idle = if delivered == self.last.1 {
+            // Nothing arrived since the last look.
+            interval
+        } else {
+            // The audio thread waited for us.
+            Duration::from_nanos(waited.saturating_sub(self.last_waited)).min(interval)
+        };
+        self.mark.0 += idle;
         self.last = (now, delivered);
+        self.last_waited = waited;
         let audio = delivered.saturating_sub(self.mark.1) as f64 * 1e-9;
         let wall = now.saturating_duration_since(self.mark.0).as_secs_f64();
         if audio - wall > Self::LEAD {
@@ -386,7 +419,9 @@ impl Worker {
         loop {
             match rx.try_recv() {
                 Ok(c) => {
+                    let t0 = Instant::now();
                     self.command(c, loader);
+                    self.pace.exclude(t0.elapsed());
                     continue;
                 }
                 Err(TryRecvError::Disconnected) => {
@@ -436,7 +471,18 @@ impl Worker {
     fn queued(&mut self, output: &CaptureOutput) -> bool {
         let fast = self.pace.update(Instant::now());
         output.set_faster_than_real_time(fast);
-        self.model.is_some() && (fast || output.stats().render_mode() == RenderMode::Offline)
+        let dropped = output
+            .stats()
+            .samples_dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let overflowed = std::mem::replace(&mut self.dropped, dropped) != dropped;
+        // Caught up: no window ready and less than a hop of host audio (at
+        // the highest rate we accept) waiting.
+        let hop = (self.analyzer.config().hop_seconds * 192_000.0) as usize;
+        let caught_up = self.analyzer.ready() == 0 && output.backlog() <= hop;
+        self.queueing = fast || (self.queueing && !caught_up && !overflowed);
+        self.model.is_some()
+            && (self.queueing || output.stats().render_mode() == RenderMode::Offline)
     }
 
     /// One round: analyse at most one window. Returns whether there was
@@ -478,7 +524,15 @@ impl Worker {
         let keep = ((cfg.window_seconds + cfg.hop_seconds) * 192_000.0) as usize;
         output.discard_backlog(keep);
         let mut any = false;
-        while let Some(info) = output.pop(&mut self.block) {
+        // Only what is there now: audio arriving meanwhile waits for the
+        // next round, whose pace check may find the host fast (draining
+        // while a fast host keeps pushing would take it all in here).
+        let mut left = output.backlog();
+        while left > 0 {
+            let Some(info) = output.pop(&mut self.block) else {
+                break;
+            };
+            left = left.saturating_sub(info.frames as usize);
             self.analyzer.ingest(&info, &self.block);
             any = true;
         }
@@ -615,5 +669,25 @@ mod tests {
             v[..90].iter().all(|&f| f) && !v[400..].contains(&true),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn time_spent_loading_or_holding_the_host_back_does_not_count() {
+        let stats = Arc::new(CaptureStats::default());
+        let mut now = Instant::now();
+        let mut pace = Pace::new(now, &stats);
+        // 7 s of audio arrive while the worker loads a model for 10 s.
+        stats.delivered_ns.store(7_000_000_000, Ordering::Relaxed);
+        now += Duration::from_secs(10);
+        pace.exclude(Duration::from_secs(10));
+        assert!(pace.update(now));
+        // Offline, held back to half real time by the worker: the audio
+        // thread waited 80 % of the time, so the host itself runs at 2.5x.
+        for _ in 0..500 {
+            now += Duration::from_millis(10);
+            stats.delivered_ns.fetch_add(5_000_000, Ordering::Relaxed);
+            stats.waited_ns.fetch_add(8_000_000, Ordering::Relaxed);
+            assert!(pace.update(now));
+        }
     }
 }
