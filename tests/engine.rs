@@ -348,8 +348,9 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
     // 12 s, speech at 0..3 s and 9..12 s; 4 s windows every 1 s start at
     // 0, 1, ..., 8. Speech overlap per window: start 0 -> 3 s, 1 -> 2, 2 -> 1,
     // 3 -> 0, 4 -> 0, 5 -> 0 (5..9), 6 -> 1 (9..10), 7 -> 2, 8 -> 3.
-    // Windows 3, 4 and 5 have none: not analysed, listed as no speech; the
-    // others equal the ungated analysis exactly.
+    // Windows 3, 4 and 5 have none, less than the quarter of a window (1 s)
+    // needed: not analysed, listed as no speech; windows 2 and 6 have just
+    // enough. The analysed ones equal the ungated analysis exactly.
     let dir = model_dir("gate", 1.0);
     let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
     let audio = signal(12.0, 16_000.0);

@@ -128,9 +128,10 @@ pub fn analyze_offline(
     Ok(analyze_offline_with(samples, rate, model, config, options)?.windows)
 }
 
-/// A window overlapping the speech regions by less than this (seconds) has
-/// no speech to read: speech-gated offline analysis does not run the model on it.
-pub const MIN_SPEECH_IN_WINDOW: f64 = 0.1;
+/// A window less than this share of which is speech (by the speech regions
+/// given) has too little speech to read: speech-gated offline analysis does
+/// not run the model on it. A quarter: 1 s of a 4 s window.
+pub const MIN_SPEECH_IN_WINDOW: f64 = 0.25;
 
 /// Options of [`analyze_offline_with`].
 #[derive(Default)]
@@ -138,8 +139,8 @@ pub struct OfflineOptions<'a> {
     /// The transcript for the text branch.
     pub transcript: Option<&'a Transcript>,
     /// Speech regions (seconds, from the voice-activity detector). With
-    /// them, windows overlapping speech by less than
-    /// [`MIN_SPEECH_IN_WINDOW`] are not sent to the model: they come back
+    /// them, windows less than [`MIN_SPEECH_IN_WINDOW`] of which is speech
+    /// are not sent to the model: they come back
     /// in [`OfflineAnalysis::no_speech`], with no reading, and smoothing
     /// starts over after them. `None`: every window is analysed.
     pub speech: Option<&'a [(f64, f64)]>,
@@ -171,7 +172,8 @@ pub fn analyze_offline_with(
     let speech = options.speech;
     let mut take = |analyzer: &mut Analyzer, w: Window, out: &mut OfflineAnalysis| {
         let end = w.end;
-        if speech.is_some_and(|regions| speech_in(regions, w.start, w.end) < MIN_SPEECH_IN_WINDOW) {
+        let enough = MIN_SPEECH_IN_WINDOW * (w.end - w.start);
+        if speech.is_some_and(|regions| speech_in(regions, w.start, w.end) < enough) {
             analyzer.restart_smoothing();
             out.no_speech.push((w.start, w.end));
         } else {
