@@ -157,8 +157,11 @@ pub fn collect(
         .collect())
 }
 
+/// The file's real path (symbolic links and `..` resolved), else its absolute path.
 fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+    std::fs::canonicalize(p)
+        .or_else(|_| std::path::absolute(p))
+        .unwrap_or_else(|_| p.to_owned())
 }
 
 /// Output stems for `found` (see the module docs): unique, and the same for
@@ -203,6 +206,12 @@ fn unique_stems(found: &[Found]) -> Vec<PathBuf> {
             }
         })
         .collect();
+    // A stem stays below --out: nothing absolute, no `..`.
+    for (stem, f) in stems.iter_mut().zip(found) {
+        if stem.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            *stem = plain(Path::new(f.input.file_name().unwrap_or_default()));
+        }
+    }
     // Whatever still collides (a re-rooted path meeting another input's)
     // gets a number, in input order.
     let mut taken: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
@@ -443,5 +452,11 @@ mod tests {
         );
         // Alone, a file keeps its plain name.
         assert_eq!(stems(&[dup.join("a/x.wav")]), ["x"]);
+        // `..` in a path never takes an output out of --out (jobs are in
+        // the order of the paths as given: `dup/a/../b` sorts first).
+        assert_eq!(
+            stems(&[dup.join("a/x.wav"), dup.join("a/../b/x.wav")]),
+            ["b/x", "a/x"]
+        );
     }
 }
