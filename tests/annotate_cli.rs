@@ -62,6 +62,22 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `emoscope annotate INPUT --out OUT --model MODEL --format FORMAT EXTRA...`.
+fn annotate(input: &Path, out: &Path, model: &Path, format: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "annotate",
+        s(input),
+        "--out",
+        s(out),
+        "--model",
+        s(model),
+        "--format",
+        format,
+    ];
+    args.extend_from_slice(extra);
+    emoscope(&args, &[])
+}
+
 fn read_doc(path: &Path) -> Annotation {
     Annotation::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -171,20 +187,12 @@ fn windows_over_a_longer_file_match_analyze_offline() {
     let wav = tmp.path().join("long.wav");
     common::write_wav(&wav, &long, 22_050);
     let out = tmp.path().join("out");
-    ok(&emoscope(
-        &[
-            "annotate",
-            s(&wav),
-            "--out",
-            s(&out),
-            "--model",
-            s(model.path()),
-            "--format",
-            "json",
-            "--hop",
-            "0.5",
-        ],
-        &[],
+    ok(&annotate(
+        &wav,
+        &out,
+        model.path(),
+        "json",
+        &["--hop", "0.5"],
     ));
     let doc = read_doc(&out.join("long.emoscope.json"));
     let mut m = load_predictor(model.path(), &Device::Cpu).unwrap();
@@ -585,19 +593,7 @@ fn a_failed_file_is_reported_the_rest_continue_and_the_exit_code_says_so() {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = emoscope(
-        &[
-            "annotate",
-            s(&c),
-            "--out",
-            s(&out),
-            "--model",
-            s(model.path()),
-            "--format",
-            "vtt",
-        ],
-        &[],
-    );
+    let run = annotate(&c, &out, model.path(), "vtt", &[]);
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
@@ -769,19 +765,7 @@ fn every_audio_format_decodes_and_annotates() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    ok(&emoscope(
-        &[
-            "annotate",
-            s(&fixtures),
-            "--out",
-            s(&out),
-            "--model",
-            s(model.path()),
-            "--format",
-            "json",
-        ],
-        &[],
-    ));
+    ok(&annotate(&fixtures, &out, model.path(), "json", &[]));
     let wav = read_doc(&out.join("speech.wav.emoscope.json"));
     // 1.5 s at 16 kHz: shorter than a window, one reading over the file.
     assert_eq!(wav.timeline.len(), 1);
@@ -811,19 +795,7 @@ fn the_example_picks_up_its_subtitles() {
     let model = model_dir("example", 1.0);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    ok(&emoscope(
-        &[
-            "annotate",
-            s(&example()),
-            "--out",
-            s(&out),
-            "--model",
-            s(model.path()),
-            "--format",
-            "json,vtt",
-        ],
-        &[],
-    ));
+    ok(&annotate(&example(), &out, model.path(), "json,vtt", &[]));
     let doc = read_doc(&out.join("speech.emoscope.json"));
     let cues: Vec<(f64, f64, &str)> = doc
         .transcript
@@ -995,19 +967,7 @@ fn a_model_that_outputs_nan_fails_the_file_and_writes_no_label() {
     let tmp = tempfile::tempdir().unwrap();
     let c = corpus(tmp.path());
     let out = tmp.path().join("out");
-    let run = emoscope(
-        &[
-            "annotate",
-            s(&c),
-            "--out",
-            s(&out),
-            "--model",
-            s(model.path()),
-            "--format",
-            "all",
-        ],
-        &[],
-    );
+    let run = annotate(&c, &out, model.path(), "all", &[]);
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
@@ -1044,19 +1004,7 @@ fn each_segment_is_read_from_its_own_audio_and_text() {
     let tmp = tempfile::tempdir().unwrap();
     let c = corpus(tmp.path());
     let out = tmp.path().join("out");
-    ok(&emoscope(
-        &[
-            "annotate",
-            s(&c),
-            "--out",
-            s(&out),
-            "--model",
-            s(model.path()),
-            "--format",
-            "json",
-        ],
-        &[],
-    ));
+    ok(&annotate(&c, &out, model.path(), "json", &[]));
     let doc = read_doc(&out.join("speech.emoscope.json"));
     let samples = load_mono(&c.join("speech.wav"), 16_000).unwrap();
     let mut m = load_predictor(model.path(), &Device::Cpu).unwrap();
@@ -1142,22 +1090,12 @@ fn values_outside_the_declared_range_are_flagged_and_bounded_heads_stay_inside()
         m["head"]["bounded"] = bounded.into();
         std::fs::write(&manifest, m.to_string()).unwrap();
         let out = tmp.path().join(format!("out-{bounded}"));
-        let run = emoscope(
-            &[
-                "annotate",
-                s(&c),
-                "--out",
-                s(&out),
-                "--model",
-                s(model.path()),
-                "--format",
-                "json,csv",
-                "--window",
-                "1",
-                "--hop",
-                "0.5",
-            ],
-            &[],
+        let run = annotate(
+            &c,
+            &out,
+            model.path(),
+            "json,csv",
+            &["--window", "1", "--hop", "0.5"],
         );
         ok(&run);
         let doc = read_doc(&out.join("speech.emoscope.json"));
