@@ -169,88 +169,207 @@ pub(super) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioErr
 /// Refuses, before decoding, a sample rate outside
 /// [`super::MIN_SAMPLE_RATE`]`..=`[`super::MAX_SAMPLE_RATE`] and a codec symphonia lacks
 /// (with a conversion hint). A file that ends early is decoded as far as it
-/// goes; [`Decoded::truncation`] says so and a warning is logged.
+/// goes; [`Decoded::truncation`] says so and a warning is logged. A packet
+/// that fails to decode is an error naming its position. This is
+/// [`DecodeStream`] collected.
 pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
-    guarded(path, || decode_unguarded(path))
-}
-
-/// [`decode_file`] without the panic guard.
-fn decode_unguarded(path: &Path) -> Result<Decoded, AudioError> {
-    let decode_err = |message: String| AudioError::Decode {
-        path: path.to_owned(),
-        message,
-    };
-    let mut format = open_format(path)?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| decode_err("no audio track".into()))?;
-    let track_id = track.id;
-    let stated_frames = track.num_frames;
-    let params = track
-        .codec_params
-        .as_ref()
-        .and_then(|p| p.audio())
-        .ok_or_else(|| decode_err("the track has no audio codec parameters".into()))?
-        .clone();
-    if let Some(rate) = params.sample_rate {
-        check_sample_rate(path, rate)?;
-    }
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| {
-            decode_err(match e {
-                _ if params.codec == CODEC_ID_OPUS => conversion_hint(path, Some("Opus")),
-                SymphoniaError::Unsupported(_) => conversion_hint(path, Some("its codec")),
-                e => e.to_string(),
-            })
-        })?;
+    let mut stream = DecodeStream::open(path)?;
     let mut samples = Vec::new();
-    let mut sample_rate = params.sample_rate.unwrap_or(0);
-    let mut channels = params.channels.as_ref().map_or(0, |c| c.count());
-    let mut scratch: Vec<f32> = Vec::new();
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                break
-            }
-            Err(e) => return Err(decode_err(e.to_string())),
-        };
-        if packet.track_id != track_id {
-            continue;
-        }
-        let buf = decoder
-            .decode(&packet)
-            .map_err(|e| decode_err(e.to_string()))?;
-        sample_rate = check_sample_rate(path, buf.spec().rate())?;
-        channels = buf.spec().channels().count();
-        scratch.resize(buf.samples_interleaved(), 0.0);
-        buf.copy_to_slice_interleaved(&mut scratch);
-        samples.extend_from_slice(&scratch);
+    while let Some(block) = stream.next_block()? {
+        samples.extend_from_slice(block);
     }
-    if sample_rate == 0 || channels == 0 {
-        return Err(decode_err("unknown sample rate or channel count".into()));
-    }
-    let frames = (samples.len() / channels) as u64;
-    let truncation = match stated_frames {
-        Some(stated) if frames < stated => {
-            let t = Truncation {
-                path: path.to_owned(),
-                stated_seconds: stated as f64 / f64::from(sample_rate),
-                present_seconds: frames as f64 / f64::from(sample_rate),
-            };
-            tracing::warn!("{t}");
-            Some(t)
-        }
-        _ => None,
-    };
+    let (sample_rate, channels) = stream.format()?;
+    let truncation = stream.truncation();
     Ok(Decoded {
         samples,
         sample_rate,
         channels,
         truncation,
     })
+}
+
+/// A file's default audio track decoded packet by packet: interleaved f32
+/// blocks of one packet each, so a file of any length is read in the memory
+/// of one packet. The same checks as [`decode_file`] (which collects this),
+/// each inside [`guarded`].
+pub struct DecodeStream {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::audio::AudioDecoder>,
+    track_id: u32,
+    /// Frames the header states, if it does.
+    stated_frames: Option<u64>,
+    /// Rate and channels, from the header, then from each decoded packet.
+    sample_rate: u32,
+    channels: usize,
+    /// Frames decoded so far (the position of the next block).
+    frames: u64,
+    /// The last block, interleaved.
+    block: Vec<f32>,
+    done: bool,
+}
+
+impl DecodeStream {
+    /// Opens `path` and checks its header (rate, codec) before any sample is
+    /// decoded.
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        guarded(path, || Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Self, AudioError> {
+        let decode_err = |message: String| AudioError::Decode {
+            path: path.to_owned(),
+            message,
+        };
+        let format = open_format(path)?;
+        let track = format
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| decode_err("no audio track".into()))?;
+        let track_id = track.id;
+        let stated_frames = track.num_frames;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| decode_err("the track has no audio codec parameters".into()))?
+            .clone();
+        if let Some(rate) = params.sample_rate {
+            check_sample_rate(path, rate)?;
+        }
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| {
+                decode_err(match e {
+                    _ if params.codec == CODEC_ID_OPUS => conversion_hint(path, Some("Opus")),
+                    SymphoniaError::Unsupported(_) => conversion_hint(path, Some("its codec")),
+                    e => e.to_string(),
+                })
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            format,
+            decoder,
+            track_id,
+            stated_frames,
+            sample_rate: params.sample_rate.unwrap_or(0),
+            channels: params.channels.as_ref().map_or(0, |c| c.count()),
+            frames: 0,
+            block: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// The next packet's samples, interleaved; `None` at the end of the
+    /// file (or where a truncated file stops). A packet that fails to
+    /// decode is an error naming the file and the position (seconds and
+    /// frame) where it starts.
+    pub fn next_block(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        Ok(self.advance()?.then_some(self.block.as_slice()))
+    }
+
+    /// [`Self::next_block`] without the borrow: decodes the next packet,
+    /// whose samples [`Self::block`] then holds; false at the end.
+    pub fn advance(&mut self) -> Result<bool, AudioError> {
+        if self.done {
+            return Ok(false);
+        }
+        let path = self.path.clone();
+        let got = guarded(&path, || self.next_unguarded());
+        self.done = !matches!(got, Ok(true));
+        got
+    }
+
+    /// The samples of the packet [`Self::advance`] decoded, interleaved.
+    pub fn block(&self) -> &[f32] {
+        &self.block
+    }
+
+    /// Decodes the next packet of the track into `self.block`; false at the end.
+    fn next_unguarded(&mut self) -> Result<bool, AudioError> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(false),
+                Err(SymphoniaError::IoError(e))
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    return Ok(false)
+                }
+                Err(e) => return Err(self.error_here(&e.to_string())),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let buf = match self.decoder.decode(&packet) {
+                Ok(buf) => buf,
+                Err(e) => return Err(self.error_here(&e.to_string())),
+            };
+            self.sample_rate = check_sample_rate(&self.path, buf.spec().rate())?;
+            self.channels = buf.spec().channels().count();
+            self.block.resize(buf.samples_interleaved(), 0.0);
+            buf.copy_to_slice_interleaved(&mut self.block);
+            if self.channels > 0 {
+                self.frames += (self.block.len() / self.channels) as u64;
+            }
+            return Ok(true);
+        }
+    }
+
+    /// A decode error at the current position.
+    fn error_here(&self, what: &str) -> AudioError {
+        let at = if self.sample_rate > 0 {
+            format!(
+                "{:.3} s (frame {})",
+                self.frames as f64 / f64::from(self.sample_rate),
+                self.frames
+            )
+        } else {
+            format!("frame {}", self.frames)
+        };
+        AudioError::Decode {
+            path: self.path.clone(),
+            message: format!("{what} (in the packet at {at}; the audio before it decoded)"),
+        }
+    }
+
+    /// Sample rate and channel count (of the last packet decoded); an error
+    /// when neither header nor packets said.
+    pub fn format(&self) -> Result<(u32, usize), AudioError> {
+        if self.sample_rate == 0 || self.channels == 0 {
+            return Err(AudioError::Decode {
+                path: self.path.clone(),
+                message: "unknown sample rate or channel count".into(),
+            });
+        }
+        Ok((self.sample_rate, self.channels))
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frames decoded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// After the last block: whether the file held fewer frames than its
+    /// header states (logged as a warning when so).
+    pub fn truncation(&self) -> Option<Truncation> {
+        match self.stated_frames {
+            Some(stated) if self.frames < stated && self.sample_rate > 0 => {
+                let t = Truncation {
+                    path: self.path.clone(),
+                    stated_seconds: stated as f64 / f64::from(self.sample_rate),
+                    present_seconds: self.frames as f64 / f64::from(self.sample_rate),
+                };
+                tracing::warn!("{t}");
+                Some(t)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

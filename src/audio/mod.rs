@@ -3,6 +3,8 @@
 //!
 //! Data comes from files on disk and goes to the encoder as `Vec<f32>` at the
 //! model's sample rate (16 kHz for every HuBERT / wav2vec2 checkpoint).
+//! [`MonoStream`] and [`StreamResampler`] do the same block by block, with
+//! the same samples, for recordings too long to hold.
 
 mod decode;
 mod probe;
@@ -11,9 +13,9 @@ pub mod vad;
 
 use std::path::{Path, PathBuf};
 
-pub use decode::{decode_file, Decoded, Truncation};
+pub use decode::{decode_file, DecodeStream, Decoded, Truncation};
 pub use probe::probe_seconds;
-pub use resample::resample_mono;
+pub use resample::{resample_mono, StreamResampler};
 
 /// The lowest sample rate a file may state: 8 kHz, the lowest rate speech is
 /// recorded at (telephony). A header below it is corrupt or not speech, and
@@ -145,4 +147,76 @@ pub fn downmix_checked(decoded: &Decoded, path: &Path) -> Result<Vec<f32>, Audio
         });
     }
     Ok(mono)
+}
+
+/// A file decoded and down-mixed block by block, with the checks of
+/// [`downmix_checked`]: each block is one packet's frames, averaged over the
+/// channels; a non-finite sample is an error naming its frame in the whole
+/// file; a file without samples is an error at the end.
+pub struct MonoStream {
+    decoder: DecodeStream,
+    /// Frames returned so far.
+    frames: usize,
+    block: Vec<f32>,
+}
+
+impl MonoStream {
+    /// Opens `path` (see [`DecodeStream::open`]).
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        Ok(Self {
+            decoder: DecodeStream::open(path)?,
+            frames: 0,
+            block: Vec::new(),
+        })
+    }
+
+    /// The next block of mono samples; `None` at the end of the file.
+    pub fn next_block(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        if !self.decoder.advance()? {
+            if self.frames == 0 {
+                return Err(AudioError::Empty {
+                    path: self.path().to_owned(),
+                });
+            }
+            return Ok(None);
+        };
+        let (_, channels) = self.decoder.format()?;
+        let interleaved = self.decoder.block();
+        if let Some((i, &value)) = interleaved.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(AudioError::NonFinite {
+                path: self.path().to_owned(),
+                index: self.frames + i / channels,
+                channel: i % channels,
+                value,
+            });
+        }
+        self.block.clear();
+        self.block.extend(
+            interleaved
+                .chunks_exact(channels)
+                .map(|frame| frame.iter().sum::<f32>() / channels as f32),
+        );
+        self.frames += self.block.len();
+        Ok(Some(&self.block))
+    }
+
+    /// The file's sample rate (known once a block has been read, or from the header).
+    pub fn sample_rate(&self) -> Result<u32, AudioError> {
+        Ok(self.decoder.format()?.0)
+    }
+
+    /// Frames returned so far (all of them after the last block).
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// After the last block: see [`DecodeStream::truncation`].
+    pub fn truncation(&self) -> Option<Truncation> {
+        self.decoder.truncation()
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        self.decoder.path()
+    }
 }

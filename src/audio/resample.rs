@@ -1,8 +1,10 @@
-//! Offline resampling of a whole mono signal with rubato's sinc resampler.
+//! Offline resampling of a mono signal with rubato's sinc resampler: whole
+//! ([`resample_mono`]) or block by block ([`StreamResampler`], the same
+//! samples for a signal of any length).
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
-    Async, FixedAsync, Resampler, SincInterpolationParameters, SincInterpolationType,
+    Async, FixedAsync, Indexing, Resampler, SincInterpolationParameters, SincInterpolationType,
     WindowFunction,
 };
 
@@ -16,12 +18,7 @@ pub fn resample_mono(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Audi
         return Ok(input.to_vec());
     }
     let err = |message: String| AudioError::Resample { from, to, message };
-    let ratio = to as f64 / from as f64;
-    let params = SincInterpolationParameters::new(128, WindowFunction::Blackman2)
-        .oversampling_factor(256)
-        .interpolation(SincInterpolationType::Cubic);
-    let mut resampler = Async::<f32>::new_sinc(ratio, 1.0, &params, 1024, 1, FixedAsync::Input)
-        .map_err(|e| err(e.to_string()))?;
+    let mut resampler = sinc(from, to)?;
     let out_len = resampler.process_all_needed_output_len(input.len());
     let mut output = vec![0f32; out_len];
     let input_adapter =
@@ -33,6 +30,153 @@ pub fn resample_mono(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Audi
         .map_err(|e| err(e.to_string()))?;
     output.truncate(produced);
     Ok(output)
+}
+
+/// Input frames per call of the sinc resampler.
+const CHUNK: usize = 1024;
+
+/// The sinc resampler both functions use.
+fn sinc(from: u32, to: u32) -> Result<Async<f32>, AudioError> {
+    let params = SincInterpolationParameters::new(128, WindowFunction::Blackman2)
+        .oversampling_factor(256)
+        .interpolation(SincInterpolationType::Cubic);
+    Async::<f32>::new_sinc(
+        to as f64 / from as f64,
+        1.0,
+        &params,
+        CHUNK,
+        1,
+        FixedAsync::Input,
+    )
+    .map_err(|e| AudioError::Resample {
+        from,
+        to,
+        message: e.to_string(),
+    })
+}
+
+/// [`resample_mono`] block by block: pushing a signal in blocks of any
+/// sizes and then finishing gives exactly the samples `resample_mono` gives
+/// for the whole signal (rubato's `process_all_into_buffer` made
+/// incremental: whole chunks while more input follows, the last partial
+/// chunk and zeros at the end, the delay trimmed from the start). Holds at
+/// most one chunk of input beyond the block pushed.
+pub struct StreamResampler {
+    from: u32,
+    to: u32,
+    /// `None` when the rates are equal (a copy).
+    inner: Option<Async<f32>>,
+    /// Input not yet processed.
+    pending: Vec<f32>,
+    /// Output frames still to drop (the resampler's delay).
+    to_trim: usize,
+    /// Input frames pushed in all.
+    input_len: usize,
+    /// Output frames given out in all.
+    emitted: usize,
+    /// One call's output.
+    scratch: Vec<f32>,
+}
+
+impl StreamResampler {
+    /// A resampler from `from` Hz to `to` Hz.
+    pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
+        let inner = (from != to).then(|| sinc(from, to)).transpose()?;
+        let (to_trim, scratch) = inner.as_ref().map_or((0, Vec::new()), |r| {
+            (r.output_delay(), vec![0.0; r.output_frames_max()])
+        });
+        Ok(Self {
+            from,
+            to,
+            inner,
+            pending: Vec::with_capacity(2 * CHUNK),
+            to_trim,
+            input_len: 0,
+            emitted: 0,
+            scratch,
+        })
+    }
+
+    /// Resamples `input`, appending what is ready to `out`.
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
+        self.input_len += input.len();
+        if self.inner.is_none() {
+            out.extend_from_slice(input);
+            self.emitted += input.len();
+            return Ok(());
+        }
+        self.pending.extend_from_slice(input);
+        // A whole chunk only while more input follows it, as rubato's
+        // process_all does: the last chunk (even a whole one) is partial.
+        let mut offset = 0;
+        while self.pending.len() - offset > CHUNK {
+            self.process(offset, None, out)?;
+            offset += CHUNK;
+        }
+        self.pending.drain(..offset);
+        Ok(())
+    }
+
+    /// Resamples what is left and the resampler's tail, appending to `out`;
+    /// in all, `ceil(len * to / from)` samples have then been given out.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
+        let Some(ratio) = self.inner.as_ref().map(|r| r.resample_ratio()) else {
+            return Ok(());
+        };
+        let expected = (ratio * self.input_len as f64).ceil() as usize;
+        let start = out.len();
+        let before = self.emitted;
+        if !self.pending.is_empty() {
+            self.process(0, Some(self.pending.len()), out)?;
+            self.pending.clear();
+        }
+        // Zeros until the delay is trimmed and `expected` samples are out
+        // (rubato: until produced < expected + delay no longer holds).
+        while self.emitted < expected + self.to_trim {
+            self.process(0, Some(0), out)?;
+        }
+        // The last call's surplus beyond `expected` (all of it from this call).
+        debug_assert!(before <= expected, "{before} > {expected}");
+        out.truncate(start + expected.saturating_sub(before));
+        self.emitted = expected;
+        Ok(())
+    }
+
+    /// One call of the resampler on `pending[offset..]`; the output, less
+    /// any delay still to trim, goes to `out`.
+    fn process(
+        &mut self,
+        offset: usize,
+        partial_len: Option<usize>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), AudioError> {
+        let (from, to) = (self.from, self.to);
+        let err = |e: &dyn std::fmt::Display| AudioError::Resample {
+            from,
+            to,
+            message: e.to_string(),
+        };
+        let resampler = self.inner.as_mut().expect("only called when resampling");
+        let input =
+            InterleavedSlice::new(&self.pending, 1, self.pending.len()).map_err(|e| err(&e))?;
+        let frames = self.scratch.len();
+        let mut output =
+            InterleavedSlice::new_mut(&mut self.scratch, 1, frames).map_err(|e| err(&e))?;
+        let indexing = Indexing {
+            input_offset: offset,
+            output_offset: 0,
+            active_channels_mask: None,
+            partial_len,
+        };
+        let (_, produced) = resampler
+            .process_into_buffer(&input, &mut output, Some(&indexing))
+            .map_err(|e| err(&e))?;
+        let skip = self.to_trim.min(produced);
+        self.to_trim -= skip;
+        out.extend_from_slice(&self.scratch[skip..produced]);
+        self.emitted += produced - skip;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +224,49 @@ mod tests {
     fn equal_rates_are_a_copy() {
         let x = vec![0.1, -0.2, 0.3];
         assert_eq!(resample_mono(&x, 16_000, 16_000).unwrap(), x);
+    }
+
+    /// A deterministic test signal: a chirp plus noise.
+    fn signal(n: usize) -> Vec<f32> {
+        let mut state = 7u32;
+        (0..n)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                (i as f32 * 0.001 * (1.0 + i as f32 * 1e-5)).sin() * 0.5 + 0.1 * noise
+            })
+            .collect()
+    }
+
+    /// Streaming gives `resample_mono`'s samples bit for bit, over a grid
+    /// of rates, lengths (shorter than a chunk, exactly whole chunks, one
+    /// more) and block sizes (one sample, odd, a chunk, all at once).
+    #[test]
+    fn streaming_equals_whole_signal() {
+        for (from, to) in [
+            (44_100, 16_000),
+            (8_000, 16_000),
+            (48_000, 44_100),
+            (16_000, 16_000),
+        ] {
+            for n in [1, 100, CHUNK, 3 * CHUNK, 3 * CHUNK + 1, 20_000] {
+                let x = signal(n);
+                let whole = resample_mono(&x, from, to).unwrap();
+                for block in [1, 333, CHUNK, n] {
+                    let mut r = StreamResampler::new(from, to).unwrap();
+                    let mut out = Vec::new();
+                    for b in x.chunks(block) {
+                        r.push(b, &mut out).unwrap();
+                    }
+                    r.finish(&mut out).unwrap();
+                    assert!(
+                        out == whole,
+                        "{from}->{to} Hz, {n} samples in blocks of {block}: {} vs {} samples",
+                        out.len(),
+                        whole.len()
+                    );
+                }
+            }
+        }
     }
 }
