@@ -9,7 +9,7 @@
 //! than `min_speech` are dropped as clicks. The exporters merge these regions
 //! with the transcript's segments into the markers they write.
 
-use super::{resample_mono, AudioError};
+use super::{AudioError, StreamResampler};
 
 /// The rate the detector runs at.
 pub const VAD_RATE: u32 = 16_000;
@@ -37,31 +37,82 @@ impl Default for VadConfig {
     }
 }
 
-/// Speech regions `(start, end)` in seconds of `samples` (mono, `rate` Hz).
+/// Speech regions `(start, end)` in seconds of `samples` (mono, `rate` Hz):
+/// [`SpeechDetector`] given the whole signal at once.
 pub fn speech_regions(
     samples: &[f32],
     rate: u32,
     config: &VadConfig,
 ) -> Result<Vec<(f64, f64)>, AudioError> {
-    let x = resample_mono(samples, rate, VAD_RATE)?;
-    Ok(regions_from_scores(
-        &frame_scores(&x),
-        VAD_FRAME as f64 / VAD_RATE as f64,
-        config,
-    ))
+    let mut detector = SpeechDetector::new(rate, config)?;
+    detector.push(samples)?;
+    detector.finish()
+}
+
+/// The detector over a signal given block by block, in constant memory:
+/// resampled to [`VAD_RATE`] as [`resample_mono`](super::resample_mono) would ([`StreamResampler`]),
+/// scored frame by frame, the regions built as the scores come
+/// ([`RegionBuilder`]). The regions equal [`speech_regions`] of the whole
+/// signal, whatever the blocks.
+pub struct SpeechDetector {
+    resampler: StreamResampler,
+    /// Samples at [`VAD_RATE`] not yet scored (less than a frame between calls).
+    pending: Vec<f32>,
+    detector: Box<earshot::Detector>,
+    regions: RegionBuilder,
+}
+
+impl SpeechDetector {
+    /// A detector for mono audio at `rate` Hz.
+    pub fn new(rate: u32, config: &VadConfig) -> Result<Self, AudioError> {
+        Ok(Self {
+            resampler: StreamResampler::new(rate, VAD_RATE)?,
+            pending: Vec::new(),
+            detector: earshot::Detector::default_boxed(),
+            regions: RegionBuilder::new(VAD_FRAME as f64 / VAD_RATE as f64, config),
+        })
+    }
+
+    /// The next block of the signal.
+    pub fn push(&mut self, samples: &[f32]) -> Result<(), AudioError> {
+        self.resampler.push(samples, &mut self.pending)?;
+        self.score_whole_frames();
+        Ok(())
+    }
+
+    /// The speech regions of everything pushed (a partial last frame is not scored).
+    pub fn finish(mut self) -> Result<Vec<(f64, f64)>, AudioError> {
+        self.resampler.finish(&mut self.pending)?;
+        self.score_whole_frames();
+        Ok(self.regions.finish())
+    }
+
+    fn score_whole_frames(&mut self) {
+        let whole = self.pending.len() / VAD_FRAME * VAD_FRAME;
+        for chunk in self.pending[..whole].chunks_exact(VAD_FRAME) {
+            self.regions.push(score_frame(
+                &mut self.detector,
+                chunk.try_into().expect("a frame"),
+            ));
+        }
+        self.pending.drain(..whole);
+    }
+}
+
+/// earshot's score for one frame (samples clamped to [-1, 1]).
+fn score_frame(detector: &mut earshot::Detector, chunk: &[f32; VAD_FRAME]) -> f32 {
+    let mut frame = [0.0f32; VAD_FRAME];
+    for (f, &s) in frame.iter_mut().zip(chunk) {
+        *f = s.clamp(-1.0, 1.0);
+    }
+    detector.predict_f32(&frame)
 }
 
 /// earshot's score for every whole 16 ms frame of 16 kHz mono `x`.
 pub fn frame_scores(x: &[f32]) -> Vec<f32> {
     let mut detector = earshot::Detector::default_boxed();
-    let mut frame = [0.0f32; VAD_FRAME];
     x.chunks_exact(VAD_FRAME)
-        .map(|chunk| {
-            for (f, &s) in frame.iter_mut().zip(chunk) {
-                *f = s.clamp(-1.0, 1.0);
-            }
-            detector.predict_f32(&frame)
-        })
+        .map(|chunk| score_frame(&mut detector, chunk.try_into().expect("a frame")))
         .collect()
 }
 
@@ -72,36 +123,74 @@ pub fn regions_from_scores(
     frame_seconds: f64,
     config: &VadConfig,
 ) -> Vec<(f64, f64)> {
-    let mut regions: Vec<(f64, f64)> = Vec::new();
-    let mut open: Option<(usize, usize)> = None; // first and last speech frame
-    let gap_frames = config.hangover / frame_seconds;
-    let close = |(first, last): (usize, usize), regions: &mut Vec<(f64, f64)>| {
-        let (start, end) = (
-            first as f64 * frame_seconds,
-            (last + 1) as f64 * frame_seconds,
-        );
-        if end - start >= config.min_speech {
-            regions.push((start, end));
+    let mut builder = RegionBuilder::new(frame_seconds, config);
+    for &s in scores {
+        builder.push(s);
+    }
+    builder.finish()
+}
+
+/// [`regions_from_scores`] one score at a time: holds the regions closed so
+/// far and the open one, never the scores.
+#[derive(Debug, Clone)]
+pub struct RegionBuilder {
+    frame_seconds: f64,
+    config: VadConfig,
+    regions: Vec<(f64, f64)>,
+    /// First and last speech frame of the open region.
+    open: Option<(usize, usize)>,
+    /// Index of the next frame.
+    next: usize,
+}
+
+impl RegionBuilder {
+    /// A builder for frames of `frame_seconds`.
+    pub fn new(frame_seconds: f64, config: &VadConfig) -> Self {
+        Self {
+            frame_seconds,
+            config: *config,
+            regions: Vec::new(),
+            open: None,
+            next: 0,
         }
-    };
-    for (i, &s) in scores.iter().enumerate() {
-        if s < config.threshold {
-            continue;
+    }
+
+    /// The next frame's score.
+    pub fn push(&mut self, score: f32) {
+        let i = self.next;
+        self.next += 1;
+        if score < self.config.threshold {
+            return;
         }
-        open = Some(match open {
+        let gap_frames = self.config.hangover / self.frame_seconds;
+        self.open = Some(match self.open {
             // The pause since the last speech frame is (i - last - 1) frames.
             Some((first, last)) if ((i - last - 1) as f64) < gap_frames => (first, i),
             Some(region) => {
-                close(region, &mut regions);
+                self.close(region);
                 (i, i)
             }
             None => (i, i),
         });
     }
-    if let Some(region) = open {
-        close(region, &mut regions);
+
+    /// The regions, the open one closed.
+    pub fn finish(mut self) -> Vec<(f64, f64)> {
+        if let Some(region) = self.open.take() {
+            self.close(region);
+        }
+        self.regions
     }
-    regions
+
+    fn close(&mut self, (first, last): (usize, usize)) {
+        let (start, end) = (
+            first as f64 * self.frame_seconds,
+            (last + 1) as f64 * self.frame_seconds,
+        );
+        if end - start >= self.config.min_speech {
+            self.regions.push((start, end));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +264,44 @@ mod tests {
         assert!(speech_regions(&noise, 16_000, &VadConfig::default())
             .unwrap()
             .is_empty());
+    }
+
+    /// Speech, silence, speech (deterministic noise bursts loud enough to
+    /// score as speech or not, it does not matter: the point is equality)
+    /// at 44.1 kHz, detected in blocks of many sizes: the regions equal
+    /// the whole signal's, which equal frame_scores + regions_from_scores
+    /// of the signal resampled whole.
+    #[test]
+    fn streaming_detection_equals_whole_signal() {
+        let rate = 44_100u32;
+        let mut state = 99u32;
+        let x: Vec<f32> = (0..rate as usize * 3)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let t = i as f32 / rate as f32;
+                let loud = if (0.3..1.2).contains(&t) || (1.9..2.6).contains(&t) {
+                    0.5
+                } else {
+                    0.001
+                };
+                loud * (noise + (2.0 * std::f32::consts::PI * 220.0 * t).sin())
+            })
+            .collect();
+        let config = VadConfig::default();
+        let whole = speech_regions(&x, rate, &config).unwrap();
+        let reference = regions_from_scores(
+            &frame_scores(&super::super::resample_mono(&x, rate, VAD_RATE).unwrap()),
+            VAD_FRAME as f64 / VAD_RATE as f64,
+            &config,
+        );
+        assert_eq!(whole, reference);
+        for block in [1, 255, 4096, 100_000] {
+            let mut d = SpeechDetector::new(rate, &config).unwrap();
+            for b in x.chunks(block) {
+                d.push(b).unwrap();
+            }
+            assert_eq!(d.finish().unwrap(), whole, "blocks of {block}");
+        }
     }
 }
