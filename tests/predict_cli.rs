@@ -343,3 +343,38 @@ fn a_model_folder_that_does_not_exist_is_named() {
         format!("error: --model {}: no such folder", missing.display())
     );
 }
+
+#[test]
+fn transcript_repairs_are_warnings_and_strict_makes_them_errors() {
+    // A SubRip sidecar whose second cue has no number: read with a warning
+    // naming the file and line; --strict refuses it.
+    let dir = model_dir("strict", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("talk.wav");
+    write_wav(&wav, &signal(3.5, 16_000.0), 16_000);
+    std::fs::write(
+        tmp.path().join("talk.srt"),
+        "1\n00:00:00,050 --> 00:00:01,450\nThe results were wonderful,\n\n\
+         00:00:01,600 --> 00:00:03,100\nand everyone was delighted.\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_emoscope"))
+            .args(["predict", wav.to_str().unwrap(), "--model"])
+            .arg(dir.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let lenient = run(&[]);
+    assert!(lenient.status.success());
+    let err = String::from_utf8_lossy(&lenient.stderr);
+    assert!(
+        err.contains("warning: ") && err.contains("talk.srt: line 5"),
+        "{err}"
+    );
+    let strict = run(&["--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(err.contains("talk.srt") && err.contains("line 5"), "{err}");
+}
