@@ -413,3 +413,33 @@ fn offline_analysis_of_an_unsupported_rate_is_an_error_not_an_empty_timeline() {
         "{e}"
     );
 }
+
+#[test]
+fn offline_run_in_blocks_equals_the_whole_signal() {
+    // 9.3 s at 44.1 kHz (the analyzer resamples), gated by speech at
+    // 0..2 s and 8..9.3 s (the windows from 2, 3 and 4 s have none), pushed
+    // in blocks of many sizes (one sample, odd, several analyzer blocks):
+    // the same windows, readings and gaps as the whole signal at once (the
+    // blocks are re-cut into the analyzer's own).
+    let dir = model_dir("stream", 1.0);
+    let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
+    let rate = 44_100.0;
+    let audio = signal(9.3, rate);
+    let config = AnalysisConfig::default();
+    let speech = [(0.0, 2.0), (8.0, 9.3)];
+    let options = || emoscope::engine::OfflineOptions {
+        speech: Some(&speech),
+        ..Default::default()
+    };
+    let whole =
+        emoscope::engine::analyze_offline_with(&audio, rate, model.as_mut(), &config, options())
+            .unwrap();
+    assert!(!whole.windows.is_empty() && !whole.no_speech.is_empty());
+    for block in [1usize, 1000, 4096 * 3 + 7] {
+        let mut run = emoscope::engine::OfflineRun::new(rate, model.as_mut(), &config, options());
+        for b in audio.chunks(block) {
+            run.push(b).unwrap();
+        }
+        assert_eq!(run.finish().unwrap(), whole, "blocks of {block}");
+    }
+}

@@ -13,6 +13,7 @@ pub mod capture;
 pub mod predictor;
 pub mod readout;
 pub mod resampler;
+pub mod spans;
 pub mod status;
 pub mod timeline;
 pub mod worker;
@@ -20,13 +21,14 @@ pub mod worker;
 pub use analyzer::AnalysisConfig;
 pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
 pub use predictor::{
-    load_predictor, predict_span, Avd, EmotionPredictor, ModelPredictor, PredictError,
-    TextEmbeddingCache,
+    load_predictor, mean_of_pieces, predict_span, span_pieces, Avd, EmotionPredictor,
+    ModelPredictor, PredictError, TextEmbeddingCache,
 };
 pub use readout::{EmotionReadout, Reading};
+pub use spans::{SpanReader, SpanRequest};
 pub use status::{EngineStatus, ModelState};
 pub use timeline::{merge_entries, EmotionTimeline, TimelineEntry};
 pub use worker::{
     analyze_offline, analyze_offline_with, Engine, EngineShared, Loader, OfflineAnalysis,
-    OfflineOptions, WindowResult, MIN_SPEECH_IN_WINDOW,
+    OfflineOptions, OfflineRun, WindowResult, MIN_SPEECH_IN_WINDOW,
 };

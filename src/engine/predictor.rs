@@ -107,8 +107,28 @@ pub fn predict_span(
     text: &str,
     max_seconds: f64,
 ) -> Result<Avd, PredictError> {
-    let rate = f64::from(model.sample_rate());
-    let total = samples.len() as f64 / rate;
+    let pieces = span_pieces(samples.len(), model.sample_rate(), start, end, max_seconds);
+    let mut readings = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        readings.push(model.predict(&samples[piece], text)?);
+    }
+    Ok(mean_of_pieces(&readings))
+}
+
+/// The sample ranges [`predict_span`] reads for `[start, end]` (seconds) of
+/// a signal of `len` samples at `rate` Hz, in the order it reads them: the
+/// span clamped to the signal, widened to [`MIN_SPAN_SECONDS`] if shorter,
+/// cut into equal pieces of at most `max_seconds`. For callers that stream
+/// the signal and hold only the pieces.
+pub fn span_pieces(
+    len: usize,
+    rate: u32,
+    start: f64,
+    end: f64,
+    max_seconds: f64,
+) -> Vec<std::ops::Range<usize>> {
+    let rate = f64::from(rate);
+    let total = len as f64 / rate;
     let (mut a, mut b) = (start.clamp(0.0, total), end.clamp(0.0, total));
     if b - a < MIN_SPAN_SECONDS {
         let mid = 0.5 * (a + b);
@@ -120,21 +140,29 @@ pub fn predict_span(
         .ceil()
         .max(1.0) as usize;
     let step = (b - a) / pieces as f64;
+    (0..pieces)
+        .map(|k| {
+            let from = ((a + k as f64 * step) * rate).round() as usize;
+            let to = (((a + (k + 1) as f64 * step) * rate).round() as usize).min(len);
+            from.min(to)..to
+        })
+        .collect()
+}
+
+/// A span's reading from its pieces' readings (the mean, as [`predict_span`] gives it).
+pub fn mean_of_pieces(readings: &[Avd]) -> Avd {
     let mut sum = [0.0f64; 3];
-    for k in 0..pieces {
-        let from = ((a + k as f64 * step) * rate).round() as usize;
-        let to = (((a + (k + 1) as f64 * step) * rate).round() as usize).min(samples.len());
-        let r = model.predict(&samples[from.min(to)..to], text)?;
+    for r in readings {
         sum[0] += f64::from(r.arousal);
         sum[1] += f64::from(r.valence);
         sum[2] += f64::from(r.dominance);
     }
-    let n = pieces as f64;
-    Ok(Avd {
+    let n = readings.len() as f64;
+    Avd {
         arousal: (sum[0] / n) as f32,
         valence: (sum[1] / n) as f32,
         dominance: (sum[2] / n) as f32,
-    })
+    }
 }
 
 /// Texts whose embeddings are kept; beyond this the cache starts over (a

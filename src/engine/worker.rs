@@ -159,59 +159,133 @@ pub struct OfflineAnalysis {
 }
 
 /// [`analyze_offline`] with speech gating and progress (see [`OfflineOptions`]).
+/// This is [`OfflineRun`] given the whole signal at once.
 pub fn analyze_offline_with(
     samples: &[f32],
     rate: f32,
     model: &mut dyn EmotionPredictor,
     config: &AnalysisConfig,
-    mut options: OfflineOptions<'_>,
+    options: OfflineOptions<'_>,
 ) -> Result<OfflineAnalysis, PredictError> {
-    let mut analyzer = Analyzer::new(config.clone(), model.sample_rate());
-    let mut out = OfflineAnalysis::default();
-    let transcript = options.transcript;
-    let speech = options.speech;
-    let mut take = |analyzer: &mut Analyzer, w: Window, out: &mut OfflineAnalysis| {
-        let end = w.end;
-        let enough = MIN_SPEECH_IN_WINDOW * (w.end - w.start);
-        if speech.is_some_and(|regions| speech_in(regions, w.start, w.end) < enough) {
-            analyzer.restart_smoothing();
-            out.no_speech.push((w.start, w.end));
-        } else {
-            out.windows.push(analyse(analyzer, model, transcript, w)?);
+    let mut run = OfflineRun::new(rate, model, config, options);
+    run.push(samples)?;
+    run.finish()
+}
+
+/// [`analyze_offline_with`] over a signal given block by block: a recording
+/// of any length analysed in the memory of one window. The blocks are cut
+/// into the same analyzer blocks as the whole signal would be, so the
+/// result equals [`analyze_offline_with`] of the whole signal, whatever the
+/// blocks pushed.
+pub struct OfflineRun<'a, 'm> {
+    analyzer: Analyzer,
+    model: &'m mut dyn EmotionPredictor,
+    options: OfflineOptions<'a>,
+    rate: f32,
+    out: OfflineAnalysis,
+    /// Samples not yet given to the analyzer (less than [`MAX_CHUNK`] between calls).
+    pending: Vec<f32>,
+    /// Timeline position of `pending[0]`, samples.
+    position: i64,
+}
+
+impl<'a, 'm> OfflineRun<'a, 'm> {
+    /// A run over mono audio at `rate` Hz starting at timeline position 0.
+    pub fn new(
+        rate: f32,
+        model: &'m mut dyn EmotionPredictor,
+        config: &AnalysisConfig,
+        options: OfflineOptions<'a>,
+    ) -> Self {
+        Self {
+            analyzer: Analyzer::new(config.clone(), model.sample_rate()),
+            model,
+            options,
+            rate,
+            out: OfflineAnalysis::default(),
+            pending: Vec::with_capacity(MAX_CHUNK),
+            position: 0,
         }
-        if let Some(p) = options.progress.as_mut() {
-            p(end);
+    }
+
+    /// The next block of the signal; analyses every window it completes.
+    pub fn push(&mut self, samples: &[f32]) -> Result<(), PredictError> {
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let n = (MAX_CHUNK - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if self.pending.len() == MAX_CHUNK {
+                self.ingest_pending()?;
+            }
         }
-        Ok::<(), PredictError>(())
-    };
-    for (i, chunk) in samples.chunks(MAX_CHUNK).enumerate() {
+        Ok(())
+    }
+
+    /// Analyses what is left (the end of the signal counts as followed by
+    /// silence; a signal shorter than one window is one window) and returns
+    /// the analysis, or the analyzer's error.
+    pub fn finish(mut self) -> Result<OfflineAnalysis, PredictError> {
+        if !self.pending.is_empty() {
+            self.ingest_pending()?;
+        }
+        self.analyzer.finish();
+        self.take_ready()?;
+        if self.out.windows.is_empty() && self.out.no_speech.is_empty() {
+            if let Some(w) = self.analyzer.pop_short_run() {
+                self.take(w)?;
+            }
+        }
+        // Offline, nothing is skipped silently: an error the analyzer met
+        // (which the live worker shows in its status line) fails the analysis.
+        if let Some(e) = self.analyzer.take_error() {
+            return Err(PredictError::Audio(e));
+        }
+        Ok(self.out)
+    }
+
+    /// Gives `pending` to the analyzer as one block and takes its windows.
+    fn ingest_pending(&mut self) -> Result<(), PredictError> {
         let info = BlockInfo {
-            position: (i * MAX_CHUNK) as i64,
-            frames: chunk.len() as u32,
-            sample_rate: rate,
+            position: self.position,
+            frames: self.pending.len() as u32,
+            sample_rate: self.rate,
             playing: true,
             discontinuity: false,
         };
-        analyzer.ingest(&info, chunk);
-        while let Some(w) = analyzer.pop_window() {
-            take(&mut analyzer, w, &mut out)?;
+        self.analyzer.ingest(&info, &self.pending);
+        self.position += self.pending.len() as i64;
+        self.pending.clear();
+        self.take_ready()
+    }
+
+    fn take_ready(&mut self) -> Result<(), PredictError> {
+        while let Some(w) = self.analyzer.pop_window() {
+            self.take(w)?;
         }
+        Ok(())
     }
-    analyzer.finish();
-    while let Some(w) = analyzer.pop_window() {
-        take(&mut analyzer, w, &mut out)?;
-    }
-    if out.windows.is_empty() && out.no_speech.is_empty() {
-        if let Some(w) = analyzer.pop_short_run() {
-            take(&mut analyzer, w, &mut out)?;
+
+    /// Reads window `w`, or leaves it out for want of speech.
+    fn take(&mut self, w: Window) -> Result<(), PredictError> {
+        let end = w.end;
+        let enough = MIN_SPEECH_IN_WINDOW * (w.end - w.start);
+        if self
+            .options
+            .speech
+            .is_some_and(|regions| speech_in(regions, w.start, w.end) < enough)
+        {
+            self.analyzer.restart_smoothing();
+            self.out.no_speech.push((w.start, w.end));
+        } else {
+            let r = analyse(&mut self.analyzer, self.model, self.options.transcript, w)?;
+            self.out.windows.push(r);
         }
+        if let Some(p) = self.options.progress.as_mut() {
+            p(end);
+        }
+        Ok(())
     }
-    // Offline, nothing is skipped silently: an error the analyzer met
-    // (which the live worker shows in its status line) fails the analysis.
-    if let Some(e) = analyzer.take_error() {
-        return Err(PredictError::Audio(e));
-    }
-    Ok(out)
 }
 
 /// Seconds of `[start, end]` covered by `regions`.
