@@ -304,7 +304,14 @@ impl DecodeStream {
                 Ok(buf) => buf,
                 Err(e) => return Err(self.error_here(&e.to_string())),
             };
-            self.sample_rate = check_sample_rate(&self.path, buf.spec().rate())?;
+            let rate = check_sample_rate(&self.path, buf.spec().rate())?;
+            if self.frames > 0 && rate != self.sample_rate {
+                return Err(self.error_here(&format!(
+                    "the sample rate changes from {} Hz to {rate} Hz",
+                    self.sample_rate
+                )));
+            }
+            self.sample_rate = rate;
             self.channels = buf.spec().channels().count();
             self.block.resize(buf.samples_interleaved(), 0.0);
             buf.copy_to_slice_interleaved(&mut self.block);

@@ -172,14 +172,20 @@ impl MonoStream {
 
     /// The next block of mono samples; `None` at the end of the file.
     pub fn next_block(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        Ok(self.advance()?.then_some(self.block.as_slice()))
+    }
+
+    /// [`Self::next_block`] without the borrow: reads the next block, which
+    /// [`Self::block`] then holds; false at the end of the file.
+    pub fn advance(&mut self) -> Result<bool, AudioError> {
         if !self.decoder.advance()? {
             if self.frames == 0 {
                 return Err(AudioError::Empty {
                     path: self.path().to_owned(),
                 });
             }
-            return Ok(None);
-        };
+            return Ok(false);
+        }
         let (_, channels) = self.decoder.format()?;
         let interleaved = self.decoder.block();
         if let Some((i, &value)) = interleaved.iter().enumerate().find(|(_, v)| !v.is_finite()) {
@@ -197,7 +203,12 @@ impl MonoStream {
                 .map(|frame| frame.iter().sum::<f32>() / channels as f32),
         );
         self.frames += self.block.len();
-        Ok(Some(&self.block))
+        Ok(true)
+    }
+
+    /// The block [`Self::advance`] read.
+    pub fn block(&self) -> &[f32] {
+        &self.block
     }
 
     /// The file's sample rate (known once a block has been read, or from the header).

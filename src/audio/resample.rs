@@ -97,6 +97,14 @@ impl StreamResampler {
         })
     }
 
+    /// How many samples `input_len` samples become: `ceil(input_len * to / from)`,
+    /// as [`resample_mono`] gives (and [`Self::finish`] completes).
+    pub fn output_len(&self, input_len: usize) -> usize {
+        self.inner.as_ref().map_or(input_len, |r| {
+            (r.resample_ratio() * input_len as f64).ceil() as usize
+        })
+    }
+
     /// Resamples `input`, appending what is ready to `out`.
     pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
         self.input_len += input.len();
@@ -120,10 +128,10 @@ impl StreamResampler {
     /// Resamples what is left and the resampler's tail, appending to `out`;
     /// in all, `ceil(len * to / from)` samples have then been given out.
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
-        let Some(ratio) = self.inner.as_ref().map(|r| r.resample_ratio()) else {
+        if self.inner.is_none() {
             return Ok(());
-        };
-        let expected = (ratio * self.input_len as f64).ceil() as usize;
+        }
+        let expected = self.output_len(self.input_len);
         let start = out.len();
         let before = self.emitted;
         if !self.pending.is_empty() {
@@ -259,6 +267,7 @@ mod tests {
                         r.push(b, &mut out).unwrap();
                     }
                     r.finish(&mut out).unwrap();
+                    assert_eq!(r.output_len(n), whole.len());
                     assert!(
                         out == whole,
                         "{from}->{to} Hz, {n} samples in blocks of {block}: {} vs {} samples",

@@ -1,6 +1,14 @@
 //! Annotating one file: decode, find the transcript, run the engine's
 //! offline analysis, detect speech, read each segment from its own audio and
 //! text, build the annotation and write every requested format.
+//!
+//! The audio is streamed from the file in three passes, so a recording of
+//! any length is annotated in the memory of a few packets and one analysis
+//! window ([`streamed`]): the first finds its length and its speech, the
+//! second runs the engine's analysis, the third reads each segment. Each
+//! pass gives the model the same samples, in the same order, as the
+//! whole-file path ([`whole_file`], kept as the reference behind the hidden
+//! `--whole-file`), so the outputs are identical.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,14 +16,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use emoscope::atomic_write::write_atomic;
-use emoscope::audio::vad::{speech_regions, VadConfig};
-use emoscope::audio::{decode_file, downmix_checked, resample_mono};
+use emoscope::audio::vad::{speech_regions, SpeechDetector, VadConfig};
+use emoscope::audio::{decode_file, downmix_checked, resample_mono, MonoStream, StreamResampler};
 use emoscope::engine::{
     analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineOptions,
-    TimelineEntry,
+    OfflineRun, SpanReader, SpanRequest, TimelineEntry, WindowResult,
 };
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
-use emoscope::transcript::{read_file, sidecar_for, ReadOptions};
+use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Transcript};
 
 use super::fingerprint::Fingerprint;
 use super::index::{Entry, Status};
@@ -42,6 +50,9 @@ pub struct Settings {
     /// Run the model on every window, speech or not (default: windows
     /// without speech get no reading).
     pub analyse_silence: bool,
+    /// Decode each file whole before analysing it (the reference for the
+    /// streamed analysis; the same outputs).
+    pub whole_file: bool,
     /// What every output of this run depends on besides the input and its
     /// transcript: the model's files and the settings above.
     pub run_fingerprint: Fingerprint,
@@ -158,22 +169,29 @@ fn transcript_path(
     Ok(path)
 }
 
-fn annotate(
-    job: &Job,
-    model: &mut dyn EmotionPredictor,
+/// What the analysis of a file found, before the document is built.
+struct Analysed {
+    /// Seconds of audio.
+    duration: f64,
+    /// Speech regions from the voice-activity detector.
+    speech: Vec<(f64, f64)>,
+    /// The transcript read, if any.
+    transcript: Option<Transcript>,
+    /// The engine's windows (smoothed) and the windows left out for want of speech.
+    timeline: Vec<TimelineEntry>,
+    no_speech: Vec<(f64, f64)>,
+    /// A reading per segment of [`Annotation::segment_spans`].
+    readings: Vec<[f32; 3]>,
+}
+
+/// The file's transcript (if any), read with the audio's length; its
+/// warnings and path go to `entry`.
+fn read_transcript(
     s: &Settings,
     transcript_path: Option<PathBuf>,
-    files: &[(PathBuf, String)],
+    duration: f64,
     entry: &mut Entry,
-    progress: &mut dyn FnMut(f64),
-) -> Result<()> {
-    let path = &job.input;
-    let decoded = decode_file(path)?;
-    let mono = downmix_checked(&decoded, path)?;
-    let rate = decoded.sample_rate;
-    let duration = mono.len() as f64 / f64::from(rate);
-    entry.audio_seconds = Some(duration);
-
+) -> Result<Option<Transcript>> {
     let transcript = match &transcript_path {
         Some(p) => Some(read_file(
             p,
@@ -190,22 +208,12 @@ fn annotate(
         entry.warnings = t.warnings().iter().map(ToString::to_string).collect();
     }
     entry.transcript = transcript_path.map(|p| p.display().to_string());
+    Ok(transcript)
+}
 
-    let speech = speech_regions(&mono, rate, &VadConfig::default())?;
-    let analysis = analyze_offline_with(
-        &mono,
-        rate as f32,
-        model,
-        &s.config,
-        OfflineOptions {
-            transcript: transcript.as_ref(),
-            speech: (!s.analyse_silence).then_some(speech.as_slice()),
-            progress: Some(progress),
-        },
-    )
-    .with_context(|| format!("analysing {}", path.display()))?;
-    let timeline: Vec<TimelineEntry> = analysis
-        .windows
+/// The timeline entries of the engine's windows.
+fn timeline_of(windows: Vec<WindowResult>, model: &dyn EmotionPredictor) -> Vec<TimelineEntry> {
+    windows
         .into_iter()
         .map(|w| TimelineEntry {
             start: w.start,
@@ -216,47 +224,63 @@ fn annotate(
             text: w.text,
             model_id: model.id().to_owned(),
         })
-        .collect();
-    entry.no_speech_windows = Some(analysis.no_speech.len());
-    let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-    let model_id = model.id().to_owned();
-    let info = BuildInfo {
-        audio: &audio.to_string_lossy(),
-        duration,
-        model: &model_id,
-        output_range: model.output_range(),
+        .collect()
+}
+
+/// The build info of a file's document.
+fn build_info<'a>(
+    audio: &'a str,
+    model_id: &'a str,
+    output_range: (f32, f32),
+    s: &'a Settings,
+    a: &'a Analysed,
+) -> BuildInfo<'a> {
+    BuildInfo {
+        audio,
+        duration: a.duration,
+        model: model_id,
+        output_range,
         config: &s.config,
-        speech: &speech,
-        transcript: transcript.as_ref(),
+        speech: &a.speech,
+        transcript: a.transcript.as_ref(),
         labels: s.labels,
-        no_speech: &analysis.no_speech,
-    };
-    // Each segment from its own audio and its own text.
-    let spans = Annotation::segment_spans(&info);
-    let model_rate = model.sample_rate();
-    let samples = resample_mono(&mono, rate, model_rate)
-        .with_context(|| format!("resampling {}", path.display()))?;
-    let mut readings = Vec::with_capacity(spans.len());
-    for span in &spans {
-        let r = predict_span(
-            model,
-            &samples,
-            span.start,
-            span.end,
-            &span.text,
-            s.config.window_seconds,
-        )
-        .with_context(|| {
-            format!(
-                "analysing the segment {:.3}..{:.3} s of {}",
-                span.start,
-                span.end,
-                path.display()
-            )
-        })?;
-        readings.push([r.arousal, r.valence, r.dominance]);
+        no_speech: &a.no_speech,
     }
-    let doc = Annotation::build_with_segment_readings(&timeline, &info, &readings);
+}
+
+/// The segments to read, as span requests.
+fn segment_requests(info: &BuildInfo<'_>) -> Vec<SpanRequest> {
+    Annotation::segment_spans(info)
+        .into_iter()
+        .map(|span| SpanRequest {
+            start: span.start,
+            end: span.end,
+            text: span.text,
+        })
+        .collect()
+}
+
+fn annotate(
+    job: &Job,
+    model: &mut dyn EmotionPredictor,
+    s: &Settings,
+    transcript_path: Option<PathBuf>,
+    files: &[(PathBuf, String)],
+    entry: &mut Entry,
+    progress: &mut dyn FnMut(f64),
+) -> Result<()> {
+    let path = &job.input;
+    let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    let audio = audio.to_string_lossy();
+    let analysed = if s.whole_file {
+        whole_file(path, &audio, model, s, transcript_path, entry, progress)?
+    } else {
+        streamed(path, &audio, model, s, transcript_path, entry, progress)?
+    };
+    let model_id = model.id().to_owned();
+    let info = build_info(&audio, &model_id, model.output_range(), s, &analysed);
+    let doc =
+        Annotation::build_with_segment_readings(&analysed.timeline, &info, &analysed.readings);
     entry.windows = Some(doc.timeline.len());
     entry.mean = Some(mean(&doc));
     let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
@@ -275,6 +299,191 @@ fn annotate(
         }
     }
     Ok(())
+}
+
+/// The analysis with the whole file decoded into memory (the reference).
+fn whole_file(
+    path: &Path,
+    audio: &str,
+    model: &mut dyn EmotionPredictor,
+    s: &Settings,
+    transcript_path: Option<PathBuf>,
+    entry: &mut Entry,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Analysed> {
+    let decoded = decode_file(path)?;
+    let mono = downmix_checked(&decoded, path)?;
+    let rate = decoded.sample_rate;
+    let duration = mono.len() as f64 / f64::from(rate);
+    entry.audio_seconds = Some(duration);
+    let transcript = read_transcript(s, transcript_path, duration, entry)?;
+    let speech = speech_regions(&mono, rate, &VadConfig::default())?;
+    let analysis = analyze_offline_with(
+        &mono,
+        rate as f32,
+        model,
+        &s.config,
+        OfflineOptions {
+            transcript: transcript.as_ref(),
+            speech: (!s.analyse_silence).then_some(speech.as_slice()),
+            progress: Some(progress),
+        },
+    )
+    .with_context(|| format!("analysing {}", path.display()))?;
+    entry.no_speech_windows = Some(analysis.no_speech.len());
+    let mut a = Analysed {
+        duration,
+        speech,
+        transcript,
+        timeline: timeline_of(analysis.windows, model),
+        no_speech: analysis.no_speech,
+        readings: Vec::new(),
+    };
+    // Each segment from its own audio and its own text.
+    let model_id = model.id().to_owned();
+    let spans = segment_requests(&build_info(audio, &model_id, model.output_range(), s, &a));
+    let samples = resample_mono(&mono, rate, model.sample_rate())
+        .with_context(|| format!("resampling {}", path.display()))?;
+    drop(mono);
+    for span in &spans {
+        let r = predict_span(
+            model,
+            &samples,
+            span.start,
+            span.end,
+            &span.text,
+            s.config.window_seconds,
+        )
+        .with_context(|| segment_context(span, path))?;
+        a.readings.push([r.arousal, r.valence, r.dominance]);
+    }
+    Ok(a)
+}
+
+/// The analysis streamed from the file in three passes (see the module docs).
+fn streamed(
+    path: &Path,
+    audio: &str,
+    model: &mut dyn EmotionPredictor,
+    s: &Settings,
+    transcript_path: Option<PathBuf>,
+    entry: &mut Entry,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Analysed> {
+    // Pass 1: length, rate and speech.
+    let mut stream = MonoStream::open(path)?;
+    let mut vad: Option<SpeechDetector> = None;
+    while stream.advance()? {
+        let detector = match &mut vad {
+            Some(d) => d,
+            None => vad.insert(SpeechDetector::new(
+                stream.sample_rate()?,
+                &VadConfig::default(),
+            )?),
+        };
+        detector.push(stream.block())?;
+    }
+    let rate = stream.sample_rate()?;
+    let frames = stream.frames();
+    let _ = stream.truncation();
+    let speech = vad
+        .expect("a stream that ended without error had samples")
+        .finish()?;
+    let duration = frames as f64 / f64::from(rate);
+    entry.audio_seconds = Some(duration);
+    let transcript = read_transcript(s, transcript_path, duration, entry)?;
+
+    // Pass 2: the engine's windows.
+    let analysis = {
+        let mut run = OfflineRun::new(
+            rate as f32,
+            model,
+            &s.config,
+            OfflineOptions {
+                transcript: transcript.as_ref(),
+                speech: (!s.analyse_silence).then_some(speech.as_slice()),
+                progress: Some(progress),
+            },
+        );
+        let mut stream = MonoStream::open(path)?;
+        while stream.advance()? {
+            run.push(stream.block())
+                .with_context(|| format!("analysing {}", path.display()))?;
+        }
+        check_same_length(&stream, path, frames)?;
+        run.finish()
+            .with_context(|| format!("analysing {}", path.display()))?
+    };
+    entry.no_speech_windows = Some(analysis.no_speech.len());
+    let mut a = Analysed {
+        duration,
+        speech,
+        transcript,
+        timeline: timeline_of(analysis.windows, model),
+        no_speech: analysis.no_speech,
+        readings: Vec::new(),
+    };
+
+    // Pass 3: each segment from its own audio and its own text.
+    let model_id = model.id().to_owned();
+    let spans = segment_requests(&build_info(audio, &model_id, model.output_range(), s, &a));
+    let mut resampler = StreamResampler::new(rate, model.sample_rate())
+        .with_context(|| format!("resampling {}", path.display()))?;
+    let len = resampler.output_len(frames);
+    let mut reader = SpanReader::new(model, &spans, len, s.config.window_seconds);
+    let mut stream = MonoStream::open(path)?;
+    let mut samples = Vec::new();
+    let feed = |reader: &mut SpanReader<'_>, samples: &mut Vec<f32>| -> Result<()> {
+        let at = reader.current_span();
+        reader
+            .push(samples)
+            .with_context(|| match at.map(|i| &spans[i]) {
+                Some(span) => segment_context(span, path),
+                None => format!("analysing {}", path.display()),
+            })?;
+        samples.clear();
+        Ok(())
+    };
+    while stream.advance()? {
+        resampler
+            .push(stream.block(), &mut samples)
+            .with_context(|| format!("resampling {}", path.display()))?;
+        feed(&mut reader, &mut samples)?;
+    }
+    check_same_length(&stream, path, frames)?;
+    resampler
+        .finish(&mut samples)
+        .with_context(|| format!("resampling {}", path.display()))?;
+    feed(&mut reader, &mut samples)?;
+    a.readings = reader
+        .finish()
+        .into_iter()
+        .map(|r| [r.arousal, r.valence, r.dominance])
+        .collect();
+    Ok(a)
+}
+
+/// A later pass must read what the first did (the file changed underneath otherwise).
+fn check_same_length(stream: &MonoStream, path: &Path, frames: usize) -> Result<()> {
+    if stream.frames() != frames {
+        bail!(
+            "{} changed while it was analysed ({} frames at first, {} now)",
+            path.display(),
+            frames,
+            stream.frames()
+        );
+    }
+    Ok(())
+}
+
+/// The context of an error reading `span` of `path`.
+fn segment_context(span: &SpanRequest, path: &Path) -> String {
+    format!(
+        "analysing the segment {:.3}..{:.3} s of {}",
+        span.start,
+        span.end,
+        path.display()
+    )
 }
 
 /// Mean arousal, valence, dominance over the document's windows (with

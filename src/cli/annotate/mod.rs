@@ -93,6 +93,11 @@ pub struct Args {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// Decode each file whole into memory before analysing it (the
+    /// reference the streamed analysis is tested against: the same outputs,
+    /// memory growing with the file's length).
+    #[arg(long, hide = true)]
+    whole_file: bool,
 }
 
 /// The parsed `--format` list.
@@ -138,6 +143,7 @@ pub fn run(args: Args) -> Result<()> {
         no_transcript: args.no_transcript,
         strict: args.strict,
         analyse_silence: args.analyse_silence,
+        whole_file: args.whole_file,
         run_fingerprint: fingerprint::Fingerprint::for_run(&model_dir, &described)?,
         previous: index::previous(&args.out, args.shard),
     };
