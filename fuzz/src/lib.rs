@@ -23,7 +23,7 @@ pub fn check_reader<E>(
 }
 
 /// Every accepted transcript has sorted segments with finite, ordered spans.
-fn check_invariants(t: &Transcript) {
+pub fn check_invariants(t: &Transcript) {
     let s = t.segments();
     assert!(s.windows(2).all(|w| w[0].start <= w[1].start));
     for seg in s {
@@ -31,6 +31,9 @@ fn check_invariants(t: &Transcript) {
         for w in &seg.words {
             assert!(w.start.is_finite() && w.end.is_finite() && w.start <= w.end);
         }
+    }
+    for w in t.warnings() {
+        let _ = w.to_string();
     }
     let _ = t.text_between(0.0, 1.0e9);
 }
