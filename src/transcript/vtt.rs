@@ -47,7 +47,11 @@ pub(crate) fn read(
     mut warnings: Warnings,
 ) -> Result<Transcript, ReadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text.split('\n').collect();
+    // Text from `read_file` has `\n` line ends already; text given directly may have CRLF.
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     let signature = lines[0];
     let ok = signature
         .strip_prefix("WEBVTT")
@@ -416,6 +420,12 @@ mod tests {
 
     fn cue(start: f64, end: f64, text: &str) -> (f64, f64, String) {
         (start, end, text.to_owned())
+    }
+
+    #[test]
+    fn crlf_text_given_directly_reads_like_lf() {
+        let (cues, _) = lenient("WEBVTT\r\n\r\n00:01.000 --> 00:02.000\r\nhi\r\n");
+        assert_eq!(cues, vec![cue(1.0, 2.0, "hi")]);
     }
 
     #[test]
