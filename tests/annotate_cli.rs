@@ -1390,3 +1390,180 @@ fn windows_without_speech_get_no_reading_unless_asked() {
     ));
     assert!(png.is_file());
 }
+
+/// The LibriVox clips of Debian's pocketsphinx-testdata (16 kHz mono speech).
+const LIBRIVOX: &str = "/usr/share/pocketsphinx/test/data/librivox";
+
+/// Every output file under `dir`, relative, sorted.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn streamed_and_whole_file_annotations_are_identical() {
+    // Real speech (the five LibriVox clips, one with an SRT sidecar whose
+    // cue is longer than a window, so it is read in pieces) and a long
+    // synthetic file at 44.1 kHz stereo (so every pass resamples): the
+    // clips upsampled and spread over 100 s of silence, with cues on some
+    // of them. Annotated streamed (the default) and whole-file
+    // (`--whole-file`, the reference), every output is the same, byte for
+    // byte; the indexes and the ELAN files differ only in timing.
+    let clips: Vec<PathBuf> = {
+        let dir = Path::new(LIBRIVOX);
+        assert!(
+            dir.is_dir(),
+            "{LIBRIVOX} is missing: install Debian's pocketsphinx-testdata"
+        );
+        let mut c: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+            .collect();
+        c.sort();
+        c
+    };
+    assert_eq!(clips.len(), 5);
+    let model = model_dir("stream", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for c in &clips {
+        std::fs::copy(c, corpus.join(c.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        corpus.join("sense_and_sensibility_01_austen_64kb-0870.srt"),
+        "1\n00:00:00,300 --> 00:00:06,800\nbut mr john guess would have been at leisure \
+         to consider how much there might be prickly in his power to do for\n",
+    )
+    .unwrap();
+    // The long file: 5 s of silence, then each clip followed by 15 s of silence.
+    let rate = 44_100u32;
+    let mut long: Vec<f32> = vec![0.0; 5 * rate as usize];
+    let mut cues = String::new();
+    for (i, c) in clips.iter().enumerate() {
+        let start = long.len() as f64 / f64::from(rate);
+        let speech = emoscope::audio::load_mono(c, rate).unwrap();
+        long.extend_from_slice(&speech);
+        let end = long.len() as f64 / f64::from(rate);
+        if i % 2 == 0 {
+            let t = |s: f64| {
+                let ms = (s * 1000.0).round() as u64;
+                format!(
+                    "{:02}:{:02}:{:02},{:03}",
+                    ms / 3_600_000,
+                    ms / 60_000 % 60,
+                    ms / 1000 % 60,
+                    ms % 1000
+                )
+            };
+            cues.push_str(&format!(
+                "{}\n{} --> {}\nclip number {i}\n\n",
+                i + 1,
+                t(start),
+                t(end)
+            ));
+        }
+        long.extend(std::iter::repeat_n(0.0, 15 * rate as usize));
+    }
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(corpus.join("long.wav"), spec).unwrap();
+    for (n, &x) in long.iter().enumerate() {
+        // The channels differ (a little hiss on the right), so the down-mix matters.
+        let hiss = if n % 7 == 0 { 3 } else { -2 };
+        let v = (x * 30_000.0) as i16;
+        w.write_sample(v).unwrap();
+        w.write_sample(v.saturating_add(hiss)).unwrap();
+    }
+    w.finalize().unwrap();
+    std::fs::write(corpus.join("long.srt"), cues).unwrap();
+
+    let streamed = tmp.path().join("streamed");
+    let whole = tmp.path().join("whole");
+    ok(&annotate(&corpus, &streamed, model.path(), "all", &[]));
+    ok(&annotate(
+        &corpus,
+        &whole,
+        model.path(),
+        "all",
+        &["--whole-file"],
+    ));
+    let mut files = tree(&streamed);
+    assert_eq!(files, tree(&whole));
+    // The JSON documents first: they show a difference most plainly.
+    files.sort_by_key(|f| !f.to_string_lossy().ends_with(".emoscope.json"));
+    // 6 inputs, each with a JSON document at least.
+    assert!(
+        files
+            .iter()
+            .filter(|f| f.to_string_lossy().ends_with(".json") && !f.ends_with("index.json"))
+            .count()
+            >= 6,
+        "{files:?}"
+    );
+    for f in &files {
+        let (a, b) = (
+            std::fs::read(streamed.join(f)).unwrap(),
+            std::fs::read(whole.join(f)).unwrap(),
+        );
+        if f.ends_with("index.json") {
+            let strip = |bytes: &[u8]| {
+                let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                fn drop_seconds(v: &mut serde_json::Value) {
+                    match v {
+                        serde_json::Value::Object(m) => {
+                            m.remove("seconds");
+                            m.values_mut().for_each(drop_seconds);
+                        }
+                        serde_json::Value::Array(a) => a.iter_mut().for_each(drop_seconds),
+                        _ => {}
+                    }
+                }
+                drop_seconds(&mut v);
+                v
+            };
+            assert_eq!(strip(&a), strip(&b), "{}", f.display());
+        } else {
+            // ELAN documents carry the time they were written.
+            let undated = |bytes: Vec<u8>| {
+                if !f.to_string_lossy().ends_with(".eaf") {
+                    return bytes;
+                }
+                let text = String::from_utf8(bytes).unwrap();
+                let at = text.find(" DATE=\"").expect("an EAF date") + 7;
+                let end = at + text[at..].find('"').unwrap();
+                format!("{}{}", &text[..at], &text[end..]).into_bytes()
+            };
+            let (a, b) = (undated(a), undated(b));
+            if a != b {
+                let keep = std::env::temp_dir().join("emoscope-stream-diff");
+                let _ = std::fs::remove_dir_all(&keep);
+                std::fs::create_dir_all(&keep).unwrap();
+                std::fs::write(keep.join("streamed"), &a).unwrap();
+                std::fs::write(keep.join("whole"), &b).unwrap();
+                panic!("{} differs (both kept in {})", f.display(), keep.display());
+            }
+        }
+    }
+    // The long file has speech and left-out silence, and its segments were read.
+    let doc = read_doc(&streamed.join("long.emoscope.json"));
+    assert!(!doc.timeline.is_empty() && !doc.no_speech.is_empty());
+    assert!(doc.segments.len() >= 3, "{:?}", doc.segments);
+}
