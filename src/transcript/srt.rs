@@ -97,7 +97,11 @@ pub(crate) fn read(
                 "cue without a number on the line before its timing line; read it anyway",
             )?;
         }
-        let (start, end, repaired) = match timing {
+        let Timing {
+            start,
+            end,
+            repaired,
+        } = match timing {
             Ok(t) => t,
             Err(()) => {
                 // Timestamps the tolerant grammar does not cover: the cue's text
@@ -199,11 +203,18 @@ fn is_index(line: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The times of a timing line, seconds.
+struct Timing {
+    start: f64,
+    end: f64,
+    /// What was not canonical about the line, when something was.
+    repaired: Option<String>,
+}
+
 /// `None` when `line` is no timing line (no arrow after a timestamp-like
 /// start); `Some(Err)` when it has the arrow but timestamps beyond repair;
 /// otherwise the times and, when the line was not canonical, what was repaired.
-#[allow(clippy::type_complexity)]
-fn timing_line(line: &str) -> Option<Result<(f64, f64, Option<String>), ()>> {
+fn timing_line(line: &str) -> Option<Result<Timing, ()>> {
     let normalised: String = line
         .trim()
         .chars()
@@ -233,7 +244,11 @@ fn timing_line(line: &str) -> Option<Result<(f64, f64, Option<String>), ()>> {
             line.trim()
         )
     });
-    Some(Ok((start, end, repaired)))
+    Some(Ok(Timing {
+        start,
+        end,
+        repaired,
+    }))
 }
 
 /// The text before and after the arrow: `-->`, or `- >` with spaces around.
