@@ -91,6 +91,8 @@ pub struct TranscriptSettings {
     pub path: String,
     /// Seconds added to transcript times to place them on the host timeline.
     pub offset_seconds: f64,
+    /// Refuse a sidecar the reader would have to repair (see `emoscope annotate --strict`).
+    pub strict: bool,
 }
 
 /// Where and how the emotion timeline is exported.

@@ -192,7 +192,11 @@ impl PluginShared {
         let loaded = if settings.path.trim().is_empty() {
             Ok(None)
         } else {
-            load_transcript(Path::new(settings.path.trim()), settings.offset_seconds)
+            load_transcript(
+                Path::new(settings.path.trim()),
+                settings.offset_seconds,
+                settings.strict,
+            )
                 .map(|t| Some(Arc::new(t)))
         };
         let (transcript, error) = match loaded {

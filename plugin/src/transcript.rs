@@ -6,7 +6,9 @@
 //! tracks, openai-whisper / WhisperX JSON and plain text, chosen by the file
 //! extension (a `.txt` holding `start<TAB>end<TAB>text` lines is a label
 //! track). A plain-text transcript has no times, so it covers the whole host
-//! timeline: every window sees the whole text.
+//! timeline: every window sees the whole text. What a reader repairs or
+//! skips comes back as the transcript's warnings (the editor shows them);
+//! with `strict` it is an error instead.
 
 use std::path::Path;
 
@@ -32,15 +34,18 @@ pub enum TranscriptLoadError {
 }
 
 /// Reads the sidecar at `path` (see the module docs for the formats) and
-/// places it on the host timeline with `offset_seconds`.
+/// places it on the host timeline with `offset_seconds`; `strict` makes any
+/// repair or skip an error.
 pub fn load_transcript(
     path: &Path,
     offset_seconds: f64,
+    strict: bool,
 ) -> Result<Transcript, TranscriptLoadError> {
     let t = read_file(
         path,
         &ReadOptions {
             audio_seconds: Some(PLAIN_TEXT_SPAN),
+            strict,
             ..ReadOptions::default()
         },
     )?;
@@ -69,7 +74,7 @@ mod tests {
     #[test]
     fn audacity_labels_are_timed_segments_shifted_by_the_offset() {
         let f = write("0.5\t1.5\thello there\n\\\t100\t200\n2.0\t3.0\tgeneral kenobi\n");
-        let t = load_transcript(f.path(), 10.0).unwrap();
+        let t = load_transcript(f.path(), 10.0, false).unwrap();
         assert_eq!(t.segments().len(), 2);
         // Host 10.5..11.5 is transcript 0.5..1.5.
         assert_eq!(t.text_between(10.0, 11.0), "hello there");
@@ -80,7 +85,7 @@ mod tests {
     #[test]
     fn a_bad_label_line_names_the_file_and_line() {
         let f = write("0.5\t1.5\tok\n2.0\tlater\toops\n");
-        let e = load_transcript(f.path(), 0.0).unwrap_err();
+        let e = load_transcript(f.path(), 0.0, false).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains(&f.path().display().to_string()), "{msg}");
         assert!(msg.contains("line 2"), "{msg}");
@@ -91,7 +96,7 @@ mod tests {
     fn reversed_spans_are_refused() {
         let f = write("3.0\t1.0\tbackwards\n");
         assert!(matches!(
-            load_transcript(f.path(), 0.0),
+            load_transcript(f.path(), 0.0, false),
             Err(TranscriptLoadError::Read(_))
         ));
     }
@@ -99,11 +104,11 @@ mod tests {
     #[test]
     fn plain_text_is_one_untimed_segment() {
         let f = write("I can't believe\n  it's  over.\n");
-        let t = load_transcript(f.path(), 0.0).unwrap();
+        let t = load_transcript(f.path(), 0.0, false).unwrap();
         assert_eq!(t.text_between(100.0, 104.0), "I can't believe it's over.");
         let empty = write(" \n\n");
         assert!(matches!(
-            load_transcript(empty.path(), 0.0),
+            load_transcript(empty.path(), 0.0, false),
             Err(TranscriptLoadError::Empty { .. })
         ));
     }
@@ -114,7 +119,7 @@ mod tests {
             "1\n00:00:01,000 --> 00:00:02,500\nWhat a lovely day.\n\n2\n00:00:04,000 --> 00:00:05,000\nIndeed.\n",
             ".srt",
         );
-        let t = load_transcript(f.path(), 2.0).unwrap();
+        let t = load_transcript(f.path(), 2.0, false).unwrap();
         assert_eq!(t.segments().len(), 2);
         assert_eq!(t.text_between(3.0, 4.0), "What a lovely day.");
         assert_eq!(t.text_between(6.5, 6.9), "Indeed.");
@@ -123,11 +128,38 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_io_error_naming_it() {
-        let e = load_transcript(Path::new("/nonexistent/emoscope.txt"), 0.0).unwrap_err();
+        let e = load_transcript(Path::new("/nonexistent/emoscope.txt"), 0.0, false).unwrap_err();
         assert!(
             matches!(e, TranscriptLoadError::Read(ReadError::Io { .. })),
             "{e}"
         );
         assert!(e.to_string().contains("/nonexistent/emoscope.txt: "), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::*;
+
+    #[test]
+    fn repairs_are_warnings_unless_strict() {
+        // The second cue has no number: read with a warning naming line 5;
+        // strict refuses the file with the same line.
+        let mut f = tempfile::Builder::new().suffix(".srt").tempfile().unwrap();
+        std::io::Write::write_all(
+            &mut f,
+            b"1\n00:00:01,000 --> 00:00:02,000\nhello\n\n00:00:03,000 --> 00:00:04,000\nthere\n",
+        )
+        .unwrap();
+        let t = load_transcript(f.path(), 0.0, false).unwrap();
+        assert_eq!(t.segments().len(), 2);
+        assert_eq!(t.warnings().len(), 1);
+        assert!(
+            t.warnings()[0].to_string().contains("line 5"),
+            "{}",
+            t.warnings()[0]
+        );
+        let e = load_transcript(f.path(), 0.0, true).unwrap_err();
+        assert!(e.to_string().contains("line 5"), "{e}");
     }
 }

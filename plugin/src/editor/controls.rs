@@ -114,6 +114,7 @@ impl Controls {
         ui.label(RichText::new("Transcript sidecar").strong());
         let mut commit = self.path_row(ui, Purpose::Transcript, "labels .txt or plain text");
         let mut offset = params.transcript.read().offset_seconds;
+        let mut strict = params.transcript.read().strict;
         ui.horizontal(|ui| {
             ui.label("offset");
             let r = ui.add(
@@ -125,16 +126,36 @@ impl Controls {
             commit |= r.changed();
             commit |= ui.button("Reload").clicked();
         });
+        commit |= ui
+            .checkbox(&mut strict, "strict")
+            .on_hover_text(
+                "Refuse a sidecar that needs repairs instead of reading it with warnings",
+            )
+            .changed();
         if commit {
             {
                 let mut t = params.transcript.write();
                 t.path = self.transcript.trim().to_owned();
                 t.offset_seconds = offset;
+                t.strict = strict;
             }
             shared.apply(params);
         }
         if let Some(t) = shared.transcript() {
             ui.label(RichText::new(format!("{} segments loaded", t.segments().len())).weak());
+            if let Some(first) = t.warnings().first() {
+                ui.label(
+                    RichText::new(format!("{} warnings; first: {first}", t.warnings().len()))
+                        .weak(),
+                )
+                .on_hover_text(
+                    t.warnings()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+            }
         }
     }
 
