@@ -1567,3 +1567,40 @@ fn streamed_and_whole_file_annotations_are_identical() {
     assert!(!doc.timeline.is_empty() && !doc.no_speech.is_empty());
     assert!(doc.segments.len() >= 3, "{:?}", doc.segments);
 }
+
+#[test]
+fn a_corrupt_stretch_mid_file_is_a_warning_with_its_position() {
+    // The example FLAC (1.5 s) with bytes in its middle overwritten: the
+    // decoder skips the damaged frame, the stretch is analysed as silence
+    // (so the file keeps its 1.5 s and the times after it stay right), the
+    // index warns with the position, and the good file next to it is
+    // annotated as usual. The whole-file path says the same.
+    let model = model_dir("corrupt", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+    let mut bytes = std::fs::read(fixtures.join("speech.flac")).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 200] {
+        *b = b.wrapping_mul(7).wrapping_add(13);
+    }
+    std::fs::write(corpus.join("bad.flac"), bytes).unwrap();
+    std::fs::copy(fixtures.join("speech.flac"), corpus.join("good.flac")).unwrap();
+    for (out, extra) in [("streamed", &[][..]), ("whole", &["--whole-file"][..])] {
+        let out = tmp.path().join(out);
+        ok(&annotate(&corpus, &out, model.path(), "json", extra));
+        let bad = read_doc(&out.join("bad.emoscope.json"));
+        assert!((bad.duration - 1.5).abs() < 1e-9, "{}", bad.duration);
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap())
+                .unwrap();
+        let text = index.to_string();
+        assert!(
+            text.contains("is corrupt and could not be decoded")
+                && text.contains(" s of audio at "),
+            "{text}"
+        );
+        assert!(out.join("good.emoscope.json").is_file());
+    }
+}

@@ -19,6 +19,7 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::TimeBase;
 
 use super::{check_sample_rate, AudioError};
 
@@ -33,7 +34,41 @@ pub struct Decoded {
     pub channels: usize,
     /// Set when the file ends before the length its header states.
     pub truncation: Option<Truncation>,
+    /// Stretches the decoder skipped as corrupt, filled with silence.
+    pub gaps: Vec<Gap>,
 }
+
+/// A corrupt stretch in the middle of a file: the container's timestamps
+/// jump over audio the decoder could not read (symphonia resynchronises
+/// after a damaged FLAC frame or Ogg page). The stretch is filled with
+/// silence, so everything after it keeps its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gap {
+    /// The audio file.
+    pub path: PathBuf,
+    /// Where the stretch starts, seconds.
+    pub at_seconds: f64,
+    /// Its length, seconds.
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for Gap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {:.3} s of audio at {:.3} s is corrupt and could not be decoded; \
+             analysed as silence, so the times after it stay right",
+            self.path.display(),
+            self.seconds,
+            self.at_seconds
+        )
+    }
+}
+
+/// The longest corrupt stretch filled with silence, seconds: a timestamp
+/// jump beyond it is more likely a corrupt timestamp than lost audio, and
+/// is an error.
+pub const MAX_GAP_SECONDS: f64 = 10.0;
 
 /// A file that holds fewer frames than its header states (a download or copy
 /// cut short): what is there was decoded.
@@ -180,11 +215,15 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     }
     let (sample_rate, channels) = stream.format()?;
     let truncation = stream.truncation();
+    for gap in stream.gaps() {
+        tracing::warn!("{gap}");
+    }
     Ok(Decoded {
         samples,
         sample_rate,
         channels,
         truncation,
+        gaps: stream.gaps,
     })
 }
 
@@ -197,6 +236,13 @@ pub struct DecodeStream {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn symphonia::core::codecs::audio::AudioDecoder>,
     track_id: u32,
+    /// The track's time base (packet timestamps are in its units).
+    time_base: Option<TimeBase>,
+    /// Where the next packet should start, time-base units (the last
+    /// packet's timestamp plus its duration).
+    next_pts: Option<i64>,
+    /// Corrupt stretches found so far.
+    gaps: Vec<Gap>,
     /// Frames the header states, if it does.
     stated_frames: Option<u64>,
     /// Rate and channels, from the header, then from each decoded packet.
@@ -227,6 +273,7 @@ impl DecodeStream {
             .ok_or_else(|| decode_err("no audio track".into()))?;
         let track_id = track.id;
         let stated_frames = track.num_frames;
+        let time_base = track.time_base;
         let params = track
             .codec_params
             .as_ref()
@@ -250,6 +297,9 @@ impl DecodeStream {
             format,
             decoder,
             track_id,
+            time_base,
+            next_pts: None,
+            gaps: Vec::new(),
             stated_frames,
             sample_rate: params.sample_rate.unwrap_or(0),
             channels: params.channels.as_ref().map_or(0, |c| c.count()),
@@ -300,6 +350,8 @@ impl DecodeStream {
             if packet.track_id != self.track_id {
                 continue;
             }
+            // Timestamps at the rate so far (a rate that changes is an error below).
+            let lost = self.frames_skipped(packet.pts.get(), packet.dur.get())?;
             let buf = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(e) => return Err(self.error_here(&e.to_string())),
@@ -313,13 +365,61 @@ impl DecodeStream {
             }
             self.sample_rate = rate;
             self.channels = buf.spec().channels().count();
-            self.block.resize(buf.samples_interleaved(), 0.0);
-            buf.copy_to_slice_interleaved(&mut self.block);
+            let fill = lost * self.channels;
+            self.block.clear();
+            self.block.resize(fill + buf.samples_interleaved(), 0.0);
+            buf.copy_to_slice_interleaved(&mut self.block[fill..]);
             if self.channels > 0 {
                 self.frames += (self.block.len() / self.channels) as u64;
             }
             return Ok(true);
         }
+    }
+
+    /// Frames between the end of the last packet and `pts` (the start of
+    /// this one, lasting `dur`), by the container's timestamps: 0 for a
+    /// file read without a break. A break is recorded and logged as a
+    /// [`Gap`]; one longer than [`MAX_GAP_SECONDS`] is an error.
+    fn frames_skipped(&mut self, pts: i64, dur: u64) -> Result<usize, AudioError> {
+        let expected = self.next_pts.replace(pts.saturating_add(dur as i64));
+        let (Some(expected), Some(tb)) = (expected, self.time_base) else {
+            return Ok(0);
+        };
+        // Before any audio came out, timestamps may jump over a codec's
+        // priming (Vorbis's first packet decodes to nothing).
+        if self.sample_rate == 0 || self.frames == 0 {
+            return Ok(0);
+        }
+        if pts <= expected {
+            return Ok(0);
+        }
+        let ticks = (pts - expected) as u128;
+        let frames = ticks * u128::from(self.sample_rate) * u128::from(tb.numer.get())
+            / u128::from(tb.denom.get());
+        if frames == 0 {
+            return Ok(0);
+        }
+        let rate = f64::from(self.sample_rate);
+        let seconds = frames as f64 / rate;
+        if seconds > MAX_GAP_SECONDS {
+            return Err(self.error_here(&format!(
+                "the timestamps jump {seconds:.3} s ahead (more than the {MAX_GAP_SECONDS} s \
+                 a corrupt stretch is filled with silence)"
+            )));
+        }
+        let gap = Gap {
+            path: self.path.clone(),
+            at_seconds: self.frames as f64 / rate,
+            seconds,
+        };
+        self.gaps.push(gap);
+        Ok(frames as usize)
+    }
+
+    /// The corrupt stretches found so far (see [`Gap`]; not logged: the
+    /// caller says what it did with them).
+    pub fn gaps(&self) -> &[Gap] {
+        &self.gaps
     }
 
     /// A decode error at the current position.

@@ -13,7 +13,7 @@ pub mod vad;
 
 use std::path::{Path, PathBuf};
 
-pub use decode::{decode_file, DecodeStream, Decoded, Truncation};
+pub use decode::{decode_file, DecodeStream, Decoded, Gap, Truncation, MAX_GAP_SECONDS};
 pub use probe::probe_seconds;
 pub use resample::{resample_mono, StreamResampler};
 
@@ -219,6 +219,11 @@ impl MonoStream {
     /// Frames returned so far (all of them after the last block).
     pub fn frames(&self) -> usize {
         self.frames
+    }
+
+    /// The corrupt stretches found so far: see [`DecodeStream::gaps`].
+    pub fn gaps(&self) -> &[Gap] {
+        self.decoder.gaps()
     }
 
     /// After the last block: see [`DecodeStream::truncation`].

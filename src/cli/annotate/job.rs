@@ -17,7 +17,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use emoscope::atomic_write::write_atomic;
 use emoscope::audio::vad::{speech_regions, SpeechDetector, VadConfig};
-use emoscope::audio::{decode_file, downmix_checked, resample_mono, MonoStream, StreamResampler};
+use emoscope::audio::{
+    decode_file, downmix_checked, resample_mono, Gap, MonoStream, StreamResampler,
+};
 use emoscope::engine::{
     analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineOptions,
     OfflineRun, SpanReader, SpanRequest, TimelineEntry, WindowResult,
@@ -317,6 +319,7 @@ fn whole_file(
     let duration = mono.len() as f64 / f64::from(rate);
     entry.audio_seconds = Some(duration);
     let transcript = read_transcript(s, transcript_path, duration, entry)?;
+    note_gaps(&decoded.gaps, entry);
     let speech = speech_regions(&mono, rate, &VadConfig::default())?;
     let analysis = analyze_offline_with(
         &mono,
@@ -386,12 +389,16 @@ fn streamed(
     let rate = stream.sample_rate()?;
     let frames = stream.frames();
     let _ = stream.truncation();
+    for gap in stream.gaps() {
+        tracing::warn!("{gap}");
+    }
     let speech = vad
         .expect("a stream that ended without error had samples")
         .finish()?;
     let duration = frames as f64 / f64::from(rate);
     entry.audio_seconds = Some(duration);
     let transcript = read_transcript(s, transcript_path, duration, entry)?;
+    note_gaps(stream.gaps(), entry);
 
     // Pass 2: the engine's windows.
     let analysis = {
@@ -461,6 +468,11 @@ fn streamed(
         .map(|r| [r.arousal, r.valence, r.dominance])
         .collect();
     Ok(a)
+}
+
+/// Corrupt stretches of the audio, filled with silence, join the entry's warnings.
+fn note_gaps(gaps: &[Gap], entry: &mut Entry) {
+    entry.warnings.extend(gaps.iter().map(ToString::to_string));
 }
 
 /// A later pass must read what the first did (the file changed underneath otherwise).
