@@ -369,9 +369,7 @@ impl DecodeStream {
             self.block.clear();
             self.block.resize(fill + buf.samples_interleaved(), 0.0);
             buf.copy_to_slice_interleaved(&mut self.block[fill..]);
-            if self.channels > 0 {
-                self.frames += (self.block.len() / self.channels) as u64;
-            }
+            self.frames += self.block.len().checked_div(self.channels).unwrap_or(0) as u64;
             return Ok(true);
         }
     }

@@ -121,6 +121,11 @@ impl<'m> SpanReader<'m> {
         Ok(())
     }
 
+    /// Whether every piece has been read (the rest of the signal is not needed).
+    pub fn is_done(&self) -> bool {
+        self.next == self.pieces.len()
+    }
+
     /// The span being read (for an error's context): the index in the
     /// requests given to [`Self::new`].
     pub fn current_span(&self) -> Option<usize> {

@@ -5,7 +5,8 @@
 //! The audio is streamed from the file in three passes, so a recording of
 //! any length is annotated in the memory of a few packets and one analysis
 //! window ([`streamed`]): the first finds its length and its speech, the
-//! second runs the engine's analysis, the third reads each segment. Each
+//! second runs the engine's analysis, the third reads each segment (and
+//! stops after the last). Each
 //! pass gives the model the same samples, in the same order, as the
 //! whole-file path ([`whole_file`], kept as the reference behind the hidden
 //! `--whole-file`), so the outputs are identical.
@@ -451,17 +452,20 @@ fn streamed(
         samples.clear();
         Ok(())
     };
-    while stream.advance()? {
+    // Up to the end of the last segment (no further when there is none).
+    while !reader.is_done() && stream.advance()? {
         resampler
             .push(stream.block(), &mut samples)
             .with_context(|| format!("resampling {}", path.display()))?;
         feed(&mut reader, &mut samples)?;
     }
-    check_same_length(&stream, path, frames)?;
-    resampler
-        .finish(&mut samples)
-        .with_context(|| format!("resampling {}", path.display()))?;
-    feed(&mut reader, &mut samples)?;
+    if !reader.is_done() {
+        check_same_length(&stream, path, frames)?;
+        resampler
+            .finish(&mut samples)
+            .with_context(|| format!("resampling {}", path.display()))?;
+        feed(&mut reader, &mut samples)?;
+    }
     a.readings = reader
         .finish()
         .into_iter()
