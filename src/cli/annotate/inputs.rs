@@ -208,7 +208,10 @@ fn unique_stems(found: &[Found]) -> Vec<PathBuf> {
         .collect();
     // A stem stays below --out: nothing absolute, no `..`.
     for (stem, f) in stems.iter_mut().zip(found) {
-        if stem.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        if stem
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
             *stem = plain(Path::new(f.input.file_name().unwrap_or_default()));
         }
     }
