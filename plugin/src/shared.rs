@@ -197,7 +197,7 @@ impl PluginShared {
                 settings.offset_seconds,
                 settings.strict,
             )
-                .map(|t| Some(Arc::new(t)))
+            .map(|t| Some(Arc::new(t)))
         };
         let (transcript, error) = match loaded {
             Ok(t) => (t, String::new()),
