@@ -443,3 +443,43 @@ fn offline_run_in_blocks_equals_the_whole_signal() {
         assert_eq!(run.finish().unwrap(), whole, "blocks of {block}");
     }
 }
+
+#[test]
+fn span_reader_in_blocks_equals_predict_span() {
+    // Spans out of order and overlapping, one longer than a window (read in
+    // pieces), one shorter than MIN_SPAN_SECONDS (widened), one past the
+    // end (clamped), read from 10 s at 16 kHz pushed in blocks of many
+    // sizes: the same readings as predict_span over the whole signal.
+    let dir = model_dir("spans", 1.0);
+    let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
+    let audio = signal(10.0, 16_000.0);
+    let spans = [
+        (0.5, 2.0, "one"),
+        (1.0, 9.5, "long"),
+        (3.0, 3.1, ""),
+        (8.0, 12.0, "end"),
+    ];
+    let requests: Vec<emoscope::engine::SpanRequest> = spans
+        .iter()
+        .map(|&(start, end, text)| emoscope::engine::SpanRequest {
+            start,
+            end,
+            text: text.into(),
+        })
+        .collect();
+    let whole: Vec<_> = spans
+        .iter()
+        .map(|&(a, b, t)| {
+            emoscope::engine::predict_span(model.as_mut(), &audio, a, b, t, 4.0).unwrap()
+        })
+        .collect();
+    for block in [1usize, 777, 16_000, audio.len()] {
+        let mut reader =
+            emoscope::engine::SpanReader::new(model.as_mut(), &requests, audio.len(), 4.0);
+        for b in audio.chunks(block) {
+            reader.push(b).unwrap();
+        }
+        assert!(reader.is_done());
+        assert_eq!(reader.finish(), whole, "blocks of {block}");
+    }
+}
