@@ -5,7 +5,10 @@
 //! sample rate outside [`super::MIN_SAMPLE_RATE`]`..=`[`super::MAX_SAMPLE_RATE`] and a codec
 //! symphonia lacks are refused with the file's name and what to do. A file
 //! that holds fewer frames than its header states is decoded as far as it
-//! goes and reported in [`Decoded::truncation`] (and logged as a warning).
+//! goes and reported in [`Decoded::truncation`] (and logged as a warning);
+//! a corrupt stretch the decoder skips mid-file is filled with silence and
+//! reported with its position ([`Gap`]). [`DecodeStream`] decodes packet by
+//! packet, for files too long to hold; [`decode_file`] collects it.
 //! symphonia can panic on malformed headers (an arithmetic overflow in its
 //! WAV chunk parser, say); [`guarded`] turns that into a decode error.
 

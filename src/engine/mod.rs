@@ -6,7 +6,8 @@
 //! and publishes to [`readout::EmotionReadout`] (lock-free, for meters and
 //! MIDI), [`timeline::EmotionTimeline`] (for exports) and
 //! [`status::EngineStatus`]. [`worker::analyze_offline`] runs the same
-//! analysis over a whole file.
+//! analysis over a whole file, [`worker::OfflineRun`] over one streamed
+//! block by block, and [`spans::SpanReader`] reads segments as they stream past.
 
 pub mod analyzer;
 pub mod capture;
