@@ -233,7 +233,7 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
 /// A file's default audio track decoded packet by packet: interleaved f32
 /// blocks of one packet each, so a file of any length is read in the memory
 /// of one packet. The same checks as [`decode_file`] (which collects this),
-/// each inside [`guarded`].
+/// each guarded against symphonia panicking on a malformed file.
 pub struct DecodeStream {
     path: PathBuf,
     format: Box<dyn FormatReader>,
