@@ -5,6 +5,8 @@
 #
 # - espeak-ng, sox: the synthetic emotional-speech corpus (`cargo xtask corpus`),
 #   which the demo model and the training tests are trained on.
+# - pocketsphinx-testdata: real read speech nobody here recorded (five LibriVox
+#   clips with reference transcripts), which the streaming annotate test uses.
 # - pkg-config, ALSA and JACK headers: nice-plug's standalone wrapper.
 # - Xvfb, xauth, Mesa software GL, X11 client libraries, ImageMagick: the
 #   plugin editor's screenshot test renders the standalone under Xvfb.
@@ -15,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(espeak-ng sox pkg-config libasound2-dev libjack-jackd2-dev
+packages=(espeak-ng sox pocketsphinx-testdata pkg-config libasound2-dev libjack-jackd2-dev
     xvfb xauth imagemagick libgl1-mesa-dri libglx-mesa0 libegl1
     libx11-xcb1 libxcursor1 libxkbcommon-x11-0)
 missing=()
