@@ -22,8 +22,8 @@ use emoscope::audio::{
     decode_file, downmix_checked, resample_mono, Gap, MonoStream, StreamResampler,
 };
 use emoscope::engine::{
-    analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineOptions,
-    OfflineRun, SpanReader, SpanRequest, TimelineEntry, WindowResult,
+    analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineAnalysis,
+    OfflineOptions, OfflineRun, SpanReader, SpanRequest, TimelineEntry, WindowResult,
 };
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Transcript};
@@ -187,6 +187,29 @@ struct Analysed {
     readings: Vec<[f32; 3]>,
 }
 
+impl Analysed {
+    /// The analysis of a file before its segments are read; the count of
+    /// windows left out goes to `entry`.
+    fn new(
+        duration: f64,
+        speech: Vec<(f64, f64)>,
+        transcript: Option<Transcript>,
+        analysis: OfflineAnalysis,
+        model: &dyn EmotionPredictor,
+        entry: &mut Entry,
+    ) -> Self {
+        entry.no_speech_windows = Some(analysis.no_speech.len());
+        Self {
+            duration,
+            speech,
+            transcript,
+            timeline: timeline_of(analysis.windows, model),
+            no_speech: analysis.no_speech,
+            readings: Vec::new(),
+        }
+    }
+}
+
 /// The file's transcript (if any), read with the audio's length; its
 /// warnings and path go to `entry`.
 fn read_transcript(
@@ -334,15 +357,7 @@ fn whole_file(
         },
     )
     .with_context(|| format!("analysing {}", path.display()))?;
-    entry.no_speech_windows = Some(analysis.no_speech.len());
-    let mut a = Analysed {
-        duration,
-        speech,
-        transcript,
-        timeline: timeline_of(analysis.windows, model),
-        no_speech: analysis.no_speech,
-        readings: Vec::new(),
-    };
+    let mut a = Analysed::new(duration, speech, transcript, analysis, model, entry);
     // Each segment from its own audio and its own text.
     let model_id = model.id().to_owned();
     let spans = segment_requests(&build_info(audio, &model_id, model.output_range(), s, &a));
@@ -422,15 +437,7 @@ fn streamed(
         run.finish()
             .with_context(|| format!("analysing {}", path.display()))?
     };
-    entry.no_speech_windows = Some(analysis.no_speech.len());
-    let mut a = Analysed {
-        duration,
-        speech,
-        transcript,
-        timeline: timeline_of(analysis.windows, model),
-        no_speech: analysis.no_speech,
-        readings: Vec::new(),
-    };
+    let mut a = Analysed::new(duration, speech, transcript, analysis, model, entry);
 
     // Pass 3: each segment from its own audio and its own text.
     let model_id = model.id().to_owned();
