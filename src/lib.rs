@@ -1,23 +1,25 @@
 //! Emoscope: dimensional speech emotion (arousal, valence, dominance) from
 //! distilled self-supervised speech models.
 //!
-//! This crate holds what the CLI and the plugin share: audio decoding and
-//! resampling ([`audio`]), the streaming analysis engine ([`engine`]),
-//! timed transcripts ([`transcript`]) and the hidden-state export used for
-//! probing ([`features`]). The networks live in [`emoscope_models`].
+//! This crate is the runtime: what the plugin links and the command line
+//! shares with it, and nothing else. Audio decoding, resampling and speech
+//! detection ([`audio`]); the streaming analysis engine ([`engine`]); timed
+//! transcripts ([`transcript`]); annotations and their marker files
+//! ([`export`], written with [`atomic_write`]); emotion to MIDI CC ([`cc`]);
+//! where the default model lives ([`paths`]). The networks live in
+//! [`emoscope_models`] (re-exported as [`models`]).
+//!
+//! Training, the synthetic corpus and the hidden-state export are in
+//! `emoscope-training`; the `emoscope` binary, the Hugging Face Hub client
+//! and the figures in `emoscope-cli`; the VST3/CLAP plugin in
+//! `emoscope-plugin`.
 
 pub mod atomic_write;
 pub mod audio;
 pub mod cc;
-pub mod corpus;
 pub mod engine;
 pub mod export;
-pub mod features;
-pub mod hub;
 pub mod paths;
-pub mod plot;
-pub mod plot_font;
-pub mod train;
 pub mod transcript;
 
 pub use emoscope_models as models;

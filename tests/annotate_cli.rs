@@ -35,7 +35,7 @@ fn ok(out: &Output) {
 }
 
 fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/speech.wav")
+    common::repo().join("examples/speech.wav")
 }
 
 /// A corpus folder with the example speech (3.46 s) and a WhisperX sidecar
@@ -479,7 +479,7 @@ fn exports_open_in_independent_readers() {
     // textgrid, pympi-ling, mido and webvtt-py from PyPI (`.ci/run` installs
     // tests/python/requirements.txt); CI runs this test like every other.
     let (_m, _t, out) = annotate_all(&[]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_exports.py");
+    let script = common::repo().join("tests/python/check_exports.py");
     let py = Command::new("python3")
         .arg(&script)
         .arg(&out)
@@ -762,7 +762,7 @@ fn the_default_model_comes_from_the_environment_or_the_data_dir() {
 #[test]
 fn every_audio_format_decodes_and_annotates() {
     let model = model_dir("formats", 1.0);
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+    let fixtures = common::repo().join("tests/fixtures/audio");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     ok(&annotate(&fixtures, &out, model.path(), "json", &[]));
@@ -1579,7 +1579,7 @@ fn a_corrupt_stretch_mid_file_is_a_warning_with_its_position() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
     std::fs::create_dir_all(&corpus).unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+    let fixtures = common::repo().join("tests/fixtures/audio");
     let mut bytes = std::fs::read(fixtures.join("speech.flac")).unwrap();
     let mid = bytes.len() / 2;
     for b in &mut bytes[mid..mid + 200] {

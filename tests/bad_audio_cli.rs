@@ -134,17 +134,13 @@ fn a_folder_is_not_an_audio_file() {
 }
 
 fn extra(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/audio-extra")
-        .join(name)
+    common::repo().join("tests/fixtures/audio-extra").join(name)
 }
 
 #[test]
 fn m4a_decodes_and_alac_gives_the_wav_samples() {
-    let wav = emoscope::audio::decode_file(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav"),
-    )
-    .unwrap();
+    let wav = emoscope::audio::decode_file(&common::repo().join("tests/fixtures/audio/speech.wav"))
+        .unwrap();
     let alac = emoscope::audio::decode_file(&extra("speech-alac.m4a")).unwrap();
     assert_eq!((alac.sample_rate, alac.channels), (16_000, 1));
     assert_eq!(alac.samples, wav.samples, "ALAC is lossless");

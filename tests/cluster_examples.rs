@@ -12,9 +12,7 @@ use std::process::Command;
 mod common;
 
 fn cluster(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/cluster")
-        .join(name)
+    common::repo().join("examples/cluster").join(name)
 }
 
 fn bin_dir() -> PathBuf {
@@ -82,8 +80,7 @@ fn single_run(c: &Path, out: &Path, model: &Path) -> serde_json::Value {
 
 #[test]
 fn the_readme_shows_both_recipes_verbatim() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
     for name in ["slurm-annotate.sh", "annotate-job.yaml"] {
         // Inside a list item of the README: every non-empty line indented by two spaces.
         let text: String = std::fs::read_to_string(cluster(name))

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use emoscope::corpus::{generate, prosody, CorpusSize};
-use emoscope::train::manifest::read_manifest;
-use emoscope::train::metrics::score;
+use emoscope_training::corpus::{generate, prosody, CorpusSize};
+use emoscope_training::manifest::read_manifest;
+use emoscope_training::metrics::score;
 
 mod common;
+#[path = "common/corpus.rs"]
+mod corpus_fixture;
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -33,7 +35,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn the_corpus_is_byte_reproducible_from_its_seed() {
-    let a = common::ci_corpus();
+    let a = corpus_fixture::ci_corpus();
     let b = tempfile::tempdir().unwrap();
     // One renderer instead of all cores: the order of work must not matter.
     generate(b.path(), 2023, CorpusSize::CI, 1).unwrap();
@@ -48,8 +50,8 @@ fn the_corpus_is_byte_reproducible_from_its_seed() {
 
 #[test]
 fn manifests_list_every_utterance_with_its_transcript() {
-    let dir = common::ci_corpus();
-    let info: emoscope::corpus::CorpusInfo =
+    let dir = corpus_fixture::ci_corpus();
+    let info: emoscope_training::corpus::CorpusInfo =
         serde_json::from_str(&std::fs::read_to_string(dir.join("corpus.json")).unwrap()).unwrap();
     for (split, n) in [("train", 192), ("dev", 48), ("test", 48)] {
         let m = read_manifest(&dir.join(format!("{split}.csv"))).unwrap();
@@ -73,7 +75,7 @@ fn manifests_list_every_utterance_with_its_transcript() {
 
 #[test]
 fn arousal_lives_in_prosody_and_valence_does_not() {
-    let r = prosody::check(common::ci_corpus()).unwrap();
+    let r = prosody::check(corpus_fixture::ci_corpus()).unwrap();
     eprintln!("{r:?}");
     // By design arousal is (zp + zr + zl) / 3 of pitch, rate and level, which
     // voice-normalised log F0, RMS and words per second track closely but not
@@ -86,7 +88,7 @@ fn arousal_lives_in_prosody_and_valence_does_not() {
 
 #[test]
 fn eval_scores_a_model_on_a_manifest() {
-    let dir = common::ci_corpus();
+    let dir = corpus_fixture::ci_corpus();
     let model = common::model_dir("eval", 1.0);
     let data = dir.join("test.csv");
     let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))

@@ -10,7 +10,7 @@ mod common;
 use common::write_wav;
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::repo()
 }
 
 fn fixtures() -> PathBuf {

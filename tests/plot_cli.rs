@@ -29,11 +29,7 @@ fn ok(o: &Output) {
 
 /// Annotates 7 s of speech (the example twice) with a transcript; returns the JSON path.
 fn annotation(dir: &Path, model: &Path) -> std::path::PathBuf {
-    let x = load_mono(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/speech.wav"),
-        16_000,
-    )
-    .unwrap();
+    let x = load_mono(&common::repo().join("examples/speech.wav"), 16_000).unwrap();
     let twice: Vec<f32> = x.iter().chain(&x).copied().collect();
     common::write_wav(&dir.join("talk.wav"), &twice, 16_000);
     std::fs::write(

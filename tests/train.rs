@@ -16,14 +16,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use emoscope::train::demo::{self, Budget};
-use emoscope::train::init::{Freeze, HeadOptions};
-use emoscope::train::trainer::{train, LoopOptions, TrainOptions};
 use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind};
 use emoscope_models::head::Activation;
 use emoscope_models::Mode;
+use emoscope_training::demo::{self, Budget};
+use emoscope_training::init::{Freeze, HeadOptions};
+use emoscope_training::trainer::{train, LoopOptions, TrainOptions};
 
 mod common;
+#[path = "common/corpus.rs"]
+mod corpus_fixture;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_emoscope"))
@@ -82,7 +84,7 @@ fn demo_model() -> Option<&'static Path> {
     DIR.get_or_init(|| {
         let minilm = minilm()?;
         let out = tmp("demo");
-        let mut opts = demo::options(common::ci_corpus(), &minilm, &out, Budget::CI, 0);
+        let mut opts = demo::options(corpus_fixture::ci_corpus(), &minilm, &out, Budget::CI, 0);
         opts.run.progress = false;
         let t = std::time::Instant::now();
         let r = train(&opts).unwrap();
@@ -99,7 +101,7 @@ fn demo_model() -> Option<&'static Path> {
 }
 
 fn tiny_audio_options(out: &Path, epochs: usize) -> TrainOptions {
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     TrainOptions {
         train: corpus.join("train.csv"),
         dev: corpus.join("dev.csv"),
@@ -156,7 +158,7 @@ fn audio_model() -> &'static Path {
 #[test]
 fn a_text_model_reads_valence_from_the_words_only() {
     let Some(minilm) = minilm() else { return };
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     let out = tmp("text");
     run(bin()
         .args([
@@ -194,7 +196,7 @@ fn a_text_model_reads_valence_from_the_words_only() {
 #[test]
 fn an_audio_student_from_scratch_hears_prosody_not_words() {
     let model = audio_model();
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     let [a, v, d] = eval(model, &corpus.join("test.csv"));
     // Full size (1728 utterances, student:small): arousal 0.93, valence 0.05.
     // The tiny student on 192 utterances: arousal must reach 0.6 (acceptance
@@ -232,7 +234,7 @@ fn an_audio_student_from_scratch_hears_prosody_not_words() {
 #[test]
 fn the_demo_recipe_fuses_prosody_and_words_and_falls_back_to_audio() {
     let Some(model) = demo_model() else { return };
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     let [a, v, _] = eval(model, &corpus.join("test.csv"));
     // Full size: arousal 0.93, valence 0.99 (acceptance ≥ 0.7 and ≥ 0.9); CI
     // bounds loosened by two standard errors (arousal) and as the text model (valence).
@@ -240,7 +242,7 @@ fn the_demo_recipe_fuses_prosody_and_words_and_falls_back_to_audio() {
     assert!(v >= 0.85, "test valence CCC {v}");
     // Without a transcript the audio-only fallback answers, with the same arousal cue.
     let mut p = emoscope::engine::load_predictor(model, &candle_core::Device::Cpu).unwrap();
-    let test = emoscope::train::manifest::read_manifest(&corpus.join("test.csv")).unwrap();
+    let test = emoscope_training::manifest::read_manifest(&corpus.join("test.csv")).unwrap();
     let (mut preds, mut labels) = (Vec::new(), Vec::new());
     for e in &test {
         let s = emoscope::audio::load_mono(&e.audio, 16_000).unwrap();
@@ -248,7 +250,7 @@ fn the_demo_recipe_fuses_prosody_and_words_and_falls_back_to_audio() {
         preds.push(f64::from(y.arousal));
         labels.push(f64::from(e.labels.unwrap()[0]));
     }
-    let fallback = emoscope::train::metrics::ccc(&preds, &labels);
+    let fallback = emoscope_training::metrics::ccc(&preds, &labels);
     assert!(fallback >= 0.5, "fallback arousal CCC {fallback}");
     let m = read_json(&model.join("emoscope.json"));
     assert_eq!(m["head"]["audio_fallback"], true);
@@ -278,7 +280,7 @@ fn training_resumes_where_it_stopped() {
     // Same steps and evaluation points as the uninterrupted run; the first
     // evaluation is the stopped run's own, carried over unchanged.
     assert_eq!(resumed.steps, full.steps);
-    let steps = |r: &emoscope::train::trainer::Report| {
+    let steps = |r: &emoscope_training::trainer::Report| {
         r.evaluations.iter().map(|e| e.step).collect::<Vec<_>>()
     };
     assert_eq!(steps(&resumed), steps(&full));
@@ -303,7 +305,7 @@ fn training_resumes_where_it_stopped() {
 #[test]
 fn layers_reports_weights_and_probes_with_a_plot() {
     let model = audio_model();
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     let out = tmp("layers");
     let stdout = run(bin()
         .args(["layers", "--quiet", "--epochs", "40", "--encoder"])
@@ -353,7 +355,7 @@ fn layers_reports_weights_and_probes_with_a_plot() {
 #[test]
 fn distillation_reproduces_the_teachers_arousal() {
     let Some(teacher) = demo_model() else { return };
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     let out = tmp("distill");
     let stdout = run(bin()
         .args([
@@ -402,7 +404,7 @@ fn distillation_reproduces_the_teachers_arousal() {
 
 #[test]
 fn bad_inputs_are_named() {
-    let corpus = common::ci_corpus();
+    let corpus = corpus_fixture::ci_corpus();
     let base = |out: &Path| {
         let mut c = bin();
         c.args(["train", "--quiet", "--train"])

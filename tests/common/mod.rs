@@ -5,11 +5,18 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+/// The repository's root folder (the workspace, where `Cargo.lock` is): the
+/// runtime's tests are built from it, the command line's from `cli/`.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("the tests run inside the repository")
+}
+
 /// A committed encoder fixture directory.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/tests/fixtures")
-        .join(name)
+    repo().join("models/tests/fixtures").join(name)
 }
 
 /// An emotion checkpoint directory: the DistilHuBERT-shaped fixture encoder
@@ -86,18 +93,4 @@ pub fn write_wav(path: &Path, samples: &[f32], rate: u32) {
         w.write_sample(s).unwrap();
     }
     w.finalize().unwrap();
-}
-
-/// The CI-size synthetic corpus (seed 2023), generated once per test binary
-/// under cargo's target tmp directory. Needs espeak-ng and sox.
-pub fn ci_corpus() -> &'static Path {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("corpus-ci-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        emoscope::corpus::generate(&dir, 2023, emoscope::corpus::CorpusSize::CI, 0)
-            .expect("generating the CI corpus (needs espeak-ng and sox)");
-        dir
-    })
 }

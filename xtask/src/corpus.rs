@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use emoscope::corpus::{generate, prosody, CorpusSize};
+use emoscope_training::corpus::{generate, prosody, CorpusSize};
 
 /// Which preset.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -29,7 +29,7 @@ fn emoscope(args: &[&str]) -> Result<()> {
             "--release",
             "--quiet",
             "--package",
-            "emoscope",
+            "emoscope-cli",
             "--bin",
             "emoscope",
             "--",

@@ -1,16 +1,16 @@
 //! `cargo xtask demo-model`: trains the demo model offline (the recipe in
-//! [`emoscope::train::demo`]) on the full synthetic corpus, scores it on the
+//! [`emoscope_training::demo`]) on the full synthetic corpus, scores it on the
 //! held-out test split, and installs it as the default model.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use emoscope::corpus::{generate, CorpusSize};
-use emoscope::train::demo::{minilm_dir, options, Budget, README};
-use emoscope::train::manifest::read_manifest;
-use emoscope::train::metrics::score;
-use emoscope::train::trainer::train;
+use emoscope_training::corpus::{generate, CorpusSize};
+use emoscope_training::demo::{minilm_dir, options, Budget, README};
+use emoscope_training::manifest::read_manifest;
+use emoscope_training::metrics::score;
+use emoscope_training::trainer::train;
 
 /// Arguments of `demo-model`.
 #[derive(clap::Args)]
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         let dst = out.join(entry.file_name());
         if entry.path().is_dir() {
-            emoscope::train::model::copy_dir(&entry.path(), &dst)?;
+            emoscope_training::model::copy_dir(&entry.path(), &dst)?;
         } else {
             std::fs::copy(entry.path(), &dst)?;
         }

@@ -1,7 +1,0 @@
-//! The `emoscope` command-line tool.
-
-mod cli;
-
-fn main() -> std::process::ExitCode {
-    cli::main()
-}

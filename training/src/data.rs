@@ -1,0 +1,445 @@
+//! Utterances and their cached features, in the form the training loops
+//! consume them.
+//!
+//! Whatever a frozen part of the model computes is computed once per
+//! utterance, before the first step, with the fast inference kernels:
+//!
+//! - a frozen conv stack under a trained transformer: the conv features
+//!   `[frames, channels]` ([`AudioFeatures::Conv`]);
+//! - a frozen audio backbone: the hidden states the head reads, mean-pooled
+//!   per state when the head pools by mean (`[states, hidden]`,
+//!   [`AudioFeatures::Pooled`]; a weighted sum of means is the mean of the
+//!   weighted sum, so learned layer weights train on these exactly), or
+//!   frame by frame for attentive pooling ([`AudioFeatures::Frames`]);
+//! - a frozen text backbone: one embedding per distinct transcript ([`TextFeatures::Cached`]).
+//!
+//! Only a trained conv stack needs the raw samples ([`AudioFeatures::Samples`]).
+//! [`Batch`] assembles padded batches from any of them and runs them
+//! through the model, so training and evaluation share one code path.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use emoscope_models::emotion::{LayerSelection, PoolingKind};
+use emoscope_models::{EmotionModel, EncoderOutput, SslEncoder, TextEncoder};
+use rand::Rng;
+
+use crate::error::TrainError;
+use crate::manifest::Example;
+
+/// One utterance and what the model should predict for it.
+#[derive(Debug, Clone)]
+pub struct Utterance {
+    /// The audio file.
+    pub audio: PathBuf,
+    /// Its transcript (may be empty).
+    pub transcript: String,
+    /// Arousal, valence, dominance: labels, or a teacher's predictions.
+    pub target: [f32; 3],
+}
+
+impl Utterance {
+    /// The labelled examples of a manifest as utterances; an example without
+    /// labels is an error naming its audio file and the manifest.
+    pub fn labelled(examples: &[Example], manifest: &Path) -> Result<Vec<Self>, TrainError> {
+        examples
+            .iter()
+            .map(|e| {
+                let target = e.labels.ok_or_else(|| {
+                    TrainError::Config(format!(
+                        "{}: {} has no labels; training needs arousal, valence and dominance for every row",
+                        manifest.display(),
+                        e.audio.display()
+                    ))
+                })?;
+                Ok(Self {
+                    audio: e.audio.clone(),
+                    transcript: e.transcript.clone(),
+                    target,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Decodes every utterance's audio at `rate` Hz (mono).
+pub fn load_samples(utts: &[Utterance], rate: u32) -> Result<Vec<Vec<f32>>, TrainError> {
+    utts.iter()
+        .map(|u| Ok(emoscope::audio::load_mono(&u.audio, rate)?))
+        .collect()
+}
+
+/// Audio features of a set of utterances.
+pub enum AudioFeatures {
+    /// Raw samples, for a trained conv stack.
+    Samples(Vec<Vec<f32>>),
+    /// Conv features `[frames, channels]`, for a trained transformer on a frozen conv stack.
+    Conv(Vec<Tensor>),
+    /// Mean-pooled hidden states `[states, hidden]` of a frozen encoder (see [`StateLayout`]).
+    Pooled(Vec<Tensor>),
+    /// Frame-level hidden states `[states, frames, hidden]` of a frozen encoder.
+    Frames(Vec<Tensor>),
+}
+
+/// Which hidden states a frozen-encoder cache keeps for a layer selection:
+/// every state for learned weights, else only the selected one.
+#[derive(Debug, Clone, Copy)]
+pub struct StateLayout {
+    /// The head's selection.
+    pub selection: LayerSelection,
+    /// Hidden states the encoder returns (`layers + 1`).
+    pub states: usize,
+}
+
+impl StateLayout {
+    /// The states kept from an encoder output, in order.
+    fn keep(&self, out: &EncoderOutput) -> Vec<Tensor> {
+        match self.selection {
+            LayerSelection::Weighted => out.hidden_states.clone(),
+            LayerSelection::Last => vec![out.last_hidden_state.clone()],
+            LayerSelection::Index(i) => vec![out.hidden_states[i].clone()],
+        }
+    }
+
+    /// An encoder output for the head whose states are `kept` (each `[batch, frames, hidden]`).
+    fn output(&self, kept: Vec<Tensor>, frame_lengths: Vec<usize>) -> EncoderOutput {
+        let (hidden_states, last) = match self.selection {
+            LayerSelection::Weighted => {
+                let last = kept[kept.len() - 1].clone();
+                (kept, last)
+            }
+            // The head reads only the selected state; the others are placeholders.
+            _ => (vec![kept[0].clone(); self.states], kept[0].clone()),
+        };
+        EncoderOutput {
+            extract_features: last.clone(),
+            hidden_states,
+            last_hidden_state: last,
+            frame_lengths,
+        }
+    }
+}
+
+/// Text features of a set of utterances.
+pub enum TextFeatures {
+    /// Embeddings of a frozen encoder: a table `[texts, dim]` and each utterance's row.
+    Cached {
+        /// One row per distinct transcript.
+        table: Tensor,
+        /// Row of each utterance.
+        rows: Vec<u32>,
+    },
+    /// A trained encoder embeds each batch's transcripts.
+    Live(Vec<String>),
+}
+
+/// Utterances with their features and targets, ready for batching.
+pub struct Prepared {
+    /// The utterances.
+    pub utterances: Vec<Utterance>,
+    /// Length of each utterance in frames (or samples for [`AudioFeatures::Samples`]; 1 without audio): the batching key.
+    pub lengths: Vec<usize>,
+    /// Audio features, when the model has an audio branch.
+    pub audio: Option<AudioFeatures>,
+    /// Text features, when the model has a text branch.
+    pub text: Option<TextFeatures>,
+}
+
+/// What to cache for the audio branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCache {
+    /// Raw samples (trained conv stack).
+    Samples,
+    /// Conv features (trained transformer).
+    Conv,
+    /// Hidden states of a frozen encoder, pooled or frame by frame as the head's pooling needs.
+    Frozen,
+}
+
+/// Computes the features of `utts` once: audio through `encoder` (a
+/// frozen, fast-kernel encoder) as `cache` says, text through `text` (a
+/// frozen encoder) or kept as text for a trained one. `progress` is told
+/// after each utterance.
+pub fn prepare(
+    utts: Vec<Utterance>,
+    audio: Option<(&SslEncoder, AudioCache, StateLayout, PoolingKind)>,
+    text: Option<(&TextEncoder, bool)>,
+    progress: &dyn Fn(),
+) -> Result<Prepared, TrainError> {
+    let mut lengths = vec![1; utts.len()];
+    let audio = match audio {
+        None => None,
+        Some((encoder, cache, layout, pooling)) => {
+            let rate = encoder.preprocessor().sampling_rate;
+            let mut samples_out = Vec::new();
+            let mut tensors = Vec::new();
+            for (i, u) in utts.iter().enumerate() {
+                let samples = emoscope::audio::load_mono(&u.audio, rate)?;
+                let field = encoder.config().receptive_field();
+                if samples.len() < field {
+                    return Err(TrainError::Config(format!(
+                        "{} has {} samples, fewer than the encoder's receptive field ({field})",
+                        u.audio.display(),
+                        samples.len()
+                    )));
+                }
+                match cache {
+                    AudioCache::Samples => {
+                        lengths[i] = samples.len();
+                        samples_out.push(samples);
+                    }
+                    AudioCache::Conv => {
+                        let (input, _) = encoder.prepare_batch(&[&samples])?;
+                        let (f, _) = encoder.extract_features(&input, None)?;
+                        let f = f.squeeze(0)?;
+                        lengths[i] = f.dim(0)?;
+                        tensors.push(f);
+                    }
+                    AudioCache::Frozen => {
+                        let out = encoder.encode(&samples)?;
+                        let kept = Tensor::stack(&layout.keep(&out), 0)?.squeeze(1)?; // [states, frames, hidden]
+                        lengths[i] = kept.dim(1)?;
+                        tensors.push(match pooling {
+                            PoolingKind::Mean => kept.mean(1)?,
+                            PoolingKind::AttentiveStatistics => kept,
+                        });
+                    }
+                }
+                progress();
+            }
+            Some(match (cache, pooling) {
+                (AudioCache::Samples, _) => AudioFeatures::Samples(samples_out),
+                (AudioCache::Conv, _) => AudioFeatures::Conv(tensors),
+                (AudioCache::Frozen, PoolingKind::Mean) => AudioFeatures::Pooled(tensors),
+                (AudioCache::Frozen, PoolingKind::AttentiveStatistics) => {
+                    AudioFeatures::Frames(tensors)
+                }
+            })
+        }
+    };
+    let text = match text {
+        None => None,
+        Some((encoder, trainable)) => {
+            if let Some(u) = utts.iter().find(|u| u.transcript.trim().is_empty()) {
+                return Err(TrainError::Config(format!(
+                    "{} has no transcript; a model with a text branch trains on transcripts for every utterance",
+                    u.audio.display()
+                )));
+            }
+            Some(if trainable {
+                TextFeatures::Live(utts.iter().map(|u| u.transcript.clone()).collect())
+            } else {
+                embed_distinct(encoder, &utts)?
+            })
+        }
+    };
+    Ok(Prepared {
+        utterances: utts,
+        lengths,
+        audio,
+        text,
+    })
+}
+
+/// Embeds each distinct transcript once, in batches.
+fn embed_distinct(encoder: &TextEncoder, utts: &[Utterance]) -> Result<TextFeatures, TrainError> {
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let rows = utts
+        .iter()
+        .map(|u| {
+            let t = u.transcript.trim();
+            *index.entry(t).or_insert_with(|| {
+                distinct.push(t);
+                (distinct.len() - 1) as u32
+            })
+        })
+        .collect();
+    let parts = distinct
+        .chunks(32)
+        .map(|c| encoder.embed_batch(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TextFeatures::Cached {
+        table: Tensor::cat(&parts, 0)?,
+        rows,
+    })
+}
+
+/// Pads `[frames, …]` tensors along the first axis to the longest and stacks them.
+fn pad_stack(items: &[Tensor], axis: usize) -> Result<(Tensor, Vec<usize>), TrainError> {
+    let lengths: Vec<usize> = items
+        .iter()
+        .map(|t| t.dim(axis))
+        .collect::<Result<_, _>>()?;
+    let max = lengths.iter().copied().max().unwrap_or(0);
+    let padded = items
+        .iter()
+        .zip(&lengths)
+        .map(|(t, &n)| {
+            if n == max {
+                Ok(t.clone())
+            } else {
+                t.pad_with_zeros(axis, 0, max - n)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((Tensor::stack(&padded, 0)?, lengths))
+}
+
+/// A random window of at most `max` along `axis` (the whole tensor when
+/// shorter) and where it starts.
+fn random_window(
+    t: &Tensor,
+    axis: usize,
+    max: Option<usize>,
+    rng: &mut impl Rng,
+) -> Result<(Tensor, usize), TrainError> {
+    let n = t.dim(axis)?;
+    match max {
+        Some(m) if n > m => {
+            let start = rng.random_range(0..=n - m);
+            Ok((t.narrow(axis, start, m)?, start))
+        }
+        _ => Ok((t.clone(), 0)),
+    }
+}
+
+/// What one forward pass over a batch produced.
+pub struct BatchOutput {
+    /// Predictions `[batch, 3]` in the manifest's label order.
+    pub predictions: Tensor,
+    /// The audio-only fallback's predictions, when the model has one and text was used.
+    pub fallback: Option<Tensor>,
+    /// The audio encoder's output (trained audio only), for hidden-state losses.
+    pub encoder_output: Option<EncoderOutput>,
+    /// Where each item's training crop starts (frames of conv features; 0 uncropped).
+    pub offsets: Vec<usize>,
+}
+
+/// Runs a batch through the model.
+pub struct Batch<'a> {
+    /// The model (head, pooling, text branch).
+    pub model: &'a EmotionModel,
+    /// The audio encoder for trained audio (conv or samples cache); `None` for frozen features.
+    pub encoder: Option<&'a SslEncoder>,
+    /// Cache layout of frozen features.
+    pub layout: StateLayout,
+    /// Training mode (dropout, cropping).
+    pub train: bool,
+    /// Crop length in frames (conv features, frames) or samples (raw audio) when training.
+    pub crop: Option<usize>,
+}
+
+impl Batch<'_> {
+    /// Predictions for utterances `idx` of `data`.
+    pub fn run(
+        &self,
+        data: &Prepared,
+        idx: &[usize],
+        rng: &mut impl Rng,
+    ) -> Result<BatchOutput, TrainError> {
+        let crop = if self.train { self.crop } else { None };
+        let mut encoder_output = None;
+        let mut offsets = vec![0; idx.len()];
+        let audio = match (&data.audio, self.model.audio()) {
+            (None, _) | (_, None) => None,
+            (Some(features), Some(branch)) => {
+                let out = match features {
+                    AudioFeatures::Conv(all) => {
+                        let mut items = Vec::with_capacity(idx.len());
+                        for (k, &i) in idx.iter().enumerate() {
+                            let (t, start) = random_window(&all[i], 0, crop, rng)?;
+                            items.push(t);
+                            offsets[k] = start;
+                        }
+                        let (x, lengths) = pad_stack(&items, 0)?;
+                        let enc = self.encoder.ok_or_else(|| {
+                            TrainError::Config("conv features need the trained encoder".into())
+                        })?;
+                        let out = enc.forward_features(&x, &lengths)?;
+                        encoder_output = Some(out.clone());
+                        out
+                    }
+                    AudioFeatures::Samples(all) => {
+                        let enc = self.encoder.ok_or_else(|| {
+                            TrainError::Config("raw audio needs the trained encoder".into())
+                        })?;
+                        // Crops start on frame boundaries so frame offsets are exact.
+                        let hop = enc.config().hop_samples();
+                        let items: Vec<&[f32]> = idx
+                            .iter()
+                            .enumerate()
+                            .map(|(k, &i)| {
+                                let s = &all[i];
+                                match crop {
+                                    Some(m) if s.len() > m => {
+                                        let frame = rng.random_range(0..=(s.len() - m) / hop);
+                                        offsets[k] = frame;
+                                        &s[frame * hop..frame * hop + m]
+                                    }
+                                    _ => s.as_slice(),
+                                }
+                            })
+                            .collect();
+                        let out = enc.encode_batch(&items)?;
+                        encoder_output = Some(out.clone());
+                        out
+                    }
+                    AudioFeatures::Pooled(all) => {
+                        let x = Tensor::stack(
+                            &idx.iter().map(|&i| all[i].clone()).collect::<Vec<_>>(),
+                            1,
+                        )?; // [states, batch, hidden]
+                        let kept = (0..x.dim(0)?)
+                            .map(|s| x.get(s)?.unsqueeze(1))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        self.layout.output(kept, vec![1; idx.len()])
+                    }
+                    AudioFeatures::Frames(all) => {
+                        let items = idx
+                            .iter()
+                            .map(|&i| Ok(random_window(&all[i], 1, crop, rng)?.0))
+                            .collect::<Result<Vec<_>, TrainError>>()?;
+                        let (x, lengths) = pad_stack(&items, 1)?; // [batch, states, frames, hidden]
+                        let kept = (0..x.dim(1)?)
+                            .map(|s| x.narrow(1, s, 1)?.squeeze(1))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        self.layout.output(kept, lengths)
+                    }
+                };
+                Some(branch.pool(&out)?)
+            }
+        };
+        let text = match &data.text {
+            None => None,
+            Some(TextFeatures::Cached { table, rows }) => {
+                let r: Vec<u32> = idx.iter().map(|&i| rows[i]).collect();
+                let r = Tensor::from_vec(r, idx.len(), &Device::Cpu)?;
+                Some(table.index_select(&r, 0)?)
+            }
+            Some(TextFeatures::Live(texts)) => {
+                let enc = self.model.text().ok_or_else(|| {
+                    TrainError::Config("live text features need a text branch".into())
+                })?;
+                let batch: Vec<&str> = idx.iter().map(|&i| texts[i].as_str()).collect();
+                Some(enc.embed_batch(&batch)?)
+            }
+        };
+        let predictions = self
+            .model
+            .head_forward(audio.as_ref(), text.as_ref(), self.train)?;
+        let fallback = match (&audio, &text) {
+            (Some(a), Some(_)) if self.model.manifest().head.audio_fallback => {
+                Some(self.model.head_forward(Some(a), None, self.train)?)
+            }
+            _ => None,
+        };
+        Ok(BatchOutput {
+            predictions,
+            fallback,
+            encoder_output,
+            offsets,
+        })
+    }
+}

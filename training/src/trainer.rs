@@ -1,0 +1,711 @@
+//! `emoscope train`: the training loop of an emotion model.
+//!
+//! Loss `Σ_d (1 − CCC_d)` per batch over arousal, valence and dominance
+//! (plus the same loss for the audio-only fallback of an audio+text model,
+//! and for distillation an MSE term and hidden-state terms); AdamW with
+//! linear warm-up and cosine or linear decay, one optimiser for the head
+//! (`--lr`) and one for the backbones (`--backbone-lr`); gradient
+//! accumulation; batches of similar length; evaluation on the dev set every
+//! epoch (or `--eval-every` steps) with early stopping on the dev mean CCC.
+//!
+//! Output directory: the best model so far as an emotion checkpoint
+//! (`emoscope.json`, `head.safetensors`, `audio/`, `text/`), `training.json`
+//! (options, data, every evaluation, the best one, timings), and `last/` —
+//! the state to resume from, rewritten at every evaluation:
+//! `head.safetensors`, `audio.safetensors`, `text.safetensors` (every
+//! trained variable), `state.json` (step, best score, evaluations without
+//! improvement, log). `--resume` restores all of that and continues at the
+//! next step with the same batch order (batches are drawn from the seed and
+//! the epoch) and learning-rate schedule. Not restored: AdamW's moment
+//! estimates (candle's optimiser does not expose them; they restart from
+//! zero, which the schedule's rate at that point then governs), the random
+//! crop positions and dropout masks of the steps to come.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::backprop::GradStore;
+use candle_core::{Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use emoscope_models::emotion::{LayerSelection, PoolingKind};
+use emoscope_models::{Mode, SslEncoder};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::batches::epoch_batches;
+use crate::data::{self, AudioCache, Batch, Prepared, StateLayout, Utterance};
+use crate::error::{io_err, TrainError};
+use crate::init::{Freeze, HeadOptions, Init};
+use crate::loss::{ccc_loss, mse_loss};
+use crate::manifest::read_manifest;
+use crate::metrics::{score, Scores};
+use crate::model::TrainableModel;
+use crate::schedule::{Decay, Schedule};
+
+/// Hyper-parameters of the loop (shared by `train` and `distill`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoopOptions {
+    /// Maximum passes over the training set.
+    pub epochs: usize,
+    /// Stop after this many optimiser steps (the schedule still spans `epochs`;
+    /// a later `--resume` without it continues the same run).
+    pub max_steps: Option<usize>,
+    /// Utterances per batch (the CCC is computed over each batch).
+    pub batch_size: usize,
+    /// Batches whose gradients are summed before each optimiser step.
+    pub accumulate: usize,
+    /// Peak learning rate of the head.
+    pub lr: f64,
+    /// Peak learning rate of trained backbones.
+    pub backbone_lr: f64,
+    /// AdamW's decoupled weight decay.
+    pub weight_decay: f64,
+    /// Warm-up as a fraction of the total steps.
+    pub warmup: f64,
+    /// Decay after the warm-up.
+    pub decay: Decay,
+    /// Final learning rate as a fraction of the peak.
+    pub lr_floor: f64,
+    /// Evaluations without a better dev mean CCC before stopping.
+    pub patience: usize,
+    /// Evaluate every this many optimiser steps (default: once per epoch).
+    pub eval_every: Option<usize>,
+    /// Training crops: at most this many seconds of each utterance per step (whole utterances when `None`).
+    pub crop_seconds: Option<f32>,
+    /// Seed of initialisation, batch order and crops.
+    pub seed: u64,
+    /// Weight of the MSE term (0 in `train`; distillation matches values too).
+    pub mse_weight: f64,
+    /// Show the progress bar.
+    pub progress: bool,
+}
+
+impl Default for LoopOptions {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            max_steps: None,
+            batch_size: 32,
+            accumulate: 1,
+            lr: 1e-3,
+            backbone_lr: 1e-4,
+            weight_decay: 0.01,
+            warmup: 0.1,
+            decay: Decay::Cosine,
+            lr_floor: 0.05,
+            patience: 5,
+            eval_every: None,
+            crop_seconds: None,
+            seed: 0,
+            mse_weight: 0.0,
+            progress: true,
+        }
+    }
+}
+
+/// Everything `emoscope train` needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOptions {
+    /// Training manifest.
+    pub train: PathBuf,
+    /// Dev manifest (early stopping).
+    pub dev: PathBuf,
+    /// `--init` values.
+    pub init: Vec<String>,
+    /// Which branches.
+    #[serde(serialize_with = "ser_mode")]
+    pub mode: Mode,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Architecture of a new head.
+    pub head: HeadOptions,
+    /// Frozen backbones.
+    pub freeze: Freeze,
+    /// Train the conv feature extractor too (slow: no feature cache).
+    pub train_conv: bool,
+    /// The loop.
+    #[serde(flatten)]
+    pub run: LoopOptions,
+    /// Declared output range (default: the labels' range rounded out to integers).
+    pub output_range: Option<[f32; 2]>,
+    /// Model name in `emoscope.json` (default: the output directory's name).
+    pub name: Option<String>,
+    /// Continue from `out/last`.
+    pub resume: bool,
+}
+
+fn ser_mode<S: serde::Serializer>(m: &Mode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(mode_name(*m))
+}
+
+/// The CLI spelling of a mode.
+pub fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Audio => "audio",
+        Mode::Text => "text",
+        Mode::AudioText => "audio+text",
+    }
+}
+
+/// One evaluation on the dev set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Optimiser steps done.
+    pub step: usize,
+    /// Epoch (0-based) the step belongs to.
+    pub epoch: usize,
+    /// Head learning rate at that step.
+    pub lr: f64,
+    /// Mean training loss since the previous evaluation.
+    pub train_loss: f64,
+    /// Dev scores.
+    pub dev: Scores,
+    /// Seconds since training started (this run).
+    pub seconds: f64,
+}
+
+/// The resumable state in `last/state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// Optimiser steps done.
+    pub step: usize,
+    /// Best dev mean CCC so far.
+    pub best_ccc: f64,
+    /// Step of the best evaluation.
+    pub best_step: usize,
+    /// Evaluations since the best one.
+    pub stale: usize,
+    /// Every evaluation so far.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// What a run ended with (also in `training.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Steps done.
+    pub steps: usize,
+    /// Best dev evaluation.
+    pub best: Evaluation,
+    /// Why training stopped.
+    pub stopped: String,
+    /// Seconds spent computing cached features.
+    pub features_seconds: f64,
+    /// Seconds spent in the loop.
+    pub train_seconds: f64,
+    /// Every evaluation.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// A loss term computed from the trained encoder's output (distillation of hidden states).
+pub trait ExtraLoss {
+    /// Its variables (optimised with the head).
+    fn vars(&self) -> Vec<Var>;
+    /// The term for batch `idx`, given the trained encoder's output of that
+    /// batch and where each item's crop starts (in frames).
+    fn loss(
+        &self,
+        idx: &[usize],
+        offsets: &[usize],
+        out: &emoscope_models::EncoderOutput,
+    ) -> Result<Tensor, TrainError>;
+}
+
+/// Where the loop's data and model come from.
+pub struct Setup<'a> {
+    /// The model.
+    pub model: &'a mut TrainableModel,
+    /// Training utterances with features.
+    pub train: &'a Prepared,
+    /// Dev utterances with features.
+    pub dev: &'a Prepared,
+    /// Whether the audio encoder trains (conv or samples cache).
+    pub audio_trains: bool,
+    /// Whether the conv stack trains.
+    pub train_conv: bool,
+    /// Cache layout for frozen features.
+    pub layout: StateLayout,
+    /// Output directory.
+    pub out: &'a Path,
+    /// Extra loss term.
+    pub extra: Option<&'a dyn ExtraLoss>,
+    /// Written into `training.json` beside the report.
+    pub log_header: serde_json::Value,
+    /// Seconds spent preparing features.
+    pub features_seconds: f64,
+    /// Resume from `out/last`.
+    pub resume: bool,
+}
+
+/// Reads the manifests, builds the model, caches what frozen parts compute,
+/// trains, and writes the checkpoint and log into `opts.out`.
+pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
+    let train_examples = read_manifest(&opts.train)?;
+    let dev_examples = read_manifest(&opts.dev)?;
+    let train_utts = Utterance::labelled(&train_examples, &opts.train)?;
+    let dev_utts = Utterance::labelled(&dev_examples, &opts.dev)?;
+    if train_utts.len() < 2 || dev_utts.len() < 2 {
+        return Err(TrainError::Config(format!(
+            "training needs at least 2 utterances in each of {} ({}) and {} ({})",
+            opts.train.display(),
+            train_utts.len(),
+            opts.dev.display(),
+            dev_utts.len()
+        )));
+    }
+    let range = opts
+        .output_range
+        .unwrap_or_else(|| label_range(&train_utts));
+    let name = opts.name.clone().unwrap_or_else(|| {
+        opts.out.file_name().map_or("emoscope-model".into(), |n| {
+            n.to_string_lossy().into_owned()
+        })
+    });
+    let init = Init::parse(&opts.init)?;
+    if opts.train_conv && opts.freeze.audio {
+        return Err(TrainError::Config(
+            "--train-conv and --freeze-audio contradict each other".into(),
+        ));
+    }
+    let (mut model, head_loaded) = crate::init::build(
+        &init,
+        opts.mode,
+        &opts.head,
+        opts.freeze,
+        range,
+        &name,
+        opts.run.seed,
+    )?;
+    model.manifest.provenance.insert(
+        "trained_with".into(),
+        serde_json::json!(format!("emoscope train {}", env!("CARGO_PKG_VERSION"))),
+    );
+    model
+        .manifest
+        .provenance
+        .insert("train".into(), serde_json::json!(opts.train));
+    model
+        .manifest
+        .provenance
+        .insert("init".into(), serde_json::json!(opts.init));
+    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    let t0 = Instant::now();
+    let (train, dev, layout, audio_trains) = prepare_sets(
+        &model,
+        train_utts,
+        dev_utts,
+        !opts.freeze.audio,
+        opts.train_conv,
+        opts.run.progress,
+    )?;
+    let features_seconds = t0.elapsed().as_secs_f64();
+    let header = serde_json::json!({
+        "command": "emoscope train",
+        "options": opts,
+        "head_from_checkpoint": head_loaded,
+        "data": {
+            "train": opts.train, "train_utterances": train.utterances.len(),
+            "dev": opts.dev, "dev_utterances": dev.utterances.len(),
+        },
+    });
+    run_loop(
+        Setup {
+            model: &mut model,
+            train: &train,
+            dev: &dev,
+            audio_trains,
+            train_conv: opts.train_conv,
+            layout,
+            out: &opts.out,
+            extra: None,
+            log_header: header,
+            features_seconds,
+            resume: opts.resume,
+        },
+        &opts.run,
+    )
+}
+
+/// `[floor(min), ceil(max)]` over every label.
+fn label_range(utts: &[Utterance]) -> [f32; 2] {
+    let (lo, hi) = utts
+        .iter()
+        .flat_map(|u| u.target)
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = (lo.floor(), hi.ceil());
+    if hi > lo {
+        [lo, hi]
+    } else {
+        [lo, lo + 1.0]
+    }
+}
+
+/// Caches the features of both sets for `model`; returns them, the frozen
+/// cache layout and whether the audio encoder trains.
+pub fn prepare_sets(
+    model: &TrainableModel,
+    train_utts: Vec<Utterance>,
+    dev_utts: Vec<Utterance>,
+    audio_trains: bool,
+    train_conv: bool,
+    progress: bool,
+) -> Result<(Prepared, Prepared, StateLayout, bool), TrainError> {
+    let emotion = model.model();
+    let audio_trains = audio_trains && model.audio.is_some();
+    let states = model
+        .audio
+        .as_ref()
+        .map_or(1, |a| a.config().num_hidden_layers + 1);
+    let spec = model.manifest.audio.as_ref();
+    let layout = StateLayout {
+        selection: spec.map_or(LayerSelection::Last, |s| s.layers),
+        states,
+    };
+    let pooling = spec.map_or(PoolingKind::Mean, |s| s.pooling);
+    let cache = if !audio_trains {
+        AudioCache::Frozen
+    } else if train_conv {
+        AudioCache::Samples
+    } else {
+        AudioCache::Conv
+    };
+    let text_trains = model.text.as_ref().is_some_and(|t| t.trainable());
+    let total = (train_utts.len() + dev_utts.len()) as u64;
+    let bar = progress_bar(
+        progress,
+        total,
+        "{bar:30} {pos}/{len} utterances: caching features [{elapsed}<{eta}]",
+    );
+    let tick = || bar.inc(1);
+    let audio = emotion
+        .audio()
+        .map(|b| (b.encoder(), cache, layout, pooling));
+    let text = emotion.text().map(|t| (t, text_trains));
+    let train = data::prepare(train_utts, audio, text, &tick)?;
+    let dev = data::prepare(dev_utts, audio, text, &tick)?;
+    bar.finish_and_clear();
+    Ok((train, dev, layout, audio_trains))
+}
+
+fn progress_bar(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template(template).expect("a valid progress template"),
+    );
+    if !show {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Targets `[batch, 3]` of utterances `idx` in the model's output order.
+fn targets(data: &Prepared, idx: &[usize], order: [usize; 3]) -> Result<Tensor, TrainError> {
+    let mut t = Vec::with_capacity(idx.len() * 3);
+    for &i in idx {
+        let avd = data.utterances[i].target;
+        // order[k] is the output column of dimension k (A, V, D).
+        let mut row = [0f32; 3];
+        for k in 0..3 {
+            row[order[k]] = avd[k];
+        }
+        t.extend_from_slice(&row);
+    }
+    Ok(Tensor::from_vec(
+        t,
+        (idx.len(), 3),
+        &candle_core::Device::Cpu,
+    )?)
+}
+
+/// Predictions `[utterances, 3]` (arousal, valence, dominance) for a whole set, in batches.
+pub fn predict_all(
+    model: &TrainableModel,
+    encoder: Option<&SslEncoder>,
+    layout: StateLayout,
+    data: &Prepared,
+) -> Result<Vec<[f32; 3]>, TrainError> {
+    let order = model.manifest.output_index();
+    let batch = Batch {
+        model: model.model(),
+        encoder,
+        layout,
+        train: false,
+        crop: None,
+    };
+    let mut idx: Vec<usize> = (0..data.utterances.len()).collect();
+    idx.sort_by_key(|&i| data.lengths[i]);
+    let mut out = vec![[0f32; 3]; idx.len()];
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    for chunk in idx.chunks(16) {
+        let y = batch
+            .run(data, chunk, &mut rng)?
+            .predictions
+            .to_vec2::<f32>()?;
+        for (&i, row) in chunk.iter().zip(y) {
+            out[i] = order.map(|c| row[c]);
+        }
+    }
+    Ok(out)
+}
+
+fn scores_of(preds: &[[f32; 3]], data: &Prepared) -> Scores {
+    let targets: Vec<[f32; 3]> = data.utterances.iter().map(|u| u.target).collect();
+    score(preds, &targets)
+}
+
+/// Writes `value` as pretty JSON.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value).expect("serialisable") + "\n";
+    std::fs::write(path, text).map_err(io_err(path))
+}
+
+/// The loop itself (see the module docs).
+pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError> {
+    let Setup {
+        model,
+        train,
+        dev,
+        audio_trains,
+        train_conv,
+        layout,
+        out,
+        extra,
+        log_header,
+        features_seconds,
+        resume,
+    } = setup;
+    let t0 = Instant::now();
+    let last_dir = out.join("last");
+    let mut state = State {
+        step: 0,
+        best_ccc: f64::NEG_INFINITY,
+        best_step: 0,
+        stale: 0,
+        evaluations: Vec::new(),
+    };
+    if resume {
+        let p = last_dir.join("state.json");
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        state = serde_json::from_str(&text).map_err(|source| TrainError::Json {
+            path: p.clone(),
+            source,
+        })?;
+        model.load_vars(&last_dir)?;
+    }
+    let mut head_vars = model.head_trainable_vars();
+    if let Some(e) = extra {
+        head_vars.extend(e.vars());
+    }
+    let mut backbone_vars = Vec::new();
+    if audio_trains {
+        if let Some(a) = &model.audio {
+            backbone_vars.extend(a.trainable_vars(train_conv));
+        }
+    }
+    if let Some(t) = &model.text {
+        backbone_vars.extend(t.trainable_vars());
+    }
+    let params = |lr| ParamsAdamW {
+        lr,
+        weight_decay: o.weight_decay,
+        ..ParamsAdamW::default()
+    };
+    let mut opt_head = AdamW::new(head_vars, params(o.lr))?;
+    let mut opt_backbone = if backbone_vars.is_empty() {
+        None
+    } else {
+        Some(AdamW::new(backbone_vars, params(o.backbone_lr))?)
+    };
+    let batch_size = o.batch_size.max(2);
+    let batches_per_epoch = train.utterances.len().div_ceil(batch_size).max(1);
+    let steps_per_epoch = batches_per_epoch.div_ceil(o.accumulate.max(1));
+    let planned = (o.epochs * steps_per_epoch).max(1);
+    let total = o.max_steps.unwrap_or(usize::MAX).min(planned);
+    let schedule = |peak| Schedule {
+        peak,
+        warmup: ((planned as f64 * o.warmup) as usize).max(1),
+        total: planned,
+        decay: o.decay,
+        floor: o.lr_floor,
+    };
+    let (head_schedule, backbone_schedule) = (schedule(o.lr), schedule(o.backbone_lr));
+    let eval_every = o.eval_every.unwrap_or(steps_per_epoch).max(1);
+    let hop = model
+        .audio
+        .as_ref()
+        .map_or(320, |a| a.config().hop_samples());
+    let crop = o.crop_seconds.map(|s| {
+        let samples = (s * 16_000.0) as usize;
+        if train_conv {
+            samples
+        } else {
+            (samples / hop).max(1)
+        }
+    });
+    let order = model.manifest.output_index();
+    let bar = progress_bar(
+        o.progress,
+        total as u64,
+        "{bar:30} step {pos}/{len} [{elapsed}<{eta}] {msg}",
+    );
+    bar.set_position(state.step as u64);
+    let mut loss_sum = 0.0;
+    let mut loss_count = 0usize;
+    let mut stopped = if total < planned {
+        format!("stopped at --max-steps {total} of {planned} planned steps")
+    } else {
+        format!("completed {planned} steps")
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0xc409 ^ state.step as u64);
+    let write_log = |state: &State, stopped: Option<&str>| -> Result<(), TrainError> {
+        let mut log = log_header.clone();
+        log["evaluations"] = serde_json::to_value(&state.evaluations).expect("serialisable");
+        log["best_step"] = state.best_step.into();
+        log["timing"] = serde_json::json!({
+            "features_seconds": features_seconds,
+            "train_seconds": t0.elapsed().as_secs_f64(),
+        });
+        if let Some(s) = stopped {
+            log["stopped"] = s.into();
+        }
+        write_json(&out.join("training.json"), &log)
+    };
+    'epochs: while state.step < total {
+        let epoch = state.step / steps_per_epoch;
+        let batches = epoch_batches(&train.lengths, batch_size, 2, o.seed, epoch);
+        let skip = (state.step % steps_per_epoch) * o.accumulate.max(1);
+        for group in batches[skip.min(batches.len())..].chunks(o.accumulate.max(1)) {
+            let encoder = if audio_trains {
+                model.audio.as_ref().map(|a| a.encoder()).transpose()?
+            } else {
+                None
+            };
+            let runner = Batch {
+                model: model.model(),
+                encoder: encoder.as_ref(),
+                layout,
+                train: true,
+                crop,
+            };
+            let mut grads: Option<GradStore> = None;
+            for idx in group {
+                let y = runner.run(train, idx, &mut rng)?;
+                let t = targets(train, idx, order)?;
+                let mut loss = ccc_loss(&y.predictions, &t)?;
+                if let Some(f) = &y.fallback {
+                    loss = (loss + ccc_loss(f, &t)?)?;
+                }
+                if o.mse_weight > 0.0 {
+                    loss = (loss + (mse_loss(&y.predictions, &t)? * o.mse_weight)?)?;
+                }
+                if let (Some(e), Some(enc_out)) = (extra, &y.encoder_output) {
+                    loss = (loss + e.loss(idx, &y.offsets, enc_out)?)?;
+                }
+                let value = f64::from(loss.to_scalar::<f32>()?);
+                if !value.is_finite() {
+                    return Err(TrainError::Config(format!(
+                        "the loss became {value} at step {}; lower --lr / --backbone-lr",
+                        state.step
+                    )));
+                }
+                loss_sum += value;
+                loss_count += 1;
+                let g = loss.backward()?;
+                match &mut grads {
+                    Some(acc) => acc.extend(g)?,
+                    None => grads = Some(g),
+                }
+            }
+            let Some(grads) = grads else { continue };
+            opt_head.set_learning_rate(head_schedule.rate(state.step));
+            opt_head.step(&grads)?;
+            if let Some(opt) = &mut opt_backbone {
+                opt.set_learning_rate(backbone_schedule.rate(state.step));
+                opt.step(&grads)?;
+            }
+            state.step += 1;
+            bar.set_position(state.step as u64);
+            let last_ccc = state
+                .evaluations
+                .last()
+                .map_or("-".into(), |e| format!("{:.3}", e.dev.mean_ccc));
+            bar.set_message(format!(
+                "loss {:.3} | dev CCC {last_ccc}",
+                loss_sum / loss_count.max(1) as f64
+            ));
+            let end_of_epoch = state.step.is_multiple_of(steps_per_epoch);
+            if state.step.is_multiple_of(eval_every)
+                || state.step == total
+                || (o.eval_every.is_none() && end_of_epoch)
+            {
+                let enc = if audio_trains {
+                    model.audio.as_ref().map(|a| a.encoder()).transpose()?
+                } else {
+                    None
+                };
+                let preds = predict_all(model, enc.as_ref(), layout, dev)?;
+                let dev_scores = scores_of(&preds, dev);
+                let eval = Evaluation {
+                    step: state.step,
+                    epoch: (state.step - 1) / steps_per_epoch,
+                    lr: head_schedule.rate(state.step - 1),
+                    train_loss: loss_sum / loss_count.max(1) as f64,
+                    dev: dev_scores,
+                    seconds: t0.elapsed().as_secs_f64(),
+                };
+                loss_sum = 0.0;
+                loss_count = 0;
+                bar.suspend(|| {
+                    eprintln!(
+                        "step {:>5}  loss {:.4}  dev CCC A {:.3} V {:.3} D {:.3}  mean {:.3}",
+                        eval.step,
+                        eval.train_loss,
+                        dev_scores.arousal.ccc,
+                        dev_scores.valence.ccc,
+                        dev_scores.dominance.ccc,
+                        dev_scores.mean_ccc
+                    )
+                });
+                state.evaluations.push(eval);
+                if dev_scores.mean_ccc > state.best_ccc {
+                    state.best_ccc = dev_scores.mean_ccc;
+                    state.best_step = state.step;
+                    state.stale = 0;
+                    model.save(out)?;
+                } else {
+                    state.stale += 1;
+                }
+                model.save_vars(&last_dir)?;
+                write_json(&last_dir.join("state.json"), &state)?;
+                write_log(&state, None)?;
+                if state.stale >= o.patience {
+                    stopped = format!(
+                        "early stopping: {} evaluations without a better dev mean CCC",
+                        state.stale
+                    );
+                    break 'epochs;
+                }
+                if state.step >= total {
+                    break 'epochs;
+                }
+            } else if state.step >= total {
+                break 'epochs;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let best = state
+        .evaluations
+        .iter()
+        .find(|e| e.step == state.best_step)
+        .cloned()
+        .ok_or_else(|| TrainError::Config("training ended before its first evaluation".into()))?;
+    write_log(&state, Some(&stopped))?;
+    Ok(Report {
+        steps: state.step,
+        best,
+        stopped,
+        features_seconds,
+        train_seconds: t0.elapsed().as_secs_f64(),
+        evaluations: state.evaluations,
+    })
+}
