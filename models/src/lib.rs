@@ -14,29 +14,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod config;
-pub mod conv_cache;
 pub mod cpu;
 pub mod emotion;
-pub mod encoder;
 pub mod error;
-pub mod feature_extractor;
-pub mod feature_projection;
 pub mod head;
-pub mod model;
 pub mod nn;
 pub mod pooling;
-pub mod positional;
-pub mod preprocess;
+pub mod speech;
 pub mod text;
 pub mod weights;
 pub mod zoo;
 
-pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
-pub use conv_cache::ConvFeatureCache;
+// The speech encoder's modules sat at the crate root before they moved into
+// `speech/`; these keep `emoscope_models::config::SslConfig` and the other
+// old paths resolving.
+pub use speech::{
+    config, conv_cache, encoder, feature_extractor, feature_projection, model, positional,
+    preprocess,
+};
+
 pub use emotion::{EmotionModel, Manifest, Mode};
 pub use error::{LoadError, RunError};
-pub use model::{EncoderOutput, Kernels, LoadOptions, SslEncoder};
+pub use speech::{
+    ConvFeatureCache, EncoderOutput, FeatExtractNorm, Kernels, LoadOptions, PreprocessorConfig,
+    SslConfig, SslEncoder,
+};
 pub use text::{TextEncoder, TextPooling};
 pub use weights::Checkpoint;
 pub use zoo::{Zoo, ZooEntry, ZooKind};

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::conv_cache::ConvFeatureCache;
 use crate::error::{LoadError, RunError};
 use crate::head::{Fusion, Mlp};
-use crate::model::{EncoderOutput, LoadOptions, SslEncoder};
 use crate::pooling::{AttentiveStatistics, LayerWeights, TimePooling};
+use crate::speech::conv_cache::ConvFeatureCache;
+use crate::speech::model::{EncoderOutput, LoadOptions, SslEncoder};
 use crate::text::{TextEncoder, TextPooling};
 pub use manifest::{
     AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,

@@ -11,13 +11,13 @@
 use candle_core::{Module, Tensor};
 use candle_nn::Linear;
 
-use crate::config::SslConfig;
+use super::config::SslConfig;
+use super::positional::PositionalConvEmbedding;
 use crate::cpu::matrix::Precision;
 use crate::cpu::ops;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::{LoadError, RunError};
 use crate::nn::{layer_norm, linear, LayerNorm};
-use crate::positional::PositionalConvEmbedding;
 use crate::weights::Vb;
 
 /// `attention`: multi-head self-attention with q/k/v/out projections.

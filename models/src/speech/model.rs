@@ -5,13 +5,13 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::config::{PreprocessorConfig, SslConfig};
+use super::config::{PreprocessorConfig, SslConfig};
+use super::encoder::Encoder;
+use super::feature_extractor::FeatureEncoder;
+use super::feature_projection::FeatureProjection;
+use super::preprocess::{pad_batch, zero_mean_unit_var};
 use crate::cpu::matrix::Precision;
-use crate::encoder::Encoder;
 use crate::error::{LoadError, RunError};
-use crate::feature_extractor::FeatureEncoder;
-use crate::feature_projection::FeatureProjection;
-use crate::preprocess::{pad_batch, zero_mean_unit_var};
 use crate::weights::Checkpoint;
 
 /// Key prefixes under which task models store the encoder (`HubertForSequenceClassification`
