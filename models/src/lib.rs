@@ -17,17 +17,16 @@
 pub mod cpu;
 pub mod emotion;
 pub mod error;
-pub mod head;
 pub mod nn;
-pub mod pooling;
 pub mod speech;
 pub mod text;
 pub mod weights;
 pub mod zoo;
 
-// The speech encoder's modules sat at the crate root before they moved into
-// `speech/`; these keep `emoscope_models::config::SslConfig` and the other
-// old paths resolving.
+// The speech encoder's modules, the emotion head and its pooling sat at the
+// crate root before they moved into their family's folder; these keep
+// `emoscope_models::config::SslConfig` and the other old paths resolving.
+pub use emotion::{head, pooling};
 pub use speech::{
     config, conv_cache, encoder, feature_extractor, feature_projection, model, positional,
     preprocess,

@@ -1,10 +1,11 @@
 //! The module paths other crates used before the speech encoder moved into
-//! `speech/`: they must keep naming the same items. Each binding below only
+//! `speech/` and the head and pooling into `emotion/`: they must keep naming
+//! the same items. Each binding below only
 //! compiles when the old path and the new one are the same item.
 
 use std::path::Path;
 
-use emoscope_models::{speech, LoadError};
+use emoscope_models::{emotion, speech, LoadError};
 
 #[test]
 fn speech_encoder_modules_resolve_at_their_old_paths() {
@@ -36,4 +37,24 @@ fn speech_encoder_modules_resolve_at_their_old_paths() {
     let _: Option<speech::EncoderOutput> = None::<emoscope_models::EncoderOutput>;
     let _: Option<speech::LoadOptions> = None::<emoscope_models::LoadOptions>;
     let _: Option<speech::Kernels> = None::<emoscope_models::Kernels>;
+}
+
+#[test]
+fn emotion_head_and_pooling_resolve_at_their_old_paths() {
+    let _: emotion::head::Activation = emoscope_models::head::Activation::Tanh;
+    let _: Option<emotion::head::Mlp> = None::<emoscope_models::head::Mlp>;
+    let _: Option<emotion::head::Fusion> = None::<emoscope_models::head::Fusion>;
+    let _: Option<emotion::pooling::TimePooling> = None::<emoscope_models::pooling::TimePooling>;
+    let _: Option<emotion::pooling::LayerWeights> = None::<emoscope_models::pooling::LayerWeights>;
+    let _: Option<emotion::pooling::AttentiveStatistics> =
+        None::<emoscope_models::pooling::AttentiveStatistics>;
+    let frame_mask: fn(
+        &[usize],
+        usize,
+        candle_core::DType,
+        &candle_core::Device,
+    ) -> candle_core::Result<candle_core::Tensor> = emoscope_models::pooling::frame_mask;
+    let _ = frame_mask;
+    let _: fn(&candle_core::Tensor, &[usize]) -> candle_core::Result<candle_core::Tensor> =
+        emotion::pooling::masked_mean;
 }

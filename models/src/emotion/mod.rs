@@ -4,11 +4,18 @@
 //! `EmotionModel { audio, text, head }` composes the backbones the way
 //! transformers' task models do (`XLMRobertaForSequenceClassification {
 //! roberta, classifier }`), each part loaded from its own directory or key
-//! prefix. One checkpoint format ([`manifest`]) covers the three modes
-//! (audio-only, text-only, audio+text) and both fusions; [`published`] maps
-//! published SER checkpoints (audeering's wav2vec2 MSP-Podcast model) onto it.
+//! prefix: the audio branch is a [`crate::speech`] encoder followed by
+//! [`pooling`] (layer weights, then mean or attentive statistics over time),
+//! the text branch a [`crate::text`] sentence encoder, and [`head`] holds the
+//! MLPs and the early or late fusion. One checkpoint format ([`manifest`])
+//! covers the three modes (audio-only, text-only, audio+text) and both
+//! fusions; [`published`] maps published SER checkpoints (audeering's
+//! wav2vec2 MSP-Podcast model) onto it. Samples and transcripts come in from
+//! the engine, the CLI and training; arousal, valence and dominance go out.
 
+pub mod head;
 pub mod manifest;
+pub mod pooling;
 pub mod published;
 
 use std::path::{Path, PathBuf};
@@ -17,11 +24,12 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::{LoadError, RunError};
-use crate::head::{Fusion, Mlp};
-use crate::pooling::{AttentiveStatistics, LayerWeights, TimePooling};
 use crate::speech::conv_cache::ConvFeatureCache;
 use crate::speech::model::{EncoderOutput, LoadOptions, SslEncoder};
 use crate::text::{TextEncoder, TextPooling};
+use head::{Fusion, Mlp};
+use pooling::{AttentiveStatistics, LayerWeights, TimePooling};
+
 pub use manifest::{
     AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
     TextPoolingKind, TextSpec, MANIFEST_FILE,
