@@ -16,6 +16,7 @@ use candle_core::{DType, Module, Tensor};
 use candle_nn::{Activation, Embedding, Linear};
 use serde::Deserialize;
 
+use super::attention::mask_bias;
 use crate::error::LoadError;
 use crate::nn::{embedding, layer_norm, linear, softmax_last_dim, LayerNorm};
 use crate::weights::Vb;
@@ -212,7 +213,7 @@ impl BertModel {
     /// and an attention mask `[batch, tokens]` (1 = real token, 0 = padding).
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
         let mut x = self.embeddings.forward(ids, attention_mask)?;
-        let bias = crate::text::distilbert::mask_bias(attention_mask, x.dtype())?;
+        let bias = mask_bias(attention_mask, x.dtype())?;
         for layer in &self.layers {
             x = layer.forward(&x, &bias)?;
         }

@@ -8,10 +8,11 @@
 //! `transformer.layer.N.{attention.{q_lin, k_lin, v_lin, out_lin},
 //! sa_layer_norm, ffn.{lin1, lin2}, output_layer_norm}`.
 
-use candle_core::{DType, Module, Tensor};
+use candle_core::{Module, Tensor};
 use candle_nn::{Activation, Embedding, Linear};
 use serde::Deserialize;
 
+use super::attention::mask_bias;
 use crate::error::LoadError;
 use crate::nn::{embedding, layer_norm, linear, softmax_last_dim, LayerNorm};
 use crate::weights::Vb;
@@ -169,24 +170,10 @@ impl DistilBertModel {
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
         let mut x = self.embeddings.forward(ids)?;
         // Masked keys get the dtype's lowest value, as transformers' masked_fill does.
-        let keep = attention_mask
-            .to_dtype(DType::F32)?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
-        let bias = ((keep.ones_like()? - &keep)? * f32::MIN as f64)?.to_dtype(x.dtype())?;
+        let bias = mask_bias(attention_mask, x.dtype())?;
         for layer in &self.layers {
             x = layer.forward(&x, &bias)?;
         }
         Ok(x)
     }
-}
-
-/// The additive attention bias `[batch, 1, 1, tokens]` of a `[batch, tokens]`
-/// mask: 0 for real tokens, the lowest f32 for padding (transformers' masked_fill).
-pub(crate) fn mask_bias(attention_mask: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
-    let keep = attention_mask
-        .to_dtype(DType::F32)?
-        .unsqueeze(1)?
-        .unsqueeze(1)?;
-    ((keep.ones_like()? - &keep)? * f32::MIN as f64)?.to_dtype(dtype)
 }

@@ -23,6 +23,7 @@
 //! or training's `VarBuilder` ([`TextEncoder::load_with`]), so a missing or
 //! mis-shaped tensor names the file, the key and the shapes.
 
+mod attention;
 pub mod bert;
 pub mod distilbert;
 
