@@ -27,6 +27,7 @@ use crate::error::{LoadError, RunError};
 use crate::speech::conv_cache::ConvFeatureCache;
 use crate::speech::model::{EncoderOutput, LoadOptions, SslEncoder};
 use crate::text::{TextEncoder, TextPooling};
+use crate::weights::{Checkpoint, Vb};
 use head::{Fusion, Mlp};
 use pooling::{AttentiveStatistics, LayerWeights, TimePooling};
 
@@ -123,14 +124,15 @@ impl AudioBranch {
     }
 }
 
-/// Already-built parts of a model, for [`EmotionModel::from_parts`]: loading
-/// builds them from files, training from trainable variables.
+/// Already-built parts of a model, for [`EmotionModel::from_parts`]: training
+/// builds them from trainable variables.
 pub struct Parts<'a> {
     /// The audio encoder, when the manifest has an audio branch.
     pub audio: Option<SslEncoder>,
     /// The text encoder, when the manifest has a text branch.
     pub text: Option<TextEncoder>,
-    /// Where the head's tensors come from.
+    /// Where the head's tensors come from (training: a builder over a `VarMap`,
+    /// which creates the head's variables).
     pub head: VarBuilder<'a>,
     /// The head weights file, named in errors.
     pub head_path: PathBuf,
@@ -146,28 +148,36 @@ pub struct EmotionModel {
     order: [usize; 3],
 }
 
-/// Opens a head weights file as a candle `VarBuilder` (safetensors, or a PyTorch pickle).
+/// Opens a head weights file as a candle `VarBuilder` (safetensors, or a
+/// PyTorch pickle), for building [`Parts`].
 pub fn head_var_builder(path: &Path, device: &Device) -> Result<VarBuilder<'static>, LoadError> {
     let weights_err = |e: candle_core::Error| LoadError::Weights {
         path: path.to_owned(),
         message: e.to_string(),
     };
     if !path.exists() {
-        return Err(LoadError::Io {
-            path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
+        return Err(head_not_found(path));
     }
-    if path
-        .extension()
-        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
-    {
+    if is_pickle(path) {
         VarBuilder::from_pth(path, DType::F32, device).map_err(weights_err)
     } else {
         // SAFETY: read-only mapping of a checkpoint that must not change while loading.
         unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }
             .map_err(weights_err)
     }
+}
+
+fn head_not_found(path: &Path) -> LoadError {
+    LoadError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    }
+}
+
+/// Whether a head weights file is a PyTorch pickle (by its extension).
+fn is_pickle(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
 }
 
 impl EmotionModel {
@@ -201,34 +211,38 @@ impl EmotionModel {
             None => None,
         };
         let head_path = Manifest::resolve(dir, &manifest.head.weights);
-        let head = head_var_builder(&head_path, &opts.device)?;
-        Self::from_parts(
-            manifest,
-            Parts {
-                audio,
-                text,
-                head,
-                head_path,
-            },
-        )
+        if !head_path.exists() {
+            return Err(head_not_found(&head_path));
+        }
+        if is_pickle(&head_path) {
+            // candle's pickle reader reads only the tensors asked for; a
+            // published checkpoint's file holds the whole encoder besides the head.
+            let vb = head_var_builder(&head_path, &opts.device)?;
+            Self::assemble(manifest, audio, text, &Vb::from_var_builder(vb, &head_path))
+        } else {
+            let ckpt = Checkpoint::open(&[head_path], DType::F32, &opts.device)?;
+            let model = Self::assemble(manifest, audio, text, &ckpt.root(""))?;
+            Ok(model)
+        }
     }
 
     /// Assembles a model from its manifest and built parts; checks that the
     /// parts match the manifest and the head's tensors match the parts.
     pub fn from_parts(manifest: Manifest, parts: Parts<'_>) -> Result<Self, LoadError> {
-        let Parts {
-            audio,
-            text,
-            head: vb,
-            head_path,
-        } = parts;
+        let head = Vb::from_var_builder(parts.head, &parts.head_path);
+        Self::assemble(manifest, parts.audio, parts.text, &head)
+    }
+
+    /// [`Self::from_parts`] with the head's tensors under `vb`.
+    fn assemble(
+        manifest: Manifest,
+        audio: Option<SslEncoder>,
+        text: Option<TextEncoder>,
+        vb: &Vb<'_>,
+    ) -> Result<Self, LoadError> {
         let bad = |message: String| LoadError::Manifest {
-            path: head_path.clone(),
+            path: vb.path().to_owned(),
             message,
-        };
-        let weights_err = |e: candle_core::Error| LoadError::Weights {
-            path: head_path.clone(),
-            message: e.to_string(),
         };
         if manifest.audio.is_some() != audio.is_some() || manifest.text.is_some() != text.is_some()
         {
@@ -259,17 +273,15 @@ impl EmotionModel {
                     )));
                 }
                 let layer_weights = match spec.layers {
-                    LayerSelection::Weighted => Some(
-                        LayerWeights::load(cfg.num_hidden_layers + 1, vb.clone())
-                            .map_err(weights_err)?,
-                    ),
+                    LayerSelection::Weighted => {
+                        Some(LayerWeights::load(cfg.num_hidden_layers + 1, vb)?)
+                    }
                     _ => None,
                 };
                 let pooling = match spec.pooling {
                     PoolingKind::Mean => TimePooling::Mean,
                     PoolingKind::AttentiveStatistics => TimePooling::AttentiveStatistics(
-                        AttentiveStatistics::load(cfg.hidden_size, vb.pp("pooling"))
-                            .map_err(weights_err)?,
+                        AttentiveStatistics::load(cfg.hidden_size, &vb.pp("pooling"))?,
                     ),
                 };
                 Some(AudioBranch {
@@ -306,8 +318,13 @@ impl EmotionModel {
             .clone()
             .unwrap_or_else(|| Mlp::default_names(h.hidden.len() + 1));
         let mlp = |input: usize, prefix: &str| {
-            Mlp::load(&dims(input), &names, h.activation, h.dropout, vb.pp(prefix))
-                .map_err(weights_err)
+            Mlp::load(
+                &dims(input),
+                &names,
+                h.activation,
+                h.dropout,
+                &vb.pp(prefix),
+            )
         };
         let fusion = match h.fusion {
             FusionKind::Early => Fusion::Early {
@@ -319,9 +336,7 @@ impl EmotionModel {
             FusionKind::Late => Fusion::Late {
                 audio: mlp(a.unwrap_or(0), "audio_head")?,
                 text: mlp(t.unwrap_or(0), "text_head")?,
-                late_weight: vb
-                    .get_with_hints(3, "late_weight", candle_nn::Init::Const(0.0))
-                    .map_err(weights_err)?,
+                late_weight: vb.get_with_init(&[3], "late_weight", candle_nn::Init::Const(0.0))?,
             },
         };
         let fallback = if h.audio_fallback {
