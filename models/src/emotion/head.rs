@@ -47,6 +47,7 @@ pub struct Mlp {
     layers: Vec<Linear>,
     activation: Activation,
     dropout: f32,
+    span: tracing::Span,
 }
 
 impl Mlp {
@@ -77,6 +78,7 @@ impl Mlp {
             layers,
             activation,
             dropout,
+            span: tracing::span!(tracing::Level::TRACE, "mlp"),
         })
     }
 
@@ -87,6 +89,7 @@ impl Mlp {
 
     /// `[batch, in]` -> `[batch, out]`; dropout only when `train`.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let _enter = self.span.enter();
         let mut x = x.clone();
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {

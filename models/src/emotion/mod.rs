@@ -53,6 +53,7 @@ pub struct AudioBranch {
     selection: LayerSelection,
     layer_weights: Option<LayerWeights>,
     pooling: TimePooling,
+    span: tracing::Span,
 }
 
 impl AudioBranch {
@@ -103,6 +104,7 @@ impl AudioBranch {
 
     /// Encodes and pools utterances (16 kHz mono) as one padded batch.
     pub fn forward(&self, utterances: &[&[f32]]) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
         let out = if let [one] = utterances {
             self.encoder.encode(one)?
         } else {
@@ -119,6 +121,7 @@ impl AudioBranch {
         samples: &[f32],
         cache: &mut ConvFeatureCache,
     ) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
         let out = self.encoder.encode_cached(samples, cache)?;
         self.pool(&out)
     }
@@ -146,6 +149,8 @@ pub struct EmotionModel {
     fusion: Fusion,
     fallback: Option<Mlp>,
     order: [usize; 3],
+    /// Entered by [`Self::head_forward`]: fusion, fallback and bounding.
+    span: tracing::Span,
 }
 
 /// Opens a head weights file as a candle `VarBuilder` (safetensors, or a
@@ -289,6 +294,7 @@ impl EmotionModel {
                     selection: spec.layers,
                     layer_weights,
                     pooling,
+                    span: tracing::span!(tracing::Level::TRACE, "audio-branch"),
                 })
             }
             _ => None,
@@ -352,6 +358,7 @@ impl EmotionModel {
             fusion,
             fallback,
             order,
+            span: tracing::span!(tracing::Level::TRACE, "emotion-head"),
         })
     }
 
@@ -400,6 +407,7 @@ impl EmotionModel {
         text: Option<&Tensor>,
         train: bool,
     ) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
         let audio =
             if self.audio.is_some() {
                 Some(audio.ok_or_else(|| {

@@ -52,6 +52,7 @@ pub struct AttentiveStatistics {
     sap_linear: Linear,
     /// `[hidden, 1]`: the learned query the frame keys are scored against.
     attention: Tensor,
+    span: tracing::Span,
 }
 
 impl AttentiveStatistics {
@@ -67,11 +68,13 @@ impl AttentiveStatistics {
                     stdev: 1.0,
                 },
             )?,
+            span: tracing::span!(tracing::Level::TRACE, "attentive-statistics"),
         })
     }
 
     /// `[batch, frames, hidden]` -> `[batch, 2 * hidden]` (weighted mean, then weighted std).
     pub fn forward(&self, x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let _enter = self.span.enter();
         let (batch, frames, _) = x.dims3()?;
         let h = self.sap_linear.forward(x)?.tanh()?;
         let scores = h.broadcast_matmul(&self.attention)?.squeeze(2)?; // [batch, frames]
@@ -118,6 +121,7 @@ impl TimePooling {
 pub struct LayerWeights {
     /// `[states]` logits; zeros (a plain average) when freshly initialised.
     logits: Tensor,
+    span: tracing::Span,
 }
 
 impl LayerWeights {
@@ -125,6 +129,7 @@ impl LayerWeights {
     pub fn load(states: usize, vb: &Vb<'_>) -> std::result::Result<Self, LoadError> {
         Ok(Self {
             logits: vb.get_with_init(&[states], "layer_weights", Init::Const(0.0))?,
+            span: tracing::span!(tracing::Level::TRACE, "layer-weights"),
         })
     }
 
@@ -135,6 +140,7 @@ impl LayerWeights {
 
     /// `Σ_l softmax(w)_l · states[l]` over equally shaped tensors.
     pub fn forward(&self, states: &[Tensor]) -> Result<Tensor> {
+        let _enter = self.span.enter();
         let w = self.weights()?.to_dtype(states[0].dtype())?;
         let stacked = Tensor::stack(states, 0)?; // [states, ...]
         let shape: Vec<usize> = std::iter::once(states.len())

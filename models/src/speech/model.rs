@@ -102,6 +102,7 @@ pub struct SslEncoder {
     encoder: Encoder,
     device: Device,
     dtype: DType,
+    span: tracing::Span,
 }
 
 impl SslEncoder {
@@ -146,6 +147,7 @@ impl SslEncoder {
             preprocessor,
             device: opts.device.clone(),
             dtype: storage_dtype(opts),
+            span: tracing::span!(tracing::Level::TRACE, "ssl-encoder"),
         })
     }
 
@@ -282,6 +284,7 @@ impl SslEncoder {
         input: &Tensor,
         lengths: Option<&[usize]>,
     ) -> Result<EncoderOutput, RunError> {
+        let _enter = self.span.enter();
         let (extract_features, frame_lengths) = self.extract_features(input, lengths)?;
         self.forward_features(&extract_features, &frame_lengths)
     }

@@ -83,6 +83,7 @@ struct Embeddings {
     layer_norm: LayerNorm,
     roberta_positions: bool,
     pad: u32,
+    span: tracing::Span,
 }
 
 impl Embeddings {
@@ -103,10 +104,12 @@ impl Embeddings {
             layer_norm: layer_norm(&vb.pp("LayerNorm"), h, cfg.layer_norm_eps)?,
             roberta_positions: cfg.roberta_positions(),
             pad: cfg.pad_token_id,
+            span: tracing::span!(tracing::Level::TRACE, "bert-embeddings"),
         })
     }
 
     fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (b, n) = ids.dims2()?;
         let positions = if self.roberta_positions {
             // create_position_ids_from_input_ids: cumsum of the non-padding
@@ -140,10 +143,12 @@ struct Layer {
     output_norm: LayerNorm,
     activation: Activation,
     heads: usize,
+    span: tracing::Span,
 }
 
 impl Layer {
-    fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
+    /// Loads `encoder.layer.{index}` from `vb`, rooted there.
+    fn load(cfg: &Config, vb: &Vb<'_>, index: usize) -> Result<Self, LoadError> {
         let h = cfg.hidden_size;
         let eps = cfg.layer_norm_eps;
         let att = vb.pp("attention");
@@ -158,10 +163,12 @@ impl Layer {
             output_norm: layer_norm(&vb.pp("output").pp("LayerNorm"), h, eps)?,
             activation: cfg.hidden_act,
             heads: cfg.num_attention_heads,
+            span: tracing::span!(tracing::Level::TRACE, "bert-layer", index),
         })
     }
 
     fn forward(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (b, n, d) = x.dims3()?;
         let dh = d / self.heads;
         let split = |t: Tensor| {
@@ -189,6 +196,7 @@ impl Layer {
 pub struct BertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    span: tracing::Span,
 }
 
 impl BertModel {
@@ -201,17 +209,19 @@ impl BertModel {
             ))));
         }
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| Layer::load(cfg, &vb.pp("encoder").pp("layer").pp(i.to_string())))
+            .map(|i| Layer::load(cfg, &vb.pp("encoder").pp("layer").pp(i.to_string()), i))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             embeddings: Embeddings::load(cfg, &vb.pp("embeddings"))?,
             layers,
+            span: tracing::span!(tracing::Level::TRACE, "bert"),
         })
     }
 
     /// Last hidden state `[batch, tokens, hidden]` for token ids `[batch, tokens]`
     /// and an attention mask `[batch, tokens]` (1 = real token, 0 = padding).
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let mut x = self.embeddings.forward(ids, attention_mask)?;
         let bias = mask_bias(attention_mask, x.dtype())?;
         for layer in &self.layers {

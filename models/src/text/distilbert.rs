@@ -49,6 +49,7 @@ struct Embeddings {
     word_embeddings: Embedding,
     position_embeddings: Embedding,
     layer_norm: LayerNorm,
+    span: tracing::Span,
 }
 
 impl Embeddings {
@@ -61,10 +62,12 @@ impl Embeddings {
                 cfg.dim,
             )?,
             layer_norm: layer_norm(&vb.pp("LayerNorm"), cfg.dim, LAYER_NORM_EPS)?,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert-embeddings"),
         })
     }
 
     fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (_, n) = ids.dims2()?;
         let positions = Tensor::arange(0u32, n as u32, ids.device())?;
         let x = self
@@ -81,6 +84,7 @@ struct Attention {
     v_lin: Linear,
     out_lin: Linear,
     heads: usize,
+    span: tracing::Span,
 }
 
 impl Attention {
@@ -92,11 +96,13 @@ impl Attention {
             v_lin: linear(&vb.pp("v_lin"), d, d)?,
             out_lin: linear(&vb.pp("out_lin"), d, d)?,
             heads: cfg.n_heads,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert-attention"),
         })
     }
 
     /// `x` `[batch, tokens, dim]`; `bias` `[batch, 1, 1, tokens]` (0 for kept keys, -inf-like for masked).
     fn forward(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (b, n, d) = x.dims3()?;
         let dh = d / self.heads;
         let split = |t: Tensor| {
@@ -122,10 +128,12 @@ struct Layer {
     lin2: Linear,
     activation: Activation,
     output_layer_norm: LayerNorm,
+    span: tracing::Span,
 }
 
 impl Layer {
-    fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
+    /// Loads `transformer.layer.{index}` from `vb`, rooted there.
+    fn load(cfg: &Config, vb: &Vb<'_>, index: usize) -> Result<Self, LoadError> {
         Ok(Self {
             attention: Attention::load(cfg, &vb.pp("attention"))?,
             sa_layer_norm: layer_norm(&vb.pp("sa_layer_norm"), cfg.dim, LAYER_NORM_EPS)?,
@@ -133,10 +141,12 @@ impl Layer {
             lin2: linear(&vb.pp("ffn").pp("lin2"), cfg.hidden_dim, cfg.dim)?,
             activation: cfg.activation,
             output_layer_norm: layer_norm(&vb.pp("output_layer_norm"), cfg.dim, LAYER_NORM_EPS)?,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert-layer", index),
         })
     }
 
     fn forward(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let x = self
             .sa_layer_norm
             .forward(&(self.attention.forward(x, bias)? + x)?)?;
@@ -151,23 +161,26 @@ impl Layer {
 pub struct DistilBertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    span: tracing::Span,
 }
 
 impl DistilBertModel {
     /// Builds the model from a view rooted where `embeddings.*` and `transformer.*` live.
     pub fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
         let layers = (0..cfg.n_layers)
-            .map(|i| Layer::load(cfg, &vb.pp("transformer").pp("layer").pp(i.to_string())))
+            .map(|i| Layer::load(cfg, &vb.pp("transformer").pp("layer").pp(i.to_string()), i))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             embeddings: Embeddings::load(cfg, &vb.pp("embeddings"))?,
             layers,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert"),
         })
     }
 
     /// Last hidden state `[batch, tokens, dim]` for token ids `[batch, tokens]`
     /// and an attention mask `[batch, tokens]` (1 = real token, 0 = padding).
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let mut x = self.embeddings.forward(ids)?;
         // Masked keys get the dtype's lowest value, as transformers' masked_fill does.
         let bias = mask_bias(attention_mask, x.dtype())?;

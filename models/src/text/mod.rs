@@ -67,6 +67,7 @@ pub struct TextEncoder {
     pad_id: u32,
     hidden: usize,
     device: Device,
+    span: tracing::Span,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +295,7 @@ impl TextEncoder {
             pad_id: kind.pad_token_id.unwrap_or(0),
             hidden,
             device,
+            span: tracing::span!(tracing::Level::TRACE, "text-encoder"),
         })
     }
 
@@ -361,6 +363,7 @@ impl TextEncoder {
     /// Last hidden states `[windows, tokens, hidden]` of right-padded windows
     /// and their mask `[windows, tokens]` (1 for real tokens), in f32.
     pub fn forward_windows(&self, windows: &[Vec<u32>]) -> Result<(Tensor, Tensor), RunError> {
+        let _enter = self.span.enter();
         let n = windows.iter().map(Vec::len).max().unwrap_or(0);
         if n == 0 {
             return Err(RunError::Input("no window to encode".into()));
