@@ -57,6 +57,59 @@ pub struct AudioBranch {
 }
 
 impl AudioBranch {
+    /// The audio branch the manifest's `audio` section describes, over
+    /// `encoder`: checks the layer selection and the sample rate against the
+    /// encoder, applies the `normalize` override, and loads the layer
+    /// weights (`layer_weights`) and the pooling (`pooling.*`) from `vb`.
+    fn load(
+        spec: &AudioSpec,
+        sample_rate: u32,
+        mut encoder: SslEncoder,
+        vb: &Vb<'_>,
+    ) -> Result<Self, LoadError> {
+        let bad = |message: String| LoadError::Manifest {
+            path: vb.path().to_owned(),
+            message,
+        };
+        let cfg = encoder.config().clone();
+        if let LayerSelection::Index(i) = spec.layers {
+            if i > cfg.num_hidden_layers {
+                return Err(bad(format!(
+                    "`audio.layers` selects hidden state {i}, but the encoder has {} (0..={})",
+                    cfg.num_hidden_layers + 1,
+                    cfg.num_hidden_layers
+                )));
+            }
+        }
+        if let Some(on) = spec.normalize {
+            encoder.set_do_normalize(on);
+        }
+        if encoder.preprocessor().sampling_rate != sample_rate {
+            return Err(bad(format!(
+                "the manifest says {} Hz but the audio backbone's preprocessor says {} Hz",
+                sample_rate,
+                encoder.preprocessor().sampling_rate
+            )));
+        }
+        let layer_weights = match spec.layers {
+            LayerSelection::Weighted => Some(LayerWeights::load(cfg.num_hidden_layers + 1, vb)?),
+            _ => None,
+        };
+        let pooling = match spec.pooling {
+            PoolingKind::Mean => TimePooling::Mean,
+            PoolingKind::AttentiveStatistics => TimePooling::AttentiveStatistics(
+                AttentiveStatistics::load(cfg.hidden_size, &vb.pp("pooling"))?,
+            ),
+        };
+        Ok(Self {
+            encoder,
+            selection: spec.layers,
+            layer_weights,
+            pooling,
+            span: tracing::span!(tracing::Level::TRACE, "audio-branch"),
+        })
+    }
+
     /// The speech encoder.
     pub fn encoder(&self) -> &SslEncoder {
         &self.encoder
@@ -185,6 +238,99 @@ fn is_pickle(path: &Path) -> bool {
         .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
 }
 
+/// Whether the built parts are the branches the manifest declares; `path`
+/// (the head weights) is named in the error.
+fn check_parts(manifest: &Manifest, audio: bool, text: bool, path: &Path) -> Result<(), LoadError> {
+    if manifest.audio.is_some() != audio || manifest.text.is_some() != text {
+        return Err(LoadError::Manifest {
+            path: path.to_owned(),
+            message: "the parts given do not match the branches the manifest declares".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The text branch the manifest's `text` section describes: `encoder` with
+/// the manifest's pooling when it names one (else the directory's own).
+fn text_branch(spec: &TextSpec, mut encoder: TextEncoder) -> TextEncoder {
+    match spec.pooling {
+        Some(TextPoolingKind::Mean) => encoder.set_pooling(TextPooling::Mean),
+        Some(TextPoolingKind::Cls) => encoder.set_pooling(TextPooling::Cls),
+        None => {}
+    }
+    encoder
+}
+
+/// The widths of the vectors the head reads: the pooled audio vector and
+/// the text embedding, for the branches the model has. Each MLP's first
+/// layer is loaded for its width, so a head trained on other widths fails
+/// with a shape mismatch naming that layer's weight.
+#[derive(Debug, Clone, Copy)]
+struct HeadInputs {
+    audio: Option<usize>,
+    text: Option<usize>,
+}
+
+impl HeadInputs {
+    /// Early fusion reads the branches' vectors concatenated, audio first.
+    fn concatenated(self) -> usize {
+        self.audio.unwrap_or(0) + self.text.unwrap_or(0)
+    }
+}
+
+/// One MLP of the head: `input` -> `spec.hidden` -> 3, its layers named by
+/// `spec.layer_names` (or `layers.N`) under `prefix`.
+fn load_mlp(spec: &HeadSpec, input: usize, prefix: &str, vb: &Vb<'_>) -> Result<Mlp, LoadError> {
+    let dims: Vec<usize> = std::iter::once(input)
+        .chain(spec.hidden.iter().copied())
+        .chain(std::iter::once(3))
+        .collect();
+    let names = spec
+        .layer_names
+        .clone()
+        .unwrap_or_else(|| Mlp::default_names(spec.hidden.len() + 1));
+    Mlp::load(&dims, &names, spec.activation, spec.dropout, &vb.pp(prefix))
+}
+
+/// The fusion head: one MLP over the concatenated vectors (`head.*`, or the
+/// manifest's `prefix`), or one per branch (`audio_head.*`, `text_head.*`)
+/// mixed by `late_weight`.
+fn load_fusion(spec: &HeadSpec, inputs: HeadInputs, vb: &Vb<'_>) -> Result<Fusion, LoadError> {
+    Ok(match spec.fusion {
+        FusionKind::Early => Fusion::Early {
+            head: load_mlp(
+                spec,
+                inputs.concatenated(),
+                spec.prefix.as_deref().unwrap_or("head"),
+                vb,
+            )?,
+        },
+        FusionKind::Late => Fusion::Late {
+            audio: load_mlp(spec, inputs.audio.unwrap_or(0), "audio_head", vb)?,
+            text: load_mlp(spec, inputs.text.unwrap_or(0), "text_head", vb)?,
+            late_weight: vb.get_with_init(&[3], "late_weight", candle_nn::Init::Const(0.0))?,
+        },
+    })
+}
+
+/// The audio-only fallback MLP (`fallback.*`) when the manifest asks for one.
+fn load_fallback(
+    spec: &HeadSpec,
+    inputs: HeadInputs,
+    vb: &Vb<'_>,
+) -> Result<Option<Mlp>, LoadError> {
+    if spec.audio_fallback {
+        Ok(Some(load_mlp(
+            spec,
+            inputs.audio.unwrap_or(0),
+            "fallback",
+            vb,
+        )?))
+    } else {
+        Ok(None)
+    }
+}
+
 impl EmotionModel {
     /// Loads a model directory: an Emoscope checkpoint (`emoscope.json`) or a
     /// published checkpoint [`published`] recognises.
@@ -238,118 +384,32 @@ impl EmotionModel {
         Self::assemble(manifest, parts.audio, parts.text, &head)
     }
 
-    /// [`Self::from_parts`] with the head's tensors under `vb`.
+    /// [`Self::from_parts`] with the head's tensors under `vb`, in four
+    /// steps: the parts match the manifest, the audio branch, the text
+    /// branch, the head over their widths.
     fn assemble(
         manifest: Manifest,
         audio: Option<SslEncoder>,
         text: Option<TextEncoder>,
         vb: &Vb<'_>,
     ) -> Result<Self, LoadError> {
-        let bad = |message: String| LoadError::Manifest {
-            path: vb.path().to_owned(),
-            message,
-        };
-        if manifest.audio.is_some() != audio.is_some() || manifest.text.is_some() != text.is_some()
-        {
-            return Err(bad(
-                "the parts given do not match the branches the manifest declares".into(),
-            ));
-        }
+        check_parts(&manifest, audio.is_some(), text.is_some(), vb.path())?;
         let audio = match (manifest.audio.as_ref(), audio) {
-            (Some(spec), Some(mut encoder)) => {
-                let cfg = encoder.config().clone();
-                if let LayerSelection::Index(i) = spec.layers {
-                    if i > cfg.num_hidden_layers {
-                        return Err(bad(format!(
-                            "`audio.layers` selects hidden state {i}, but the encoder has {} (0..={})",
-                            cfg.num_hidden_layers + 1,
-                            cfg.num_hidden_layers
-                        )));
-                    }
-                }
-                if let Some(on) = spec.normalize {
-                    encoder.set_do_normalize(on);
-                }
-                if encoder.preprocessor().sampling_rate != manifest.sample_rate {
-                    return Err(bad(format!(
-                        "the manifest says {} Hz but the audio backbone's preprocessor says {} Hz",
-                        manifest.sample_rate,
-                        encoder.preprocessor().sampling_rate
-                    )));
-                }
-                let layer_weights = match spec.layers {
-                    LayerSelection::Weighted => {
-                        Some(LayerWeights::load(cfg.num_hidden_layers + 1, vb)?)
-                    }
-                    _ => None,
-                };
-                let pooling = match spec.pooling {
-                    PoolingKind::Mean => TimePooling::Mean,
-                    PoolingKind::AttentiveStatistics => TimePooling::AttentiveStatistics(
-                        AttentiveStatistics::load(cfg.hidden_size, &vb.pp("pooling"))?,
-                    ),
-                };
-                Some(AudioBranch {
-                    encoder,
-                    selection: spec.layers,
-                    layer_weights,
-                    pooling,
-                    span: tracing::span!(tracing::Level::TRACE, "audio-branch"),
-                })
+            (Some(spec), Some(encoder)) => {
+                Some(AudioBranch::load(spec, manifest.sample_rate, encoder, vb)?)
             }
             _ => None,
         };
         let text = match (manifest.text.as_ref(), text) {
-            (Some(spec), Some(mut t)) => {
-                match spec.pooling {
-                    Some(TextPoolingKind::Mean) => t.set_pooling(TextPooling::Mean),
-                    Some(TextPoolingKind::Cls) => t.set_pooling(TextPooling::Cls),
-                    None => {}
-                }
-                Some(t)
-            }
+            (Some(spec), Some(encoder)) => Some(text_branch(spec, encoder)),
             _ => None,
         };
-        let h = &manifest.head;
-        let a = audio.as_ref().map(AudioBranch::output_size);
-        let t = text.as_ref().map(TextEncoder::hidden_size);
-        let dims = |input: usize| -> Vec<usize> {
-            std::iter::once(input)
-                .chain(h.hidden.iter().copied())
-                .chain(std::iter::once(3))
-                .collect()
+        let inputs = HeadInputs {
+            audio: audio.as_ref().map(AudioBranch::output_size),
+            text: text.as_ref().map(TextEncoder::hidden_size),
         };
-        let names = h
-            .layer_names
-            .clone()
-            .unwrap_or_else(|| Mlp::default_names(h.hidden.len() + 1));
-        let mlp = |input: usize, prefix: &str| {
-            Mlp::load(
-                &dims(input),
-                &names,
-                h.activation,
-                h.dropout,
-                &vb.pp(prefix),
-            )
-        };
-        let fusion = match h.fusion {
-            FusionKind::Early => Fusion::Early {
-                head: mlp(
-                    a.unwrap_or(0) + t.unwrap_or(0),
-                    h.prefix.as_deref().unwrap_or("head"),
-                )?,
-            },
-            FusionKind::Late => Fusion::Late {
-                audio: mlp(a.unwrap_or(0), "audio_head")?,
-                text: mlp(t.unwrap_or(0), "text_head")?,
-                late_weight: vb.get_with_init(&[3], "late_weight", candle_nn::Init::Const(0.0))?,
-            },
-        };
-        let fallback = if h.audio_fallback {
-            Some(mlp(a.unwrap_or(0), "fallback")?)
-        } else {
-            None
-        };
+        let fusion = load_fusion(&manifest.head, inputs, vb)?;
+        let fallback = load_fallback(&manifest.head, inputs, vb)?;
         let order = manifest.output_index();
         Ok(Self {
             manifest,
