@@ -1,10 +1,39 @@
-//! Emoscope's neural networks in candle.
+//! Emoscope's neural networks in candle: the speech encoders, the text
+//! encoders and the emotion model that composes them, each numerically equal
+//! to its PyTorch reference (transformers, sentence-transformers, the
+//! re-created heads in `models/reference/`), which the parity tests compare
+//! against through committed fixtures.
 //!
-//! The speech encoders (HuBERT, DistilHuBERT, wav2vec2) load standard Hugging
-//! Face checkpoint directories (`config.json`, `preprocessor_config.json`,
-//! `model.safetensors`) and are numerically equal to transformers' PyTorch
-//! implementation; `models/reference/make_fixtures.py` builds the fixtures the
-//! parity tests compare against.
+//! One folder per model family, like candle-transformers'
+//! `models/whisper/`; each layer is a struct with `load(cfg, vb)` and
+//! `forward`, its `vb.pp(..)` calls spelling the state-dict key:
+//!
+//! - [`speech`]: HuBERT, DistilHuBERT and wav2vec2 ([`SslEncoder`]), loaded
+//!   from Hugging Face checkpoint directories (`config.json`,
+//!   `preprocessor_config.json`, `model.safetensors`); raw samples in, every
+//!   hidden state out. Its module doc maps files to transformers' module tree.
+//! - [`text`]: BERT, RoBERTa / XLM-R and DistilBERT sentence encoders with
+//!   their tokenizer ([`TextEncoder`]), loaded from sentence-transformers
+//!   directories; transcript text in, one embedding out.
+//! - [`emotion`]: [`EmotionModel`] `{ audio, text, head }`, its manifest
+//!   (`emoscope.json`), the time pooling ([`emotion::pooling`]) and the
+//!   fusion MLPs ([`emotion::head`]); arousal, valence and dominance out.
+//!
+//! Shared by the families: [`weights`] ([`Checkpoint`] and its prefixed view
+//! [`weights::Vb`], through which every family loads, so that a missing or
+//! mis-shaped tensor is a [`LoadError`] naming the file, the key and both
+//! shapes), [`nn`] (linear, LayerNorm and embedding loaders, differentiable
+//! LayerNorm and softmax), [`error`] (load-time and run-time errors), [`cpu`]
+//! (vectorised kernels the speech encoder runs on the CPU) and [`zoo`] (the
+//! checkpoints Emoscope knows by name).
+//!
+//! Every layer opens a `tracing` span at `TRACE` level while it runs, so a
+//! `tracing` subscriber (a Chrome trace, say) sees where the time goes.
+//!
+//! The speech encoder's modules, the emotion head and its pooling used to sit
+//! at the crate root; `emoscope_models::{config, conv_cache, encoder,
+//! feature_extractor, feature_projection, model, positional, preprocess,
+//! head, pooling}` re-export them so older paths keep working.
 //!
 //! ```no_run
 //! use emoscope_models::SslEncoder;

@@ -1,7 +1,7 @@
 //! Every layer creates a tracing span when it is loaded and enters it when it
-//! runs (what the CLI's `--tracing` Chrome trace shows). A recording
-//! subscriber is installed around loading and running each model, and the
-//! names of the spans entered are compared with the layers the model has.
+//! runs, so a trace shows where the time goes. A recording subscriber is
+//! installed around loading and running each model, and the names of the
+//! spans entered are compared with the layers the model has.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

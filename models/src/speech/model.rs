@@ -1,5 +1,11 @@
 //! The speech SSL encoder as a whole (`HubertModel` / `Wav2Vec2Model`):
 //! checkpoint directory in, every hidden state out.
+//!
+//! [`SslEncoder`] reads the two configuration files, finds the key prefix
+//! (`""`, `hubert.`, `wav2vec2.`), chooses the CPU kernels or candle ops
+//! ([`LoadOptions`]) and owns the three stages; [`SslEncoder::encode`] and
+//! friends prepare the samples and return an [`EncoderOutput`] to the
+//! emotion model's audio branch, layer analysis and training.
 
 use std::path::Path;
 
