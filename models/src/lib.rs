@@ -1,10 +1,39 @@
-//! Emoscope's neural networks in candle.
+//! Emoscope's neural networks in candle: the speech encoders, the text
+//! encoders and the emotion model that composes them, each numerically equal
+//! to its PyTorch reference (transformers, sentence-transformers, the
+//! re-created heads in `models/reference/`), which the parity tests compare
+//! against through committed fixtures.
 //!
-//! The speech encoders (HuBERT, DistilHuBERT, wav2vec2) load standard Hugging
-//! Face checkpoint directories (`config.json`, `preprocessor_config.json`,
-//! `model.safetensors`) and are numerically equal to transformers' PyTorch
-//! implementation; `models/reference/make_fixtures.py` builds the fixtures the
-//! parity tests compare against.
+//! One folder per model family, like candle-transformers'
+//! `models/whisper/`; each layer is a struct with `load(cfg, vb)` and
+//! `forward`, its `vb.pp(..)` calls spelling the state-dict key:
+//!
+//! - [`speech`]: HuBERT, DistilHuBERT and wav2vec2 ([`SslEncoder`]), loaded
+//!   from Hugging Face checkpoint directories (`config.json`,
+//!   `preprocessor_config.json`, `model.safetensors`); raw samples in, every
+//!   hidden state out. Its module doc maps files to transformers' module tree.
+//! - [`text`]: BERT, RoBERTa / XLM-R and DistilBERT sentence encoders with
+//!   their tokenizer ([`TextEncoder`]), loaded from sentence-transformers
+//!   directories; transcript text in, one embedding out.
+//! - [`emotion`]: [`EmotionModel`] `{ audio, text, head }`, its manifest
+//!   (`emoscope.json`), the time pooling ([`emotion::pooling`]) and the
+//!   fusion MLPs ([`emotion::head`]); arousal, valence and dominance out.
+//!
+//! Shared by the families: [`weights`] ([`Checkpoint`] and its prefixed view
+//! [`weights::Vb`], through which every family loads, so that a missing or
+//! mis-shaped tensor is a [`LoadError`] naming the file, the key and both
+//! shapes), [`nn`] (linear, LayerNorm and embedding loaders, differentiable
+//! LayerNorm and softmax), [`error`] (load-time and run-time errors), [`cpu`]
+//! (vectorised kernels the speech encoder runs on the CPU) and [`zoo`] (the
+//! checkpoints Emoscope knows by name).
+//!
+//! Every layer opens a `tracing` span at `TRACE` level while it runs, so a
+//! `tracing` subscriber (a Chrome trace, say) sees where the time goes.
+//!
+//! The speech encoder's modules, the emotion head and its pooling used to sit
+//! at the crate root; `emoscope_models::{config, conv_cache, encoder,
+//! feature_extractor, feature_projection, model, positional, preprocess,
+//! head, pooling}` re-export them so older paths keep working.
 //!
 //! ```no_run
 //! use emoscope_models::SslEncoder;
@@ -14,29 +43,30 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod config;
-pub mod conv_cache;
 pub mod cpu;
 pub mod emotion;
-pub mod encoder;
 pub mod error;
-pub mod feature_extractor;
-pub mod feature_projection;
-pub mod head;
-pub mod model;
 pub mod nn;
-pub mod pooling;
-pub mod positional;
-pub mod preprocess;
+pub mod speech;
 pub mod text;
 pub mod weights;
 pub mod zoo;
 
-pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
-pub use conv_cache::ConvFeatureCache;
+// The speech encoder's modules, the emotion head and its pooling sat at the
+// crate root before they moved into their family's folder; these keep
+// `emoscope_models::config::SslConfig` and the other old paths resolving.
+pub use emotion::{head, pooling};
+pub use speech::{
+    config, conv_cache, encoder, feature_extractor, feature_projection, model, positional,
+    preprocess,
+};
+
 pub use emotion::{EmotionModel, Manifest, Mode};
 pub use error::{LoadError, RunError};
-pub use model::{EncoderOutput, Kernels, LoadOptions, SslEncoder};
+pub use speech::{
+    ConvFeatureCache, EncoderOutput, FeatExtractNorm, Kernels, LoadOptions, PreprocessorConfig,
+    SslConfig, SslEncoder,
+};
 pub use text::{TextEncoder, TextPooling};
 pub use weights::Checkpoint;
 pub use zoo::{Zoo, ZooEntry, ZooKind};

@@ -4,12 +4,16 @@
 //! [`Checkpoint`] memory-maps one or more safetensors files and indexes their
 //! headers, or holds tensors in memory (a PyTorch `pytorch_model.bin`, read
 //! with candle's pickle reader, or trainable variables during training);
-//! [`Vb`] is a cheap prefixed view of it (like candle's `VarBuilder::pp`).
-//! Every lookup checks the key and the shape against the index first, so an
-//! error names the file, the full key and both shapes.
+//! [`Vb`] is a cheap prefixed view of it (like candle's `VarBuilder::pp`), or
+//! of a candle `VarBuilder` a caller already holds (training's variables).
+//! Every model family (the speech encoders, the text encoders, the emotion
+//! head) loads its layers through [`Vb`], and every lookup checks the key and
+//! the shape before anything is copied, so an error names the file, the full
+//! key and both shapes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
@@ -249,7 +253,7 @@ impl Checkpoint {
     /// A view rooted at `prefix` (which may be empty).
     pub fn root(&self, prefix: &str) -> Vb<'_> {
         Vb {
-            ckpt: self,
+            source: Source::Checkpoint(self),
             prefix: prefix.trim_end_matches('.').to_owned(),
         }
     }
@@ -311,14 +315,50 @@ impl Checkpoint {
     }
 }
 
-/// A prefixed view of a [`Checkpoint`]; `vb.pp("encoder").pp("layers.0")` builds `encoder.layers.0`.
+/// A prefixed view of a checkpoint; `vb.pp("encoder").pp("layers.0")` builds
+/// `encoder.layers.0`. Every model family loads its layers through it.
+///
+/// The tensors come from a [`Checkpoint`] ([`Checkpoint::root`]) or, for
+/// callers that hold a candle `VarBuilder` (training builds one over a
+/// `VarMap`), from that builder ([`Vb::from_var_builder`]). Either way a
+/// missing tensor is [`LoadError::MissingTensor`] and a wrong shape
+/// [`LoadError::ShapeMismatch`], naming the file, the full key and the
+/// shapes. (One exception: a builder over a `VarMap` reports a variable that
+/// exists with another shape as candle's message, which names the key and
+/// both shapes, in [`LoadError::Candle`].)
 #[derive(Clone)]
 pub struct Vb<'a> {
-    ckpt: &'a Checkpoint,
+    source: Source<'a>,
     prefix: String,
 }
 
+/// Where a [`Vb`] reads its tensors.
+#[derive(Clone)]
+enum Source<'a> {
+    Checkpoint(&'a Checkpoint),
+    /// A candle builder at its root (the view's prefix holds the builder's
+    /// own), with the file named in its errors.
+    Builder {
+        vb: candle_nn::VarBuilder<'a>,
+        path: Arc<Path>,
+    },
+}
+
 impl<'a> Vb<'a> {
+    /// A view of a candle `VarBuilder`, rooted where the builder is; `path`
+    /// names the weights in errors. A builder over a `VarMap` creates the
+    /// variables the model asks for, initialised as the hints of
+    /// [`Self::get_with_init`] say.
+    pub fn from_var_builder(vb: candle_nn::VarBuilder<'a>, path: &Path) -> Self {
+        Vb {
+            prefix: vb.prefix(),
+            source: Source::Builder {
+                vb: vb.root(),
+                path: Arc::from(path),
+            },
+        }
+    }
+
     /// Descends one level of the module tree.
     pub fn pp(&self, name: impl AsRef<str>) -> Vb<'a> {
         let name = name.as_ref();
@@ -328,7 +368,7 @@ impl<'a> Vb<'a> {
             format!("{}.{}", self.prefix, name)
         };
         Vb {
-            ckpt: self.ckpt,
+            source: self.source.clone(),
             prefix,
         }
     }
@@ -344,22 +384,52 @@ impl<'a> Vb<'a> {
 
     /// Whether `name` exists under this view.
     pub fn contains(&self, name: &str) -> bool {
-        self.ckpt.contains(&self.key(name))
+        let key = self.key(name);
+        match &self.source {
+            Source::Checkpoint(ckpt) => ckpt.contains(&key),
+            Source::Builder { vb, .. } => vb.contains_tensor(&key),
+        }
     }
 
-    /// Loads `name`, checking that its shape is `shape`.
+    /// Loads `name`, checking that its shape is `shape`. A builder over a
+    /// `VarMap` creates a missing variable as zeros (candle's default hint).
     pub fn get(&self, shape: &[usize], name: &str) -> Result<Tensor, LoadError> {
-        self.ckpt.load(&self.key(name), shape)
+        self.get_with_init(shape, name, candle_nn::Init::Const(0.0))
+    }
+
+    /// Loads `name`, checking that its shape is `shape`; `init` is how a
+    /// builder over a `VarMap` initialises the variable when it creates it.
+    /// A [`Checkpoint`] ignores `init` (a trainable one draws its own
+    /// deterministic values, see [`Checkpoint::trainable`]).
+    pub fn get_with_init(
+        &self,
+        shape: &[usize],
+        name: &str,
+        init: candle_nn::Init,
+    ) -> Result<Tensor, LoadError> {
+        let key = self.key(name);
+        match &self.source {
+            Source::Checkpoint(ckpt) => ckpt.load(&key, shape),
+            Source::Builder { vb, path } => vb
+                .get_with_hints(shape, &key, init)
+                .map_err(|e| builder_error(e, path, &key, shape)),
+        }
     }
 
     /// The device tensors land on.
     pub fn device(&self) -> &Device {
-        self.ckpt.device()
+        match &self.source {
+            Source::Checkpoint(ckpt) => ckpt.device(),
+            Source::Builder { vb, .. } => vb.device(),
+        }
     }
 
     /// The checkpoint file (for errors raised while assembling layers).
     pub fn path(&self) -> &Path {
-        self.ckpt.path()
+        match &self.source {
+            Source::Checkpoint(ckpt) => ckpt.path(),
+            Source::Builder { path, .. } => path,
+        }
     }
 
     /// Wraps a candle error raised while assembling a layer from loaded tensors.
@@ -368,6 +438,43 @@ impl<'a> Vb<'a> {
             path: self.path().to_owned(),
             source,
         }
+    }
+}
+
+/// The typed error for a failed `VarBuilder` lookup of `key`: candle's
+/// missing-tensor and shape errors (under any backtrace or context wrapper)
+/// become [`LoadError::MissingTensor`] and [`LoadError::ShapeMismatch`].
+fn builder_error(
+    error: candle_core::Error,
+    path: &Path,
+    key: &str,
+    expected: &[usize],
+) -> LoadError {
+    fn innermost(e: &candle_core::Error) -> &candle_core::Error {
+        use candle_core::Error;
+        match e {
+            Error::WithBacktrace { inner, .. }
+            | Error::Context { inner, .. }
+            | Error::WithPath { inner, .. } => innermost(inner),
+            other => other,
+        }
+    }
+    match innermost(&error) {
+        candle_core::Error::CannotFindTensor { .. } => LoadError::MissingTensor {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            expected: expected.to_vec(),
+        },
+        candle_core::Error::UnexpectedShape { got, .. } => LoadError::ShapeMismatch {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            expected: expected.to_vec(),
+            found: got.dims().to_vec(),
+        },
+        _ => LoadError::Candle {
+            path: path.to_owned(),
+            source: error,
+        },
     }
 }
 
@@ -450,4 +557,84 @@ fn initial_values(key: &str, shape: &[usize], seed: u64) -> Vec<f32> {
             (z * std) as f32
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::VarBuilder;
+
+    use super::Vb;
+    use crate::error::LoadError;
+
+    /// A builder over one `[2, 3]` tensor `outer.inner.weight`, viewed from `outer`.
+    fn builder_view(label: &Path) -> Vb<'static> {
+        let t = Tensor::zeros((2, 3), DType::F32, &Device::Cpu).unwrap();
+        let map = HashMap::from([("outer.inner.weight".to_owned(), t)]);
+        let vb = VarBuilder::from_tensors(map, DType::F32, &Device::Cpu);
+        Vb::from_var_builder(vb.pp("outer"), label)
+    }
+
+    #[test]
+    fn a_builder_view_keeps_the_builders_prefix() {
+        let vb = builder_view(Path::new("w.safetensors")).pp("inner");
+        assert_eq!(vb.key("weight"), "outer.inner.weight");
+        assert!(vb.contains("weight"));
+        assert!(!vb.contains("bias"));
+        assert_eq!(vb.get(&[2, 3], "weight").unwrap().dims(), &[2, 3]);
+    }
+
+    #[test]
+    fn a_builder_views_wrong_shape_names_file_key_and_both_shapes() {
+        let label = Path::new("head.safetensors");
+        match builder_view(label).pp("inner").get(&[3, 2], "weight") {
+            Err(LoadError::ShapeMismatch {
+                path,
+                key,
+                expected,
+                found,
+            }) => {
+                assert_eq!(path, label);
+                assert_eq!(key, "outer.inner.weight");
+                assert_eq!(expected, vec![3, 2]);
+                assert_eq!(found, vec![2, 3]);
+            }
+            other => panic!("expected a shape mismatch, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn a_builder_views_missing_tensor_names_file_key_and_shape() {
+        let label = Path::new("head.safetensors");
+        match builder_view(label).pp("inner").get(&[2], "bias") {
+            Err(LoadError::MissingTensor {
+                path,
+                key,
+                expected,
+            }) => {
+                assert_eq!(path, label);
+                assert_eq!(key, "outer.inner.bias");
+                assert_eq!(expected, vec![2]);
+            }
+            other => panic!("expected a missing tensor, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn a_builder_over_a_varmap_creates_variables_with_the_hint() {
+        let vars = candle_nn::VarMap::new();
+        let vb = Vb::from_var_builder(
+            VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu),
+            Path::new("<vars>"),
+        );
+        let t = vb
+            .pp("norm")
+            .get_with_init(&[4], "weight", candle_nn::Init::Const(1.0))
+            .unwrap();
+        assert_eq!(t.to_vec1::<f32>().unwrap(), vec![1.0; 4]);
+        assert!(vars.data().lock().unwrap().contains_key("norm.weight"));
+    }
 }

@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
-use emoscope_models::emotion::{Dimension, Manifest};
-use emoscope_models::{EmotionModel, LoadError, LoadOptions, Mode, RunError};
+use candle_core::{DType, Device, Tensor};
+use emoscope_models::emotion::{Dimension, Manifest, Parts};
+use emoscope_models::{
+    EmotionModel, LoadError, LoadOptions, Mode, RunError, SslConfig, SslEncoder,
+};
 
 mod common;
 use common::max_abs_diff;
@@ -273,21 +275,112 @@ fn a_missing_tokenizer_is_named() {
     }
 }
 
+/// The audio backbone's configuration of a checkpoint copied by [`copy_checkpoint`].
+fn audio_config(m: &Manifest) -> SslConfig {
+    let audio = Path::new(&m.audio.as_ref().unwrap().path);
+    SslConfig::from_file(&audio.join("config.json")).unwrap()
+}
+
+/// Removes `key` from the head weights of a checkpoint copied by [`copy_checkpoint`].
+fn remove_head_tensor(dir: &Path, key: &str) -> PathBuf {
+    let path = dir.join("head.safetensors");
+    let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    assert!(tensors.remove(key).is_some(), "the fixture has {key}");
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    path
+}
+
 #[test]
-fn a_head_that_does_not_fit_the_backbone_names_the_file_and_key() {
-    // The attentive-statistics head expects 2 x 32 inputs; declaring mean pooling makes it 32.
+fn a_head_that_does_not_fit_the_backbone_names_the_file_key_and_shapes() {
+    // The attentive-statistics head reads [mean, std], 2 x hidden values;
+    // declaring mean pooling makes its first layer expect hidden.
     let (dir, mut m) = copy_checkpoint("audio_asp_weighted");
+    let hidden = audio_config(&m).hidden_size;
+    assert!(
+        m.head.hidden.is_empty(),
+        "one Linear from the pooled vector to 3 outputs"
+    );
     m.audio.as_mut().unwrap().pooling = emoscope_models::emotion::PoolingKind::Mean;
     m.write(dir.path()).unwrap();
     let err = EmotionModel::load(dir.path(), &LoadOptions::default())
         .err()
         .expect("must fail");
     let msg = err.to_string();
-    assert!(matches!(err, LoadError::Weights { .. }), "{msg}");
+    match err {
+        LoadError::ShapeMismatch {
+            path,
+            key,
+            expected,
+            found,
+        } => {
+            assert_eq!(path, dir.path().join("head.safetensors"));
+            assert_eq!(key, "head.layers.0.weight");
+            assert_eq!(expected, vec![3, hidden]);
+            assert_eq!(found, vec![3, 2 * hidden]);
+        }
+        other => panic!("expected ShapeMismatch, got {other:?}"),
+    }
     assert!(
         msg.contains("head.safetensors") && msg.contains("head.layers.0.weight"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_missing_head_tensor_names_the_file_key_and_shape() {
+    let (dir, m) = copy_checkpoint("audio_asp_weighted");
+    // Weighted layer selection: one logit per hidden state, the encoder's input included.
+    let states = audio_config(&m).num_hidden_layers + 1;
+    let head = remove_head_tensor(dir.path(), "layer_weights");
+    match EmotionModel::load(dir.path(), &LoadOptions::default()) {
+        Err(LoadError::MissingTensor {
+            path,
+            key,
+            expected,
+        }) => {
+            assert_eq!(path, head);
+            assert_eq!(key, "layer_weights");
+            assert_eq!(expected, vec![states]);
+        }
+        other => panic!("expected MissingTensor, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_head_built_from_a_var_builder_gives_the_same_typed_errors() {
+    // Training assembles the model with EmotionModel::from_parts and a candle VarBuilder.
+    let (dir, m) = copy_checkpoint("audio_asp_weighted");
+    let hidden = audio_config(&m).hidden_size;
+    let head = remove_head_tensor(dir.path(), "pooling.attention");
+    // SAFETY: the file is a private temporary copy nothing else writes.
+    let vb = unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(
+            std::slice::from_ref(&head),
+            DType::F32,
+            &Device::Cpu,
+        )
+    }
+    .unwrap();
+    let audio = SslEncoder::load(Path::new(&m.audio.as_ref().unwrap().path)).unwrap();
+    let parts = Parts {
+        audio: Some(audio),
+        text: None,
+        head: vb,
+        head_path: head.clone(),
+    };
+    match EmotionModel::from_parts(m, parts) {
+        Err(LoadError::MissingTensor {
+            path,
+            key,
+            expected,
+        }) => {
+            assert_eq!(path, head);
+            assert_eq!(key, "pooling.attention");
+            // The learned query of attentive statistics pooling: [hidden, 1].
+            assert_eq!(expected, vec![hidden, 1]);
+        }
+        other => panic!("expected MissingTensor, got {:?}", other.err()),
+    }
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! Bad checkpoints give errors that name the file, the key and the shapes.
+//! Bad checkpoints give errors that name the file, the key and the shapes,
+//! for every model family: the speech encoders, the text encoders and the
+//! emotion head.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
-use emoscope_models::{LoadError, SslEncoder};
+use candle_core::{DType, Device, Tensor};
+use emoscope_models::{LoadError, SslEncoder, TextEncoder};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -12,18 +14,39 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Copies a fixture checkpoint into a temporary directory, letting `edit` change its tensors.
+/// Copies a fixture speech checkpoint into a temporary directory, letting `edit` change its tensors.
 fn edited_copy(name: &str, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
+    edited_copy_of(
+        &fixture(name),
+        &["config.json", "preprocessor_config.json"],
+        "model.safetensors",
+        edit,
+    )
+}
+
+/// Copies `files` and the weights file `weights` of the directory `src` into
+/// a temporary directory, letting `edit` change the tensors.
+fn edited_copy_of(
+    src: &Path,
+    files: &[&str],
+    weights: &str,
+    edit: impl FnOnce(&mut HashMap<String, Tensor>),
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["config.json", "preprocessor_config.json"] {
-        std::fs::copy(fixture(name).join(f), dir.path().join(f)).unwrap();
+    for f in files {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
-    let mut tensors =
-        candle_core::safetensors::load(fixture(name).join("model.safetensors"), &Device::Cpu)
-            .unwrap();
+    let mut tensors = candle_core::safetensors::load(src.join(weights), &Device::Cpu).unwrap();
     edit(&mut tensors);
-    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    candle_core::safetensors::save(&tensors, dir.path().join(weights)).unwrap();
     dir
+}
+
+/// A field of a fixture's `config.json`.
+fn config_usize(dir: &Path, field: &str) -> usize {
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let cfg: serde_json::Value = serde_json::from_str(&text).unwrap();
+    cfg[field].as_u64().expect(field) as usize
 }
 
 #[test]
@@ -138,4 +161,102 @@ fn input_shorter_than_the_receptive_field_is_an_input_error() {
     assert_eq!(model.config().receptive_field(), 400);
     assert!(model.encode(&[0.0; 399]).is_err());
     assert_eq!(model.encode(&[0.0; 400]).unwrap().frame_lengths, vec![1]);
+}
+
+/// A copy of a sentence-encoder fixture (`tests/fixtures/text/<name>`) with edited tensors.
+fn edited_text_copy(
+    name: &str,
+    edit: impl FnOnce(&mut HashMap<String, Tensor>),
+) -> tempfile::TempDir {
+    edited_copy_of(
+        &fixture("text").join(name),
+        &["config.json", "tokenizer.json"],
+        "model.safetensors",
+        edit,
+    )
+}
+
+#[test]
+fn a_text_encoders_wrong_shape_names_file_key_and_both_shapes() {
+    let src = fixture("text/bert");
+    let (hidden, intermediate) = (
+        config_usize(&src, "hidden_size"),
+        config_usize(&src, "intermediate_size"),
+    );
+    let key = "encoder.layer.1.intermediate.dense.weight";
+    // nn.Linear(hidden, intermediate) stores [intermediate, hidden]; store it transposed.
+    let dir = edited_text_copy("bert", |t| {
+        let w = t[key].t().unwrap().contiguous().unwrap();
+        t.insert(key.into(), w);
+    });
+    match TextEncoder::load(dir.path(), &Device::Cpu) {
+        Err(LoadError::ShapeMismatch {
+            path,
+            key: k,
+            expected,
+            found,
+        }) => {
+            assert_eq!(path, dir.path().join("model.safetensors"));
+            assert_eq!(k, key);
+            assert_eq!(expected, vec![intermediate, hidden]);
+            assert_eq!(found, vec![hidden, intermediate]);
+        }
+        other => panic!("expected ShapeMismatch, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_text_encoders_missing_tensor_names_file_key_and_shape() {
+    let src = fixture("text/distilbert");
+    let (dim, hidden_dim) = (config_usize(&src, "dim"), config_usize(&src, "hidden_dim"));
+    let key = "transformer.layer.1.ffn.lin2.weight";
+    let dir = edited_text_copy("distilbert", |t| {
+        t.remove(key);
+    });
+    match TextEncoder::load(dir.path(), &Device::Cpu) {
+        Err(LoadError::MissingTensor {
+            path,
+            key: k,
+            expected,
+        }) => {
+            assert_eq!(path, dir.path().join("model.safetensors"));
+            assert_eq!(k, key);
+            // ffn.lin2 is nn.Linear(hidden_dim, dim): weight [dim, hidden_dim].
+            assert_eq!(expected, vec![dim, hidden_dim]);
+        }
+        other => panic!("expected MissingTensor, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_text_encoder_built_from_a_var_builder_gives_the_same_typed_errors() {
+    // Training hands the text encoder a candle VarBuilder instead of a directory.
+    let src = fixture("text/bert");
+    let hidden = config_usize(&src, "hidden_size");
+    let key = "embeddings.LayerNorm.weight";
+    let dir = edited_text_copy("bert", |t| {
+        t.remove(key);
+    });
+    let weights = dir.path().join("model.safetensors");
+    // SAFETY: the file is a private temporary copy nothing else writes.
+    let vb = unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(
+            std::slice::from_ref(&weights),
+            DType::F32,
+            &Device::Cpu,
+        )
+    }
+    .unwrap();
+    match TextEncoder::load_with(dir.path(), vb) {
+        Err(LoadError::MissingTensor {
+            path,
+            key: k,
+            expected,
+        }) => {
+            assert_eq!(path, weights);
+            assert_eq!(k, key);
+            assert_eq!(expected, vec![hidden]);
+        }
+        other => panic!("expected MissingTensor, got {:?}", other.err()),
+    }
 }

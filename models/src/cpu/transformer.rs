@@ -2,7 +2,7 @@
 //! buffer, with its matrix products through the `gemm` crate and every
 //! element-wise step fused into row passes.
 //!
-//! Same arithmetic as the candle layer in [`crate::encoder`] (and as
+//! Same arithmetic as the candle layer in [`crate::speech::encoder`] (and as
 //! transformers): q/k/v projections (one GEMM against the concatenated
 //! weights, with the attention scaling folded into the query weights), per
 //! head `softmax(Q K^T) V` over the valid keys only (identical to adding the

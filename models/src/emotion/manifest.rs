@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::head::Activation;
 use crate::error::LoadError;
-use crate::head::Activation;
 
 /// The `format` value of every manifest.
 pub const FORMAT: &str = "emoscope-emotion-model";

@@ -4,11 +4,18 @@
 //! `EmotionModel { audio, text, head }` composes the backbones the way
 //! transformers' task models do (`XLMRobertaForSequenceClassification {
 //! roberta, classifier }`), each part loaded from its own directory or key
-//! prefix. One checkpoint format ([`manifest`]) covers the three modes
-//! (audio-only, text-only, audio+text) and both fusions; [`published`] maps
-//! published SER checkpoints (audeering's wav2vec2 MSP-Podcast model) onto it.
+//! prefix: the audio branch is a [`crate::speech`] encoder followed by
+//! [`pooling`] (layer weights, then mean or attentive statistics over time),
+//! the text branch a [`crate::text`] sentence encoder, and [`head`] holds the
+//! MLPs and the early or late fusion. One checkpoint format ([`manifest`])
+//! covers the three modes (audio-only, text-only, audio+text) and both
+//! fusions; [`published`] maps published SER checkpoints (audeering's
+//! wav2vec2 MSP-Podcast model) onto it. Samples and transcripts come in from
+//! the engine, the CLI and training; arousal, valence and dominance go out.
 
+pub mod head;
 pub mod manifest;
+pub mod pooling;
 pub mod published;
 
 use std::path::{Path, PathBuf};
@@ -16,12 +23,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::conv_cache::ConvFeatureCache;
 use crate::error::{LoadError, RunError};
-use crate::head::{Fusion, Mlp};
-use crate::model::{EncoderOutput, LoadOptions, SslEncoder};
-use crate::pooling::{AttentiveStatistics, LayerWeights, TimePooling};
+use crate::speech::conv_cache::ConvFeatureCache;
+use crate::speech::model::{EncoderOutput, LoadOptions, SslEncoder};
 use crate::text::{TextEncoder, TextPooling};
+use crate::weights::{Checkpoint, Vb};
+use head::{Fusion, Mlp};
+use pooling::{AttentiveStatistics, LayerWeights, TimePooling};
+
 pub use manifest::{
     AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
     TextPoolingKind, TextSpec, MANIFEST_FILE,
@@ -44,9 +53,63 @@ pub struct AudioBranch {
     selection: LayerSelection,
     layer_weights: Option<LayerWeights>,
     pooling: TimePooling,
+    span: tracing::Span,
 }
 
 impl AudioBranch {
+    /// The audio branch the manifest's `audio` section describes, over
+    /// `encoder`: checks the layer selection and the sample rate against the
+    /// encoder, applies the `normalize` override, and loads the layer
+    /// weights (`layer_weights`) and the pooling (`pooling.*`) from `vb`.
+    fn load(
+        spec: &AudioSpec,
+        sample_rate: u32,
+        mut encoder: SslEncoder,
+        vb: &Vb<'_>,
+    ) -> Result<Self, LoadError> {
+        let bad = |message: String| LoadError::Manifest {
+            path: vb.path().to_owned(),
+            message,
+        };
+        let cfg = encoder.config().clone();
+        if let LayerSelection::Index(i) = spec.layers {
+            if i > cfg.num_hidden_layers {
+                return Err(bad(format!(
+                    "`audio.layers` selects hidden state {i}, but the encoder has {} (0..={})",
+                    cfg.num_hidden_layers + 1,
+                    cfg.num_hidden_layers
+                )));
+            }
+        }
+        if let Some(on) = spec.normalize {
+            encoder.set_do_normalize(on);
+        }
+        if encoder.preprocessor().sampling_rate != sample_rate {
+            return Err(bad(format!(
+                "the manifest says {} Hz but the audio backbone's preprocessor says {} Hz",
+                sample_rate,
+                encoder.preprocessor().sampling_rate
+            )));
+        }
+        let layer_weights = match spec.layers {
+            LayerSelection::Weighted => Some(LayerWeights::load(cfg.num_hidden_layers + 1, vb)?),
+            _ => None,
+        };
+        let pooling = match spec.pooling {
+            PoolingKind::Mean => TimePooling::Mean,
+            PoolingKind::AttentiveStatistics => TimePooling::AttentiveStatistics(
+                AttentiveStatistics::load(cfg.hidden_size, &vb.pp("pooling"))?,
+            ),
+        };
+        Ok(Self {
+            encoder,
+            selection: spec.layers,
+            layer_weights,
+            pooling,
+            span: tracing::span!(tracing::Level::TRACE, "audio-branch"),
+        })
+    }
+
     /// The speech encoder.
     pub fn encoder(&self) -> &SslEncoder {
         &self.encoder
@@ -94,6 +157,7 @@ impl AudioBranch {
 
     /// Encodes and pools utterances (16 kHz mono) as one padded batch.
     pub fn forward(&self, utterances: &[&[f32]]) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
         let out = if let [one] = utterances {
             self.encoder.encode(one)?
         } else {
@@ -110,19 +174,21 @@ impl AudioBranch {
         samples: &[f32],
         cache: &mut ConvFeatureCache,
     ) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
         let out = self.encoder.encode_cached(samples, cache)?;
         self.pool(&out)
     }
 }
 
-/// Already-built parts of a model, for [`EmotionModel::from_parts`]: loading
-/// builds them from files, training from trainable variables.
+/// Already-built parts of a model, for [`EmotionModel::from_parts`]: training
+/// builds them from trainable variables.
 pub struct Parts<'a> {
     /// The audio encoder, when the manifest has an audio branch.
     pub audio: Option<SslEncoder>,
     /// The text encoder, when the manifest has a text branch.
     pub text: Option<TextEncoder>,
-    /// Where the head's tensors come from.
+    /// Where the head's tensors come from (training: a builder over a `VarMap`,
+    /// which creates the head's variables).
     pub head: VarBuilder<'a>,
     /// The head weights file, named in errors.
     pub head_path: PathBuf,
@@ -136,29 +202,132 @@ pub struct EmotionModel {
     fusion: Fusion,
     fallback: Option<Mlp>,
     order: [usize; 3],
+    /// Entered by [`Self::head_forward`]: fusion, fallback and bounding.
+    span: tracing::Span,
 }
 
-/// Opens a head weights file as a candle `VarBuilder` (safetensors, or a PyTorch pickle).
+/// Opens a head weights file as a candle `VarBuilder` (safetensors, or a
+/// PyTorch pickle), for building [`Parts`].
 pub fn head_var_builder(path: &Path, device: &Device) -> Result<VarBuilder<'static>, LoadError> {
     let weights_err = |e: candle_core::Error| LoadError::Weights {
         path: path.to_owned(),
         message: e.to_string(),
     };
     if !path.exists() {
-        return Err(LoadError::Io {
-            path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
+        return Err(head_not_found(path));
     }
-    if path
-        .extension()
-        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
-    {
+    if is_pickle(path) {
         VarBuilder::from_pth(path, DType::F32, device).map_err(weights_err)
     } else {
         // SAFETY: read-only mapping of a checkpoint that must not change while loading.
         unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }
             .map_err(weights_err)
+    }
+}
+
+fn head_not_found(path: &Path) -> LoadError {
+    LoadError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    }
+}
+
+/// Whether a head weights file is a PyTorch pickle (by its extension).
+fn is_pickle(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
+}
+
+/// Whether the built parts are the branches the manifest declares; `path`
+/// (the head weights) is named in the error.
+fn check_parts(manifest: &Manifest, audio: bool, text: bool, path: &Path) -> Result<(), LoadError> {
+    if manifest.audio.is_some() != audio || manifest.text.is_some() != text {
+        return Err(LoadError::Manifest {
+            path: path.to_owned(),
+            message: "the parts given do not match the branches the manifest declares".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The text branch the manifest's `text` section describes: `encoder` with
+/// the manifest's pooling when it names one (else the directory's own).
+fn text_branch(spec: &TextSpec, mut encoder: TextEncoder) -> TextEncoder {
+    match spec.pooling {
+        Some(TextPoolingKind::Mean) => encoder.set_pooling(TextPooling::Mean),
+        Some(TextPoolingKind::Cls) => encoder.set_pooling(TextPooling::Cls),
+        None => {}
+    }
+    encoder
+}
+
+/// The widths of the vectors the head reads: the pooled audio vector and
+/// the text embedding, for the branches the model has. Each MLP's first
+/// layer is loaded for its width, so a head trained on other widths fails
+/// with a shape mismatch naming that layer's weight.
+#[derive(Debug, Clone, Copy)]
+struct HeadInputs {
+    audio: Option<usize>,
+    text: Option<usize>,
+}
+
+impl HeadInputs {
+    /// Early fusion reads the branches' vectors concatenated, audio first.
+    fn concatenated(self) -> usize {
+        self.audio.unwrap_or(0) + self.text.unwrap_or(0)
+    }
+}
+
+/// One MLP of the head: `input` -> `spec.hidden` -> 3, its layers named by
+/// `spec.layer_names` (or `layers.N`) under `prefix`.
+fn load_mlp(spec: &HeadSpec, input: usize, prefix: &str, vb: &Vb<'_>) -> Result<Mlp, LoadError> {
+    let dims: Vec<usize> = std::iter::once(input)
+        .chain(spec.hidden.iter().copied())
+        .chain(std::iter::once(3))
+        .collect();
+    let names = spec
+        .layer_names
+        .clone()
+        .unwrap_or_else(|| Mlp::default_names(spec.hidden.len() + 1));
+    Mlp::load(&dims, &names, spec.activation, spec.dropout, &vb.pp(prefix))
+}
+
+/// The fusion head: one MLP over the concatenated vectors (`head.*`, or the
+/// manifest's `prefix`), or one per branch (`audio_head.*`, `text_head.*`)
+/// mixed by `late_weight`.
+fn load_fusion(spec: &HeadSpec, inputs: HeadInputs, vb: &Vb<'_>) -> Result<Fusion, LoadError> {
+    Ok(match spec.fusion {
+        FusionKind::Early => Fusion::Early {
+            head: load_mlp(
+                spec,
+                inputs.concatenated(),
+                spec.prefix.as_deref().unwrap_or("head"),
+                vb,
+            )?,
+        },
+        FusionKind::Late => Fusion::Late {
+            audio: load_mlp(spec, inputs.audio.unwrap_or(0), "audio_head", vb)?,
+            text: load_mlp(spec, inputs.text.unwrap_or(0), "text_head", vb)?,
+            late_weight: vb.get_with_init(&[3], "late_weight", candle_nn::Init::Const(0.0))?,
+        },
+    })
+}
+
+/// The audio-only fallback MLP (`fallback.*`) when the manifest asks for one.
+fn load_fallback(
+    spec: &HeadSpec,
+    inputs: HeadInputs,
+    vb: &Vb<'_>,
+) -> Result<Option<Mlp>, LoadError> {
+    if spec.audio_fallback {
+        Ok(Some(load_mlp(
+            spec,
+            inputs.audio.unwrap_or(0),
+            "fallback",
+            vb,
+        )?))
+    } else {
+        Ok(None)
     }
 }
 
@@ -193,134 +362,54 @@ impl EmotionModel {
             None => None,
         };
         let head_path = Manifest::resolve(dir, &manifest.head.weights);
-        let head = head_var_builder(&head_path, &opts.device)?;
-        Self::from_parts(
-            manifest,
-            Parts {
-                audio,
-                text,
-                head,
-                head_path,
-            },
-        )
+        if !head_path.exists() {
+            return Err(head_not_found(&head_path));
+        }
+        if is_pickle(&head_path) {
+            // candle's pickle reader reads only the tensors asked for; a
+            // published checkpoint's file holds the whole encoder besides the head.
+            let vb = head_var_builder(&head_path, &opts.device)?;
+            Self::assemble(manifest, audio, text, &Vb::from_var_builder(vb, &head_path))
+        } else {
+            let ckpt = Checkpoint::open(&[head_path], DType::F32, &opts.device)?;
+            let model = Self::assemble(manifest, audio, text, &ckpt.root(""))?;
+            Ok(model)
+        }
     }
 
     /// Assembles a model from its manifest and built parts; checks that the
     /// parts match the manifest and the head's tensors match the parts.
     pub fn from_parts(manifest: Manifest, parts: Parts<'_>) -> Result<Self, LoadError> {
-        let Parts {
-            audio,
-            text,
-            head: vb,
-            head_path,
-        } = parts;
-        let bad = |message: String| LoadError::Manifest {
-            path: head_path.clone(),
-            message,
-        };
-        let weights_err = |e: candle_core::Error| LoadError::Weights {
-            path: head_path.clone(),
-            message: e.to_string(),
-        };
-        if manifest.audio.is_some() != audio.is_some() || manifest.text.is_some() != text.is_some()
-        {
-            return Err(bad(
-                "the parts given do not match the branches the manifest declares".into(),
-            ));
-        }
+        let head = Vb::from_var_builder(parts.head, &parts.head_path);
+        Self::assemble(manifest, parts.audio, parts.text, &head)
+    }
+
+    /// [`Self::from_parts`] with the head's tensors under `vb`, in four
+    /// steps: the parts match the manifest, the audio branch, the text
+    /// branch, the head over their widths.
+    fn assemble(
+        manifest: Manifest,
+        audio: Option<SslEncoder>,
+        text: Option<TextEncoder>,
+        vb: &Vb<'_>,
+    ) -> Result<Self, LoadError> {
+        check_parts(&manifest, audio.is_some(), text.is_some(), vb.path())?;
         let audio = match (manifest.audio.as_ref(), audio) {
-            (Some(spec), Some(mut encoder)) => {
-                let cfg = encoder.config().clone();
-                if let LayerSelection::Index(i) = spec.layers {
-                    if i > cfg.num_hidden_layers {
-                        return Err(bad(format!(
-                            "`audio.layers` selects hidden state {i}, but the encoder has {} (0..={})",
-                            cfg.num_hidden_layers + 1,
-                            cfg.num_hidden_layers
-                        )));
-                    }
-                }
-                if let Some(on) = spec.normalize {
-                    encoder.set_do_normalize(on);
-                }
-                if encoder.preprocessor().sampling_rate != manifest.sample_rate {
-                    return Err(bad(format!(
-                        "the manifest says {} Hz but the audio backbone's preprocessor says {} Hz",
-                        manifest.sample_rate,
-                        encoder.preprocessor().sampling_rate
-                    )));
-                }
-                let layer_weights = match spec.layers {
-                    LayerSelection::Weighted => Some(
-                        LayerWeights::load(cfg.num_hidden_layers + 1, vb.clone())
-                            .map_err(weights_err)?,
-                    ),
-                    _ => None,
-                };
-                let pooling = match spec.pooling {
-                    PoolingKind::Mean => TimePooling::Mean,
-                    PoolingKind::AttentiveStatistics => TimePooling::AttentiveStatistics(
-                        AttentiveStatistics::load(cfg.hidden_size, vb.pp("pooling"))
-                            .map_err(weights_err)?,
-                    ),
-                };
-                Some(AudioBranch {
-                    encoder,
-                    selection: spec.layers,
-                    layer_weights,
-                    pooling,
-                })
+            (Some(spec), Some(encoder)) => {
+                Some(AudioBranch::load(spec, manifest.sample_rate, encoder, vb)?)
             }
             _ => None,
         };
         let text = match (manifest.text.as_ref(), text) {
-            (Some(spec), Some(mut t)) => {
-                match spec.pooling {
-                    Some(TextPoolingKind::Mean) => t.set_pooling(TextPooling::Mean),
-                    Some(TextPoolingKind::Cls) => t.set_pooling(TextPooling::Cls),
-                    None => {}
-                }
-                Some(t)
-            }
+            (Some(spec), Some(encoder)) => Some(text_branch(spec, encoder)),
             _ => None,
         };
-        let h = &manifest.head;
-        let a = audio.as_ref().map(AudioBranch::output_size);
-        let t = text.as_ref().map(TextEncoder::hidden_size);
-        let dims = |input: usize| -> Vec<usize> {
-            std::iter::once(input)
-                .chain(h.hidden.iter().copied())
-                .chain(std::iter::once(3))
-                .collect()
+        let inputs = HeadInputs {
+            audio: audio.as_ref().map(AudioBranch::output_size),
+            text: text.as_ref().map(TextEncoder::hidden_size),
         };
-        let names = h
-            .layer_names
-            .clone()
-            .unwrap_or_else(|| Mlp::default_names(h.hidden.len() + 1));
-        let mlp = |input: usize, prefix: &str| {
-            Mlp::load(&dims(input), &names, h.activation, h.dropout, vb.pp(prefix))
-                .map_err(weights_err)
-        };
-        let fusion = match h.fusion {
-            FusionKind::Early => Fusion::Early {
-                head: mlp(
-                    a.unwrap_or(0) + t.unwrap_or(0),
-                    h.prefix.as_deref().unwrap_or("head"),
-                )?,
-            },
-            FusionKind::Late => Fusion::Late {
-                audio: mlp(a.unwrap_or(0), "audio_head")?,
-                text: mlp(t.unwrap_or(0), "text_head")?,
-                late_weight: vb
-                    .get_with_hints(3, "late_weight", candle_nn::Init::Const(0.0))
-                    .map_err(weights_err)?,
-            },
-        };
-        let fallback = if h.audio_fallback {
-            Some(mlp(a.unwrap_or(0), "fallback")?)
-        } else {
-            None
-        };
+        let fusion = load_fusion(&manifest.head, inputs, vb)?;
+        let fallback = load_fallback(&manifest.head, inputs, vb)?;
         let order = manifest.output_index();
         Ok(Self {
             manifest,
@@ -329,6 +418,7 @@ impl EmotionModel {
             fusion,
             fallback,
             order,
+            span: tracing::span!(tracing::Level::TRACE, "emotion-head"),
         })
     }
 
@@ -377,6 +467,7 @@ impl EmotionModel {
         text: Option<&Tensor>,
         train: bool,
     ) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
         let audio =
             if self.audio.is_some() {
                 Some(audio.ok_or_else(|| {

@@ -15,12 +15,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::head::Activation;
 use super::manifest::{
     AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind, FORMAT,
     VERSION,
 };
 use crate::error::LoadError;
-use crate::head::Activation;
 
 /// The architectures whose directories are read as audeering-style regression models.
 const REGRESSION_ARCHITECTURES: [&str; 2] = [

@@ -12,11 +12,14 @@
 //! `encoder.layer.N.attention.output.{dense, LayerNorm}`,
 //! `encoder.layer.N.intermediate.dense`, `encoder.layer.N.output.{dense, LayerNorm}`.
 
-use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{embedding, linear, Activation, Embedding, Linear, VarBuilder};
+use candle_core::{DType, Module, Tensor};
+use candle_nn::{Activation, Embedding, Linear};
 use serde::Deserialize;
 
-use crate::nn::{softmax_last_dim, LayerNorm};
+use super::attention::mask_bias;
+use crate::error::LoadError;
+use crate::nn::{embedding, layer_norm, linear, softmax_last_dim, LayerNorm};
+use crate::weights::Vb;
 
 /// `config.json` of a BERT / RoBERTa / XLM-R checkpoint (the fields the encoder needs).
 /// Upstream: transformers' `models/bert/configuration_bert.py`, `models/roberta/configuration_roberta.py`.
@@ -73,13 +76,6 @@ impl Config {
     }
 }
 
-/// A LayerNorm from a candle `VarBuilder` (`weight`, `bias`).
-pub(crate) fn layer_norm(dim: usize, eps: f64, vb: VarBuilder<'_>) -> Result<LayerNorm> {
-    let w = vb.get_with_hints(dim, "weight", candle_nn::Init::Const(1.0))?;
-    let b = vb.get_with_hints(dim, "bias", candle_nn::Init::Const(0.0))?;
-    Ok(LayerNorm::new(w, b, eps))
-}
-
 struct Embeddings {
     word_embeddings: Embedding,
     position_embeddings: Embedding,
@@ -87,30 +83,33 @@ struct Embeddings {
     layer_norm: LayerNorm,
     roberta_positions: bool,
     pad: u32,
+    span: tracing::Span,
 }
 
 impl Embeddings {
-    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
         let h = cfg.hidden_size;
         Ok(Self {
-            word_embeddings: embedding(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
+            word_embeddings: embedding(&vb.pp("word_embeddings"), cfg.vocab_size, h)?,
             position_embeddings: embedding(
+                &vb.pp("position_embeddings"),
                 cfg.max_position_embeddings,
                 h,
-                vb.pp("position_embeddings"),
             )?,
             token_type_embeddings: embedding(
+                &vb.pp("token_type_embeddings"),
                 cfg.type_vocab_size,
                 h,
-                vb.pp("token_type_embeddings"),
             )?,
-            layer_norm: layer_norm(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+            layer_norm: layer_norm(&vb.pp("LayerNorm"), h, cfg.layer_norm_eps)?,
             roberta_positions: cfg.roberta_positions(),
             pad: cfg.pad_token_id,
+            span: tracing::span!(tracing::Level::TRACE, "bert-embeddings"),
         })
     }
 
-    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (b, n) = ids.dims2()?;
         let positions = if self.roberta_positions {
             // create_position_ids_from_input_ids: cumsum of the non-padding
@@ -144,27 +143,32 @@ struct Layer {
     output_norm: LayerNorm,
     activation: Activation,
     heads: usize,
+    span: tracing::Span,
 }
 
 impl Layer {
-    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    /// Loads `encoder.layer.{index}` from `vb`, rooted there.
+    fn load(cfg: &Config, vb: &Vb<'_>, index: usize) -> Result<Self, LoadError> {
         let h = cfg.hidden_size;
+        let eps = cfg.layer_norm_eps;
         let att = vb.pp("attention");
         Ok(Self {
-            query: linear(h, h, att.pp("self").pp("query"))?,
-            key: linear(h, h, att.pp("self").pp("key"))?,
-            value: linear(h, h, att.pp("self").pp("value"))?,
-            attention_dense: linear(h, h, att.pp("output").pp("dense"))?,
-            attention_norm: layer_norm(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
-            intermediate: linear(h, cfg.intermediate_size, vb.pp("intermediate").pp("dense"))?,
-            output: linear(cfg.intermediate_size, h, vb.pp("output").pp("dense"))?,
-            output_norm: layer_norm(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            query: linear(&att.pp("self").pp("query"), h, h)?,
+            key: linear(&att.pp("self").pp("key"), h, h)?,
+            value: linear(&att.pp("self").pp("value"), h, h)?,
+            attention_dense: linear(&att.pp("output").pp("dense"), h, h)?,
+            attention_norm: layer_norm(&att.pp("output").pp("LayerNorm"), h, eps)?,
+            intermediate: linear(&vb.pp("intermediate").pp("dense"), h, cfg.intermediate_size)?,
+            output: linear(&vb.pp("output").pp("dense"), cfg.intermediate_size, h)?,
+            output_norm: layer_norm(&vb.pp("output").pp("LayerNorm"), h, eps)?,
             activation: cfg.hidden_act,
             heads: cfg.num_attention_heads,
+            span: tracing::span!(tracing::Level::TRACE, "bert-layer", index),
         })
     }
 
-    fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (b, n, d) = x.dims3()?;
         let dh = d / self.heads;
         let split = |t: Tensor| {
@@ -192,31 +196,34 @@ impl Layer {
 pub struct BertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    span: tracing::Span,
 }
 
 impl BertModel {
     /// Builds the model from a view rooted where `embeddings.*` and `encoder.*` live.
-    pub fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    pub fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
         if cfg.position_embedding_type != "absolute" {
-            candle_core::bail!(
+            return Err(vb.candle_err(candle_core::Error::Msg(format!(
                 "position_embedding_type {:?} is not supported (only \"absolute\")",
                 cfg.position_embedding_type
-            );
+            ))));
         }
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| Layer::load(cfg, vb.pp("encoder").pp("layer").pp(i.to_string())))
-            .collect::<Result<_>>()?;
+            .map(|i| Layer::load(cfg, &vb.pp("encoder").pp("layer").pp(i.to_string()), i))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            embeddings: Embeddings::load(cfg, vb.pp("embeddings"))?,
+            embeddings: Embeddings::load(cfg, &vb.pp("embeddings"))?,
             layers,
+            span: tracing::span!(tracing::Level::TRACE, "bert"),
         })
     }
 
     /// Last hidden state `[batch, tokens, hidden]` for token ids `[batch, tokens]`
     /// and an attention mask `[batch, tokens]` (1 = real token, 0 = padding).
-    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let mut x = self.embeddings.forward(ids, attention_mask)?;
-        let bias = crate::text::distilbert::mask_bias(attention_mask, x.dtype())?;
+        let bias = mask_bias(attention_mask, x.dtype())?;
         for layer in &self.layers {
             x = layer.forward(&x, &bias)?;
         }

@@ -8,12 +8,14 @@
 //! `transformer.layer.N.{attention.{q_lin, k_lin, v_lin, out_lin},
 //! sa_layer_norm, ffn.{lin1, lin2}, output_layer_norm}`.
 
-use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{embedding, linear, Activation, Embedding, Linear, VarBuilder};
+use candle_core::{Module, Tensor};
+use candle_nn::{Activation, Embedding, Linear};
 use serde::Deserialize;
 
-use super::bert::layer_norm;
-use crate::nn::{softmax_last_dim, LayerNorm};
+use super::attention::mask_bias;
+use crate::error::LoadError;
+use crate::nn::{embedding, layer_norm, linear, softmax_last_dim, LayerNorm};
+use crate::weights::Vb;
 
 /// `config.json` of a DistilBERT checkpoint (the fields the encoder needs).
 /// Upstream: transformers' `models/distilbert/configuration_distilbert.py`.
@@ -47,22 +49,25 @@ struct Embeddings {
     word_embeddings: Embedding,
     position_embeddings: Embedding,
     layer_norm: LayerNorm,
+    span: tracing::Span,
 }
 
 impl Embeddings {
-    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
         Ok(Self {
-            word_embeddings: embedding(cfg.vocab_size, cfg.dim, vb.pp("word_embeddings"))?,
+            word_embeddings: embedding(&vb.pp("word_embeddings"), cfg.vocab_size, cfg.dim)?,
             position_embeddings: embedding(
+                &vb.pp("position_embeddings"),
                 cfg.max_position_embeddings,
                 cfg.dim,
-                vb.pp("position_embeddings"),
             )?,
-            layer_norm: layer_norm(cfg.dim, LAYER_NORM_EPS, vb.pp("LayerNorm"))?,
+            layer_norm: layer_norm(&vb.pp("LayerNorm"), cfg.dim, LAYER_NORM_EPS)?,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert-embeddings"),
         })
     }
 
-    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (_, n) = ids.dims2()?;
         let positions = Tensor::arange(0u32, n as u32, ids.device())?;
         let x = self
@@ -79,22 +84,25 @@ struct Attention {
     v_lin: Linear,
     out_lin: Linear,
     heads: usize,
+    span: tracing::Span,
 }
 
 impl Attention {
-    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
         let d = cfg.dim;
         Ok(Self {
-            q_lin: linear(d, d, vb.pp("q_lin"))?,
-            k_lin: linear(d, d, vb.pp("k_lin"))?,
-            v_lin: linear(d, d, vb.pp("v_lin"))?,
-            out_lin: linear(d, d, vb.pp("out_lin"))?,
+            q_lin: linear(&vb.pp("q_lin"), d, d)?,
+            k_lin: linear(&vb.pp("k_lin"), d, d)?,
+            v_lin: linear(&vb.pp("v_lin"), d, d)?,
+            out_lin: linear(&vb.pp("out_lin"), d, d)?,
             heads: cfg.n_heads,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert-attention"),
         })
     }
 
     /// `x` `[batch, tokens, dim]`; `bias` `[batch, 1, 1, tokens]` (0 for kept keys, -inf-like for masked).
-    fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let (b, n, d) = x.dims3()?;
         let dh = d / self.heads;
         let split = |t: Tensor| {
@@ -120,21 +128,25 @@ struct Layer {
     lin2: Linear,
     activation: Activation,
     output_layer_norm: LayerNorm,
+    span: tracing::Span,
 }
 
 impl Layer {
-    fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    /// Loads `transformer.layer.{index}` from `vb`, rooted there.
+    fn load(cfg: &Config, vb: &Vb<'_>, index: usize) -> Result<Self, LoadError> {
         Ok(Self {
-            attention: Attention::load(cfg, vb.pp("attention"))?,
-            sa_layer_norm: layer_norm(cfg.dim, LAYER_NORM_EPS, vb.pp("sa_layer_norm"))?,
-            lin1: linear(cfg.dim, cfg.hidden_dim, vb.pp("ffn").pp("lin1"))?,
-            lin2: linear(cfg.hidden_dim, cfg.dim, vb.pp("ffn").pp("lin2"))?,
+            attention: Attention::load(cfg, &vb.pp("attention"))?,
+            sa_layer_norm: layer_norm(&vb.pp("sa_layer_norm"), cfg.dim, LAYER_NORM_EPS)?,
+            lin1: linear(&vb.pp("ffn").pp("lin1"), cfg.dim, cfg.hidden_dim)?,
+            lin2: linear(&vb.pp("ffn").pp("lin2"), cfg.hidden_dim, cfg.dim)?,
             activation: cfg.activation,
-            output_layer_norm: layer_norm(cfg.dim, LAYER_NORM_EPS, vb.pp("output_layer_norm"))?,
+            output_layer_norm: layer_norm(&vb.pp("output_layer_norm"), cfg.dim, LAYER_NORM_EPS)?,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert-layer", index),
         })
     }
 
-    fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let x = self
             .sa_layer_norm
             .forward(&(self.attention.forward(x, bias)? + x)?)?;
@@ -149,43 +161,32 @@ impl Layer {
 pub struct DistilBertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    span: tracing::Span,
 }
 
 impl DistilBertModel {
     /// Builds the model from a view rooted where `embeddings.*` and `transformer.*` live.
-    pub fn load(cfg: &Config, vb: VarBuilder<'_>) -> Result<Self> {
+    pub fn load(cfg: &Config, vb: &Vb<'_>) -> Result<Self, LoadError> {
         let layers = (0..cfg.n_layers)
-            .map(|i| Layer::load(cfg, vb.pp("transformer").pp("layer").pp(i.to_string())))
-            .collect::<Result<_>>()?;
+            .map(|i| Layer::load(cfg, &vb.pp("transformer").pp("layer").pp(i.to_string()), i))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            embeddings: Embeddings::load(cfg, vb.pp("embeddings"))?,
+            embeddings: Embeddings::load(cfg, &vb.pp("embeddings"))?,
             layers,
+            span: tracing::span!(tracing::Level::TRACE, "distilbert"),
         })
     }
 
     /// Last hidden state `[batch, tokens, dim]` for token ids `[batch, tokens]`
     /// and an attention mask `[batch, tokens]` (1 = real token, 0 = padding).
-    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let mut x = self.embeddings.forward(ids)?;
         // Masked keys get the dtype's lowest value, as transformers' masked_fill does.
-        let keep = attention_mask
-            .to_dtype(DType::F32)?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
-        let bias = ((keep.ones_like()? - &keep)? * f32::MIN as f64)?.to_dtype(x.dtype())?;
+        let bias = mask_bias(attention_mask, x.dtype())?;
         for layer in &self.layers {
             x = layer.forward(&x, &bias)?;
         }
         Ok(x)
     }
-}
-
-/// The additive attention bias `[batch, 1, 1, tokens]` of a `[batch, tokens]`
-/// mask: 0 for real tokens, the lowest f32 for padding (transformers' masked_fill).
-pub(crate) fn mask_bias(attention_mask: &Tensor, dtype: DType) -> Result<Tensor> {
-    let keep = attention_mask
-        .to_dtype(DType::F32)?
-        .unsqueeze(1)?
-        .unsqueeze(1)?;
-    ((keep.ones_like()? - &keep)? * f32::MIN as f64)?.to_dtype(dtype)
 }

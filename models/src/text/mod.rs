@@ -18,8 +18,12 @@
 //! The backbones are written here ([`bert`], [`distilbert`]) rather than
 //! taken from candle-transformers, whose DistilBERT uses the tanh GELU and
 //! whose LayerNorms have no backward pass; ours are equal to transformers and
-//! can be fine-tuned.
+//! can be fine-tuned. Their weights come through [`Vb`], like every other
+//! family's: a [`Checkpoint`] over `model.safetensors` ([`TextEncoder::load`])
+//! or training's `VarBuilder` ([`TextEncoder::load_with`]), so a missing or
+//! mis-shaped tensor names the file, the key and the shapes.
 
+mod attention;
 pub mod bert;
 pub mod distilbert;
 
@@ -31,6 +35,7 @@ use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use crate::error::{LoadError, RunError};
+use crate::weights::{Checkpoint, Vb};
 
 /// How token states become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +67,7 @@ pub struct TextEncoder {
     pad_id: u32,
     hidden: usize,
     device: Device,
+    span: tracing::Span,
 }
 
 #[derive(Deserialize)]
@@ -130,29 +136,30 @@ impl TextEncoder {
     /// Loads a sentence encoder directory (see the module docs) onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LoadError> {
         let weights = weights_path(dir)?;
-        // SAFETY: read-only mapping of a checkpoint that must not change while loading.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights), DType::F32, device)
-        }
-        .map_err(|e| LoadError::Weights {
-            path: weights.clone(),
-            message: e.to_string(),
-        })?;
-        Self::load_with(dir, vb)
+        let ckpt = Checkpoint::open(std::slice::from_ref(&weights), DType::F32, device)?;
+        let encoder = Self::load_from(dir, &ckpt.root(""))?;
+        Ok(encoder)
     }
 
     /// Loads the configuration and tokenizer from `dir` and the weights from
-    /// `vb` (rooted where the checkpoint's keys start). Training passes a
-    /// builder over trainable variables initialised from the checkpoint.
+    /// a candle `VarBuilder` (rooted where the checkpoint's keys start).
+    /// Training passes a builder over trainable variables initialised from
+    /// the checkpoint; errors name `dir/model.safetensors`.
     pub fn load_with(dir: &Path, vb: VarBuilder<'_>) -> Result<Self, LoadError> {
+        Self::load_from(
+            dir,
+            &Vb::from_var_builder(vb, &dir.join("model.safetensors")),
+        )
+    }
+
+    /// Loads the configuration and tokenizer from `dir` and the weights from
+    /// `vb`, rooted where the checkpoint's keys start (a `bert.`, `roberta.`
+    /// or `distilbert.` prefix under it is found by itself).
+    pub fn load_from(dir: &Path, vb: &Vb<'_>) -> Result<Self, LoadError> {
         let device = vb.device().clone();
         let config_path = dir.join("config.json");
         let config_text = read_text(&config_path)?;
         let kind: ModelType = parse_json(&config_path, &config_text)?;
-        let candle = |source| LoadError::Candle {
-            path: dir.join("model.safetensors"),
-            source,
-        };
         let (backbone, position_budget) = match kind.model_type.as_str() {
             "bert" | "roberta" | "xlm-roberta" => {
                 let cfg: bert::Config = parse_json(&config_path, &config_text)?;
@@ -164,10 +171,10 @@ impl TextEncoder {
                     });
                 }
                 let prefix = if cfg.model_type == "bert" { "bert" } else { "roberta" };
-                let vb = if vb.contains_tensor(&format!("{prefix}.embeddings.word_embeddings.weight")) {
+                let vb = if vb.contains(&format!("{prefix}.embeddings.word_embeddings.weight")) {
                     vb.pp(prefix)
                 } else {
-                    vb
+                    vb.clone()
                 };
                 // RoBERTa's positions start after the padding index, so that many are unusable.
                 let budget = if cfg.roberta_positions() {
@@ -175,17 +182,17 @@ impl TextEncoder {
                 } else {
                     kind.max_position_embeddings
                 };
-                (Backbone::Bert(bert::BertModel::load(&cfg, vb).map_err(candle)?), budget)
+                (Backbone::Bert(bert::BertModel::load(&cfg, &vb)?), budget)
             }
             "distilbert" => {
                 let cfg: distilbert::Config = parse_json(&config_path, &config_text)?;
-                let vb = if vb.contains_tensor("distilbert.embeddings.word_embeddings.weight") {
+                let vb = if vb.contains("distilbert.embeddings.word_embeddings.weight") {
                     vb.pp("distilbert")
                 } else {
-                    vb
+                    vb.clone()
                 };
                 (
-                    Backbone::DistilBert(distilbert::DistilBertModel::load(&cfg, vb).map_err(candle)?),
+                    Backbone::DistilBert(distilbert::DistilBertModel::load(&cfg, &vb)?),
                     kind.max_position_embeddings,
                 )
             }
@@ -288,6 +295,7 @@ impl TextEncoder {
             pad_id: kind.pad_token_id.unwrap_or(0),
             hidden,
             device,
+            span: tracing::span!(tracing::Level::TRACE, "text-encoder"),
         })
     }
 
@@ -355,6 +363,7 @@ impl TextEncoder {
     /// Last hidden states `[windows, tokens, hidden]` of right-padded windows
     /// and their mask `[windows, tokens]` (1 for real tokens), in f32.
     pub fn forward_windows(&self, windows: &[Vec<u32>]) -> Result<(Tensor, Tensor), RunError> {
+        let _enter = self.span.enter();
         let n = windows.iter().map(Vec::len).max().unwrap_or(0);
         if n == 0 {
             return Err(RunError::Input("no window to encode".into()));

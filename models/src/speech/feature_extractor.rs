@@ -13,7 +13,7 @@ use candle_nn::GroupNorm;
 
 use crate::nn::LayerNorm;
 
-use crate::config::{FeatExtractNorm, SslConfig};
+use super::config::{FeatExtractNorm, SslConfig};
 use crate::cpu::conv::{ConvLayerWeights, ConvNorm, ConvStack};
 use crate::cpu::matrix::Precision;
 use crate::error::{LoadError, RunError};

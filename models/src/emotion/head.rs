@@ -5,10 +5,20 @@
 //! meet: early fusion concatenates the pooled audio vector and the text
 //! embedding before one MLP; late fusion runs one MLP per branch and mixes
 //! their predictions per output with learned weights `sigmoid(late_weight)`.
+//!
+//! Pooled vectors come in from the audio branch ([`super::AudioBranch::pool`])
+//! and the text encoder; predictions in the manifest's label order go out to
+//! [`super::EmotionModel`]. The layers load through [`Vb`] from the head
+//! weights file (`head.safetensors`, or a published checkpoint's
+//! `classifier.*`), like every other family's.
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
+
+use crate::error::LoadError;
+use crate::nn::linear;
+use crate::weights::Vb;
 
 /// Activation between MLP layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +47,7 @@ pub struct Mlp {
     layers: Vec<Linear>,
     activation: Activation,
     dropout: f32,
+    span: tracing::Span,
 }
 
 impl Mlp {
@@ -46,24 +57,28 @@ impl Mlp {
         names: &[String],
         activation: Activation,
         dropout: f32,
-        vb: VarBuilder<'_>,
-    ) -> Result<Self> {
+        vb: &Vb<'_>,
+    ) -> std::result::Result<Self, LoadError> {
         if names.len() + 1 != dims.len() {
-            candle_core::bail!(
-                "{} layer names for {} layers",
-                names.len(),
-                dims.len().saturating_sub(1)
-            );
+            return Err(LoadError::Weights {
+                path: vb.path().to_owned(),
+                message: format!(
+                    "{} layer names for {} layers",
+                    names.len(),
+                    dims.len().saturating_sub(1)
+                ),
+            });
         }
         let layers = dims
             .windows(2)
             .zip(names)
-            .map(|(d, name)| linear(d[0], d[1], vb.pp(name)))
-            .collect::<Result<_>>()?;
+            .map(|(d, name)| linear(&vb.pp(name), d[0], d[1]))
+            .collect::<std::result::Result<_, _>>()?;
         Ok(Self {
             layers,
             activation,
             dropout,
+            span: tracing::span!(tracing::Level::TRACE, "mlp"),
         })
     }
 
@@ -74,6 +89,7 @@ impl Mlp {
 
     /// `[batch, in]` -> `[batch, out]`; dropout only when `train`.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let _enter = self.span.enter();
         let mut x = x.clone();
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {

@@ -12,9 +12,16 @@
 //!
 //! Every function takes padded batches `[batch, frames, hidden]` with the
 //! valid frame count of each item, so padding never leaks into a result.
+//! The frames come from a [`crate::speech`] encoder's hidden states; the
+//! learned tensors (`layer_weights`, `pooling.*`) load through [`Vb`] from
+//! the emotion checkpoint's head weights.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::{Init, Linear};
+
+use crate::error::LoadError;
+use crate::nn::linear;
+use crate::weights::Vb;
 
 /// A `[batch, frames]` mask (1 for valid frames, 0 for padding) in `dtype`.
 pub fn frame_mask(
@@ -45,26 +52,29 @@ pub struct AttentiveStatistics {
     sap_linear: Linear,
     /// `[hidden, 1]`: the learned query the frame keys are scored against.
     attention: Tensor,
+    span: tracing::Span,
 }
 
 impl AttentiveStatistics {
     /// Loads `sap_linear.{weight,bias}` and `attention` for `hidden`-wide frames.
-    pub fn load(hidden: usize, vb: VarBuilder<'_>) -> Result<Self> {
+    pub fn load(hidden: usize, vb: &Vb<'_>) -> std::result::Result<Self, LoadError> {
         Ok(Self {
-            sap_linear: linear(hidden, hidden, vb.pp("sap_linear"))?,
-            attention: vb.get_with_hints(
-                (hidden, 1),
+            sap_linear: linear(&vb.pp("sap_linear"), hidden, hidden)?,
+            attention: vb.get_with_init(
+                &[hidden, 1],
                 "attention",
-                candle_nn::Init::Randn {
+                Init::Randn {
                     mean: 0.0,
                     stdev: 1.0,
                 },
             )?,
+            span: tracing::span!(tracing::Level::TRACE, "attentive-statistics"),
         })
     }
 
     /// `[batch, frames, hidden]` -> `[batch, 2 * hidden]` (weighted mean, then weighted std).
     pub fn forward(&self, x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let _enter = self.span.enter();
         let (batch, frames, _) = x.dims3()?;
         let h = self.sap_linear.forward(x)?.tanh()?;
         let scores = h.broadcast_matmul(&self.attention)?.squeeze(2)?; // [batch, frames]
@@ -111,13 +121,15 @@ impl TimePooling {
 pub struct LayerWeights {
     /// `[states]` logits; zeros (a plain average) when freshly initialised.
     logits: Tensor,
+    span: tracing::Span,
 }
 
 impl LayerWeights {
     /// Loads `layer_weights` for `states` hidden states (encoder input + every layer).
-    pub fn load(states: usize, vb: VarBuilder<'_>) -> Result<Self> {
+    pub fn load(states: usize, vb: &Vb<'_>) -> std::result::Result<Self, LoadError> {
         Ok(Self {
-            logits: vb.get_with_hints(states, "layer_weights", candle_nn::Init::Const(0.0))?,
+            logits: vb.get_with_init(&[states], "layer_weights", Init::Const(0.0))?,
+            span: tracing::span!(tracing::Level::TRACE, "layer-weights"),
         })
     }
 
@@ -128,6 +140,7 @@ impl LayerWeights {
 
     /// `Σ_l softmax(w)_l · states[l]` over equally shaped tensors.
     pub fn forward(&self, states: &[Tensor]) -> Result<Tensor> {
+        let _enter = self.span.enter();
         let w = self.weights()?.to_dtype(states[0].dtype())?;
         let stacked = Tensor::stack(states, 0)?; // [states, ...]
         let shape: Vec<usize> = std::iter::once(states.len())
@@ -156,8 +169,9 @@ mod tests {
 
     #[test]
     fn zero_logits_weight_layers_equally() {
-        let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
-        let lw = LayerWeights::load(3, vb).unwrap();
+        let zeros = candle_nn::VarBuilder::zeros(DType::F32, &Device::Cpu);
+        let vb = Vb::from_var_builder(zeros, std::path::Path::new("<zeros>"));
+        let lw = LayerWeights::load(3, &vb).unwrap();
         let states: Vec<Tensor> = [1f32, 2., 6.]
             .iter()
             .map(|&v| Tensor::new(&[v, v], &Device::Cpu).unwrap())

@@ -11,13 +11,13 @@
 use candle_core::{Module, Tensor};
 use candle_nn::Linear;
 
-use crate::config::SslConfig;
+use super::config::SslConfig;
+use super::positional::PositionalConvEmbedding;
 use crate::cpu::matrix::Precision;
 use crate::cpu::ops;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::{LoadError, RunError};
 use crate::nn::{layer_norm, linear, LayerNorm};
-use crate::positional::PositionalConvEmbedding;
 use crate::weights::Vb;
 
 /// `attention`: multi-head self-attention with q/k/v/out projections.
@@ -82,6 +82,7 @@ struct FeedForward {
     output_dense: Linear,
     /// Vectorised GELU (CPU f32) instead of candle's.
     cpu_kernels: bool,
+    span: tracing::Span,
 }
 
 impl FeedForward {
@@ -98,10 +99,12 @@ impl FeedForward {
                 cfg.hidden_size,
             )?,
             cpu_kernels,
+            span: tracing::span!(tracing::Level::TRACE, "feed-forward"),
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         let h = self.intermediate_dense.forward(x)?;
         let h = if self.cpu_kernels {
             ops::gelu(&h)?
@@ -212,6 +215,7 @@ pub struct Encoder {
     /// The same layers packed for the CPU kernels, when they are used.
     cpu_layers: Option<Vec<CpuEncoderLayer>>,
     stable: bool,
+    span: tracing::Span,
 }
 
 impl Encoder {
@@ -240,6 +244,7 @@ impl Encoder {
             layers,
             cpu_layers,
             stable: cfg.do_stable_layer_norm,
+            span: tracing::span!(tracing::Level::TRACE, "encoder"),
         })
     }
 
@@ -251,6 +256,7 @@ impl Encoder {
         x: &Tensor,
         frame_lengths: &[usize],
     ) -> Result<(Vec<Tensor>, Tensor), RunError> {
+        let _enter = self.span.enter();
         let (batch, frames, _) = x.dims3()?;
         let padded = frame_lengths.iter().any(|&n| n < frames);
         let (mut x, additive) = if padded {
@@ -282,10 +288,12 @@ impl Encoder {
         if let Some(cpu_layers) = &self.cpu_layers {
             let (batch, frames, hidden) = x.dims3()?;
             let mut data = x.flatten_all()?.to_vec1::<f32>()?;
-            for layer in cpu_layers {
+            for (layer, cpu_layer) in self.layers.iter().zip(cpu_layers) {
+                // The kernel runs this layer's weights, so it runs in its span.
+                let _enter = layer.span.enter();
                 hidden_states.push(x);
                 for (item, &valid) in data.chunks_exact_mut(frames * hidden).zip(frame_lengths) {
-                    layer.forward(item, frames, valid);
+                    cpu_layer.forward(item, frames, valid);
                 }
                 x = Tensor::from_slice(&data, (batch, frames, hidden), x_device(&hidden_states))?;
             }

@@ -1,17 +1,23 @@
 //! The speech SSL encoder as a whole (`HubertModel` / `Wav2Vec2Model`):
 //! checkpoint directory in, every hidden state out.
+//!
+//! [`SslEncoder`] reads the two configuration files, finds the key prefix
+//! (`""`, `hubert.`, `wav2vec2.`), chooses the CPU kernels or candle ops
+//! ([`LoadOptions`]) and owns the three stages; [`SslEncoder::encode`] and
+//! friends prepare the samples and return an [`EncoderOutput`] to the
+//! emotion model's audio branch, layer analysis and training.
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::config::{PreprocessorConfig, SslConfig};
+use super::config::{PreprocessorConfig, SslConfig};
+use super::encoder::Encoder;
+use super::feature_extractor::FeatureEncoder;
+use super::feature_projection::FeatureProjection;
+use super::preprocess::{pad_batch, zero_mean_unit_var};
 use crate::cpu::matrix::Precision;
-use crate::encoder::Encoder;
 use crate::error::{LoadError, RunError};
-use crate::feature_extractor::FeatureEncoder;
-use crate::feature_projection::FeatureProjection;
-use crate::preprocess::{pad_batch, zero_mean_unit_var};
 use crate::weights::Checkpoint;
 
 /// Key prefixes under which task models store the encoder (`HubertForSequenceClassification`
@@ -102,6 +108,7 @@ pub struct SslEncoder {
     encoder: Encoder,
     device: Device,
     dtype: DType,
+    span: tracing::Span,
 }
 
 impl SslEncoder {
@@ -146,6 +153,7 @@ impl SslEncoder {
             preprocessor,
             device: opts.device.clone(),
             dtype: storage_dtype(opts),
+            span: tracing::span!(tracing::Level::TRACE, "ssl-encoder"),
         })
     }
 
@@ -282,6 +290,7 @@ impl SslEncoder {
         input: &Tensor,
         lengths: Option<&[usize]>,
     ) -> Result<EncoderOutput, RunError> {
+        let _enter = self.span.enter();
         let (extract_features, frame_lengths) = self.extract_features(input, lengths)?;
         self.forward_features(&extract_features, &frame_lengths)
     }

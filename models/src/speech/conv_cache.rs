@@ -17,9 +17,9 @@
 
 use candle_core::Tensor;
 
-use crate::config::FeatExtractNorm;
+use super::config::FeatExtractNorm;
+use super::model::{EncoderOutput, SslEncoder};
 use crate::error::RunError;
-use crate::model::{EncoderOutput, SslEncoder};
 
 /// The previous window's samples and conv features, owned by whoever
 /// streams windows through one encoder (the engine's predictor).

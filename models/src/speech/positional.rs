@@ -9,7 +9,7 @@
 
 use candle_core::Tensor;
 
-use crate::config::SslConfig;
+use super::config::SslConfig;
 use crate::cpu::conv::GroupedConv;
 use crate::error::{LoadError, RunError};
 use crate::weights::Vb;

@@ -5,7 +5,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::Linear;
 
-use crate::config::SslConfig;
+use super::config::SslConfig;
 use crate::error::LoadError;
 use crate::nn::{layer_norm, linear, LayerNorm};
 use crate::weights::Vb;
