@@ -5,7 +5,8 @@
 //! Defaults use controllers 20-22 (undefined in the MIDI 1.0 table, so no
 //! synth reacts to them unasked) on channel 1. In 14-bit mode the value is
 //! split into an MSB on the controller and an LSB on controller + 32, as the
-//! MIDI specification pairs controllers 0-31 with 32-63.
+//! MIDI specification pairs controllers 0-31 with 32-63. Values reach these
+//! functions normalised by the model's range ([`OutputRange::normalise`](crate::OutputRange::normalise)).
 
 /// Default controller numbers for arousal, valence and dominance.
 pub const DEFAULT_CC: [u8; 3] = [20, 21, 22];
@@ -15,16 +16,6 @@ pub const DEFAULT_CHANNEL: u8 = 0;
 
 /// Offset from an MSB controller (0-31) to its LSB partner in 14-bit mode.
 pub const LSB_OFFSET: u8 = 32;
-
-/// Where `value` sits in `range` (`min`, `max`), clamped to 0..=1; NaN maps to the midpoint.
-pub fn normalise(value: f32, (min, max): (f32, f32)) -> f32 {
-    let t = (value - min) / (max - min);
-    if t.is_nan() {
-        0.5
-    } else {
-        t.clamp(0.0, 1.0)
-    }
-}
 
 /// A normalised value (0..=1) as a 7-bit controller value, rounded to nearest.
 pub fn to_cc7(t: f32) -> u8 {
@@ -40,23 +31,24 @@ pub fn to_cc14(t: f32) -> (u8, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutputRange;
 
     #[test]
     fn range_ends_map_to_controller_ends() {
-        for range in [(0.0, 1.0), (1.0, 7.0), (-1.0, 1.0)] {
-            assert_eq!(to_cc7(normalise(range.0, range)), 0);
-            assert_eq!(to_cc7(normalise(range.1, range)), 127);
-            assert_eq!(to_cc14(normalise(range.0, range)), (0, 0));
-            assert_eq!(to_cc14(normalise(range.1, range)), (127, 127));
+        for range in [(0.0, 1.0), (1.0, 7.0), (-1.0, 1.0)].map(|(a, b)| OutputRange::new(a, b)) {
+            assert_eq!(to_cc7(range.normalise(range.min)), 0);
+            assert_eq!(to_cc7(range.normalise(range.max)), 127);
+            assert_eq!(to_cc14(range.normalise(range.min)), (0, 0));
+            assert_eq!(to_cc14(range.normalise(range.max)), (127, 127));
         }
     }
 
     #[test]
     fn out_of_range_and_nan_are_clamped() {
-        assert_eq!(to_cc7(normalise(9.0, (1.0, 7.0))), 127);
-        assert_eq!(to_cc7(normalise(-3.0, (0.0, 1.0))), 0);
+        assert_eq!(to_cc7(OutputRange::new(1.0, 7.0).normalise(9.0)), 127);
+        assert_eq!(to_cc7(OutputRange::UNIT.normalise(-3.0)), 0);
         // Midpoint: 0.5 * 127 = 63.5 rounds to 64; 0.5 * 16383 = 8191.5 -> 8192 = 64 << 7.
-        assert_eq!(to_cc7(normalise(f32::NAN, (0.0, 1.0))), 64);
+        assert_eq!(to_cc7(OutputRange::UNIT.normalise(f32::NAN)), 64);
         assert_eq!(to_cc14(0.5), (64, 0));
     }
 

@@ -133,18 +133,21 @@ fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
     assert_eq!(expected.len(), 1);
     assert_eq!(doc.timeline.len(), 1);
     assert_eq!(
-        (doc.timeline[0].start, doc.timeline[0].end),
-        (expected[0].start, expected[0].end)
+        (doc.timeline[0].span.start, doc.timeline[0].span.end),
+        (expected[0].reading.span.start, expected[0].reading.span.end)
     );
-    assert_eq!(doc.timeline[0].start, 0.0);
+    assert_eq!(doc.timeline[0].span.start, 0.0);
     // The window ends with the last model-rate sample (16 kHz from 22.05 kHz).
-    assert!((doc.timeline[0].end - duration).abs() < 1.0 / 16_000.0);
-    assert_eq!(doc.timeline[0].arousal, expected[0].smoothed.arousal);
+    assert!((doc.timeline[0].span.end - duration).abs() < 1.0 / 16_000.0);
+    assert_eq!(
+        doc.timeline[0].emotion.arousal,
+        expected[0].reading.emotion.arousal
+    );
     // The engine's streaming resampler against a one-shot resampling of the
     // whole file: the same reading up to resampler differences.
     let x = load_mono(&wav, 16_000).unwrap();
     let whole = m.predict(&x, "").unwrap();
-    let d = (doc.timeline[0].arousal - whole.arousal).abs();
+    let d = (doc.timeline[0].emotion.arousal - whole.arousal).abs();
     assert!(d < 1e-3, "arousal differs by {d}");
     assert_eq!(
         doc.timeline[0].text,
@@ -157,7 +160,7 @@ fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
         .segments
         .iter()
         .filter(|s| s.source == SegmentSource::Transcript)
-        .map(|s| (s.start, s.end, s.text.as_str()))
+        .map(|s| (s.span.start, s.span.end, s.text.as_str()))
         .collect();
     assert_eq!(
         from_transcript,
@@ -167,12 +170,13 @@ fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
         ]
     );
     for w in doc.segments.windows(2) {
-        assert!(w[0].end <= w[1].start, "{:?}", doc.segments);
+        assert!(w[0].span.end <= w[1].span.start, "{:?}", doc.segments);
     }
     for seg in &doc.segments {
-        assert!(seg.start >= 0.0 && seg.end <= duration && seg.end - seg.start >= 0.001);
+        let s = seg.span;
+        assert!(s.start >= 0.0 && s.end <= duration && s.end - s.start >= 0.001);
         if seg.source == SegmentSource::Vad {
-            assert!(seg.end - seg.start >= 0.25 && seg.text.is_empty());
+            assert!(s.end - s.start >= 0.25 && seg.text.is_empty());
         }
     }
 }
@@ -205,11 +209,8 @@ fn windows_over_a_longer_file_match_analyze_offline() {
     assert_eq!(expected.len(), 13);
     assert_eq!(doc.timeline.len(), expected.len());
     for (r, e) in doc.timeline.iter().zip(&expected) {
-        assert_eq!((r.start, r.end), (e.start, e.end));
-        assert_eq!(
-            (r.arousal, r.valence, r.dominance),
-            (e.smoothed.arousal, e.smoothed.valence, e.smoothed.dominance)
-        );
+        assert_eq!(r.span, e.reading.span);
+        assert_eq!(r.emotion, e.reading.emotion);
     }
     assert_eq!(doc.hop_seconds, 0.5);
     // Three utterances with 0.4 s of silence between the copies: the VAD finds speech in each third.
@@ -218,7 +219,7 @@ fn windows_over_a_longer_file_match_analyze_offline() {
         assert!(
             doc.segments
                 .iter()
-                .any(|s| s.start < thirds[k + 1] && s.end > thirds[k]),
+                .any(|s| s.span.start < thirds[k + 1] && s.span.end > thirds[k]),
             "no segment in third {k}: {:?}",
             doc.segments
         );
@@ -243,7 +244,7 @@ fn exports_read_back_equal_with_our_readers() {
     let mut want: Vec<(f64, f64, String)> = doc
         .segments
         .iter()
-        .map(|s| (r6(s.start), r6(s.end), s.label.clone()))
+        .map(|s| (r6(s.span.start), r6(s.span.end), s.label.clone()))
         .chain(
             doc.markers
                 .iter()
@@ -265,7 +266,7 @@ fn exports_read_back_equal_with_our_readers() {
     let want: Vec<(f64, f64, String)> = doc
         .segments
         .iter()
-        .map(|s| (s.start, s.end, s.label.clone()))
+        .map(|s| (s.span.start, s.span.end, s.label.clone()))
         .collect();
     let got: Vec<(f64, f64, String)> = t
         .segments()
@@ -284,7 +285,7 @@ fn exports_read_back_equal_with_our_readers() {
     let want: Vec<(f64, String)> = doc
         .timeline
         .iter()
-        .map(|r| (r.centre(), format!("{:.4}", r.arousal)))
+        .map(|r| (r.span.centre(), format!("{:.4}", r.emotion.arousal)))
         .collect();
     assert_eq!(points, &want);
     let transcript::textgrid::TierItems::Intervals(words) = &grid.tiers[1].items else {
@@ -321,7 +322,7 @@ fn exports_read_back_equal_with_our_readers() {
     let want: Vec<(f64, f64, String)> = doc
         .segments
         .iter()
-        .map(|s| (ms(s.start), ms(s.end), s.label.clone()))
+        .map(|s| (ms(s.span.start), ms(s.span.end), s.label.clone()))
         .collect();
     assert_eq!(eaf.tiers[0].id, "segments");
     assert_eq!(eaf.tiers[0].annotations, want);
@@ -333,8 +334,8 @@ fn exports_read_back_equal_with_our_readers() {
     for (tier, pick) in eaf.tiers[2..].iter().zip([0usize, 1, 2]) {
         assert_eq!(tier.annotations.len(), doc.timeline.len());
         for ((a, b, v), r) in tier.annotations.iter().zip(&doc.timeline) {
-            let value = [r.arousal, r.valence, r.dominance][pick];
-            assert!(*a <= r.centre() && r.centre() <= *b);
+            let value = r.emotion.dimensions()[pick];
+            assert!(*a <= r.span.centre() && r.span.centre() <= *b);
             assert_eq!(v, &format!("{value:.4}"));
         }
     }
@@ -386,8 +387,8 @@ fn exports_read_back_equal_with_our_readers() {
         .collect();
     let mut want: Vec<(u32, String)> = Vec::new();
     for s in &doc.segments {
-        want.push(((s.start * 960.0).round() as u32, s.label.clone()));
-        want.push(((s.end * 960.0).round() as u32, "end".into()));
+        want.push(((s.span.start * 960.0).round() as u32, s.label.clone()));
+        want.push(((s.span.end * 960.0).round() as u32, "end".into()));
     }
     assert_eq!(markers, want);
     let ccs: Vec<(u32, u8, u8)> = abs(&smf.tracks[1])
@@ -403,22 +404,16 @@ fn exports_read_back_equal_with_our_readers() {
             _ => None,
         })
         .collect();
-    let range = (doc.output_range[0], doc.output_range[1]);
+    let range = doc.output_range;
     let want: Vec<(u32, u8, u8)> = doc
         .timeline
         .iter()
         .flat_map(|r| {
-            let tick = (r.centre() * 960.0).round() as u32;
+            let tick = (r.span.centre() * 960.0).round() as u32;
             emoscope::cc::DEFAULT_CC
                 .into_iter()
-                .zip([r.arousal, r.valence, r.dominance])
-                .map(move |(cc, v)| {
-                    (
-                        tick,
-                        cc,
-                        emoscope::cc::to_cc7(emoscope::cc::normalise(v, range)),
-                    )
-                })
+                .zip(r.emotion.dimensions())
+                .map(move |(cc, v)| (tick, cc, emoscope::cc::to_cc7(range.normalise(v))))
         })
         .collect();
     assert_eq!(ccs, want);
@@ -441,9 +436,9 @@ fn exports_read_back_equal_with_our_readers() {
         &[
             "R1".to_string(),
             s0.label.clone(),
-            format!("{:.6}", s0.start),
-            format!("{:.6}", s0.end),
-            format!("{:.6}", s0.end - s0.start)
+            format!("{:.6}", s0.span.start),
+            format!("{:.6}", s0.span.end),
+            format!("{:.6}", s0.span.end - s0.span.start)
         ]
     );
     let m1 = &rows[1 + doc.segments.len()];
@@ -460,7 +455,10 @@ fn exports_read_back_equal_with_our_readers() {
     let mut rdr = csv::Reader::from_path(out.join("speech.emoscope.csv")).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), doc.timeline.len());
-    assert_eq!(rows[0][2].parse::<f32>().unwrap(), doc.timeline[0].arousal);
+    assert_eq!(
+        rows[0][2].parse::<f32>().unwrap(),
+        doc.timeline[0].emotion.arousal
+    );
     // Sonic Visualiser: four layers.
     for name in ["sv-arousal", "sv-valence", "sv-dominance", "sv-segments"] {
         assert!(
@@ -783,7 +781,7 @@ fn every_audio_format_decodes_and_annotates() {
         } else {
             // Lossy codecs add encoder delay/padding (MP3 frames are 1152 samples).
             assert!((doc.duration - 1.5).abs() < 0.1, "{ext}: {}", doc.duration);
-            let d = (doc.timeline[0].arousal - wav.timeline[0].arousal).abs();
+            let d = (doc.timeline[0].emotion.arousal - wav.timeline[0].emotion.arousal).abs();
             assert!(d < 0.05, "{ext}: arousal differs by {d}");
         }
     }
@@ -1016,14 +1014,15 @@ fn each_segment_is_read_from_its_own_audio_and_text() {
     assert_eq!(transcript_segments.len(), 2);
     for seg in transcript_segments {
         // The segment's own samples (at least 0.5 s, which both are).
-        assert!(seg.end - seg.start >= 0.5);
-        let from = (seg.start * 16_000.0).round() as usize;
-        let to = (seg.end * 16_000.0).round() as usize;
+        assert!(seg.span.end - seg.span.start >= 0.5);
+        let from = (seg.span.start * 16_000.0).round() as usize;
+        let to = (seg.span.end * 16_000.0).round() as usize;
         let alone = m.predict(&samples[from..to], &seg.text).unwrap();
+        let e = seg.emotion;
         assert!(
-            (seg.arousal - alone.arousal).abs() < 1e-5
-                && (seg.valence - alone.valence).abs() < 1e-5
-                && (seg.dominance - alone.dominance).abs() < 1e-5,
+            (e.arousal - alone.arousal).abs() < 1e-5
+                && (e.valence - alone.valence).abs() < 1e-5
+                && (e.dominance - alone.dominance).abs() < 1e-5,
             "{seg:?} vs {alone:?}"
         );
     }
@@ -1099,8 +1098,9 @@ fn values_outside_the_declared_range_are_flagged_and_bounded_heads_stay_inside()
         );
         ok(&run);
         let doc = read_doc(&out.join("speech.emoscope.json"));
-        let outside = |r: &emoscope::export::Reading| {
-            [r.arousal, r.valence, r.dominance]
+        let outside = |r: &emoscope::Reading| {
+            r.emotion
+                .dimensions()
                 .iter()
                 .any(|v| !(-1.0..=1.0).contains(v))
         };
@@ -1343,13 +1343,13 @@ fn windows_without_speech_get_no_reading_unless_asked() {
     // Windows lying wholly in the silence (3.46..15.46 s, with the VAD's
     // 0.3 s hangover at its edges) are left out; so are those with less than
     // a quarter of their 4 s of speech, and no other.
-    let speech_in = |r: &emoscope::export::Reading| {
-        let overlap = |a: f64, b: f64| (r.end.min(b) - r.start.max(a)).max(0.0);
+    let speech_in = |r: &emoscope::Reading| {
+        let overlap = |a: f64, b: f64| (r.span.end.min(b) - r.span.start.max(a)).max(0.0);
         overlap(0.0, 3.46) + overlap(15.46, 18.92)
     };
     for r in &all.timeline {
         let left_out = !gated.timeline.contains(r);
-        if r.start >= 3.8 && r.end <= 15.1 {
+        if r.span.start >= 3.8 && r.span.end <= 15.1 {
             assert!(left_out, "{r:?}");
         }
         if left_out {
@@ -1359,7 +1359,8 @@ fn windows_without_speech_get_no_reading_unless_asked() {
         }
     }
     assert!(!gated.no_speech.is_empty());
-    for &[a, b] in &gated.no_speech {
+    for s in &gated.no_speech {
+        let (a, b) = (s.start, s.end);
         assert!(a >= 3.46 && b <= 15.46, "{a}..{b}");
     }
     let labels = std::fs::read_to_string(gated_out.join("gap.emoscope.txt")).unwrap();

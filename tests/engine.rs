@@ -14,6 +14,7 @@ use emoscope::engine::{
     ModelState,
 };
 use emoscope::transcript::{Segment, Transcript};
+use emoscope::Span;
 
 mod common;
 use common::{model_dir, signal};
@@ -105,20 +106,17 @@ fn streamed_equals_offline(dir: &Path) {
     assert_eq!(shared.status.windows_dropped.load(Ordering::Relaxed), 0);
     assert_eq!(streamed.len(), offline.len());
     for (s, o) in streamed.iter().zip(&offline) {
-        assert_eq!((s.start, s.end), (o.start, o.end));
-        assert_eq!(
-            (s.arousal, s.valence, s.dominance),
-            (o.raw.arousal, o.raw.valence, o.raw.dominance)
-        );
-        assert_eq!(s.text, o.text);
+        assert_eq!(s.span, o.reading.span);
+        assert_eq!(s.emotion, o.raw);
+        assert_eq!(s.text, o.reading.text);
     }
     assert_eq!(streamed[0].text, "what a lovely day");
     assert_eq!(
         streamed[3].text, "",
         "the window from 3 s to 7 s does not overlap 1-3 s"
     );
-    let last = shared.readout.read().unwrap();
-    assert_eq!((last.start, last.end), (5.0, 9.0));
+    let last = shared.readout.read().unwrap().reading;
+    assert_eq!((last.span.start, last.span.end), (5.0, 9.0));
 }
 
 #[test]
@@ -150,7 +148,7 @@ fn looping_a_region_replaces_its_timeline_entries() {
     }
     let entries = shared.timeline.snapshot();
     assert_eq!(
-        entries.iter().map(|e| e.start).collect::<Vec<_>>(),
+        entries.iter().map(|e| e.span.start).collect::<Vec<_>>(),
         vec![0.0, 1.0]
     );
 }
@@ -203,7 +201,7 @@ fn a_failed_swap_keeps_the_model_and_a_good_swap_replaces_it() {
     let last = entries.last().unwrap();
     assert!(last.model_id.starts_with("model-b"));
     // The head of b is the negation of a's (same bias), so outputs differ.
-    assert_ne!(last.arousal, first[0].arousal);
+    assert_ne!(last.emotion.arousal, first[0].emotion.arousal);
 }
 
 #[test]
@@ -224,8 +222,8 @@ fn falling_behind_skips_to_the_newest_window_and_counts() {
     );
     let shared = engine.shared().clone();
     wait_until("a reading", || shared.readout.read().is_some());
-    let r = shared.readout.read().unwrap();
-    assert_eq!((r.start, r.end), (16.0, 20.0));
+    let r = shared.readout.read().unwrap().reading;
+    assert_eq!((r.span.start, r.span.end), (16.0, 20.0));
     assert_eq!(shared.status.windows_analysed.load(Ordering::Relaxed), 1);
     // 20 s give windows at 0..=16 s; all but the newest were skipped.
     assert_eq!(shared.status.windows_dropped.load(Ordering::Relaxed), 16);
@@ -250,8 +248,12 @@ fn nan_audio_is_counted_and_analysis_goes_on() {
     wait_until("the model", || shared.status.state() == ModelState::Loaded);
     input.push(&[&x[..]], 0, rate, true);
     wait_until("a reading", || shared.readout.read().is_some());
-    let r = shared.readout.read().unwrap();
-    assert!(r.arousal.is_finite() && r.valence.is_finite() && r.dominance.is_finite());
+    let r = shared.readout.read().unwrap().reading;
+    assert!(
+        r.emotion.arousal.is_finite()
+            && r.emotion.valence.is_finite()
+            && r.emotion.dominance.is_finite()
+    );
     // One in every 100 of 64000 samples.
     assert_eq!(input.stats().non_finite.load(Ordering::Relaxed), 640);
     assert_eq!(shared.capture.non_finite.load(Ordering::Relaxed), 640);
@@ -268,13 +270,14 @@ fn a_clip_shorter_than_a_window_is_analysed_whole() {
     let offline = analyze_offline(&x, 16_000.0, &mut model, &cfg, None).unwrap();
     assert_eq!(offline.len(), 1);
     let w = &offline[0];
-    assert_eq!((w.start, w.end), (0.0, 1.5));
+    assert_eq!((w.reading.span.start, w.reading.span.end), (0.0, 1.5));
     assert_eq!(w.raw, model.predict(&x, "").unwrap());
     // From another rate the window still spans the clip.
     let y = signal(2.5, 44_100.0);
     let offline = analyze_offline(&y, 44_100.0, &mut model, &cfg, None).unwrap();
     assert_eq!(offline.len(), 1);
-    assert!((offline[0].end - 2.5).abs() < 1e-3, "{}", offline[0].end);
+    let end = offline[0].reading.span.end;
+    assert!((end - 2.5).abs() < 1e-3, "{end}");
     // A clip of exactly one window is one ordinary window, not two.
     let z = signal(4.0, 16_000.0);
     assert_eq!(
@@ -301,7 +304,7 @@ fn overlapping_windows_reuse_conv_frames_where_the_encoder_allows() {
     // Each window against a predictor that has seen nothing before it.
     for w in &offline {
         let mut fresh = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
-        let start = (w.start * 16_000.0).round() as usize;
+        let start = (w.reading.span.start * 16_000.0).round() as usize;
         let full = fresh.predict(&x[start..start + 64_000], "").unwrap();
         assert_eq!(fresh.conv_cache().hits(), 0);
         for (a, b) in [
@@ -309,7 +312,11 @@ fn overlapping_windows_reuse_conv_frames_where_the_encoder_allows() {
             (w.raw.valence, full.valence),
             (w.raw.dominance, full.dominance),
         ] {
-            assert!((a - b).abs() <= 1e-4, "window at {} s: {a} vs {b}", w.start);
+            assert!(
+                (a - b).abs() <= 1e-4,
+                "window at {} s: {a} vs {b}",
+                w.reading.span.start
+            );
         }
     }
     // Streaming in random blocks takes the same path: identical results.
@@ -337,7 +344,7 @@ fn offline_analysis_reports_progress_window_by_window() {
     )
     .unwrap()
     .windows;
-    let ends: Vec<f64> = results.iter().map(|r| r.end).collect();
+    let ends: Vec<f64> = results.iter().map(|r| r.reading.span.end).collect();
     assert_eq!(heard, ends);
     assert_eq!(heard.len(), 17);
     assert!((heard[16] - 20.0).abs() < 1e-9, "{heard:?}");
@@ -357,7 +364,7 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
     let config = AnalysisConfig::default();
     let all = analyze_offline(&audio, 16_000.0, model.as_mut(), &config, None).unwrap();
     assert_eq!(all.len(), 9);
-    let speech = [(0.0, 3.0), (9.0, 12.0)];
+    let speech = [Span::new(0.0, 3.0), Span::new(9.0, 12.0)];
     let gated = emoscope::engine::analyze_offline_with(
         &audio,
         16_000.0,
@@ -369,11 +376,21 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
         },
     )
     .unwrap();
-    let starts: Vec<f64> = gated.windows.iter().map(|w| w.start).collect();
+    let starts: Vec<f64> = gated.windows.iter().map(|w| w.reading.span.start).collect();
     assert_eq!(starts, [0.0, 1.0, 2.0, 6.0, 7.0, 8.0]);
-    assert_eq!(gated.no_speech, [(3.0, 7.0), (4.0, 8.0), (5.0, 9.0)]);
+    assert_eq!(
+        gated.no_speech,
+        [
+            Span::new(3.0, 7.0),
+            Span::new(4.0, 8.0),
+            Span::new(5.0, 9.0)
+        ]
+    );
     for w in &gated.windows {
-        let same = all.iter().find(|a| a.start == w.start).unwrap();
+        let same = all
+            .iter()
+            .find(|a| a.reading.span.start == w.reading.span.start)
+            .unwrap();
         assert_eq!(w, same);
     }
     // Nothing but silence: no reading at all.
@@ -426,7 +443,7 @@ fn offline_run_in_blocks_equals_the_whole_signal() {
     let rate = 44_100.0;
     let audio = signal(9.3, rate);
     let config = AnalysisConfig::default();
-    let speech = [(0.0, 2.0), (8.0, 9.3)];
+    let speech = [Span::new(0.0, 2.0), Span::new(8.0, 9.3)];
     let options = || emoscope::engine::OfflineOptions {
         speech: Some(&speech),
         ..Default::default()
@@ -462,15 +479,14 @@ fn span_reader_in_blocks_equals_predict_span() {
     let requests: Vec<emoscope::engine::SpanRequest> = spans
         .iter()
         .map(|&(start, end, text)| emoscope::engine::SpanRequest {
-            start,
-            end,
+            span: Span::new(start, end),
             text: text.into(),
         })
         .collect();
     let whole: Vec<_> = spans
         .iter()
         .map(|&(a, b, t)| {
-            emoscope::engine::predict_span(model.as_mut(), &audio, a, b, t, 4.0).unwrap()
+            emoscope::engine::predict_span(model.as_mut(), &audio, Span::new(a, b), t, 4.0).unwrap()
         })
         .collect();
     for block in [1usize, 777, 16_000, audio.len()] {

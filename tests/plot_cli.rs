@@ -212,8 +212,8 @@ fn dense_labels_and_words_do_not_overprint() {
     doc.segments = (0..40)
         .map(|i| {
             let mut s = base.clone();
-            s.start = i as f64 * 0.175;
-            s.end = s.start + 0.175;
+            s.span.start = i as f64 * 0.175;
+            s.span.end = s.span.start + 0.175;
             s.label = format!("A.{i:02} V.50 D.50");
             s
         })

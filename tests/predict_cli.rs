@@ -50,14 +50,12 @@ fn predict_prints_the_offline_timeline() {
     assert_eq!(expected.len(), 3);
     assert_eq!(lines.len(), expected.len());
     for (l, e) in lines.iter().zip(&expected) {
-        assert_eq!(l["start"].as_f64().unwrap(), e.start);
-        assert_eq!(l["end"].as_f64().unwrap(), e.end);
-        assert_eq!(l["arousal"].as_f64().unwrap() as f32, e.smoothed.arousal);
-        assert_eq!(l["valence"].as_f64().unwrap() as f32, e.smoothed.valence);
-        assert_eq!(
-            l["dominance"].as_f64().unwrap() as f32,
-            e.smoothed.dominance
-        );
+        let (span, s) = (e.reading.span, e.reading.emotion);
+        assert_eq!(l["start"].as_f64().unwrap(), span.start);
+        assert_eq!(l["end"].as_f64().unwrap(), span.end);
+        assert_eq!(l["arousal"].as_f64().unwrap() as f32, s.arousal);
+        assert_eq!(l["valence"].as_f64().unwrap() as f32, s.valence);
+        assert_eq!(l["dominance"].as_f64().unwrap() as f32, s.dominance);
     }
 }
 

@@ -46,8 +46,8 @@ fn speech_in_silence_is_one_region_where_the_energy_is() {
         1.0 + e.start as f64 / 16_000.0,
         1.0 + e.end as f64 / 16_000.0,
     );
-    assert!((r[0].0 - start).abs() < 0.1, "{r:?} vs {start}..{end}");
-    assert!((r[0].1 - end).abs() < 0.2, "{r:?} vs {start}..{end}");
+    assert!((r[0].start - start).abs() < 0.1, "{r:?} vs {start}..{end}");
+    assert!((r[0].end - end).abs() < 0.2, "{r:?} vs {start}..{end}");
 }
 
 #[test]
@@ -68,5 +68,5 @@ fn hangover_joins_short_pauses_and_splits_long_ones() {
     let r = two(1.2);
     assert_eq!(r.len(), 2, "{r:?}");
     let second = 0.5 + voiced.len() as f64 / 16_000.0 + 1.2;
-    assert!((r[1].0 - second).abs() < 0.1, "{r:?} vs {second}");
+    assert!((r[1].start - second).abs() < 0.1, "{r:?} vs {second}");
 }

@@ -119,6 +119,7 @@ pub fn run(args: Args) -> Result<()> {
         bail!("{} has no labelled utterance", args.data.display());
     }
     let out_range = model.output_range();
+    let out_range = (out_range.min, out_range.max);
     let values = || labelled.iter().flat_map(|(_, l)| l.iter().copied());
     let span = values().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use emoscope::audio::decode_file;
-use emoscope::engine::{analyze_offline, load_predictor, Avd, EmotionPredictor};
+use emoscope::engine::{analyze_offline, load_predictor, EmotionPredictor};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Segment, Transcript};
+use emoscope::Emotion;
 
 use super::device::DeviceArg;
 use super::output::{note, outln};
@@ -127,30 +128,19 @@ fn predict_whole(
     model: &mut dyn EmotionPredictor,
     samples: &[f32],
     transcript: Option<&Transcript>,
-) -> Result<Avd> {
+) -> Result<Emotion> {
     let rate = model.sample_rate();
-    let (mut sum, mut total) = ([0f64; 3], 0f64);
+    let mut readings = Vec::new();
     for (start, end) in pieces(samples.len(), rate) {
         let text = transcript.map_or_else(String::new, |t| {
             let at = |i: usize| i as f64 / f64::from(rate);
             t.text_between(at(start), at(end))
         });
-        let avd = model.predict(&samples[start..end], &text)?;
-        let w = (end - start) as f64;
-        for (s, v) in sum
-            .iter_mut()
-            .zip([avd.arousal, avd.valence, avd.dominance])
-        {
-            *s += w * f64::from(v);
-        }
-        total += w;
+        let emotion = model.predict(&samples[start..end], &text)?;
+        readings.push(((end - start) as f64, emotion));
     }
-    let mean = |k: usize| (sum[k] / total.max(1.0)) as f32;
-    Ok(Avd {
-        arousal: mean(0),
-        valence: mean(1),
-        dominance: mean(2),
-    })
+    // No samples at all: no weight, and the reading is zero.
+    Ok(Emotion::weighted_mean(readings).unwrap_or_default())
 }
 
 /// Runs the prediction and prints it.
@@ -183,14 +173,14 @@ pub fn run(args: Args) -> Result<()> {
         let avd = predict_whole(model.as_mut(), &samples, transcript.as_ref())
             .with_context(|| format!("analysing {}", audio.display()))?;
         if args.json {
-            let (min, max) = model.output_range();
+            let range = model.output_range();
             let text = transcript
                 .as_ref()
                 .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
                 .unwrap_or_default();
             let line = serde_json::json!({
                 "arousal": avd.arousal, "valence": avd.valence, "dominance": avd.dominance,
-                "model": model.id(), "output_range": [min, max], "text": text, "pieces": n,
+                "model": model.id(), "output_range": range, "text": text, "pieces": n,
             });
             outln!("{line}");
         } else {
@@ -218,9 +208,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         if args.json {
             for r in &results {
+                let (span, e) = (r.reading.span, r.reading.emotion);
                 let line = serde_json::json!({
-                    "start": r.start, "end": r.end,
-                    "arousal": r.smoothed.arousal, "valence": r.smoothed.valence, "dominance": r.smoothed.dominance,
+                    "start": span.start, "end": span.end,
+                    "arousal": e.arousal, "valence": e.valence, "dominance": e.dominance,
                     "model": model.id(),
                 });
                 outln!("{line}");
@@ -235,11 +226,11 @@ pub fn run(args: Args) -> Result<()> {
                 "dominance"
             );
             for r in &results {
-                let s = r.smoothed;
+                let (span, s) = (r.reading.span, r.reading.emotion);
                 outln!(
                     "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
-                    r.start,
-                    r.end,
+                    span.start,
+                    span.end,
                     s.arousal,
                     s.valence,
                     s.dominance

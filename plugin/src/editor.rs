@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use egui::{self, Color32, RichText, Vec2};
-use emoscope::cc::normalise;
-use emoscope::engine::{ModelState, Reading, TimelineEntry};
+use emoscope::engine::{ModelState, Published};
+use emoscope::{OutputRange, Reading};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
 use nice_plug::prelude::*;
@@ -121,8 +121,8 @@ impl Editor for EmoscopeEditor {
 
 /// Values shown by one frame, gathered once per frame.
 struct Snapshot {
-    reading: Option<Reading>,
-    range: (f32, f32),
+    reading: Option<Published>,
+    range: OutputRange,
     now: f64,
 }
 
@@ -133,7 +133,7 @@ pub struct EditorApp {
     /// The host's GUI context (for `ParamSetter`), from `build`.
     gui: Option<GuiContext>,
     /// Timeline copy, refreshed when a new reading arrives.
-    timeline: Vec<TimelineEntry>,
+    timeline: Vec<Reading>,
     /// Readout count the copy corresponds to.
     timeline_count: u64,
     /// Whether an automation gesture is open on the three output parameters.
@@ -164,8 +164,8 @@ impl EditorApp {
         let reading = engine.as_ref().and_then(|e| e.readout.read());
         let range = engine
             .as_ref()
-            .map_or((0.0, 1.0), |e| e.status.output_range());
-        let count = reading.map_or(0, |r| r.count);
+            .map_or(OutputRange::UNIT, |e| e.status.output_range());
+        let count = reading.as_ref().map_or(0, |r| r.count);
         if count != self.timeline_count {
             self.timeline = self.shared.timeline();
             self.timeline_count = count;
@@ -174,7 +174,7 @@ impl EditorApp {
             .shared
             .playhead
             .seconds()
-            .or(reading.map(|r| r.end))
+            .or(reading.as_ref().map(|r| r.reading.span.end))
             .unwrap_or(0.0);
         Snapshot {
             reading,
@@ -202,12 +202,11 @@ impl EditorApp {
             params.iter().for_each(|x| setter.end_set_parameter(*x));
             self.gesture_open = false;
         }
-        if let (true, Some(r)) = (on, snap.reading) {
+        if let (true, Some(r)) = (on, &snap.reading) {
             if r.count != self.automation_count {
                 self.automation_count = r.count;
-                let v = [r.arousal, r.valence, r.dominance];
-                for (param, v) in params.iter().zip(v) {
-                    setter.set_parameter(*param, normalise(v, snap.range));
+                for (param, v) in params.iter().zip(r.reading.emotion.dimensions()) {
+                    setter.set_parameter(*param, snap.range.normalise(v));
                 }
             }
         }
@@ -279,7 +278,7 @@ impl EditorApp {
             .timeline
             .iter()
             .rev()
-            .find(|e| e.end <= snap.now + 0.5)
+            .find(|e| e.span.end <= snap.now + 0.5)
             .map(|e| e.text.clone())
             .unwrap_or_default();
         ui.horizontal_wrapped(|ui| {
@@ -306,7 +305,10 @@ impl EditorApp {
         let top_h = (avail.y * 0.5).clamp(200.0, 340.0).min(avail.x * 0.45);
         ui.horizontal(|ui| {
             let names = ["Arousal", "Valence", "Dominance"];
-            let values = snap.reading.map(|r| [r.arousal, r.valence, r.dominance]);
+            let values = snap
+                .reading
+                .as_ref()
+                .map(|r| r.reading.emotion.dimensions());
             let meter_w = ((avail.x - top_h - 30.0) / 3.0).clamp(60.0, 120.0);
             for (d, name) in names.iter().enumerate() {
                 let v = values.map(|v| v[d]);
@@ -314,20 +316,21 @@ impl EditorApp {
                     ui,
                     Vec2::new(meter_w, top_h),
                     name,
-                    v.map(|v| normalise(v, snap.range)),
+                    v.map(|v| snap.range.normalise(v)),
                     v,
                 );
             }
-            let upto: Vec<&TimelineEntry> = self
+            let upto: Vec<&Reading> = self
                 .timeline
                 .iter()
-                .filter(|e| e.end <= snap.now + 0.5)
+                .filter(|e| e.span.end <= snap.now + 0.5)
                 .collect();
-            let trail: Vec<TimelineEntry> = upto[upto.len().saturating_sub(TRAIL)..]
-                .iter()
-                .map(|e| (*e).clone())
-                .collect();
-            plane::plane(ui, top_h, &trail, snap.range);
+            plane::plane(
+                ui,
+                top_h,
+                &upto[upto.len().saturating_sub(TRAIL)..],
+                snap.range,
+            );
         });
         ui.add_space(6.0);
         let hist_h = (ui.available_height() - 80.0).max(100.0);
@@ -465,16 +468,16 @@ mod tests {
 
     fn snapshot(count: u64, a: f32, v: f32, d: f32) -> Snapshot {
         Snapshot {
-            reading: Some(Reading {
-                arousal: a,
-                valence: v,
-                dominance: d,
-                start: 0.0,
-                end: 4.0,
+            reading: Some(Published {
+                reading: Reading {
+                    span: emoscope::Span::new(0.0, 4.0),
+                    emotion: emoscope::Emotion::new(a, v, d),
+                    ..Reading::default()
+                },
                 count,
             }),
             // A 1..7 scale: 4 is the middle (0.5), 7 the top (1.0), 1 the bottom (0.0).
-            range: (1.0, 7.0),
+            range: OutputRange::new(1.0, 7.0),
             now: 4.0,
         }
     }

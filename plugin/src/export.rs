@@ -17,9 +17,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use emoscope::engine::{AnalysisConfig, TimelineEntry};
+use emoscope::engine::AnalysisConfig;
 use emoscope::export::{render, Annotation, BuildInfo, LabelStyle};
 use emoscope::transcript::Transcript;
+use emoscope::{OutputRange, Reading, Span};
 use serde::{Deserialize, Serialize};
 
 /// Export file formats offered in the editor; persisted by name, so the
@@ -131,7 +132,7 @@ pub enum ExportError {
 #[derive(Debug, Clone)]
 pub struct ExportContext<'a> {
     /// The model's declared output range (labels and MIDI values map it onto 0..1).
-    pub output_range: (f32, f32),
+    pub output_range: OutputRange,
     /// The analysis settings the timeline was made with.
     pub config: &'a AnalysisConfig,
     /// The loaded transcript, if any (already placed on the host timeline).
@@ -139,14 +140,14 @@ pub struct ExportContext<'a> {
 }
 
 /// The analysed regions: overlapping or touching windows merged, in time order.
-fn analysed_regions(entries: &[TimelineEntry]) -> Vec<(f64, f64)> {
-    let mut spans: Vec<(f64, f64)> = entries.iter().map(|e| (e.start, e.end)).collect();
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for (s, e) in spans {
+fn analysed_regions(entries: &[Reading]) -> Vec<Span> {
+    let mut spans: Vec<Span> = entries.iter().map(|e| e.span).collect();
+    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut out: Vec<Span> = Vec::new();
+    for s in spans {
         match out.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
         }
     }
     out
@@ -171,7 +172,7 @@ pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
 
 /// Writes `entries` to `path` in `format`; returns how many windows were written.
 pub fn export_timeline(
-    entries: &[TimelineEntry],
+    entries: &[Reading],
     path: &Path,
     format: ExportFormat,
     context: &ExportContext<'_>,
@@ -184,10 +185,10 @@ pub fn export_timeline(
     }
     let regions = analysed_regions(entries);
     // The document spans what was analysed; transcript segments beyond it are clipped.
-    let duration = regions.last().map_or(0.0, |r| r.1);
+    let duration = regions.last().map_or(0.0, |r| r.end);
     let model = entries.last().map_or("", |e| e.model_id.as_str());
     let doc = Annotation::build(
-        entries,
+        entries.to_vec(),
         &BuildInfo {
             audio: "host timeline",
             duration,
@@ -232,20 +233,18 @@ mod tests {
     use super::*;
     use emoscope::transcript::Segment;
 
-    fn entries() -> Vec<TimelineEntry> {
+    fn entries() -> Vec<Reading> {
         (0..3)
-            .map(|i| TimelineEntry {
-                start: f64::from(i),
-                end: f64::from(i) + 4.0,
-                arousal: 0.25 * i as f32,
-                valence: 0.5,
-                dominance: -1.0,
+            .map(|i| Reading {
+                span: Span::new(f64::from(i), f64::from(i) + 4.0),
+                emotion: emoscope::Emotion::new(0.25 * i as f32, 0.5, -1.0),
                 text: if i == 1 {
                     "hi, \"you\"".into()
                 } else {
                     String::new()
                 },
                 model_id: "m".into(),
+                out_of_range: false,
             })
             .collect()
     }
@@ -265,7 +264,7 @@ mod tests {
             path,
             format,
             &ExportContext {
-                output_range: (-1.0, 1.0),
+                output_range: OutputRange::new(-1.0, 1.0),
                 config: &config,
                 transcript: Some(&transcript),
             },
@@ -357,7 +356,7 @@ mod tests {
         assert!(e.to_string().contains("no/such/dir/t.json"), "{e}");
         let config = AnalysisConfig::default();
         let context = ExportContext {
-            output_range: (0.0, 1.0),
+            output_range: OutputRange::UNIT,
             config: &config,
             transcript: None,
         };

@@ -208,7 +208,7 @@ impl Plugin for Emoscope {
             self.cc.process(
                 frames as u32,
                 self.sample_rate,
-                reading,
+                reading.as_ref(),
                 range,
                 mapping,
                 |ev| {

@@ -13,8 +13,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use emoscope::cc::{normalise, to_cc14, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL, LSB_OFFSET};
-use emoscope::engine::Reading;
+use emoscope::cc::{to_cc14, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL, LSB_OFFSET};
+use emoscope::engine::Published;
+use emoscope::OutputRange;
 use nice_plug::params::persist::PersistentField;
 use serde::{Deserialize, Serialize};
 
@@ -200,8 +201,8 @@ impl CcEmitter {
         &mut self,
         frames: u32,
         sample_rate: f32,
-        reading: Option<Reading>,
-        range: (f32, f32),
+        reading: Option<&Published>,
+        range: OutputRange,
         mapping: CcMapping,
         mut send: impl FnMut(CcEvent) -> bool,
     ) {
@@ -220,7 +221,7 @@ impl CcEmitter {
         if let Some(r) = reading {
             if r.count != self.last_count {
                 self.last_count = r.count;
-                let t = [r.arousal, r.valence, r.dominance].map(|x| normalise(x, range));
+                let t = r.reading.emotion.dimensions().map(|x| range.normalise(x));
                 self.pending = Some(t.map(|t| {
                     let (msb, lsb) = to_cc14(t);
                     if mapping.fourteen_bit {
@@ -282,23 +283,37 @@ impl CcEmitter {
 mod tests {
     use super::*;
 
-    fn reading(count: u64, a: f32, v: f32, d: f32) -> Option<Reading> {
-        Some(Reading {
-            arousal: a,
-            valence: v,
-            dominance: d,
-            start: 0.0,
-            end: 4.0,
+    use emoscope::{Emotion, Reading, Span};
+
+    fn reading(count: u64, a: f32, v: f32, d: f32) -> Option<Published> {
+        Some(Published {
+            reading: Reading {
+                span: Span::new(0.0, 4.0),
+                emotion: Emotion::new(a, v, d),
+                ..Reading::default()
+            },
             count,
         })
     }
 
-    fn run(e: &mut CcEmitter, frames: u32, r: Option<Reading>, mapping: CcMapping) -> Vec<CcEvent> {
+    fn run(
+        e: &mut CcEmitter,
+        frames: u32,
+        r: Option<Published>,
+        mapping: CcMapping,
+    ) -> Vec<CcEvent> {
         let mut out = Vec::new();
-        e.process(frames, 48_000.0, r, (0.0, 1.0), mapping, |ev| {
-            out.push(ev);
-            true
-        });
+        e.process(
+            frames,
+            48_000.0,
+            r.as_ref(),
+            OutputRange::UNIT,
+            mapping,
+            |ev| {
+                out.push(ev);
+                true
+            },
+        );
         out
     }
 
@@ -452,8 +467,8 @@ mod tests {
         e.process(
             32,
             44_100.0,
-            reading(1, 4.0, 9.0, 1.0),
-            (1.0, 7.0),
+            reading(1, 4.0, 9.0, 1.0).as_ref(),
+            OutputRange::new(1.0, 7.0),
             m,
             |ev| {
                 out.push(ev.value);
@@ -476,7 +491,7 @@ mod tests {
         };
         let mut e = CcEmitter::default();
         let r = reading(1, 0.1, 0.2, 0.3);
-        assert_eq!(run(&mut e, 64, r, m1).len(), 3);
+        assert_eq!(run(&mut e, 64, r.clone(), m1).len(), 3);
         let ev = run(&mut e, 64, r, m2);
         assert_eq!(
             ev.iter().map(|e| (e.channel, e.cc)).collect::<Vec<_>>(),
@@ -503,8 +518,8 @@ mod tests {
         e.process(
             64,
             48_000.0,
-            reading(1, 0.0, 0.5, 1.0),
-            (0.0, 1.0),
+            reading(1, 0.0, 0.5, 1.0).as_ref(),
+            OutputRange::UNIT,
             m,
             |ev| {
                 if budget == 0 {

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use candle_core::Device;
 use emoscope::engine::{
     capture, load_predictor, merge_entries, AnalysisConfig, CaptureInput, Engine, EngineShared,
-    Loader, TimelineEntry,
+    Loader,
 };
 use emoscope::transcript::Transcript;
+use emoscope::{OutputRange, Reading};
 use parking_lot::Mutex;
 
 use crate::export::{export_timeline, ExportContext, ExportError};
@@ -101,9 +102,9 @@ struct Running {
 pub struct PluginShared {
     /// The running engine, between activate and deactivate.
     running: Mutex<Option<Running>>,
-    /// Timeline entries of earlier activations (the engine's timeline starts
-    /// empty each time), so an export covers the whole session.
-    archive: Mutex<Vec<TimelineEntry>>,
+    /// Readings of earlier activations (the engine's timeline starts empty
+    /// each time), so an export covers the whole session.
+    archive: Mutex<Vec<Reading>>,
     /// The loaded transcript (for the editor's word display).
     transcript: Mutex<Option<Arc<Transcript>>>,
     /// Errors and export results.
@@ -118,7 +119,26 @@ pub struct PluginShared {
     sample_rate: AtomicU32,
     /// The model output range and analysis settings of the last engine that
     /// stopped, so an export after deactivation labels and scales as it ran.
-    last_run: Mutex<Option<((f32, f32), AnalysisConfig)>>,
+    last_run: Mutex<Option<RunSettings>>,
+}
+
+/// What an export needs to know of the engine that made the timeline.
+#[derive(Debug, Clone)]
+struct RunSettings {
+    /// The model's declared output range.
+    output_range: OutputRange,
+    /// The analysis settings.
+    config: AnalysisConfig,
+}
+
+impl Default for RunSettings {
+    /// Before any engine ran: 0..1 and the default analysis.
+    fn default() -> Self {
+        Self {
+            output_range: OutputRange::UNIT,
+            config: AnalysisConfig::default(),
+        }
+    }
 }
 
 impl PluginShared {
@@ -228,7 +248,10 @@ impl PluginShared {
         drop(running);
         let entries = engine.timeline.snapshot();
         let tolerance = config.hop_seconds / 2.0;
-        *self.last_run.lock() = Some((engine.status.output_range(), config));
+        *self.last_run.lock() = Some(RunSettings {
+            output_range: engine.status.output_range(),
+            config,
+        });
         merge_entries(&mut self.archive.lock(), entries, tolerance);
         let export = params.export.read().clone();
         if export.on_deactivate && !export.path.trim().is_empty() {
@@ -247,7 +270,7 @@ impl PluginShared {
 
     /// Every analysed window of the session (earlier activations and the
     /// running engine), sorted by start.
-    pub fn timeline(&self) -> Vec<TimelineEntry> {
+    pub fn timeline(&self) -> Vec<Reading> {
         let mut all = self.archive.lock().clone();
         let running = self.running.lock();
         if let Some(r) = running.as_ref() {
@@ -272,11 +295,11 @@ impl PluginShared {
         path: &Path,
         format: crate::export::ExportFormat,
     ) -> Result<usize, String> {
-        let (output_range, config) = self.run_settings();
+        let run = self.run_settings();
         let transcript = self.transcript();
         let context = ExportContext {
-            output_range,
-            config: &config,
+            output_range: run.output_range,
+            config: &run.config,
             transcript: transcript.as_deref(),
         };
         let result = export_timeline(&self.timeline(), path, format, &context);
@@ -290,14 +313,14 @@ impl PluginShared {
 
     /// The running engine's model output range and analysis settings, else
     /// the last engine's, else the defaults (0..1, default analysis).
-    fn run_settings(&self) -> ((f32, f32), AnalysisConfig) {
+    fn run_settings(&self) -> RunSettings {
         if let Some(r) = self.running.lock().as_ref() {
-            return (r.engine.shared().status.output_range(), r.config.clone());
+            return RunSettings {
+                output_range: r.engine.shared().status.output_range(),
+                config: r.config.clone(),
+            };
         }
-        self.last_run
-            .lock()
-            .clone()
-            .unwrap_or_else(|| ((0.0, 1.0), AnalysisConfig::default()))
+        self.last_run.lock().clone().unwrap_or_default()
     }
 
     /// The loaded transcript.

@@ -37,7 +37,7 @@ use common::bounce::{
     analysis, assert_same_timeline, expected_windows, exported_timeline, offline_timeline,
     set_project_fields, speech,
 };
-use emoscope::cc::{normalise, to_cc7};
+use emoscope::cc::to_cc7;
 use emoscope::engine::{analyze_offline, load_predictor};
 
 struct TestHost;
@@ -355,8 +355,10 @@ fn clap_host_passthrough_cc_and_state() {
         let reference: Vec<[u8; 3]> = windows
             .iter()
             .map(|w| {
-                let s = w.smoothed;
-                [s.arousal, s.valence, s.dominance].map(|x| to_cc7(normalise(x, range)))
+                w.reading
+                    .emotion
+                    .dimensions()
+                    .map(|x| to_cc7(range.normalise(x)))
             })
             .collect();
 

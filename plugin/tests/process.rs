@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use emoscope::cc::{normalise, to_cc7};
+use emoscope::cc::to_cc7;
 use emoscope::engine::EngineShared;
 use emoscope_plugin::midi::CcMapping;
 use emoscope_plugin::params::AnalysisSettings;
@@ -257,7 +257,7 @@ fn check_cc_stream(run: &Run) {
     // Every reading the engine published, as the three 7-bit values.
     let published: Vec<[u8; 3]> = timeline
         .iter()
-        .map(|e| [e.arousal, e.valence, e.dominance].map(|x| to_cc7(normalise(x, range))))
+        .map(|e| e.emotion.dimensions().map(|x| to_cc7(range.normalise(x))))
         .collect();
     // Replay the stream: after each group of events at one sample, the
     // controllers must hold one published reading; no event repeats the value
@@ -338,8 +338,8 @@ fn passthrough_no_allocation_and_cc_over_a_grid() {
                 run.play(0.1);
                 check_cc_stream(&run);
                 let range = engine.status.output_range();
-                let r = engine.readout.read().unwrap();
-                let want = [r.arousal, r.valence, r.dominance].map(|x| to_cc7(normalise(x, range)));
+                let r = engine.readout.read().unwrap().reading;
+                let want = r.emotion.dimensions().map(|x| to_cc7(range.normalise(x)));
                 let mut held = [None; 3];
                 for c in &run.ccs {
                     held[(c.cc - 20) as usize] = Some(c.value);

@@ -10,6 +10,7 @@
 //! with the transcript's segments into the markers they write.
 
 use super::{AudioError, StreamResampler};
+use crate::reading::Span;
 
 /// The rate the detector runs at.
 pub const VAD_RATE: u32 = 16_000;
@@ -37,13 +38,13 @@ impl Default for VadConfig {
     }
 }
 
-/// Speech regions `(start, end)` in seconds of `samples` (mono, `rate` Hz):
+/// Speech regions, seconds, of `samples` (mono, `rate` Hz):
 /// [`SpeechDetector`] given the whole signal at once.
 pub fn speech_regions(
     samples: &[f32],
     rate: u32,
     config: &VadConfig,
-) -> Result<Vec<(f64, f64)>, AudioError> {
+) -> Result<Vec<Span>, AudioError> {
     let mut detector = SpeechDetector::new(rate, config)?;
     detector.push(samples)?;
     detector.finish()
@@ -81,7 +82,7 @@ impl SpeechDetector {
     }
 
     /// The speech regions of everything pushed (a partial last frame is not scored).
-    pub fn finish(mut self) -> Result<Vec<(f64, f64)>, AudioError> {
+    pub fn finish(mut self) -> Result<Vec<Span>, AudioError> {
         self.resampler.finish(&mut self.pending)?;
         self.score_whole_frames();
         Ok(self.regions.finish())
@@ -118,11 +119,7 @@ pub fn frame_scores(x: &[f32]) -> Vec<f32> {
 
 /// Regions from per-frame scores, frame `i` spanning `[i, i + 1) * frame_seconds`
 /// (see the module docs for the rule).
-pub fn regions_from_scores(
-    scores: &[f32],
-    frame_seconds: f64,
-    config: &VadConfig,
-) -> Vec<(f64, f64)> {
+pub fn regions_from_scores(scores: &[f32], frame_seconds: f64, config: &VadConfig) -> Vec<Span> {
     let mut builder = RegionBuilder::new(frame_seconds, config);
     for &s in scores {
         builder.push(s);
@@ -136,7 +133,7 @@ pub fn regions_from_scores(
 pub struct RegionBuilder {
     frame_seconds: f64,
     config: VadConfig,
-    regions: Vec<(f64, f64)>,
+    regions: Vec<Span>,
     /// First and last speech frame of the open region.
     open: Option<(usize, usize)>,
     /// Index of the next frame.
@@ -175,7 +172,7 @@ impl RegionBuilder {
     }
 
     /// The regions, the open one closed.
-    pub fn finish(mut self) -> Vec<(f64, f64)> {
+    pub fn finish(mut self) -> Vec<Span> {
         if let Some(region) = self.open.take() {
             self.close(region);
         }
@@ -188,7 +185,7 @@ impl RegionBuilder {
             (last + 1) as f64 * self.frame_seconds,
         );
         if end - start >= self.config.min_speech {
-            self.regions.push((start, end));
+            self.regions.push(Span::new(start, end));
         }
     }
 }
@@ -219,11 +216,11 @@ mod tests {
         assert_eq!(r.len(), 2);
         // 2 * 16 ms = 32 ms .. (14 + 1) * 16 ms = 240 ms; 400 ms .. 480 ms.
         assert!(
-            (r[0].0 - 0.032).abs() < 1e-12 && (r[0].1 - 0.240).abs() < 1e-12,
+            (r[0].start - 0.032).abs() < 1e-12 && (r[0].end - 0.240).abs() < 1e-12,
             "{r:?}"
         );
         assert!(
-            (r[1].0 - 0.400).abs() < 1e-12 && (r[1].1 - 0.480).abs() < 1e-12,
+            (r[1].start - 0.400).abs() < 1e-12 && (r[1].end - 0.480).abs() < 1e-12,
             "{r:?}"
         );
     }
@@ -240,7 +237,7 @@ mod tests {
         let r = regions_from_scores(&s, F, &cfg());
         assert_eq!(r.len(), 1);
         assert!(
-            (r[0].0 - 0.160).abs() < 1e-12 && (r[0].1 - 0.224).abs() < 1e-12,
+            (r[0].start - 0.160).abs() < 1e-12 && (r[0].end - 0.224).abs() < 1e-12,
             "{r:?}"
         );
         assert!(regions_from_scores(&[], F, &cfg()).is_empty());

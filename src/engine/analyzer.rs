@@ -9,8 +9,8 @@
 //! their results agree exactly.
 
 use super::capture::BlockInfo;
-use super::predictor::Avd;
 use super::resampler::StreamResampler;
+use crate::reading::Emotion;
 
 /// Window, hop, smoothing and transport settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +70,7 @@ pub struct Analyzer {
     model_rate: u32,
     run: Option<Run>,
     /// Smoothed value carried between windows of one run.
-    ema: Option<Avd>,
+    ema: Option<Emotion>,
     /// Why the last block was refused (a rate the resampler cannot handle).
     last_error: Option<String>,
 }
@@ -264,18 +264,14 @@ impl Analyzer {
     }
 
     /// Applies the configured smoothing to a new raw value (per run).
-    pub fn smooth(&mut self, raw: Avd) -> Avd {
+    pub fn smooth(&mut self, raw: Emotion) -> Emotion {
         let tau = self.config.smoothing_seconds;
         let out = match (self.ema, tau > 0.0) {
             (Some(prev), true) => {
                 // Exponential moving average sampled once per hop:
                 // alpha = 1 - exp(-hop / tau).
                 let alpha = 1.0 - (-self.config.hop_seconds / tau).exp() as f32;
-                Avd {
-                    arousal: prev.arousal + alpha * (raw.arousal - prev.arousal),
-                    valence: prev.valence + alpha * (raw.valence - prev.valence),
-                    dominance: prev.dominance + alpha * (raw.dominance - prev.dominance),
-                }
+                prev.zip_with(raw, |p, r| p + alpha * (r - p))
             }
             _ => raw,
         };
@@ -368,12 +364,8 @@ mod tests {
             },
             16_000,
         );
-        let zero = Avd::default();
-        let one = Avd {
-            arousal: 1.0,
-            valence: 1.0,
-            dominance: 1.0,
-        };
+        let zero = Emotion::default();
+        let one = Emotion::new(1.0, 1.0, 1.0);
         assert_eq!(a.smooth(zero), zero);
         // alpha = 1 - exp(-1 / 2)
         let alpha = 1.0 - (-0.5f64).exp();

@@ -1,5 +1,6 @@
 //! What the engine runs on each window: anything that maps 16 kHz mono audio
-//! (and the window's transcript text) to arousal, valence and dominance.
+//! (and the window's transcript text) to an [`Emotion`] in its declared
+//! [`OutputRange`].
 //!
 //! [`ModelPredictor`] runs an [`EmotionModel`] (an Emoscope checkpoint or a
 //! published one) and caches text embeddings per distinct transcript text,
@@ -14,16 +15,7 @@ use std::collections::HashMap;
 use candle_core::Device;
 use emoscope_models::{ConvFeatureCache, EmotionModel, LoadOptions, RunError, TextEncoder};
 
-/// Arousal, valence and dominance.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Avd {
-    /// Arousal.
-    pub arousal: f32,
-    /// Valence.
-    pub valence: f32,
-    /// Dominance.
-    pub dominance: f32,
-}
+use crate::reading::{Emotion, OutputRange, Span};
 
 /// Why a predictor could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +30,9 @@ pub enum PredictError {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     /// The audio could not be cut into windows (an unsupported sample rate,
-    /// a resampler failure): the analyzer's message.
-    #[error("{0}")]
-    Audio(String),
+    /// a resampler failure): the analyzer's error.
+    #[error(transparent)]
+    Audio(super::analyzer::AnalyzerError),
     /// The model produced a value that is not a number (NaN or infinite):
     /// broken weights or an unstable layer. Never passed on as a reading.
     #[error("the model {model} produced a non-finite output (arousal {}, valence {}, dominance {}); its weights or inputs are broken", values.arousal, values.valence, values.dominance)]
@@ -48,15 +40,8 @@ pub enum PredictError {
         /// The model's identifier.
         model: String,
         /// What it produced.
-        values: Avd,
+        values: Emotion,
     },
-}
-
-impl Avd {
-    /// Whether all three values are finite numbers.
-    pub fn is_finite(&self) -> bool {
-        self.arousal.is_finite() && self.valence.is_finite() && self.dominance.is_finite()
-    }
 }
 
 /// A model the engine can run on analysis windows.
@@ -67,14 +52,15 @@ pub trait EmotionPredictor: Send {
     fn device(&self) -> String;
     /// Sample rate it expects (16 kHz for HuBERT-family encoders).
     fn sample_rate(&self) -> u32;
-    /// Predicts A/V/D for one window of mono samples at [`Self::sample_rate`];
-    /// `text` is the transcript overlapping the window (may be empty).
-    fn predict(&mut self, samples: &[f32], text: &str) -> Result<Avd, PredictError>;
-    /// The range the outputs are declared in (`min`, `max`), the same for the
-    /// three dimensions. Meters and MIDI CC map this range onto their full
-    /// scale; values outside it are clamped there, never here.
-    fn output_range(&self) -> (f32, f32) {
-        (0.0, 1.0)
+    /// Reads one window of mono samples at [`Self::sample_rate`]; `text` is
+    /// the transcript overlapping the window (may be empty).
+    fn predict(&mut self, samples: &[f32], text: &str) -> Result<Emotion, PredictError>;
+    /// The range the outputs are declared in, the same for every dimension.
+    /// Meters and MIDI CC map this range onto their full scale
+    /// ([`OutputRange::normalise`]); values outside it are clamped there,
+    /// never here.
+    fn output_range(&self) -> OutputRange {
+        OutputRange::UNIT
     }
 }
 
@@ -93,21 +79,20 @@ pub fn load_predictor(
 /// length, since the encoders need context to say anything.
 pub const MIN_SPAN_SECONDS: f64 = 0.5;
 
-/// The model's reading of `[start, end]` (seconds) of `samples` (mono, at
-/// the model's rate) with `text` as its transcript: the span's own audio
-/// and own words, nothing of its neighbours (a segment's value in the
-/// exports). Spans longer than `max_seconds` are read in equal pieces of at
-/// most that length (each with the span's text) and averaged; spans shorter
-/// than [`MIN_SPAN_SECONDS`] are widened around their centre.
+/// The model's reading of `span` (seconds) of `samples` (mono, at the
+/// model's rate) with `text` as its transcript: the span's own audio and own
+/// words, nothing of its neighbours (a segment's value in the exports).
+/// Spans longer than `max_seconds` are read in equal pieces of at most that
+/// length (each with the span's text) and averaged; spans shorter than
+/// [`MIN_SPAN_SECONDS`] are widened around their centre.
 pub fn predict_span(
     model: &mut dyn EmotionPredictor,
     samples: &[f32],
-    start: f64,
-    end: f64,
+    span: Span,
     text: &str,
     max_seconds: f64,
-) -> Result<Avd, PredictError> {
-    let pieces = span_pieces(samples.len(), model.sample_rate(), start, end, max_seconds);
+) -> Result<Emotion, PredictError> {
+    let pieces = span_pieces(samples.len(), model.sample_rate(), span, max_seconds);
     let mut readings = Vec::with_capacity(pieces.len());
     for piece in pieces {
         readings.push(model.predict(&samples[piece], text)?);
@@ -115,21 +100,20 @@ pub fn predict_span(
     Ok(mean_of_pieces(&readings))
 }
 
-/// The sample ranges [`predict_span`] reads for `[start, end]` (seconds) of
-/// a signal of `len` samples at `rate` Hz, in the order it reads them: the
+/// The sample ranges [`predict_span`] reads for `span` (seconds) of a
+/// signal of `len` samples at `rate` Hz, in the order it reads them: the
 /// span clamped to the signal, widened to [`MIN_SPAN_SECONDS`] if shorter,
 /// cut into equal pieces of at most `max_seconds`. For callers that stream
 /// the signal and hold only the pieces.
 pub fn span_pieces(
     len: usize,
     rate: u32,
-    start: f64,
-    end: f64,
+    span: Span,
     max_seconds: f64,
 ) -> Vec<std::ops::Range<usize>> {
     let rate = f64::from(rate);
     let total = len as f64 / rate;
-    let (mut a, mut b) = (start.clamp(0.0, total), end.clamp(0.0, total));
+    let (mut a, mut b) = (span.start.clamp(0.0, total), span.end.clamp(0.0, total));
     if b - a < MIN_SPAN_SECONDS {
         let mid = 0.5 * (a + b);
         b = (mid + 0.5 * MIN_SPAN_SECONDS).min(total);
@@ -149,20 +133,14 @@ pub fn span_pieces(
         .collect()
 }
 
-/// A span's reading from its pieces' readings (the mean, as [`predict_span`] gives it).
-pub fn mean_of_pieces(readings: &[Avd]) -> Avd {
-    let mut sum = [0.0f64; 3];
-    for r in readings {
-        sum[0] += f64::from(r.arousal);
-        sum[1] += f64::from(r.valence);
-        sum[2] += f64::from(r.dominance);
-    }
-    let n = readings.len() as f64;
-    Avd {
-        arousal: (sum[0] / n) as f32,
-        valence: (sum[1] / n) as f32,
-        dominance: (sum[2] / n) as f32,
-    }
+/// A span's reading from its pieces' readings (the mean, as [`predict_span`]
+/// gives it; not a number without pieces, which no span has).
+pub fn mean_of_pieces(readings: &[Emotion]) -> Emotion {
+    Emotion::weighted_mean(readings.iter().map(|&r| (1.0, r))).unwrap_or(Emotion::new(
+        f32::NAN,
+        f32::NAN,
+        f32::NAN,
+    ))
 }
 
 /// Texts whose embeddings are kept; beyond this the cache starts over (a
@@ -249,24 +227,21 @@ impl EmotionPredictor for ModelPredictor {
         self.model.manifest().sample_rate
     }
 
-    fn output_range(&self) -> (f32, f32) {
-        let [min, max] = self.model.manifest().output_range;
-        (min, max)
+    fn output_range(&self) -> OutputRange {
+        OutputRange::from(self.model.manifest().output_range)
     }
 
-    fn predict(&mut self, samples: &[f32], text: &str) -> Result<Avd, PredictError> {
+    fn predict(&mut self, samples: &[f32], text: &str) -> Result<Emotion, PredictError> {
         let embedding = match self.model.text() {
             Some(encoder) => self.cache.embed(encoder, text)?,
             None => None,
         };
-        let [arousal, valence, dominance] =
-            self.model
-                .predict_embedded(samples, embedding, Some(&mut self.conv_cache))?;
-        let values = Avd {
-            arousal,
-            valence,
-            dominance,
-        };
+        // The network's output row (label order) becomes the one value type here.
+        let values = Emotion::from_dimensions(self.model.predict_embedded(
+            samples,
+            embedding,
+            Some(&mut self.conv_cache),
+        )?);
         if !values.is_finite() {
             return Err(PredictError::NonFinite {
                 model: self.id.clone(),

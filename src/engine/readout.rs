@@ -6,23 +6,24 @@
 //! sequence is odd or changed under it. Readers never block the writer, and a
 //! reader gives up after a bounded number of tries rather than spin (it then
 //! sees `None` for that call; the next call will succeed).
+//!
+//! The cell takes and gives a [`Reading`]: its span, emotion and range flag
+//! cross as atomics. Its text and model id do not (a string cannot cross to
+//! the audio thread without allocating); they stay in the timeline, and a
+//! reading read here has them empty.
 
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// One published emotion reading.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Reading {
-    /// Arousal, in the model's declared scale.
-    pub arousal: f32,
-    /// Valence.
-    pub valence: f32,
-    /// Dominance.
-    pub dominance: f32,
-    /// Start of the analysed window, host timeline seconds.
-    pub start: f64,
-    /// End of the analysed window, host timeline seconds.
-    pub end: f64,
-    /// How many readings were published before this one plus one; 0 means "none yet".
+use crate::reading::{Emotion, Reading, Span};
+
+/// What [`EmotionReadout::read`] gives: the latest reading and its place in
+/// the sequence of publications.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The reading, without its text and model id (see the module docs).
+    pub reading: Reading,
+    /// How many readings were published before this one plus one (never 0):
+    /// a reader that remembers it knows when a new reading has come.
     pub count: u64,
 }
 
@@ -35,6 +36,7 @@ pub struct EmotionReadout {
     dominance: AtomicU32,
     start: AtomicU64,
     end: AtomicU64,
+    out_of_range: AtomicBool,
     count: AtomicU64,
 }
 
@@ -42,39 +44,59 @@ pub struct EmotionReadout {
 const MAX_TRIES: usize = 64;
 
 impl EmotionReadout {
-    /// Publishes a reading. Only one thread (the worker) may call this.
-    pub fn publish(&self, arousal: f32, valence: f32, dominance: f32, start: f64, end: f64) {
+    /// Publishes `reading` (its span, emotion and range flag). Only one
+    /// thread (the worker) may call this.
+    pub fn publish(&self, reading: &Reading) {
+        let Reading {
+            span, emotion: e, ..
+        } = reading;
         let s = self.seq.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::Release);
-        self.arousal.store(arousal.to_bits(), Ordering::Relaxed);
-        self.valence.store(valence.to_bits(), Ordering::Relaxed);
-        self.dominance.store(dominance.to_bits(), Ordering::Relaxed);
-        self.start.store(start.to_bits(), Ordering::Relaxed);
-        self.end.store(end.to_bits(), Ordering::Relaxed);
+        self.arousal.store(e.arousal.to_bits(), Ordering::Relaxed);
+        self.valence.store(e.valence.to_bits(), Ordering::Relaxed);
+        self.dominance
+            .store(e.dominance.to_bits(), Ordering::Relaxed);
+        self.start.store(span.start.to_bits(), Ordering::Relaxed);
+        self.end.store(span.end.to_bits(), Ordering::Relaxed);
+        self.out_of_range
+            .store(reading.out_of_range, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
     /// The latest reading; `None` before the first one, or if the writer kept
-    /// changing it for [`MAX_TRIES`] attempts. Real-time safe.
-    pub fn read(&self) -> Option<Reading> {
+    /// changing it for [`MAX_TRIES`] attempts. Real-time safe: the reading's
+    /// strings are empty, so nothing is allocated or freed.
+    pub fn read(&self) -> Option<Published> {
         for _ in 0..MAX_TRIES {
             let s1 = self.seq.load(Ordering::Acquire);
             if s1 % 2 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let r = Reading {
-                arousal: f32::from_bits(self.arousal.load(Ordering::Relaxed)),
-                valence: f32::from_bits(self.valence.load(Ordering::Relaxed)),
-                dominance: f32::from_bits(self.dominance.load(Ordering::Relaxed)),
-                start: f64::from_bits(self.start.load(Ordering::Relaxed)),
-                end: f64::from_bits(self.end.load(Ordering::Relaxed)),
-                count: self.count.load(Ordering::Relaxed),
-            };
+            let emotion = Emotion::new(
+                f32::from_bits(self.arousal.load(Ordering::Relaxed)),
+                f32::from_bits(self.valence.load(Ordering::Relaxed)),
+                f32::from_bits(self.dominance.load(Ordering::Relaxed)),
+            );
+            let span = Span::new(
+                f64::from_bits(self.start.load(Ordering::Relaxed)),
+                f64::from_bits(self.end.load(Ordering::Relaxed)),
+            );
+            let out_of_range = self.out_of_range.load(Ordering::Relaxed);
+            let count = self.count.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) == s1 {
-                return (r.count > 0).then_some(r);
+                return (count > 0).then(|| Published {
+                    reading: Reading {
+                        span,
+                        emotion,
+                        text: String::new(),
+                        model_id: String::new(),
+                        out_of_range,
+                    },
+                    count,
+                });
             }
         }
         None
@@ -90,18 +112,23 @@ mod tests {
     fn empty_until_published() {
         let r = EmotionReadout::default();
         assert!(r.read().is_none());
-        r.publish(0.1, 0.2, 0.3, 1.0, 5.0);
+        let reading = Reading {
+            span: Span::new(1.0, 5.0),
+            emotion: Emotion::new(0.1, 0.2, 0.3),
+            text: "kept in the timeline".into(),
+            model_id: "m".into(),
+            out_of_range: true,
+        };
+        r.publish(&reading);
         let got = r.read().unwrap();
+        assert_eq!(got.count, 1);
         assert_eq!(
-            (
-                got.arousal,
-                got.valence,
-                got.dominance,
-                got.start,
-                got.end,
-                got.count
-            ),
-            (0.1, 0.2, 0.3, 1.0, 5.0, 1)
+            got.reading,
+            Reading {
+                text: String::new(),
+                model_id: String::new(),
+                ..reading
+            }
         );
     }
 
@@ -115,16 +142,23 @@ mod tests {
             std::thread::spawn(move || {
                 for i in 1..=20_000u32 {
                     let x = i as f32;
-                    cell.publish(x, x, x, i as f64, i as f64 + 4.0);
+                    cell.publish(&Reading {
+                        span: Span::new(i as f64, i as f64 + 4.0),
+                        emotion: Emotion::new(x, x, x),
+                        out_of_range: i % 2 == 0,
+                        ..Reading::default()
+                    });
                 }
             })
         };
         let mut seen = 0;
         while !writer.is_finished() || seen == 0 {
-            if let Some(r) = cell.read() {
-                assert!(r.arousal == r.valence && r.valence == r.dominance);
-                assert_eq!(r.start, r.arousal as f64);
-                assert_eq!(r.end, r.start + 4.0);
+            if let Some(p) = cell.read() {
+                let (e, span) = (p.reading.emotion, p.reading.span);
+                assert!(e.arousal == e.valence && e.valence == e.dominance);
+                assert_eq!(span.start, e.arousal as f64);
+                assert_eq!(span.end, span.start + 4.0);
+                assert_eq!(p.reading.out_of_range, e.arousal as u32 % 2 == 0);
                 seen += 1;
             }
         }

@@ -9,15 +9,14 @@ use std::ops::Range;
 
 #[cfg(doc)]
 use super::predictor::predict_span;
-use super::predictor::{mean_of_pieces, span_pieces, Avd, EmotionPredictor, PredictError};
+use super::predictor::{mean_of_pieces, span_pieces, EmotionPredictor, PredictError};
+use crate::reading::{Emotion, Span};
 
-/// One span to read: `[start, end]` seconds, with its own text.
+/// One span to read, with its own text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanRequest {
-    /// Start, seconds.
-    pub start: f64,
-    /// End, seconds.
-    pub end: f64,
+    /// The stretch to read, seconds.
+    pub span: Span,
     /// The span's transcript ("" for none).
     pub text: String,
 }
@@ -33,9 +32,9 @@ pub struct SpanReader<'m> {
     /// The next piece to read.
     next: usize,
     /// Readings of the current span's pieces so far.
-    current: Vec<Avd>,
+    current: Vec<Emotion>,
     /// A reading per finished span.
-    readings: Vec<Avd>,
+    readings: Vec<Emotion>,
     /// Samples held; `held[0]` is sample `base` of the signal.
     held: Vec<f32>,
     base: usize,
@@ -56,7 +55,7 @@ impl<'m> SpanReader<'m> {
             .iter()
             .enumerate()
             .flat_map(|(i, s)| {
-                span_pieces(len, rate, s.start, s.end, max_seconds)
+                span_pieces(len, rate, s.span, max_seconds)
                     .into_iter()
                     .map(move |r| (i, r))
             })
@@ -134,7 +133,7 @@ impl<'m> SpanReader<'m> {
 
     /// A reading per span, in the order given. Every piece must have been
     /// read: the signal pushed is `len` samples long.
-    pub fn finish(self) -> Vec<Avd> {
+    pub fn finish(self) -> Vec<Emotion> {
         debug_assert_eq!(self.next, self.pieces.len(), "the signal ended early");
         self.readings
     }

@@ -6,6 +6,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
+use crate::reading::OutputRange;
+
 /// Where the model is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelState {
@@ -78,20 +80,22 @@ impl EngineStatus {
         self.rtf.store(rtf.to_bits(), Ordering::Relaxed);
     }
 
-    /// The loaded model's declared output range (`min`, `max`); `(0, 1)` before any load.
-    pub fn output_range(&self) -> (f32, f32) {
-        let min = f32::from_bits(self.range[0].load(Ordering::Relaxed));
-        let max = f32::from_bits(self.range[1].load(Ordering::Relaxed));
-        if max > min {
-            (min, max)
+    /// The loaded model's declared output range; 0..1 before any load.
+    pub fn output_range(&self) -> OutputRange {
+        let range = OutputRange::new(
+            f32::from_bits(self.range[0].load(Ordering::Relaxed)),
+            f32::from_bits(self.range[1].load(Ordering::Relaxed)),
+        );
+        if range.is_increasing() {
+            range
         } else {
-            (0.0, 1.0)
+            OutputRange::UNIT
         }
     }
 
-    pub(crate) fn set_output_range(&self, (min, max): (f32, f32)) {
-        self.range[0].store(min.to_bits(), Ordering::Relaxed);
-        self.range[1].store(max.to_bits(), Ordering::Relaxed);
+    pub(crate) fn set_output_range(&self, range: OutputRange) {
+        self.range[0].store(range.min.to_bits(), Ordering::Relaxed);
+        self.range[1].store(range.max.to_bits(), Ordering::Relaxed);
     }
 
     /// A copy of the texts (not for the audio thread: takes a lock).

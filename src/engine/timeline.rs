@@ -1,47 +1,31 @@
-//! The emotion timeline: every analysed window with its span on the host
-//! timeline, read by exporters and the editor's history view.
+//! The emotion timeline: every analysed window's [`Reading`] (its span on
+//! the host timeline, the smoothed emotion, the text and the model), read by
+//! exporters and the editor's history view.
 //!
 //! Written by the worker, read by non-real-time threads, so a mutex is fine
 //! here (the audio thread never touches it). Re-playing a region replaces
-//! the entries it produced before instead of adding duplicates.
+//! the readings it produced before instead of adding duplicates.
 
 use std::sync::Mutex;
 
-/// One analysed window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimelineEntry {
-    /// Window start, host timeline seconds.
-    pub start: f64,
-    /// Window end, host timeline seconds.
-    pub end: f64,
-    /// Arousal (smoothed as published).
-    pub arousal: f32,
-    /// Valence.
-    pub valence: f32,
-    /// Dominance.
-    pub dominance: f32,
-    /// Transcript text the window was analysed with (empty when none).
-    pub text: String,
-    /// Identifier of the model that produced it.
-    pub model_id: String,
-}
+use crate::reading::Reading;
 
-/// All entries, sorted by start time.
+/// All readings, sorted by start time.
 #[derive(Debug, Default)]
 pub struct EmotionTimeline {
-    entries: Mutex<Vec<TimelineEntry>>,
+    entries: Mutex<Vec<Reading>>,
 }
 
 impl EmotionTimeline {
     /// Inserts `entry`, replacing entries that start within `tolerance`
     /// seconds of it (the same window analysed again on a re-play).
-    pub fn insert(&self, entry: TimelineEntry, tolerance: f64) {
+    pub fn insert(&self, entry: Reading, tolerance: f64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         merge_entries(&mut entries, vec![entry], tolerance);
     }
 
     /// A copy of every entry, sorted by start.
-    pub fn snapshot(&self) -> Vec<TimelineEntry> {
+    pub fn snapshot(&self) -> Vec<Reading> {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -72,37 +56,37 @@ impl EmotionTimeline {
 /// (the same window analysed again), keeping the result sorted. The one
 /// rule for the engine's timeline and for the plugin's session archive,
 /// which merges whole runs.
-pub fn merge_entries(entries: &mut Vec<TimelineEntry>, newer: Vec<TimelineEntry>, tolerance: f64) {
+pub fn merge_entries(entries: &mut Vec<Reading>, newer: Vec<Reading>, tolerance: f64) {
     if newer.is_empty() {
         return;
     }
     entries.retain(|e| {
-        // `newer` is sorted by start: look at the neighbours of e.start only.
-        let i = newer.partition_point(|n| n.start < e.start);
+        // `newer` is sorted by start: look at the neighbours of e's start only.
+        let start = e.span.start;
+        let i = newer.partition_point(|n| n.span.start < start);
         let near = |j: usize| {
             newer
                 .get(j)
-                .is_some_and(|n| (n.start - e.start).abs() < tolerance)
+                .is_some_and(|n| (n.span.start - start).abs() < tolerance)
         };
         !(near(i) || (i > 0 && near(i - 1)))
     });
     entries.extend(newer);
-    entries.sort_by(|a, b| a.start.total_cmp(&b.start));
+    entries.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reading::{Emotion, Span};
 
-    fn entry(start: f64, a: f32) -> TimelineEntry {
-        TimelineEntry {
-            start,
-            end: start + 4.0,
-            arousal: a,
-            valence: 0.0,
-            dominance: 0.0,
+    fn entry(start: f64, a: f32) -> Reading {
+        Reading {
+            span: Span::new(start, start + 4.0),
+            emotion: Emotion::new(a, 0.0, 0.0),
             text: String::new(),
             model_id: "m".into(),
+            out_of_range: false,
         }
     }
 
@@ -110,7 +94,10 @@ mod tests {
     fn merging_replaces_re_analysed_windows_and_keeps_the_rest() {
         let mut old = vec![entry(0.0, 0.1), entry(1.0, 0.1), entry(2.0, 0.1)];
         merge_entries(&mut old, vec![entry(1.000_1, 0.9), entry(5.0, 0.9)], 0.5);
-        let got: Vec<(f64, f32)> = old.iter().map(|e| (e.start, e.arousal)).collect();
+        let got: Vec<(f64, f32)> = old
+            .iter()
+            .map(|e| (e.span.start, e.emotion.arousal))
+            .collect();
         assert_eq!(
             got,
             vec![(0.0, 0.1), (1.000_1, 0.9), (2.0, 0.1), (5.0, 0.9)]
@@ -127,8 +114,8 @@ mod tests {
         t.insert(entry(1.000_01, 0.9), 0.5);
         let all = t.snapshot();
         assert_eq!(all.len(), 3);
-        assert_eq!(all[1].arousal, 0.9);
-        let starts: Vec<f64> = all.iter().map(|e| e.start).collect();
+        assert_eq!(all[1].emotion.arousal, 0.9);
+        let starts: Vec<f64> = all.iter().map(|e| e.span.start).collect();
         assert!(starts.windows(2).all(|w| w[0] <= w[1]));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! [`Engine::spawn`] starts a thread that owns the [`CaptureOutput`] and the
 //! model. It takes audio from the capture ring into the [`Analyzer`], runs
-//! the model on ready windows, publishes each result to the
+//! the model on ready windows, publishes each window's [`Reading`] to the
 //! [`EmotionReadout`] and the [`EmotionTimeline`], and takes commands (model
 //! swap, transcript, settings) over a channel. [`analyze_offline`] runs the
 //! same analyzer over a whole signal as fast as the model goes.
@@ -37,10 +37,11 @@ use std::time::{Duration, Instant};
 
 use super::analyzer::{AnalysisConfig, Analyzer, Window};
 use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
-use super::predictor::{Avd, EmotionPredictor, PredictError};
+use super::predictor::{EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
-use super::timeline::{EmotionTimeline, TimelineEntry};
+use super::timeline::EmotionTimeline;
+use crate::reading::{Emotion, Reading, Span};
 use crate::transcript::Transcript;
 
 /// Builds a predictor from a model directory (on the worker thread).
@@ -77,16 +78,13 @@ pub struct Engine {
 /// One analysed window, as the offline driver returns it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowResult {
-    /// Start, timeline seconds.
-    pub start: f64,
-    /// End, timeline seconds.
-    pub end: f64,
-    /// The model's output.
-    pub raw: Avd,
-    /// After smoothing (equal to `raw` when smoothing is off).
-    pub smoothed: Avd,
-    /// Transcript text used.
-    pub text: String,
+    /// The window's reading as the engine publishes it: its span (timeline
+    /// seconds), the emotion after smoothing (the model's output when
+    /// smoothing is off), the transcript text used, the model's id, and
+    /// whether the smoothed values leave the model's declared range.
+    pub reading: Reading,
+    /// The model's output before smoothing.
+    pub raw: Emotion,
 }
 
 /// Runs the model on one window and returns the result (shared by the worker and offline mode).
@@ -100,13 +98,16 @@ fn analyse(
         .map(|t| t.text_between(w.start, w.end))
         .unwrap_or_default();
     let raw = model.predict(&w.samples, &text)?;
-    let smoothed = analyzer.smooth(raw);
+    let emotion = analyzer.smooth(raw);
     Ok(WindowResult {
-        start: w.start,
-        end: w.end,
+        reading: Reading {
+            span: Span::new(w.start, w.end),
+            emotion,
+            text,
+            model_id: model.id().to_owned(),
+            out_of_range: !model.output_range().covers(&emotion),
+        },
         raw,
-        smoothed,
-        text,
     })
 }
 
@@ -143,7 +144,7 @@ pub struct OfflineOptions<'a> {
     /// are not sent to the model: they come back
     /// in [`OfflineAnalysis::no_speech`], with no reading, and smoothing
     /// starts over after them. `None`: every window is analysed.
-    pub speech: Option<&'a [(f64, f64)]>,
+    pub speech: Option<&'a [Span]>,
     /// Told how many seconds of the signal have been analysed after each
     /// window (a progress bar inside a long file).
     pub progress: Option<&'a mut dyn FnMut(f64)>,
@@ -154,8 +155,8 @@ pub struct OfflineOptions<'a> {
 pub struct OfflineAnalysis {
     /// The analysed windows, in time order.
     pub windows: Vec<WindowResult>,
-    /// `(start, end)` of the windows left out for want of speech, in time order.
-    pub no_speech: Vec<(f64, f64)>,
+    /// The windows left out for want of speech, in time order.
+    pub no_speech: Vec<Span>,
 }
 
 /// [`analyze_offline`] with speech gating and progress (see [`OfflineOptions`]).
@@ -268,32 +269,29 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
 
     /// Reads window `w`, or leaves it out for want of speech.
     fn take(&mut self, w: Window) -> Result<(), PredictError> {
-        let end = w.end;
-        let enough = MIN_SPEECH_IN_WINDOW * (w.end - w.start);
+        let span = Span::new(w.start, w.end);
+        let enough = MIN_SPEECH_IN_WINDOW * span.duration();
         if self
             .options
             .speech
-            .is_some_and(|regions| speech_in(regions, w.start, w.end) < enough)
+            .is_some_and(|regions| speech_in(regions, span) < enough)
         {
             self.analyzer.restart_smoothing();
-            self.out.no_speech.push((w.start, w.end));
+            self.out.no_speech.push(span);
         } else {
             let r = analyse(&mut self.analyzer, self.model, self.options.transcript, w)?;
             self.out.windows.push(r);
         }
         if let Some(p) = self.options.progress.as_mut() {
-            p(end);
+            p(span.end);
         }
         Ok(())
     }
 }
 
-/// Seconds of `[start, end]` covered by `regions`.
-fn speech_in(regions: &[(f64, f64)], start: f64, end: f64) -> f64 {
-    regions
-        .iter()
-        .map(|&(a, b)| (end.min(b) - start.max(a)).max(0.0))
-        .sum()
+/// Seconds of `span` covered by `regions`.
+fn speech_in(regions: &[Span], span: Span) -> f64 {
+    regions.iter().map(|&r| span.overlap(r)).sum()
 }
 
 impl Engine {
@@ -554,7 +552,8 @@ impl Worker {
         let overflowed = std::mem::replace(&mut self.dropped, dropped) != dropped;
         // Caught up: no window ready and less than a hop of host audio (at
         // the highest rate we accept) waiting.
-        let hop = (self.analyzer.config().hop_seconds * 192_000.0) as usize;
+        let hop = (self.analyzer.config().hop_seconds * f64::from(AnalysisConfig::MAX_HOST_RATE))
+            as usize;
         let caught_up = self.analyzer.ready() == 0 && output.backlog() <= hop;
         self.queueing = fast || (self.queueing && !caught_up && !overflowed);
         self.model.is_some()
@@ -597,7 +596,8 @@ impl Worker {
         // Behind by more than a window and a hop of host audio (at the
         // highest rate we accept): let the oldest go.
         let cfg = self.analyzer.config();
-        let keep = ((cfg.window_seconds + cfg.hop_seconds) * 192_000.0) as usize;
+        let keep = ((cfg.window_seconds + cfg.hop_seconds)
+            * f64::from(AnalysisConfig::MAX_HOST_RATE)) as usize;
         output.discard_backlog(keep);
         let mut any = false;
         // Only what is there now: audio arriving meanwhile waits for the
@@ -655,7 +655,7 @@ impl Worker {
 
     fn report_analyzer_error(&mut self) {
         if let Some(e) = self.analyzer.take_error() {
-            self.shared.status.update_texts(|t| t.error = e);
+            self.shared.status.update_texts(|t| t.error = e.to_string());
         }
     }
 
@@ -673,22 +673,8 @@ impl Worker {
             window,
         ) {
             Ok(r) => {
-                let s = r.smoothed;
-                self.shared
-                    .readout
-                    .publish(s.arousal, s.valence, s.dominance, r.start, r.end);
-                self.shared.timeline.insert(
-                    TimelineEntry {
-                        start: r.start,
-                        end: r.end,
-                        arousal: s.arousal,
-                        valence: s.valence,
-                        dominance: s.dominance,
-                        text: r.text,
-                        model_id: model.id().to_owned(),
-                    },
-                    hop / 2.0,
-                );
+                self.shared.readout.publish(&r.reading);
+                self.shared.timeline.insert(r.reading, hop / 2.0);
                 let status = &self.shared.status;
                 status.set_real_time_factor((t0.elapsed().as_secs_f64() / hop) as f32);
                 status

@@ -15,13 +15,13 @@ pub fn render(doc: &Annotation) -> String {
     let mut rows: Vec<(f64, f64, &str)> = doc
         .segments
         .iter()
-        .map(|s| (s.start, s.end, s.label.as_str()))
+        .map(|s| (s.span.start, s.span.end, s.label.as_str()))
         .chain(
             doc.markers
                 .iter()
                 .map(|m| (m.time, m.time, m.label.as_str())),
         )
-        .chain(doc.no_speech.iter().map(|&[a, b]| (a, b, NO_SPEECH)))
+        .chain(doc.no_speech.iter().map(|s| (s.start, s.end, NO_SPEECH)))
         .collect();
     // Stable: segments stay ahead of markers at the same start.
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));

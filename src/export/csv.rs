@@ -21,11 +21,11 @@ pub fn render(doc: &Annotation) -> String {
     .expect("memory");
     for r in &doc.timeline {
         w.write_record([
-            format!("{}", r.start),
-            format!("{}", r.end),
-            format!("{}", r.arousal),
-            format!("{}", r.valence),
-            format!("{}", r.dominance),
+            format!("{}", r.span.start),
+            format!("{}", r.span.end),
+            format!("{}", r.emotion.arousal),
+            format!("{}", r.emotion.valence),
+            format!("{}", r.emotion.dominance),
             r.text.clone(),
             r.model_id.clone(),
             r.out_of_range.to_string(),

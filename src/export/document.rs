@@ -1,10 +1,12 @@
 //! The annotation of one recording: everything the exporters write, as one
 //! serialisable document (the JSON export is this document as it is, and
-//! `emoscope plot` reads it back).
+//! `emoscope plot` reads it back). Its timeline holds the engine's
+//! [`Reading`]s as they are; its segments carry the same [`Span`] and
+//! [`Emotion`] types, written flat as they always were.
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::TimelineEntry;
+use crate::reading::{span_pairs, Emotion, OutputRange, Reading, Span};
 use crate::transcript::Transcript;
 
 /// Identifies the JSON layout; bumped when a field changes meaning.
@@ -21,9 +23,9 @@ pub struct Annotation {
     pub duration: f64,
     /// Identifier of the model that produced the readings.
     pub model: String,
-    /// The range the model declares its outputs in (`[min, max]`); labels, CC
-    /// values and plots map it onto 0..1.
-    pub output_range: [f32; 2],
+    /// The range the model declares its outputs in (written `[min, max]`);
+    /// labels, CC values and plots map it onto 0..1.
+    pub output_range: OutputRange,
     /// Analysis window, seconds.
     pub window_seconds: f64,
     /// Hop between windows, seconds.
@@ -39,56 +41,10 @@ pub struct Annotation {
     /// The transcript the analysis used (empty when none).
     pub transcript: Vec<TranscriptSegment>,
     /// Stretches with no reading because no one speaks there (speech-gated
-    /// analysis left their windows out): `[start, end]`, seconds, the hop
-    /// around each left-out window's centre, merged; in time order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub no_speech: Vec<[f64; 2]>,
-}
-
-/// One analysed window (the fields of [`TimelineEntry`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reading {
-    /// Window start, seconds.
-    pub start: f64,
-    /// Window end, seconds.
-    pub end: f64,
-    /// Arousal.
-    pub arousal: f32,
-    /// Valence.
-    pub valence: f32,
-    /// Dominance.
-    pub dominance: f32,
-    /// Transcript text the window was analysed with.
-    pub text: String,
-    /// Model that produced it.
-    pub model_id: String,
-    /// Whether a value lies outside the model's declared `output_range` (a
-    /// checkpoint without a bounded head): the values are the model's, kept
-    /// as they are, and flagged here.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub out_of_range: bool,
-}
-
-impl Reading {
-    /// The window centre, seconds: where time-value exports place the reading.
-    pub fn centre(&self) -> f64 {
-        0.5 * (self.start + self.end)
-    }
-}
-
-impl From<&TimelineEntry> for Reading {
-    fn from(e: &TimelineEntry) -> Self {
-        Self {
-            start: e.start,
-            end: e.end,
-            arousal: e.arousal,
-            valence: e.valence,
-            dominance: e.dominance,
-            text: e.text.clone(),
-            model_id: e.model_id.clone(),
-            out_of_range: false,
-        }
-    }
+    /// analysis left their windows out), seconds (written `[start, end]`):
+    /// the hop around each left-out window's centre, merged; in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "span_pairs")]
+    pub no_speech: Vec<Span>,
 }
 
 /// Where a segment came from.
@@ -104,18 +60,14 @@ pub enum SegmentSource {
 /// A speech segment with its reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkedSegment {
-    /// Start, seconds.
-    pub start: f64,
-    /// End, seconds.
-    pub end: f64,
-    /// Arousal: the model's reading of the segment's own audio and text
-    /// (`emoscope annotate`), or the overlap-weighted mean of the windows
-    /// overlapping it (the plugin's export, which keeps no audio).
-    pub arousal: f32,
-    /// Mean valence.
-    pub valence: f32,
-    /// Mean dominance.
-    pub dominance: f32,
+    /// Where the segment is, seconds.
+    #[serde(flatten)]
+    pub span: Span,
+    /// The model's reading of the segment's own audio and text (`emoscope
+    /// annotate`), or the overlap-weighted mean of the windows overlapping
+    /// it (the plugin's export, which keeps no audio).
+    #[serde(flatten)]
+    pub emotion: Emotion,
     /// The marker label every export writes, e.g. `A.72 V.31 D.55 | hello there`.
     pub label: String,
     /// Transcript text of the segment (empty for VAD-only speech).
@@ -125,11 +77,6 @@ pub struct MarkedSegment {
     /// Whether a value lies outside the model's declared range (see [`Reading::out_of_range`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub out_of_range: bool,
-}
-
-/// Whether any of `values` lies outside `(min, max)`.
-pub fn outside(values: [f32; 3], (min, max): (f32, f32)) -> bool {
-    values.iter().any(|v| !(min..=max).contains(v))
 }
 
 /// A labelled point in time.

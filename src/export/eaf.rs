@@ -13,7 +13,8 @@ use std::path::Path;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::document::{Annotation, Reading};
+use super::document::Annotation;
+use crate::reading::Reading;
 
 /// Annotations of one tier: (start s, end s, value).
 type Spans = Vec<(f64, f64, String)>;
@@ -24,7 +25,7 @@ pub fn render(doc: &Annotation, date: &str) -> String {
         "segments",
         doc.segments
             .iter()
-            .map(|s| (s.start, s.end, s.label.clone()))
+            .map(|s| (s.span.start, s.span.end, s.label.clone()))
             .collect(),
     )];
     // Words, sorted, each starting no earlier than the previous one ends.
@@ -47,9 +48,9 @@ pub fn render(doc: &Annotation, date: &str) -> String {
     if !words.is_empty() {
         tiers.push(("words", words));
     }
-    tiers.push(("arousal", cells(&doc.timeline, |r| r.arousal)));
-    tiers.push(("valence", cells(&doc.timeline, |r| r.valence)));
-    tiers.push(("dominance", cells(&doc.timeline, |r| r.dominance)));
+    tiers.push(("arousal", cells(&doc.timeline, |r| r.emotion.arousal)));
+    tiers.push(("valence", cells(&doc.timeline, |r| r.emotion.valence)));
+    tiers.push(("dominance", cells(&doc.timeline, |r| r.emotion.dominance)));
 
     // Slots: two per annotation, numbered in time order.
     let mut slots: Vec<(u64, usize)> = Vec::new(); // (ms, annotation endpoint index)
@@ -162,7 +163,7 @@ fn ms(t: f64) -> u64 {
 
 /// Tiles of the analysed span, one per reading (see the module docs), valued with four decimals.
 pub fn cells(timeline: &[Reading], pick: fn(&Reading) -> f32) -> Vec<(f64, f64, String)> {
-    let c: Vec<f64> = timeline.iter().map(Reading::centre).collect();
+    let c: Vec<f64> = timeline.iter().map(|r| r.span.centre()).collect();
     (0..c.len())
         .filter_map(|i| {
             let half_before = if i > 0 {
@@ -170,7 +171,7 @@ pub fn cells(timeline: &[Reading], pick: fn(&Reading) -> f32) -> Vec<(f64, f64, 
             } else if c.len() > 1 {
                 0.5 * (c[1] - c[0])
             } else {
-                0.5 * (timeline[i].end - timeline[i].start)
+                0.5 * timeline[i].span.duration()
             };
             let half_after = if i + 1 < c.len() {
                 0.5 * (c[i + 1] - c[i])
@@ -209,13 +210,12 @@ fn mime(audio: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    use crate::reading::{Emotion, Span};
+
     fn r(start: f64) -> Reading {
         Reading {
-            start,
-            end: start + 4.0,
-            arousal: 0.25,
-            valence: 0.0,
-            dominance: 0.0,
+            span: Span::new(start, start + 4.0),
+            emotion: Emotion::new(0.25, 0.0, 0.0),
             text: String::new(),
             model_id: "m".into(),
             out_of_range: false,
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn cells_tile_between_centres() {
         // Centres 2, 3, 4 (windows 0..4, 1..5, 2..6 s): cells 1.5..2.5, 2.5..3.5, 3.5..4.5.
-        let got = cells(&[r(0.0), r(1.0), r(2.0)], |r| r.arousal);
+        let got = cells(&[r(0.0), r(1.0), r(2.0)], |r| r.emotion.arousal);
         assert_eq!(
             got,
             vec![
@@ -236,7 +236,7 @@ mod tests {
         );
         // One window: its own extent.
         assert_eq!(
-            cells(&[r(0.0)], |r| r.arousal),
+            cells(&[r(0.0)], |r| r.emotion.arousal),
             vec![(0.0, 4.0, "0.2500".into())]
         );
     }

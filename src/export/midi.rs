@@ -12,7 +12,7 @@ use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, T
 
 use super::document::Annotation;
 use super::one_line;
-use crate::cc::{normalise, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL};
+use crate::cc::{to_cc7, DEFAULT_CC, DEFAULT_CHANNEL};
 
 /// Ticks per quarter note.
 pub const PPQ: u16 = 480;
@@ -29,7 +29,7 @@ pub fn tick(t: f64) -> u32 {
 
 /// The MIDI file bytes.
 pub fn render(doc: &Annotation) -> Vec<u8> {
-    let range = (doc.output_range[0], doc.output_range[1]);
+    let range = doc.output_range;
     let labels: Vec<Vec<u8>> = doc
         .segments
         .iter()
@@ -49,11 +49,11 @@ pub fn render(doc: &Annotation) -> Vec<u8> {
     ];
     for (i, s) in doc.segments.iter().enumerate() {
         conductor.push((
-            tick(s.start),
+            tick(s.span.start),
             TrackEventKind::Meta(MetaMessage::Marker(&labels[2 * i])),
         ));
         conductor.push((
-            tick(s.end),
+            tick(s.span.end),
             TrackEventKind::Meta(MetaMessage::Marker(&labels[2 * i + 1])),
         ));
     }
@@ -62,14 +62,14 @@ pub fn render(doc: &Annotation) -> Vec<u8> {
         TrackEventKind::Meta(MetaMessage::TrackName(b"arousal valence dominance CC")),
     )];
     for r in &doc.timeline {
-        for (cc, v) in DEFAULT_CC.iter().zip([r.arousal, r.valence, r.dominance]) {
+        for (cc, v) in DEFAULT_CC.iter().zip(r.emotion.dimensions()) {
             lanes.push((
-                tick(r.centre()),
+                tick(r.span.centre()),
                 TrackEventKind::Midi {
                     channel: u4::new(DEFAULT_CHANNEL),
                     message: MidiMessage::Controller {
                         controller: u7::new(*cc),
-                        value: u7::new(to_cc7(normalise(v, range))),
+                        value: u7::new(to_cc7(range.normalise(v))),
                     },
                 },
             ));

@@ -23,14 +23,15 @@ pub mod vtt;
 mod tests;
 
 pub use document::{
-    transcript_segments, Annotation, MarkedSegment, Marker, Reading, SegmentSource,
-    TranscriptSegment, TranscriptWord, DOCUMENT_FORMAT,
+    transcript_segments, Annotation, MarkedSegment, Marker, SegmentSource, TranscriptSegment,
+    TranscriptWord, DOCUMENT_FORMAT,
 };
 pub use segments::{LabelStyle, SegmentSpan};
 
 use std::path::Path;
 
-use crate::engine::{AnalysisConfig, TimelineEntry};
+use crate::engine::AnalysisConfig;
+use crate::reading::{Emotion, OutputRange, Reading, Span};
 use crate::transcript::Transcript;
 
 /// A file format Emoscope exports.
@@ -219,17 +220,17 @@ pub struct BuildInfo<'a> {
     /// The model's identifier.
     pub model: &'a str,
     /// The model's declared output range.
-    pub output_range: (f32, f32),
+    pub output_range: OutputRange,
     /// The analysis settings the timeline was made with.
     pub config: &'a AnalysisConfig,
     /// Speech regions from the voice-activity detector, seconds.
-    pub speech: &'a [(f64, f64)],
+    pub speech: &'a [Span],
     /// The transcript, if any.
     pub transcript: Option<&'a Transcript>,
     /// How labels are written.
     pub labels: LabelStyle,
-    /// `(start, end)` of the windows speech-gated analysis left out (no speech).
-    pub no_speech: &'a [(f64, f64)],
+    /// The windows speech-gated analysis left out (no speech).
+    pub no_speech: &'a [Span],
 }
 
 impl Annotation {
@@ -239,15 +240,13 @@ impl Annotation {
     /// (the plugin's session export). With the audio at hand, score each of
     /// [`Annotation::segment_spans`] on its own and use
     /// [`Annotation::build_with_segment_readings`].
-    pub fn build(timeline: &[TimelineEntry], info: &BuildInfo<'_>) -> Self {
-        let readings: Vec<Reading> = timeline.iter().map(Reading::from).collect();
+    pub fn build(timeline: Vec<Reading>, info: &BuildInfo<'_>) -> Self {
         let spans = Self::segment_spans(info);
-        let means = segments::window_means(&spans, &readings);
-        let marked = match means {
+        let marked = match segments::window_means(&spans, &timeline) {
             Some(means) => segments::mark_segments(spans, &means, info.output_range, info.labels),
             None => Vec::new(),
         };
-        Self::assemble(readings, marked, info)
+        Self::assemble(timeline, marked, info)
     }
 
     /// The segments the document will have, before their readings: the
@@ -257,12 +256,12 @@ impl Annotation {
         segments::plan_segments(info.speech, &transcript, info.duration)
     }
 
-    /// Builds the document with `readings[i]` (arousal, valence, dominance)
-    /// as the reading of `Self::segment_spans(info)[i]`.
+    /// Builds the document with `readings[i]` as the reading of
+    /// `Self::segment_spans(info)[i]`.
     pub fn build_with_segment_readings(
-        timeline: &[TimelineEntry],
+        timeline: Vec<Reading>,
         info: &BuildInfo<'_>,
-        readings: &[[f32; 3]],
+        readings: &[Emotion],
     ) -> Self {
         let marked = segments::mark_segments(
             Self::segment_spans(info),
@@ -270,7 +269,7 @@ impl Annotation {
             info.output_range,
             info.labels,
         );
-        Self::assemble(timeline.iter().map(Reading::from).collect(), marked, info)
+        Self::assemble(timeline, marked, info)
     }
 
     fn assemble(
@@ -280,13 +279,12 @@ impl Annotation {
     ) -> Self {
         // One rule for every format: values stay as the model gave them, and
         // those outside the declared range are flagged.
+        let range = info.output_range;
         for r in &mut readings {
-            r.out_of_range =
-                document::outside([r.arousal, r.valence, r.dominance], info.output_range);
+            r.out_of_range = !range.covers(&r.emotion);
         }
         for s in &mut segments {
-            s.out_of_range =
-                document::outside([s.arousal, s.valence, s.dominance], info.output_range);
+            s.out_of_range = !range.covers(&s.emotion);
         }
         let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
         let markers = segments::change_markers(&readings, info.output_range);
@@ -295,7 +293,7 @@ impl Annotation {
             audio: info.audio.into(),
             duration: info.duration,
             model: info.model.into(),
-            output_range: [info.output_range.0, info.output_range.1],
+            output_range: info.output_range,
             window_seconds: info.config.window_seconds,
             hop_seconds: info.config.hop_seconds,
             smoothing_seconds: info.config.smoothing_seconds,
@@ -309,10 +307,10 @@ impl Annotation {
 }
 
 /// The hop around each left-out window's centre, clipped to the audio and merged.
-fn no_speech_spans(windows: &[(f64, f64)], hop: f64, duration: f64) -> Vec<[f64; 2]> {
-    let mut spans: Vec<[f64; 2]> = Vec::new();
-    for &(start, end) in windows {
-        let centre = 0.5 * (start + end);
+fn no_speech_spans(windows: &[Span], hop: f64, duration: f64) -> Vec<Span> {
+    let mut spans: Vec<Span> = Vec::new();
+    for window in windows {
+        let centre = window.centre();
         let (a, b) = (
             (centre - 0.5 * hop).max(0.0),
             (centre + 0.5 * hop).min(duration),
@@ -321,8 +319,8 @@ fn no_speech_spans(windows: &[(f64, f64)], hop: f64, duration: f64) -> Vec<[f64;
             continue;
         }
         match spans.last_mut() {
-            Some(last) if a <= last[1] + 1e-9 => last[1] = last[1].max(b),
-            _ => spans.push([a, b]),
+            Some(last) if a <= last.end + 1e-9 => last.end = last.end.max(b),
+            _ => spans.push(Span::new(a, b)),
         }
     }
     spans

@@ -31,9 +31,9 @@ pub fn render(doc: &Annotation) -> String {
             [
                 format!("R{}", i + 1),
                 one_line(&s.label),
-                format!("{:.6}", s.start),
-                format!("{:.6}", s.end),
-                format!("{:.6}", s.end - s.start),
+                format!("{:.6}", s.span.start),
+                format!("{:.6}", s.span.end),
+                format!("{:.6}", s.span.duration()),
             ],
         );
     }

@@ -17,9 +17,9 @@
 //! (arousal and valence above or below the middle of the model's range)
 //! changes, at the window centre.
 
-use crate::cc::normalise;
+use crate::reading::{Emotion, OutputRange, Reading, Span};
 
-use super::document::{MarkedSegment, Marker, Reading, SegmentSource, TranscriptSegment};
+use super::document::{MarkedSegment, Marker, SegmentSource, TranscriptSegment};
 
 /// VAD speech left over outside transcript segments is kept only from this length (seconds).
 pub const MIN_VAD_PIECE: f64 = 0.25;
@@ -33,11 +33,11 @@ pub struct LabelStyle {
     pub quadrant: bool,
 }
 
-/// The circumplex quadrant of a reading: arousal and valence against the
+/// The circumplex quadrant of `emotion`: arousal and valence against the
 /// middle of the model's output `range`.
-pub fn quadrant(arousal: f32, valence: f32, range: (f32, f32)) -> &'static str {
-    let high_a = normalise(arousal, range) >= 0.5;
-    let high_v = normalise(valence, range) >= 0.5;
+pub fn quadrant(emotion: &Emotion, range: OutputRange) -> &'static str {
+    let high_a = range.normalise(emotion.arousal) >= 0.5;
+    let high_v = range.normalise(emotion.valence) >= 0.5;
     match (high_a, high_v) {
         (true, true) => "excited",
         (true, false) => "tense",
@@ -46,23 +46,29 @@ pub fn quadrant(arousal: f32, valence: f32, range: (f32, f32)) -> &'static str {
     }
 }
 
-/// `A.72 V.31 D.55`: each value mapped from `range` onto 0..1 and written with
-/// two decimals without the leading zero (`1.00` at the top of the range);
-/// the quadrant name follows when `style.quadrant` is set. A value outside
-/// the range is not clamped: it reads as what it is (`V1.41`, `A-.10`).
-pub fn avd_label(a: f32, v: f32, d: f32, range: (f32, f32), style: LabelStyle) -> String {
+/// `A.72 V.31 D.55`: each value mapped from `range` onto 0..1
+/// ([`OutputRange::position`]) and written with two decimals without the
+/// leading zero (`1.00` at the top of the range); the quadrant name follows
+/// when `style.quadrant` is set. A value outside the range is not clamped:
+/// it reads as what it is (`V1.41`, `A-.10`).
+pub fn avd_label(emotion: &Emotion, range: OutputRange, style: LabelStyle) -> String {
     let f = |x: f32| {
-        let t = (x - range.0) / (range.1 - range.0);
+        let t = range.position(x);
         let s = format!("{t:.2}");
         match s.strip_prefix('-') {
             Some(neg) => format!("-{}", neg.strip_prefix('0').unwrap_or(neg)),
             None => s.strip_prefix('0').map(str::to_owned).unwrap_or(s),
         }
     };
-    let mut label = format!("A{} V{} D{}", f(a), f(v), f(d));
+    let mut label = format!(
+        "A{} V{} D{}",
+        f(emotion.arousal),
+        f(emotion.valence),
+        f(emotion.dominance)
+    );
     if style.quadrant {
         label.push(' ');
-        label.push_str(quadrant(a, v, range));
+        label.push_str(quadrant(emotion, range));
     }
     label
 }
@@ -70,10 +76,8 @@ pub fn avd_label(a: f32, v: f32, d: f32, range: (f32, f32), style: LabelStyle) -
 /// A segment before it has a reading: where it is, its text and its source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentSpan {
-    /// Start, seconds.
-    pub start: f64,
-    /// End, seconds.
-    pub end: f64,
+    /// Where the segment is, seconds.
+    pub span: Span,
     /// The transcript's text (empty for VAD-only speech).
     pub text: String,
     /// Where the span came from.
@@ -82,7 +86,7 @@ pub struct SegmentSpan {
 
 /// The non-overlapping, time-ordered segment spans (see the module docs).
 pub fn plan_segments(
-    speech: &[(f64, f64)],
+    speech: &[Span],
     transcript: &[TranscriptSegment],
     duration: f64,
 ) -> Vec<SegmentSpan> {
@@ -96,8 +100,7 @@ pub fn plan_segments(
         let end = s.end.min(duration);
         if end - start >= MIN_SEGMENT {
             spans.push(SegmentSpan {
-                start,
-                end,
+                span: Span::new(start, end),
                 text: s.text.clone(),
                 source: SegmentSource::Transcript,
             });
@@ -105,47 +108,43 @@ pub fn plan_segments(
         }
     }
     // Speech outside the transcript spans.
-    let covered: Vec<(f64, f64)> = spans.iter().map(|s| (s.start, s.end)).collect();
-    for &(a, b) in speech {
-        for (start, end) in subtract((a.max(0.0), b.min(duration)), &covered) {
-            if end - start >= MIN_VAD_PIECE {
+    let covered: Vec<Span> = spans.iter().map(|s| s.span).collect();
+    for &region in speech {
+        let clipped = Span::new(region.start.max(0.0), region.end.min(duration));
+        for span in subtract(clipped, &covered) {
+            if span.duration() >= MIN_VAD_PIECE {
                 spans.push(SegmentSpan {
-                    start,
-                    end,
+                    span,
                     text: String::new(),
                     source: SegmentSource::Vad,
                 });
             }
         }
     }
-    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
+    spans.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
     spans
 }
 
-/// The segments with their readings (`readings[i]` is `spans[i]`'s arousal,
-/// valence and dominance) and labels.
+/// The segments with their readings (`readings[i]` is `spans[i]`'s) and labels.
 pub fn mark_segments(
     spans: Vec<SegmentSpan>,
-    readings: &[[f32; 3]],
-    range: (f32, f32),
+    readings: &[Emotion],
+    range: OutputRange,
     style: LabelStyle,
 ) -> Vec<MarkedSegment> {
     assert_eq!(spans.len(), readings.len(), "one reading per span");
     spans
         .into_iter()
         .zip(readings)
-        .map(|(span, &[a, v, d])| {
-            let mut label = avd_label(a, v, d, range, style);
+        .map(|(span, &emotion)| {
+            let mut label = avd_label(&emotion, range, style);
             if !span.text.is_empty() {
                 label.push_str(" | ");
                 label.push_str(&span.text);
             }
             MarkedSegment {
-                start: span.start,
-                end: span.end,
-                arousal: a,
-                valence: v,
-                dominance: d,
+                span: span.span,
+                emotion,
                 label,
                 text: span.text,
                 source: span.source,
@@ -157,29 +156,21 @@ pub fn mark_segments(
 
 /// Each span's overlap-weighted mean of the `timeline`'s readings; empty
 /// when the timeline is (no window, no reading to give).
-pub fn window_means(spans: &[SegmentSpan], timeline: &[Reading]) -> Option<Vec<[f32; 3]>> {
+pub fn window_means(spans: &[SegmentSpan], timeline: &[Reading]) -> Option<Vec<Emotion>> {
     if timeline.is_empty() {
         return None;
     }
-    Some(
-        spans
-            .iter()
-            .map(|s| {
-                let (a, v, d) = mean_over(timeline, s.start, s.end);
-                [a, v, d]
-            })
-            .collect(),
-    )
+    Some(spans.iter().map(|s| mean_over(timeline, s.span)).collect())
 }
 
 /// The segments of [`plan_segments`] with [`window_means`] as readings
 /// (none without a timeline).
 pub fn build_segments(
-    speech: &[(f64, f64)],
+    speech: &[Span],
     transcript: &[TranscriptSegment],
     duration: f64,
     timeline: &[Reading],
-    range: (f32, f32),
+    range: OutputRange,
     style: LabelStyle,
 ) -> Vec<MarkedSegment> {
     let spans = plan_segments(speech, transcript, duration);
@@ -190,68 +181,55 @@ pub fn build_segments(
 }
 
 /// `span` minus the union of `cuts` (sorted, non-overlapping).
-fn subtract(span: (f64, f64), cuts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+fn subtract(span: Span, cuts: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
-    let mut from = span.0;
-    for &(a, b) in cuts {
-        if b <= from || a >= span.1 {
+    let mut from = span.start;
+    for cut in cuts {
+        if cut.end <= from || cut.start >= span.end {
             continue;
         }
-        if a > from {
-            out.push((from, a));
+        if cut.start > from {
+            out.push(Span::new(from, cut.start));
         }
-        from = from.max(b);
+        from = from.max(cut.end);
     }
-    if span.1 > from {
-        out.push((from, span.1));
+    if span.end > from {
+        out.push(Span::new(from, span.end));
     }
     out
 }
 
-/// Overlap-weighted mean of the readings over `[start, end]`; the reading
-/// whose centre is nearest the span's middle when none overlaps.
-fn mean_over(timeline: &[Reading], start: f64, end: f64) -> (f32, f32, f32) {
-    let (mut sw, mut sa, mut sv, mut sd) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for r in timeline {
-        let w = (end.min(r.end) - start.max(r.start)).max(0.0);
-        sw += w;
-        sa += w * f64::from(r.arousal);
-        sv += w * f64::from(r.valence);
-        sd += w * f64::from(r.dominance);
+/// Overlap-weighted mean of the readings over `span`; the reading whose
+/// centre is nearest the span's middle when none overlaps.
+fn mean_over(timeline: &[Reading], span: Span) -> Emotion {
+    let weighted = timeline.iter().map(|r| (span.overlap(r.span), r.emotion));
+    if let Some(mean) = Emotion::weighted_mean(weighted) {
+        return mean;
     }
-    if sw > 0.0 {
-        return ((sa / sw) as f32, (sv / sw) as f32, (sd / sw) as f32);
-    }
-    let mid = 0.5 * (start + end);
-    let r = timeline
+    let mid = span.centre();
+    timeline
         .iter()
         .min_by(|x, y| {
-            (x.centre() - mid)
+            (x.span.centre() - mid)
                 .abs()
-                .total_cmp(&(y.centre() - mid).abs())
+                .total_cmp(&(y.span.centre() - mid).abs())
         })
-        .expect("timeline is not empty");
-    (r.arousal, r.valence, r.dominance)
+        .expect("timeline is not empty")
+        .emotion
 }
 
 /// Quadrant-change markers (see the module docs).
-pub fn change_markers(timeline: &[Reading], range: (f32, f32)) -> Vec<Marker> {
+pub fn change_markers(timeline: &[Reading], range: OutputRange) -> Vec<Marker> {
     let mut out: Vec<Marker> = Vec::new();
     let mut last: Option<&str> = None;
     for r in timeline {
-        let q = quadrant(r.arousal, r.valence, range);
+        let q = quadrant(&r.emotion, range);
         if last != Some(q) {
             out.push(Marker {
-                time: r.centre(),
+                time: r.span.centre(),
                 label: format!(
                     "{q} {}",
-                    avd_label(
-                        r.arousal,
-                        r.valence,
-                        r.dominance,
-                        range,
-                        LabelStyle::default()
-                    )
+                    avd_label(&r.emotion, range, LabelStyle::default())
                 ),
             });
             last = Some(q);
@@ -264,17 +242,24 @@ pub fn change_markers(timeline: &[Reading], range: (f32, f32)) -> Vec<Marker> {
 mod tests {
     use super::*;
 
+    const UNIT: OutputRange = OutputRange::UNIT;
+
     fn reading(start: f64, a: f32, v: f32, d: f32) -> Reading {
         Reading {
-            start,
-            end: start + 4.0,
-            arousal: a,
-            valence: v,
-            dominance: d,
+            span: Span::new(start, start + 4.0),
+            emotion: Emotion::new(a, v, d),
             text: String::new(),
             model_id: "m".into(),
             out_of_range: false,
         }
+    }
+
+    fn label(a: f32, v: f32, d: f32, (min, max): (f32, f32), style: LabelStyle) -> String {
+        avd_label(&Emotion::new(a, v, d), OutputRange::new(min, max), style)
+    }
+
+    fn spans(pairs: &[(f64, f64)]) -> Vec<Span> {
+        pairs.iter().map(|&(a, b)| Span::new(a, b)).collect()
     }
 
     fn ts(start: f64, end: f64, text: &str) -> TranscriptSegment {
@@ -290,17 +275,17 @@ mod tests {
     fn labels_map_the_range_onto_two_decimals() {
         // Range 1..7: 5.32 -> (5.32 - 1) / 6 = 0.72; 2.86 -> 0.31; 4.3 -> 0.55; 7 -> 1.00.
         let s = LabelStyle::default();
-        assert_eq!(avd_label(5.32, 2.86, 4.3, (1.0, 7.0), s), "A.72 V.31 D.55");
-        assert_eq!(avd_label(7.0, 1.0, 7.0, (1.0, 7.0), s), "A1.00 V.00 D1.00");
+        assert_eq!(label(5.32, 2.86, 4.3, (1.0, 7.0), s), "A.72 V.31 D.55");
+        assert_eq!(label(7.0, 1.0, 7.0, (1.0, 7.0), s), "A1.00 V.00 D1.00");
         // Outside the range, the value as it is: (9 - 1) / 6 = 1.33, (0.4 - 1) / 6 = -0.10.
-        assert_eq!(avd_label(7.0, 0.4, 9.0, (1.0, 7.0), s), "A1.00 V-.10 D1.33");
+        assert_eq!(label(7.0, 0.4, 9.0, (1.0, 7.0), s), "A1.00 V-.10 D1.33");
         assert_eq!(
-            avd_label(0.8, 0.2, 0.5, (0.0, 1.0), LabelStyle { quadrant: true }),
+            label(0.8, 0.2, 0.5, (0.0, 1.0), LabelStyle { quadrant: true }),
             "A.80 V.20 D.50 tense"
         );
-        assert_eq!(quadrant(0.9, 0.9, (0.0, 1.0)), "excited");
-        assert_eq!(quadrant(0.1, 0.1, (0.0, 1.0)), "subdued");
-        assert_eq!(quadrant(0.1, 0.9, (0.0, 1.0)), "calm");
+        assert_eq!(quadrant(&Emotion::new(0.9, 0.9, 0.0), UNIT), "excited");
+        assert_eq!(quadrant(&Emotion::new(0.1, 0.1, 0.0), UNIT), "subdued");
+        assert_eq!(quadrant(&Emotion::new(0.1, 0.9, 0.0), UNIT), "calm");
     }
 
     #[test]
@@ -310,16 +295,16 @@ mod tests {
         // Expected: VAD 0.5..1.0, "a" 1.0..2.0, "b" 2.0..2.5, VAD 2.5..3.0; 5.0..5.2 dropped (0.2 < 0.25).
         let timeline = vec![reading(0.0, 0.5, 0.5, 0.5)];
         let segs = build_segments(
-            &[(0.5, 3.0), (5.0, 5.2)],
+            &spans(&[(0.5, 3.0), (5.0, 5.2)]),
             &[ts(1.5, 2.5, "b"), ts(1.0, 2.0, "a")],
             6.0,
             &timeline,
-            (0.0, 1.0),
+            UNIT,
             LabelStyle::default(),
         );
         let got: Vec<(f64, f64, &str, SegmentSource)> = segs
             .iter()
-            .map(|s| (s.start, s.end, s.text.as_str(), s.source))
+            .map(|s| (s.span.start, s.span.end, s.text.as_str(), s.source))
             .collect();
         assert_eq!(
             got,
@@ -340,34 +325,34 @@ mod tests {
         // first by 2.0 s and the second by 1.5 s: (2.0 * 0.2 + 1.5 * 0.8) / 3.5 = 1.6 / 3.5.
         let timeline = vec![reading(0.0, 0.2, 0.0, 1.0), reading(1.0, 0.8, 1.0, 0.0)];
         let segs = build_segments(
-            &[(0.5, 2.5)],
+            &spans(&[(0.5, 2.5)]),
             &[],
             9.0,
             &timeline,
-            (0.0, 1.0),
+            UNIT,
             LabelStyle::default(),
         );
         assert!(
-            (segs[0].arousal - 1.6 / 3.5).abs() < 1e-6,
+            (segs[0].emotion.arousal - 1.6 / 3.5).abs() < 1e-6,
             "{}",
-            segs[0].arousal
+            segs[0].emotion.arousal
         );
         // Past every window: the nearest centre (3.0) gives its reading.
         let segs = build_segments(
-            &[(7.0, 8.0)],
+            &spans(&[(7.0, 8.0)]),
             &[],
             9.0,
             &timeline,
-            (0.0, 1.0),
+            UNIT,
             LabelStyle::default(),
         );
-        assert_eq!(segs[0].arousal, 0.8);
+        assert_eq!(segs[0].emotion.arousal, 0.8);
         assert!(build_segments(
-            &[(0.0, 1.0)],
+            &spans(&[(0.0, 1.0)]),
             &[],
             1.0,
             &[],
-            (0.0, 1.0),
+            UNIT,
             LabelStyle::default()
         )
         .is_empty());
@@ -381,7 +366,7 @@ mod tests {
             reading(2.0, 0.8, 0.2, 0.5),
             reading(3.0, 0.2, 0.2, 0.5),
         ];
-        let m = change_markers(&timeline, (0.0, 1.0));
+        let m = change_markers(&timeline, UNIT);
         let got: Vec<(f64, &str)> = m.iter().map(|m| (m.time, m.label.as_str())).collect();
         assert_eq!(
             got,

@@ -6,16 +6,17 @@
 
 use super::document::Annotation;
 use super::one_line;
+use crate::reading::Reading;
 
 /// The three time-value layers (arousal, valence, dominance) and the region layer, in that order.
 pub fn render(doc: &Annotation) -> [String; 4] {
-    let layer = |name: &str, pick: fn(&super::document::Reading) -> f32| {
+    let layer = |name: &str, pick: fn(&Reading) -> f32| {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(["TIME", "VALUE", "LABEL"]).expect("memory");
         for r in &doc.timeline {
             let v = pick(r);
             w.write_record([
-                format!("{:.6}", r.centre()),
+                format!("{:.6}", r.span.centre()),
                 format!("{v}"),
                 format!("{name} {v:.4}"),
             ])
@@ -28,18 +29,18 @@ pub fn render(doc: &Annotation) -> [String; 4] {
         .expect("memory");
     for s in &doc.segments {
         w.write_record([
-            format!("{:.6}", s.start),
-            format!("{}", s.arousal),
-            format!("{:.6}", s.end - s.start),
+            format!("{:.6}", s.span.start),
+            format!("{}", s.emotion.arousal),
+            format!("{:.6}", s.span.duration()),
             one_line(&s.label),
         ])
         .expect("memory");
     }
     let regions = String::from_utf8(w.into_inner().expect("memory")).expect("UTF-8");
     [
-        layer("arousal", |r| r.arousal),
-        layer("valence", |r| r.valence),
-        layer("dominance", |r| r.dominance),
+        layer("arousal", |r| r.emotion.arousal),
+        layer("valence", |r| r.emotion.valence),
+        layer("dominance", |r| r.emotion.dominance),
         regions,
     ]
 }

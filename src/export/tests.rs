@@ -2,16 +2,14 @@
 //! expected texts are written out from each format's specification.
 
 use super::*;
+use crate::reading::{Emotion, OutputRange, Reading, Span};
 
 /// Two windows (centres 2.0 and 3.0 s), one transcript segment with a word,
 /// one VAD segment, one marker; output range 0..1.
 fn doc() -> Annotation {
     let reading = |start: f64, a: f32| Reading {
-        start,
-        end: start + 4.0,
-        arousal: a,
-        valence: 0.25,
-        dominance: 0.5,
+        span: Span::new(start, start + 4.0),
+        emotion: Emotion::new(a, 0.25, 0.5),
         text: "hi, there".into(),
         model_id: "m".into(),
         out_of_range: false,
@@ -21,29 +19,23 @@ fn doc() -> Annotation {
         audio: String::new(),
         duration: 5.5,
         model: "m".into(),
-        output_range: [0.0, 1.0],
+        output_range: OutputRange::UNIT,
         window_seconds: 4.0,
         hop_seconds: 1.0,
         smoothing_seconds: 0.0,
         timeline: vec![reading(0.0, 0.75), reading(1.0, 1.0)],
         segments: vec![
             MarkedSegment {
-                start: 0.5,
-                end: 1.25,
-                arousal: 0.75,
-                valence: 0.25,
-                dominance: 0.5,
+                span: Span::new(0.5, 1.25),
+                emotion: Emotion::new(0.75, 0.25, 0.5),
                 label: "A.75 V.25 D.50 | hi, \"there\"".into(),
                 text: "hi, \"there\"".into(),
                 source: SegmentSource::Transcript,
                 out_of_range: false,
             },
             MarkedSegment {
-                start: 2.0,
-                end: 3.5,
-                arousal: 1.0,
-                valence: 0.25,
-                dominance: 0.5,
+                span: Span::new(2.0, 3.5),
+                emotion: Emotion::new(1.0, 0.25, 0.5),
                 label: "A1.00 V.25 D.50".into(),
                 text: String::new(),
                 source: SegmentSource::Vad,
@@ -270,34 +262,32 @@ fn json_reads_back_equal() {
 fn values_outside_the_range_are_kept_and_flagged_everywhere() {
     // A checkpoint without a bounded head read valence 1.41 on a 0..1 scale:
     // the value stays 1.41 in JSON and CSV, is flagged, and the label says 1.41.
-    use crate::engine::{AnalysisConfig, TimelineEntry};
-    let entry = |start: f64, v: f32| TimelineEntry {
-        start,
-        end: start + 4.0,
-        arousal: 0.5,
-        valence: v,
-        dominance: 0.5,
+    use crate::engine::AnalysisConfig;
+    let entry = |start: f64, v: f32| Reading {
+        span: Span::new(start, start + 4.0),
+        emotion: Emotion::new(0.5, v, 0.5),
         text: String::new(),
         model_id: "m".into(),
+        out_of_range: false,
     };
     let config = AnalysisConfig::default();
     let info = BuildInfo {
         audio: "a.wav",
         duration: 5.0,
         model: "m",
-        output_range: (0.0, 1.0),
+        output_range: OutputRange::UNIT,
         config: &config,
-        speech: &[(0.0, 5.0)],
+        speech: &[Span::new(0.0, 5.0)],
         transcript: None,
         labels: LabelStyle::default(),
         no_speech: &[],
     };
-    let doc = Annotation::build(&[entry(0.0, 0.25), entry(1.0, 1.41)], &info);
+    let doc = Annotation::build(vec![entry(0.0, 0.25), entry(1.0, 1.41)], &info);
     let flags: Vec<bool> = doc.timeline.iter().map(|r| r.out_of_range).collect();
     assert_eq!(flags, [false, true]);
-    assert_eq!(doc.timeline[1].valence, 1.41);
+    assert_eq!(doc.timeline[1].emotion.valence, 1.41);
     // The segment 0..5 overlaps both windows fully (4 s each): (0.25 + 1.41) / 2 = 0.83.
-    assert!((doc.segments[0].valence - 0.83).abs() < 1e-6);
+    assert!((doc.segments[0].emotion.valence - 0.83).abs() < 1e-6);
     assert!(!doc.segments[0].out_of_range);
     let json = doc.to_json();
     assert!(json.contains("\"out_of_range\": true"), "{json}");
@@ -307,8 +297,119 @@ fn values_outside_the_range_are_kept_and_flagged_everywhere() {
         csv.lines().nth(2).unwrap().ends_with(",1.41,0.5,,m,true"),
         "{csv}"
     );
-    let seg =
-        Annotation::build_with_segment_readings(&[entry(0.0, 0.25)], &info, &[[0.5, 1.41, 0.5]]);
+    let seg = Annotation::build_with_segment_readings(
+        vec![entry(0.0, 0.25)],
+        &info,
+        &[Emotion::new(0.5, 1.41, 0.5)],
+    );
     assert!(seg.segments[0].out_of_range);
     assert_eq!(seg.segments[0].label, "A.50 V1.41 D.50");
+}
+
+/// The document's JSON is byte for byte what it was when readings and
+/// segments were flat structs and ranges and stretches plain arrays: the
+/// reference is that layout, declared here as it was, filled with the same
+/// values and written by the same serializer.
+#[test]
+fn json_bytes_keep_the_flat_layout() {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct FlatDocument {
+        format: String,
+        audio: String,
+        duration: f64,
+        model: String,
+        output_range: [f32; 2],
+        window_seconds: f64,
+        hop_seconds: f64,
+        smoothing_seconds: f64,
+        timeline: Vec<FlatReading>,
+        segments: Vec<FlatSegment>,
+        markers: Vec<Marker>,
+        transcript: Vec<TranscriptSegment>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        no_speech: Vec<[f64; 2]>,
+    }
+    #[derive(Serialize, Deserialize)]
+    struct FlatReading {
+        start: f64,
+        end: f64,
+        arousal: f32,
+        valence: f32,
+        dominance: f32,
+        text: String,
+        model_id: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        out_of_range: bool,
+    }
+    #[derive(Serialize, Deserialize)]
+    struct FlatSegment {
+        start: f64,
+        end: f64,
+        arousal: f32,
+        valence: f32,
+        dominance: f32,
+        label: String,
+        text: String,
+        source: SegmentSource,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        out_of_range: bool,
+    }
+
+    let mut d = doc();
+    d.output_range = OutputRange::new(-1.0, 1.5);
+    d.timeline[1].out_of_range = true;
+    d.segments[1].out_of_range = true;
+    d.no_speech = vec![Span::new(4.0, 4.5), Span::new(5.0, 5.25)];
+    let flat = FlatDocument {
+        format: d.format.clone(),
+        audio: d.audio.clone(),
+        duration: d.duration,
+        model: d.model.clone(),
+        output_range: [d.output_range.min, d.output_range.max],
+        window_seconds: d.window_seconds,
+        hop_seconds: d.hop_seconds,
+        smoothing_seconds: d.smoothing_seconds,
+        timeline: d
+            .timeline
+            .iter()
+            .map(|r| FlatReading {
+                start: r.span.start,
+                end: r.span.end,
+                arousal: r.emotion.arousal,
+                valence: r.emotion.valence,
+                dominance: r.emotion.dominance,
+                text: r.text.clone(),
+                model_id: r.model_id.clone(),
+                out_of_range: r.out_of_range,
+            })
+            .collect(),
+        segments: d
+            .segments
+            .iter()
+            .map(|s| FlatSegment {
+                start: s.span.start,
+                end: s.span.end,
+                arousal: s.emotion.arousal,
+                valence: s.emotion.valence,
+                dominance: s.emotion.dominance,
+                label: s.label.clone(),
+                text: s.text.clone(),
+                source: s.source,
+                out_of_range: s.out_of_range,
+            })
+            .collect(),
+        markers: d.markers.clone(),
+        transcript: d.transcript.clone(),
+        no_speech: d.no_speech.iter().map(|s| [s.start, s.end]).collect(),
+    };
+    let flat_json = serde_json::to_string_pretty(&flat).unwrap();
+    assert_eq!(d.to_json(), flat_json);
+    assert!(
+        flat_json.contains("\"no_speech\": [\n    [\n      4.0,"),
+        "{flat_json}"
+    );
+    // And a document written in that layout reads back as the same values.
+    assert_eq!(Annotation::from_json(&flat_json).unwrap(), d);
 }

@@ -8,17 +8,18 @@
 
 use super::document::Annotation;
 use super::one_line;
+use crate::reading::Reading;
 
 /// The TextGrid text.
 pub fn render(doc: &Annotation) -> String {
     let xmax = doc
         .duration
-        .max(doc.segments.last().map_or(0.0, |s| s.end))
-        .max(doc.timeline.last().map_or(0.0, |r| r.centre()));
+        .max(doc.segments.last().map_or(0.0, |s| s.span.end))
+        .max(doc.timeline.last().map_or(0.0, |r| r.span.centre()));
     let segments: Vec<(f64, f64, String)> = doc
         .segments
         .iter()
-        .map(|s| (s.start, s.end, one_line(&s.label)))
+        .map(|s| (s.span.start, s.span.end, one_line(&s.label)))
         .collect();
     let mut words: Vec<(f64, f64, String)> = doc
         .transcript
@@ -31,15 +32,15 @@ pub fn render(doc: &Annotation) -> String {
     if !words.is_empty() {
         tiers.push(Tier::Intervals("words", fill_gaps(&words, xmax)));
     }
-    let points = |pick: fn(&super::document::Reading) -> f32| -> Vec<(f64, String)> {
+    let points = |pick: fn(&Reading) -> f32| -> Vec<(f64, String)> {
         doc.timeline
             .iter()
-            .map(|r| (r.centre(), format!("{:.4}", pick(r))))
+            .map(|r| (r.span.centre(), format!("{:.4}", pick(r))))
             .collect()
     };
-    tiers.push(Tier::Points("arousal", points(|r| r.arousal)));
-    tiers.push(Tier::Points("valence", points(|r| r.valence)));
-    tiers.push(Tier::Points("dominance", points(|r| r.dominance)));
+    tiers.push(Tier::Points("arousal", points(|r| r.emotion.arousal)));
+    tiers.push(Tier::Points("valence", points(|r| r.emotion.valence)));
+    tiers.push(Tier::Points("dominance", points(|r| r.emotion.dominance)));
 
     let mut o = String::new();
     o.push_str("File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\n");

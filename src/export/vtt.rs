@@ -12,8 +12,8 @@ pub fn render(doc: &Annotation) -> String {
         out.push_str(&format!(
             "\n{}\n{} --> {}\n{}\n",
             i + 1,
-            timestamp(s.start),
-            timestamp(s.end),
+            timestamp(s.span.start),
+            timestamp(s.span.end),
             escape(&s.label)
         ));
     }

@@ -318,7 +318,7 @@ fn poll(
     }
     *seen = r.count;
     // The block holding the window's last sample (end is exclusive).
-    let last_sample = (r.end * rate).round() as usize - 1;
+    let last_sample = (r.reading.span.end * rate).round() as usize - 1;
     if let Some(t) = pushed_at.get(last_sample / block) {
         latencies.push(t.elapsed().as_secs_f64());
     }

@@ -23,10 +23,11 @@ use emoscope::audio::{
 };
 use emoscope::engine::{
     analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineAnalysis,
-    OfflineOptions, OfflineRun, SpanReader, SpanRequest, TimelineEntry, WindowResult,
+    OfflineOptions, OfflineRun, SpanReader, SpanRequest, WindowResult,
 };
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Transcript};
+use emoscope::{Emotion, OutputRange, Reading, Span};
 
 use super::fingerprint::Fingerprint;
 use super::index::{Entry, Status};
@@ -177,14 +178,14 @@ struct Analysed {
     /// Seconds of audio.
     duration: f64,
     /// Speech regions from the voice-activity detector.
-    speech: Vec<(f64, f64)>,
+    speech: Vec<Span>,
     /// The transcript read, if any.
     transcript: Option<Transcript>,
     /// The engine's windows (smoothed) and the windows left out for want of speech.
-    timeline: Vec<TimelineEntry>,
-    no_speech: Vec<(f64, f64)>,
+    timeline: Vec<Reading>,
+    no_speech: Vec<Span>,
     /// A reading per segment of [`Annotation::segment_spans`].
-    readings: Vec<[f32; 3]>,
+    readings: Vec<Emotion>,
 }
 
 impl Analysed {
@@ -192,10 +193,9 @@ impl Analysed {
     /// windows left out goes to `entry`.
     fn new(
         duration: f64,
-        speech: Vec<(f64, f64)>,
+        speech: Vec<Span>,
         transcript: Option<Transcript>,
         analysis: OfflineAnalysis,
-        model: &dyn EmotionPredictor,
         entry: &mut Entry,
     ) -> Self {
         entry.no_speech_windows = Some(analysis.no_speech.len());
@@ -203,7 +203,7 @@ impl Analysed {
             duration,
             speech,
             transcript,
-            timeline: timeline_of(analysis.windows, model),
+            timeline: timeline_of(analysis.windows),
             no_speech: analysis.no_speech,
             readings: Vec::new(),
         }
@@ -237,27 +237,16 @@ fn read_transcript(
     Ok(transcript)
 }
 
-/// The timeline entries of the engine's windows.
-fn timeline_of(windows: Vec<WindowResult>, model: &dyn EmotionPredictor) -> Vec<TimelineEntry> {
-    windows
-        .into_iter()
-        .map(|w| TimelineEntry {
-            start: w.start,
-            end: w.end,
-            arousal: w.smoothed.arousal,
-            valence: w.smoothed.valence,
-            dominance: w.smoothed.dominance,
-            text: w.text,
-            model_id: model.id().to_owned(),
-        })
-        .collect()
+/// The readings of the engine's windows.
+fn timeline_of(windows: Vec<WindowResult>) -> Vec<Reading> {
+    windows.into_iter().map(|w| w.reading).collect()
 }
 
 /// The build info of a file's document.
 fn build_info<'a>(
     audio: &'a str,
     model_id: &'a str,
-    output_range: (f32, f32),
+    output_range: OutputRange,
     s: &'a Settings,
     a: &'a Analysed,
 ) -> BuildInfo<'a> {
@@ -279,8 +268,7 @@ fn segment_requests(info: &BuildInfo<'_>) -> Vec<SpanRequest> {
     Annotation::segment_spans(info)
         .into_iter()
         .map(|span| SpanRequest {
-            start: span.start,
-            end: span.end,
+            span: span.span,
             text: span.text,
         })
         .collect()
@@ -305,8 +293,11 @@ fn annotate(
     };
     let model_id = model.id().to_owned();
     let info = build_info(&audio, &model_id, model.output_range(), s, &analysed);
-    let doc =
-        Annotation::build_with_segment_readings(&analysed.timeline, &info, &analysed.readings);
+    let doc = Annotation::build_with_segment_readings(
+        analysed.timeline.clone(),
+        &info,
+        &analysed.readings,
+    );
     entry.windows = Some(doc.timeline.len());
     entry.mean = Some(mean(&doc));
     let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
@@ -357,7 +348,7 @@ fn whole_file(
         },
     )
     .with_context(|| format!("analysing {}", path.display()))?;
-    let mut a = Analysed::new(duration, speech, transcript, analysis, model, entry);
+    let mut a = Analysed::new(duration, speech, transcript, analysis, entry);
     // Each segment from its own audio and its own text.
     let model_id = model.id().to_owned();
     let spans = segment_requests(&build_info(audio, &model_id, model.output_range(), s, &a));
@@ -368,13 +359,12 @@ fn whole_file(
         let r = predict_span(
             model,
             &samples,
-            span.start,
-            span.end,
+            span.span,
             &span.text,
             s.config.window_seconds,
         )
         .with_context(|| segment_context(span, path))?;
-        a.readings.push([r.arousal, r.valence, r.dominance]);
+        a.readings.push(r);
     }
     Ok(a)
 }
@@ -437,7 +427,7 @@ fn streamed(
         run.finish()
             .with_context(|| format!("analysing {}", path.display()))?
     };
-    let mut a = Analysed::new(duration, speech, transcript, analysis, model, entry);
+    let mut a = Analysed::new(duration, speech, transcript, analysis, entry);
 
     // Pass 3: each segment from its own audio and its own text.
     let model_id = model.id().to_owned();
@@ -473,11 +463,7 @@ fn streamed(
             .with_context(|| format!("resampling {}", path.display()))?;
         feed(&mut reader, &mut samples)?;
     }
-    a.readings = reader
-        .finish()
-        .into_iter()
-        .map(|r| [r.arousal, r.valence, r.dominance])
-        .collect();
+    a.readings = reader.finish();
     Ok(a)
 }
 
@@ -503,8 +489,8 @@ fn check_same_length(stream: &MonoStream, path: &Path, frames: usize) -> Result<
 fn segment_context(span: &SpanRequest, path: &Path) -> String {
     format!(
         "analysing the segment {:.3}..{:.3} s of {}",
-        span.start,
-        span.end,
+        span.span.start,
+        span.span.end,
         path.display()
     )
 }
@@ -514,7 +500,8 @@ fn segment_context(span: &SpanRequest, path: &Path) -> String {
 fn mean(doc: &Annotation) -> [f32; 3] {
     let n = doc.timeline.len().max(1) as f32;
     let sum = doc.timeline.iter().fold([0.0f32; 3], |a, r| {
-        [a[0] + r.arousal, a[1] + r.valence, a[2] + r.dominance]
+        let e = r.emotion;
+        [a[0] + e.arousal, a[1] + e.valence, a[2] + e.dominance]
     });
     [sum[0] / n, sum[1] / n, sum[2] / n]
 }

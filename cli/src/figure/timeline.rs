@@ -16,8 +16,8 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use emoscope::cc::normalise;
 use emoscope::export::Annotation;
+use emoscope::{Reading, Span};
 
 /// Why a plot could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ pub fn render(doc: &Annotation, path: &Path, size: (u32, u32)) -> Result<(), Plo
 }
 
 /// Picks one dimension out of a reading.
-type Pick = fn(&emoscope::export::Reading) -> f32;
+type Pick = fn(&Reading) -> f32;
 
 /// Colours of the three dimensions.
 const COLOURS: [RGBColor; 3] = [
@@ -109,10 +109,10 @@ where
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
-    let range = (doc.output_range[0], doc.output_range[1]);
+    let range = doc.output_range;
     let end = doc
         .duration
-        .max(doc.timeline.last().map_or(0.0, |r| r.end))
+        .max(doc.timeline.last().map_or(0.0, |r| r.span.end))
         .max(1e-3);
     let name = Path::new(&doc.audio)
         .file_name()
@@ -137,7 +137,10 @@ where
             "time (m:ss)"
         })
         .x_label_formatter(&clock_format)
-        .y_desc(format!("value, {}..{} mapped to 0..1", range.0, range.1))
+        .y_desc(format!(
+            "value, {}..{} mapped to 0..1",
+            range.min, range.max
+        ))
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .light_line_style(TRANSPARENT)
@@ -154,7 +157,7 @@ where
             })
     };
     // No speech, so no reading: grey bands with a note.
-    for &[a, b] in &doc.no_speech {
+    for &Span { start: a, end: b } in &doc.no_speech {
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(a, -0.1), (b, 1.0)],
@@ -180,7 +183,7 @@ where
         };
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(s.start, 0.0), (s.end, 1.0)],
+                [(s.span.start, 0.0), (s.span.end, 1.0)],
                 shade.mix(0.6).filled(),
             )))
             .map_err(e)?;
@@ -188,7 +191,7 @@ where
     // Their labels above them: shortened to their own segment where that leaves
     // a few characters, else whole over the next segments, whose labels then
     // give way (none overprints another).
-    let starts: Vec<i32> = doc.segments.iter().map(|s| px(s.start)).collect();
+    let starts: Vec<i32> = doc.segments.iter().map(|s| px(s.span.start)).collect();
     let mut free = i32::MIN;
     for (i, s) in doc.segments.iter().enumerate() {
         let x = starts[i];
@@ -206,22 +209,22 @@ where
         chart
             .draw_series(std::iter::once(Text::new(
                 label,
-                (s.start, 1.1),
+                (s.span.start, 1.1),
                 (FONT, 13).into_font().color(&BLACK),
             )))
             .map_err(e)?;
     }
     // Lines at window centres.
     let picks: [(&str, Pick); 3] = [
-        ("arousal", |r| r.arousal),
-        ("valence", |r| r.valence),
-        ("dominance", |r| r.dominance),
+        ("arousal", |r| r.emotion.arousal),
+        ("valence", |r| r.emotion.valence),
+        ("dominance", |r| r.emotion.dominance),
     ];
     for ((label, pick), colour) in picks.into_iter().zip(COLOURS) {
         let points: Vec<(f64, f64)> = doc
             .timeline
             .iter()
-            .map(|r| (r.centre(), f64::from(normalise(pick(r), range))))
+            .map(|r| (r.span.centre(), f64::from(range.normalise(pick(r)))))
             .collect();
         // One line per run of consecutive windows: a gap (no speech) breaks it.
         let gap = 1.5 * doc.hop_seconds.max(1e-6);

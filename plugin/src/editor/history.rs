@@ -2,8 +2,7 @@
 //! windows that ended in the last [`SPAN`] seconds before the playhead.
 
 use egui::{Align2, Color32, FontId, Pos2, Sense, Stroke, Ui, Vec2};
-use emoscope::cc::normalise;
-use emoscope::engine::TimelineEntry;
+use emoscope::{OutputRange, Reading};
 
 use super::colors;
 
@@ -12,13 +11,13 @@ pub const SPAN: f64 = 30.0;
 
 /// Draws the history of `entries` ending at `now` (host seconds), values
 /// normalised with `range`.
-pub fn history(ui: &mut Ui, size: Vec2, entries: &[TimelineEntry], now: f64, range: (f32, f32)) {
+pub fn history(ui: &mut Ui, size: Vec2, entries: &[Reading], now: f64, range: OutputRange) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 3.0, Color32::from_gray(24));
     let plot = rect.shrink2(Vec2::new(8.0, 14.0));
     let x_of = |t: f64| plot.min.x + plot.width() * ((t - (now - SPAN)) / SPAN) as f32;
-    let y_of = |v: f32| plot.max.y - plot.height() * normalise(v, range);
+    let y_of = |v: f32| plot.max.y - plot.height() * range.normalise(v);
     // Grid: quarter lines, and a tick every 5 s labelled in seconds before now.
     for q in [0.25f32, 0.5, 0.75] {
         let y = plot.max.y - plot.height() * q;
@@ -43,16 +42,16 @@ pub fn history(ui: &mut Ui, size: Vec2, entries: &[TimelineEntry], now: f64, ran
         );
     }
     // One polyline per dimension through the window ends (the time a value became known).
-    let visible: Vec<&TimelineEntry> = entries
+    let visible: Vec<&Reading> = entries
         .iter()
-        .filter(|e| e.end > now - SPAN && e.end <= now + 0.5)
+        .filter(|e| e.span.end > now - SPAN && e.span.end <= now + 0.5)
         .collect();
     for (d, color) in colors::DIMENSION.iter().enumerate() {
         let points: Vec<Pos2> = visible
             .iter()
             .map(|e| {
-                let v = [e.arousal, e.valence, e.dominance][d];
-                Pos2::new(x_of(e.end), y_of(v))
+                let v = e.emotion.dimensions()[d];
+                Pos2::new(x_of(e.span.end), y_of(v))
             })
             .collect();
         if points.len() >= 2 {

@@ -3,22 +3,21 @@
 //! for dominance, and a fading trail of the readings before it.
 
 use egui::{Align2, Color32, FontId, Pos2, Sense, Stroke, StrokeKind, Ui, Vec2};
-use emoscope::cc::normalise;
-use emoscope::engine::TimelineEntry;
+use emoscope::{OutputRange, Reading};
 
 use super::colors;
 
 /// Draws the plane in a square of side `side`. `trail` are the latest
-/// entries, oldest first; the last one is the current point.
-pub fn plane(ui: &mut Ui, side: f32, trail: &[TimelineEntry], range: (f32, f32)) {
+/// readings, oldest first; the last one is the current point.
+pub fn plane(ui: &mut Ui, side: f32, trail: &[&Reading], range: OutputRange) {
     let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 3.0, Color32::from_gray(24));
     let plot = rect.shrink(16.0);
-    let at = |e: &TimelineEntry| {
+    let at = |e: &Reading| {
         Pos2::new(
-            plot.min.x + plot.width() * normalise(e.valence, range),
-            plot.max.y - plot.height() * normalise(e.arousal, range),
+            plot.min.x + plot.width() * range.normalise(e.emotion.valence),
+            plot.max.y - plot.height() * range.normalise(e.emotion.arousal),
         )
     };
     let axis = Stroke::new(1.0, Color32::from_gray(70));
@@ -68,14 +67,14 @@ pub fn plane(ui: &mut Ui, side: f32, trail: &[TimelineEntry], range: (f32, f32))
     for (i, pair) in trail.windows(2).enumerate() {
         let alpha = (i + 1) as f32 / n as f32;
         painter.line_segment(
-            [at(&pair[0]), at(&pair[1])],
+            [at(pair[0]), at(pair[1])],
             Stroke::new(1.5, Color32::from_gray(200).gamma_multiply(alpha)),
         );
     }
     for (i, e) in trail.iter().enumerate() {
         let alpha = (i + 1) as f32 / n as f32;
         let last = i + 1 == n;
-        let color = colors::scale(normalise(e.dominance, range));
+        let color = colors::scale(range.normalise(e.emotion.dominance));
         let r = if last { 7.0 } else { 3.0 };
         painter.circle_filled(
             at(e),

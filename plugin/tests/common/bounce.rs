@@ -98,8 +98,8 @@ pub fn offline_timeline(model: &Path, signal: &[f32], rate: f64) -> Vec<Window> 
         .unwrap()
         .iter()
         .map(|w| {
-            let s = w.smoothed;
-            (w.start, w.end, [s.arousal, s.valence, s.dominance])
+            let r = &w.reading;
+            (r.span.start, r.span.end, r.emotion.dimensions())
         })
         .collect()
 }
