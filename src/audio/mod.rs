@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use decode::{decode_file, DecodeStream, Decoded, Gap, Truncation, MAX_GAP_SECONDS};
 pub use probe::probe_seconds;
-pub use resample::{resample_mono, StreamResampler};
+pub use resample::{resample_mono, ResampleError, StreamResampler};
 
 /// The lowest sample rate a file may state: 8 kHz, the lowest rate speech is
 /// recorded at (telephony). A header below it is corrupt or not speech, and
@@ -88,15 +88,8 @@ pub enum AudioError {
         value: f32,
     },
     /// The resampler could not be built or run for these rates.
-    #[error("cannot resample {from} Hz to {to} Hz: {message}")]
-    Resample {
-        /// Source rate.
-        from: u32,
-        /// Target rate.
-        to: u32,
-        /// rubato's description.
-        message: String,
-    },
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
 }
 
 /// `rate` if it lies in the supported range, else the error naming `path`.

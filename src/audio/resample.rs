@@ -1,14 +1,94 @@
 //! Offline resampling of a mono signal with rubato's sinc resampler: whole
 //! ([`resample_mono`]) or block by block ([`StreamResampler`], the same
 //! samples for a signal of any length).
+//!
+//! Failures are a [`ResampleError`] naming both rates and keeping rubato's
+//! error; the engine's streaming resampler (`src/engine/resampler.rs`)
+//! reports the same type.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::audioadapter_buffers::SizeError;
 use rubato::{
-    Async, FixedAsync, Indexing, Resampler, SincInterpolationParameters, SincInterpolationType,
-    WindowFunction,
+    Async, FixedAsync, Indexing, Resampler, ResamplerConstructionError,
+    SincInterpolationParameters, SincInterpolationType, WindowFunction,
 };
 
 use super::AudioError;
+
+/// Why a resampler from one rate to another could not be built or run.
+///
+/// Each message names the rates and includes rubato's description, so
+/// rubato's error is kept as a field, not also returned as `source()` (an
+/// error chain printer would repeat it), as in [`AudioError`].
+#[derive(Debug, thiserror::Error)]
+pub enum ResampleError {
+    /// rubato refused the ratio or the filter parameters.
+    #[error("cannot resample {from} Hz to {to} Hz: {error}")]
+    Construction {
+        /// Source rate, Hz.
+        from: f64,
+        /// Target rate, Hz.
+        to: f64,
+        /// rubato's error.
+        error: ResamplerConstructionError,
+    },
+    /// A buffer handed to rubato did not have the size it needs.
+    #[error("cannot resample {from} Hz to {to} Hz: {error}")]
+    Buffer {
+        /// Source rate, Hz.
+        from: f64,
+        /// Target rate, Hz.
+        to: f64,
+        /// The size check that failed.
+        error: SizeError,
+    },
+    /// rubato refused to process a block.
+    #[error("cannot resample {from} Hz to {to} Hz: {error}")]
+    Process {
+        /// Source rate, Hz.
+        from: f64,
+        /// Target rate, Hz.
+        to: f64,
+        /// rubato's error.
+        error: rubato::ResampleError,
+    },
+}
+
+impl ResampleError {
+    /// Maps rubato's (or its buffers') error on the way `from` Hz → `to` Hz.
+    pub(crate) fn at<E: Into<Cause>>(from: f64, to: f64) -> impl Fn(E) -> Self {
+        move |e| match e.into() {
+            Cause::Construction(error) => Self::Construction { from, to, error },
+            Cause::Buffer(error) => Self::Buffer { from, to, error },
+            Cause::Process(error) => Self::Process { from, to, error },
+        }
+    }
+}
+
+/// What [`ResampleError::at`] maps.
+pub(crate) enum Cause {
+    Construction(ResamplerConstructionError),
+    Buffer(SizeError),
+    Process(rubato::ResampleError),
+}
+
+impl From<ResamplerConstructionError> for Cause {
+    fn from(e: ResamplerConstructionError) -> Self {
+        Self::Construction(e)
+    }
+}
+
+impl From<SizeError> for Cause {
+    fn from(e: SizeError) -> Self {
+        Self::Buffer(e)
+    }
+}
+
+impl From<rubato::ResampleError> for Cause {
+    fn from(e: rubato::ResampleError) -> Self {
+        Self::Process(e)
+    }
+}
 
 /// Resamples `input` from `from` Hz to `to` Hz; returns it unchanged when the
 /// rates are equal. The output has `round(len * to / from)` samples, aligned
@@ -17,17 +97,17 @@ pub fn resample_mono(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Audi
     if from == to {
         return Ok(input.to_vec());
     }
-    let err = |message: String| AudioError::Resample { from, to, message };
-    let mut resampler = sinc(from, to)?;
+    let (f, t) = (f64::from(from), f64::from(to));
+    let mut resampler = sinc(f, t)?;
     let out_len = resampler.process_all_needed_output_len(input.len());
     let mut output = vec![0f32; out_len];
     let input_adapter =
-        InterleavedSlice::new(input, 1, input.len()).map_err(|e| err(e.to_string()))?;
+        InterleavedSlice::new(input, 1, input.len()).map_err(ResampleError::at(f, t))?;
     let mut output_adapter =
-        InterleavedSlice::new_mut(&mut output, 1, out_len).map_err(|e| err(e.to_string()))?;
+        InterleavedSlice::new_mut(&mut output, 1, out_len).map_err(ResampleError::at(f, t))?;
     let (_, produced) = resampler
         .process_all_into_buffer(&input_adapter, &mut output_adapter, input.len(), None)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(ResampleError::at(f, t))?;
     output.truncate(produced);
     Ok(output)
 }
@@ -36,23 +116,12 @@ pub fn resample_mono(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Audi
 const CHUNK: usize = 1024;
 
 /// The sinc resampler both functions use.
-fn sinc(from: u32, to: u32) -> Result<Async<f32>, AudioError> {
+fn sinc(from: f64, to: f64) -> Result<Async<f32>, ResampleError> {
     let params = SincInterpolationParameters::new(128, WindowFunction::Blackman2)
         .oversampling_factor(256)
         .interpolation(SincInterpolationType::Cubic);
-    Async::<f32>::new_sinc(
-        to as f64 / from as f64,
-        1.0,
-        &params,
-        CHUNK,
-        1,
-        FixedAsync::Input,
-    )
-    .map_err(|e| AudioError::Resample {
-        from,
-        to,
-        message: e.to_string(),
-    })
+    Async::<f32>::new_sinc(to / from, 1.0, &params, CHUNK, 1, FixedAsync::Input)
+        .map_err(ResampleError::at(from, to))
 }
 
 /// [`resample_mono`] block by block: pushing a signal in blocks of any
@@ -81,7 +150,9 @@ pub struct StreamResampler {
 impl StreamResampler {
     /// A resampler from `from` Hz to `to` Hz.
     pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
-        let inner = (from != to).then(|| sinc(from, to)).transpose()?;
+        let inner = (from != to)
+            .then(|| sinc(f64::from(from), f64::from(to)))
+            .transpose()?;
         let (to_trim, scratch) = inner.as_ref().map_or((0, Vec::new()), |r| {
             (r.output_delay(), vec![0.0; r.output_frames_max()])
         });
@@ -158,18 +229,13 @@ impl StreamResampler {
         partial_len: Option<usize>,
         out: &mut Vec<f32>,
     ) -> Result<(), AudioError> {
-        let (from, to) = (self.from, self.to);
-        let err = |e: &dyn std::fmt::Display| AudioError::Resample {
-            from,
-            to,
-            message: e.to_string(),
-        };
+        let (from, to) = (f64::from(self.from), f64::from(self.to));
         let resampler = self.inner.as_mut().expect("only called when resampling");
-        let input =
-            InterleavedSlice::new(&self.pending, 1, self.pending.len()).map_err(|e| err(&e))?;
+        let input = InterleavedSlice::new(&self.pending, 1, self.pending.len())
+            .map_err(ResampleError::at(from, to))?;
         let frames = self.scratch.len();
-        let mut output =
-            InterleavedSlice::new_mut(&mut self.scratch, 1, frames).map_err(|e| err(&e))?;
+        let mut output = InterleavedSlice::new_mut(&mut self.scratch, 1, frames)
+            .map_err(ResampleError::at(from, to))?;
         let indexing = Indexing {
             input_offset: offset,
             output_offset: 0,
@@ -178,7 +244,7 @@ impl StreamResampler {
         };
         let (_, produced) = resampler
             .process_into_buffer(&input, &mut output, Some(&indexing))
-            .map_err(|e| err(&e))?;
+            .map_err(ResampleError::at(from, to))?;
         let skip = self.to_trim.min(produced);
         self.to_trim -= skip;
         out.extend_from_slice(&self.scratch[skip..produced]);

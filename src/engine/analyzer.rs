@@ -7,12 +7,22 @@
 //! [`Analyzer::pop_window`] (or skipped when the worker is behind). Both the
 //! background worker and the offline mode drive this same type, which is why
 //! their results agree exactly.
+//!
+//! [`AnalysisConfig`] carries the contract of the settings: its limits
+//! ([`AnalysisConfig::MIN_WINDOW_SECONDS`] and the rest, and the host rates
+//! [`AnalysisConfig::MIN_HOST_RATE`]`..=`[`AnalysisConfig::MAX_HOST_RATE`])
+//! and [`AnalysisConfig::validate`]. The CLI's window flags, the plugin's
+//! stored settings and its editor take their ranges from there, and the
+//! worker sizes its backlog for the highest host rate.
 
 use super::capture::BlockInfo;
-use super::resampler::StreamResampler;
+use super::resampler::{ResampleError, StreamResampler};
 use crate::reading::Emotion;
 
 /// Window, hop, smoothing and transport settings.
+///
+/// Every front end accepts exactly what [`AnalysisConfig::validate`]
+/// accepts; the limits are the associated constants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisConfig {
     /// Analysis window length in seconds (default 4).
@@ -35,6 +45,142 @@ impl Default for AnalysisConfig {
             analyse_while_stopped: false,
         }
     }
+}
+
+impl AnalysisConfig {
+    /// Shortest window, seconds.
+    pub const MIN_WINDOW_SECONDS: f64 = 0.5;
+    /// Longest window, seconds: the model sees at most this much audio at
+    /// once (its time and memory grow with the square of the length).
+    pub const MAX_WINDOW_SECONDS: f64 = 30.0;
+    /// Shortest hop, seconds (at most 20 windows a second); the longest is
+    /// the window itself.
+    pub const MIN_HOP_SECONDS: f64 = 0.05;
+    /// Shortest smoothing time constant, seconds (none).
+    pub const MIN_SMOOTHING_SECONDS: f64 = 0.0;
+    /// Longest smoothing time constant, seconds.
+    pub const MAX_SMOOTHING_SECONDS: f64 = 60.0;
+    /// The lowest host sample rate the analyzer accepts, Hz: the lowest rate
+    /// an audio file may state ([`crate::audio::MIN_SAMPLE_RATE`]).
+    pub const MIN_HOST_RATE: u32 = crate::audio::MIN_SAMPLE_RATE;
+    /// The highest host sample rate the analyzer accepts, Hz: the highest
+    /// rate an audio file may state ([`crate::audio::MAX_SAMPLE_RATE`]).
+    /// The worker sizes its backlog for it.
+    pub const MAX_HOST_RATE: u32 = crate::audio::MAX_SAMPLE_RATE;
+
+    /// The window lengths accepted, seconds.
+    pub fn window_range() -> std::ops::RangeInclusive<f64> {
+        Self::MIN_WINDOW_SECONDS..=Self::MAX_WINDOW_SECONDS
+    }
+
+    /// The hops accepted with a window of `window_seconds`, seconds.
+    pub fn hop_range(window_seconds: f64) -> std::ops::RangeInclusive<f64> {
+        Self::MIN_HOP_SECONDS..=window_seconds
+    }
+
+    /// The smoothing time constants accepted, seconds.
+    pub fn smoothing_range() -> std::ops::RangeInclusive<f64> {
+        Self::MIN_SMOOTHING_SECONDS..=Self::MAX_SMOOTHING_SECONDS
+    }
+
+    /// Whether a host sample rate (Hz) is one the analyzer takes.
+    pub fn accepts_host_rate(rate: f32) -> bool {
+        (Self::MIN_HOST_RATE as f32..=Self::MAX_HOST_RATE as f32).contains(&rate)
+    }
+
+    /// Checks every setting against its range, in the order window, hop
+    /// (whose longest is the window), smoothing; the first one outside
+    /// (NaN and infinities included) is the error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |field, value: f64, range: std::ops::RangeInclusive<f64>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError {
+                    field,
+                    value,
+                    min: *range.start(),
+                    max: *range.end(),
+                })
+            }
+        };
+        check(
+            ConfigField::WindowSeconds,
+            self.window_seconds,
+            Self::window_range(),
+        )?;
+        check(
+            ConfigField::HopSeconds,
+            self.hop_seconds,
+            Self::hop_range(self.window_seconds),
+        )?;
+        check(
+            ConfigField::SmoothingSeconds,
+            self.smoothing_seconds,
+            Self::smoothing_range(),
+        )
+    }
+}
+
+/// A setting of [`AnalysisConfig`], as named in a [`ConfigError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigField {
+    /// [`AnalysisConfig::window_seconds`].
+    WindowSeconds,
+    /// [`AnalysisConfig::hop_seconds`].
+    HopSeconds,
+    /// [`AnalysisConfig::smoothing_seconds`].
+    SmoothingSeconds,
+}
+
+impl ConfigField {
+    /// The field's name in [`AnalysisConfig`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::WindowSeconds => "window_seconds",
+            Self::HopSeconds => "hop_seconds",
+            Self::SmoothingSeconds => "smoothing_seconds",
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A setting of an [`AnalysisConfig`] outside its range.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{field} is {value}; it must be {min} to {max} s")]
+pub struct ConfigError {
+    /// The setting.
+    pub field: ConfigField,
+    /// Its value.
+    pub value: f64,
+    /// The smallest value allowed (for the hop: [`AnalysisConfig::MIN_HOP_SECONDS`]).
+    pub min: f64,
+    /// The largest value allowed (for the hop: the window).
+    pub max: f64,
+}
+
+/// Why the analyzer refused a block (see [`Analyzer::take_error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzerError {
+    /// The host runs at a rate outside
+    /// [`AnalysisConfig::MIN_HOST_RATE`]`..=`[`AnalysisConfig::MAX_HOST_RATE`].
+    #[error(
+        "unsupported host sample rate {rate} Hz; the analysis accepts {} to {} Hz",
+        AnalysisConfig::MIN_HOST_RATE,
+        AnalysisConfig::MAX_HOST_RATE
+    )]
+    HostRate {
+        /// The rate the host stated.
+        rate: f32,
+    },
+    /// The resampler to the model rate could not be built or run.
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
 }
 
 /// One window ready for the model.
@@ -72,7 +218,7 @@ pub struct Analyzer {
     /// Smoothed value carried between windows of one run.
     ema: Option<Emotion>,
     /// Why the last block was refused (a rate the resampler cannot handle).
-    last_error: Option<String>,
+    last_error: Option<AnalyzerError>,
 }
 
 impl Analyzer {
@@ -113,7 +259,7 @@ impl Analyzer {
     }
 
     /// The last error raised by [`Self::ingest`], cleared on read.
-    pub fn take_error(&mut self) -> Option<String> {
+    pub fn take_error(&mut self) -> Option<AnalyzerError> {
         self.last_error.take()
     }
 
@@ -140,18 +286,17 @@ impl Analyzer {
         });
         if !continuous {
             self.flush();
-            if !(8_000.0..=384_000.0).contains(&info.sample_rate) {
-                self.last_error = Some(format!(
-                    "unsupported host sample rate {} Hz",
-                    info.sample_rate
-                ));
+            if !AnalysisConfig::accepts_host_rate(info.sample_rate) {
+                self.last_error = Some(AnalyzerError::HostRate {
+                    rate: info.sample_rate,
+                });
                 return;
             }
             let resampler =
                 match StreamResampler::new(info.sample_rate as f64, self.model_rate as f64) {
                     Ok(r) => r,
                     Err(e) => {
-                        self.last_error = Some(e);
+                        self.last_error = Some(e.into());
                         return;
                     }
                 };
@@ -169,7 +314,7 @@ impl Analyzer {
         let Some(run) = self.run.as_mut() else { return };
         run.next_position += samples.len() as i64;
         if let Err(e) = run.resampler.process(samples, &mut run.buf) {
-            self.last_error = Some(e);
+            self.last_error = Some(e.into());
             self.flush();
         }
     }
@@ -179,7 +324,7 @@ impl Analyzer {
     pub fn finish(&mut self) {
         if let Some(run) = self.run.as_mut() {
             if let Err(e) = run.resampler.finish(&mut run.buf) {
-                self.last_error = Some(e);
+                self.last_error = Some(e.into());
             }
         }
     }
@@ -377,6 +522,134 @@ mod tests {
     fn absurd_rates_are_refused_with_a_reason() {
         let mut a = Analyzer::new(cfg(), 16_000);
         a.ingest(&block(0, 10, 1_000.0, true), &[0.0; 10]);
-        assert!(a.take_error().unwrap().contains("1000"));
+        let e = a.take_error().unwrap();
+        assert!(matches!(e, AnalyzerError::HostRate { rate } if rate == 1_000.0));
+        assert!(e.to_string().contains("1000"), "{e}");
+        assert!(a.take_error().is_none(), "cleared on read");
+    }
+
+    /// Host rates are accepted exactly from MIN_HOST_RATE to MAX_HOST_RATE.
+    #[test]
+    fn host_rates_are_accepted_at_both_limits_and_refused_beyond() {
+        let (min, max) = (
+            AnalysisConfig::MIN_HOST_RATE as f32,
+            AnalysisConfig::MAX_HOST_RATE as f32,
+        );
+        for (rate, ok) in [
+            (min - 1.0, false),
+            (min, true),
+            (max, true),
+            (max + 1.0, false),
+        ] {
+            let mut a = Analyzer::new(cfg(), 16_000);
+            a.ingest(&block(0, 10, rate, true), &[0.0; 10]);
+            assert_eq!(a.take_error().is_none(), ok, "{rate} Hz");
+        }
+    }
+
+    #[test]
+    fn the_default_config_is_valid() {
+        assert_eq!(cfg().validate(), Ok(()));
+    }
+
+    #[test]
+    fn settings_at_their_limits_are_valid() {
+        type C = AnalysisConfig;
+        for (window, hop, smoothing) in [
+            (
+                C::MIN_WINDOW_SECONDS,
+                C::MIN_HOP_SECONDS,
+                C::MIN_SMOOTHING_SECONDS,
+            ),
+            (
+                C::MIN_WINDOW_SECONDS,
+                C::MIN_WINDOW_SECONDS,
+                C::MAX_SMOOTHING_SECONDS,
+            ),
+            (C::MAX_WINDOW_SECONDS, C::MAX_WINDOW_SECONDS, 0.0),
+        ] {
+            let config = AnalysisConfig {
+                window_seconds: window,
+                hop_seconds: hop,
+                smoothing_seconds: smoothing,
+                ..cfg()
+            };
+            assert_eq!(config.validate(), Ok(()), "{config:?}");
+        }
+    }
+
+    /// Each value outside its range is refused with an error naming the
+    /// field, the value and the range (the hop's upper end is the window).
+    #[test]
+    fn out_of_range_settings_are_refused_with_the_named_error() {
+        type C = AnalysisConfig;
+        use ConfigField::*;
+        let window = |w: f64| (w, C::MIN_WINDOW_SECONDS, C::MAX_WINDOW_SECONDS);
+        let smoothing = |s: f64| (s, C::MIN_SMOOTHING_SECONDS, C::MAX_SMOOTHING_SECONDS);
+        for (w, h, s, field, (value, min, max)) in [
+            (0.4, 0.1, 0.0, WindowSeconds, window(0.4)),
+            (30.5, 1.0, 0.0, WindowSeconds, window(30.5)),
+            (
+                f64::INFINITY,
+                1.0,
+                0.0,
+                WindowSeconds,
+                window(f64::INFINITY),
+            ),
+            (-4.0, 1.0, 0.0, WindowSeconds, window(-4.0)),
+            (4.0, 0.01, 0.0, HopSeconds, (0.01, C::MIN_HOP_SECONDS, 4.0)),
+            (4.0, 5.0, 0.0, HopSeconds, (5.0, C::MIN_HOP_SECONDS, 4.0)),
+            (4.0, 0.0, 0.0, HopSeconds, (0.0, C::MIN_HOP_SECONDS, 4.0)),
+            (4.0, 1.0, -1.0, SmoothingSeconds, smoothing(-1.0)),
+            (4.0, 1.0, 61.0, SmoothingSeconds, smoothing(61.0)),
+            (
+                4.0,
+                1.0,
+                f64::INFINITY,
+                SmoothingSeconds,
+                smoothing(f64::INFINITY),
+            ),
+        ] {
+            let config = AnalysisConfig {
+                window_seconds: w,
+                hop_seconds: h,
+                smoothing_seconds: s,
+                ..cfg()
+            };
+            assert_eq!(
+                config.validate(),
+                Err(ConfigError {
+                    field,
+                    value,
+                    min,
+                    max
+                }),
+                "{config:?}"
+            );
+        }
+        // NaN is outside every range (and unequal to itself, so compared by parts).
+        for (w, h, s, field) in [
+            (f64::NAN, 1.0, 0.0, WindowSeconds),
+            (4.0, f64::NAN, 0.0, HopSeconds),
+            (4.0, 1.0, f64::NAN, SmoothingSeconds),
+        ] {
+            let e = AnalysisConfig {
+                window_seconds: w,
+                hop_seconds: h,
+                smoothing_seconds: s,
+                ..cfg()
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(e.value.is_nan());
+        }
+        let e = AnalysisConfig {
+            hop_seconds: 5.0,
+            ..cfg()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.to_string(), "hop_seconds is 5; it must be 0.05 to 4 s");
     }
 }

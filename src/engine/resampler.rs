@@ -5,12 +5,16 @@
 //! samples, never on how the host cut them into blocks (streamed and offline
 //! runs agree exactly). The resampler's delay is trimmed from the start, so
 //! output sample `i` sits at `i / to` seconds after the first input sample.
+//! Failures are the runtime's [`ResampleError`] (rubato's error and both
+//! rates), which the [`super::analyzer::Analyzer`] keeps as its last error.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
     Async, FixedAsync, Resampler, SincInterpolationParameters, SincInterpolationType,
     WindowFunction,
 };
+
+pub use crate::audio::ResampleError;
 
 /// Input frames per resampler call.
 const CHUNK: usize = 1024;
@@ -28,11 +32,13 @@ pub struct StreamResampler {
     total_out: usize,
     /// Output rate over input rate.
     ratio: f64,
+    /// Input and output rates, Hz (named in errors).
+    rates: (f64, f64),
 }
 
 impl StreamResampler {
     /// A resampler from `from` Hz to `to` Hz.
-    pub fn new(from: f64, to: f64) -> Result<Self, String> {
+    pub fn new(from: f64, to: f64) -> Result<Self, ResampleError> {
         if (from - to).abs() < 1e-9 {
             return Ok(Self {
                 inner: None,
@@ -42,13 +48,14 @@ impl StreamResampler {
                 total_in: 0,
                 total_out: 0,
                 ratio: 1.0,
+                rates: (from, to),
             });
         }
         let params = SincInterpolationParameters::new(128, WindowFunction::Blackman2)
             .oversampling_factor(256)
             .interpolation(SincInterpolationType::Cubic);
         let inner = Async::<f32>::new_sinc(to / from, 1.0, &params, CHUNK, 1, FixedAsync::Input)
-            .map_err(|e| e.to_string())?;
+            .map_err(ResampleError::at(from, to))?;
         let to_trim = inner.output_delay();
         let out = vec![0.0; inner.output_frames_max()];
         Ok(Self {
@@ -59,12 +66,14 @@ impl StreamResampler {
             total_in: 0,
             total_out: 0,
             ratio: to / from,
+            rates: (from, to),
         })
     }
 
     /// Feeds `input`, appending every output sample that is ready to `sink`.
-    pub fn process(&mut self, input: &[f32], sink: &mut Vec<f32>) -> Result<(), String> {
+    pub fn process(&mut self, input: &[f32], sink: &mut Vec<f32>) -> Result<(), ResampleError> {
         self.total_in += input.len();
+        let (from, to) = self.rates;
         let Some(inner) = self.inner.as_mut() else {
             self.total_out += input.len();
             sink.extend_from_slice(input);
@@ -75,13 +84,14 @@ impl StreamResampler {
         while self.pending.len() - consumed >= inner.input_frames_next() {
             let need = inner.input_frames_next();
             let chunk = &self.pending[consumed..consumed + need];
-            let input_adapter = InterleavedSlice::new(chunk, 1, need).map_err(|e| e.to_string())?;
+            let input_adapter =
+                InterleavedSlice::new(chunk, 1, need).map_err(ResampleError::at(from, to))?;
             let cap = self.out.len();
-            let mut output_adapter =
-                InterleavedSlice::new_mut(&mut self.out, 1, cap).map_err(|e| e.to_string())?;
+            let mut output_adapter = InterleavedSlice::new_mut(&mut self.out, 1, cap)
+                .map_err(ResampleError::at(from, to))?;
             let (used, produced) = inner
                 .process_into_buffer(&input_adapter, &mut output_adapter, None)
-                .map_err(|e| e.to_string())?;
+                .map_err(ResampleError::at(from, to))?;
             consumed += used;
             let trim = self.to_trim.min(produced);
             self.to_trim -= trim;
@@ -95,7 +105,7 @@ impl StreamResampler {
     /// Ends the stream: feeds silence through the filter until the output
     /// holds `round(total_in * ratio)` samples, as if the input were followed
     /// by zeros. The offline driver calls this at the end of a file.
-    pub fn finish(&mut self, sink: &mut Vec<f32>) -> Result<(), String> {
+    pub fn finish(&mut self, sink: &mut Vec<f32>) -> Result<(), ResampleError> {
         let target = (self.total_in as f64 * self.ratio).round() as usize;
         let zeros = [0f32; CHUNK];
         // The silence pushes the filter's tail out; it does not count as input.
@@ -160,5 +170,19 @@ mod tests {
         r2.process(&x, &mut out2).unwrap();
         r2.process(&[0.0; 8192], &mut out2).unwrap();
         assert_eq!(out[..], out2[..7256]);
+    }
+
+    #[test]
+    fn an_impossible_ratio_is_a_typed_error_naming_the_rates() {
+        let e = StreamResampler::new(0.0, 16_000.0).err().unwrap();
+        assert!(
+            matches!(e, ResampleError::Construction { from, to, .. } if from == 0.0 && to == 16_000.0),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cannot resample 0 Hz to 16000 Hz: "),
+            "{e}"
+        );
     }
 }
