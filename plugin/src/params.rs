@@ -12,9 +12,10 @@
 //! writes `BTreeMap`s, and every persisted value here is a plain struct whose
 //! JSON has a fixed field order.
 
+use std::ops::RangeInclusive;
 use std::sync::atomic::AtomicBool;
 
-use emoscope::engine::AnalysisConfig;
+use emoscope::engine::{AnalysisConfig, ConfigField};
 use nice_plug::prelude::*;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -55,31 +56,49 @@ impl Default for AnalysisSettings {
 }
 
 impl AnalysisSettings {
+    /// The window lengths the editor offers, seconds: the engine's
+    /// ([`AnalysisConfig::window_range`]).
+    pub fn window_range() -> RangeInclusive<f64> {
+        AnalysisConfig::window_range()
+    }
+
+    /// The hops the editor offers with this window, seconds: the engine's
+    /// ([`AnalysisConfig::hop_range`]).
+    pub fn hop_range(&self) -> RangeInclusive<f64> {
+        AnalysisConfig::hop_range(self.window_seconds)
+    }
+
+    /// The smoothing time constants the editor offers, seconds: the
+    /// engine's ([`AnalysisConfig::smoothing_range`]).
+    pub fn smoothing_range() -> RangeInclusive<f64> {
+        AnalysisConfig::smoothing_range()
+    }
+
     /// The engine configuration, with values outside what the engine accepts
-    /// (a hand-edited or corrupt state) replaced by the defaults.
+    /// ([`AnalysisConfig::validate`]; a hand-edited or corrupt state)
+    /// replaced by the defaults, each field on its own; the hop is checked
+    /// against the window actually used.
     pub fn to_config(&self) -> AnalysisConfig {
         let d = AnalysisConfig::default();
-        let ok = |x: f64, lo: f64, hi: f64| x.is_finite() && (lo..=hi).contains(&x);
-        let window = if ok(self.window_seconds, 0.5, 30.0) {
-            self.window_seconds
-        } else {
-            d.window_seconds
-        };
-        let hop = if ok(self.hop_seconds, 0.05, window) {
-            self.hop_seconds
-        } else {
-            d.hop_seconds.min(window)
-        };
-        AnalysisConfig {
-            window_seconds: window,
-            hop_seconds: hop,
-            smoothing_seconds: if ok(self.smoothing_seconds, 0.0, 60.0) {
-                self.smoothing_seconds
-            } else {
-                d.smoothing_seconds
-            },
+        let mut config = AnalysisConfig {
+            window_seconds: self.window_seconds,
+            hop_seconds: self.hop_seconds,
+            smoothing_seconds: self.smoothing_seconds,
             analyse_while_stopped: self.analyse_while_stopped,
+        };
+        // `validate` names the first bad field in the order window, hop,
+        // smoothing; the defaults are valid, so this ends after at most three
+        // replacements.
+        while let Err(e) = config.validate() {
+            match e.field {
+                ConfigField::WindowSeconds => config.window_seconds = d.window_seconds,
+                ConfigField::HopSeconds => {
+                    config.hop_seconds = d.hop_seconds.min(config.window_seconds)
+                }
+                ConfigField::SmoothingSeconds => config.smoothing_seconds = d.smoothing_seconds,
+            }
         }
+        config
     }
 }
 
@@ -236,5 +255,65 @@ mod tests {
             ..AnalysisSettings::default()
         };
         assert_eq!(s.to_config().hop_seconds, 1.0);
+    }
+
+    /// The editor's ranges are the engine's limits, and `to_config` keeps a
+    /// value at either end of them and replaces one just beyond by the
+    /// default.
+    #[test]
+    fn editor_ranges_are_the_engines_limits() {
+        type C = AnalysisConfig;
+        let window = AnalysisSettings::window_range();
+        assert_eq!(
+            (*window.start(), *window.end()),
+            (C::MIN_WINDOW_SECONDS, C::MAX_WINDOW_SECONDS)
+        );
+        let smoothing = AnalysisSettings::smoothing_range();
+        assert_eq!(
+            (*smoothing.start(), *smoothing.end()),
+            (C::MIN_SMOOTHING_SECONDS, C::MAX_SMOOTHING_SECONDS)
+        );
+        let d = C::default();
+        for w in [C::MIN_WINDOW_SECONDS, C::MAX_WINDOW_SECONDS] {
+            let s = AnalysisSettings {
+                window_seconds: w,
+                ..AnalysisSettings::default()
+            };
+            let hop = s.hop_range();
+            assert_eq!((*hop.start(), *hop.end()), (C::MIN_HOP_SECONDS, w));
+            for h in [*hop.start(), *hop.end()] {
+                let c = AnalysisSettings {
+                    hop_seconds: h,
+                    ..s.clone()
+                }
+                .to_config();
+                assert_eq!((c.window_seconds, c.hop_seconds), (w, h));
+            }
+            let beyond = AnalysisSettings {
+                hop_seconds: w + 0.01,
+                ..s.clone()
+            };
+            assert_eq!(beyond.to_config().hop_seconds, d.hop_seconds.min(w));
+        }
+        let beyond = |w: f64, sm: f64| {
+            AnalysisSettings {
+                window_seconds: w,
+                smoothing_seconds: sm,
+                ..AnalysisSettings::default()
+            }
+            .to_config()
+        };
+        for x in [*window.start(), *window.end()] {
+            assert_eq!(beyond(x, 0.0).window_seconds, x);
+        }
+        for x in [*window.start() - 0.01, *window.end() + 0.01] {
+            assert_eq!(beyond(x, 0.0).window_seconds, d.window_seconds);
+        }
+        for x in [*smoothing.start(), *smoothing.end()] {
+            assert_eq!(beyond(4.0, x).smoothing_seconds, x);
+        }
+        for x in [*smoothing.start() - 0.01, *smoothing.end() + 0.01] {
+            assert_eq!(beyond(4.0, x).smoothing_seconds, d.smoothing_seconds);
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The settings panel: model directory, transcript sidecar and offset, MIDI
 //! CC mapping, analysis window, automation and export. Edits go to the
 //! persisted settings and, through [`PluginShared::apply`], to the engine.
+//! The analysis fields offer the engine's ranges
+//! ([`AnalysisSettings::window_range`] and the others).
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -9,7 +11,7 @@ use egui::{self, Color32, RichText};
 
 use super::dialog::{Dialogs, Purpose};
 use crate::export::ExportFormat;
-use crate::params::EmoscopeParams;
+use crate::params::{AnalysisSettings, EmoscopeParams};
 use crate::shared::{ExportNotice, PluginShared};
 
 const ERROR: Color32 = Color32::from_rgb(0xe8, 0x45, 0x3c);
@@ -253,15 +255,16 @@ fn analysis(ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
         ui.label("window");
         ui.add(
             egui::DragValue::new(&mut a.window_seconds)
-                .range(0.5..=30.0)
+                .range(AnalysisSettings::window_range())
                 .speed(0.05)
                 .suffix(" s"),
         );
         ui.end_row();
         ui.label("hop");
+        let hop_range = a.hop_range();
         ui.add(
             egui::DragValue::new(&mut a.hop_seconds)
-                .range(0.05..=a.window_seconds)
+                .range(hop_range)
                 .speed(0.01)
                 .suffix(" s"),
         );
@@ -269,7 +272,7 @@ fn analysis(ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
         ui.label("smoothing");
         ui.add(
             egui::DragValue::new(&mut a.smoothing_seconds)
-                .range(0.0..=60.0)
+                .range(AnalysisSettings::smoothing_range())
                 .speed(0.05)
                 .suffix(" s"),
         );
