@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::data::Utterance;
-use crate::error::{io_err, TrainError};
+use crate::error::{io_err, StudentError, TrainError};
 use crate::init::{Freeze, HeadOptions, Init};
 use crate::manifest::read_manifest;
 use crate::metrics::{score, Scores};
@@ -372,7 +372,7 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
         .audio
         .as_ref()
         .map(|a| a.config().clone())
-        .ok_or_else(|| TrainError::Config("the student has no audio encoder".into()))?;
+        .ok_or(StudentError::NoAudioEncoder)?;
     if let Some(&(s, _)) = opts
         .hidden_layers
         .iter()
@@ -470,18 +470,22 @@ pub fn agreement(
 ) -> Result<Agreement, TrainError> {
     let list = audio_list(path)?;
     let t = teach(teacher, &list, &[], &|| {})?;
-    let mut student = emoscope::engine::load_predictor(student_dir, &Device::Cpu).map_err(|e| {
-        TrainError::Config(format!(
-            "loading the student from {}: {e}",
-            student_dir.display()
-        ))
-    })?;
+    let mut student =
+        emoscope::engine::load_predictor(student_dir, &Device::Cpu).map_err(|error| {
+            StudentError::Load {
+                dir: student_dir.to_owned(),
+                error: Box::new(error),
+            }
+        })?;
     let mut preds = Vec::with_capacity(list.len());
     for (p, _) in &list {
         let samples = emoscope::audio::load_mono(p, student.sample_rate())?;
-        let y = student.predict(&samples, "").map_err(|e| {
-            TrainError::Config(format!("running the student on {}: {e}", p.display()))
-        })?;
+        let y = student
+            .predict(&samples, "")
+            .map_err(|error| StudentError::Run {
+                audio: p.clone(),
+                error: Box::new(error),
+            })?;
         preds.push([y.arousal, y.valence, y.dominance]);
     }
     let targets: Vec<[f32; 3]> = t.utterances.iter().map(|u| u.target).collect();

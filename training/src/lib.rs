@@ -35,4 +35,4 @@ pub mod schedule;
 pub mod student;
 pub mod trainer;
 
-pub use error::TrainError;
+pub use error::{StudentError, TrainError};

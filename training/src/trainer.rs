@@ -602,10 +602,10 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
                 }
                 let value = f64::from(loss.to_scalar::<f32>()?);
                 if !value.is_finite() {
-                    return Err(TrainError::Config(format!(
-                        "the loss became {value} at step {}; lower --lr / --backbone-lr",
-                        state.step
-                    )));
+                    return Err(TrainError::Diverged {
+                        step: state.step,
+                        loss: value,
+                    });
                 }
                 loss_sum += value;
                 loss_count += 1;
