@@ -18,96 +18,24 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use emoscope::engine::AnalysisConfig;
-use emoscope::export::{render, Annotation, BuildInfo, LabelStyle};
+use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle};
 use emoscope::transcript::Transcript;
 use emoscope::{OutputRange, Reading, Span};
-use serde::{Deserialize, Serialize};
 
-/// Export file formats offered in the editor; persisted by name, so the
-/// names here are the `--format` names of `emoscope annotate`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    /// The whole annotation document as JSON (`annotate --format json`).
-    #[default]
-    Json,
-    /// The timeline, one row per window.
-    Csv,
-    /// Audacity label track.
-    Audacity,
-    /// REAPER Region/Marker Manager CSV.
-    Reaper,
-    /// Sonic Visualiser CSV layers: one file per dimension and one of regions,
-    /// named after the chosen file (`name.sv-arousal.csv`, ...).
-    Sv,
-    /// Praat TextGrid.
-    Textgrid,
-    /// ELAN EAF 3.0.
-    Eaf,
-    /// WebVTT.
-    Vtt,
-    /// Standard MIDI File with CC lanes and markers.
-    Midi,
-}
-
-impl ExportFormat {
-    /// All formats, in menu order.
-    pub const ALL: [ExportFormat; 9] = [
-        ExportFormat::Json,
-        ExportFormat::Csv,
-        ExportFormat::Audacity,
-        ExportFormat::Reaper,
-        ExportFormat::Sv,
-        ExportFormat::Textgrid,
-        ExportFormat::Eaf,
-        ExportFormat::Vtt,
-        ExportFormat::Midi,
-    ];
-
-    /// The exporter that writes it.
-    pub fn core(self) -> emoscope::export::ExportFormat {
-        use emoscope::export::ExportFormat as F;
-        match self {
-            ExportFormat::Json => F::Json,
-            ExportFormat::Csv => F::Csv,
-            ExportFormat::Audacity => F::Audacity,
-            ExportFormat::Reaper => F::Reaper,
-            ExportFormat::Sv => F::SonicVisualiser,
-            ExportFormat::Textgrid => F::TextGrid,
-            ExportFormat::Eaf => F::Eaf,
-            ExportFormat::Vtt => F::WebVtt,
-            ExportFormat::Midi => F::Midi,
-        }
-    }
-
-    /// The usual file extension (for the file dialog's filter).
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Json => "json",
-            ExportFormat::Csv | ExportFormat::Reaper | ExportFormat::Sv => "csv",
-            ExportFormat::Audacity => "txt",
-            ExportFormat::Textgrid => "TextGrid",
-            ExportFormat::Eaf => "eaf",
-            ExportFormat::Vtt => "vtt",
-            ExportFormat::Midi => "mid",
-        }
-    }
-
-    /// Name for menus.
-    pub fn label(self) -> &'static str {
-        match self {
-            ExportFormat::Json => "JSON (annotation)",
-            ExportFormat::Csv => "CSV (timeline)",
-            ExportFormat::Audacity => "Audacity labels",
-            ExportFormat::Reaper => "REAPER regions/markers",
-            ExportFormat::Sv => "Sonic Visualiser layers",
-            ExportFormat::Textgrid => "Praat TextGrid",
-            ExportFormat::Eaf => "ELAN EAF",
-            ExportFormat::Vtt => "WebVTT",
-            ExportFormat::Midi => "MIDI file (CC + markers)",
-        }
-    }
-}
+/// The formats in the editor's menu, in its order (the whole annotation
+/// first). The plugin stores the chosen one by [`ExportFormat::name`], the
+/// `--format` name of `emoscope annotate`.
+pub const MENU: [ExportFormat; 9] = [
+    ExportFormat::Json,
+    ExportFormat::Csv,
+    ExportFormat::Audacity,
+    ExportFormat::Reaper,
+    ExportFormat::SonicVisualiser,
+    ExportFormat::TextGrid,
+    ExportFormat::Eaf,
+    ExportFormat::WebVtt,
+    ExportFormat::Midi,
+];
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +84,7 @@ fn analysed_regions(entries: &[Reading]) -> Vec<Span> {
 /// The files `format` writes for the chosen `path`: the path itself for
 /// one-file formats; `stem` + each suffix beside it for Sonic Visualiser.
 pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
-    let suffixes = format.core().suffixes();
+    let suffixes = format.suffixes();
     if suffixes.len() == 1 {
         return vec![path.to_owned()];
     }
@@ -201,7 +129,7 @@ pub fn export_timeline(
             no_speech: &[],
         },
     );
-    let files = render(format.core(), &doc);
+    let files = render(format, &doc);
     for (file, dest) in files.iter().zip(output_paths(path, format)) {
         write_atomically(&dest, &file.bytes)?;
     }
@@ -272,6 +200,35 @@ mod tests {
     }
 
     #[test]
+    fn saved_projects_store_the_format_by_the_names_they_always_had() {
+        // What the plugin's own format enum wrote (serde's lowercase variant
+        // names), in its menu order: projects saved with it load the same format.
+        let names = [
+            "json", "csv", "audacity", "reaper", "sv", "textgrid", "eaf", "vtt", "midi",
+        ];
+        for (format, name) in MENU.into_iter().zip(names) {
+            let settings = crate::params::ExportSettings {
+                path: "take.x".into(),
+                format,
+                on_deactivate: true,
+            };
+            let json = serde_json::to_string(&settings).unwrap();
+            assert_eq!(
+                json,
+                format!(r#"{{"path":"take.x","format":"{name}","on_deactivate":true}}"#)
+            );
+            let old = format!(r#"{{"path":"take.x","format":"{name}","on_deactivate":true}}"#);
+            assert_eq!(
+                serde_json::from_str::<crate::params::ExportSettings>(&old).unwrap(),
+                settings
+            );
+        }
+        // A state without the field keeps the default, the annotation document.
+        let none: crate::params::ExportSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.format, ExportFormat::Json);
+    }
+
+    #[test]
     fn json_is_the_annotation_document() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");
@@ -311,11 +268,11 @@ mod tests {
     #[test]
     fn every_format_writes_its_files_beside_the_chosen_one() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ExportFormat::ALL {
+        for f in MENU {
             let path = dir.path().join(format!("take.{}", f.extension()));
             export(&path, f).unwrap();
             let written = output_paths(&path, f);
-            assert_eq!(written.len(), f.core().suffixes().len());
+            assert_eq!(written.len(), f.suffixes().len());
             for p in &written {
                 let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{f:?}: {p:?}: {e}"));
                 assert!(!bytes.is_empty(), "{f:?}: {p:?} is empty");

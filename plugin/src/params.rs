@@ -16,11 +16,11 @@ use std::ops::RangeInclusive;
 use std::sync::atomic::AtomicBool;
 
 use emoscope::engine::{AnalysisConfig, ConfigField};
+use emoscope::export::ExportFormat;
 use nice_plug::prelude::*;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-use crate::export::ExportFormat;
 use crate::midi::SharedCcMapping;
 
 /// Editor size on first open, logical pixels.

@@ -293,7 +293,7 @@ impl PluginShared {
     pub fn export(
         &self,
         path: &Path,
-        format: crate::export::ExportFormat,
+        format: emoscope::export::ExportFormat,
     ) -> Result<usize, String> {
         let run = self.run_settings();
         let transcript = self.transcript();

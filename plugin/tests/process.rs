@@ -394,7 +394,7 @@ fn allocation_probe() {
 /// it in memory, reports the error, and a retry to a good path writes it all.
 #[test]
 fn deactivate_exports_and_a_failed_export_loses_nothing() {
-    use emoscope_plugin::export::ExportFormat;
+    use emoscope::export::ExportFormat;
     use emoscope_plugin::shared::ExportNotice;
 
     let model = common::model_dir("export");

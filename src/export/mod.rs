@@ -34,8 +34,11 @@ use crate::engine::AnalysisConfig;
 use crate::reading::{Emotion, OutputRange, Reading, Span};
 use crate::transcript::Transcript;
 
-/// A file format Emoscope exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A file format Emoscope exports: `emoscope annotate --format` and the
+/// plugin's export menu name the same formats. Written and read by its
+/// [`name`](Self::name) (`"json"`, `"sv"`, ...), as the plugin stores it in
+/// a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ExportFormat {
     /// Audacity label track (`.txt`).
     Audacity,
@@ -52,6 +55,7 @@ pub enum ExportFormat {
     /// The timeline as CSV (`.csv`).
     Csv,
     /// The whole annotation as JSON (`.json`).
+    #[default]
     Json,
     /// Standard MIDI File with CC lanes and markers (`.mid`).
     Midi,
@@ -71,8 +75,8 @@ impl ExportFormat {
         Self::Midi,
     ];
 
-    /// The name `--format` uses.
-    pub fn name(self) -> &'static str {
+    /// The name `--format` uses (and a saved plugin state).
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Audacity => "audacity",
             Self::Reaper => "reaper",
@@ -84,6 +88,35 @@ impl ExportFormat {
             Self::Json => "json",
             Self::Midi => "midi",
         }
+    }
+
+    /// The format named `name` (any case); `None` for no such format.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// What a menu calls it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Json => "JSON (annotation)",
+            Self::Csv => "CSV (timeline)",
+            Self::Audacity => "Audacity labels",
+            Self::Reaper => "REAPER regions/markers",
+            Self::SonicVisualiser => "Sonic Visualiser layers",
+            Self::TextGrid => "Praat TextGrid",
+            Self::Eaf => "ELAN EAF",
+            Self::WebVtt => "WebVTT",
+            Self::Midi => "MIDI file (CC + markers)",
+        }
+    }
+
+    /// The usual file extension, without the dot (for a file dialog's
+    /// filter): the last part of the first suffix (`csv` for `.reaper.csv`).
+    pub fn extension(self) -> &'static str {
+        let suffix = self.suffixes()[0];
+        suffix.rsplit('.').next().unwrap_or(suffix)
     }
 
     /// What follows the input's stem in each file the format writes.
@@ -107,22 +140,17 @@ impl ExportFormat {
     }
 
     /// Parses a comma-separated list of names, or `all`; duplicates are removed, order kept.
-    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, FormatListError> {
         let mut out: Vec<Self> = Vec::new();
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let found: Vec<Self> = if name.eq_ignore_ascii_case("all") {
                 Self::ALL.to_vec()
             } else {
-                vec![Self::ALL
-                    .into_iter()
-                    .find(|f| f.name().eq_ignore_ascii_case(name))
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = Self::ALL.iter().map(|f| f.name()).collect();
-                        format!(
-                            "unknown format `{name}`: expected `all` or a comma list of {}",
-                            names.join(", ")
-                        )
-                    })?]
+                vec![
+                    Self::from_name(name).ok_or_else(|| FormatListError::Unknown {
+                        name: name.to_owned(),
+                    })?,
+                ]
             };
             for f in found {
                 if !out.contains(&f) {
@@ -131,9 +159,54 @@ impl ExportFormat {
             }
         }
         if out.is_empty() {
-            return Err("no format given".into());
+            return Err(FormatListError::Empty);
         }
         Ok(out)
+    }
+}
+
+/// Why a `--format` list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatListError {
+    /// A name that is no format.
+    #[error(
+        "unknown format `{name}`: expected `all` or a comma list of {}",
+        format_names()
+    )]
+    Unknown {
+        /// The name as given.
+        name: String,
+    },
+    /// Nothing but commas and spaces.
+    #[error("no format given")]
+    Empty,
+}
+
+/// Every format's name, comma-separated, in [`ExportFormat::ALL`] order.
+fn format_names() -> String {
+    let names: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.name()).collect();
+    names.join(", ")
+}
+
+impl serde::Serialize for ExportFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ExportFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const NAMES: [&str; ExportFormat::ALL.len()] = {
+            let mut names = [""; ExportFormat::ALL.len()];
+            let mut i = 0;
+            while i < names.len() {
+                names[i] = ExportFormat::ALL[i].name();
+                i += 1;
+            }
+            names
+        };
+        let name = String::deserialize(d)?;
+        Self::from_name(&name).ok_or_else(|| serde::de::Error::unknown_variant(&name, &NAMES))
     }
 }
 
@@ -346,11 +419,34 @@ mod format_tests {
             vec![ExportFormat::Midi, ExportFormat::TextGrid]
         );
         let e = ExportFormat::parse_list("csv,pdf").unwrap_err();
+        assert_eq!(e, FormatListError::Unknown { name: "pdf".into() });
+        let message = e.to_string();
         assert!(
-            e.contains("`pdf`") && e.contains("audacity, reaper, sv"),
-            "{e}"
+            message.contains("`pdf`") && message.contains("audacity, reaper, sv"),
+            "{message}"
         );
-        assert!(ExportFormat::parse_list(" , ").is_err());
+        assert_eq!(
+            ExportFormat::parse_list(" , ").unwrap_err(),
+            FormatListError::Empty
+        );
+    }
+
+    #[test]
+    fn formats_are_written_and_read_by_name() {
+        for f in ExportFormat::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+            assert_eq!(serde_json::from_str::<ExportFormat>(&json).unwrap(), f);
+            assert_eq!(ExportFormat::from_name(&f.name().to_uppercase()), Some(f));
+        }
+        assert!(serde_json::from_str::<ExportFormat>("\"pdf\"").is_err());
+        assert_eq!(ExportFormat::default(), ExportFormat::Json);
+        // The extension a file dialog filters on: the last part of the first suffix.
+        let ext: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.extension()).collect();
+        assert_eq!(
+            ext,
+            ["txt", "csv", "csv", "TextGrid", "eaf", "vtt", "csv", "json", "mid"]
+        );
     }
 
     #[test]

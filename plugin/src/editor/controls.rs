@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use egui::{self, Color32, RichText};
 
 use super::dialog::{Dialogs, Purpose};
-use crate::export::ExportFormat;
 use crate::params::{AnalysisSettings, EmoscopeParams};
 use crate::shared::{ExportNotice, PluginShared};
 
@@ -207,10 +206,10 @@ impl Controls {
         }
         ui.horizontal(|ui| {
             egui::ComboBox::from_id_salt("export-format")
-                .selected_text(settings.format.label())
+                .selected_text(settings.format.description())
                 .show_ui(ui, |ui| {
-                    for f in ExportFormat::ALL {
-                        ui.selectable_value(&mut settings.format, f, f.label());
+                    for f in crate::export::MENU {
+                        ui.selectable_value(&mut settings.format, f, f.description());
                     }
                 });
             if ui.button("Export now").clicked() {
