@@ -34,7 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::batches::epoch_batches;
-use crate::data::{self, AudioCache, Batch, Prepared, StateLayout, Utterance};
+use crate::data::{self, AudioCache, Batch, BatchOutput, Prepared, StateLayout, Utterance};
 use crate::error::{io_err, TrainError};
 use crate::init::{Freeze, HeadOptions, Init};
 use crate::loss::{ccc_loss, mse_loss};
@@ -458,7 +458,11 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Trai
     std::fs::write(path, text).map_err(io_err(path))
 }
 
-/// The loop itself (see the module docs).
+/// The loop itself (see the module docs): restore or start the state, plan
+/// the steps, then per step accumulate a group of batches' gradients, step
+/// both optimisers and, when due, evaluate on the dev set and record the
+/// result (best model, resumable state, log), until the planned steps are
+/// done or the dev score stops improving.
 pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError> {
     let Setup {
         model,
@@ -475,110 +479,40 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
     } = setup;
     let t0 = Instant::now();
     let last_dir = out.join("last");
-    let mut state = State {
-        step: 0,
-        best_ccc: f64::NEG_INFINITY,
-        best_step: 0,
-        stale: 0,
-        evaluations: Vec::new(),
-    };
-    if resume {
-        let p = last_dir.join("state.json");
-        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
-        state = serde_json::from_str(&text).map_err(|source| TrainError::Json {
-            path: p.clone(),
-            source,
-        })?;
-        model.load_vars(&last_dir)?;
-    }
-    let mut head_vars = model.head_trainable_vars();
-    if let Some(e) = extra {
-        head_vars.extend(e.vars());
-    }
-    let mut backbone_vars = Vec::new();
-    if audio_trains {
-        if let Some(a) = &model.audio {
-            backbone_vars.extend(a.trainable_vars(train_conv));
-        }
-    }
-    if let Some(t) = &model.text {
-        backbone_vars.extend(t.trainable_vars());
-    }
-    let params = |lr| ParamsAdamW {
-        lr,
-        weight_decay: o.weight_decay,
-        ..ParamsAdamW::default()
-    };
-    let mut opt_head = AdamW::new(head_vars, params(o.lr))?;
-    let mut opt_backbone = if backbone_vars.is_empty() {
-        None
+    let mut state = if resume {
+        resume_state(model, &last_dir)?
     } else {
-        Some(AdamW::new(backbone_vars, params(o.backbone_lr))?)
+        State::fresh()
     };
-    let batch_size = o.batch_size.max(2);
-    let batches_per_epoch = train.utterances.len().div_ceil(batch_size).max(1);
-    let steps_per_epoch = batches_per_epoch.div_ceil(o.accumulate.max(1));
-    let planned = (o.epochs * steps_per_epoch).max(1);
-    let total = o.max_steps.unwrap_or(usize::MAX).min(planned);
-    let schedule = |peak| Schedule {
-        peak,
-        warmup: ((planned as f64 * o.warmup) as usize).max(1),
-        total: planned,
-        decay: o.decay,
-        floor: o.lr_floor,
+    let plan = Plan::new(train.utterances.len(), o);
+    let mut optimisers = Optimisers::new(model, extra, audio_trains, train_conv, o, &plan)?;
+    let crop = crop_length(o.crop_seconds, train_conv, model);
+    let terms = LossTerms {
+        order: model.manifest.output_index(),
+        mse_weight: o.mse_weight,
+        extra,
     };
-    let (head_schedule, backbone_schedule) = (schedule(o.lr), schedule(o.backbone_lr));
-    let eval_every = o.eval_every.unwrap_or(steps_per_epoch).max(1);
-    let hop = model
-        .audio
-        .as_ref()
-        .map_or(320, |a| a.config().hop_samples());
-    let crop = o.crop_seconds.map(|s| {
-        let samples = (s * 16_000.0) as usize;
-        if train_conv {
-            samples
-        } else {
-            (samples / hop).max(1)
-        }
-    });
-    let order = model.manifest.output_index();
     let bar = progress_bar(
         o.progress,
-        total as u64,
+        plan.total as u64,
         "{bar:30} step {pos}/{len} [{elapsed}<{eta}] {msg}",
     );
     bar.set_position(state.step as u64);
-    let mut loss_sum = 0.0;
-    let mut loss_count = 0usize;
-    let mut stopped = if total < planned {
-        format!("stopped at --max-steps {total} of {planned} planned steps")
-    } else {
-        format!("completed {planned} steps")
-    };
+    let mut losses = LossMean::default();
+    let mut stopped = plan.completion();
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0xc409 ^ state.step as u64);
-    let write_log = |state: &State, stopped: Option<&str>| -> Result<(), TrainError> {
-        let mut log = log_header.clone();
-        log["evaluations"] = serde_json::to_value(&state.evaluations).expect("serialisable");
-        log["best_step"] = state.best_step.into();
-        log["timing"] = serde_json::json!({
-            "features_seconds": features_seconds,
-            "train_seconds": t0.elapsed().as_secs_f64(),
-        });
-        if let Some(s) = stopped {
-            log["stopped"] = s.into();
-        }
-        write_json(&out.join("training.json"), &log)
+    let log = Log {
+        header: log_header,
+        out,
+        features_seconds,
+        t0,
     };
-    'epochs: while state.step < total {
-        let epoch = state.step / steps_per_epoch;
-        let batches = epoch_batches(&train.lengths, batch_size, 2, o.seed, epoch);
-        let skip = (state.step % steps_per_epoch) * o.accumulate.max(1);
-        for group in batches[skip.min(batches.len())..].chunks(o.accumulate.max(1)) {
-            let encoder = if audio_trains {
-                model.audio.as_ref().map(|a| a.encoder()).transpose()?
-            } else {
-                None
-            };
+    'epochs: while state.step < plan.total {
+        let epoch = state.step / plan.steps_per_epoch;
+        let batches = epoch_batches(&train.lengths, plan.batch_size, 2, o.seed, epoch);
+        let skip = (state.step % plan.steps_per_epoch) * plan.accumulate;
+        for group in batches[skip.min(batches.len())..].chunks(plan.accumulate) {
+            let encoder = trained_encoder(model, audio_trains)?;
             let runner = Batch {
                 model: model.model(),
                 encoder: encoder.as_ref(),
@@ -586,97 +520,38 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
                 train: true,
                 crop,
             };
-            let mut grads: Option<GradStore> = None;
-            for idx in group {
-                let y = runner.run(train, idx, &mut rng)?;
-                let t = targets(train, idx, order)?;
-                let mut loss = ccc_loss(&y.predictions, &t)?;
-                if let Some(f) = &y.fallback {
-                    loss = (loss + ccc_loss(f, &t)?)?;
-                }
-                if o.mse_weight > 0.0 {
-                    loss = (loss + (mse_loss(&y.predictions, &t)? * o.mse_weight)?)?;
-                }
-                if let (Some(e), Some(enc_out)) = (extra, &y.encoder_output) {
-                    loss = (loss + e.loss(idx, &y.offsets, enc_out)?)?;
-                }
-                let value = f64::from(loss.to_scalar::<f32>()?);
-                if !value.is_finite() {
-                    return Err(TrainError::Diverged {
-                        step: state.step,
-                        loss: value,
-                    });
-                }
-                loss_sum += value;
-                loss_count += 1;
-                let g = loss.backward()?;
-                match &mut grads {
-                    Some(acc) => acc.extend(g)?,
-                    None => grads = Some(g),
-                }
-            }
-            let Some(grads) = grads else { continue };
-            opt_head.set_learning_rate(head_schedule.rate(state.step));
-            opt_head.step(&grads)?;
-            if let Some(opt) = &mut opt_backbone {
-                opt.set_learning_rate(backbone_schedule.rate(state.step));
-                opt.step(&grads)?;
-            }
+            let Some(grads) = accumulate_gradients(
+                &runner,
+                train,
+                group,
+                &terms,
+                &mut rng,
+                &mut losses,
+                state.step,
+            )?
+            else {
+                continue;
+            };
+            optimisers.step(&grads, state.step)?;
             state.step += 1;
-            bar.set_position(state.step as u64);
-            let last_ccc = state
-                .evaluations
-                .last()
-                .map_or("-".into(), |e| format!("{:.3}", e.dev.mean_ccc));
-            bar.set_message(format!(
-                "loss {:.3} | dev CCC {last_ccc}",
-                loss_sum / loss_count.max(1) as f64
-            ));
-            let end_of_epoch = state.step.is_multiple_of(steps_per_epoch);
-            if state.step.is_multiple_of(eval_every)
-                || state.step == total
-                || (o.eval_every.is_none() && end_of_epoch)
-            {
-                let enc = if audio_trains {
-                    model.audio.as_ref().map(|a| a.encoder()).transpose()?
-                } else {
-                    None
-                };
-                let preds = predict_all(model, enc.as_ref(), layout, dev)?;
-                let dev_scores = scores_of(&preds, dev);
-                let eval = Evaluation {
-                    step: state.step,
-                    epoch: (state.step - 1) / steps_per_epoch,
-                    lr: head_schedule.rate(state.step - 1),
-                    train_loss: loss_sum / loss_count.max(1) as f64,
-                    dev: dev_scores,
-                    seconds: t0.elapsed().as_secs_f64(),
-                };
-                loss_sum = 0.0;
-                loss_count = 0;
-                bar.suspend(|| {
-                    eprintln!(
-                        "step {:>5}  loss {:.4}  dev CCC A {:.3} V {:.3} D {:.3}  mean {:.3}",
-                        eval.step,
-                        eval.train_loss,
-                        dev_scores.arousal.ccc,
-                        dev_scores.valence.ccc,
-                        dev_scores.dominance.ccc,
-                        dev_scores.mean_ccc
-                    )
-                });
-                state.evaluations.push(eval);
-                if dev_scores.mean_ccc > state.best_ccc {
-                    state.best_ccc = dev_scores.mean_ccc;
-                    state.best_step = state.step;
-                    state.stale = 0;
-                    model.save(out)?;
-                } else {
-                    state.stale += 1;
-                }
-                model.save_vars(&last_dir)?;
-                write_json(&last_dir.join("state.json"), &state)?;
-                write_log(&state, None)?;
+            show_progress(&bar, &state, &losses);
+            if plan.evaluates_after(state.step, o) {
+                let eval = evaluate(
+                    model,
+                    audio_trains,
+                    layout,
+                    dev,
+                    Evaluated {
+                        step: state.step,
+                        steps_per_epoch: plan.steps_per_epoch,
+                        lr: optimisers.head_rate(state.step - 1),
+                        train_loss: losses.mean(),
+                        seconds: t0.elapsed().as_secs_f64(),
+                    },
+                )?;
+                losses = LossMean::default();
+                bar.suspend(|| print_evaluation(&eval));
+                record(&mut state, eval, model, out, &last_dir, &log)?;
                 if state.stale >= o.patience {
                     stopped = format!(
                         "early stopping: {} evaluations without a better dev mean CCC",
@@ -684,10 +559,8 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
                     );
                     break 'epochs;
                 }
-                if state.step >= total {
-                    break 'epochs;
-                }
-            } else if state.step >= total {
+            }
+            if state.step >= plan.total {
                 break 'epochs;
             }
         }
@@ -699,7 +572,7 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
         .find(|e| e.step == state.best_step)
         .cloned()
         .ok_or_else(|| TrainError::Config("training ended before its first evaluation".into()))?;
-    write_log(&state, Some(&stopped))?;
+    log.write(&state, Some(&stopped))?;
     Ok(Report {
         steps: state.step,
         best,
@@ -708,4 +581,388 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
         train_seconds: t0.elapsed().as_secs_f64(),
         evaluations: state.evaluations,
     })
+}
+
+impl State {
+    /// Before the first step.
+    fn fresh() -> Self {
+        Self {
+            step: 0,
+            best_ccc: f64::NEG_INFINITY,
+            best_step: 0,
+            stale: 0,
+            evaluations: Vec::new(),
+        }
+    }
+}
+
+/// `--resume`: the state in `last/state.json`, with the model's trained
+/// variables restored from `last/`.
+fn resume_state(model: &mut TrainableModel, last_dir: &Path) -> Result<State, TrainError> {
+    let p = last_dir.join("state.json");
+    let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+    let state = serde_json::from_str(&text).map_err(|source| TrainError::Json {
+        path: p.clone(),
+        source,
+    })?;
+    model.load_vars(last_dir)?;
+    Ok(state)
+}
+
+/// How many steps the run takes and when it evaluates.
+struct Plan {
+    /// Utterances per batch (at least 2: the CCC needs two).
+    batch_size: usize,
+    /// Batches per optimiser step (at least 1).
+    accumulate: usize,
+    /// Optimiser steps per pass over the training set.
+    steps_per_epoch: usize,
+    /// Steps of `--epochs` passes: what the learning-rate schedules span.
+    planned: usize,
+    /// Steps this run stops at (`--max-steps`, else `planned`).
+    total: usize,
+    /// Evaluate every this many steps.
+    eval_every: usize,
+    /// Warm-up steps of both schedules.
+    warmup: usize,
+    /// Decay of both schedules after the warm-up.
+    decay: Decay,
+    /// Final rate of both schedules, as a fraction of the peak.
+    floor: f64,
+}
+
+impl Plan {
+    fn new(train_utterances: usize, o: &LoopOptions) -> Self {
+        let batch_size = o.batch_size.max(2);
+        let accumulate = o.accumulate.max(1);
+        let batches_per_epoch = train_utterances.div_ceil(batch_size).max(1);
+        let steps_per_epoch = batches_per_epoch.div_ceil(accumulate);
+        let planned = (o.epochs * steps_per_epoch).max(1);
+        Self {
+            batch_size,
+            accumulate,
+            steps_per_epoch,
+            planned,
+            total: o.max_steps.unwrap_or(usize::MAX).min(planned),
+            eval_every: o.eval_every.unwrap_or(steps_per_epoch).max(1),
+            warmup: ((planned as f64 * o.warmup) as usize).max(1),
+            decay: o.decay,
+            floor: o.lr_floor,
+        }
+    }
+
+    /// The learning-rate schedule with peak `peak`, spanning the planned steps.
+    fn schedule(&self, peak: f64) -> Schedule {
+        Schedule {
+            peak,
+            warmup: self.warmup,
+            total: self.planned,
+            decay: self.decay,
+            floor: self.floor,
+        }
+    }
+
+    /// Why the run stops when no early stopping cuts it short.
+    fn completion(&self) -> String {
+        if self.total < self.planned {
+            format!(
+                "stopped at --max-steps {} of {} planned steps",
+                self.total, self.planned
+            )
+        } else {
+            format!("completed {} steps", self.planned)
+        }
+    }
+
+    /// Whether to evaluate once `step` steps are done: every `eval_every`
+    /// steps, at the last step, and (without `--eval-every`) at every epoch's end.
+    fn evaluates_after(&self, step: usize, o: &LoopOptions) -> bool {
+        let end_of_epoch = step.is_multiple_of(self.steps_per_epoch);
+        step.is_multiple_of(self.eval_every)
+            || step == self.total
+            || (o.eval_every.is_none() && end_of_epoch)
+    }
+}
+
+/// One AdamW for the head (and the extra loss's variables) at `--lr`, one
+/// for the trained backbones at `--backbone-lr`, each with its schedule.
+struct Optimisers {
+    head: AdamW,
+    backbone: Option<AdamW>,
+    head_schedule: Schedule,
+    backbone_schedule: Schedule,
+}
+
+impl Optimisers {
+    fn new(
+        model: &TrainableModel,
+        extra: Option<&dyn ExtraLoss>,
+        audio_trains: bool,
+        train_conv: bool,
+        o: &LoopOptions,
+        plan: &Plan,
+    ) -> Result<Self, TrainError> {
+        let mut head_vars = model.head_trainable_vars();
+        if let Some(e) = extra {
+            head_vars.extend(e.vars());
+        }
+        let mut backbone_vars = Vec::new();
+        if audio_trains {
+            if let Some(a) = &model.audio {
+                backbone_vars.extend(a.trainable_vars(train_conv));
+            }
+        }
+        if let Some(t) = &model.text {
+            backbone_vars.extend(t.trainable_vars());
+        }
+        let params = |lr| ParamsAdamW {
+            lr,
+            weight_decay: o.weight_decay,
+            ..ParamsAdamW::default()
+        };
+        let head = AdamW::new(head_vars, params(o.lr))?;
+        let backbone = if backbone_vars.is_empty() {
+            None
+        } else {
+            Some(AdamW::new(backbone_vars, params(o.backbone_lr))?)
+        };
+        Ok(Self {
+            head,
+            backbone,
+            head_schedule: plan.schedule(o.lr),
+            backbone_schedule: plan.schedule(o.backbone_lr),
+        })
+    }
+
+    /// The head's learning rate at `step`.
+    fn head_rate(&self, step: usize) -> f64 {
+        self.head_schedule.rate(step)
+    }
+
+    /// Optimiser step number `step` (0-based) with `grads`.
+    fn step(&mut self, grads: &GradStore, step: usize) -> Result<(), TrainError> {
+        self.head.set_learning_rate(self.head_schedule.rate(step));
+        self.head.step(grads)?;
+        if let Some(opt) = &mut self.backbone {
+            opt.set_learning_rate(self.backbone_schedule.rate(step));
+            opt.step(grads)?;
+        }
+        Ok(())
+    }
+}
+
+/// Training crops in the unit the prepared features use: samples for raw
+/// audio (`--train-conv`), else frames of the encoder's conv features.
+fn crop_length(
+    crop_seconds: Option<f32>,
+    train_conv: bool,
+    model: &TrainableModel,
+) -> Option<usize> {
+    let hop = model
+        .audio
+        .as_ref()
+        .map_or(320, |a| a.config().hop_samples());
+    crop_seconds.map(|s| {
+        let samples = (s * 16_000.0) as usize;
+        if train_conv {
+            samples
+        } else {
+            (samples / hop).max(1)
+        }
+    })
+}
+
+/// The audio encoder as it is now, when it trains (else the features are cached).
+fn trained_encoder(
+    model: &TrainableModel,
+    audio_trains: bool,
+) -> Result<Option<SslEncoder>, TrainError> {
+    if audio_trains {
+        model.audio.as_ref().map(|a| a.encoder()).transpose()
+    } else {
+        Ok(None)
+    }
+}
+
+/// Mean training loss since the last evaluation.
+#[derive(Default)]
+struct LossMean {
+    sum: f64,
+    count: usize,
+}
+
+impl LossMean {
+    fn add(&mut self, value: f64) {
+        self.sum += value;
+        self.count += 1;
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.count.max(1) as f64
+    }
+}
+
+/// What a batch's loss is made of besides the CCC loss.
+struct LossTerms<'a> {
+    /// Output column of each dimension (A, V, D).
+    order: [usize; 3],
+    /// Weight of the MSE term (0: none).
+    mse_weight: f64,
+    /// Distillation's hidden-state term.
+    extra: Option<&'a dyn ExtraLoss>,
+}
+
+impl LossTerms<'_> {
+    /// `Σ_d (1 − CCC_d)` of the predictions (plus the same for the
+    /// audio-only fallback), the weighted MSE and the extra term.
+    fn loss(&self, y: &BatchOutput, t: &Tensor, idx: &[usize]) -> Result<Tensor, TrainError> {
+        let mut loss = ccc_loss(&y.predictions, t)?;
+        if let Some(f) = &y.fallback {
+            loss = (loss + ccc_loss(f, t)?)?;
+        }
+        if self.mse_weight > 0.0 {
+            loss = (loss + (mse_loss(&y.predictions, t)? * self.mse_weight)?)?;
+        }
+        if let (Some(e), Some(enc_out)) = (self.extra, &y.encoder_output) {
+            loss = (loss + e.loss(idx, &y.offsets, enc_out)?)?;
+        }
+        Ok(loss)
+    }
+}
+
+/// Runs the batches of optimiser step `step` (0-based) and sums their
+/// gradients (`None` for an empty group); each finite loss goes into
+/// `losses`, a non-finite one ends training as [`TrainError::Diverged`].
+fn accumulate_gradients(
+    runner: &Batch<'_>,
+    train: &Prepared,
+    group: &[Vec<usize>],
+    terms: &LossTerms<'_>,
+    rng: &mut ChaCha8Rng,
+    losses: &mut LossMean,
+    step: usize,
+) -> Result<Option<GradStore>, TrainError> {
+    let mut grads: Option<GradStore> = None;
+    for idx in group {
+        let y = runner.run(train, idx, rng)?;
+        let t = targets(train, idx, terms.order)?;
+        let loss = terms.loss(&y, &t, idx)?;
+        let value = f64::from(loss.to_scalar::<f32>()?);
+        if !value.is_finite() {
+            return Err(TrainError::Diverged { step, loss: value });
+        }
+        losses.add(value);
+        let g = loss.backward()?;
+        match &mut grads {
+            Some(acc) => acc.extend(g)?,
+            None => grads = Some(g),
+        }
+    }
+    Ok(grads)
+}
+
+/// The progress bar's position and message after a step.
+fn show_progress(bar: &indicatif::ProgressBar, state: &State, losses: &LossMean) {
+    bar.set_position(state.step as u64);
+    let last_ccc = state
+        .evaluations
+        .last()
+        .map_or("-".into(), |e| format!("{:.3}", e.dev.mean_ccc));
+    bar.set_message(format!("loss {:.3} | dev CCC {last_ccc}", losses.mean()));
+}
+
+/// What an evaluation records besides the dev scores.
+struct Evaluated {
+    step: usize,
+    steps_per_epoch: usize,
+    /// The head's learning rate of the last step.
+    lr: f64,
+    train_loss: f64,
+    seconds: f64,
+}
+
+/// Scores the model on the dev set after `at.step` steps.
+fn evaluate(
+    model: &TrainableModel,
+    audio_trains: bool,
+    layout: StateLayout,
+    dev: &Prepared,
+    at: Evaluated,
+) -> Result<Evaluation, TrainError> {
+    let enc = trained_encoder(model, audio_trains)?;
+    let preds = predict_all(model, enc.as_ref(), layout, dev)?;
+    Ok(Evaluation {
+        step: at.step,
+        epoch: (at.step - 1) / at.steps_per_epoch,
+        lr: at.lr,
+        train_loss: at.train_loss,
+        dev: scores_of(&preds, dev),
+        seconds: at.seconds,
+    })
+}
+
+/// One line per evaluation on stderr.
+fn print_evaluation(eval: &Evaluation) {
+    let dev = &eval.dev;
+    eprintln!(
+        "step {:>5}  loss {:.4}  dev CCC A {:.3} V {:.3} D {:.3}  mean {:.3}",
+        eval.step,
+        eval.train_loss,
+        dev.arousal.ccc,
+        dev.valence.ccc,
+        dev.dominance.ccc,
+        dev.mean_ccc
+    );
+}
+
+/// Adds `eval` to the state and writes what it changed: the model into
+/// `out` when it is the best so far, the trained variables and the state
+/// into `last/`, and the log.
+fn record(
+    state: &mut State,
+    eval: Evaluation,
+    model: &TrainableModel,
+    out: &Path,
+    last_dir: &Path,
+    log: &Log<'_>,
+) -> Result<(), TrainError> {
+    let mean_ccc = eval.dev.mean_ccc;
+    state.evaluations.push(eval);
+    if mean_ccc > state.best_ccc {
+        state.best_ccc = mean_ccc;
+        state.best_step = state.step;
+        state.stale = 0;
+        model.save(out)?;
+    } else {
+        state.stale += 1;
+    }
+    model.save_vars(last_dir)?;
+    write_json(&last_dir.join("state.json"), state)?;
+    log.write(state, None)
+}
+
+/// `training.json`: the header, every evaluation, the best step, the
+/// timings and, at the end, why training stopped.
+struct Log<'a> {
+    header: serde_json::Value,
+    out: &'a Path,
+    features_seconds: f64,
+    /// When the loop started.
+    t0: Instant,
+}
+
+impl Log<'_> {
+    fn write(&self, state: &State, stopped: Option<&str>) -> Result<(), TrainError> {
+        let mut log = self.header.clone();
+        log["evaluations"] = serde_json::to_value(&state.evaluations).expect("serialisable");
+        log["best_step"] = state.best_step.into();
+        log["timing"] = serde_json::json!({
+            "features_seconds": self.features_seconds,
+            "train_seconds": self.t0.elapsed().as_secs_f64(),
+        });
+        if let Some(s) = stopped {
+            log["stopped"] = s.into();
+        }
+        write_json(&self.out.join("training.json"), &log)
+    }
 }
