@@ -282,10 +282,13 @@ fn exports_read_back_equal_with_our_readers() {
     let transcript::textgrid::TierItems::Points(points) = &grid.tiers[2].items else {
         panic!()
     };
-    let want: Vec<(f64, String)> = doc
+    let want: Vec<transcript::Point> = doc
         .timeline
         .iter()
-        .map(|r| (r.span.centre(), format!("{:.4}", r.emotion.arousal)))
+        .map(|r| transcript::Point {
+            time: r.span.centre(),
+            text: format!("{:.4}", r.emotion.arousal),
+        })
         .collect();
     assert_eq!(points, &want);
     let transcript::textgrid::TierItems::Intervals(words) = &grid.tiers[1].items else {
@@ -293,7 +296,7 @@ fn exports_read_back_equal_with_our_readers() {
     };
     let word_texts: Vec<&str> = words
         .iter()
-        .map(|w| w.2.as_str())
+        .map(|w| w.text.as_str())
         .filter(|w| !w.is_empty())
         .collect();
     assert_eq!(
@@ -311,7 +314,11 @@ fn exports_read_back_equal_with_our_readers() {
     );
     // "everyone" was untimed between "and" (ends 1.85) and "was" (starts 2.3).
     assert!(
-        words.contains(&(1.85, 2.3, "everyone".to_string())),
+        words.contains(&transcript::Interval {
+            start: 1.85,
+            end: 2.3,
+            text: "everyone".to_string()
+        }),
         "{words:?}"
     );
 
@@ -319,10 +326,14 @@ fn exports_read_back_equal_with_our_readers() {
     let text = std::fs::read_to_string(out.join("speech.emoscope.eaf")).unwrap();
     let eaf = transcript::eaf::parse_eaf(&text, Path::new("speech.eaf")).unwrap();
     let ms = |t: f64| (t * 1000.0).round() / 1000.0;
-    let want: Vec<(f64, f64, String)> = doc
+    let want: Vec<transcript::Interval> = doc
         .segments
         .iter()
-        .map(|s| (ms(s.span.start), ms(s.span.end), s.label.clone()))
+        .map(|s| transcript::Interval {
+            start: ms(s.span.start),
+            end: ms(s.span.end),
+            text: s.label.clone(),
+        })
         .collect();
     assert_eq!(eaf.tiers[0].id, "segments");
     assert_eq!(eaf.tiers[0].annotations, want);
@@ -333,10 +344,10 @@ fn exports_read_back_equal_with_our_readers() {
     );
     for (tier, pick) in eaf.tiers[2..].iter().zip([0usize, 1, 2]) {
         assert_eq!(tier.annotations.len(), doc.timeline.len());
-        for ((a, b, v), r) in tier.annotations.iter().zip(&doc.timeline) {
+        for (a, r) in tier.annotations.iter().zip(&doc.timeline) {
             let value = r.emotion.dimensions()[pick];
-            assert!(*a <= r.span.centre() && r.span.centre() <= *b);
-            assert_eq!(v, &format!("{value:.4}"));
+            assert!(a.start <= r.span.centre() && r.span.centre() <= a.end);
+            assert_eq!(a.text, format!("{value:.4}"));
         }
     }
     assert!(
@@ -347,10 +358,14 @@ fn exports_read_back_equal_with_our_readers() {
     // WebVTT: cues at millisecond resolution.
     let t =
         transcript::read_file(&out.join("speech.emoscope.vtt"), &ReadOptions::default()).unwrap();
-    let got: Vec<(f64, f64, String)> = t
+    let got: Vec<transcript::Interval> = t
         .segments()
         .iter()
-        .map(|s| (s.start, s.end, s.text.clone()))
+        .map(|s| transcript::Interval {
+            start: s.start,
+            end: s.end,
+            text: s.text.clone(),
+        })
         .collect();
     assert_eq!(got, want);
 

@@ -149,10 +149,10 @@ fn ours(path: &Path) -> Result<Vec<(String, Vec<Cue>)>, String> {
                 .map(|t| {
                     let items = match &t.items {
                         textgrid::TierItems::Intervals(v) => {
-                            v.iter().map(|(a, b, s)| cue(*a, *b, s)).collect()
+                            v.iter().map(|i| cue(i.start, i.end, &i.text)).collect()
                         }
                         textgrid::TierItems::Points(v) => {
-                            v.iter().map(|(a, s)| cue(*a, *a, s)).collect()
+                            v.iter().map(|p| cue(p.time, p.time, &p.text)).collect()
                         }
                     };
                     (t.name.clone(), items)
@@ -170,7 +170,7 @@ fn ours(path: &Path) -> Result<Vec<(String, Vec<Cue>)>, String> {
                     let items = t
                         .annotations
                         .iter()
-                        .map(|(a, b, s)| cue(*a, *b, s))
+                        .map(|a| cue(a.start, a.end, &a.text))
                         .collect();
                     (t.id.clone(), items)
                 })

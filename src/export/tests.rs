@@ -178,7 +178,7 @@ fn textgrid_long_form() {
     let crate::transcript::textgrid::TierItems::Intervals(iv) = &grid.tiers[0].items else {
         panic!()
     };
-    let spans: Vec<(f64, f64)> = iv.iter().map(|i| (i.0, i.1)).collect();
+    let spans: Vec<(f64, f64)> = iv.iter().map(|i| (i.start, i.end)).collect();
     assert_eq!(
         spans,
         [(0.0, 0.5), (0.5, 1.25), (1.25, 2.0), (2.0, 3.5), (3.5, 5.5)]
@@ -219,10 +219,12 @@ fn eaf_document() {
         "<LINGUISTIC_TYPE GRAPHIC_REFERENCES=\"false\" LINGUISTIC_TYPE_ID=\"emoscope\" TIME_ALIGNABLE=\"true\"/>"
     ));
     let eaf = crate::transcript::eaf::parse_eaf(&t, std::path::Path::new("x.eaf")).unwrap();
-    assert_eq!(
-        eaf.tiers[2].annotations,
-        vec![(1.5, 2.5, "0.7500".into()), (2.5, 3.5, "1.0000".into())]
-    );
+    let annotations: Vec<(f64, f64, &str)> = eaf.tiers[2]
+        .annotations
+        .iter()
+        .map(|a| (a.start, a.end, a.text.as_str()))
+        .collect();
+    assert_eq!(annotations, [(1.5, 2.5, "0.7500"), (2.5, 3.5, "1.0000")]);
 }
 
 #[test]

@@ -23,7 +23,7 @@ use quick_xml::Reader;
 
 use super::error::{Location, ReadError};
 use super::markup::collapse_whitespace;
-use super::{finish, Segment, Transcript, Word};
+use super::{finish, Interval, Segment, Transcript, Word};
 
 /// A parsed ELAN document: its tiers with resolved times.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +39,9 @@ pub struct EafTier {
     pub id: String,
     /// `PARENT_REF`, for dependent tiers.
     pub parent: Option<String>,
-    /// Annotations as (start s, end s, value), in file order.
-    pub annotations: Vec<(f64, f64, String)>,
+    /// Annotations (start and end in seconds, `ANNOTATION_VALUE` as the
+    /// text), in file order.
+    pub annotations: Vec<Interval>,
     /// Parallel to `annotations`: whether a time of it was interpolated from
     /// unaligned slots rather than written in the file.
     pub interpolated: Vec<bool>,
@@ -91,11 +92,11 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
     let mut segments: Vec<Segment> = seg_tier
         .annotations
         .iter()
-        .filter(|a| !a.2.trim().is_empty())
-        .map(|(a, b, v)| Segment {
-            start: *a,
-            end: *b,
-            text: collapse_whitespace(v),
+        .filter(|a| !a.text.trim().is_empty())
+        .map(|a| Segment {
+            start: a.start,
+            end: a.end,
+            text: collapse_whitespace(&a.text),
             words: Vec::new(),
         })
         .collect();
@@ -104,13 +105,17 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
             && t.id.to_ascii_lowercase().contains("word")
     });
     if let Some(words) = word_tier {
-        for (a, b, v) in words.annotations.iter().filter(|w| !w.2.trim().is_empty()) {
-            let mid = 0.5 * (a + b);
+        for w in words
+            .annotations
+            .iter()
+            .filter(|w| !w.text.trim().is_empty())
+        {
+            let mid = 0.5 * (w.start + w.end);
             if let Some(s) = segments.iter_mut().find(|s| s.start <= mid && mid <= s.end) {
                 s.words.push(Word {
-                    start: *a,
-                    end: *b,
-                    text: collapse_whitespace(v),
+                    start: w.start,
+                    end: w.end,
+                    text: collapse_whitespace(&w.text),
                 });
             }
         }
@@ -459,8 +464,12 @@ fn resolve(
                     .annotations
                     .iter()
                     .map(|a| {
-                        let (s, e) = spans[a.id.as_str()];
-                        (s, e, a.value.clone())
+                        let (start, end) = spans[a.id.as_str()];
+                        Interval {
+                            start,
+                            end,
+                            text: a.value.clone(),
+                        }
                     })
                     .collect(),
                 interpolated: t
@@ -577,7 +586,14 @@ mod tests {
         );
         assert_eq!((s[1].start, s[1].end), (3.0, 4.0));
         let eaf = parse_eaf(DOC, p).unwrap();
-        assert_eq!(eaf.tiers[3].annotations, vec![(3.0, 4.0, "Tschüss".into())]);
+        assert_eq!(
+            eaf.tiers[3].annotations,
+            vec![Interval {
+                start: 3.0,
+                end: 4.0,
+                text: "Tschüss".into()
+            }]
+        );
         let t = parse(DOC, p, Some("translation")).unwrap();
         assert_eq!(t.segments()[0].text, "Tschüss");
     }
@@ -616,7 +632,7 @@ mod tests {
         let spans: Vec<(f64, f64)> = words
             .annotations
             .iter()
-            .map(|a| ((a.0 * 1000.0).round(), (a.1 * 1000.0).round()))
+            .map(|a| ((a.start * 1000.0).round(), (a.end * 1000.0).round()))
             .collect();
         assert_eq!(
             spans,

@@ -19,6 +19,8 @@
 //! ([`Transcript::warnings`]); [`ReadOptions::strict`] makes them errors.
 //! Bytes become text in [`decode_text`]: byte-order marks of every width,
 //! UTF-8, and legacy encodings detected from the bytes (with a warning).
+//! The multi-tier readers also give their tiers as they are
+//! ([`textgrid::TextGrid`], [`eaf::Eaf`]), as [`Interval`]s and [`Point`]s.
 
 pub mod audacity;
 mod decode;
@@ -36,14 +38,27 @@ pub use decode::decode_text;
 pub use error::{Location, ReadError, ReadWarning, MAX_WARNINGS};
 pub use format::{parse_str, read_file, sidecar_for, ReadOptions, TranscriptFormat};
 
-/// One timed word.
+/// A labelled span of time: a TextGrid interval, an ELAN annotation, a
+/// timed word.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Word {
+pub struct Interval {
     /// Start, seconds on the transcript's clock.
     pub start: f64,
     /// End, seconds on the transcript's clock.
     pub end: f64,
-    /// The word as written.
+    /// The label as written.
+    pub text: String,
+}
+
+/// One timed word: an [`Interval`] whose text is the word as written.
+pub type Word = Interval;
+
+/// A labelled instant: a point of a TextGrid point tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Seconds on the transcript's clock.
+    pub time: f64,
+    /// The label as written.
     pub text: String,
 }
 

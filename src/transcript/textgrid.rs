@@ -22,7 +22,7 @@ use std::path::Path;
 
 use super::error::{Location, ReadError};
 use super::markup::collapse_whitespace;
-use super::{finish, Segment, Transcript, Word};
+use super::{finish, Interval, Point, Segment, Transcript, Word};
 
 /// A parsed TextGrid.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,9 +52,9 @@ pub struct Tier {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TierItems {
     /// An `IntervalTier`: labelled intervals (`xmin`, `xmax`, `text`).
-    Intervals(Vec<(f64, f64, String)>),
+    Intervals(Vec<Interval>),
     /// A `TextTier` (point tier): labelled points (`number`, `mark`).
-    Points(Vec<(f64, String)>),
+    Points(Vec<Point>),
 }
 
 /// Parses a TextGrid read from `path` into a transcript, taking the segments
@@ -133,7 +133,11 @@ pub fn parse_binary_grid(bytes: &[u8], path: &Path) -> Result<TextGrid, ReadErro
                                 &b.to_string(),
                             ));
                         }
-                        v.push((a, b, r.text(&format!("the text of {what}"))?));
+                        v.push(Interval {
+                            start: a,
+                            end: b,
+                            text: r.text(&format!("the text of {what}"))?,
+                        });
                     }
                     TierItems::Intervals(v)
                 }
@@ -141,8 +145,11 @@ pub fn parse_binary_grid(bytes: &[u8], path: &Path) -> Result<TextGrid, ReadErro
                     let mut v = Vec::new();
                     for i in 0..n {
                         let what = format!("point {} of {what}", i + 1);
-                        let t = r.f64(&format!("the time of {what}"))?;
-                        v.push((t, r.text(&format!("the mark of {what}"))?));
+                        let time = r.f64(&format!("the time of {what}"))?;
+                        v.push(Point {
+                            time,
+                            text: r.text(&format!("the mark of {what}"))?,
+                        });
                     }
                     TierItems::Points(v)
                 }
@@ -305,7 +312,7 @@ pub fn parse_grid(text: &str, path: &Path) -> Result<TextGrid, ReadError> {
 
 /// The transcript segments a grid stands for (see the module docs).
 fn to_segments(grid: &TextGrid, tier: Option<&str>) -> Vec<Segment> {
-    fn intervals(t: &Tier) -> Option<&Vec<(f64, f64, String)>> {
+    fn intervals(t: &Tier) -> Option<&Vec<Interval>> {
         match &t.items {
             TierItems::Intervals(v) => Some(v),
             TierItems::Points(_) => None,
@@ -344,22 +351,22 @@ fn to_segments(grid: &TextGrid, tier: Option<&str>) -> Vec<Segment> {
     let mut segments: Vec<Segment> = intervals(seg_tier)
         .expect("chosen for having intervals")
         .iter()
-        .filter(|(_, _, text)| !text.trim().is_empty())
-        .map(|(a, b, text)| Segment {
-            start: *a,
-            end: *b,
-            text: collapse_whitespace(text),
+        .filter(|i| !i.text.trim().is_empty())
+        .map(|i| Segment {
+            start: i.start,
+            end: i.end,
+            text: collapse_whitespace(&i.text),
             words: Vec::new(),
         })
         .collect();
     if let Some(words) = word_tier {
-        for (a, b, text) in words.iter().filter(|w| !w.2.trim().is_empty()) {
-            let mid = 0.5 * (a + b);
+        for w in words.iter().filter(|w| !w.text.trim().is_empty()) {
+            let mid = 0.5 * (w.start + w.end);
             if let Some(s) = segments.iter_mut().find(|s| s.start <= mid && mid <= s.end) {
                 s.words.push(Word {
-                    start: *a,
-                    end: *b,
-                    text: collapse_whitespace(text),
+                    start: w.start,
+                    end: w.end,
+                    text: collapse_whitespace(&w.text),
                 });
             }
         }
@@ -368,14 +375,14 @@ fn to_segments(grid: &TextGrid, tier: Option<&str>) -> Vec<Segment> {
 }
 
 /// Zero-length segments at the labelled points of a point tier.
-fn point_segments(points: &[(f64, String)]) -> Vec<Segment> {
+fn point_segments(points: &[Point]) -> Vec<Segment> {
     points
         .iter()
-        .filter(|(_, m)| !m.trim().is_empty())
-        .map(|(t, m)| Segment {
-            start: *t,
-            end: *t,
-            text: collapse_whitespace(m),
+        .filter(|p| !p.text.trim().is_empty())
+        .map(|p| Segment {
+            start: p.time,
+            end: p.time,
+            text: collapse_whitespace(&p.text),
             words: Vec::new(),
         })
         .collect()
@@ -622,9 +629,9 @@ impl Parser<'_> {
                 let mut v = Vec::new();
                 for i in 0..n {
                     let what = format!("interval {} of tier \"{name}\"", i + 1);
-                    let (a, b) = self.span(&what)?;
+                    let (start, end) = self.span(&what)?;
                     let (_, text) = self.string(&format!("the text of {what}"))?;
-                    v.push((a, b, text));
+                    v.push(Interval { start, end, text });
                 }
                 TierItems::Intervals(v)
             }
@@ -632,9 +639,9 @@ impl Parser<'_> {
                 let mut v = Vec::new();
                 for i in 0..n {
                     let what = format!("point {} of tier \"{name}\"", i + 1);
-                    let t = self.number(&format!("the time of {what}"))?;
-                    let (_, mark) = self.string(&format!("the mark of {what}"))?;
-                    v.push((t, mark));
+                    let time = self.number(&format!("the time of {what}"))?;
+                    let (_, text) = self.string(&format!("the mark of {what}"))?;
+                    v.push(Point { time, text });
                 }
                 TierItems::Points(v)
             }
@@ -721,7 +728,10 @@ item []:
         assert_eq!(long.tiers.len(), 3);
         assert_eq!(
             long.tiers[2].items,
-            TierItems::Points(vec![(1.25, "laugh".into())])
+            TierItems::Points(vec![Point {
+                time: 1.25,
+                text: "laugh".into()
+            }])
         );
         let t = parse(LONG, p, None).unwrap();
         let s = t.segments();
@@ -850,11 +860,25 @@ item []:
         assert_eq!(grid.tiers.len(), 3);
         assert_eq!(
             grid.tiers[1].items,
-            TierItems::Intervals(vec![(0.4, 1.2, "señora".into()), (1.2, 2.5, String::new())])
+            TierItems::Intervals(vec![
+                Interval {
+                    start: 0.4,
+                    end: 1.2,
+                    text: "señora".into()
+                },
+                Interval {
+                    start: 1.2,
+                    end: 2.5,
+                    text: String::new()
+                }
+            ])
         );
         assert_eq!(
             grid.tiers[2].items,
-            TierItems::Points(vec![(1.5, "laugh".into())])
+            TierItems::Points(vec![Point {
+                time: 1.5,
+                text: "laugh".into()
+            }])
         );
         // Through read_file, as a sidecar.
         let dir = tempfile::tempdir().unwrap();
