@@ -10,13 +10,15 @@
 //! keeps no audio, so where the CLI has its voice-activity detector's speech
 //! regions the plugin uses the analysed regions (the union of the analysed
 //! windows); the transcript's segments, when one is loaded, come first as in
-//! the CLI. Files are written to a temporary file beside the destination and
-//! renamed over it, so a failed write never leaves half a file, and the
-//! timeline stays in memory for another try.
+//! the CLI. Files are written with the runtime's atomic writer
+//! ([`emoscope::atomic_write`], as `emoscope annotate` writes them: a
+//! temporary file beside the destination, flushed to disk, renamed over it),
+//! so a failed write never leaves half a file, and the timeline stays in
+//! memory for another try.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use emoscope::atomic_write::write_atomic;
 use emoscope::engine::AnalysisConfig;
 use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle};
 use emoscope::transcript::Transcript;
@@ -131,29 +133,10 @@ pub fn export_timeline(
     );
     let files = render(format, &doc);
     for (file, dest) in files.iter().zip(output_paths(path, format)) {
-        write_atomically(&dest, &file.bytes)?;
+        write_atomic(&dest, &file.bytes)
+            .map_err(|source| ExportError::Io { path: dest, source })?;
     }
     Ok(entries.len())
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let io = |source: std::io::Error| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".emoscope-export")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -288,13 +288,14 @@ impl PluginShared {
         }
     }
 
-    /// Exports the whole session timeline; the outcome is also kept for the
-    /// editor. Never called on the audio thread.
+    /// Exports the whole session timeline; returns how many windows were
+    /// written. The outcome is also kept for the editor (its message, for
+    /// the status line). Never called on the audio thread.
     pub fn export(
         &self,
         path: &Path,
         format: emoscope::export::ExportFormat,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, ExportError> {
         let run = self.run_settings();
         let transcript = self.transcript();
         let context = ExportContext {
@@ -308,7 +309,7 @@ impl PluginShared {
             Err(e) => ExportNotice::Failed(e.to_string()),
         };
         self.notices.lock().export = Some(notice);
-        result.map_err(|e: ExportError| e.to_string())
+        result
     }
 
     /// The running engine's model output range and analysis settings, else
