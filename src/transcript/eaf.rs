@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use super::error::{Location, ReadError};
@@ -45,6 +45,16 @@ pub struct EafTier {
     /// Parallel to `annotations`: whether a time of it was interpolated from
     /// unaligned slots rather than written in the file.
     pub interpolated: Vec<bool>,
+}
+
+/// A `TIME_SLOT` of the `TIME_ORDER`.
+struct Slot {
+    /// `TIME_SLOT_ID`.
+    id: String,
+    /// `TIME_VALUE` in milliseconds; `None` for an unaligned slot.
+    ms: Option<u64>,
+    /// Byte offset of the element (named in errors).
+    at: usize,
 }
 
 /// An annotation before its times are resolved.
@@ -134,181 +144,264 @@ fn tail(text: &str, at: usize) -> &str {
     &text[at..]
 }
 
-/// Parses an EAF document read from `path` (named in errors) into its tiers.
+/// Parses an EAF document read from `path` (named in errors) into its tiers:
+/// reads the elements in order ([`Document`]), then resolves slot times and
+/// annotation spans ([`resolve`]).
 pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
     let mut reader = Reader::from_str(text);
-    let err = |at: usize, expected: &str, found: &str| {
-        ReadError::syntax(path, Location::of_offset(text, at), expected, found)
-    };
-    let mut slots: Vec<(String, Option<u64>, usize)> = Vec::new();
-    let mut tiers: Vec<RawTier> = Vec::new();
-    let mut annotation: Option<RawAnnotation> = None;
-    let mut value: Option<String> = None;
-    let mut root_seen = false;
+    let mut doc = Document::new(text, path);
     loop {
         let at = reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| {
             let pos = reader.error_position() as usize;
-            err(pos, "well-formed XML", &format!("{e}"))
+            doc.err(pos, "well-formed XML", &format!("{e}"))
         })?;
-        let (start, is_empty) = match &event {
-            Event::Start(e) => (Some(e), false),
-            Event::Empty(e) => (Some(e), true),
-            _ => (None, false),
-        };
-        if let Some(e) = start {
-            let name = e.name();
-            let name = name.as_ref();
-            if !root_seen {
-                if name != b"ANNOTATION_DOCUMENT" {
-                    return Err(err(
-                        at,
-                        "the root element <ANNOTATION_DOCUMENT>",
-                        tail(text, at),
-                    ));
-                }
-                root_seen = true;
-                continue;
-            }
-            match name {
-                b"TIME_SLOT" => {
-                    let id = attr(e, b"TIME_SLOT_ID", at, path, text)?
-                        .ok_or_else(|| err(at, "a TIME_SLOT_ID attribute", tail(text, at)))?;
-                    let value = match attr(e, b"TIME_VALUE", at, path, text)? {
-                        Some(v) => Some(
-                            v.trim()
-                                .parse::<u64>()
-                                .map_err(|_| err(at, "a TIME_VALUE in whole milliseconds", &v))?,
-                        ),
-                        None => None,
-                    };
-                    slots.push((id, value, at));
-                }
-                b"TIER" => {
-                    let id = attr(e, b"TIER_ID", at, path, text)?
-                        .ok_or_else(|| err(at, "a TIER_ID attribute", tail(text, at)))?;
-                    let parent = attr(e, b"PARENT_REF", at, path, text)?;
-                    tiers.push(RawTier {
-                        id,
-                        parent,
-                        annotations: Vec::new(),
-                    });
-                }
-                b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
-                    if tiers.is_empty() || annotation.is_some() {
-                        return Err(err(
-                            at,
-                            "an annotation inside <TIER><ANNOTATION>",
-                            tail(text, at),
-                        ));
-                    }
-                    let id = attr(e, b"ANNOTATION_ID", at, path, text)?
-                        .ok_or_else(|| err(at, "an ANNOTATION_ID attribute", tail(text, at)))?;
-                    let span = if name == b"ALIGNABLE_ANNOTATION" {
-                        let r1 = attr(e, b"TIME_SLOT_REF1", at, path, text)?;
-                        let r2 = attr(e, b"TIME_SLOT_REF2", at, path, text)?;
-                        match (r1, r2) {
-                            (Some(a), Some(b)) => RawSpan::Slots(a, b),
-                            _ => {
-                                return Err(err(
-                                    at,
-                                    "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes",
-                                    tail(text, at),
-                                ))
-                            }
-                        }
-                    } else {
-                        RawSpan::Ref(attr(e, b"ANNOTATION_REF", at, path, text)?.ok_or_else(
-                            || err(at, "an ANNOTATION_REF attribute", tail(text, at)),
-                        )?)
-                    };
-                    let a = RawAnnotation {
-                        id,
-                        at,
-                        span,
-                        value: String::new(),
-                    };
-                    if is_empty {
-                        tiers.last_mut().expect("checked").annotations.push(a);
-                    } else {
-                        annotation = Some(a);
-                    }
-                }
-                b"ANNOTATION_VALUE" if !is_empty => {
-                    if annotation.is_none() {
-                        return Err(err(
-                            at,
-                            "<ANNOTATION_VALUE> inside an annotation",
-                            tail(text, at),
-                        ));
-                    }
-                    value = Some(String::new());
-                }
-                _ => {}
-            }
-            continue;
-        }
         match event {
-            Event::Text(t) => {
-                if let Some(v) = value.as_mut() {
-                    v.push_str(&t.decode().map_err(|e| err(at, "text", &e.to_string()))?);
-                }
+            Event::Start(e) => doc.open(&e, false, at)?,
+            Event::Empty(e) => doc.open(&e, true, at)?,
+            Event::Text(t) if doc.in_value() => {
+                let t = t
+                    .decode()
+                    .map_err(|e| doc.err(at, "text", &e.to_string()))?;
+                doc.push_value(&t);
             }
-            Event::CData(t) => {
-                if let Some(v) = value.as_mut() {
-                    v.push_str(&t.decode().map_err(|e| err(at, "text", &e.to_string()))?);
-                }
+            Event::CData(t) if doc.in_value() => {
+                let t = t
+                    .decode()
+                    .map_err(|e| doc.err(at, "text", &e.to_string()))?;
+                doc.push_value(&t);
             }
-            Event::GeneralRef(r) => {
-                if let Some(v) = value.as_mut() {
-                    let resolved = match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        Ok(None) => {
-                            let name = r
-                                .decode()
-                                .map_err(|e| err(at, "an entity name", &e.to_string()))?;
-                            quick_xml::escape::resolve_xml_entity(&name)
-                                .ok_or_else(|| {
-                                    err(
-                                        at,
-                                        "a predefined XML entity (&amp; &lt; &gt; &quot; &apos;)",
-                                        &name,
-                                    )
-                                })?
-                                .to_owned()
-                        }
-                        Err(e) => {
-                            return Err(err(at, "a valid character reference", &e.to_string()))
-                        }
-                    };
-                    v.push_str(&resolved);
-                }
+            Event::GeneralRef(r) if doc.in_value() => {
+                let resolved = doc.entity(&r, at)?;
+                doc.push_value(&resolved);
             }
-            Event::End(e) => match e.name().as_ref() {
-                b"ANNOTATION_VALUE" => {
-                    if let (Some(a), Some(v)) = (annotation.as_mut(), value.take()) {
-                        a.value = v;
-                    }
-                }
-                b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
-                    if let Some(a) = annotation.take() {
-                        tiers
-                            .last_mut()
-                            .expect("annotation opened inside a tier")
-                            .annotations
-                            .push(a);
-                    }
-                }
-                _ => {}
-            },
+            Event::End(e) => doc.close(e.name().as_ref()),
             Event::Eof => break,
             _ => {}
         }
     }
-    if !root_seen {
-        return Err(err(0, "an ELAN document (<ANNOTATION_DOCUMENT>)", text));
+    doc.finish()
+}
+
+/// What [`parse_eaf`] has read so far: the time slots and tiers, and the
+/// annotation and value whose elements are open.
+struct Document<'t> {
+    /// The whole document (errors quote it from an offset on).
+    text: &'t str,
+    /// Named in errors.
+    path: &'t Path,
+    slots: Vec<Slot>,
+    tiers: Vec<RawTier>,
+    /// The annotation whose element is open.
+    annotation: Option<RawAnnotation>,
+    /// The text of the open `<ANNOTATION_VALUE>`.
+    value: Option<String>,
+    /// Whether `<ANNOTATION_DOCUMENT>` has been seen (it must come first).
+    root_seen: bool,
+}
+
+impl<'t> Document<'t> {
+    fn new(text: &'t str, path: &'t Path) -> Self {
+        Self {
+            text,
+            path,
+            slots: Vec::new(),
+            tiers: Vec::new(),
+            annotation: None,
+            value: None,
+            root_seen: false,
+        }
     }
-    resolve(slots, tiers, path, text)
+
+    /// The error at byte `at`.
+    fn err(&self, at: usize, expected: &str, found: &str) -> ReadError {
+        ReadError::syntax(
+            self.path,
+            Location::of_offset(self.text, at),
+            expected,
+            found,
+        )
+    }
+
+    /// The error at byte `at`, quoting the document from there.
+    fn err_here(&self, at: usize, expected: &str) -> ReadError {
+        self.err(at, expected, tail(self.text, at))
+    }
+
+    /// Attribute `key` of element `e` at byte `at`.
+    fn attr(&self, e: &BytesStart<'_>, key: &[u8], at: usize) -> Result<Option<String>, ReadError> {
+        attr(e, key, at, self.path, self.text)
+    }
+
+    /// Attribute `key`, which the element must have (`expected` names it in the error).
+    fn required(
+        &self,
+        e: &BytesStart<'_>,
+        key: &[u8],
+        at: usize,
+        expected: &str,
+    ) -> Result<String, ReadError> {
+        self.attr(e, key, at)?
+            .ok_or_else(|| self.err_here(at, expected))
+    }
+
+    /// An opening (or empty, `is_empty`) element at byte `at`.
+    fn open(&mut self, e: &BytesStart<'_>, is_empty: bool, at: usize) -> Result<(), ReadError> {
+        let name = e.name();
+        let name = name.as_ref();
+        if !self.root_seen {
+            if name != b"ANNOTATION_DOCUMENT" {
+                return Err(self.err_here(at, "the root element <ANNOTATION_DOCUMENT>"));
+            }
+            self.root_seen = true;
+            return Ok(());
+        }
+        match name {
+            b"TIME_SLOT" => self.time_slot(e, at),
+            b"TIER" => self.tier(e, at),
+            b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
+                self.annotation(e, name == b"ALIGNABLE_ANNOTATION", is_empty, at)
+            }
+            b"ANNOTATION_VALUE" if !is_empty => self.open_value(at),
+            _ => Ok(()),
+        }
+    }
+
+    /// `<TIME_SLOT TIME_SLOT_ID=".." TIME_VALUE="..">` (the value is optional).
+    fn time_slot(&mut self, e: &BytesStart<'_>, at: usize) -> Result<(), ReadError> {
+        let id = self.required(e, b"TIME_SLOT_ID", at, "a TIME_SLOT_ID attribute")?;
+        let ms = match self.attr(e, b"TIME_VALUE", at)? {
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| self.err(at, "a TIME_VALUE in whole milliseconds", &v))?,
+            ),
+            None => None,
+        };
+        self.slots.push(Slot { id, ms, at });
+        Ok(())
+    }
+
+    /// `<TIER TIER_ID=".." PARENT_REF="..">`: the annotations that follow are its own.
+    fn tier(&mut self, e: &BytesStart<'_>, at: usize) -> Result<(), ReadError> {
+        let id = self.required(e, b"TIER_ID", at, "a TIER_ID attribute")?;
+        let parent = self.attr(e, b"PARENT_REF", at)?;
+        self.tiers.push(RawTier {
+            id,
+            parent,
+            annotations: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// `<ALIGNABLE_ANNOTATION>` (two slot references) or `<REF_ANNOTATION>`
+    /// (the annotation it refers to), inside a tier; an empty one is complete.
+    fn annotation(
+        &mut self,
+        e: &BytesStart<'_>,
+        alignable: bool,
+        is_empty: bool,
+        at: usize,
+    ) -> Result<(), ReadError> {
+        if self.tiers.is_empty() || self.annotation.is_some() {
+            return Err(self.err_here(at, "an annotation inside <TIER><ANNOTATION>"));
+        }
+        let id = self.required(e, b"ANNOTATION_ID", at, "an ANNOTATION_ID attribute")?;
+        let span = if alignable {
+            let r1 = self.attr(e, b"TIME_SLOT_REF1", at)?;
+            let r2 = self.attr(e, b"TIME_SLOT_REF2", at)?;
+            match (r1, r2) {
+                (Some(a), Some(b)) => RawSpan::Slots(a, b),
+                _ => return Err(self.err_here(at, "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes")),
+            }
+        } else {
+            RawSpan::Ref(self.required(e, b"ANNOTATION_REF", at, "an ANNOTATION_REF attribute")?)
+        };
+        let a = RawAnnotation {
+            id,
+            at,
+            span,
+            value: String::new(),
+        };
+        if is_empty {
+            self.tiers.last_mut().expect("checked").annotations.push(a);
+        } else {
+            self.annotation = Some(a);
+        }
+        Ok(())
+    }
+
+    /// `<ANNOTATION_VALUE>`, inside an annotation: its text follows.
+    fn open_value(&mut self, at: usize) -> Result<(), ReadError> {
+        if self.annotation.is_none() {
+            return Err(self.err_here(at, "<ANNOTATION_VALUE> inside an annotation"));
+        }
+        self.value = Some(String::new());
+        Ok(())
+    }
+
+    /// Whether an `<ANNOTATION_VALUE>` is open (text elsewhere is ignored).
+    fn in_value(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// Text of the open `<ANNOTATION_VALUE>`.
+    fn push_value(&mut self, text: &str) {
+        if let Some(v) = self.value.as_mut() {
+            v.push_str(text);
+        }
+    }
+
+    /// A character reference or one of XML's predefined entities, resolved.
+    fn entity(&self, r: &BytesRef<'_>, at: usize) -> Result<String, ReadError> {
+        match r.resolve_char_ref() {
+            Ok(Some(c)) => Ok(c.to_string()),
+            Ok(None) => {
+                let name = r
+                    .decode()
+                    .map_err(|e| self.err(at, "an entity name", &e.to_string()))?;
+                quick_xml::escape::resolve_xml_entity(&name)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        self.err(
+                            at,
+                            "a predefined XML entity (&amp; &lt; &gt; &quot; &apos;)",
+                            &name,
+                        )
+                    })
+            }
+            Err(e) => Err(self.err(at, "a valid character reference", &e.to_string())),
+        }
+    }
+
+    /// A closing element: a value goes to its annotation, an annotation to its tier.
+    fn close(&mut self, name: &[u8]) {
+        match name {
+            b"ANNOTATION_VALUE" => {
+                if let (Some(a), Some(v)) = (self.annotation.as_mut(), self.value.take()) {
+                    a.value = v;
+                }
+            }
+            b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
+                if let Some(a) = self.annotation.take() {
+                    self.tiers
+                        .last_mut()
+                        .expect("annotation opened inside a tier")
+                        .annotations
+                        .push(a);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The end of the input: the tiers with their times resolved.
+    fn finish(self) -> Result<Eaf, ReadError> {
+        if !self.root_seen {
+            return Err(self.err(0, "an ELAN document (<ANNOTATION_DOCUMENT>)", self.text));
+        }
+        resolve(self.slots, self.tiers, self.path, self.text)
+    }
 }
 
 /// An attribute's unescaped value, if present.
@@ -345,7 +438,7 @@ fn attr(
 
 /// Slot times (interpolating unaligned slots) and annotation spans.
 fn resolve(
-    slots: Vec<(String, Option<u64>, usize)>,
+    slots: Vec<Slot>,
     tiers: Vec<RawTier>,
     path: &Path,
     text: &str,
@@ -356,12 +449,12 @@ fn resolve(
     // Times in seconds; None for unaligned slots with no aligned slot on one side.
     let known: Vec<Option<f64>> = slots
         .iter()
-        .map(|s| s.1.map(|ms| ms as f64 / 1000.0))
+        .map(|s| s.ms.map(|ms| ms as f64 / 1000.0))
         .collect();
     let index: HashMap<&str, usize> = slots
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.0.as_str(), i))
+        .map(|(i, s)| (s.id.as_str(), i))
         .collect();
     let mut times = known.clone();
     // Chains of annotations in one tier sharing slots, as ELAN subdivides them.
@@ -402,7 +495,7 @@ fn resolve(
     let slot_time: HashMap<&str, (Option<f64>, usize)> = slots
         .iter()
         .zip(&times)
-        .map(|(s, t)| (s.0.as_str(), (*t, s.2)))
+        .map(|(s, t)| (s.id.as_str(), (*t, s.at)))
         .collect();
     let lookup = |id: &str, at: usize| -> Result<f64, ReadError> {
         match slot_time.get(id) {
