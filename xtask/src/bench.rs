@@ -9,8 +9,11 @@
 //! 3. The table gives median seconds per forward pass, the ratio to ONNX
 //!    Runtime and to PyTorch, and peak resident memory; the worker also checks
 //!    its hidden states against PyTorch's on the 10 s input.
+//!
+//! `bench engine` is in `bench_engine.rs`; both use the model that
+//! `bench_model.rs` builds.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -18,6 +21,8 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use emoscope_models::{Kernels, LoadOptions, SslEncoder};
 use serde::{Deserialize, Serialize};
+
+use crate::bench_model::{ensure_model, in_workspace, workspace_root};
 
 /// Which benchmark to run.
 #[derive(clap::Subcommand)]
@@ -94,13 +99,6 @@ struct Timing {
     rel_rms_vs_torch: Option<f64>,
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_owned()
-}
-
 /// Runs a command and parses the last JSON line of its stdout.
 fn json_line(cmd: &mut Command) -> Result<Timing> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
@@ -121,37 +119,6 @@ pub fn run(which: Which) -> Result<()> {
     match which {
         Which::Encoder(args) => encoder(args),
         Which::Engine(args) => crate::bench_engine::run(args.model, &args.python, args.seconds),
-    }
-}
-
-/// Builds the DistilHuBERT-size random model in `model` unless it is there.
-pub fn ensure_model(model: &Path, python: &str) -> Result<()> {
-    if model.join("model.onnx").exists() && model.join("parity.safetensors").exists() {
-        return Ok(());
-    }
-    let script = workspace_root().join("models/reference/bench_encoder.py");
-    eprintln!(
-        "building the DistilHuBERT-size random model in {}",
-        model.display()
-    );
-    let status = Command::new(python)
-        .arg(&script)
-        .args(["make", "--out"])
-        .arg(model)
-        .status()
-        .context("running bench_encoder.py make (is the reference Python stack installed?)")?;
-    if !status.success() {
-        bail!("bench_encoder.py make failed");
-    }
-    Ok(())
-}
-
-/// `path` relative to the workspace root unless absolute.
-pub fn in_workspace(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        workspace_root().join(path)
     }
 }
 

@@ -22,7 +22,7 @@ use emoscope::engine::{
     capture, AnalysisConfig, EmotionPredictor, Engine, Loader, ModelPredictor, ModelState,
 };
 
-use crate::bench::{ensure_model, in_workspace};
+use crate::bench_model::{ensure_model, in_workspace};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

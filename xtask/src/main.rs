@@ -3,6 +3,9 @@
 //! - `bench encoder`: times the DistilHuBERT-size encoder in Emoscope (candle
 //!   plus our CPU kernels), PyTorch (transformers) and ONNX Runtime in one run,
 //!   each in its own process, and prints time ratios and peak memory.
+//! - `bench engine`: what the streaming engine costs (capture, the model per
+//!   hop, end-to-end latency); both benchmarks run the model `bench_model`
+//!   builds.
 //! - `corpus`: the synthetic emotional-speech corpus (espeak-ng + sox).
 //! - `corpus-check`: how much of each corpus label F0, level and rate explain.
 //! - `bundle <package> [--release]` (and `bundle-universal`, `known-packages`):
@@ -13,6 +16,7 @@
 
 mod bench;
 mod bench_engine;
+mod bench_model;
 mod corpus;
 mod demo;
 mod demo_model;
