@@ -145,8 +145,8 @@ fn tail(text: &str, at: usize) -> &str {
 }
 
 /// Parses an EAF document read from `path` (named in errors) into its tiers:
-/// reads the elements in order ([`Document`]), then resolves slot times and
-/// annotation spans ([`resolve`]).
+/// reads the elements in order (a `Document`), then resolves slot times and
+/// annotation spans (`resolve`).
 pub fn parse_eaf(text: &str, path: &Path) -> Result<Eaf, ReadError> {
     let mut reader = Reader::from_str(text);
     let mut doc = Document::new(text, path);
