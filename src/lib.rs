@@ -7,8 +7,9 @@
 //! [`Reading`]); audio decoding, resampling and speech detection ([`audio`]);
 //! the streaming analysis engine ([`engine`]); timed transcripts
 //! ([`transcript`]); annotations and their marker files ([`export`], written
-//! with [`atomic_write`]); emotion to MIDI CC ([`cc`]); where the default
-//! model lives ([`paths`]). The networks live in [`emoscope_models`]
+//! with [`atomic_write`]); analysing one recording, from decoding to its
+//! annotation ([`recording`]); emotion to MIDI CC ([`cc`]); where the
+//! default model lives ([`paths`]). The networks live in [`emoscope_models`]
 //! (re-exported as [`models`]).
 //!
 //! Training, the synthetic corpus and the hidden-state export are in
@@ -23,6 +24,7 @@ pub mod engine;
 pub mod export;
 pub mod paths;
 pub mod reading;
+pub mod recording;
 pub mod transcript;
 
 pub use emoscope_models as models;

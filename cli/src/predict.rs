@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use emoscope::audio::decode_file;
 use emoscope::engine::{analyze_offline, load_predictor, EmotionPredictor};
-use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Segment, Transcript};
+use emoscope::recording::{MonoRecording, TranscriptSource};
+use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
 use emoscope::Emotion;
 
 use super::device::DeviceArg;
@@ -70,22 +70,14 @@ pub struct Args {
     device: DeviceArg,
 }
 
-/// The transcript `args` ask for, for `seconds` of audio: a file (given or
-/// the sidecar), inline text covering the whole file, or none.
-fn transcript(args: &Args, seconds: f64) -> Result<Option<Transcript>> {
+/// Where `args` take the transcript from: a file (given, or the sidecar,
+/// which is announced), inline text covering the whole file, or none.
+fn transcript_source(args: &Args) -> TranscriptSource {
     if args.no_transcript {
-        return Ok(None);
+        return TranscriptSource::None;
     }
     if let Some(t) = &args.text {
-        if t.trim().is_empty() {
-            return Ok(None);
-        }
-        return Ok(Some(Transcript::new(vec![Segment {
-            start: 0.0,
-            end: seconds,
-            text: t.split_whitespace().collect::<Vec<_>>().join(" "),
-            words: Vec::new(),
-        }])?));
+        return TranscriptSource::Text(t.clone());
     }
     let path = match &args.transcript {
         Some(p) => p.clone(),
@@ -97,19 +89,26 @@ fn transcript(args: &Args, seconds: f64) -> Result<Option<Transcript>> {
                 );
                 p
             }
-            None => return Ok(None),
+            None => return TranscriptSource::None,
         },
     };
-    let options = ReadOptions {
-        audio_seconds: Some(seconds),
-        strict: args.strict,
-        ..ReadOptions::default()
-    };
-    let transcript = read_file(&path, &options)?;
-    for w in transcript.warnings() {
+    TranscriptSource::File {
+        path,
+        options: ReadOptions {
+            strict: args.strict,
+            ..ReadOptions::default()
+        },
+    }
+}
+
+/// The transcript `args` ask for, for `seconds` of audio; what the reader
+/// repaired is reported as warnings.
+fn transcript(args: &Args, seconds: f64) -> Result<Option<Transcript>> {
+    let transcript = transcript_source(args).read(seconds)?;
+    for w in transcript.iter().flat_map(|t| t.warnings()) {
         note!("warning: {w}");
     }
-    Ok(Some(transcript))
+    Ok(transcript)
 }
 
 /// The pieces `[start, end)` (sample indices) a whole-file analysis of
@@ -152,15 +151,12 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("loading model from {}", model_dir.display()))?;
     let audio: &Path = &args.audio;
     // Audio errors name the file themselves.
-    let decoded = decode_file(audio)?;
-    let mono = emoscope::audio::downmix_checked(&decoded, audio)?;
-    let seconds = mono.len() as f64 / decoded.sample_rate as f64;
+    let mono = MonoRecording::decode(audio)?;
+    let seconds = mono.duration();
     let transcript = transcript(&args, seconds)?;
     let t0 = Instant::now();
     if !args.windows {
-        let samples =
-            emoscope::audio::resample_mono(&mono, decoded.sample_rate, model.sample_rate())
-                .with_context(|| format!("resampling {}", audio.display()))?;
+        let samples = mono.resampled(model.sample_rate(), audio)?;
         let n = pieces(samples.len(), model.sample_rate()).len();
         if n > 1 {
             note!(
@@ -190,8 +186,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     } else {
         let results = analyze_offline(
-            &mono,
-            decoded.sample_rate as f32,
+            &mono.samples,
+            mono.sample_rate as f32,
             model.as_mut(),
             &config,
             transcript.as_ref(),
@@ -203,7 +199,7 @@ pub fn run(args: Args) -> Result<()> {
             bail!(
                 "analysing {}: no analysis window came out of {seconds:.2} s of audio at {} Hz",
                 audio.display(),
-                decoded.sample_rate
+                mono.sample_rate
             );
         }
         if args.json {

@@ -4,25 +4,25 @@
 //! [`export_timeline`] is the one place the plugin writes markers, in every
 //! format `emoscope annotate` writes (Audacity labels, REAPER regions,
 //! Sonic Visualiser layers, Praat TextGrid, ELAN EAF, WebVTT, CSV, JSON, MIDI
-//! file): it builds the same [`Annotation`] document from the session's
-//! timeline and renders it with the same exporters, so a marker file from
-//! the plugin and one from the CLI read the same in every tool. The plugin
-//! keeps no audio, so where the CLI has its voice-activity detector's speech
-//! regions the plugin uses the analysed regions (the union of the analysed
+//! file): the session is a [`Recording`] known only from its timeline
+//! ([`Recording::from_timeline`]), whose annotation is built by the same
+//! step as a file's in `emoscope annotate` and written by the same writer
+//! ([`emoscope::export::write`]), so a marker file from the plugin and one
+//! from the CLI read the same in every tool. The plugin keeps no audio, so
+//! where the CLI has its voice-activity detector's speech regions the
+//! plugin's session has the analysed regions (the union of the analysed
 //! windows); the transcript's segments, when one is loaded, come first as in
-//! the CLI. Files are written with the runtime's atomic writer
-//! ([`emoscope::atomic_write`], as `emoscope annotate` writes them: a
-//! temporary file beside the destination, flushed to disk, renamed over it),
-//! so a failed write never leaves half a file, and the timeline stays in
-//! memory for another try.
+//! the CLI. Each file is written atomically (a temporary file beside the
+//! destination, flushed to disk, renamed over it), so a failed write never
+//! leaves half a file, and the timeline stays in memory for another try.
 
 use std::path::{Path, PathBuf};
 
-use emoscope::atomic_write::write_atomic;
 use emoscope::engine::AnalysisConfig;
-use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle};
+use emoscope::export::{ExportFormat, LabelStyle};
+use emoscope::recording::{AnnotationContext, Recording};
 use emoscope::transcript::Transcript;
-use emoscope::{OutputRange, Reading, Span};
+use emoscope::{OutputRange, Reading};
 
 /// The formats in the editor's menu, in its order (the whole annotation
 /// first). The plugin stores the chosen one by [`ExportFormat::name`], the
@@ -69,20 +69,6 @@ pub struct ExportContext<'a> {
     pub transcript: Option<&'a Transcript>,
 }
 
-/// The analysed regions: overlapping or touching windows merged, in time order.
-fn analysed_regions(entries: &[Reading]) -> Vec<Span> {
-    let mut spans: Vec<Span> = entries.iter().map(|e| e.span).collect();
-    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut out: Vec<Span> = Vec::new();
-    for s in spans {
-        match out.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ => out.push(s),
-        }
-    }
-    out
-}
-
 /// The files `format` writes for the chosen `path`: the path itself for
 /// one-file formats; `stem` + each suffix beside it for Sonic Visualiser.
 pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
@@ -113,29 +99,24 @@ pub fn export_timeline(
     if entries.is_empty() {
         return Err(ExportError::Empty);
     }
-    let regions = analysed_regions(entries);
-    // The document spans what was analysed; transcript segments beyond it are clipped.
-    let duration = regions.last().map_or(0.0, |r| r.end);
     let model = entries.last().map_or("", |e| e.model_id.as_str());
-    let doc = Annotation::build(
-        entries.to_vec(),
-        &BuildInfo {
-            audio: "host timeline",
-            duration,
-            model,
-            output_range: context.output_range,
-            config: context.config,
-            speech: &regions,
-            transcript: context.transcript,
-            labels: LabelStyle::default(),
-            no_speech: &[],
-        },
-    );
-    let files = render(format, &doc);
-    for (file, dest) in files.iter().zip(output_paths(path, format)) {
-        write_atomic(&dest, &file.bytes)
-            .map_err(|source| ExportError::Io { path: dest, source })?;
-    }
+    // The document spans what was analysed; transcript segments beyond it are clipped.
+    let session = Recording::from_timeline(entries.to_vec(), context.transcript.cloned());
+    let doc = session.into_annotation(&AnnotationContext {
+        audio: "host timeline",
+        model,
+        output_range: context.output_range,
+        config: context.config,
+        labels: LabelStyle::default(),
+    });
+    let mut dests = output_paths(path, format).into_iter();
+    emoscope::export::write(format, &doc, |_| {
+        dests.next().expect("a path per file the format writes")
+    })
+    .map_err(|e| ExportError::Io {
+        path: e.path,
+        source: e.error,
+    })?;
     Ok(entries.len())
 }
 
@@ -143,6 +124,7 @@ pub fn export_timeline(
 mod tests {
     use super::*;
     use emoscope::transcript::Segment;
+    use emoscope::Span;
 
     fn entries() -> Vec<Reading> {
         (0..3)

@@ -2,11 +2,14 @@
 //!
 //! An [`Annotation`] (built by [`Annotation::build`] from the engine's
 //! timeline, the speech regions of the voice-activity detector and the
-//! transcript) is rendered by one module per format into files named after
-//! the input with the format's usual extension ([`ExportFormat::suffixes`]):
-//! Audacity labels, REAPER region/marker CSV, Sonic Visualiser CSV layers,
-//! Praat TextGrid, ELAN EAF, WebVTT, CSV, JSON and a Standard MIDI File.
-//! Rendering is pure (document in, bytes out); writing files is the CLI's job.
+//! transcript; [`crate::recording`] builds it for a recording or the
+//! plugin's session) is rendered by one module per format into files named
+//! after the input with the format's usual extension
+//! ([`ExportFormat::suffixes`]): Audacity labels, REAPER region/marker CSV,
+//! Sonic Visualiser CSV layers, Praat TextGrid, ELAN EAF, WebVTT, CSV, JSON
+//! and a Standard MIDI File. Rendering is pure (document in, bytes out);
+//! [`write`] renders and writes the files, each atomically
+//! ([`crate::atomic_write`]), for `emoscope annotate` and the plugin alike.
 
 pub mod audacity;
 pub mod csv;
@@ -28,8 +31,9 @@ pub use document::{
 };
 pub use segments::{LabelStyle, SegmentSpan};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::atomic_write::write_atomic;
 use crate::engine::AnalysisConfig;
 use crate::reading::{Emotion, OutputRange, Reading, Span};
 use crate::transcript::Transcript;
@@ -249,6 +253,38 @@ pub struct ExportFile {
     pub suffix: &'static str,
     /// The bytes to write.
     pub bytes: Vec<u8>,
+}
+
+/// Why an export file could not be written. The message names the file
+/// and includes the I/O error, which is therefore not also its `source()`.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {}: {error}", path.display())]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub error: std::io::Error,
+}
+
+/// Renders `doc` in `format` and writes each of its files to `dest(suffix)`
+/// atomically (a failed write leaves the file as it was); returns the
+/// paths written, in [`ExportFormat::suffixes`] order. Folders are not
+/// created.
+pub fn write(
+    format: ExportFormat,
+    doc: &Annotation,
+    mut dest: impl FnMut(&'static str) -> PathBuf,
+) -> Result<Vec<PathBuf>, WriteError> {
+    render(format, doc)
+        .into_iter()
+        .map(|file| {
+            let path = dest(file.suffix);
+            match write_atomic(&path, &file.bytes) {
+                Ok(()) => Ok(path),
+                Err(error) => Err(WriteError { path, error }),
+            }
+        })
+        .collect()
 }
 
 /// Renders `doc` in `format`.

@@ -1,33 +1,26 @@
-//! Annotating one file: decode, find the transcript, run the engine's
-//! offline analysis, detect speech, read each segment from its own audio and
-//! text, build the annotation and write every requested format.
+//! Annotating one file: find its transcript, analyse the recording
+//! ([`emoscope::recording::analyse_recording`]: decode, read the transcript,
+//! find the speech, run the engine's windows, read each segment from its
+//! own audio and text), build the annotation and write every requested
+//! format; the index entry records what each step found.
 //!
-//! The audio is streamed from the file in three passes, so a recording of
-//! any length is annotated in the memory of a few packets and one analysis
-//! window ([`streamed`]): the first finds its length and its speech, the
-//! second runs the engine's analysis, the third reads each segment (and
-//! stops after the last). Each
-//! pass gives the model the same samples, in the same order, as the
-//! whole-file path ([`whole_file`], kept as the reference behind the hidden
-//! `--whole-file`), so the outputs are identical.
+//! The runtime streams the file in three passes, so a recording of any
+//! length is annotated in the memory of a few packets and one analysis
+//! window; the hidden `--whole-file` decodes it whole instead (the
+//! reference the streamed passes are tested against: the same outputs).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use emoscope::atomic_write::write_atomic;
-use emoscope::audio::vad::{speech_regions, SpeechDetector, VadConfig};
-use emoscope::audio::{
-    decode_file, downmix_checked, resample_mono, Gap, MonoStream, StreamResampler,
+use emoscope::engine::{AnalysisConfig, EmotionPredictor, OfflineAnalysis};
+use emoscope::export::{Annotation, ExportFormat, LabelStyle, OUTPUT_TAG};
+use emoscope::recording::{
+    analyse_recording, AnnotationContext, Opened, RecordingError, RecordingHooks, RecordingOptions,
+    TranscriptSource,
 };
-use emoscope::engine::{
-    analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineAnalysis,
-    OfflineOptions, OfflineRun, SpanReader, SpanRequest, WindowResult,
-};
-use emoscope::export::{render, Annotation, BuildInfo, ExportFormat, LabelStyle, OUTPUT_TAG};
-use emoscope::transcript::{read_file, sidecar_for, ReadOptions, Transcript};
-use emoscope::{Emotion, OutputRange, Reading, Span};
+use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
 
 use super::fingerprint::Fingerprint;
 use super::index::{Entry, Status};
@@ -173,105 +166,45 @@ fn transcript_path(
     Ok(path)
 }
 
-/// What the analysis of a file found, before the document is built.
-struct Analysed {
-    /// Seconds of audio.
-    duration: f64,
-    /// Speech regions from the voice-activity detector.
-    speech: Vec<Span>,
-    /// The transcript read, if any.
-    transcript: Option<Transcript>,
-    /// The engine's windows (smoothed) and the windows left out for want of speech.
-    timeline: Vec<Reading>,
-    no_speech: Vec<Span>,
-    /// A reading per segment of [`Annotation::segment_spans`].
-    readings: Vec<Emotion>,
-}
-
-impl Analysed {
-    /// The analysis of a file before its segments are read; the count of
-    /// windows left out goes to `entry`.
-    fn new(
-        duration: f64,
-        speech: Vec<Span>,
-        transcript: Option<Transcript>,
-        analysis: OfflineAnalysis,
-        entry: &mut Entry,
-    ) -> Self {
-        entry.no_speech_windows = Some(analysis.no_speech.len());
-        Self {
-            duration,
-            speech,
-            transcript,
-            timeline: timeline_of(analysis.windows),
-            no_speech: analysis.no_speech,
-            readings: Vec::new(),
-        }
-    }
-}
-
-/// The file's transcript (if any), read with the audio's length; its
-/// warnings and path go to `entry`.
-fn read_transcript(
-    s: &Settings,
+/// What `annotate` notes in a file's index entry while the runtime
+/// analyses it, step by step, so a failure in a later step still leaves
+/// what the earlier ones found.
+struct Record<'a> {
+    entry: &'a mut Entry,
+    /// The transcript file, if any.
     transcript_path: Option<PathBuf>,
-    duration: f64,
-    entry: &mut Entry,
-) -> Result<Option<Transcript>> {
-    let transcript = match &transcript_path {
-        Some(p) => Some(read_file(
-            p,
-            &ReadOptions {
-                audio_seconds: Some(duration),
-                tier: s.tier.clone(),
-                strict: s.strict,
-                ..Default::default()
-            },
-        )?),
-        None => None,
-    };
-    if let Some(t) = &transcript {
-        entry.warnings = t.warnings().iter().map(ToString::to_string).collect();
+    /// How to read it.
+    source: TranscriptSource,
+    /// The progress bar's callback.
+    progress: &'a mut dyn FnMut(f64),
+}
+
+impl RecordingHooks for Record<'_> {
+    /// The audio's length, then the transcript (its warnings and path),
+    /// then the corrupt stretches of the audio, as warnings.
+    fn transcript(&mut self, opened: Opened<'_>) -> Result<Option<Transcript>, RecordingError> {
+        self.entry.audio_seconds = Some(opened.duration);
+        let transcript = self.source.read(opened.duration)?;
+        if let Some(t) = &transcript {
+            self.entry.warnings = t.warnings().iter().map(ToString::to_string).collect();
+        }
+        self.entry.transcript = self
+            .transcript_path
+            .as_ref()
+            .map(|p| p.display().to_string());
+        self.entry
+            .warnings
+            .extend(opened.gaps.iter().map(ToString::to_string));
+        Ok(transcript)
     }
-    entry.transcript = transcript_path.map(|p| p.display().to_string());
-    Ok(transcript)
-}
 
-/// The readings of the engine's windows.
-fn timeline_of(windows: Vec<WindowResult>) -> Vec<Reading> {
-    windows.into_iter().map(|w| w.reading).collect()
-}
-
-/// The build info of a file's document.
-fn build_info<'a>(
-    audio: &'a str,
-    model_id: &'a str,
-    output_range: OutputRange,
-    s: &'a Settings,
-    a: &'a Analysed,
-) -> BuildInfo<'a> {
-    BuildInfo {
-        audio,
-        duration: a.duration,
-        model: model_id,
-        output_range,
-        config: &s.config,
-        speech: &a.speech,
-        transcript: a.transcript.as_ref(),
-        labels: s.labels,
-        no_speech: &a.no_speech,
+    fn progress(&mut self, seconds: f64) {
+        (self.progress)(seconds);
     }
-}
 
-/// The segments to read, as span requests.
-fn segment_requests(info: &BuildInfo<'_>) -> Vec<SpanRequest> {
-    Annotation::segment_spans(info)
-        .into_iter()
-        .map(|span| SpanRequest {
-            span: span.span,
-            text: span.text,
-        })
-        .collect()
+    fn windows_analysed(&mut self, analysis: &OfflineAnalysis) {
+        self.entry.no_speech_windows = Some(analysis.no_speech.len());
+    }
 }
 
 fn annotate(
@@ -286,213 +219,59 @@ fn annotate(
     let path = &job.input;
     let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     let audio = audio.to_string_lossy();
-    let analysed = if s.whole_file {
-        whole_file(path, &audio, model, s, transcript_path, entry, progress)?
-    } else {
-        streamed(path, &audio, model, s, transcript_path, entry, progress)?
+    let source = match &transcript_path {
+        Some(p) => TranscriptSource::File {
+            path: p.clone(),
+            options: ReadOptions {
+                tier: s.tier.clone(),
+                strict: s.strict,
+                ..ReadOptions::default()
+            },
+        },
+        None => TranscriptSource::None,
     };
-    let model_id = model.id().to_owned();
-    let info = build_info(&audio, &model_id, model.output_range(), s, &analysed);
-    let doc = Annotation::build_with_segment_readings(
-        analysed.timeline.clone(),
-        &info,
-        &analysed.readings,
-    );
+    let options = RecordingOptions {
+        config: &s.config,
+        analyse_silence: s.analyse_silence,
+        whole_file: s.whole_file,
+    };
+    let mut record = Record {
+        entry,
+        transcript_path,
+        source,
+        progress,
+    };
+    let recording = analyse_recording(path, model, &options, &mut record)?;
+    let entry = record.entry;
+    let doc = recording.into_annotation(&AnnotationContext {
+        audio: &audio,
+        model: model.id(),
+        output_range: model.output_range(),
+        config: &s.config,
+        labels: s.labels,
+    });
     entry.windows = Some(doc.timeline.len());
     entry.mean = Some(mean(&doc));
     let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
     entry.out_of_range = (flagged > 0).then_some(flagged);
-    let mut written = files.iter();
+    write_outputs(&doc, s, files)
+}
+
+/// Writes every requested format of `doc` to `files` (see [`outputs`]),
+/// creating their folder first.
+fn write_outputs(doc: &Annotation, s: &Settings, files: &[(PathBuf, String)]) -> Result<()> {
+    for dir in files.iter().filter_map(|(path, _)| path.parent()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut targets = files.iter().map(|(path, _)| path);
     for format in &s.formats {
-        for file in render(*format, &doc) {
-            let (target, _) = written.next().expect("one output path per rendered file");
-            debug_assert!(target.to_string_lossy().ends_with(file.suffix));
-            if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            write_atomic(target, &file.bytes)
-                .with_context(|| format!("writing {}", target.display()))?;
-        }
+        emoscope::export::write(*format, doc, |suffix| {
+            let target = targets.next().expect("one output path per rendered file");
+            debug_assert!(target.to_string_lossy().ends_with(suffix));
+            target.clone()
+        })?;
     }
     Ok(())
-}
-
-/// The analysis with the whole file decoded into memory (the reference).
-fn whole_file(
-    path: &Path,
-    audio: &str,
-    model: &mut dyn EmotionPredictor,
-    s: &Settings,
-    transcript_path: Option<PathBuf>,
-    entry: &mut Entry,
-    progress: &mut dyn FnMut(f64),
-) -> Result<Analysed> {
-    let decoded = decode_file(path)?;
-    let mono = downmix_checked(&decoded, path)?;
-    let rate = decoded.sample_rate;
-    let duration = mono.len() as f64 / f64::from(rate);
-    entry.audio_seconds = Some(duration);
-    let transcript = read_transcript(s, transcript_path, duration, entry)?;
-    note_gaps(&decoded.gaps, entry);
-    let speech = speech_regions(&mono, rate, &VadConfig::default())?;
-    let analysis = analyze_offline_with(
-        &mono,
-        rate as f32,
-        model,
-        &s.config,
-        OfflineOptions {
-            transcript: transcript.as_ref(),
-            speech: (!s.analyse_silence).then_some(speech.as_slice()),
-            progress: Some(progress),
-        },
-    )
-    .with_context(|| format!("analysing {}", path.display()))?;
-    let mut a = Analysed::new(duration, speech, transcript, analysis, entry);
-    // Each segment from its own audio and its own text.
-    let model_id = model.id().to_owned();
-    let spans = segment_requests(&build_info(audio, &model_id, model.output_range(), s, &a));
-    let samples = resample_mono(&mono, rate, model.sample_rate())
-        .with_context(|| format!("resampling {}", path.display()))?;
-    drop(mono);
-    for span in &spans {
-        let r = predict_span(
-            model,
-            &samples,
-            span.span,
-            &span.text,
-            s.config.window_seconds,
-        )
-        .with_context(|| segment_context(span, path))?;
-        a.readings.push(r);
-    }
-    Ok(a)
-}
-
-/// The analysis streamed from the file in three passes (see the module docs).
-fn streamed(
-    path: &Path,
-    audio: &str,
-    model: &mut dyn EmotionPredictor,
-    s: &Settings,
-    transcript_path: Option<PathBuf>,
-    entry: &mut Entry,
-    progress: &mut dyn FnMut(f64),
-) -> Result<Analysed> {
-    // Pass 1: length, rate and speech.
-    let mut stream = MonoStream::open(path)?;
-    let mut vad: Option<SpeechDetector> = None;
-    while stream.advance()? {
-        let detector = match &mut vad {
-            Some(d) => d,
-            None => vad.insert(SpeechDetector::new(
-                stream.sample_rate()?,
-                &VadConfig::default(),
-            )?),
-        };
-        detector.push(stream.block())?;
-    }
-    let rate = stream.sample_rate()?;
-    let frames = stream.frames();
-    let _ = stream.truncation();
-    for gap in stream.gaps() {
-        tracing::warn!("{gap}");
-    }
-    let speech = vad
-        .expect("a stream that ended without error had samples")
-        .finish()?;
-    let duration = frames as f64 / f64::from(rate);
-    entry.audio_seconds = Some(duration);
-    let transcript = read_transcript(s, transcript_path, duration, entry)?;
-    note_gaps(stream.gaps(), entry);
-
-    // Pass 2: the engine's windows.
-    let analysis = {
-        let mut run = OfflineRun::new(
-            rate as f32,
-            model,
-            &s.config,
-            OfflineOptions {
-                transcript: transcript.as_ref(),
-                speech: (!s.analyse_silence).then_some(speech.as_slice()),
-                progress: Some(progress),
-            },
-        );
-        let mut stream = MonoStream::open(path)?;
-        while stream.advance()? {
-            run.push(stream.block())
-                .with_context(|| format!("analysing {}", path.display()))?;
-        }
-        check_same_length(&stream, path, frames)?;
-        run.finish()
-            .with_context(|| format!("analysing {}", path.display()))?
-    };
-    let mut a = Analysed::new(duration, speech, transcript, analysis, entry);
-
-    // Pass 3: each segment from its own audio and its own text.
-    let model_id = model.id().to_owned();
-    let spans = segment_requests(&build_info(audio, &model_id, model.output_range(), s, &a));
-    let mut resampler = StreamResampler::new(rate, model.sample_rate())
-        .with_context(|| format!("resampling {}", path.display()))?;
-    let len = resampler.output_len(frames);
-    let mut reader = SpanReader::new(model, &spans, len, s.config.window_seconds);
-    let mut stream = MonoStream::open(path)?;
-    let mut samples = Vec::new();
-    let feed = |reader: &mut SpanReader<'_>, samples: &mut Vec<f32>| -> Result<()> {
-        let at = reader.current_span();
-        reader
-            .push(samples)
-            .with_context(|| match at.map(|i| &spans[i]) {
-                Some(span) => segment_context(span, path),
-                None => format!("analysing {}", path.display()),
-            })?;
-        samples.clear();
-        Ok(())
-    };
-    // Up to the end of the last segment (no further when there is none).
-    while !reader.is_done() && stream.advance()? {
-        resampler
-            .push(stream.block(), &mut samples)
-            .with_context(|| format!("resampling {}", path.display()))?;
-        feed(&mut reader, &mut samples)?;
-    }
-    if !reader.is_done() {
-        check_same_length(&stream, path, frames)?;
-        resampler
-            .finish(&mut samples)
-            .with_context(|| format!("resampling {}", path.display()))?;
-        feed(&mut reader, &mut samples)?;
-    }
-    a.readings = reader.finish();
-    Ok(a)
-}
-
-/// Corrupt stretches of the audio, filled with silence, join the entry's warnings.
-fn note_gaps(gaps: &[Gap], entry: &mut Entry) {
-    entry.warnings.extend(gaps.iter().map(ToString::to_string));
-}
-
-/// A later pass must read what the first did (the file changed underneath otherwise).
-fn check_same_length(stream: &MonoStream, path: &Path, frames: usize) -> Result<()> {
-    if stream.frames() != frames {
-        bail!(
-            "{} changed while it was analysed ({} frames at first, {} now)",
-            path.display(),
-            frames,
-            stream.frames()
-        );
-    }
-    Ok(())
-}
-
-/// The context of an error reading `span` of `path`.
-fn segment_context(span: &SpanRequest, path: &Path) -> String {
-    format!(
-        "analysing the segment {:.3}..{:.3} s of {}",
-        span.span.start,
-        span.span.end,
-        path.display()
-    )
 }
 
 /// Mean arousal, valence, dominance over the document's windows (with
