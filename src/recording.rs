@@ -64,9 +64,9 @@ pub enum RecordingError {
     Analysis {
         /// The audio file.
         path: PathBuf,
-        /// Why.
+        /// Why (boxed: a model's error is large, and this one is rare).
         #[source]
-        source: PredictError,
+        source: Box<PredictError>,
     },
     /// The model failed on one segment.
     #[error("analysing the segment {:.3}..{:.3} s of {}", span.start, span.end, path.display())]
@@ -75,9 +75,9 @@ pub enum RecordingError {
         path: PathBuf,
         /// The segment, seconds.
         span: Span,
-        /// Why.
+        /// Why (boxed, as for [`Self::Analysis`]).
         #[source]
-        source: PredictError,
+        source: Box<PredictError>,
     },
     /// A later pass over the file read another length than the first (the
     /// file changed underneath).
@@ -399,10 +399,7 @@ fn whole_file(
             progress: Some(&mut |t| hooks.progress(t)),
         },
     )
-    .map_err(|source| RecordingError::Analysis {
-        path: path.to_owned(),
-        source,
-    })?;
+    .map_err(|source| analysis_error(path, source))?;
     hooks.windows_analysed(&analysis);
     let gaps = mono.gaps.clone();
     let mut recording = analysed(duration, speech, transcript, analysis, gaps);
@@ -516,10 +513,6 @@ fn engine_pass(
     transcript: Option<&Transcript>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<OfflineAnalysis, RecordingError> {
-    let analysis_error = |source| RecordingError::Analysis {
-        path: path.to_owned(),
-        source,
-    };
     let mut run = OfflineRun::new(
         first.rate as f32,
         model,
@@ -532,10 +525,11 @@ fn engine_pass(
     );
     let mut stream = MonoStream::open(path)?;
     while stream.advance()? {
-        run.push(stream.block()).map_err(analysis_error)?;
+        run.push(stream.block())
+            .map_err(|source| analysis_error(path, source))?;
     }
     check_same_length(&stream, path, first.frames)?;
-    run.finish().map_err(analysis_error)
+    run.finish().map_err(|source| analysis_error(path, source))
 }
 
 /// Pass 3: each segment from its own audio and its own text, up to the end
@@ -563,10 +557,7 @@ fn segment_pass(
             .push(samples)
             .map_err(|source| match at.map(|i| &spans[i]) {
                 Some(span) => segment_error(path, span, source),
-                None => RecordingError::Analysis {
-                    path: path.to_owned(),
-                    source,
-                },
+                None => analysis_error(path, source),
             })?;
         samples.clear();
         Ok::<_, RecordingError>(())
@@ -601,12 +592,20 @@ fn check_same_length(
     Ok(())
 }
 
+/// The error of the engine's analysis of `path`.
+fn analysis_error(path: &Path, source: PredictError) -> RecordingError {
+    RecordingError::Analysis {
+        path: path.to_owned(),
+        source: Box::new(source),
+    }
+}
+
 /// The error of reading `span` of `path`.
 fn segment_error(path: &Path, span: &SpanRequest, source: PredictError) -> RecordingError {
     RecordingError::Segment {
         path: path.to_owned(),
         span: span.span,
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -673,10 +672,10 @@ mod tests {
         let e = RecordingError::Segment {
             path: "talk.wav".into(),
             span: Span::new(1.0, 2.5),
-            source: PredictError::NonFinite {
+            source: Box::new(PredictError::NonFinite {
                 model: "m".into(),
                 values: Emotion::new(f32::NAN, 0.0, 0.0),
-            },
+            }),
         };
         assert_eq!(
             e.to_string(),

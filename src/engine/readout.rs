@@ -145,7 +145,7 @@ mod tests {
                     cell.publish(&Reading {
                         span: Span::new(i as f64, i as f64 + 4.0),
                         emotion: Emotion::new(x, x, x),
-                        out_of_range: i % 2 == 0,
+                        out_of_range: i.is_multiple_of(2),
                         ..Reading::default()
                     });
                 }
@@ -158,7 +158,7 @@ mod tests {
                 assert!(e.arousal == e.valence && e.valence == e.dominance);
                 assert_eq!(span.start, e.arousal as f64);
                 assert_eq!(span.end, span.start + 4.0);
-                assert_eq!(p.reading.out_of_range, e.arousal as u32 % 2 == 0);
+                assert_eq!(p.reading.out_of_range, (e.arousal as u32).is_multiple_of(2));
                 seen += 1;
             }
         }
