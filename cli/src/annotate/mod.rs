@@ -18,13 +18,14 @@ mod index;
 mod inputs;
 mod job;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use emoscope::engine::{load_predictor, EmotionPredictor};
+use candle_core::Device;
+use emoscope::engine::{load_predictor, AnalysisConfig, EmotionPredictor};
 use emoscope::export::{ExportFormat, LabelStyle};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -32,7 +33,7 @@ use super::device::DeviceArg;
 use super::output::note;
 use super::window::WindowArgs;
 use index::{Entry, Index, Status, INDEX_FORMAT};
-use inputs::Shard;
+use inputs::{Job, Shard};
 
 pub use index::merge as merge_indexes;
 pub use index::write as write_index;
@@ -104,20 +105,19 @@ pub struct Args {
 #[derive(Clone, Debug)]
 struct Formats(Vec<ExportFormat>);
 
-/// Annotates every input; fails (exit code 1) when any file failed.
+/// Annotates every input; fails (exit code 1) when any file failed. In
+/// order: check the arguments, load the first model, collect and shard the
+/// inputs, gather the settings every job shares, run the jobs in parallel
+/// with a progress bar, write the index and sum up.
 pub fn run(args: Args) -> Result<()> {
     let config = args.windowing.config()?;
-    if args.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
-    if args.inputs.is_empty() && args.manifest.is_empty() {
-        bail!("nothing to annotate: give audio files, folders or --manifest");
-    }
-    let formats = args.format.0.clone();
+    check_counts(&args)?;
     let model_dir = super::model_dir(args.model.clone())?;
-    let device = args.device.open()?;
-    let first = load_predictor(&model_dir, &device)
-        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    let models = Models {
+        device: args.device.open()?,
+        dir: model_dir,
+    };
+    let first = models.load()?;
     let all = inputs::collect(
         &args.inputs,
         &args.manifest,
@@ -126,6 +126,54 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     let jobs = inputs::shard(all, args.shard);
     super::create_output_dir(&args.out)?;
+    let settings = settings(&args, config, &models.dir)?;
+    let progress = Progress::start(&jobs);
+    let entries = run_jobs(&jobs, first, &models, &settings, args.jobs, &progress)?;
+    progress.bar.finish_and_clear();
+    let index = Index {
+        format: INDEX_FORMAT.into(),
+        model: models.dir.display().to_string(),
+        formats: settings
+            .formats
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect(),
+        shard: args.shard.map(|s| [s.index, s.count]),
+        entries,
+    };
+    let index_path = write_index(&args.out, &index, args.shard)?;
+    sum_up(&index, &index_path, progress.t0)
+}
+
+/// `--jobs` and the inputs: at least one of each.
+fn check_counts(args: &Args) -> Result<()> {
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    if args.inputs.is_empty() && args.manifest.is_empty() {
+        bail!("nothing to annotate: give audio files, folders or --manifest");
+    }
+    Ok(())
+}
+
+/// Where each job's copy of the model comes from.
+struct Models {
+    dir: PathBuf,
+    device: Device,
+}
+
+impl Models {
+    /// A copy of the model.
+    fn load(&self) -> Result<Box<dyn EmotionPredictor>> {
+        load_predictor(&self.dir, &self.device)
+            .with_context(|| format!("loading model from {}", self.dir.display()))
+    }
+}
+
+/// The settings every job shares, with the run's fingerprint over them and
+/// the previous run's index.
+fn settings(args: &Args, config: AnalysisConfig, model_dir: &Path) -> Result<job::Settings> {
+    let formats = args.format.0.clone();
     let labels = LabelStyle {
         quadrant: args.quadrants,
     };
@@ -133,9 +181,9 @@ pub fn run(args: Args) -> Result<()> {
         "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={} analyse_silence={}",
         args.tier, args.no_transcript, args.strict, args.analyse_silence
     );
-    let settings = job::Settings {
+    Ok(job::Settings {
         out: args.out.clone(),
-        formats: formats.clone(),
+        formats,
         config,
         labels,
         force: args.force,
@@ -144,36 +192,103 @@ pub fn run(args: Args) -> Result<()> {
         strict: args.strict,
         analyse_silence: args.analyse_silence,
         whole_file: args.whole_file,
-        run_fingerprint: fingerprint::Fingerprint::for_run(&model_dir, &described)?,
+        run_fingerprint: fingerprint::Fingerprint::for_run(model_dir, &described)?,
         previous: index::previous(&args.out, args.shard),
-    };
+    })
+}
 
-    // Progress in audio seconds (from the headers; files that do not state
-    // their length add it when decoded).
-    let seconds: Vec<f64> = jobs
-        .iter()
-        .map(|j| {
-            emoscope::audio::probe_seconds(&j.input)
-                .ok()
-                .flatten()
-                .unwrap_or(0.0)
-        })
-        .collect();
-    let bar = ProgressBar::new((seconds.iter().sum::<f64>() * 1000.0) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {msg} ETA {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar.set_message(format!("0/{} files", jobs.len()));
-    let t0 = Instant::now();
-    let total = jobs.len();
+/// The progress bar, in audio seconds (from the headers; files that do not
+/// state their length add it when decoded), with files done, audio analysed
+/// and the real-time factor as its message.
+struct Progress {
+    bar: ProgressBar,
+    /// Each job's length from its header (0 when it states none).
+    seconds: Vec<f64>,
+    /// When the jobs started.
+    t0: Instant,
+    /// Files finished, and seconds of audio analysed now.
+    done: Mutex<(usize, f64)>,
+}
+
+impl Progress {
+    /// A bar over `jobs`, shown at once.
+    fn start(jobs: &[Job]) -> Self {
+        let seconds: Vec<f64> = jobs
+            .iter()
+            .map(|j| {
+                emoscope::audio::probe_seconds(&j.input)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0.0)
+            })
+            .collect();
+        let bar = ProgressBar::new((seconds.iter().sum::<f64>() * 1000.0) as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {msg} ETA {eta}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        bar.set_message(format!("0/{} files", jobs.len()));
+        Self {
+            bar,
+            seconds,
+            t0: Instant::now(),
+            done: Mutex::new((0, 0.0)),
+        }
+    }
+
+    /// Runs job `k` (`run` gets the callback that moves the bar window by
+    /// window inside the file), then moves the bar over whatever of the
+    /// file the windows did not cover and reports the file.
+    fn track(&self, k: usize, run: impl FnOnce(&mut dyn FnMut(f64)) -> Entry) -> Entry {
+        let expected = self.seconds[k];
+        let mut shown = 0u64;
+        let entry = run(&mut |t: f64| {
+            let ms = ((t.min(expected) * 1000.0) as u64).max(shown);
+            self.bar.inc(ms - shown);
+            shown = ms;
+        });
+        let audio = entry.audio_seconds.unwrap_or(expected);
+        if audio > expected {
+            self.bar.inc_length(((audio - expected) * 1000.0) as u64);
+        }
+        self.bar
+            .inc(((audio * 1000.0) as u64).saturating_sub(shown));
+        let (files, analysed) = {
+            let mut d = self.done.lock().expect("not poisoned");
+            d.0 += 1;
+            if entry.status == Status::Ok {
+                d.1 += audio;
+            }
+            *d
+        };
+        let rtf = self.t0.elapsed().as_secs_f64() / analysed.max(1e-9);
+        self.bar.set_message(format!(
+            "{files}/{} files, {analysed:.1} s audio, RTF {rtf:.3}",
+            self.seconds.len()
+        ));
+        self.bar.suspend(|| report(&entry));
+        entry
+    }
+}
+
+/// Runs `jobs` on up to `workers` threads, each with its own copy of the
+/// model (the first thread takes `first`), the next job going to whichever
+/// thread is free; the entries come back in job order. Fails only when a
+/// copy of the model cannot be loaded (a job's failure is its entry's).
+fn run_jobs(
+    jobs: &[Job],
+    first: Box<dyn EmotionPredictor>,
+    models: &Models,
+    settings: &job::Settings,
+    workers: usize,
+    progress: &Progress,
+) -> Result<Vec<Entry>> {
     let next = AtomicUsize::new(0);
-    let done = Mutex::new((0usize, 0.0f64)); // files, audio seconds analysed now
-    let entries: Mutex<Vec<Option<Entry>>> = Mutex::new(vec![None; total]);
+    let entries: Mutex<Vec<Option<Entry>>> = Mutex::new(vec![None; jobs.len()]);
     let first = Mutex::new(Some(first));
-    let workers = args.jobs.min(total.max(1));
+    let workers = workers.min(jobs.len().max(1));
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
         for _ in 0..workers {
@@ -184,42 +299,10 @@ pub fn run(args: Args) -> Result<()> {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(j) = jobs.get(k) else { return Ok(()) };
                     if model.is_none() {
-                        model = Some(load_predictor(&model_dir, &device).with_context(|| {
-                            format!("loading model from {}", model_dir.display())
-                        })?);
+                        model = Some(models.load()?);
                     }
-                    // The bar moves window by window inside a file, then by
-                    // whatever of the file the windows did not cover.
-                    let mut shown = 0u64;
-                    let mut progress = |t: f64| {
-                        let ms = ((t.min(seconds[k]) * 1000.0) as u64).max(shown);
-                        bar.inc(ms - shown);
-                        shown = ms;
-                    };
-                    let entry = job::run(
-                        j,
-                        model.as_deref_mut().expect("loaded"),
-                        &settings,
-                        &mut progress,
-                    );
-                    let audio = entry.audio_seconds.unwrap_or(seconds[k]);
-                    if audio > seconds[k] {
-                        bar.inc_length(((audio - seconds[k]) * 1000.0) as u64);
-                    }
-                    bar.inc(((audio * 1000.0) as u64).saturating_sub(shown));
-                    let (files, analysed) = {
-                        let mut d = done.lock().expect("not poisoned");
-                        d.0 += 1;
-                        if entry.status == Status::Ok {
-                            d.1 += audio;
-                        }
-                        *d
-                    };
-                    let rtf = t0.elapsed().as_secs_f64() / analysed.max(1e-9);
-                    bar.set_message(format!(
-                        "{files}/{total} files, {analysed:.1} s audio, RTF {rtf:.3}"
-                    ));
-                    bar.suspend(|| report(&entry));
+                    let model = model.as_deref_mut().expect("loaded");
+                    let entry = progress.track(k, |bar| job::run(j, model, settings, bar));
                     entries.lock().expect("not poisoned")[k] = Some(entry);
                 }
             }));
@@ -229,22 +312,18 @@ pub fn run(args: Args) -> Result<()> {
         }
         Ok(())
     })?;
-    bar.finish_and_clear();
-
-    let entries: Vec<Entry> = entries
+    Ok(entries
         .into_inner()
         .expect("not poisoned")
         .into_iter()
         .flatten()
-        .collect();
-    let index = Index {
-        format: INDEX_FORMAT.into(),
-        model: model_dir.display().to_string(),
-        formats: formats.iter().map(|f| f.name().to_owned()).collect(),
-        shard: args.shard.map(|s| [s.index, s.count]),
-        entries,
-    };
-    let index_path = write_index(&args.out, &index, args.shard)?;
+        .collect())
+}
+
+/// The closing line (files annotated, skipped and failed; audio analysed
+/// and how fast since `t0`); an error when any file failed.
+fn sum_up(index: &Index, index_path: &Path, t0: Instant) -> Result<()> {
+    let total = index.entries.len();
     let count = |s: Status| index.entries.iter().filter(|e| e.status == s).count();
     let (ok, skipped, failed) = (
         count(Status::Ok),
