@@ -65,7 +65,7 @@ impl EmotionReadout {
     }
 
     /// The latest reading; `None` before the first one, or if the writer kept
-    /// changing it for [`MAX_TRIES`] attempts. Real-time safe: the reading's
+    /// changing it for `MAX_TRIES` (64) attempts. Real-time safe: the reading's
     /// strings are empty, so nothing is allocated or freed.
     pub fn read(&self) -> Option<Published> {
         for _ in 0..MAX_TRIES {

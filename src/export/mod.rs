@@ -8,7 +8,7 @@
 //! ([`ExportFormat::suffixes`]): Audacity labels, REAPER region/marker CSV,
 //! Sonic Visualiser CSV layers, Praat TextGrid, ELAN EAF, WebVTT, CSV, JSON
 //! and a Standard MIDI File. Rendering is pure (document in, bytes out);
-//! [`write`] renders and writes the files, each atomically
+//! [`write`](fn@write) renders and writes the files, each atomically
 //! ([`crate::atomic_write`]), for `emoscope annotate` and the plugin alike.
 
 pub mod audacity;
