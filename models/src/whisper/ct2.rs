@@ -677,3 +677,203 @@ impl Mapper<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{whisper_config, Ct2Model};
+    use crate::error::LoadError;
+
+    /// One variable to write: name, shape, dtype id, raw bytes.
+    struct Var(&'static str, Vec<u32>, u8, Vec<u8>);
+
+    fn string(out: &mut Vec<u8>, s: &str) {
+        out.extend(((s.len() + 1) as u16).to_le_bytes());
+        out.extend(s.as_bytes());
+        out.push(0);
+    }
+
+    /// A `model.bin` as `ModelSpec._serialize` writes it (version >= 4).
+    fn model_bin(version: u32, spec: &str, vars: &[Var], aliases: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = version.to_le_bytes().to_vec();
+        string(&mut out, spec);
+        out.extend(3u32.to_le_bytes());
+        out.extend((vars.len() as u32).to_le_bytes());
+        for Var(name, shape, dtype, bytes) in vars {
+            string(&mut out, name);
+            out.push(shape.len() as u8);
+            for d in shape {
+                out.extend(d.to_le_bytes());
+            }
+            out.push(*dtype);
+            out.extend((bytes.len() as u32).to_le_bytes());
+            out.extend(bytes);
+        }
+        out.extend((aliases.len() as u32).to_le_bytes());
+        for (alias, target) in aliases {
+            string(&mut out, alias);
+            string(&mut out, target);
+        }
+        out
+    }
+
+    fn f32s(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn sample() -> Vec<u8> {
+        let half: Vec<u8> = [0.5f32, -2.0]
+            .iter()
+            .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+            .collect();
+        let bf: Vec<u8> = [1.5f32]
+            .iter()
+            .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
+            .collect();
+        model_bin(
+            6,
+            "WhisperSpec",
+            &[
+                // int8 rows scaled by 127 / max|row|, as `_quantize` does.
+                Var("a/weight", vec![2, 2], 1, vec![127, 0x81, 64, 127]),
+                Var("a/weight_scale", vec![2], 0, f32s(&[127.0, 63.5])),
+                Var("b/weight", vec![2], 4, half),
+                Var("c/bias", vec![1], 5, bf),
+                Var("encoder/num_heads", vec![], 2, 6i16.to_le_bytes().to_vec()),
+            ],
+            &[("z/weight", "a/weight")],
+        )
+    }
+
+    #[test]
+    fn reads_int8_with_scales_float16_bfloat16_scalars_and_aliases() {
+        let m = Ct2Model::parse(Path::new("m/model.bin"), sample()).unwrap();
+        assert_eq!(
+            (m.binary_version, m.spec.as_str(), m.revision),
+            (6, "WhisperSpec", 3)
+        );
+        assert_eq!(
+            m.f32_values("a/weight", &[2, 2]).unwrap(),
+            vec![1.0, -1.0, 64.0 / 63.5, 2.0]
+        );
+        assert_eq!(m.f32_values("b/weight", &[2]).unwrap(), vec![0.5, -2.0]);
+        assert_eq!(m.f32_values("c/bias", &[1]).unwrap(), vec![1.5]);
+        assert_eq!(m.scalar_int("encoder/num_heads").unwrap(), 6);
+        // The alias resolves, and so does its scale.
+        assert_eq!(
+            m.f32_values("z/weight", &[2, 2]).unwrap(),
+            m.f32_values("a/weight", &[2, 2]).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_wrong_shape_names_the_file_the_variable_and_both_shapes() {
+        let m = Ct2Model::parse(Path::new("m/model.bin"), sample()).unwrap();
+        match m.f32_values("b/weight", &[3]) {
+            Err(LoadError::ShapeMismatch {
+                path,
+                key,
+                expected,
+                found,
+            }) => {
+                assert_eq!(path, Path::new("m/model.bin"));
+                assert_eq!(key, "b/weight");
+                assert_eq!((expected, found), (vec![3], vec![2]));
+            }
+            other => panic!("expected a shape mismatch, got {:?}", other.err()),
+        }
+        match m.f32_values("nope/weight", &[4]) {
+            Err(LoadError::MissingTensor { key, expected, .. }) => {
+                assert_eq!((key.as_str(), expected), ("nope/weight", vec![4]))
+            }
+            other => panic!("expected a missing tensor, got {:?}", other.err()),
+        }
+    }
+
+    fn parse_err(bytes: Vec<u8>) -> String {
+        let e = Ct2Model::parse(Path::new("m/model.bin"), bytes)
+            .err()
+            .expect("must fail");
+        assert!(matches!(e, LoadError::Weights { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("m/model.bin"), "{text}");
+        text
+    }
+
+    #[test]
+    fn a_truncated_file_says_where_it_ends() {
+        let bytes = sample();
+        let text = parse_err(bytes[..bytes.len() - 30].to_vec());
+        assert!(text.contains("file ends inside"), "{text}");
+    }
+
+    #[test]
+    fn a_newer_binary_version_is_refused() {
+        let text = parse_err(model_bin(7, "WhisperSpec", &[], &[]));
+        assert!(text.contains("binary version 7, expected 1 to 6"), "{text}");
+    }
+
+    #[test]
+    fn a_payload_that_disagrees_with_the_shape_is_named() {
+        let text = parse_err(model_bin(
+            6,
+            "WhisperSpec",
+            &[Var("w", vec![3], 0, f32s(&[1.0, 2.0]))],
+            &[],
+        ));
+        assert!(text.contains("`w` declares 8 bytes"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_dtype_is_named() {
+        let text = parse_err(model_bin(
+            6,
+            "WhisperSpec",
+            &[Var("w", vec![1], 9, vec![0])],
+            &[],
+        ));
+        assert!(text.contains("`w` has dtype id 9"), "{text}");
+    }
+
+    #[test]
+    fn another_spec_is_not_taken_for_whisper() {
+        let m = Ct2Model::parse(
+            Path::new("m/model.bin"),
+            model_bin(6, "TransformerSpec", &[], &[]),
+        )
+        .unwrap();
+        let e = whisper_config(&m).err().expect("must fail");
+        assert!(
+            e.to_string()
+                .contains("spec `TransformerSpec`, expected `WhisperSpec`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_whisper_variable_is_named() {
+        let m = Ct2Model::parse(
+            Path::new("m/model.bin"),
+            model_bin(
+                6,
+                "WhisperSpec",
+                &[Var(
+                    "encoder/conv1/weight",
+                    vec![4, 2, 3],
+                    0,
+                    f32s(&[0.0; 24]),
+                )],
+                &[],
+            ),
+        )
+        .unwrap();
+        match whisper_config(&m) {
+            Err(LoadError::MissingTensor { path, key, .. }) => {
+                assert_eq!(path, Path::new("m/model.bin"));
+                assert_eq!(key, "decoder/embeddings/weight");
+            }
+            other => panic!("expected a missing tensor, got {:?}", other.err()),
+        }
+    }
+}
