@@ -73,6 +73,7 @@ pub struct LogMel {
     filters: Vec<Filter>,
     window: Vec<f32>,
     fft: Arc<dyn RealToComplex<f32>>,
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for LogMel {
@@ -111,6 +112,7 @@ impl LogMel {
             filters,
             window,
             fft,
+            span: tracing::span!(tracing::Level::TRACE, "whisper-log-mel"),
         }
     }
 
@@ -138,6 +140,7 @@ impl LogMel {
 
     /// `len / 160` frames of `signal` (centred STFT, last frame dropped).
     fn log_mel(&self, signal: &[f32]) -> Spectrogram {
+        let _enter = self.span.enter();
         let frames = signal.len() / HOP_LENGTH;
         let pad = N_FFT / 2;
         let n = signal.len() as isize;

@@ -277,6 +277,7 @@ impl Whisper {
         opts: &TranscribeOptions,
         rng: &mut rand::rngs::StdRng,
     ) -> Result<DecodeResult, RunError> {
+        let _enter = self.decode_span.enter();
         let s = &self.specials;
         let n_ctx = self.model.config().max_target_positions;
         let mut initial = Vec::new();
@@ -394,6 +395,7 @@ impl Whisper {
         samples: &[f32],
         opts: &TranscribeOptions,
     ) -> Result<Transcript, RunError> {
+        let _enter = self.transcribe_span.enter();
         let mel = self.mel.spectrogram(samples);
         let content_frames = mel.frames - N_FRAMES;
         let begin = self.specials.timestamp_begin;

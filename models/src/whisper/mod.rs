@@ -70,6 +70,9 @@ pub struct Whisper {
     mel: LogMel,
     layout: Layout,
     device: Device,
+    /// Entered by [`Whisper::decode_window`] and [`Whisper::transcribe`].
+    decode_span: tracing::Span,
+    transcribe_span: tracing::Span,
 }
 
 fn read_json<T: for<'de> serde::Deserialize<'de>>(path: &Path) -> Result<T, LoadError> {
@@ -167,6 +170,8 @@ impl Whisper {
             mel,
             layout,
             device: device.clone(),
+            decode_span: tracing::span!(tracing::Level::TRACE, "whisper-decode-window"),
+            transcribe_span: tracing::span!(tracing::Level::TRACE, "whisper-transcribe"),
         })
     }
 

@@ -134,6 +134,7 @@ impl Attention {
 struct FeedForward {
     fc1: Linear,
     fc2: Linear,
+    span: tracing::Span,
 }
 
 impl FeedForward {
@@ -141,10 +142,12 @@ impl FeedForward {
         Ok(Self {
             fc1: linear(&vb.pp("fc1"), d, ffn)?,
             fc2: linear(&vb.pp("fc2"), ffn, d)?,
+            span: tracing::span!(tracing::Level::TRACE, "whisper-feed-forward"),
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let _enter = self.span.enter();
         self.fc2.forward(&self.fc1.forward(x)?.gelu_erf()?)
     }
 }
