@@ -225,3 +225,70 @@ fn each_layout_reads_its_alignment_heads_and_suppressed_tokens() {
     );
     assert_eq!(hf.model().config(), ct2.model().config());
 }
+
+/// A copy of fixture layout `name` in a temporary directory.
+fn copy_layout(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_missing_tokenizer_is_named() {
+    for name in ["hf", "ct2"] {
+        let dir = copy_layout(name);
+        std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
+        match Whisper::load(dir.path(), &Device::Cpu) {
+            Err(emoscope_models::LoadError::Tokenizer { path, .. }) => {
+                assert_eq!(path, dir.path().join("tokenizer.json"))
+            }
+            other => panic!("{name}: expected a tokenizer error, got {:?}", other.err()),
+        }
+    }
+}
+
+#[test]
+fn a_truncated_model_bin_is_a_weights_error_naming_it() {
+    let dir = copy_layout("ct2");
+    let bin = dir.path().join("model.bin");
+    let bytes = std::fs::read(&bin).unwrap();
+    std::fs::write(&bin, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Whisper::load(dir.path(), &Device::Cpu)
+        .err()
+        .expect("must fail");
+    assert!(
+        matches!(err, emoscope_models::LoadError::Weights { .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("model.bin") && text.contains("file ends inside"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_config_that_disagrees_with_the_weights_names_file_key_and_shapes() {
+    let dir = copy_layout("hf");
+    let path = dir.path().join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    cfg["num_mel_bins"] = 128.into();
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    match Whisper::load(dir.path(), &Device::Cpu) {
+        Err(emoscope_models::LoadError::ShapeMismatch {
+            path,
+            key,
+            expected,
+            found,
+        }) => {
+            assert_eq!(path, dir.path().join("model.safetensors"));
+            assert_eq!(key, "model.encoder.conv1.weight");
+            assert_eq!((expected, found), (vec![32, 128, 3], vec![32, 80, 3]));
+        }
+        other => panic!("expected a shape mismatch, got {:?}", other.err()),
+    }
+}
