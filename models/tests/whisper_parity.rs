@@ -292,3 +292,42 @@ fn a_config_that_disagrees_with_the_weights_names_file_key_and_shapes() {
         other => panic!("expected a shape mismatch, got {:?}", other.err()),
     }
 }
+
+#[test]
+fn a_repetitive_greedy_result_falls_back_to_sampling() {
+    use emoscope_models::whisper::decode::compression_ratio;
+    let exp = expected();
+    let mel = expected_mel(&exp, 80);
+    let (_, w) = both_layouts().remove(0);
+    let states = w.encode_window(&mel).unwrap();
+    let opts = TranscribeOptions::default();
+    let mut rng = rand::SeedableRng::seed_from_u64(0);
+    // The random model repeats one word at temperature 0 (CTranslate2 too, see the fixture).
+    let greedy = w.decode_window(&states, &[], 0.0, &opts, &mut rng).unwrap();
+    assert!(greedy.compression_ratio > 2.4, "{greedy:?}");
+    assert!(greedy.no_speech_prob < 0.6, "{greedy:?}");
+    let fallback = |seed| {
+        let mut rng = rand::SeedableRng::seed_from_u64(seed);
+        w.decode_with_fallback(&states, &[], &opts, &mut rng)
+            .unwrap()
+    };
+    let a = fallback(1);
+    assert!(a.temperature > 0.0, "no fallback: {a:?}");
+    assert_ne!(a.tokens, greedy.tokens);
+    // The sampler is seeded: the same seed gives the same result.
+    assert_eq!(fallback(1), a);
+    // Without thresholds, temperature 0 is final.
+    let none = TranscribeOptions {
+        compression_ratio_threshold: None,
+        logprob_threshold: None,
+        ..TranscribeOptions::default()
+    };
+    let mut rng = rand::SeedableRng::seed_from_u64(1);
+    let r = w
+        .decode_with_fallback(&states, &[], &none, &mut rng)
+        .unwrap();
+    assert_eq!((r.temperature, &r.tokens), (0.0, &greedy.tokens));
+
+    assert!(compression_ratio(&"he was ".repeat(30)) > 2.4);
+    assert!(compression_ratio("He was not an ill-disposed young man.") < 2.4);
+}
