@@ -244,3 +244,48 @@ fn ten_seconds_of_near_silence_produce_no_words() {
         transcript.segments
     );
 }
+
+#[test]
+fn a_recording_longer_than_30_s_is_transcribed_window_after_window() {
+    let Some(whisper) = load() else { return };
+    // The five clips and the first again, 1.5 s of silence between them: about 39 s.
+    let mut clips = clips();
+    clips.push(clips[0].clone());
+    let gap = vec![0.0f32; 24_000];
+    let (mut samples, mut truth) = (Vec::new(), String::new());
+    for (wav, text) in &clips {
+        samples.extend(read_wav(wav));
+        samples.extend(&gap);
+        truth.push_str(text);
+        truth.push(' ');
+    }
+    let duration = samples.len() as f64 / 16_000.0;
+    let start = Instant::now();
+    let transcript = whisper
+        .transcribe(&samples, &TranscribeOptions::default())
+        .unwrap();
+    eprintln!("{duration:.1} s transcribed in {:.2?}", start.elapsed());
+    for s in &transcript.segments {
+        eprintln!("[{:6.2} -> {:6.2}] {}", s.start, s.end, s.text);
+    }
+    let (r, h) = (normalise(&truth), normalise(&transcript.text()));
+    let wer = word_errors(&r, &h) as f64 / r.len() as f64;
+    eprintln!("word error rate {:.1} %", 100.0 * wer);
+    assert!(wer <= 0.10, "word error rate {wer}: {}", transcript.text());
+    let segs = &transcript.segments;
+    assert!(segs.first().unwrap().start < 1.0);
+    assert!(
+        segs.last().unwrap().end > duration - 4.0 && segs.last().unwrap().end <= duration + 0.5
+    );
+    assert!(
+        segs.iter().any(|s| s.start > 30.0),
+        "no segment after the first window"
+    );
+    for pair in segs.windows(2) {
+        assert!(pair[0].start <= pair[0].end, "{pair:?}");
+        assert!(
+            pair[1].start >= pair[0].end - 0.01,
+            "overlapping segments: {pair:?}"
+        );
+    }
+}
