@@ -26,7 +26,10 @@ expected.safetensors holds, for fixed inputs:
 - `cross_attention.N`: layer N's cross-attention probabilities for it;
 - `greedy.K.prompt`, `greedy.K.tokens`, `greedy.K.no_speech_prob`:
   CTranslate2's greedy `generate` on the ct2/ model (prompt K: none, or a
-  previous-text prompt), the reference of the decoding rules.
+  previous-text prompt), the reference of the decoding rules;
+- `align.tokens`, `align.path`, `align.text_token_probs`: CTranslate2's
+  `align` of those words with the first 300 mel frames (the DTW path of
+  word timing).
 
     pip install torch transformers ctranslate2==4.8.5
     python models/reference/make_whisper_fixtures.py
@@ -162,6 +165,13 @@ def main():
         expected[f"greedy.{k}.tokens"] = np.array(r.sequences_ids[0], dtype=np.int64)
         expected[f"greedy.{k}.no_speech_prob"] = np.array([r.no_speech_prob], dtype=np.float32)
         print(f"greedy {k}: {r.sequences_ids[0]}")
+    # Word alignment: CTranslate2's align() on the converted model (alignment
+    # heads of ct2/config.json), 3 s of audio = 300 mel frames.
+    align_tokens = [tok.token_to_id(w) for w in "he was not an ill disposed young man".split()]
+    a = ct2.align(features, [sot], [align_tokens], [300], median_filter_width=7)[0]
+    expected["align.tokens"] = np.array(align_tokens, dtype=np.int64)
+    expected["align.path"] = np.array(a.alignments, dtype=np.int64)
+    expected["align.text_token_probs"] = np.array(a.text_token_probs, dtype=np.float32)
     save_file({k: np.ascontiguousarray(v) for k, v in expected.items()}, str(OUT / "expected.safetensors"))
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"{OUT}: {total / 1e6:.2f} MB")

@@ -13,7 +13,8 @@ start-of-transcript prompt, timestamps on, `suppress_blank`, the model's
 `suppress_tokens` and `max_initial_timestamp_index=50`: openai-whisper's
 greedy decoding of one window. Prints one JSON object: per file and input, the
 generated token ids (timestamps included, end of text not), the no-speech
-probability and the seconds `generate` took, plus the seconds loading took.
+probability and the seconds `generate` took, and `align`'s DTW path and token
+probabilities for the text tokens (word timing), plus the seconds loading took.
 Needs only numpy and ctranslate2 (no torch, no transformers).
 """
 import json
@@ -98,7 +99,8 @@ def main():
     model = ctranslate2.models.Whisper(model_dir, device="cpu", compute_type="float32", intra_threads=2)
     load_s = time.perf_counter() - t0
     vocab = json.load(open(f"{model_dir}/tokenizer.json"))
-    sot = next(t["id"] for t in vocab["added_tokens"] if t["content"] == "<|startoftranscript|>")
+    special = {t["content"]: t["id"] for t in vocab["added_tokens"]}
+    sot, eot = special["<|startoftranscript|>"], special["<|endoftext|>"]
     out = {"load_seconds": load_s, "ctranslate2": ctranslate2.__version__, "files": {}}
     for path in wavs:
         samples = read_wav(path)
@@ -115,10 +117,15 @@ def main():
                 max_initial_timestamp_index=50,
                 return_no_speech_prob=True,
             )[0]
+            seconds = time.perf_counter() - t0
+            text = [t for t in result.sequences_ids[0] if t < eot]
+            alignment = model.align(features, [sot], [text], [min(3000, len(samples) // HOP)])[0]
             out["files"][path][name] = {
                 "tokens": result.sequences_ids[0],
                 "no_speech_prob": result.no_speech_prob,
-                "seconds": time.perf_counter() - t0,
+                "seconds": seconds,
+                "align_path": alignment.alignments,
+                "text_token_probs": alignment.text_token_probs,
             }
     print(json.dumps(out))
 

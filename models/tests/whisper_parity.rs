@@ -331,3 +331,33 @@ fn a_repetitive_greedy_result_falls_back_to_sampling() {
     assert!(compression_ratio(&"he was ".repeat(30)) > 2.4);
     assert!(compression_ratio("He was not an ill-disposed young man.") < 2.4);
 }
+
+#[test]
+fn word_alignment_follows_ctranslate2s_dtw_path() {
+    let exp = expected();
+    let mel = expected_mel(&exp, 80);
+    let tokens: Vec<u32> = exp["align.tokens"]
+        .to_vec1::<i64>()
+        .unwrap()
+        .iter()
+        .map(|&v| v as u32)
+        .collect();
+    let path: Vec<(usize, usize)> = exp["align.path"]
+        .to_vec2::<i64>()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0] as usize, p[1] as usize))
+        .collect();
+    let probs = exp["align.text_token_probs"].to_vec1::<f32>().unwrap();
+    // CTranslate2's alignment heads are those of ct2/config.json.
+    let (_, w) = both_layouts().remove(1);
+    let states = w.encode_window(&mel).unwrap();
+    let a = w.align(&states, &tokens, 300, 7).unwrap();
+    assert_eq!(a.path, path);
+    for (i, (ours, theirs)) in a.text_token_probs.iter().zip(&probs).enumerate() {
+        assert!(
+            (ours - theirs).abs() <= 1e-5,
+            "token {i}: {ours} vs {theirs}"
+        );
+    }
+}

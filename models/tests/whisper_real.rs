@@ -217,11 +217,85 @@ fn tiny_en_transcribes_librivox_as_ctranslate2_does() {
                 wav.display(),
                 window.no_speech_prob
             );
+            // Word timing: CTranslate2's align() of transcribe's window.
+            let file = &reference["files"][wav.to_str().unwrap()]["transcribe"];
+            let text: Vec<u32> = file["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .filter(|&t| t < whisper.specials().eot)
+                .collect();
+            let path: Vec<(usize, usize)> = file["align_path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_u64().unwrap() as usize,
+                        p[1].as_u64().unwrap() as usize,
+                    )
+                })
+                .collect();
+            let content = samples.len() / 160;
+            let mel = whisper.mel().spectrogram(&samples);
+            let states = whisper.encode_window(&mel.window(0, content)).unwrap();
+            let alignment = whisper.align(&states, &text, content, 7).unwrap();
+            let same = alignment
+                .path
+                .iter()
+                .zip(&path)
+                .filter(|(a, b)| a == b)
+                .count();
+            eprintln!("  alignment: {same} of {} path points equal", path.len());
+            assert_eq!(
+                alignment.path,
+                path,
+                "{}: DTW path differs from CTranslate2",
+                wav.display()
+            );
         }
     }
     let wer = errors as f64 / words as f64;
     eprintln!("word error rate {errors}/{words} = {:.1} %", 100.0 * wer);
     assert!(wer <= 0.10, "word error rate {wer}");
+}
+
+#[test]
+fn word_timestamps_fall_inside_the_clips() {
+    let Some(whisper) = load() else { return };
+    let opts = TranscribeOptions {
+        word_timestamps: true,
+        ..TranscribeOptions::default()
+    };
+    for (wav, _) in clips() {
+        let samples = read_wav(&wav);
+        let duration = samples.len() as f64 / 16_000.0;
+        let transcript = whisper.transcribe(&samples, &opts).unwrap();
+        let words: Vec<_> = transcript.segments.iter().flat_map(|s| &s.words).collect();
+        let line: Vec<String> = words
+            .iter()
+            .map(|w| format!("{}[{:.2}-{:.2}]", w.word, w.start, w.end))
+            .collect();
+        eprintln!("{}: {}", wav.display(), line.join(""));
+        let joined: String = words.iter().map(|w| w.word.as_str()).collect();
+        assert_eq!(joined.trim(), transcript.text(), "{}", wav.display());
+        for pair in words.windows(2) {
+            assert!(
+                pair[0].start <= pair[0].end && pair[0].end <= pair[1].start + 1e-9,
+                "{pair:?}"
+            );
+        }
+        assert!(words[0].start < 1.0, "{:?}", words[0]);
+        let last = words.last().unwrap();
+        assert!(
+            last.end <= duration + 0.05 && last.end > duration - 1.5,
+            "{last:?} of {duration} s"
+        );
+        assert!(words
+            .iter()
+            .all(|w| w.probability > 0.0 && w.probability <= 1.0));
+    }
 }
 
 #[test]

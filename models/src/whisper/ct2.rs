@@ -843,7 +843,7 @@ mod tests {
             model_bin(6, "TransformerSpec", &[], &[]),
         )
         .unwrap();
-        let e = whisper_config(&m).err().expect("must fail");
+        let e = whisper_config(&m).expect_err("must fail");
         assert!(
             e.to_string()
                 .contains("spec `TransformerSpec`, expected `WhisperSpec`"),

@@ -31,6 +31,7 @@ use rand::{Rng, SeedableRng};
 
 use super::audio::{HOP_LENGTH, N_FRAMES, SAMPLE_RATE};
 use super::model::log_softmax;
+use super::timing::Word;
 use super::Whisper;
 use crate::error::RunError;
 
@@ -64,6 +65,8 @@ pub struct TranscribeOptions {
     pub language: String,
     /// Seed of the sampler used above temperature 0.
     pub seed: u64,
+    /// Time each word from the alignment heads' cross-attention (see [`super::timing`]).
+    pub word_timestamps: bool,
 }
 
 impl Default for TranscribeOptions {
@@ -81,6 +84,7 @@ impl Default for TranscribeOptions {
             max_initial_timestamp: 1.0,
             language: "en".into(),
             seed: 0,
+            word_timestamps: false,
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Segment {
     pub compression_ratio: f64,
     /// The window's no-speech probability.
     pub no_speech_prob: f64,
+    /// The words with their times, when word timestamps were asked for.
+    pub words: Vec<Word>,
 }
 
 /// The segments of a recording.
@@ -405,6 +411,7 @@ impl Whisper {
         let mut segments: Vec<Segment> = Vec::new();
         let mut all_tokens: Vec<u32> = Vec::new();
         let mut prompt_reset_since = 0usize;
+        let mut last_speech_timestamp = 0f64;
         while seek < content_frames {
             let time_offset = (seek * HOP_LENGTH) as f64 / SAMPLE_RATE as f64;
             let segment_size = N_FRAMES.min(content_frames - seek);
@@ -444,6 +451,7 @@ impl Whisper {
                     avg_logprob: result.avg_logprob,
                     compression_ratio: result.compression_ratio,
                     no_speech_prob: result.no_speech_prob,
+                    words: Vec::new(),
                 })
             };
             if !consecutive.is_empty() {
@@ -475,6 +483,24 @@ impl Whisper {
                 }
                 current.push(new_segment(time_offset, time_offset + duration, tokens)?);
                 seek += segment_size;
+            }
+            if opts.word_timestamps {
+                self.add_word_timestamps(
+                    &mut current,
+                    &states,
+                    time_offset,
+                    segment_size,
+                    &mut last_speech_timestamp,
+                )?;
+                if !single_timestamp_ending {
+                    // Resume after the last word rather than the last timestamp.
+                    let last_word_end = current.iter().rev().find_map(|s| s.words.last());
+                    if let Some(w) = last_word_end {
+                        if w.end > time_offset {
+                            seek = (w.end * 100.0).round() as usize;
+                        }
+                    }
+                }
             }
             for s in &mut current {
                 if s.start == s.end || s.text.trim().is_empty() {

@@ -22,6 +22,7 @@
 //! audio.rs    log-mel front end (WhisperFeatureExtractor)
 //! model.rs    WhisperForConditionalGeneration: encoder, decoder, KV cache
 //! decode.rs   greedy decoding and long-form transcription as openai-whisper does them
+//! timing.rs   word timestamps from the alignment heads' cross-attention (DTW)
 //! ```
 //!
 //! ```no_run
@@ -38,6 +39,7 @@ pub mod config;
 pub mod ct2;
 pub mod decode;
 pub mod model;
+pub mod timing;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,7 @@ pub use audio::{LogMel, Spectrogram};
 pub use config::{Ct2Config, GenerationConfig, SpecialTokens, WhisperConfig};
 pub use decode::{DecodeResult, Segment, TranscribeOptions, Transcript};
 pub use model::{DecoderOutput, DecoderState, WhisperForConditionalGeneration};
+pub use timing::{Alignment, Word};
 
 use crate::error::{LoadError, RunError};
 use crate::weights::Checkpoint;
