@@ -110,7 +110,14 @@ fn both_layouts_give_transformers_encoder_logits_and_cross_attentions() {
         .iter()
         .map(|&v| v as u32)
         .collect();
-    for (layout, w) in both_layouts() {
+    for (layout, mut w) in both_layouts() {
+        // candle's ops first, then the CPU kernels the CPU uses by default.
+        w.model_mut().set_cpu_kernels(false).unwrap();
+        let states = w.encode_window(&mel).unwrap();
+        let d = max_abs_diff(&states.squeeze(0).unwrap(), &exp["encoder"]);
+        eprintln!("{layout:?}: encoder (candle ops) max abs diff {d:e}");
+        assert!(d <= 1e-4, "{layout:?}: encoder (candle ops) differs by {d}");
+        w.model_mut().set_cpu_kernels(true).unwrap();
         let states = w.encode_window(&mel).unwrap();
         let d = max_abs_diff(&states.squeeze(0).unwrap(), &exp["encoder"]);
         eprintln!("{layout:?}: encoder max abs diff {d:e}");

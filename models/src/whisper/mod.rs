@@ -183,6 +183,11 @@ impl Whisper {
         &self.model
     }
 
+    /// The network, to change how it runs ([`WhisperForConditionalGeneration::set_cpu_kernels`]).
+    pub fn model_mut(&mut self) -> &mut WhisperForConditionalGeneration {
+        &mut self.model
+    }
+
     /// The tokenizer.
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer

@@ -28,6 +28,8 @@ use candle_core::{DType, Module, Tensor};
 use candle_nn::{Embedding, Linear};
 
 use super::config::{WhisperConfig, LAYER_NORM_EPS};
+use crate::cpu::matrix::Precision;
+use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::LoadError;
 use crate::nn::{embedding, layer_norm, linear, softmax_last_dim, LayerNorm};
 use crate::weights::Vb;
@@ -178,6 +180,37 @@ impl EncoderLayer {
         })
     }
 
+    /// The same weights in the layout of the CPU kernel (which computes the
+    /// same pre-norm layer; `k_proj`'s missing bias is zero).
+    fn to_cpu(&self, heads: usize) -> candle_core::Result<CpuEncoderLayer> {
+        let lin = |l: &Linear| -> candle_core::Result<LinearParams> {
+            Ok(LinearParams {
+                weight: l.weight().flatten_all()?.to_vec1()?,
+                bias: match l.bias() {
+                    Some(b) => b.to_vec1()?,
+                    None => vec![0.0; l.weight().dim(0)?],
+                },
+            })
+        };
+        let ln = |l: &LayerNorm| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            Ok((l.weight().to_vec1()?, l.bias().to_vec1()?))
+        };
+        Ok(CpuEncoderLayer::new(LayerParams {
+            q: lin(&self.self_attn.q_proj)?,
+            k: lin(&self.self_attn.k_proj)?,
+            v: lin(&self.self_attn.v_proj)?,
+            out: lin(&self.self_attn.out_proj)?,
+            ln1: ln(&self.self_attn_layer_norm)?,
+            ff1: lin(&self.ffn.fc1)?,
+            ff2: lin(&self.ffn.fc2)?,
+            ln2: ln(&self.final_layer_norm)?,
+            heads,
+            eps: LAYER_NORM_EPS as f32,
+            stable: true,
+            precision: Precision::F32,
+        }))
+    }
+
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let _enter = self.span.enter();
         let h = self
@@ -195,6 +228,10 @@ pub struct WhisperEncoder {
     conv2: (Tensor, Tensor),
     embed_positions: Tensor,
     layers: Vec<EncoderLayer>,
+    /// The layers packed for the CPU kernels ([`crate::cpu::transformer`]),
+    /// used on the CPU; `None` on other devices or when turned off.
+    cpu_layers: Option<Vec<CpuEncoderLayer>>,
+    heads: usize,
     layer_norm: LayerNorm,
     span: tracing::Span,
 }
@@ -210,16 +247,40 @@ impl WhisperEncoder {
         let layers = (0..cfg.encoder_layers)
             .map(|i| EncoderLayer::load(cfg, &vb.pp(format!("layers.{i}")), i))
             .collect::<Result<_, _>>()?;
-        Ok(Self {
+        let mut encoder = Self {
             conv1: conv("conv1", cfg.num_mel_bins)?,
             conv2: conv("conv2", d)?,
             embed_positions: vb
                 .pp("embed_positions")
                 .get(&[cfg.max_source_positions, d], "weight")?,
             layers,
+            cpu_layers: None,
+            heads: cfg.encoder_attention_heads,
             layer_norm: layer_norm(&vb.pp("layer_norm"), d, LAYER_NORM_EPS)?,
             span: tracing::span!(tracing::Level::TRACE, "whisper-encoder"),
-        })
+        };
+        if vb.device().is_cpu() {
+            encoder
+                .set_cpu_kernels(true)
+                .map_err(|e| vb.candle_err(e))?;
+        }
+        Ok(encoder)
+    }
+
+    /// Runs the transformer layers on the CPU kernels (`true`, the default
+    /// on the CPU) or on candle ops (`false`; the only choice elsewhere).
+    pub fn set_cpu_kernels(&mut self, enabled: bool) -> candle_core::Result<()> {
+        self.cpu_layers = if enabled && self.embed_positions.device().is_cpu() {
+            Some(
+                self.layers
+                    .iter()
+                    .map(|l| l.to_cpu(self.heads))
+                    .collect::<candle_core::Result<_>>()?,
+            )
+        } else {
+            None
+        };
+        Ok(())
     }
 
     /// Encodes log-mel features `[batch, n_mels, frames]` (3000 frames for a
@@ -242,8 +303,21 @@ impl WhisperEncoder {
             );
         }
         let mut x = x.broadcast_add(&self.embed_positions.narrow(0, 0, n)?)?;
-        for layer in &self.layers {
-            x = layer.forward(&x)?;
+        if let Some(cpu_layers) = &self.cpu_layers {
+            let (batch, frames, hidden) = x.dims3()?;
+            let mut data = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            for (layer, cpu_layer) in self.layers.iter().zip(cpu_layers) {
+                // The kernel runs this layer's weights, so it runs in its span.
+                let _enter = layer.span.enter();
+                for item in data.chunks_exact_mut(frames * hidden) {
+                    cpu_layer.forward(item, frames, frames);
+                }
+            }
+            x = Tensor::from_vec(data, (batch, frames, hidden), x.device())?;
+        } else {
+            for layer in &self.layers {
+                x = layer.forward(&x)?;
+            }
         }
         self.layer_norm.forward(&x)
     }
@@ -475,6 +549,12 @@ impl WhisperForConditionalGeneration {
     /// The hyper-parameters.
     pub fn config(&self) -> &WhisperConfig {
         &self.config
+    }
+
+    /// Runs the encoder layers on the CPU kernels or on candle ops (see
+    /// [`WhisperEncoder::set_cpu_kernels`]).
+    pub fn set_cpu_kernels(&mut self, enabled: bool) -> candle_core::Result<()> {
+        self.model.encoder.set_cpu_kernels(enabled)
     }
 
     /// Encodes log-mel features `[batch, n_mels, frames]`.
