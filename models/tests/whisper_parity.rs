@@ -359,7 +359,7 @@ fn word_alignment_follows_ctranslate2s_dtw_path() {
     // CTranslate2's alignment heads are those of ct2/config.json.
     let (_, w) = both_layouts().remove(1);
     let states = w.encode_window(&mel).unwrap();
-    let a = w.align(&states, &tokens, 300, 7).unwrap();
+    let a = w.align(&states, "en", &tokens, 300, 7).unwrap();
     assert_eq!(a.path, path);
     for (i, (ours, theirs)) in a.text_token_probs.iter().zip(&probs).enumerate() {
         assert!(

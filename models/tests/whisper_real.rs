@@ -240,7 +240,7 @@ fn tiny_en_transcribes_librivox_as_ctranslate2_does() {
             let content = samples.len() / 160;
             let mel = whisper.mel().spectrogram(&samples);
             let states = whisper.encode_window(&mel.window(0, content)).unwrap();
-            let alignment = whisper.align(&states, &text, content, 7).unwrap();
+            let alignment = whisper.align(&states, "en", &text, content, 7).unwrap();
             let same = alignment
                 .path
                 .iter()

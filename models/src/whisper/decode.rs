@@ -333,7 +333,9 @@ impl Whisper {
                 break;
             }
             tokens.push(next);
-            if tokens.len() >= sample_len || sample_begin + tokens.len() >= n_ctx {
+            // openai-whisper stops after `sample_len` tokens or once the
+            // sequence is longer than the context (the last token is never fed back).
+            if tokens.len() >= sample_len || sample_begin + tokens.len() > n_ctx {
                 break;
             }
             logits = self.model.next_logits(&[next], &mut state)?;
@@ -488,6 +490,7 @@ impl Whisper {
                 self.add_word_timestamps(
                     &mut current,
                     &states,
+                    &opts.language,
                     time_offset,
                     segment_size,
                     &mut last_speech_timestamp,

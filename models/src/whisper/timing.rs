@@ -201,10 +201,12 @@ impl Whisper {
 
     /// Aligns `text_tokens` (no timestamps) with the first `num_frames` mel
     /// frames of the window whose encoder states are given
-    /// (CTranslate2's `align`, openai-whisper's `find_alignment` up to the DTW).
+    /// (CTranslate2's `align`, openai-whisper's `find_alignment` up to the
+    /// DTW); `language` picks the start sequence of a multilingual model.
     pub fn align(
         &self,
         encoder_states: &Tensor,
+        language: &str,
         text_tokens: &[u32],
         num_frames: usize,
         medfilt_width: usize,
@@ -216,7 +218,7 @@ impl Whisper {
                 "the model names no alignment heads (alignment_heads)".into(),
             ));
         }
-        let sot_sequence = self.sot_sequence("en")?;
+        let sot_sequence = self.sot_sequence(language)?;
         let mut tokens = sot_sequence.clone();
         tokens.push(s.no_timestamps);
         tokens.extend_from_slice(text_tokens);
@@ -285,13 +287,14 @@ impl Whisper {
     fn find_alignment(
         &self,
         encoder_states: &Tensor,
+        language: &str,
         text_tokens: &[u32],
         num_frames: usize,
     ) -> Result<Vec<WordTiming>, RunError> {
         if text_tokens.is_empty() {
             return Ok(Vec::new());
         }
-        let alignment = self.align(encoder_states, text_tokens, num_frames, 7)?;
+        let alignment = self.align(encoder_states, language, text_tokens, num_frames, 7)?;
         let mut with_eot = text_tokens.to_vec();
         with_eot.push(self.specials.eot);
         let words = self.split_to_word_tokens(&with_eot)?;
@@ -332,10 +335,12 @@ impl Whisper {
     /// Fills `segments[..].words` for the segments of one window
     /// (openai-whisper's `add_word_timestamps`); `time_offset` is the
     /// window's start in seconds, `num_frames` its mel frames of audio.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_word_timestamps(
         &self,
         segments: &mut [Segment],
         encoder_states: &Tensor,
+        language: &str,
         time_offset: f64,
         num_frames: usize,
         last_speech_timestamp: &mut f64,
@@ -349,7 +354,8 @@ impl Whisper {
             .map(|s| s.tokens.iter().copied().filter(|&t| t < eot).collect())
             .collect();
         let text_tokens: Vec<u32> = per_segment.iter().flatten().copied().collect();
-        let mut alignment = self.find_alignment(encoder_states, &text_tokens, num_frames)?;
+        let mut alignment =
+            self.find_alignment(encoder_states, language, &text_tokens, num_frames)?;
         let mut durations: Vec<f64> = alignment
             .iter()
             .map(|w| w.end - w.start)
