@@ -50,17 +50,14 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(vb: &Vb<'_>, d: usize, heads: usize, name: &'static str) -> Result<Self, LoadError> {
+    fn load(vb: &Vb<'_>, d: usize, heads: usize, span: tracing::Span) -> Result<Self, LoadError> {
         Ok(Self {
             q_proj: linear(&vb.pp("q_proj"), d, d)?,
             k_proj: linear_no_bias(&vb.pp("k_proj"), d, d)?,
             v_proj: linear(&vb.pp("v_proj"), d, d)?,
             out_proj: linear(&vb.pp("out_proj"), d, d)?,
             heads,
-            span: match name {
-                "self" => tracing::span!(tracing::Level::TRACE, "whisper-self-attention"),
-                _ => tracing::span!(tracing::Level::TRACE, "whisper-cross-attention"),
-            },
+            span,
         })
     }
 
@@ -171,7 +168,7 @@ impl EncoderLayer {
                 &vb.pp("self_attn"),
                 d,
                 cfg.encoder_attention_heads,
-                "self",
+                tracing::span!(tracing::Level::TRACE, "whisper-self-attention"),
             )?,
             self_attn_layer_norm: layer_norm(&vb.pp("self_attn_layer_norm"), d, LAYER_NORM_EPS)?,
             ffn: FeedForward::load(vb, d, cfg.encoder_ffn_dim)?,
@@ -339,9 +336,19 @@ impl DecoderLayer {
         let d = cfg.d_model;
         let h = cfg.decoder_attention_heads;
         Ok(Self {
-            self_attn: Attention::load(&vb.pp("self_attn"), d, h, "self")?,
+            self_attn: Attention::load(
+                &vb.pp("self_attn"),
+                d,
+                h,
+                tracing::span!(tracing::Level::TRACE, "whisper-self-attention"),
+            )?,
             self_attn_layer_norm: layer_norm(&vb.pp("self_attn_layer_norm"), d, LAYER_NORM_EPS)?,
-            encoder_attn: Attention::load(&vb.pp("encoder_attn"), d, h, "cross")?,
+            encoder_attn: Attention::load(
+                &vb.pp("encoder_attn"),
+                d,
+                h,
+                tracing::span!(tracing::Level::TRACE, "whisper-cross-attention"),
+            )?,
             encoder_attn_layer_norm: layer_norm(
                 &vb.pp("encoder_attn_layer_norm"),
                 d,
@@ -612,7 +619,7 @@ impl WhisperForConditionalGeneration {
     }
 }
 
-/// Softmax over the last dimension as f32 values.
+/// The log-softmax of one row of logits (sums in f64).
 pub(crate) fn log_softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
