@@ -371,12 +371,13 @@ impl Whisper {
         let max_duration = median_duration * 2.0;
         // Truncate long words at sentence boundaries.
         if !durations.is_empty() {
-            let sentence_end = [".", "。", "!", "！", "?", "？"];
+            // Python's `word in ".。!！?？"`: a substring test.
+            let sentence_end = ".。!！?？";
             for i in 1..alignment.len() {
                 if alignment[i].end - alignment[i].start > max_duration {
-                    if sentence_end.contains(&alignment[i].word.as_str()) {
+                    if sentence_end.contains(alignment[i].word.as_str()) {
                         alignment[i].end = alignment[i].start + max_duration;
-                    } else if sentence_end.contains(&alignment[i - 1].word.as_str()) {
+                    } else if sentence_end.contains(alignment[i - 1].word.as_str()) {
                         alignment[i].start = alignment[i].end - max_duration;
                     }
                 }
@@ -401,7 +402,7 @@ impl Whisper {
                 saved += timing.tokens.len();
                 index += 1;
             }
-            if let (Some(first), Some(last)) = (words.first().cloned(), words.last().cloned()) {
+            if let Some(first) = words.first().cloned() {
                 // The first and second word after a pause are at most twice the median long.
                 if first.end - *last_speech_timestamp > median_duration * 4.0
                     && (first.end - first.start > max_duration
@@ -422,7 +423,7 @@ impl Whisper {
                 }
                 // Prefer the segment's end when the last word is too long.
                 let n = words.len() - 1;
-                if segment.end > last.start && segment.end + 0.5 < last.end {
+                if segment.end > words[n].start && segment.end + 0.5 < words[n].end {
                     words[n].end = (words[n].start + median_duration).max(segment.end);
                 } else {
                     segment.end = words[n].end;
@@ -432,5 +433,47 @@ impl Whisper {
             segment.words = words;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{median_filter, merge_punctuations, negative_dtw, WordTiming};
+
+    #[test]
+    fn median_filter_reflects_at_the_edges() {
+        // numpy's reflect padding of [1, 5, 2, 8, 3] by one: [5, 1, 5, 2, 8, 3, 8];
+        // medians of each window of three: 5, 2, 5, 3, 8.
+        let mut rows = vec![vec![1.0, 5.0, 2.0, 8.0, 3.0]];
+        median_filter(&mut rows, 3);
+        assert_eq!(rows[0], vec![5.0, 2.0, 5.0, 3.0, 8.0]);
+    }
+
+    #[test]
+    fn dtw_follows_the_largest_values_and_breaks_ties_to_the_left() {
+        // cost[i][j] = -x + min(diagonal, up, left); ties go left (trace 2):
+        // cost[2][3] comes from [2][2], which comes from [2][1] (up from [1][1]).
+        let x = vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]];
+        assert_eq!(negative_dtw(&x), vec![(0, 0), (1, 0), (1, 1), (1, 2)]);
+    }
+
+    #[test]
+    fn punctuation_joins_its_neighbours() {
+        let timing = |w: &str| WordTiming {
+            word: w.into(),
+            tokens: vec![0],
+            start: 0.0,
+            end: 0.0,
+            probability: 1.0,
+        };
+        let mut words: Vec<WordTiming> = [" He", " said", " \"", "hi", "\"", "."]
+            .iter()
+            .map(|w| timing(w))
+            .collect();
+        merge_punctuations(&mut words);
+        let text: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
+        assert_eq!(text, vec![" He", " said", "", " \"hi\".", "", ""]);
+        let tokens: Vec<usize> = words.iter().map(|w| w.tokens.len()).collect();
+        assert_eq!(tokens, vec![1, 1, 0, 4, 0, 0]);
     }
 }
