@@ -67,7 +67,8 @@ fn read_wav(path: &Path) -> Vec<f32> {
 
 /// The clips and their reference transcripts (`transcription`: `<s> text </s> (file id)`).
 fn clips() -> Vec<(PathBuf, String)> {
-    let listing = std::fs::read_to_string(Path::new(LIBRIVOX).join("transcription")).unwrap();
+    let listing = std::fs::read_to_string(Path::new(LIBRIVOX).join("transcription"))
+        .expect("the LibriVox clips of pocketsphinx-testdata (scripts/setup.sh installs them)");
     listing
         .lines()
         .filter(|l| !l.trim().is_empty())
