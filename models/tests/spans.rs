@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use emoscope_models::whisper::{TranscribeOptions, Whisper};
 use emoscope_models::{EmotionModel, Kernels, LoadOptions};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -128,4 +129,34 @@ fn weighted_layers_and_distilbert_enter_their_spans() {
 #[test]
 fn the_cpu_kernels_run_inside_the_layers_spans() {
     assert_entered("audio_mean", Kernels::Auto, &SPEECH);
+}
+
+#[test]
+fn every_whisper_layer_enters_its_span() {
+    let dispatch = tracing::Dispatch::new(Recorder::default());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/whisper/hf");
+        let whisper = Whisper::load(&dir, &candle_core::Device::Cpu).unwrap();
+        let samples: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+        whisper
+            .transcribe(&samples, &TranscribeOptions::greedy())
+            .unwrap();
+    });
+    let recorder = dispatch.downcast_ref::<Recorder>().unwrap();
+    let entered = recorder.entered.lock().unwrap().clone();
+    for name in [
+        "whisper-transcribe",
+        "whisper-log-mel",
+        "whisper",
+        "whisper-encoder",
+        "whisper-encoder-layer",
+        "whisper-self-attention",
+        "whisper-feed-forward",
+        "whisper-decode-window",
+        "whisper-decoder",
+        "whisper-decoder-layer",
+        "whisper-cross-attention",
+    ] {
+        assert!(entered.contains(name), "no span {name} among {entered:?}");
+    }
 }
