@@ -327,6 +327,7 @@ impl Engine {
                     pace,
                     queueing: false,
                     dropped: 0,
+                    host_rate: AnalysisConfig::MAX_HOST_RATE as f32,
                 };
                 w.run(&mut output, &mut loader, rx);
             })
@@ -395,6 +396,10 @@ struct Worker {
     queueing: bool,
     /// [`CaptureStats::samples_dropped`] when last looked at.
     dropped: u64,
+    /// Sample rate of the last host block taken from the ring (the highest
+    /// rate accepted until the first block): what "a window of host audio"
+    /// is in samples.
+    host_rate: f32,
 }
 
 /// Sleep between polls when there is nothing to do.
@@ -550,10 +555,8 @@ impl Worker {
             .samples_dropped
             .load(std::sync::atomic::Ordering::Relaxed);
         let overflowed = std::mem::replace(&mut self.dropped, dropped) != dropped;
-        // Caught up: no window ready and less than a hop of host audio (at
-        // the highest rate we accept) waiting.
-        let hop = (self.analyzer.config().hop_seconds * f64::from(AnalysisConfig::MAX_HOST_RATE))
-            as usize;
+        // Caught up: no window ready and less than a hop of host audio waiting.
+        let hop = (self.analyzer.config().hop_seconds * f64::from(self.host_rate)) as usize;
         let caught_up = self.analyzer.ready() == 0 && output.backlog() <= hop;
         self.queueing = fast || (self.queueing && !caught_up && !overflowed);
         self.model.is_some()
@@ -578,6 +581,9 @@ impl Worker {
             let Some(info) = output.pop(&mut self.block) else {
                 break;
             };
+            if AnalysisConfig::accepts_host_rate(info.sample_rate) {
+                self.host_rate = info.sample_rate;
+            }
             self.analyzer.ingest(&info, &self.block);
             any = true;
         }
@@ -593,11 +599,9 @@ impl Worker {
 
     /// Live: drains the ring and analyses the newest ready window.
     fn step_live(&mut self, output: &mut CaptureOutput) -> bool {
-        // Behind by more than a window and a hop of host audio (at the
-        // highest rate we accept): let the oldest go.
+        // Behind by more than a window and a hop of host audio: let the oldest go.
         let cfg = self.analyzer.config();
-        let keep = ((cfg.window_seconds + cfg.hop_seconds)
-            * f64::from(AnalysisConfig::MAX_HOST_RATE)) as usize;
+        let keep = ((cfg.window_seconds + cfg.hop_seconds) * f64::from(self.host_rate)) as usize;
         output.discard_backlog(keep);
         let mut any = false;
         // Only what is there now: audio arriving meanwhile waits for the
@@ -609,6 +613,9 @@ impl Worker {
                 break;
             };
             left = left.saturating_sub(info.frames as usize);
+            if AnalysisConfig::accepts_host_rate(info.sample_rate) {
+                self.host_rate = info.sample_rate;
+            }
             self.analyzer.ingest(&info, &self.block);
             any = true;
         }
@@ -751,5 +758,43 @@ mod tests {
             stats.waited_ns.fetch_add(8_000_000, Ordering::Relaxed);
             assert!(pace.update(now));
         }
+    }
+
+    /// Live playback 20 s behind at 48 kHz: the worker lets all but a
+    /// window and a hop (4 s + 1 s by default) of the host's audio go,
+    /// measured at the host's own rate (not at the highest rate accepted,
+    /// which at 384 kHz would keep 40 s and never catch up).
+    #[test]
+    fn live_playback_keeps_a_window_and_a_hop_of_host_audio() {
+        let rate = 48_000.0_f32;
+        let (mut input, mut output) = crate::engine::capture::capture((25.0 * rate) as usize);
+        let block = vec![0.1_f32; 480];
+        let blocks = (20.0 * rate) as usize / block.len();
+        for i in 0..blocks {
+            input.push(&[&block[..]], (i * block.len()) as i64, rate, true);
+        }
+        let stats = output.stats().clone();
+        let mut w = Worker {
+            analyzer: Analyzer::new(AnalysisConfig::default(), 16_000),
+            model: None,
+            transcript: None,
+            shared: Arc::new(EngineShared::default()),
+            block: Vec::with_capacity(MAX_CHUNK),
+            pace: Pace::new(Instant::now(), &stats),
+            queueing: false,
+            dropped: 0,
+            host_rate: AnalysisConfig::MAX_HOST_RATE as f32,
+        };
+        // The first round learns the rate from the blocks it takes.
+        w.step_live(&mut output);
+        for i in blocks..2 * blocks {
+            input.push(&[&block[..]], (i * block.len()) as i64, rate, true);
+        }
+        let before = stats.samples_discarded.load(Ordering::Relaxed);
+        w.step_live(&mut output);
+        let discarded = stats.samples_discarded.load(Ordering::Relaxed) - before;
+        let cfg = AnalysisConfig::default();
+        let keep = ((cfg.window_seconds + cfg.hop_seconds) * f64::from(rate)) as u64;
+        assert_eq!(discarded, (blocks * block.len()) as u64 - keep);
     }
 }
