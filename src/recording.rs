@@ -28,7 +28,7 @@ use crate::audio::{
     decode_file, downmix_checked, resample_mono, AudioError, Gap, MonoStream, StreamResampler,
 };
 use crate::engine::{
-    analyze_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineAnalysis,
+    analyse_offline_with, predict_span, AnalysisConfig, EmotionPredictor, OfflineAnalysis,
     OfflineOptions, OfflineRun, PredictError, SpanReader, SpanRequest,
 };
 use crate::export::segments::plan_segments;
@@ -388,7 +388,7 @@ fn whole_file(
         gaps: &mono.gaps,
     })?;
     let speech = speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())?;
-    let analysis = analyze_offline_with(
+    let analysis = analyse_offline_with(
         &mono.samples,
         mono.sample_rate as f32,
         model,

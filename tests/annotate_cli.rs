@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use candle_core::Device;
 use emoscope::audio::load_mono;
-use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
+use emoscope::engine::{analyse_offline, load_predictor, AnalysisConfig};
 use emoscope::export::{Annotation, SegmentSource};
 use emoscope::transcript::{self, ReadOptions};
 
@@ -121,7 +121,7 @@ fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
         smoothing_seconds: 1.5,
         ..AnalysisConfig::default()
     };
-    let expected = analyze_offline(
+    let expected = analyse_offline(
         &mono,
         decoded.sample_rate as f32,
         m.as_mut(),
@@ -182,7 +182,7 @@ fn the_timeline_is_the_engines_offline_analysis_with_the_transcript() {
 }
 
 #[test]
-fn windows_over_a_longer_file_match_analyze_offline() {
+fn windows_over_a_longer_file_match_analyse_offline() {
     // The example three times (10.4 s): windows at 0..6 s.
     let model = model_dir("long", 0.5);
     let tmp = tempfile::tempdir().unwrap();
@@ -204,7 +204,7 @@ fn windows_over_a_longer_file_match_analyze_offline() {
         hop_seconds: 0.5,
         ..AnalysisConfig::default()
     };
-    let expected = analyze_offline(&long, 22_050.0, m.as_mut(), &cfg, None).unwrap();
+    let expected = analyse_offline(&long, 22_050.0, m.as_mut(), &cfg, None).unwrap();
     // floor((10.38 - 4) / 0.5) + 1 = 13 windows.
     assert_eq!(expected.len(), 13);
     assert_eq!(doc.timeline.len(), expected.len());

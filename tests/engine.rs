@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use emoscope::engine::{
-    analyze_offline, capture, AnalysisConfig, EmotionPredictor, Engine, Loader, ModelPredictor,
+    analyse_offline, capture, AnalysisConfig, EmotionPredictor, Engine, Loader, ModelPredictor,
     ModelState,
 };
 use emoscope::transcript::{Segment, Transcript};
@@ -61,7 +61,7 @@ fn streamed_equals_offline(dir: &Path) {
     .unwrap();
     let cfg = AnalysisConfig::default();
     let mut model = ModelPredictor::load(dir, &Device::Cpu).unwrap();
-    let offline = analyze_offline(&x, rate, &mut model, &cfg, Some(&transcript)).unwrap();
+    let offline = analyse_offline(&x, rate, &mut model, &cfg, Some(&transcript)).unwrap();
     // 9 s, 4 s windows every 1 s: windows starting at 0..=5 s.
     assert_eq!(offline.len(), 6);
 
@@ -267,21 +267,21 @@ fn a_clip_shorter_than_a_window_is_analysed_whole() {
     // At the model rate nothing is resampled, so the one window must be
     // exactly the model's reading of the whole clip.
     let x = signal(1.5, 16_000.0);
-    let offline = analyze_offline(&x, 16_000.0, &mut model, &cfg, None).unwrap();
+    let offline = analyse_offline(&x, 16_000.0, &mut model, &cfg, None).unwrap();
     assert_eq!(offline.len(), 1);
     let w = &offline[0];
     assert_eq!((w.reading.span.start, w.reading.span.end), (0.0, 1.5));
     assert_eq!(w.raw, model.predict(&x, "").unwrap());
     // From another rate the window still spans the clip.
     let y = signal(2.5, 44_100.0);
-    let offline = analyze_offline(&y, 44_100.0, &mut model, &cfg, None).unwrap();
+    let offline = analyse_offline(&y, 44_100.0, &mut model, &cfg, None).unwrap();
     assert_eq!(offline.len(), 1);
     let end = offline[0].reading.span.end;
     assert!((end - 2.5).abs() < 1e-3, "{end}");
     // A clip of exactly one window is one ordinary window, not two.
     let z = signal(4.0, 16_000.0);
     assert_eq!(
-        analyze_offline(&z, 16_000.0, &mut model, &cfg, None)
+        analyse_offline(&z, 16_000.0, &mut model, &cfg, None)
             .unwrap()
             .len(),
         1
@@ -297,7 +297,7 @@ fn overlapping_windows_reuse_conv_frames_where_the_encoder_allows() {
     let mut cached = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
     let cfg = AnalysisConfig::default();
     let x = signal(9.0, 16_000.0);
-    let offline = analyze_offline(&x, 16_000.0, &mut cached, &cfg, None).unwrap();
+    let offline = analyse_offline(&x, 16_000.0, &mut cached, &cfg, None).unwrap();
     assert_eq!(offline.len(), 6);
     let cache = cached.conv_cache();
     assert_eq!((cache.hits(), cache.misses()), (5, 1));
@@ -332,7 +332,7 @@ fn offline_analysis_reports_progress_window_by_window() {
     let audio = signal(20.0, 16_000.0);
     let mut heard = Vec::new();
     let mut progress = |t| heard.push(t);
-    let results = emoscope::engine::analyze_offline_with(
+    let results = emoscope::engine::analyse_offline_with(
         &audio,
         16_000.0,
         model.as_mut(),
@@ -362,10 +362,10 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
     let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
     let audio = signal(12.0, 16_000.0);
     let config = AnalysisConfig::default();
-    let all = analyze_offline(&audio, 16_000.0, model.as_mut(), &config, None).unwrap();
+    let all = analyse_offline(&audio, 16_000.0, model.as_mut(), &config, None).unwrap();
     assert_eq!(all.len(), 9);
     let speech = [Span::new(0.0, 3.0), Span::new(9.0, 12.0)];
-    let gated = emoscope::engine::analyze_offline_with(
+    let gated = emoscope::engine::analyse_offline_with(
         &audio,
         16_000.0,
         model.as_mut(),
@@ -394,7 +394,7 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
         assert_eq!(w, same);
     }
     // Nothing but silence: no reading at all.
-    let none = emoscope::engine::analyze_offline_with(
+    let none = emoscope::engine::analyse_offline_with(
         &audio,
         16_000.0,
         model.as_mut(),
@@ -411,12 +411,12 @@ fn speech_gated_offline_analysis_reads_only_windows_with_speech() {
 
 #[test]
 fn offline_analysis_of_an_unsupported_rate_is_an_error_not_an_empty_timeline() {
-    // 4 kHz is below the analyzer's 8 kHz: before, analyze_offline returned
+    // 4 kHz is below the analyser's 8 kHz: before, analyse_offline returned
     // no window and no error.
     let dir = model_dir("rate", 1.0);
     let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
     let audio = signal(6.0, 4_000.0);
-    let e = analyze_offline(
+    let e = analyse_offline(
         &audio,
         4_000.0,
         model.as_mut(),
@@ -433,11 +433,11 @@ fn offline_analysis_of_an_unsupported_rate_is_an_error_not_an_empty_timeline() {
 
 #[test]
 fn offline_run_in_blocks_equals_the_whole_signal() {
-    // 9.3 s at 44.1 kHz (the analyzer resamples), gated by speech at
+    // 9.3 s at 44.1 kHz (the analyser resamples), gated by speech at
     // 0..2 s and 8..9.3 s (the windows from 2, 3 and 4 s have none), pushed
-    // in blocks of many sizes (one sample, odd, several analyzer blocks):
+    // in blocks of many sizes (one sample, odd, several analyser blocks):
     // the same windows, readings and gaps as the whole signal at once (the
-    // blocks are re-cut into the analyzer's own).
+    // blocks are re-cut into the analyser's own).
     let dir = model_dir("stream", 1.0);
     let mut model = emoscope::engine::load_predictor(dir.path(), &Device::Cpu).unwrap();
     let rate = 44_100.0;
@@ -449,7 +449,7 @@ fn offline_run_in_blocks_equals_the_whole_signal() {
         ..Default::default()
     };
     let whole =
-        emoscope::engine::analyze_offline_with(&audio, rate, model.as_mut(), &config, options())
+        emoscope::engine::analyse_offline_with(&audio, rate, model.as_mut(), &config, options())
             .unwrap();
     assert!(!whole.windows.is_empty() && !whole.no_speech.is_empty());
     for block in [1usize, 1000, 4096 * 3 + 7] {

@@ -1,12 +1,12 @@
 //! `emoscope predict` end to end: the CLI's offline analysis of a file
-//! equals the library's `analyze_offline` on the same samples; a whole long
+//! equals the library's `analyse_offline` on the same samples; a whole long
 //! file is the length-weighted mean of its pieces; stdout that closes early
 //! or cannot be written ends the run cleanly.
 
 use std::process::Command;
 
 use candle_core::Device;
-use emoscope::engine::{analyze_offline, AnalysisConfig, ModelPredictor};
+use emoscope::engine::{analyse_offline, AnalysisConfig, ModelPredictor};
 
 mod common;
 use common::{model_dir, signal, write_wav};
@@ -45,7 +45,7 @@ fn predict_prints_the_offline_timeline() {
         smoothing_seconds: 1.5,
         ..AnalysisConfig::default()
     };
-    let expected = analyze_offline(&x, 44_100.0, &mut model, &cfg, None).unwrap();
+    let expected = analyse_offline(&x, 44_100.0, &mut model, &cfg, None).unwrap();
     // 6.5 s with 4 s windows every 1 s: windows at 0, 1, 2 s.
     assert_eq!(expected.len(), 3);
     assert_eq!(lines.len(), expected.len());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use emoscope::engine::{analyze_offline, load_predictor, EmotionPredictor};
+use emoscope::engine::{analyse_offline, load_predictor, EmotionPredictor};
 use emoscope::recording::{MonoRecording, TranscriptSource};
 use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
 use emoscope::Emotion;
@@ -185,7 +185,7 @@ pub fn run(args: Args) -> Result<()> {
             outln!("dominance {:>9.4}", avd.dominance);
         }
     } else {
-        let results = analyze_offline(
+        let results = analyse_offline(
             &mono.samples,
             mono.sample_rate as f32,
             model.as_mut(),

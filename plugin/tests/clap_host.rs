@@ -38,7 +38,7 @@ use common::bounce::{
     set_project_fields, speech,
 };
 use emoscope::cc::to_cc7;
-use emoscope::engine::{analyze_offline, load_predictor};
+use emoscope::engine::{analyse_offline, load_predictor};
 
 struct TestHost;
 
@@ -350,7 +350,7 @@ fn clap_host_passthrough_cc_and_state() {
         // The reference: the same analysis, offline, on the same mono signal
         // (L = R, so the plugin's down-mix is the signal itself).
         let windows =
-            analyze_offline(&signal, rate as f32, predictor.as_mut(), &analysis(), None).unwrap();
+            analyse_offline(&signal, rate as f32, predictor.as_mut(), &analysis(), None).unwrap();
         let range = predictor.output_range();
         let reference: Vec<[u8; 3]> = windows
             .iter()

@@ -20,12 +20,12 @@ pub use resample::{resample_mono, ResampleError, StreamResampler};
 /// The lowest sample rate a file may state: 8 kHz, the lowest rate speech is
 /// recorded at (telephony). A header below it is corrupt or not speech, and
 /// resampling it to the model's 16 kHz would multiply its length (a 227 KB
-/// file claiming 1 Hz would become 7 GB of samples). The engine's analyzer
-/// (`src/engine/analyzer.rs`) accepts the same range of host rates.
+/// file claiming 1 Hz would become 7 GB of samples). The engine's analyser
+/// (`src/engine/analyser.rs`) accepts the same range of host rates.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
 
 /// The highest sample rate a file may state: 384 kHz, the highest rate DAWs
-/// and audio interfaces commonly offer (and the engine's analyzer accepts).
+/// and audio interfaces commonly offer (and the engine's analyser accepts).
 pub const MAX_SAMPLE_RATE: u32 = 384_000;
 
 /// Why an audio file could not be turned into model input.

@@ -2,15 +2,15 @@
 //!
 //! Audio enters on the audio thread through [`capture::CaptureInput`]; the
 //! worker ([`worker::Engine`]) resamples it, cuts windows aligned to the host
-//! timeline ([`analyzer::Analyzer`]), runs an [`predictor::EmotionPredictor`]
+//! timeline ([`analyser::Analyser`]), runs an [`predictor::EmotionPredictor`]
 //! and publishes each window's [`Reading`](crate::Reading) to
 //! [`readout::EmotionReadout`] (lock-free, for meters and MIDI),
 //! [`timeline::EmotionTimeline`] (for exports) and
-//! [`status::EngineStatus`]. [`worker::analyze_offline`] runs the same
+//! [`status::EngineStatus`]. [`worker::analyse_offline`] runs the same
 //! analysis over a whole file, [`worker::OfflineRun`] over one streamed
 //! block by block, and [`spans::SpanReader`] reads segments as they stream past.
 
-pub mod analyzer;
+pub mod analyser;
 pub mod capture;
 pub mod predictor;
 pub mod readout;
@@ -20,7 +20,7 @@ pub mod status;
 pub mod timeline;
 pub mod worker;
 
-pub use analyzer::{AnalysisConfig, AnalyzerError, ConfigError, ConfigField};
+pub use analyser::{AnalyserError, AnalysisConfig, ConfigError, ConfigField};
 pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
 pub use predictor::{
     load_predictor, mean_of_pieces, predict_span, span_pieces, EmotionPredictor, ModelPredictor,
@@ -31,6 +31,6 @@ pub use spans::{SpanReader, SpanRequest};
 pub use status::{EngineStatus, ModelState};
 pub use timeline::{merge_entries, EmotionTimeline};
 pub use worker::{
-    analyze_offline, analyze_offline_with, Engine, EngineShared, Loader, OfflineAnalysis,
+    analyse_offline, analyse_offline_with, Engine, EngineShared, Loader, OfflineAnalysis,
     OfflineOptions, OfflineRun, WindowResult, MIN_SPEECH_IN_WINDOW,
 };

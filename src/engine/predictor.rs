@@ -30,9 +30,9 @@ pub enum PredictError {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     /// The audio could not be cut into windows (an unsupported sample rate,
-    /// a resampler failure): the analyzer's error.
+    /// a resampler failure): the analyser's error.
     #[error(transparent)]
-    Audio(super::analyzer::AnalyzerError),
+    Audio(super::analyser::AnalyserError),
     /// The model produced a value that is not a number (NaN or infinite):
     /// broken weights or an unstable layer. Never passed on as a reading.
     #[error("the model {model} produced a non-finite output (arousal {}, valence {}, dominance {}); its weights or inputs are broken", values.arousal, values.valence, values.dominance)]

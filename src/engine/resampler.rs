@@ -6,7 +6,7 @@
 //! runs agree exactly). The resampler's delay is trimmed from the start, so
 //! output sample `i` sits at `i / to` seconds after the first input sample.
 //! Failures are the runtime's [`ResampleError`] (rubato's error and both
-//! rates), which the [`super::analyzer::Analyzer`] keeps as its last error.
+//! rates), which the [`super::analyser::Analyser`] keeps as its last error.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{

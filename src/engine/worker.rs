@@ -1,11 +1,11 @@
 //! The background analysis thread and the offline driver.
 //!
 //! [`Engine::spawn`] starts a thread that owns the [`CaptureOutput`] and the
-//! model. It takes audio from the capture ring into the [`Analyzer`], runs
+//! model. It takes audio from the capture ring into the [`Analyser`], runs
 //! the model on ready windows, publishes each window's [`Reading`] to the
 //! [`EmotionReadout`] and the [`EmotionTimeline`], and takes commands (model
-//! swap, transcript, settings) over a channel. [`analyze_offline`] runs the
-//! same analyzer over a whole signal as fast as the model goes.
+//! swap, transcript, settings) over a channel. [`analyse_offline`] runs the
+//! same analyser over a whole signal as fast as the model goes.
 //!
 //! Which windows get analysed depends on how the host delivers audio:
 //!
@@ -26,7 +26,7 @@
 //!
 //! Dropping the [`Engine`] stops the worker; in the queued case it first
 //! analyses everything still queued, with the end of the audio treated as
-//! in [`analyze_offline`], so the timeline of a bounce is complete when the
+//! in [`analyse_offline`], so the timeline of a bounce is complete when the
 //! drop returns.
 
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::analyzer::{AnalysisConfig, Analyzer, Window};
+use super::analyser::{Analyser, AnalysisConfig, Window};
 use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
 use super::predictor::{EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
@@ -89,7 +89,7 @@ pub struct WindowResult {
 
 /// Runs the model on one window and returns the result (shared by the worker and offline mode).
 fn analyse(
-    analyzer: &mut Analyzer,
+    analyser: &mut Analyser,
     model: &mut dyn EmotionPredictor,
     transcript: Option<&Transcript>,
     w: Window,
@@ -98,7 +98,7 @@ fn analyse(
         .map(|t| t.text_between(w.start, w.end))
         .unwrap_or_default();
     let raw = model.predict(&w.samples, &text)?;
-    let emotion = analyzer.smooth(raw);
+    let emotion = analyser.smooth(raw);
     Ok(WindowResult {
         reading: Reading {
             span: Span::new(w.start, w.end),
@@ -115,7 +115,7 @@ fn analyse(
 /// with the same windowing as the live engine, without skipping anything;
 /// the end of the signal counts as followed by silence. A signal shorter
 /// than one window is analysed whole, as one window.
-pub fn analyze_offline(
+pub fn analyse_offline(
     samples: &[f32],
     rate: f32,
     model: &mut dyn EmotionPredictor,
@@ -126,7 +126,7 @@ pub fn analyze_offline(
         transcript,
         ..OfflineOptions::default()
     };
-    Ok(analyze_offline_with(samples, rate, model, config, options)?.windows)
+    Ok(analyse_offline_with(samples, rate, model, config, options)?.windows)
 }
 
 /// A window less than this share of which is speech (by the speech regions
@@ -134,7 +134,7 @@ pub fn analyze_offline(
 /// not run the model on it. A quarter: 1 s of a 4 s window.
 pub const MIN_SPEECH_IN_WINDOW: f64 = 0.25;
 
-/// Options of [`analyze_offline_with`].
+/// Options of [`analyse_offline_with`].
 #[derive(Default)]
 pub struct OfflineOptions<'a> {
     /// The transcript for the text branch.
@@ -150,7 +150,7 @@ pub struct OfflineOptions<'a> {
     pub progress: Option<&'a mut dyn FnMut(f64)>,
 }
 
-/// What [`analyze_offline_with`] found.
+/// What [`analyse_offline_with`] found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OfflineAnalysis {
     /// The analysed windows, in time order.
@@ -159,9 +159,9 @@ pub struct OfflineAnalysis {
     pub no_speech: Vec<Span>,
 }
 
-/// [`analyze_offline`] with speech gating and progress (see [`OfflineOptions`]).
+/// [`analyse_offline`] with speech gating and progress (see [`OfflineOptions`]).
 /// This is [`OfflineRun`] given the whole signal at once.
-pub fn analyze_offline_with(
+pub fn analyse_offline_with(
     samples: &[f32],
     rate: f32,
     model: &mut dyn EmotionPredictor,
@@ -173,18 +173,18 @@ pub fn analyze_offline_with(
     run.finish()
 }
 
-/// [`analyze_offline_with`] over a signal given block by block: a recording
+/// [`analyse_offline_with`] over a signal given block by block: a recording
 /// of any length analysed in the memory of one window. The blocks are cut
-/// into the same analyzer blocks as the whole signal would be, so the
-/// result equals [`analyze_offline_with`] of the whole signal, whatever the
+/// into the same analyser blocks as the whole signal would be, so the
+/// result equals [`analyse_offline_with`] of the whole signal, whatever the
 /// blocks pushed.
 pub struct OfflineRun<'a, 'm> {
-    analyzer: Analyzer,
+    analyser: Analyser,
     model: &'m mut dyn EmotionPredictor,
     options: OfflineOptions<'a>,
     rate: f32,
     out: OfflineAnalysis,
-    /// Samples not yet given to the analyzer (less than [`MAX_CHUNK`] between calls).
+    /// Samples not yet given to the analyser (less than [`MAX_CHUNK`] between calls).
     pending: Vec<f32>,
     /// Timeline position of `pending[0]`, samples.
     position: i64,
@@ -199,7 +199,7 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
         options: OfflineOptions<'a>,
     ) -> Self {
         Self {
-            analyzer: Analyzer::new(config.clone(), model.sample_rate()),
+            analyser: Analyser::new(config.clone(), model.sample_rate()),
             model,
             options,
             rate,
@@ -225,27 +225,27 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
 
     /// Analyses what is left (the end of the signal counts as followed by
     /// silence; a signal shorter than one window is one window) and returns
-    /// the analysis, or the analyzer's error.
+    /// the analysis, or the analyser's error.
     pub fn finish(mut self) -> Result<OfflineAnalysis, PredictError> {
         if !self.pending.is_empty() {
             self.ingest_pending()?;
         }
-        self.analyzer.finish();
+        self.analyser.finish();
         self.take_ready()?;
         if self.out.windows.is_empty() && self.out.no_speech.is_empty() {
-            if let Some(w) = self.analyzer.pop_short_run() {
+            if let Some(w) = self.analyser.pop_short_run() {
                 self.take(w)?;
             }
         }
-        // Offline, nothing is skipped silently: an error the analyzer met
+        // Offline, nothing is skipped silently: an error the analyser met
         // (which the live worker shows in its status line) fails the analysis.
-        if let Some(e) = self.analyzer.take_error() {
+        if let Some(e) = self.analyser.take_error() {
             return Err(PredictError::Audio(e));
         }
         Ok(self.out)
     }
 
-    /// Gives `pending` to the analyzer as one block and takes its windows.
+    /// Gives `pending` to the analyser as one block and takes its windows.
     fn ingest_pending(&mut self) -> Result<(), PredictError> {
         let info = BlockInfo {
             position: self.position,
@@ -254,14 +254,14 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
             playing: true,
             discontinuity: false,
         };
-        self.analyzer.ingest(&info, &self.pending);
+        self.analyser.ingest(&info, &self.pending);
         self.position += self.pending.len() as i64;
         self.pending.clear();
         self.take_ready()
     }
 
     fn take_ready(&mut self) -> Result<(), PredictError> {
-        while let Some(w) = self.analyzer.pop_window() {
+        while let Some(w) = self.analyser.pop_window() {
             self.take(w)?;
         }
         Ok(())
@@ -276,10 +276,10 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
             .speech
             .is_some_and(|regions| speech_in(regions, span) < enough)
         {
-            self.analyzer.restart_smoothing();
+            self.analyser.restart_smoothing();
             self.out.no_speech.push(span);
         } else {
-            let r = analyse(&mut self.analyzer, self.model, self.options.transcript, w)?;
+            let r = analyse(&mut self.analyser, self.model, self.options.transcript, w)?;
             self.out.windows.push(r);
         }
         if let Some(p) = self.options.progress.as_mut() {
@@ -319,7 +319,7 @@ impl Engine {
             .name("emoscope-analysis".into())
             .spawn(move || {
                 let mut w = Worker {
-                    analyzer: Analyzer::new(config, 16_000),
+                    analyser: Analyser::new(config, 16_000),
                     model: None,
                     transcript: None,
                     shared: worker_shared,
@@ -383,7 +383,7 @@ impl Drop for Engine {
 }
 
 struct Worker {
-    analyzer: Analyzer,
+    analyser: Analyser,
     model: Option<Box<dyn EmotionPredictor>>,
     transcript: Option<Arc<Transcript>>,
     shared: Arc<EngineShared>,
@@ -529,7 +529,7 @@ impl Worker {
                             t.error.clear();
                         });
                         status.set_output_range(model.output_range());
-                        self.analyzer.set_model_rate(model.sample_rate());
+                        self.analyser.set_model_rate(model.sample_rate());
                         self.model = Some(model);
                         status.set_state(ModelState::Loaded);
                     }
@@ -541,7 +541,7 @@ impl Worker {
                 }
             }
             Command::SetTranscript(t) => self.transcript = t,
-            Command::SetConfig(c) => self.analyzer.set_config(c),
+            Command::SetConfig(c) => self.analyser.set_config(c),
         }
     }
 
@@ -556,8 +556,8 @@ impl Worker {
             .load(std::sync::atomic::Ordering::Relaxed);
         let overflowed = std::mem::replace(&mut self.dropped, dropped) != dropped;
         // Caught up: no window ready and less than a hop of host audio waiting.
-        let hop = (self.analyzer.config().hop_seconds * f64::from(self.host_rate)) as usize;
-        let caught_up = self.analyzer.ready() == 0 && output.backlog() <= hop;
+        let hop = (self.analyser.config().hop_seconds * f64::from(self.host_rate)) as usize;
+        let caught_up = self.analyser.ready() == 0 && output.backlog() <= hop;
         self.queueing = fast || (self.queueing && !caught_up && !overflowed);
         self.model.is_some()
             && (self.queueing || output.stats().render_mode() == RenderMode::Offline)
@@ -577,18 +577,18 @@ impl Worker {
     /// analyses the oldest ready window.
     fn step_queued(&mut self, output: &mut CaptureOutput) -> bool {
         let mut any = false;
-        while self.analyzer.ready() == 0 {
+        while self.analyser.ready() == 0 {
             let Some(info) = output.pop(&mut self.block) else {
                 break;
             };
             if AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.host_rate = info.sample_rate;
             }
-            self.analyzer.ingest(&info, &self.block);
+            self.analyser.ingest(&info, &self.block);
             any = true;
         }
-        self.report_analyzer_error();
-        match self.analyzer.pop_window() {
+        self.report_analyser_error();
+        match self.analyser.pop_window() {
             Some(window) => {
                 self.analyse_window(window);
                 true
@@ -600,7 +600,7 @@ impl Worker {
     /// Live: drains the ring and analyses the newest ready window.
     fn step_live(&mut self, output: &mut CaptureOutput) -> bool {
         // Behind by more than a window and a hop of host audio: let the oldest go.
-        let cfg = self.analyzer.config();
+        let cfg = self.analyser.config();
         let keep = ((cfg.window_seconds + cfg.hop_seconds) * f64::from(self.host_rate)) as usize;
         output.discard_backlog(keep);
         let mut any = false;
@@ -616,26 +616,26 @@ impl Worker {
             if AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.host_rate = info.sample_rate;
             }
-            self.analyzer.ingest(&info, &self.block);
+            self.analyser.ingest(&info, &self.block);
             any = true;
         }
-        self.report_analyzer_error();
-        let ready = self.analyzer.ready();
+        self.report_analyser_error();
+        let ready = self.analyser.ready();
         if ready == 0 || self.model.is_none() {
             // Without a model, windows pile up; keep only what the next one needs.
             if self.model.is_none() {
-                self.analyzer.skip(ready);
+                self.analyser.skip(ready);
             }
             return any;
         }
         if ready > 1 {
-            let skipped = self.analyzer.skip(ready - 1);
+            let skipped = self.analyser.skip(ready - 1);
             self.shared
                 .status
                 .windows_dropped
                 .fetch_add(skipped as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        match self.analyzer.pop_window() {
+        match self.analyser.pop_window() {
             Some(window) => {
                 self.analyse_window(window);
                 true
@@ -645,7 +645,7 @@ impl Worker {
     }
 
     /// On stop: when queueing, analyses everything left in the ring and the
-    /// analyzer, the end of the audio treated as in [`analyze_offline`]
+    /// analyser, the end of the audio treated as in [`analyse_offline`]
     /// (the resampler's tail flushed as if silence followed). Live, the
     /// rest is let go as before.
     fn drain(&mut self, output: &mut CaptureOutput) {
@@ -653,15 +653,15 @@ impl Worker {
             return;
         }
         while self.step_queued(output) {}
-        self.analyzer.finish();
-        self.report_analyzer_error();
-        while let Some(window) = self.analyzer.pop_window() {
+        self.analyser.finish();
+        self.report_analyser_error();
+        while let Some(window) = self.analyser.pop_window() {
             self.analyse_window(window);
         }
     }
 
-    fn report_analyzer_error(&mut self) {
-        if let Some(e) = self.analyzer.take_error() {
+    fn report_analyser_error(&mut self) {
+        if let Some(e) = self.analyser.take_error() {
             self.shared.status.update_texts(|t| t.error = e.to_string());
         }
     }
@@ -671,10 +671,10 @@ impl Worker {
         let Some(model) = self.model.as_deref_mut() else {
             return;
         };
-        let hop = self.analyzer.config().hop_seconds;
+        let hop = self.analyser.config().hop_seconds;
         let t0 = Instant::now();
         match analyse(
-            &mut self.analyzer,
+            &mut self.analyser,
             model,
             self.transcript.as_deref(),
             window,
@@ -775,7 +775,7 @@ mod tests {
         }
         let stats = output.stats().clone();
         let mut w = Worker {
-            analyzer: Analyzer::new(AnalysisConfig::default(), 16_000),
+            analyser: Analyser::new(AnalysisConfig::default(), 16_000),
             model: None,
             transcript: None,
             shared: Arc::new(EngineShared::default()),

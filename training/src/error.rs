@@ -123,7 +123,7 @@ mod tests {
         let e = TrainError::from(StudentError::Run {
             audio: PathBuf::from("a.wav"),
             error: Box::new(PredictError::Audio(
-                emoscope::engine::AnalyzerError::HostRate { rate: 1.0 },
+                emoscope::engine::AnalyserError::HostRate { rate: 1.0 },
             )),
         });
         assert!(

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use emoscope::engine::{analyze_offline, load_predictor, AnalysisConfig};
+use emoscope::engine::{analyse_offline, load_predictor, AnalysisConfig};
 
 /// The analysis settings the host tests save with their projects: short
 /// windows, so a few seconds of speech give many readings.
@@ -94,7 +94,7 @@ pub fn exported_timeline(path: &Path) -> Vec<Window> {
 /// same mono signal with the same settings.
 pub fn offline_timeline(model: &Path, signal: &[f32], rate: f64) -> Vec<Window> {
     let mut predictor = load_predictor(model, &candle_core::Device::Cpu).unwrap();
-    analyze_offline(signal, rate as f32, predictor.as_mut(), &analysis(), None)
+    analyse_offline(signal, rate as f32, predictor.as_mut(), &analysis(), None)
         .unwrap()
         .iter()
         .map(|w| {
