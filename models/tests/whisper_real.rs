@@ -347,10 +347,21 @@ fn a_recording_longer_than_30_s_is_transcribed_window_after_window() {
     }
     let duration = samples.len() as f64 / 16_000.0;
     let start = Instant::now();
+    let mut done = Vec::new();
     let transcript = whisper
-        .transcribe(&samples, &TranscribeOptions::default())
+        .transcribe_with_progress(&samples, &TranscribeOptions::default(), &mut |t| {
+            done.push(t)
+        })
         .unwrap();
     eprintln!("{duration:.1} s transcribed in {:.2?}", start.elapsed());
+    // One report per window, moving forward, the last at the end (to the
+    // 10 ms mel frame).
+    eprintln!("progress: {done:?}");
+    assert!(
+        done.len() >= 2 && done.windows(2).all(|p| p[0] < p[1]),
+        "{done:?}"
+    );
+    assert!((done.last().unwrap() - duration).abs() < 0.01, "{done:?}");
     for s in &transcript.segments {
         eprintln!("[{:6.2} -> {:6.2}] {}", s.start, s.end, s.text);
     }

@@ -403,6 +403,17 @@ impl Whisper {
         samples: &[f32],
         opts: &TranscribeOptions,
     ) -> Result<Transcript, RunError> {
+        self.transcribe_with_progress(samples, opts, &mut |_| {})
+    }
+
+    /// [`Whisper::transcribe`], telling `progress` after each window how many
+    /// seconds of the recording are done (where the next window starts).
+    pub fn transcribe_with_progress(
+        &self,
+        samples: &[f32],
+        opts: &TranscribeOptions,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Transcript, RunError> {
         let _enter = self.transcribe_span.enter();
         let mel = self.mel.spectrogram(samples);
         let content_frames = mel.frames - N_FRAMES;
@@ -432,6 +443,7 @@ impl Whisper {
                         .is_some_and(|lp| result.avg_logprob > f64::from(lp));
                 if silent {
                     seek += segment_size;
+                    progress(seconds(seek.min(content_frames)));
                     continue;
                 }
             }
@@ -517,9 +529,15 @@ impl Whisper {
             if !opts.condition_on_previous_text || result.temperature > 0.5 {
                 prompt_reset_since = all_tokens.len();
             }
+            progress(seconds(seek.min(content_frames)));
         }
         Ok(Transcript { segments })
     }
+}
+
+/// Seconds at mel frame `frame`.
+fn seconds(frame: usize) -> f64 {
+    (frame * HOP_LENGTH) as f64 / SAMPLE_RATE as f64
 }
 
 fn argmax(logits: &[f32]) -> u32 {
