@@ -124,26 +124,24 @@ impl LogMel {
     /// The features of one 30 s window, as `WhisperFeatureExtractor` computes
     /// them: `samples` zero-padded or trimmed to 30 s, `[n_mels, 3000]`.
     pub fn window(&self, samples: &[f32]) -> Spectrogram {
-        let mut padded = samples[..samples.len().min(N_SAMPLES)].to_vec();
-        padded.resize(N_SAMPLES, 0.0);
-        self.log_mel(&padded)
+        self.log_mel(&samples[..samples.len().min(N_SAMPLES)], N_SAMPLES)
     }
 
     /// The features of a whole recording followed by 30 s of silence
     /// (openai-whisper's `log_mel_spectrogram(audio, padding=N_SAMPLES)`):
     /// `samples.len() / 160 + 3000` frames.
     pub fn spectrogram(&self, samples: &[f32]) -> Spectrogram {
-        let mut padded = samples.to_vec();
-        padded.resize(samples.len() + N_SAMPLES, 0.0);
-        self.log_mel(&padded)
+        self.log_mel(samples, samples.len() + N_SAMPLES)
     }
 
-    /// `len / 160` frames of `signal` (centred STFT, last frame dropped).
-    fn log_mel(&self, signal: &[f32]) -> Spectrogram {
+    /// `len / 160` frames of `signal` zero-padded to `len` samples (centred
+    /// STFT, last frame dropped). The padding is never materialised, so a
+    /// long recording is not copied.
+    fn log_mel(&self, signal: &[f32], len: usize) -> Spectrogram {
         let _enter = self.span.enter();
-        let frames = signal.len() / HOP_LENGTH;
+        let frames = len / HOP_LENGTH;
         let pad = N_FFT / 2;
-        let n = signal.len() as isize;
+        let n = len as isize;
         // Reflect padding (numpy's "reflect": the edge sample is not repeated).
         let at = |i: isize| -> f32 {
             let mut j = i - pad as isize;
@@ -153,7 +151,10 @@ impl LogMel {
             if j >= n {
                 j = 2 * (n - 1) - j;
             }
-            signal[j.clamp(0, n - 1) as usize]
+            signal
+                .get(j.clamp(0, n - 1) as usize)
+                .copied()
+                .unwrap_or(0.0)
         };
         let bins = N_FFT / 2 + 1;
         // Frame-major mel power, filled in parallel chunks of frames.
