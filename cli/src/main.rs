@@ -21,6 +21,7 @@ pub(crate) mod output;
 mod plot;
 mod predict;
 mod train;
+mod transcribe;
 mod window;
 
 use std::path::PathBuf;
@@ -107,6 +108,9 @@ enum Command {
     Models(models::Args),
     /// Draw an annotation (the JSON `annotate` writes) as PNG or SVG.
     Plot(plot::Args),
+    /// Speech to text with Whisper: openai-whisper JSON (with word times),
+    /// SubRip, WebVTT or Praat TextGrid, for files or folders.
+    Transcribe(transcribe::Args),
 }
 
 /// Parses the arguments, runs the verb, and turns errors into a message and
@@ -128,6 +132,7 @@ fn main() -> std::process::ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Models(args) => models::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Transcribe(args) => transcribe::run(args),
     };
     output::finish(result)
 }
