@@ -329,13 +329,15 @@ fn report(job: &Job, result: &Result<Transcribed>, took: Duration) {
     match result {
         Ok(done) => {
             use std::io::Write as _;
+            let n = done.transcript.segments.len();
             let _ = writeln!(
                 std::io::stdout().lock(),
-                "ok       {}  {:.2} s audio in {:.2} s, {} segments -> {}",
+                "ok       {}  {:.2} s audio in {:.2} s, {} segment{} -> {}",
                 job.input.display(),
                 done.duration,
                 took.as_secs_f64(),
-                done.transcript.segments.len(),
+                n,
+                if n == 1 { "" } else { "s" },
                 job.output.display()
             );
         }
