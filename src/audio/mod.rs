@@ -28,6 +28,20 @@ pub const MIN_SAMPLE_RATE: u32 = 8_000;
 /// and audio interfaces commonly offer (and the engine's analyser accepts).
 pub const MAX_SAMPLE_RATE: u32 = 384_000;
 
+/// Extensions of the audio files a folder search picks up (lower case): the
+/// containers and codecs the decoder is built with (WAV, FLAC, MP3, Ogg
+/// Vorbis, AIFF, MP4/M4A with AAC or ALAC).
+pub const AUDIO_EXTENSIONS: [&str; 11] = [
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "m4a", "mp4",
+];
+
+/// Whether `path` has one of [`AUDIO_EXTENSIONS`] (in any case).
+pub fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Why an audio file could not be turned into model input.
 ///
 /// Each message is complete on its own (it names the file and includes the

@@ -23,11 +23,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-
-/// Extensions of the audio files a directory search picks up (lower case).
-pub const AUDIO_EXTENSIONS: [&str; 9] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc",
-];
+use emoscope::audio::{is_audio, AUDIO_EXTENSIONS};
 
 /// One file to annotate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,13 +262,6 @@ fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Whether `path` has one of [`AUDIO_EXTENSIONS`].
-pub fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 /// The manifest's inputs; an unreadable manifest or a bad line is an input
 /// that fails (named `manifest:line`), so the other lines still run.
 fn read_manifest(path: &Path) -> Vec<Found> {
@@ -379,6 +368,36 @@ mod tests {
             .map(|j| j.stem.to_string_lossy().into_owned())
             .collect();
         assert_eq!(stems, ["a/x", "a/y.flac", "a/y.wav", "b"]);
+    }
+
+    /// A folder search finds every format the decoder reads, M4A/MP4 voice
+    /// memos and podcasts included (it once skipped them).
+    #[test]
+    fn directories_find_every_decoded_format() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("corpus");
+        std::fs::create_dir_all(&root).unwrap();
+        for ext in emoscope::audio::AUDIO_EXTENSIONS {
+            std::fs::write(root.join(format!("f.{ext}")), b"").unwrap();
+        }
+        std::fs::write(root.join("memo.M4A"), b"").unwrap();
+        let jobs = collect(
+            std::slice::from_ref(&root),
+            &[],
+            None,
+            &d.path().join("out"),
+        )
+        .unwrap();
+        let names: Vec<String> = jobs
+            .iter()
+            .map(|j| j.input.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            jobs.len(),
+            emoscope::audio::AUDIO_EXTENSIONS.len() + 1,
+            "{names:?}"
+        );
+        assert!(names.contains(&"f.m4a".to_owned()) && names.contains(&"memo.M4A".to_owned()));
     }
 
     #[test]

@@ -17,14 +17,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use emoscope::audio::{is_audio, AUDIO_EXTENSIONS};
 
 use super::format::OutputFormat;
-
-/// Extensions of the audio files a folder search picks up (lower case):
-/// what `emoscope::audio` decodes.
-pub const AUDIO_EXTENSIONS: [&str; 11] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "m4a", "mp4",
-];
 
 /// One file to transcribe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,13 +233,6 @@ fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> 
         }
     }
     Ok(())
-}
-
-/// Whether `path` has one of [`AUDIO_EXTENSIONS`].
-fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 #[cfg(test)]
