@@ -42,6 +42,29 @@ pub fn is_audio(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// Appends the audio files ([`is_audio`]) below `dir` to `out`, skipping
+/// hidden entries and not descending into the folder `skip` (an output
+/// folder inside the searched one, given as an absolute path).
+pub fn find_audio_files(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let ty = entry.file_type()?;
+        if ty.is_dir() || (ty.is_symlink() && path.is_dir()) {
+            if std::path::absolute(&path).is_ok_and(|d| d == skip) {
+                continue;
+            }
+            find_audio_files(&path, skip, out)?;
+        } else if is_audio(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
 /// Why an audio file could not be turned into model input.
 ///
 /// Each message is complete on its own (it names the file and includes the

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use emoscope::audio::{is_audio, AUDIO_EXTENSIONS};
+use emoscope::audio::{find_audio_files, AUDIO_EXTENSIONS};
 
 /// One file to annotate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub fn collect(
             }),
             Ok(meta) if meta.is_dir() => {
                 let mut files = Vec::new();
-                if let Err(e) = walk(input, &out_abs, &mut files) {
+                if let Err(e) = find_audio_files(input, &out_abs, &mut files) {
                     found.push(Found {
                         problem: Some(format!("searching the folder: {}", super::io_reason(&e))),
                         ..Found::new(input.clone(), None, name)
@@ -238,28 +238,6 @@ pub fn shard(jobs: Vec<Job>, shard: Option<Shard>) -> Vec<Job> {
             .map(|(_, j)| j)
             .collect(),
     }
-}
-
-/// Audio files below `dir`, not descending into `skip` (the output folder)
-/// when it is a subfolder.
-fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let ty = entry.file_type()?;
-        if ty.is_dir() || (ty.is_symlink() && path.is_dir()) {
-            if std::path::absolute(&path).is_ok_and(|d| d == skip) {
-                continue;
-            }
-            walk(&path, skip, out)?;
-        } else if is_audio(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// The manifest's inputs; an unreadable manifest or a bad line is an input

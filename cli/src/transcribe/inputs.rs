@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use emoscope::audio::{is_audio, AUDIO_EXTENSIONS};
+use emoscope::audio::{find_audio_files, AUDIO_EXTENSIONS};
 
 use super::format::OutputFormat;
 
@@ -133,7 +133,7 @@ fn find(inputs: &[PathBuf], out: &Path) -> Vec<Found> {
         let name = PathBuf::from(input.file_name().unwrap_or(input.as_os_str()));
         if input.is_dir() {
             let mut files = Vec::new();
-            if let Err(e) = walk(input, &out_abs, &mut files) {
+            if let Err(e) = find_audio_files(input, &out_abs, &mut files) {
                 found.push(Found {
                     input: input.clone(),
                     rel: name,
@@ -213,26 +213,6 @@ fn unique_names(found: &[Found]) -> Vec<PathBuf> {
         names.push(name);
     }
     names
-}
-
-/// Audio files below `dir`, not descending into `skip` (the output folder).
-fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            if std::path::absolute(&path).is_ok_and(|d| d == skip) {
-                continue;
-            }
-            walk(&path, skip, out)?;
-        } else if is_audio(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
