@@ -88,6 +88,33 @@ impl SpeechDetector {
         Ok(self.regions.finish())
     }
 
+    /// The regions closed since the last call, seconds from the first
+    /// sample pushed (live use: each region as soon as the pause after it
+    /// is long enough to close it).
+    pub fn take_closed(&mut self) -> Vec<Span> {
+        std::mem::take(&mut self.regions.regions)
+    }
+
+    /// The region still open, from its first speech frame to the end of its
+    /// last one, if speech has started and not yet closed.
+    pub fn open_region(&self) -> Option<Span> {
+        self.regions.open_span()
+    }
+
+    /// Seconds of audio scored so far (whole frames).
+    pub fn scored_seconds(&self) -> f64 {
+        self.regions.next as f64 * self.regions.frame_seconds
+    }
+
+    /// Closes the open region now, at the end of its last speech frame, as
+    /// if a long pause had come (live use: a region is cut at a bounded
+    /// length); speech that goes on opens a new one.
+    pub fn cut(&mut self) {
+        if let Some(region) = self.regions.open.take() {
+            self.regions.close(region);
+        }
+    }
+
     fn score_whole_frames(&mut self) {
         let whole = self.pending.len() / VAD_FRAME * VAD_FRAME;
         for chunk in self.pending[..whole].chunks_exact(VAD_FRAME) {
@@ -156,10 +183,20 @@ impl RegionBuilder {
     pub fn push(&mut self, score: f32) {
         let i = self.next;
         self.next += 1;
+        let gap_frames = self.config.hangover / self.frame_seconds;
         if score < self.config.threshold {
+            // Once the pause reaches the hangover no later speech frame can
+            // bridge it (that needs `j - last - 1 < gap_frames` with
+            // `j > i`): close the region now, so a live caller sees it
+            // without waiting for the next speech.
+            if let Some((first, last)) = self.open {
+                if ((i - last) as f64) >= gap_frames {
+                    self.open = None;
+                    self.close((first, last));
+                }
+            }
             return;
         }
-        let gap_frames = self.config.hangover / self.frame_seconds;
         self.open = Some(match self.open {
             // The pause since the last speech frame is (i - last - 1) frames.
             Some((first, last)) if ((i - last - 1) as f64) < gap_frames => (first, i),
@@ -169,6 +206,16 @@ impl RegionBuilder {
             }
             None => (i, i),
         });
+    }
+
+    /// The open region, if any.
+    fn open_span(&self) -> Option<Span> {
+        self.open.map(|(first, last)| {
+            Span::new(
+                first as f64 * self.frame_seconds,
+                (last + 1) as f64 * self.frame_seconds,
+            )
+        })
     }
 
     /// The regions, the open one closed.
@@ -202,6 +249,55 @@ mod tests {
             hangover: 0.1,
             min_speech: 0.05,
         }
+    }
+
+    /// The streamed detector hands each region out once the pause after it
+    /// reaches the hangover, the same regions as the whole-signal rule.
+    #[test]
+    fn regions_close_as_soon_as_the_pause_is_long_enough() {
+        let cfg = cfg();
+        // Hangover 0.1 s = 6.25 frames: the region of frames 2..=5 closes
+        // at the first silent frame i with i - 5 >= 6.25, frame 12.
+        let mut b = RegionBuilder::new(F, &cfg);
+        let mut s = vec![0.0f32; 40];
+        for i in (2..=5).chain(20..=29) {
+            s[i] = 0.9;
+        }
+        let mut closed_at = Vec::new();
+        for (i, &x) in s.iter().enumerate() {
+            b.push(x);
+            if !b.regions.is_empty() {
+                closed_at.push(i);
+                b.regions.clear();
+            }
+        }
+        assert_eq!(closed_at, vec![12, 36]);
+        assert!(b.finish().is_empty());
+    }
+
+    /// `cut` ends the open region at its last speech frame and the speech
+    /// that follows opens a new one.
+    #[test]
+    fn cutting_splits_a_long_region() {
+        let mut d = SpeechDetector::new(16_000, &VadConfig::default()).unwrap();
+        d.regions = RegionBuilder::new(F, &cfg());
+        for _ in 0..10 {
+            d.regions.push(0.9);
+        }
+        let open = d.open_region().unwrap();
+        assert!((open.start - 0.0).abs() < 1e-12 && (open.end - 0.160).abs() < 1e-12);
+        d.cut();
+        assert!(d.open_region().is_none());
+        for _ in 0..5 {
+            d.regions.push(0.9);
+        }
+        let closed = d.take_closed();
+        assert_eq!(closed.len(), 1);
+        assert!((closed[0].end - 0.160).abs() < 1e-12);
+        let open = d.open_region().unwrap();
+        assert!((open.start - 0.160).abs() < 1e-12 && (open.end - 0.240).abs() < 1e-12);
+        // 15 frames pushed.
+        assert!((d.scored_seconds() - 15.0 * F).abs() < 1e-12);
     }
 
     #[test]

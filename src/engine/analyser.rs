@@ -196,6 +196,8 @@ pub struct Window {
 
 /// A contiguous run of host audio being analysed.
 struct Run {
+    /// Counts runs, so a consumer of [`Analyser::fresh`] sees where one ends.
+    id: u64,
     host_rate: f32,
     playing: bool,
     /// Host position expected for the next block.
@@ -208,6 +210,21 @@ struct Run {
     buf_offset: usize,
     /// Index of the next window of this run.
     next_window: usize,
+    /// Index into `buf` of the first sample the last `ingest` or `finish` added.
+    fresh_from: usize,
+}
+
+/// The model-rate audio the last [`Analyser::ingest`] (or
+/// [`Analyser::finish`]) added, with where it sits on the host timeline:
+/// what the speech recogniser listens to.
+#[derive(Debug, Clone, Copy)]
+pub struct Fresh<'a> {
+    /// The run it belongs to (a new value: the audio does not continue the last).
+    pub run: u64,
+    /// Host timeline seconds of `samples[0]`.
+    pub start: f64,
+    /// Mono samples at the model rate.
+    pub samples: &'a [f32],
 }
 
 /// Transport-aware windowing at the model rate.
@@ -219,6 +236,8 @@ pub struct Analyser {
     ema: Option<Emotion>,
     /// Why the last block was refused (a rate the resampler cannot handle).
     last_error: Option<AnalyserError>,
+    /// Runs started so far.
+    runs: u64,
 }
 
 impl Analyser {
@@ -230,6 +249,7 @@ impl Analyser {
             run: None,
             ema: None,
             last_error: None,
+            runs: 0,
         }
     }
 
@@ -300,7 +320,10 @@ impl Analyser {
                         return;
                     }
                 };
+            self.runs += 1;
             self.run = Some(Run {
+                id: self.runs,
+                fresh_from: 0,
                 host_rate: info.sample_rate,
                 playing: info.playing,
                 next_position: info.position,
@@ -312,6 +335,7 @@ impl Analyser {
             });
         }
         let Some(run) = self.run.as_mut() else { return };
+        run.fresh_from = run.buf.len();
         run.next_position += samples.len() as i64;
         if let Err(e) = run.resampler.process(samples, &mut run.buf) {
             self.last_error = Some(e.into());
@@ -323,10 +347,33 @@ impl Analyser {
     /// silence followed, so the last windows of a file become complete.
     pub fn finish(&mut self) {
         if let Some(run) = self.run.as_mut() {
+            run.fresh_from = run.buf.len();
             if let Err(e) = run.resampler.finish(&mut run.buf) {
                 self.last_error = Some(e.into());
             }
         }
+    }
+
+    /// The run in progress, if any (see [`Fresh::run`]).
+    pub fn run_id(&self) -> Option<u64> {
+        self.run.as_ref().map(|r| r.id)
+    }
+
+    /// The model rate.
+    pub fn model_rate(&self) -> u32 {
+        self.model_rate
+    }
+
+    /// What the last [`Self::ingest`] or [`Self::finish`] added; valid until
+    /// the next window is taken or skipped.
+    pub fn fresh(&self) -> Option<Fresh<'_>> {
+        let r = self.run.as_ref()?;
+        let from = r.fresh_from.min(r.buf.len());
+        Some(Fresh {
+            run: r.id,
+            start: r.origin + (r.buf_offset + from) as f64 / self.model_rate as f64,
+            samples: &r.buf[from..],
+        })
     }
 
     /// Complete windows waiting to be analysed.
@@ -399,6 +446,7 @@ impl Analyser {
                 let n = (keep_from - r.buf_offset).min(r.buf.len());
                 r.buf.drain(..n);
                 r.buf_offset += n;
+                r.fresh_from = r.fresh_from.saturating_sub(n);
             }
         }
     }
@@ -408,10 +456,17 @@ impl Analyser {
         self.ema = None;
     }
 
-    /// Applies the configured smoothing to a new raw value (per run).
-    pub fn smooth(&mut self, raw: Emotion) -> Emotion {
+    /// The smoothed value the next window will be smoothed from (`None`
+    /// at the start of a run).
+    pub fn smoothing_state(&self) -> Option<Emotion> {
+        self.ema
+    }
+
+    /// `raw` smoothed from `before` (a [`Self::smoothing_state`]), without
+    /// changing the state: a window scored again keeps its place in the run.
+    pub fn smooth_from(&self, before: Option<Emotion>, raw: Emotion) -> Emotion {
         let tau = self.config.smoothing_seconds;
-        let out = match (self.ema, tau > 0.0) {
+        match (before, tau > 0.0) {
             (Some(prev), true) => {
                 // Exponential moving average sampled once per hop:
                 // alpha = 1 - exp(-hop / tau).
@@ -419,7 +474,12 @@ impl Analyser {
                 prev.zip_with(raw, |p, r| p + alpha * (r - p))
             }
             _ => raw,
-        };
+        }
+    }
+
+    /// Applies the configured smoothing to a new raw value (per run).
+    pub fn smooth(&mut self, raw: Emotion) -> Emotion {
+        let out = self.smooth_from(self.ema, raw);
         self.ema = Some(out);
         out
     }

@@ -11,6 +11,7 @@
 //! block by block, and [`spans::SpanReader`] reads segments as they stream past.
 
 pub mod analyser;
+pub mod asr;
 pub mod capture;
 pub mod predictor;
 pub mod readout;
@@ -21,6 +22,7 @@ pub mod timeline;
 pub mod worker;
 
 pub use analyser::{AnalyserError, AnalysisConfig, ConfigError, ConfigField};
+pub use asr::{AsrSettings, AsrState, AsrStatus, RecognisedTranscript};
 pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
 pub use predictor::{
     load_predictor, mean_of_pieces, predict_span, span_pieces, EmotionPredictor, ModelPredictor,

@@ -36,6 +36,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::analyser::{Analyser, AnalysisConfig, Window};
+use super::asr::{
+    AsrLink, AsrLoader, AsrSettings, AsrStatus, Chunk, Listener, Recognised, RecognisedTranscript,
+    WhisperTranscriber, HISTORY_SECONDS,
+};
 use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
 use super::predictor::{EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
@@ -59,6 +63,10 @@ pub struct EngineShared {
     /// The capture path's counters (samples dropped or discarded, NaN/Inf replaced),
     /// so the status line can show them next to the worker's.
     pub capture: Arc<CaptureStats>,
+    /// The speech recogniser's state, counters and latencies.
+    pub asr: Arc<AsrStatus>,
+    /// What the speech recogniser has heard so far (host timeline seconds).
+    pub recognised: RecognisedTranscript,
 }
 
 /// Requests to the worker.
@@ -66,6 +74,8 @@ enum Command {
     LoadModel(PathBuf),
     SetTranscript(Option<Arc<Transcript>>),
     SetConfig(AnalysisConfig),
+    SetAsr(AsrSettings),
+    ClearRecognised,
 }
 
 /// A running engine: the worker thread and the handles to talk to it.
@@ -297,11 +307,27 @@ fn speech_in(regions: &[Span], span: Span) -> f64 {
 impl Engine {
     /// Starts the worker. `model` is the directory to load first (if any);
     /// `loader` turns a directory into a predictor (it runs on the worker).
+    /// Speech recognition stays off until [`Engine::set_asr`] turns it on;
+    /// it then loads Whisper ([`WhisperTranscriber`]).
     pub fn spawn(
+        output: CaptureOutput,
+        loader: Loader,
+        model: Option<PathBuf>,
+        config: AnalysisConfig,
+    ) -> Self {
+        let asr: AsrLoader = Box::new(|s: &AsrSettings| {
+            WhisperTranscriber::load(s).map(|t| Box::new(t) as Box<dyn super::asr::Transcribe>)
+        });
+        Self::spawn_with_asr(output, loader, model, config, asr)
+    }
+
+    /// [`Engine::spawn`] with another way to load the speech recogniser.
+    pub fn spawn_with_asr(
         mut output: CaptureOutput,
         mut loader: Loader,
         model: Option<PathBuf>,
         config: AnalysisConfig,
+        asr_loader: AsrLoader,
     ) -> Self {
         let shared = Arc::new(EngineShared {
             capture: output.stats().clone(),
@@ -322,6 +348,7 @@ impl Engine {
                     analyser: Analyser::new(config, 16_000),
                     model: None,
                     transcript: None,
+                    asr: Listener::new(asr_loader),
                     shared: worker_shared,
                     block: Vec::with_capacity(MAX_CHUNK),
                     pace,
@@ -360,6 +387,18 @@ impl Engine {
         self.send(Command::SetConfig(config));
     }
 
+    /// Turns speech recognition on or off, or changes its model or
+    /// language. While a transcript file is set ([`Engine::set_transcript`])
+    /// the recogniser is not fed: the file's words are used.
+    pub fn set_asr(&self, settings: AsrSettings) {
+        self.send(Command::SetAsr(settings));
+    }
+
+    /// Forgets what the recogniser has heard (a new take, a cleared history).
+    pub fn clear_recognised(&self) {
+        self.send(Command::ClearRecognised);
+    }
+
     fn send(&self, c: Command) {
         if let Some(tx) = &self.commands {
             let _ = tx.send(c);
@@ -385,7 +424,10 @@ impl Drop for Engine {
 struct Worker {
     analyser: Analyser,
     model: Option<Box<dyn EmotionPredictor>>,
+    /// The transcript file's words, when one is set.
     transcript: Option<Arc<Transcript>>,
+    /// Speech recognition: the recogniser, its words and the windows they may re-score.
+    asr: Listener,
     shared: Arc<EngineShared>,
     block: Vec<f32>,
     pace: Pace,
@@ -540,8 +582,21 @@ impl Worker {
                     }
                 }
             }
-            Command::SetTranscript(t) => self.transcript = t,
-            Command::SetConfig(c) => self.analyser.set_config(c),
+            Command::SetTranscript(t) => {
+                if t.is_some() {
+                    self.asr.end_run();
+                }
+                self.transcript = t;
+            }
+            Command::SetConfig(c) => {
+                self.analyser.set_config(c);
+                self.asr.history.clear();
+            }
+            Command::SetAsr(settings) => self.asr.configure(settings, &self.shared),
+            Command::ClearRecognised => {
+                self.asr.recognised = Arc::new(Transcript::default());
+                self.shared.recognised.publish(self.asr.recognised.clone());
+            }
         }
     }
 
@@ -576,6 +631,8 @@ impl Worker {
     /// Queued: takes audio from the ring only until a window is ready, and
     /// analyses the oldest ready window.
     fn step_queued(&mut self, output: &mut CaptureOutput) -> bool {
+        let queued_mode = true;
+        self.take_words();
         let mut any = false;
         while self.analyser.ready() == 0 {
             let Some(info) = output.pop(&mut self.block) else {
@@ -584,7 +641,7 @@ impl Worker {
             if AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.host_rate = info.sample_rate;
             }
-            self.analyser.ingest(&info, &self.block);
+            self.ingest(&info, queued_mode);
             any = true;
         }
         self.report_analyser_error();
@@ -599,6 +656,8 @@ impl Worker {
 
     /// Live: drains the ring and analyses the newest ready window.
     fn step_live(&mut self, output: &mut CaptureOutput) -> bool {
+        let queued_mode = false;
+        self.take_words();
         // Behind by more than a window and a hop of host audio: let the oldest go.
         let cfg = self.analyser.config();
         let keep = ((cfg.window_seconds + cfg.hop_seconds) * f64::from(self.host_rate)) as usize;
@@ -616,7 +675,7 @@ impl Worker {
             if AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.host_rate = info.sample_rate;
             }
-            self.analyser.ingest(&info, &self.block);
+            self.ingest(&info, queued_mode);
             any = true;
         }
         self.report_analyser_error();
@@ -654,9 +713,142 @@ impl Worker {
         }
         while self.step_queued(output) {}
         self.analyser.finish();
+        self.forward_fresh(true);
         self.report_analyser_error();
         while let Some(window) = self.analyser.pop_window() {
             self.analyse_window(window);
+        }
+        // The recogniser hears the rest, and every word it finds re-scores
+        // its windows before the drop returns: a bounce's timeline is complete.
+        if let Some(link) = self.asr.link.as_mut() {
+            link.close();
+        }
+        while let Some(r) = self.asr.link.as_ref().and_then(AsrLink::recv_until_done) {
+            self.words_arrived(r);
+        }
+    }
+
+    /// Takes one host block into the analyser and hands the audio it added
+    /// to the recogniser (`wait`: for room in its queue, when queueing).
+    fn ingest(&mut self, info: &BlockInfo, wait: bool) {
+        self.analyser.ingest(info, &self.block);
+        self.forward_fresh(wait);
+    }
+
+    /// Hands the analyser's newest audio to the recogniser and keeps it for
+    /// re-scoring; a run that ended ends the recogniser's region too.
+    fn forward_fresh(&mut self, wait: bool) {
+        let run = self.analyser.run_id();
+        if run != self.asr.run {
+            if self.asr.run.is_some() {
+                self.asr.end_run();
+            }
+            self.asr.run = run;
+            self.asr.history.clear();
+        }
+        let Some(fresh) = self.analyser.fresh() else {
+            return;
+        };
+        if fresh.samples.is_empty() {
+            return;
+        }
+        let rate = self.analyser.model_rate();
+        let keep = self.analyser.config().window_seconds + HISTORY_SECONDS;
+        self.asr.history.push(&fresh, rate, keep);
+        if self.transcript.is_some() {
+            return;
+        }
+        if let Some(link) = self.asr.link.as_ref().filter(|l| l.listening()) {
+            link.send_audio(
+                Chunk {
+                    run: fresh.run,
+                    start: fresh.start,
+                    rate,
+                    samples: fresh.samples.to_vec(),
+                    arrived: Instant::now(),
+                },
+                wait,
+            );
+        }
+    }
+
+    /// Takes every region's words the recogniser has sent.
+    fn take_words(&mut self) {
+        while let Some(r) = self.asr.link.as_ref().and_then(AsrLink::try_recv) {
+            self.words_arrived(r);
+        }
+    }
+
+    /// A region's words: into the live transcript (published), then every
+    /// window analysed over the region whose text changed is scored again
+    /// with its new text and replaces its reading in the timeline.
+    fn words_arrived(&mut self, r: Recognised) {
+        let live = Arc::make_mut(&mut self.asr.recognised);
+        if let Err(e) = live.replace_between(r.region.start, r.region.end, r.segments) {
+            self.shared
+                .asr
+                .record_error(format!("recognised words out of order: {e}"));
+            return;
+        }
+        self.shared.recognised.publish(self.asr.recognised.clone());
+        if self.transcript.is_none() {
+            self.rescore(r.region);
+        }
+        self.shared
+            .asr
+            .record_latency(r.ended_at.elapsed().as_secs_f64());
+    }
+
+    /// Scores again the analysed windows overlapping `region` whose text changed.
+    fn rescore(&mut self, region: Span) {
+        let Some(model) = self.model.as_deref_mut() else {
+            return;
+        };
+        let hop = self.analyser.config().hop_seconds;
+        let rate = self.analyser.model_rate();
+        let Listener {
+            history,
+            recognised,
+            ..
+        } = &mut self.asr;
+        for i in 0..history.windows.len() {
+            let a = &history.windows[i];
+            if a.span.overlap(region) <= 0.0 {
+                continue;
+            }
+            let text = recognised.text_between(a.span.start, a.span.end);
+            if text == a.text {
+                continue;
+            }
+            let Some(samples) = history.samples(a.span, rate) else {
+                continue;
+            };
+            let raw = match model.predict(&samples, &text) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    self.shared
+                        .status
+                        .update_texts(|t| t.error = format!("analysis failed: {e}"));
+                    return;
+                }
+            };
+            let a = &mut history.windows[i];
+            let emotion = self.analyser.smooth_from(a.before, raw);
+            a.text.clone_from(&text);
+            self.shared.timeline.insert(
+                Reading {
+                    span: a.span,
+                    emotion,
+                    text,
+                    model_id: model.id().to_owned(),
+                    out_of_range: !model.output_range().covers(&emotion),
+                },
+                hop / 2.0,
+            );
+            self.shared
+                .asr
+                .windows_rescored
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -673,13 +865,16 @@ impl Worker {
         };
         let hop = self.analyser.config().hop_seconds;
         let t0 = Instant::now();
-        match analyse(
-            &mut self.analyser,
-            model,
-            self.transcript.as_deref(),
-            window,
-        ) {
+        let before = self.analyser.smoothing_state();
+        let transcript = match &self.transcript {
+            Some(t) => Some(&**t),
+            None => Some(&*self.asr.recognised),
+        };
+        match analyse(&mut self.analyser, model, transcript, window) {
             Ok(r) => {
+                self.asr
+                    .history
+                    .analysed(r.reading.span, before, r.reading.text.clone());
                 self.shared.readout.publish(&r.reading);
                 self.shared.timeline.insert(r.reading, hop / 2.0);
                 let status = &self.shared.status;
@@ -778,6 +973,7 @@ mod tests {
             analyser: Analyser::new(AnalysisConfig::default(), 16_000),
             model: None,
             transcript: None,
+            asr: Listener::new(Box::new(|_| Err("no recogniser in this test".into()))),
             shared: Arc::new(EngineShared::default()),
             block: Vec::with_capacity(MAX_CHUNK),
             pace: Pace::new(Instant::now(), &stats),

@@ -124,6 +124,60 @@ impl Transcript {
         })
     }
 
+    /// Replaces what the transcript says about `[start, end)` of the host
+    /// timeline with `segments` (host timeline seconds): the segments whose
+    /// middle lies in the span go, the new ones come in, in time order. A
+    /// live transcript grows this way, region by region, and a region heard
+    /// again (a loop, a replay) replaces its earlier text.
+    pub fn replace_between(
+        &mut self,
+        start: f64,
+        end: f64,
+        segments: Vec<Segment>,
+    ) -> Result<(), TranscriptError> {
+        let shifted: Vec<Segment> = segments
+            .into_iter()
+            .map(|mut s| {
+                s.start -= self.offset;
+                s.end -= self.offset;
+                for w in &mut s.words {
+                    w.start -= self.offset;
+                    w.end -= self.offset;
+                }
+                s
+            })
+            .collect();
+        let new = Self::new(shifted)?.segments;
+        let (start, end) = (start - self.offset, end - self.offset);
+        let inside = |s: &Segment| {
+            let mid = 0.5 * (s.start + s.end);
+            mid >= start && mid < end
+        };
+        let located = !self.origins.is_empty();
+        let mut kept: Vec<(Segment, Option<Location>)> = std::mem::take(&mut self.segments)
+            .into_iter()
+            .zip(
+                std::mem::take(&mut self.origins)
+                    .into_iter()
+                    .map(Some)
+                    .chain(std::iter::repeat(None)),
+            )
+            .filter(|(s, _)| !inside(s))
+            .collect();
+        kept.extend(new.into_iter().map(|s| {
+            let at = Location::Key(format!("recognised at {:.2} s", s.start));
+            (s, Some(at))
+        }));
+        kept.sort_by(|a, b| a.0.start.total_cmp(&b.0.start));
+        for (s, origin) in kept {
+            self.segments.push(s);
+            if located {
+                self.origins.extend(origin);
+            }
+        }
+        Ok(())
+    }
+
     /// Like [`Transcript::new`], remembering where each segment came from.
     fn located(segments: Vec<(Segment, Location)>) -> Result<Self, TranscriptError> {
         let (segments, origins): (Vec<Segment>, Vec<Location>) = segments.into_iter().unzip();
@@ -313,6 +367,32 @@ mod tests {
                 .join(" "),
             words,
         }
+    }
+
+    /// A live transcript grows region by region; a region heard again
+    /// replaces its earlier text and leaves the rest; times are host
+    /// timeline seconds whatever the offset.
+    #[test]
+    fn replacing_a_region_keeps_the_rest_in_order() {
+        let mut t = Transcript::default().with_offset(10.0);
+        t.replace_between(12.0, 14.0, vec![worded(12.0, &["hello", "there"])])
+            .unwrap();
+        t.replace_between(20.0, 21.0, vec![worded(20.0, &["later"])])
+            .unwrap();
+        t.replace_between(15.0, 16.0, vec![worded(15.0, &["between"])])
+            .unwrap();
+        assert_eq!(t.text_between(0.0, 100.0), "hello there between later");
+        // Heard again (a loop): the new words replace the old ones there.
+        t.replace_between(12.0, 14.0, vec![worded(12.0, &["hello", "again"])])
+            .unwrap();
+        assert_eq!(t.text_between(0.0, 100.0), "hello again between later");
+        assert_eq!(t.text_between(12.6, 13.0), "again");
+        // Nothing recognised in a region clears it.
+        t.replace_between(20.0, 21.0, Vec::new()).unwrap();
+        assert_eq!(t.text_between(0.0, 100.0), "hello again between");
+        assert!(t
+            .replace_between(30.0, 31.0, vec![seg(31.0, 30.0, "bad")])
+            .is_err());
     }
 
     #[test]
