@@ -481,6 +481,8 @@ impl Listener {
 /// A window as analysed, kept for re-scoring.
 #[derive(Debug, Clone)]
 pub(crate) struct Analysed {
+    /// The analyser run it belongs to.
+    pub run: u64,
     pub span: Span,
     /// The smoothing state before it.
     pub before: Option<crate::reading::Emotion>,
@@ -488,14 +490,23 @@ pub(crate) struct Analysed {
     pub text: String,
 }
 
-/// The current run's recent model-rate audio and analysed windows.
-#[derive(Debug, Default)]
-pub(crate) struct History {
-    /// Host timeline seconds of the first sample ever pushed since the last clear.
+/// The recent model-rate audio of one analyser run.
+#[derive(Debug)]
+struct RunAudio {
+    run: u64,
+    /// Host timeline seconds of the run's first sample held at any time.
     base: f64,
-    /// Samples dropped from the front since then.
+    /// Samples dropped from the front since.
     dropped: usize,
     audio: VecDeque<f32>,
+}
+
+/// The recent model-rate audio and analysed windows, over the last runs
+/// (a run that ended, by a stop or a jump, keeps its windows until the
+/// words of its last region come back).
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    runs: VecDeque<RunAudio>,
     pub windows: VecDeque<Analysed>,
 }
 
@@ -504,42 +515,70 @@ impl History {
         *self = Self::default();
     }
 
-    /// Appends the analyser's newest audio (continuing what is held) and
-    /// keeps the last `keep` seconds.
+    /// Appends the analyser's newest audio and keeps the last `keep`
+    /// seconds over all runs.
     pub fn push(&mut self, fresh: &super::analyser::Fresh<'_>, rate: u32, keep: f64) {
-        if self.audio.is_empty() && self.dropped == 0 {
-            self.base = fresh.start;
+        if self.runs.back().is_none_or(|r| r.run != fresh.run) {
+            self.runs.push_back(RunAudio {
+                run: fresh.run,
+                base: fresh.start,
+                dropped: 0,
+                audio: VecDeque::new(),
+            });
         }
-        self.audio.extend(fresh.samples.iter().copied());
-        let max = (keep * f64::from(rate)) as usize;
-        if self.audio.len() > max {
-            let n = self.audio.len() - max;
-            self.audio.drain(..n);
-            self.dropped += n;
+        if let Some(r) = self.runs.back_mut() {
+            r.audio.extend(fresh.samples.iter().copied());
         }
-        let held_from = self.base + self.dropped as f64 / f64::from(rate);
-        while self
-            .windows
-            .front()
-            .is_some_and(|w| w.span.start < held_from)
-        {
-            self.windows.pop_front();
+        let mut excess = self
+            .runs
+            .iter()
+            .map(|r| r.audio.len())
+            .sum::<usize>()
+            .saturating_sub((keep * f64::from(rate)) as usize);
+        while excess > 0 {
+            let Some(r) = self.runs.front_mut() else {
+                break;
+            };
+            let n = excess.min(r.audio.len());
+            r.audio.drain(..n);
+            r.dropped += n;
+            excess -= n;
+            if r.audio.is_empty() && self.runs.len() > 1 {
+                self.runs.pop_front();
+            }
         }
+        let runs = &self.runs;
+        self.windows.retain(|w| {
+            runs.iter().any(|r| {
+                r.run == w.run && w.span.start >= r.base + r.dropped as f64 / f64::from(rate)
+            })
+        });
     }
 
     /// Notes a window just analysed.
-    pub fn analysed(&mut self, span: Span, before: Option<crate::reading::Emotion>, text: String) {
-        self.windows.push_back(Analysed { span, before, text });
+    pub fn analysed(
+        &mut self,
+        run: u64,
+        span: Span,
+        before: Option<crate::reading::Emotion>,
+        text: String,
+    ) {
+        self.windows.push_back(Analysed {
+            run,
+            span,
+            before,
+            text,
+        });
     }
 
-    /// The audio of `span`, if still held.
-    pub fn samples(&self, span: Span, rate: u32) -> Option<Vec<f32>> {
+    /// The audio of window `w`, if still held.
+    pub fn samples(&self, w: &Analysed, rate: u32) -> Option<Vec<f32>> {
+        let r = self.runs.iter().find(|r| r.run == w.run)?;
         let rate = f64::from(rate);
-        let first = ((span.start - self.base) * rate).round() as i64 - self.dropped as i64;
-        let len = ((span.end - span.start) * rate).round() as usize;
+        let first = ((w.span.start - r.base) * rate).round() as i64 - r.dropped as i64;
+        let len = ((w.span.end - w.span.start) * rate).round() as usize;
         let first = usize::try_from(first).ok()?;
-        (first + len <= self.audio.len())
-            .then(|| self.audio.range(first..first + len).copied().collect())
+        (first + len <= r.audio.len()).then(|| r.audio.range(first..first + len).copied().collect())
     }
 }
 

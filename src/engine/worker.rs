@@ -744,7 +744,6 @@ impl Worker {
                 self.asr.end_run();
             }
             self.asr.run = run;
-            self.asr.history.clear();
         }
         let Some(fresh) = self.analyser.fresh() else {
             return;
@@ -820,7 +819,7 @@ impl Worker {
             if text == a.text {
                 continue;
             }
-            let Some(samples) = history.samples(a.span, rate) else {
+            let Some(samples) = history.samples(a, rate) else {
                 continue;
             };
             let raw = match model.predict(&samples, &text) {
@@ -872,9 +871,11 @@ impl Worker {
         };
         match analyse(&mut self.analyser, model, transcript, window) {
             Ok(r) => {
-                self.asr
-                    .history
-                    .analysed(r.reading.span, before, r.reading.text.clone());
+                if let Some(run) = self.analyser.run_id() {
+                    self.asr
+                        .history
+                        .analysed(run, r.reading.span, before, r.reading.text.clone());
+                }
                 self.shared.readout.publish(&r.reading);
                 self.shared.timeline.insert(r.reading, hop / 2.0);
                 let status = &self.shared.status;
