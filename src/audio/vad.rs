@@ -259,7 +259,7 @@ mod tests {
         // Hangover 0.1 s = 6.25 frames: the region of frames 2..=5 closes
         // at the first silent frame i with i - 5 >= 6.25, frame 12.
         let mut b = RegionBuilder::new(F, &cfg);
-        let mut s = vec![0.0f32; 40];
+        let mut s = [0.0f32; 40];
         for i in (2..=5).chain(20..=29) {
             s[i] = 0.9;
         }
