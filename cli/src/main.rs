@@ -7,6 +7,7 @@
 //! the figures ([`figure`]) and the terminal output ([`output`]).
 
 mod annotate;
+mod asr;
 mod device;
 mod distill;
 mod eval;

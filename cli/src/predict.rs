@@ -6,17 +6,22 @@
 //! averaged, weighted by length, so time and memory grow linearly with the
 //! file (a transformer over the whole of a 10-minute file needs minutes and
 //! gigabytes). The transcript comes from `--transcript`, `--text`, or the
-//! sidecar file `annotate` would use.
+//! sidecar file `annotate` would use; failing those, when the model has a
+//! text branch, Whisper recognises it from the audio ([`crate::asr`], as
+//! `annotate` does), and it is read back through the whisper JSON reader
+//! as a sidecar holding the same words would be.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use candle_core::Device;
 use emoscope::engine::{analyse_offline, load_predictor, EmotionPredictor};
 use emoscope::recording::{MonoRecording, TranscriptSource};
-use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
+use emoscope::transcript::{parse_str, sidecar_for, ReadOptions, Transcript, TranscriptFormat};
 use emoscope::Emotion;
 
+use super::asr::{Asr, AsrArgs, Recognition};
 use super::device::DeviceArg;
 use super::output::{note, outln};
 use super::window::{WindowArgs, MAX_WINDOW_SECONDS};
@@ -45,9 +50,14 @@ pub struct Args {
     /// Transcript given inline.
     #[arg(long, conflicts_with = "no_transcript")]
     text: Option<String>,
-    /// Use no transcript, not even a sidecar file next to the audio.
+    /// Use no transcript, not even a sidecar file next to the audio, and
+    /// transcribe nothing.
     #[arg(long)]
     no_transcript: bool,
+    /// Speech recognition when there is no transcript (and the model has a
+    /// text branch).
+    #[command(flatten)]
+    asr: AsrArgs,
     /// One reading per analysis window (the engine's offline mode, as `annotate` and the
     /// plugin analyse) instead of one for the whole file; `--window`, `--hop` and
     /// `--smoothing` apply then. Without it, files longer than 30 s are analysed in equal
@@ -101,13 +111,75 @@ fn transcript_source(args: &Args) -> TranscriptSource {
     }
 }
 
-/// The transcript `args` ask for, for `seconds` of audio; what the reader
+/// Where the transcript used came from, for `--json`.
+fn source_name(source: &TranscriptSource, args: &Args) -> Option<&'static str> {
+    match source {
+        TranscriptSource::None => None,
+        TranscriptSource::Text(_) => Some("text"),
+        TranscriptSource::File { .. } if args.transcript.is_some() => Some("given"),
+        TranscriptSource::File { .. } => Some("sidecar"),
+    }
+}
+
+/// The transcript `args` ask for, for `seconds` of audio, and where it came
+/// from (`given`, `sidecar`, `text` or `asr`); without one, when the model
+/// in `model_dir` reads text, the recognised speech. What the reader
 /// repaired is reported as warnings.
-fn transcript(args: &Args, seconds: f64) -> Result<Option<Transcript>> {
-    let transcript = transcript_source(args).read(seconds)?;
+fn transcript(
+    args: &Args,
+    model_dir: &Path,
+    device: &Device,
+    seconds: f64,
+) -> Result<(Option<Transcript>, Option<&'static str>)> {
+    let source = transcript_source(args);
+    let (transcript, name) = match source {
+        TranscriptSource::None => {
+            match args
+                .asr
+                .recognition(model_dir, args.no_transcript, device)?
+            {
+                Recognition::Ready(asr) => (Some(recognise(&asr, args, seconds)?), Some("asr")),
+                Recognition::Missing(why) => {
+                    note!("{why}");
+                    (None, None)
+                }
+                Recognition::Off => (None, None),
+            }
+        }
+        source => (source.read(seconds)?, source_name(&source, args)),
+    };
     for w in transcript.iter().flat_map(|t| t.warnings()) {
         note!("warning: {w}");
     }
+    let name = name.filter(|_| transcript.is_some());
+    Ok((transcript, name))
+}
+
+/// The speech in `args.audio` (`seconds` long) as `asr` recognises it, read
+/// back from the openai-whisper JSON `transcribe` would write; announced
+/// with its text.
+fn recognise(asr: &Asr, args: &Args, seconds: f64) -> Result<Transcript> {
+    let audio = &args.audio;
+    let done = asr
+        .transcribe(audio, &mut |_| {})
+        .with_context(|| format!("recognising the speech in {}", audio.display()))?;
+    let name = format!("{} (recognised)", audio.display());
+    let transcript = parse_str(
+        &done.to_json(),
+        Path::new(&name),
+        &ReadOptions {
+            format: Some(TranscriptFormat::WhisperJson),
+            audio_seconds: Some(seconds),
+            strict: args.strict,
+            ..ReadOptions::default()
+        },
+    )?;
+    note!(
+        "no transcript next to {}: recognised with {}: {:?} (--no-asr analyses the audio alone)",
+        audio.display(),
+        asr.dir().display(),
+        transcript.text_between(f64::NEG_INFINITY, f64::INFINITY)
+    );
     Ok(transcript)
 }
 
@@ -153,7 +225,7 @@ pub fn run(args: Args) -> Result<()> {
     // Audio errors name the file themselves.
     let mono = MonoRecording::decode(audio)?;
     let seconds = mono.duration();
-    let transcript = transcript(&args, seconds)?;
+    let (transcript, transcript_source) = transcript(&args, &model_dir, &device, seconds)?;
     let t0 = Instant::now();
     if !args.windows {
         let samples = mono.resampled(model.sample_rate(), audio)?;
@@ -176,7 +248,8 @@ pub fn run(args: Args) -> Result<()> {
                 .unwrap_or_default();
             let line = serde_json::json!({
                 "arousal": avd.arousal, "valence": avd.valence, "dominance": avd.dominance,
-                "model": model.id(), "output_range": range, "text": text, "pieces": n,
+                "model": model.id(), "output_range": range, "text": text,
+                "transcript_source": transcript_source, "pieces": n,
             });
             outln!("{line}");
         } else {

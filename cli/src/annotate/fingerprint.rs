@@ -5,7 +5,10 @@
 //! model (the name, size and modification time of every file in its folder,
 //! and its manifest's contents, which name any encoder it loads from
 //! elsewhere) and every setting that shapes the outputs (window, hop,
-//! smoothing, formats, tier, label style, `--no-transcript`).
+//! smoothing, formats, tier, label style, `--no-transcript`). An input
+//! without a transcript of its own that the run transcribes depends instead
+//! on the speech-recognition model (its files, as the emotion model's) and
+//! the language; the transcript written then is an output, not an input.
 
 use std::fmt;
 use std::path::Path;
@@ -36,15 +39,31 @@ impl Fingerprint {
         Ok(Self(hex(&h.finalize())))
     }
 
+    /// What a recognised transcript depends on: the Whisper model folder's
+    /// files and the language decoded in.
+    pub fn for_asr(dir: &Path, language: &str) -> Result<Self> {
+        let mut h = Sha256::new();
+        h.update(b"emoscope-asr/1\0");
+        h.update(language.as_bytes());
+        h.update(b"\0");
+        hash_tree(&mut h, dir, 0).with_context(|| {
+            format!(
+                "reading the speech-recognition model folder {}",
+                dir.display()
+            )
+        })?;
+        Ok(Self(hex(&h.finalize())))
+    }
+
     /// This run's fingerprint for one input and the transcript it uses.
-    pub fn for_input(&self, audio: &Path, transcript: Option<&Path>) -> Result<Self> {
+    pub fn for_input(&self, audio: &Path, transcript: Words<'_>) -> Result<Self> {
         let mut h = Sha256::new();
         h.update(self.0.as_bytes());
         let meta =
             std::fs::metadata(audio).with_context(|| format!("reading {}", audio.display()))?;
         hash_meta(&mut h, &meta);
         match transcript {
-            Some(t) => {
+            Words::File(t) => {
                 let text = std::fs::read(t)
                     .with_context(|| format!("reading the transcript {}", t.display()))?;
                 h.update(b"transcript\0");
@@ -52,10 +71,25 @@ impl Fingerprint {
                 h.update(b"\0");
                 h.update(Sha256::digest(&text));
             }
-            None => h.update(b"no transcript\0"),
+            Words::Recognised(asr) => {
+                h.update(b"recognised\0");
+                h.update(asr.0.as_bytes());
+            }
+            Words::None => h.update(b"no transcript\0"),
         }
         Ok(Self(hex(&h.finalize())))
     }
+}
+
+/// The transcript an input is analysed with, as its fingerprint sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Words<'a> {
+    /// None: the audio alone.
+    None,
+    /// This file (given, or the sidecar).
+    File(&'a Path),
+    /// Recognised from the audio by the model with this [`Fingerprint::for_asr`].
+    Recognised(&'a Fingerprint),
 }
 
 /// Names, sizes and modification times below `dir` (sorted; manifests'
@@ -112,23 +146,27 @@ mod tests {
         std::fs::write(&srt, "1\n00:00:00,000 --> 00:00:01,000\nhi\n").unwrap();
 
         let run = Fingerprint::for_run(&model, "window=4").unwrap();
-        let base = run.for_input(&audio, Some(&srt)).unwrap();
-        assert_eq!(base, run.for_input(&audio, Some(&srt)).unwrap(), "stable");
+        let base = run.for_input(&audio, Words::File(&srt)).unwrap();
+        assert_eq!(
+            base,
+            run.for_input(&audio, Words::File(&srt)).unwrap(),
+            "stable"
+        );
         assert_ne!(
             base,
-            run.for_input(&audio, None).unwrap(),
+            run.for_input(&audio, Words::None).unwrap(),
             "transcript dropped"
         );
         let other = Fingerprint::for_run(&model, "window=2").unwrap();
         assert_ne!(
             base,
-            other.for_input(&audio, Some(&srt)).unwrap(),
+            other.for_input(&audio, Words::File(&srt)).unwrap(),
             "settings"
         );
         std::fs::write(&srt, "1\n00:00:00,000 --> 00:00:01,000\nho\n").unwrap();
         assert_ne!(
             base,
-            run.for_input(&audio, Some(&srt)).unwrap(),
+            run.for_input(&audio, Words::File(&srt)).unwrap(),
             "transcript text"
         );
         std::fs::write(model.join("emoscope.json"), "{ }").unwrap();
@@ -137,9 +175,43 @@ mod tests {
         std::fs::write(&audio, b"RIFF----").unwrap();
         let again = Fingerprint::for_run(&model, "window=4").unwrap();
         assert_ne!(
-            changed_model.for_input(&audio, None).unwrap(),
-            run.for_input(&audio, None).unwrap()
+            changed_model.for_input(&audio, Words::None).unwrap(),
+            run.for_input(&audio, Words::None).unwrap()
         );
         assert_eq!(again, changed_model);
+    }
+
+    #[test]
+    fn a_recognised_transcript_depends_on_the_asr_model_and_language() {
+        let d = tempfile::tempdir().unwrap();
+        let (model, asr) = (d.path().join("model"), d.path().join("asr"));
+        for dir in [&model, &asr] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("config.json"), "{}").unwrap();
+        }
+        let audio = d.path().join("a.wav");
+        std::fs::write(&audio, b"RIFF").unwrap();
+        let run = Fingerprint::for_run(&model, "window=4").unwrap();
+        let en = Fingerprint::for_asr(&asr, "en").unwrap();
+        let base = run.for_input(&audio, Words::Recognised(&en)).unwrap();
+        assert_eq!(
+            base,
+            run.for_input(&audio, Words::Recognised(&en)).unwrap(),
+            "stable"
+        );
+        assert_ne!(base, run.for_input(&audio, Words::None).unwrap(), "no ASR");
+        let de = Fingerprint::for_asr(&asr, "de").unwrap();
+        assert_ne!(
+            base,
+            run.for_input(&audio, Words::Recognised(&de)).unwrap(),
+            "language"
+        );
+        std::fs::write(asr.join("config.json"), "{ }").unwrap();
+        let changed = Fingerprint::for_asr(&asr, "en").unwrap();
+        assert_ne!(
+            base,
+            run.for_input(&audio, Words::Recognised(&changed)).unwrap(),
+            "ASR model files"
+        );
     }
 }

@@ -20,6 +20,10 @@ pub struct Index {
     pub format: String,
     /// The model directory used.
     pub model: String,
+    /// The Whisper model that transcribed the inputs without a transcript
+    /// (absent when none could: no speech recognition in this run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asr_model: Option<String>,
     /// The export formats asked for.
     pub formats: Vec<String>,
     /// `[index, count]` of the shard this index covers; absent when it covers everything.
@@ -40,6 +44,19 @@ pub enum Status {
     Failed,
 }
 
+/// Where an input's transcript came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Named by `--transcript` or the manifest.
+    Given,
+    /// Found next to the audio.
+    Sidecar,
+    /// Recognised from the audio by the run's Whisper model, and written
+    /// among the outputs.
+    Asr,
+}
+
 /// One input's record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -47,6 +64,10 @@ pub struct Entry {
     pub input: String,
     /// The transcript used, if any.
     pub transcript: Option<String>,
+    /// Where it came from (absent when there is none, and in indexes of
+    /// older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_source: Option<Origin>,
     /// Output files, relative to the output directory.
     pub outputs: Vec<String>,
     /// Outcome.
@@ -192,9 +213,13 @@ pub fn merge(dir: &Path) -> Result<Index> {
                 })
             }
             Some(m) => {
-                if m.model != index.model || m.formats != index.formats {
+                if m.model != index.model
+                    || m.formats != index.formats
+                    || m.asr_model != index.asr_model
+                {
                     bail!(
-                        "{}: made with another model or formats than shard 0",
+                        "{}: made with another model, speech-recognition model or formats \
+                         than shard 0",
                         path.display()
                     );
                 }

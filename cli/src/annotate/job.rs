@@ -1,4 +1,6 @@
-//! Annotating one file: find its transcript, analyse the recording
+//! Annotating one file: find its transcript (or, when it has none and the
+//! run has a speech recogniser, recognise one and write it among the
+//! outputs, to be read back like a sidecar), analyse the recording
 //! ([`emoscope::recording::analyse_recording`]: decode, read the transcript,
 //! find the speech, run the engine's windows, read each segment from its
 //! own audio and text), build the annotation and write every requested
@@ -22,9 +24,15 @@ use emoscope::recording::{
 };
 use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
 
-use super::fingerprint::Fingerprint;
-use super::index::{Entry, Status};
+use super::fingerprint::{Fingerprint, Words};
+use super::index::{Entry, Origin, Status};
 use super::inputs::Job;
+use crate::asr::Asr;
+
+/// What the name of a recognised transcript has after the stem:
+/// [`OUTPUT_TAG`] (so it is never read as a sidecar itself) and the
+/// openai-whisper JSON `emoscope transcribe` writes.
+pub const ASR_SUFFIX: &str = ".transcript.json";
 
 /// Settings shared by every job of a run.
 pub struct Settings {
@@ -53,8 +61,49 @@ pub struct Settings {
     /// What every output of this run depends on besides the input and its
     /// transcript: the model's files and the settings above.
     pub run_fingerprint: Fingerprint,
+    /// The speech recogniser for inputs without a transcript, if this run
+    /// has one.
+    pub asr: Option<Recogniser>,
     /// The previous run's index entries in this output folder, by input.
     pub previous: HashMap<String, Entry>,
+}
+
+/// The run's speech recogniser and what its transcripts depend on.
+pub struct Recogniser {
+    /// The Whisper model, loaded when the first input needs it.
+    pub asr: Asr,
+    /// Its [`Fingerprint::for_asr`].
+    pub fingerprint: Fingerprint,
+}
+
+/// How far one job has got, for the progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// Seconds of the file transcribed.
+    Transcribed(f64),
+    /// Seconds of the file analysed.
+    Analysed(f64),
+}
+
+/// Where one job's transcript comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// Nowhere: the audio alone.
+    None,
+    /// A file that is there (given, or the sidecar).
+    File { path: PathBuf, origin: Origin },
+    /// Recognised from the audio, written to `path` ([`asr_output`]).
+    Asr { path: PathBuf },
+}
+
+/// Where the recognised transcript of `job` goes, absolute and relative to
+/// the output directory: `stem` + [`OUTPUT_TAG`] + [`ASR_SUFFIX`].
+pub fn asr_output(job: &Job, s: &Settings) -> (PathBuf, String) {
+    let mut name = job.stem.as_os_str().to_owned();
+    name.push(OUTPUT_TAG);
+    name.push(ASR_SUFFIX);
+    let rel = PathBuf::from(name);
+    (s.out.join(&rel), rel.to_string_lossy().into_owned())
 }
 
 /// The output files of `job`, absolute and relative to the output directory:
@@ -74,18 +123,20 @@ pub fn outputs(job: &Job, s: &Settings) -> Vec<(PathBuf, String)> {
 }
 
 /// Runs `job` with `model`; never fails itself: errors become a failed entry.
-/// `progress` is told how many seconds of the file have been analysed.
+/// `progress` is told how many seconds of the file have been transcribed
+/// and analysed.
 pub fn run(
     job: &Job,
     model: &mut dyn EmotionPredictor,
     s: &Settings,
-    progress: &mut dyn FnMut(f64),
+    progress: &mut dyn FnMut(Step),
 ) -> Entry {
     let t0 = Instant::now();
     let files = outputs(job, s);
     let mut entry = Entry {
         input: job.input.display().to_string(),
         transcript: None,
+        transcript_source: None,
         outputs: files.iter().map(|f| f.1.clone()).collect(),
         status: Status::Ok,
         error: None,
@@ -102,15 +153,24 @@ pub fn run(
         if let Some(problem) = &job.problem {
             bail!("{problem}");
         }
-        let transcript = transcript_path(job, s, &files)?;
-        let fingerprint = s
-            .run_fingerprint
-            .for_input(&job.input, transcript.as_deref())?;
+        let source = transcript_source(job, s, &files)?;
+        let words = match (&source, &s.asr) {
+            (Source::File { path, .. }, _) => Words::File(path),
+            (Source::Asr { .. }, Some(r)) => Words::Recognised(&r.fingerprint),
+            _ => Words::None,
+        };
+        let fingerprint = s.run_fingerprint.for_input(&job.input, words)?;
         entry.fingerprint = Some(fingerprint.to_string());
-        if !s.force && up_to_date(&entry, s, &files) {
+        let mut written: Vec<PathBuf> = files.iter().map(|f| f.0.clone()).collect();
+        if let Source::Asr { path } = &source {
+            entry.outputs.push(asr_output(job, s).1);
+            written.push(path.clone());
+        }
+        if !s.force && up_to_date(&entry, s, &written) {
             entry.status = Status::Skipped;
             let before = &s.previous[&entry.input];
             entry.transcript = before.transcript.clone();
+            entry.transcript_source = before.transcript_source;
             entry.audio_seconds = before.audio_seconds;
             entry.windows = before.windows;
             entry.mean = before.mean;
@@ -119,7 +179,7 @@ pub fn run(
             entry.no_speech_windows = before.no_speech_windows;
             return Ok(());
         }
-        annotate(job, model, s, transcript, &files, &mut entry, progress)
+        annotate(job, model, s, source, &files, &mut entry, progress)
     })();
     if let Err(e) = outcome {
         entry.status = Status::Failed;
@@ -130,40 +190,65 @@ pub fn run(
 }
 
 /// Whether the previous run annotated this input from the same audio,
-/// transcript, model and settings, and all its outputs are still there.
-fn up_to_date(entry: &Entry, s: &Settings, files: &[(PathBuf, String)]) -> bool {
+/// transcript, model and settings, and all its outputs (`written`) are
+/// still there.
+fn up_to_date(entry: &Entry, s: &Settings, written: &[PathBuf]) -> bool {
     s.previous.get(&entry.input).is_some_and(|before| {
         matches!(before.status, Status::Ok | Status::Skipped)
             && before.fingerprint.is_some()
             && before.fingerprint == entry.fingerprint
             && before.outputs == entry.outputs
-            && files.iter().all(|(p, _)| p.is_file())
+            && written.iter().all(|p| p.is_file())
     })
 }
 
 /// The transcript: none with `--no-transcript`, else the one given, else
-/// the sidecar (never one of Emoscope's own outputs). It must not be one of
-/// this job's outputs either; checked before anything is skipped or
+/// the sidecar (never one of Emoscope's own outputs), else, when the run
+/// has a speech recogniser, one recognised from the audio. A file must not
+/// be one of this job's outputs; checked before anything is skipped or
 /// written, so no transcript is ever overwritten.
-fn transcript_path(
-    job: &Job,
-    s: &Settings,
-    files: &[(PathBuf, String)],
-) -> Result<Option<PathBuf>> {
+fn transcript_source(job: &Job, s: &Settings, files: &[(PathBuf, String)]) -> Result<Source> {
     if s.no_transcript {
-        return Ok(None);
+        return Ok(Source::None);
     }
-    let path = job.transcript.clone().or_else(|| sidecar_for(&job.input));
-    if let Some(t) = &path {
-        if let Some((f, _)) = files.iter().find(|(f, _)| same_file(f, t)) {
-            bail!(
-                "the output {} would overwrite the transcript {}; write the outputs to another --out folder",
-                f.display(),
-                t.display()
-            );
-        }
+    let found = match &job.transcript {
+        Some(t) => Some((t.clone(), Origin::Given)),
+        None => sidecar_for(&job.input).map(|t| (t, Origin::Sidecar)),
+    };
+    let Some((path, origin)) = found else {
+        return Ok(match s.asr {
+            Some(_) => Source::Asr {
+                path: asr_output(job, s).0,
+            },
+            None => Source::None,
+        });
+    };
+    if let Some((f, _)) = files.iter().find(|(f, _)| same_file(f, &path)) {
+        bail!(
+            "the output {} would overwrite the transcript {}; write the outputs to another --out folder",
+            f.display(),
+            path.display()
+        );
     }
-    Ok(path)
+    Ok(Source::File { path, origin })
+}
+
+/// Recognises the speech of `job` with the run's recogniser and writes it
+/// to `path` as openai-whisper JSON.
+fn recognise(job: &Job, s: &Settings, path: &Path, progress: &mut dyn FnMut(Step)) -> Result<()> {
+    let r = s
+        .asr
+        .as_ref()
+        .expect("only a run with a recogniser recognises");
+    let done = r
+        .asr
+        .transcribe(&job.input, &mut |t| progress(Step::Transcribed(t)))
+        .context("recognising the speech (--no-asr analyses the audio alone)")?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    emoscope::atomic_write::write_atomic(path, done.to_json().as_bytes())
+        .with_context(|| format!("writing the recognised transcript {}", path.display()))
 }
 
 /// What `annotate` notes in a file's index entry while the runtime
@@ -171,12 +256,12 @@ fn transcript_path(
 /// what the earlier ones found.
 struct Record<'a> {
     entry: &'a mut Entry,
-    /// The transcript file, if any.
-    transcript_path: Option<PathBuf>,
+    /// The transcript file, if any, and where it came from.
+    transcript_path: Option<(PathBuf, Origin)>,
     /// How to read it.
     source: TranscriptSource,
     /// The progress bar's callback.
-    progress: &'a mut dyn FnMut(f64),
+    progress: &'a mut dyn FnMut(Step),
 }
 
 impl RecordingHooks for Record<'_> {
@@ -191,7 +276,8 @@ impl RecordingHooks for Record<'_> {
         self.entry.transcript = self
             .transcript_path
             .as_ref()
-            .map(|p| p.display().to_string());
+            .map(|(p, _)| p.display().to_string());
+        self.entry.transcript_source = self.transcript_path.as_ref().map(|(_, o)| *o);
         self.entry
             .warnings
             .extend(opened.gaps.iter().map(ToString::to_string));
@@ -199,7 +285,7 @@ impl RecordingHooks for Record<'_> {
     }
 
     fn progress(&mut self, seconds: f64) {
-        (self.progress)(seconds);
+        (self.progress)(Step::Analysed(seconds));
     }
 
     fn windows_analysed(&mut self, analysis: &OfflineAnalysis) {
@@ -211,16 +297,26 @@ fn annotate(
     job: &Job,
     model: &mut dyn EmotionPredictor,
     s: &Settings,
-    transcript_path: Option<PathBuf>,
+    source: Source,
     files: &[(PathBuf, String)],
     entry: &mut Entry,
-    progress: &mut dyn FnMut(f64),
+    progress: &mut dyn FnMut(Step),
 ) -> Result<()> {
     let path = &job.input;
     let audio = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     let audio = audio.to_string_lossy();
+    // A recognised transcript is read back from its file like a sidecar,
+    // so the outputs are those of a run with that file as the sidecar.
+    let transcript_path = match source {
+        Source::None => None,
+        Source::File { path, origin } => Some((path, origin)),
+        Source::Asr { path } => {
+            recognise(job, s, &path, progress)?;
+            Some((path, Origin::Asr))
+        }
+    };
     let source = match &transcript_path {
-        Some(p) => TranscriptSource::File {
+        Some((p, _)) => TranscriptSource::File {
             path: p.clone(),
             options: ReadOptions {
                 tier: s.tier.clone(),

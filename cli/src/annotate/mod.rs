@@ -5,9 +5,15 @@
 //!
 //! Outputs are named `<stem>.emoscope.<format suffix>` (see
 //! [`emoscope::export::OUTPUT_TAG`]) so that they are never read back as a
-//! transcript sidecar. A resumed run skips an input only when the previous
-//! run's index records the same fingerprint (audio, transcript, model,
-//! settings; see `fingerprint`) and its outputs are all there; skipped
+//! transcript sidecar. When the model has a text branch, an input with no
+//! transcript (none given, no sidecar) is transcribed by Whisper
+//! ([`crate::asr`]; `--asr-model`, `--no-asr`) into
+//! `<stem>.emoscope.transcript.json` among the outputs, and analysed with
+//! it as with a sidecar; without an installed speech-recognition model such
+//! inputs are analysed from their audio alone, after one note saying so.
+//! A resumed run skips an input only when the previous
+//! run's index records the same fingerprint (audio, transcript or speech
+//! recogniser, model, settings; see `fingerprint`) and its outputs are all there; skipped
 //! inputs keep the previous run's readings in the new index. A failure of
 //! one input (missing, unreadable, a bad manifest line, a broken model
 //! output) is that input's failure: the others still run, and the exit
@@ -29,11 +35,14 @@ use emoscope::engine::{load_predictor, AnalysisConfig, EmotionPredictor};
 use emoscope::export::{ExportFormat, LabelStyle};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::asr::{AsrArgs, Recognition};
 use super::device::DeviceArg;
 use super::output::note;
 use super::window::WindowArgs;
+use fingerprint::Fingerprint;
 use index::{Entry, Index, Status, INDEX_FORMAT};
 use inputs::{Job, Shard};
+use job::{Recogniser, Step};
 
 pub use index::merge as merge_indexes;
 pub use index::write as write_index;
@@ -69,9 +78,14 @@ pub struct Args {
     /// audio, transcript, model and settings as the run that wrote them).
     #[arg(long)]
     force: bool,
-    /// Analyse the audio only: read no transcript, not even a sidecar.
+    /// Analyse the audio only: read no transcript, not even a sidecar, and
+    /// transcribe nothing.
     #[arg(long, conflicts_with = "transcript")]
     no_transcript: bool,
+    /// Speech recognition for inputs without a transcript (when the model
+    /// has a text branch).
+    #[command(flatten)]
+    asr: AsrArgs,
     /// Run the model on every window, as earlier versions did: by default,
     /// windows in which the voice-activity detector finds no speech get no
     /// reading (shown as "no speech" in the JSON, the plot and the labels).
@@ -118,6 +132,9 @@ pub fn run(args: Args) -> Result<()> {
         dir: model_dir,
     };
     let first = models.load()?;
+    let recognition = args
+        .asr
+        .recognition(&models.dir, args.no_transcript, &models.device)?;
     let all = inputs::collect(
         &args.inputs,
         &args.manifest,
@@ -126,13 +143,16 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     let jobs = inputs::shard(all, args.shard);
     super::create_output_dir(&args.out)?;
-    let settings = settings(&args, config, &models.dir)?;
+    let asr = recogniser(recognition, &jobs)?;
+    let asr_model = asr.as_ref().map(|r| r.asr.dir().display().to_string());
+    let settings = settings(&args, config, &models.dir, asr)?;
     let progress = Progress::start(&jobs);
     let entries = run_jobs(&jobs, first, &models, &settings, args.jobs, &progress)?;
     progress.bar.finish_and_clear();
     let index = Index {
         format: INDEX_FORMAT.into(),
         model: models.dir.display().to_string(),
+        asr_model,
         formats: settings
             .formats
             .iter()
@@ -170,9 +190,37 @@ impl Models {
     }
 }
 
+/// The run's speech recogniser, with its fingerprint, when it has one. A
+/// missing model is noted once, and only when some input would need it.
+fn recogniser(recognition: Recognition, jobs: &[Job]) -> Result<Option<Recogniser>> {
+    match recognition {
+        Recognition::Off => Ok(None),
+        Recognition::Missing(why) => {
+            let needs_words = |j: &Job| {
+                j.problem.is_none()
+                    && j.transcript.is_none()
+                    && emoscope::transcript::sidecar_for(&j.input).is_none()
+            };
+            if jobs.iter().any(needs_words) {
+                note!("{why}");
+            }
+            Ok(None)
+        }
+        Recognition::Ready(asr) => Ok(Some(Recogniser {
+            fingerprint: Fingerprint::for_asr(asr.dir(), &asr.language())?,
+            asr,
+        })),
+    }
+}
+
 /// The settings every job shares, with the run's fingerprint over them and
 /// the previous run's index.
-fn settings(args: &Args, config: AnalysisConfig, model_dir: &Path) -> Result<job::Settings> {
+fn settings(
+    args: &Args,
+    config: AnalysisConfig,
+    model_dir: &Path,
+    asr: Option<Recogniser>,
+) -> Result<job::Settings> {
     let formats = args.format.0.clone();
     let labels = LabelStyle {
         quadrant: args.quadrants,
@@ -192,7 +240,8 @@ fn settings(args: &Args, config: AnalysisConfig, model_dir: &Path) -> Result<job
         strict: args.strict,
         analyse_silence: args.analyse_silence,
         whole_file: args.whole_file,
-        run_fingerprint: fingerprint::Fingerprint::for_run(model_dir, &described)?,
+        run_fingerprint: Fingerprint::for_run(model_dir, &described)?,
+        asr,
         previous: index::previous(&args.out, args.shard),
     })
 }
@@ -240,15 +289,36 @@ impl Progress {
 
     /// Runs job `k` (`run` gets the callback that moves the bar window by
     /// window inside the file), then moves the bar over whatever of the
-    /// file the windows did not cover and reports the file.
-    fn track(&self, k: usize, run: impl FnOnce(&mut dyn FnMut(f64)) -> Entry) -> Entry {
+    /// file the windows did not cover and reports the file. A file that is
+    /// transcribed first adds its length to the bar once more, for the
+    /// transcription.
+    fn track(&self, k: usize, run: impl FnOnce(&mut dyn FnMut(Step)) -> Entry) -> Entry {
         let expected = self.seconds[k];
-        let mut shown = 0u64;
-        let entry = run(&mut |t: f64| {
-            let ms = ((t.min(expected) * 1000.0) as u64).max(shown);
-            self.bar.inc(ms - shown);
-            shown = ms;
+        let expected_ms = (expected * 1000.0) as u64;
+        let (mut shown, mut transcribed) = (0u64, None::<u64>);
+        let entry = run(&mut |step: Step| match step {
+            Step::Transcribed(t) => {
+                let done = transcribed.get_or_insert_with(|| {
+                    self.bar.inc_length(expected_ms);
+                    0
+                });
+                let ms = ((t.min(expected) * 1000.0) as u64).max(*done);
+                self.bar.inc(ms - *done);
+                *done = ms;
+            }
+            Step::Analysed(t) => {
+                if let Some(done) = transcribed.as_mut() {
+                    self.bar.inc(expected_ms.saturating_sub(*done));
+                    *done = expected_ms;
+                }
+                let ms = ((t.min(expected) * 1000.0) as u64).max(shown);
+                self.bar.inc(ms - shown);
+                shown = ms;
+            }
         });
+        if let Some(done) = transcribed {
+            self.bar.inc(expected_ms.saturating_sub(done));
+        }
         let audio = entry.audio_seconds.unwrap_or(expected);
         if audio > expected {
             self.bar.inc_length(((audio - expected) * 1000.0) as u64);

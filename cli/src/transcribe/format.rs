@@ -1,7 +1,7 @@
 //! The transcript formats `transcribe` writes, how a file name picks one, and
 //! the timestamps the subtitle writers share.
 //!
-//! Every writer takes the model's [`Transcribed`] file as it is (segments,
+//! Every writer takes the recognised [`Transcribed`] file as it is (segments,
 //! words, the window statistics) and returns the file's text; each format
 //! has its own module ([`super::json`], [`super::srt`], [`super::vtt`],
 //! [`super::textgrid`]). All of them are read back by
@@ -10,18 +10,7 @@
 
 use std::path::Path;
 
-use emoscope_models::whisper::Transcript;
-
-/// One transcribed recording: what every writer needs.
-#[derive(Debug, Clone)]
-pub struct Transcribed {
-    /// The model's segments and words, times in seconds from the start.
-    pub transcript: Transcript,
-    /// The language it was decoded in (`en`).
-    pub language: String,
-    /// Length of the audio, seconds (the TextGrid's time domain).
-    pub duration: f64,
-}
+pub use crate::asr::Transcribed;
 
 /// A transcript file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

