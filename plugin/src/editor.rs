@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use egui::{self, Color32, RichText, Vec2};
-use emoscope::engine::{ModelState, Published};
+use emoscope::engine::{AsrState, ModelState, Published};
 use emoscope::{OutputRange, Reading};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
@@ -251,8 +251,34 @@ impl EditorApp {
                 .windows_dropped
                 .load(std::sync::atomic::Ordering::Relaxed);
             ui.label(format!("dropped windows {dropped}"));
+            ui.separator();
+            let asr = e.asr.texts();
+            let reads_text = e
+                .asr
+                .model_reads_text
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let (state, color) = match e.asr.state() {
+                AsrState::Off if self.params.asr.read().enabled && !reads_text => {
+                    ("idle: the model reads no words", Color32::from_gray(150))
+                }
+                AsrState::Off => ("off", Color32::from_gray(150)),
+                AsrState::Loading => ("loading", Color32::from_rgb(0xfd, 0xd8, 0x35)),
+                AsrState::Ready if self.shared.sidecar().is_some() => {
+                    ("sidecar in use", Color32::from_gray(150))
+                }
+                AsrState::Ready => ("listening", Color32::from_rgb(0x5e, 0xc9, 0x62)),
+                AsrState::Failed => ("failed", Color32::from_rgb(0xe8, 0x45, 0x3c)),
+            };
+            ui.label(RichText::new("●").color(color));
+            let whisper = std::path::Path::new(&asr.model)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ui.label(format!("speech {whisper} ({state})"))
+                .on_hover_text(&asr.model);
             let error = [
                 texts.error.clone(),
+                asr.error.clone(),
                 notices.transcript_error.clone(),
                 match &notices.export {
                     Some(ExportNotice::Failed(m)) => format!("export failed: {m}"),

@@ -15,7 +15,7 @@
 use std::ops::RangeInclusive;
 use std::sync::atomic::AtomicBool;
 
-use emoscope::engine::{AnalysisConfig, ConfigField};
+use emoscope::engine::{AnalysisConfig, AsrSettings, ConfigField};
 use emoscope::export::ExportFormat;
 use nice_plug::prelude::*;
 use parking_lot::RwLock;
@@ -114,6 +114,43 @@ pub struct TranscriptSettings {
     pub strict: bool,
 }
 
+/// Speech recognition: Whisper hears the track when no transcript sidecar
+/// is set, and its words feed the text branch, the editor and the exports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpeechSettings {
+    /// Recognise speech (on by default; a project saved before this setting
+    /// existed opens with it on).
+    pub enabled: bool,
+    /// Whisper model folder (Hugging Face or CTranslate2 layout); empty for
+    /// the default one `scripts/setup.sh` installs (Whisper tiny.en).
+    pub model_dir: String,
+    /// Spoken language code for multilingual models (`de`, `fr`, …); empty for English.
+    pub language: String,
+}
+
+impl Default for SpeechSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model_dir: String::new(),
+            language: String::new(),
+        }
+    }
+}
+
+impl SpeechSettings {
+    /// The engine's form of these settings.
+    pub fn to_engine(&self) -> AsrSettings {
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        AsrSettings {
+            enabled: self.enabled,
+            model_dir: text(&self.model_dir).map(Into::into),
+            language: text(&self.language),
+        }
+    }
+}
+
 /// Where and how the emotion timeline is exported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -162,6 +199,9 @@ pub struct EmoscopeParams {
     /// Transcript sidecar path and offset.
     #[persist = "transcript"]
     pub transcript: RwLock<TranscriptSettings>,
+    /// Speech recognition on/off, Whisper model folder and language.
+    #[persist = "asr"]
+    pub asr: RwLock<SpeechSettings>,
     /// MIDI CC mapping; read by the audio thread as one atomic word.
     #[persist = "cc"]
     pub cc: SharedCcMapping,
@@ -192,6 +232,7 @@ impl Default for EmoscopeParams {
             dominance: output_param("Dominance"),
             model_dir: RwLock::new(String::new()),
             transcript: RwLock::new(TranscriptSettings::default()),
+            asr: RwLock::new(SpeechSettings::default()),
             cc: SharedCcMapping::default(),
             analysis: RwLock::new(AnalysisSettings::default()),
             export: RwLock::new(ExportSettings::default()),

@@ -1,5 +1,6 @@
 //! What the plugin's main-thread side and the editor share: the running
-//! engine, the timeline of earlier activations, the loaded transcript, the
+//! engine, the timeline of earlier activations, the loaded transcript and
+//! the words recognised in earlier activations, the
 //! playhead the audio thread reports, and the last notices (errors and export
 //! results) for the status line.
 //!
@@ -13,8 +14,8 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use emoscope::engine::{
-    capture, load_predictor, merge_entries, AnalysisConfig, CaptureInput, Engine, EngineShared,
-    Loader,
+    capture, load_predictor, merge_entries, AnalysisConfig, AsrSettings, CaptureInput, Engine,
+    EngineShared, Loader,
 };
 use emoscope::transcript::Transcript;
 use emoscope::{OutputRange, Reading};
@@ -95,6 +96,7 @@ struct Running {
     model_dir: String,
     transcript: Option<TranscriptSettings>,
     config: AnalysisConfig,
+    asr: Option<AsrSettings>,
 }
 
 /// State shared by the plugin object (main thread) and the editor.
@@ -105,8 +107,11 @@ pub struct PluginShared {
     /// Readings of earlier activations (the engine's timeline starts empty
     /// each time), so an export covers the whole session.
     archive: Mutex<Vec<Reading>>,
-    /// The loaded transcript (for the editor's word display).
+    /// The loaded transcript sidecar.
     transcript: Mutex<Option<Arc<Transcript>>>,
+    /// Words recognised by earlier activations' engines (host timeline
+    /// seconds), so the editor and an export cover the whole session.
+    recognised: Mutex<Transcript>,
     /// Errors and export results.
     notices: Mutex<Notices>,
     /// Written by the audio thread, read by the editor.
@@ -161,6 +166,7 @@ impl PluginShared {
             model_dir: String::new(),
             transcript: None,
             config: config.clone(),
+            asr: None,
         });
         self.sample_rate
             .store(sample_rate.to_bits(), Ordering::Relaxed);
@@ -198,6 +204,11 @@ impl PluginShared {
                 r.config = config;
             }
             transcript_changed = r.transcript.as_ref() != Some(&settings);
+            let asr = params.asr.read().to_engine();
+            if r.asr.as_ref() != Some(&asr) {
+                r.engine.set_asr(asr.clone());
+                r.asr = Some(asr);
+            }
         }
         drop(guard);
         if transcript_changed || self.running.lock().is_none() {
@@ -253,6 +264,7 @@ impl PluginShared {
             config,
         });
         merge_entries(&mut self.archive.lock(), entries, tolerance);
+        merge_words(&mut self.recognised.lock(), &engine.recognised.snapshot());
         let export = params.export.read().clone();
         if export.on_deactivate && !export.path.trim().is_empty() {
             // A failure is kept in the notices for the editor; the timeline stays in the archive.
@@ -283,8 +295,10 @@ impl PluginShared {
     /// Forgets the session's timeline (the archive and the running engine's).
     pub fn clear_timeline(&self) {
         self.archive.lock().clear();
+        *self.recognised.lock() = Transcript::default();
         if let Some(r) = self.running.lock().as_ref() {
             r.engine.shared().timeline.clear();
+            r.engine.clear_recognised();
         }
     }
 
@@ -324,14 +338,43 @@ impl PluginShared {
         self.last_run.lock().clone().unwrap_or_default()
     }
 
-    /// The loaded transcript.
+    /// The words in use: the transcript sidecar when one is loaded, else
+    /// what speech recognition heard in this session (`None` when nothing).
     pub fn transcript(&self) -> Option<Arc<Transcript>> {
+        if let Some(t) = self.transcript.lock().clone() {
+            return Some(t);
+        }
+        let running = self.engine().map(|e| e.recognised.snapshot());
+        let archive = self.recognised.lock();
+        let heard = match running {
+            Some(now) if archive.segments().is_empty() => now,
+            Some(now) => {
+                let mut all = archive.clone();
+                merge_words(&mut all, &now);
+                Arc::new(all)
+            }
+            None => Arc::new(archive.clone()),
+        };
+        (!heard.segments().is_empty()).then_some(heard)
+    }
+
+    /// The loaded transcript sidecar.
+    pub fn sidecar(&self) -> Option<Arc<Transcript>> {
         self.transcript.lock().clone()
     }
 
     /// A copy of the notices.
     pub fn notices(&self) -> Notices {
         self.notices.lock().clone()
+    }
+}
+
+/// Adds `newer`'s segments to `words`, each replacing what `words` said
+/// about its span (a stretch heard again in a later activation).
+fn merge_words(words: &mut Transcript, newer: &Transcript) {
+    for s in newer.segments() {
+        // Both hold validated segments, so this cannot fail.
+        let _ = words.replace_between(s.start, s.end, vec![s.clone()]);
     }
 }
 

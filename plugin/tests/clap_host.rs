@@ -20,6 +20,8 @@
 //! allocation in `process` (`nice-plug/assert_process_allocs`).
 
 mod common;
+#[path = "../../tests/common/speech.rs"]
+mod speech;
 
 use std::ffi::CStr;
 use std::io::Cursor;
@@ -711,5 +713,117 @@ fn a_fast_render_without_the_offline_flag_keeps_every_window_up_to_the_bound() {
         "fast render without the offline flag",
         &exported_timeline(&export),
         &reference,
+    );
+}
+
+/// Speech recognition in a host: a saved project with the audio+text
+/// fixture model and recognition on (Whisper tiny.en) renders a LibriVox
+/// clip offline. The exported transcript holds the words Whisper heard, the
+/// windows carry them, and every value equals the engine's offline analysis
+/// of the same audio with that transcript as a sidecar (what `emoscope
+/// annotate` does with it): each window was scored with its words.
+#[test]
+fn an_offline_render_with_speech_recognition_exports_the_words_it_heard() {
+    let Some(whisper) = speech::whisper_dir() else {
+        return;
+    };
+    let host = Bundle::load();
+    let model = common::workspace().join("models/tests/fixtures/emotion/early_fallback");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("bounce.json");
+    let rate = 48_000.0;
+    let (clip, reference) = speech::clips().swap_remove(0);
+    let mut signal = vec![0.0f32; rate as usize / 2];
+    signal.extend(emoscope::audio::load_mono(&clip, rate as u32).unwrap());
+    signal.extend(vec![0.0f32; rate as usize / 2]);
+
+    let (mut instance, ext) = host.instance();
+    let mut state = state_json(&save(&mut instance, ext));
+    set_project_fields(&mut state, &model, Some(&export));
+    let asr = serde_json::json!({
+        "enabled": true, "model_dir": whisper.display().to_string(), "language": ""
+    });
+    state["fields"]
+        .as_object_mut()
+        .unwrap()
+        .insert("asr".into(), asr.to_string().into());
+    load(&mut instance, ext, &with_state_json(&state));
+    let render = instance
+        .access_shared_handler(|h| *h.render.get().unwrap())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+    let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    Feed::new(rate).render(&mut processor, &signal, &mut Rng(0x5eec_0000_0000_0001));
+    instance.deactivate(processor.stop_processing());
+
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&export).expect("markers exported")).unwrap();
+    let segments: Vec<emoscope::transcript::Segment> = doc["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| emoscope::transcript::Segment {
+            start: s["start"].as_f64().unwrap(),
+            end: s["end"].as_f64().unwrap(),
+            text: s["text"].as_str().unwrap().to_owned(),
+            words: s["words"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| emoscope::transcript::Word {
+                    start: w["start"].as_f64().unwrap(),
+                    end: w["end"].as_f64().unwrap(),
+                    text: w["text"].as_str().unwrap().to_owned(),
+                })
+                .collect(),
+        })
+        .collect();
+    let heard = emoscope::transcript::Transcript::new(segments).unwrap();
+    let text = heard.text_between(0.0, 1e9);
+    let wer = speech::wer(&reference, &text);
+    eprintln!("heard in the host: {text} (WER {:.1} %)", 100.0 * wer);
+    assert!(wer <= 0.10, "WER {wer}: {text}");
+    assert!(
+        heard.segments().iter().all(|s| !s.words.is_empty()),
+        "word times are exported"
+    );
+
+    let mut predictor = load_predictor(&model, &candle_core::Device::Cpu).unwrap();
+    let offline = analyse_offline(
+        &signal,
+        rate as f32,
+        predictor.as_mut(),
+        &analysis(),
+        Some(&heard),
+    )
+    .unwrap();
+    let timeline = doc["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), offline.len());
+    for (w, o) in timeline.iter().zip(&offline) {
+        assert_eq!(w["text"].as_str().unwrap(), o.reading.text, "{w}");
+    }
+    let reference: Vec<_> = offline
+        .iter()
+        .map(|w| {
+            let r = &w.reading;
+            (r.span.start, r.span.end, r.emotion.dimensions())
+        })
+        .collect();
+    assert_same_timeline(
+        "render with speech recognition",
+        &exported_timeline(&export),
+        &reference,
+    );
+    let worded = offline
+        .iter()
+        .filter(|w| !w.reading.text.is_empty())
+        .count();
+    assert!(
+        worded * 10 >= offline.len() * 8,
+        "{worded} of {} windows have words",
+        offline.len()
     );
 }

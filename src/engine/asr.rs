@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -89,6 +89,9 @@ pub struct AsrStatus {
     pub samples_dropped: AtomicU64,
     /// Windows scored again when their words arrived.
     pub windows_rescored: AtomicU64,
+    /// Whether the emotion model in use reads words; written by the emotion
+    /// worker on each load. When it does not, the recogniser is not fed.
+    pub model_reads_text: AtomicBool,
     texts: Mutex<AsrTexts>,
 }
 
@@ -435,6 +438,8 @@ pub(crate) const HISTORY_SECONDS: f64 = MAX_QUEUED_SECONDS + MAX_REGION_SECONDS 
 /// windows that words arriving late re-score.
 pub(crate) struct Listener {
     loader: Option<AsrLoader>,
+    /// What the user asked for; in effect while the emotion model reads words.
+    wanted: AsrSettings,
     pub link: Option<AsrLink>,
     /// The analyser run the recogniser is hearing.
     pub run: Option<u64>,
@@ -447,6 +452,7 @@ impl Listener {
     pub fn new(loader: AsrLoader) -> Self {
         Self {
             loader: Some(loader),
+            wanted: AsrSettings::default(),
             link: None,
             run: None,
             history: History::default(),
@@ -454,8 +460,21 @@ impl Listener {
         }
     }
 
-    /// New settings; the recogniser thread starts the first time they turn it on.
+    /// New settings from the user.
     pub fn configure(&mut self, settings: AsrSettings, shared: &super::EngineShared) {
+        self.wanted = settings;
+        self.sync(shared);
+    }
+
+    /// Puts the user's settings in effect while the emotion model reads
+    /// words, and turns recognition off (no model in memory, no CPU) while
+    /// it does not. The recogniser thread starts the first time it is on.
+    pub fn sync(&mut self, shared: &super::EngineShared) {
+        let reads_text = shared.asr.model_reads_text.load(Ordering::Relaxed);
+        let settings = AsrSettings {
+            enabled: self.wanted.enabled && reads_text,
+            ..self.wanted.clone()
+        };
         if self.link.is_none() {
             if !settings.enabled {
                 return;

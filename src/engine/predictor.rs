@@ -62,6 +62,11 @@ pub trait EmotionPredictor: Send {
     fn output_range(&self) -> OutputRange {
         OutputRange::UNIT
     }
+    /// Whether `text` changes the reading (the model has a text branch):
+    /// speech recognition runs only for models that read words.
+    fn reads_text(&self) -> bool {
+        true
+    }
 }
 
 /// Loads whatever model directory the user points at into a predictor: the
@@ -229,6 +234,10 @@ impl EmotionPredictor for ModelPredictor {
 
     fn output_range(&self) -> OutputRange {
         OutputRange::from(self.model.manifest().output_range)
+    }
+
+    fn reads_text(&self) -> bool {
+        self.model.text().is_some()
     }
 
     fn predict(&mut self, samples: &[f32], text: &str) -> Result<Emotion, PredictError> {

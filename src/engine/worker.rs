@@ -571,6 +571,11 @@ impl Worker {
                             t.error.clear();
                         });
                         status.set_output_range(model.output_range());
+                        self.shared
+                            .asr
+                            .model_reads_text
+                            .store(model.reads_text(), std::sync::atomic::Ordering::Relaxed);
+                        self.asr.sync(&self.shared);
                         self.analyser.set_model_rate(model.sample_rate());
                         self.model = Some(model);
                         status.set_state(ModelState::Loaded);
@@ -754,7 +759,8 @@ impl Worker {
         let rate = self.analyser.model_rate();
         let keep = self.analyser.config().window_seconds + HISTORY_SECONDS;
         self.asr.history.push(&fresh, rate, keep);
-        if self.transcript.is_some() {
+        let reads_text = self.model.as_ref().is_some_and(|m| m.reads_text());
+        if self.transcript.is_some() || !reads_text {
             return;
         }
         if let Some(link) = self.asr.link.as_ref().filter(|l| l.listening()) {

@@ -1,4 +1,5 @@
-//! The settings panel: model directory, transcript sidecar and offset, MIDI
+//! The settings panel: model directory, transcript sidecar and offset,
+//! speech recognition (on/off, Whisper model folder, language), MIDI
 //! CC mapping, analysis window, automation and export. Edits go to the
 //! persisted settings and, through [`PluginShared::apply`], to the engine.
 //! The analysis fields offer the engine's ranges
@@ -19,6 +20,8 @@ const ERROR: Color32 = Color32::from_rgb(0xe8, 0x45, 0x3c);
 pub struct Controls {
     model_dir: String,
     transcript: String,
+    asr_model: String,
+    asr_language: String,
     export_path: String,
     cc_error: Option<String>,
     dialogs: Dialogs,
@@ -30,6 +33,8 @@ impl Controls {
         Self {
             model_dir: params.model_dir.read().clone(),
             transcript: params.transcript.read().path.clone(),
+            asr_model: params.asr.read().model_dir.clone(),
+            asr_language: params.asr.read().language.clone(),
             export_path: params.export.read().path.clone(),
             cc_error: None,
             dialogs: Dialogs::default(),
@@ -43,6 +48,8 @@ impl Controls {
         self.model(ui, params, shared);
         ui.separator();
         self.transcript(ui, params, shared);
+        ui.separator();
+        self.speech(ui, params, shared);
         ui.separator();
         self.midi(ui, params);
         ui.separator();
@@ -69,6 +76,11 @@ impl Controls {
                 params.transcript.write().path = path;
                 shared.apply(params);
             }
+            Purpose::AsrModel => {
+                self.asr_model = path.clone();
+                params.asr.write().model_dir = path;
+                shared.apply(params);
+            }
             Purpose::Export(_) => {
                 self.export_path = path.clone();
                 params.export.write().path = path;
@@ -81,6 +93,7 @@ impl Controls {
         let buffer = match which {
             Purpose::ModelDir => &mut self.model_dir,
             Purpose::Transcript => &mut self.transcript,
+            Purpose::AsrModel => &mut self.asr_model,
             Purpose::Export(_) => &mut self.export_path,
         };
         let mut commit = false;
@@ -142,7 +155,7 @@ impl Controls {
             }
             shared.apply(params);
         }
-        if let Some(t) = shared.transcript() {
+        if let Some(t) = shared.sidecar() {
             ui.label(RichText::new(format!("{} segments loaded", t.segments().len())).weak());
             if let Some(first) = t.warnings().first() {
                 ui.label(
@@ -157,6 +170,42 @@ impl Controls {
                         .join("\n"),
                 );
             }
+        }
+    }
+
+    fn speech(&mut self, ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
+        ui.label(RichText::new("Speech recognition").strong());
+        let mut enabled = params.asr.read().enabled;
+        let mut commit = ui
+            .checkbox(&mut enabled, "Recognise speech when no sidecar is set")
+            .on_hover_text(
+                "Whisper transcribes the track on a background thread; its words feed the \
+                 text branch, the transcript line and the exports",
+            )
+            .changed();
+        commit |= self.path_row(
+            ui,
+            Purpose::AsrModel,
+            "Whisper model folder (default: Whisper tiny.en from setup)",
+        );
+        ui.horizontal(|ui| {
+            ui.label("language");
+            let r = ui.add(
+                egui::TextEdit::singleline(&mut self.asr_language)
+                    .hint_text("en")
+                    .desired_width(50.0),
+            );
+            commit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            commit |= ui.button("Apply").clicked();
+        });
+        if commit {
+            {
+                let mut s = params.asr.write();
+                s.enabled = enabled;
+                s.model_dir = self.asr_model.trim().to_owned();
+                s.language = self.asr_language.trim().to_owned();
+            }
+            shared.apply(params);
         }
     }
 

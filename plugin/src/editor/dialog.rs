@@ -18,6 +18,8 @@ pub enum Purpose {
     ModelDir,
     /// Choose a transcript sidecar.
     Transcript,
+    /// Choose a Whisper model folder.
+    AsrModel,
     /// Choose where to export (with the format's extension).
     Export(&'static str),
 }
@@ -37,6 +39,7 @@ fn run(purpose: Purpose) -> Option<PathBuf> {
     let d = rfd::FileDialog::new();
     match purpose {
         Purpose::ModelDir => d.set_title("Emoscope model directory").pick_folder(),
+        Purpose::AsrModel => d.set_title("Whisper model folder").pick_folder(),
         Purpose::Transcript => d
             .set_title("Transcript sidecar")
             .add_filter(
