@@ -9,6 +9,9 @@
 //! [`status::EngineStatus`]. [`worker::analyse_offline`] runs the same
 //! analysis over a whole file, [`worker::OfflineRun`] over one streamed
 //! block by block, and [`spans::SpanReader`] reads segments as they stream past.
+//! When no transcript file is set, [`asr`] runs Whisper on a second thread
+//! over the speech regions of the same audio, and the windows get its words
+//! ([`worker::Engine::set_asr`]).
 
 pub mod analyser;
 pub mod asr;
