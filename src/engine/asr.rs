@@ -103,7 +103,9 @@ pub struct AsrTexts {
     /// The last error (load failure, failed region); empty when none.
     pub error: String,
     /// Seconds from the end of a region's audio reaching the engine to its
-    /// words reaching the timeline, for the latest regions (oldest first).
+    /// words reaching the timeline: for each window scored again with them,
+    /// and for each region whose words changed no window; the latest
+    /// [`LATENCIES_KEPT`], oldest first.
     pub latencies: Vec<f64>,
 }
 
@@ -507,6 +509,9 @@ pub(crate) struct Analysed {
     pub before: Option<crate::reading::Emotion>,
     /// The text it was scored with.
     pub text: String,
+    /// Set when words arrived that change its text: when the end of their
+    /// region reached the engine (the earliest, if several).
+    pub stale: Option<Instant>,
 }
 
 /// The recent model-rate audio of one analyser run.
@@ -587,6 +592,7 @@ impl History {
             span,
             before,
             text,
+            stale: None,
         });
     }
 

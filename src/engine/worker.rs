@@ -627,9 +627,13 @@ impl Worker {
     /// anything to do.
     fn step(&mut self, output: &mut CaptureOutput) -> bool {
         if self.queued(output) {
+            // Completeness first: windows whose words came are scored again
+            // before the history lets their audio go.
+            while self.rescore_one() {}
             self.step_queued(output)
         } else {
-            self.step_live(output)
+            // Live: between new windows.
+            self.step_live(output) || self.rescore_one()
         }
     }
 
@@ -731,6 +735,7 @@ impl Worker {
         while let Some(r) = self.asr.link.as_ref().and_then(AsrLink::recv_until_done) {
             self.words_arrived(r);
         }
+        while self.rescore_one() {}
     }
 
     /// Takes one host block into the analyser and hands the audio it added
@@ -784,9 +789,9 @@ impl Worker {
         }
     }
 
-    /// A region's words: into the live transcript (published), then every
-    /// window analysed over the region whose text changed is scored again
-    /// with its new text and replaces its reading in the timeline.
+    /// A region's words: into the live transcript (published); the
+    /// windows analysed over the region whose text changed are marked for
+    /// scoring again ([`Self::rescore_one`], when no new window waits).
     fn words_arrived(&mut self, r: Recognised) {
         let live = Arc::make_mut(&mut self.asr.recognised);
         if let Err(e) = live.replace_between(r.region.start, r.region.end, r.segments) {
@@ -796,18 +801,37 @@ impl Worker {
             return;
         }
         self.shared.recognised.publish(self.asr.recognised.clone());
-        if self.transcript.is_none() {
-            self.rescore(r.region);
+        let mut stale = 0;
+        if self.transcript.is_none() && self.model.is_some() {
+            let Listener {
+                history,
+                recognised,
+                ..
+            } = &mut self.asr;
+            for a in history.windows.iter_mut() {
+                if a.span.overlap(r.region) > 0.0
+                    && recognised.text_between(a.span.start, a.span.end) != a.text
+                {
+                    a.stale = Some(a.stale.map_or(r.ended_at, |t| t.min(r.ended_at)));
+                    stale += 1;
+                }
+            }
         }
-        self.shared
-            .asr
-            .record_latency(r.ended_at.elapsed().as_secs_f64());
+        if stale == 0 {
+            // No window waits for these words: they are in the timeline now.
+            self.shared
+                .asr
+                .record_latency(r.ended_at.elapsed().as_secs_f64());
+        }
     }
 
-    /// Scores again the analysed windows overlapping `region` whose text changed.
-    fn rescore(&mut self, region: Span) {
+    /// Scores again the oldest window whose words changed after it was
+    /// analysed, and replaces its reading in the timeline; returns whether
+    /// there was one. Each such window's latency (from its region's end
+    /// reaching the engine to its words in the timeline) is recorded.
+    fn rescore_one(&mut self) -> bool {
         let Some(model) = self.model.as_deref_mut() else {
-            return;
+            return false;
         };
         let hop = self.analyser.config().hop_seconds;
         let rate = self.analyser.model_rate();
@@ -816,45 +840,45 @@ impl Worker {
             recognised,
             ..
         } = &mut self.asr;
-        for i in 0..history.windows.len() {
-            let a = &history.windows[i];
-            if a.span.overlap(region) <= 0.0 {
-                continue;
+        let Some(i) = history.windows.iter().position(|a| a.stale.is_some()) else {
+            return false;
+        };
+        let a = &history.windows[i];
+        let text = recognised.text_between(a.span.start, a.span.end);
+        let samples = history.samples(a, rate);
+        let a = &mut history.windows[i];
+        let ended_at = a.stale.take();
+        let Some(samples) = samples.filter(|_| text != a.text) else {
+            return true;
+        };
+        let raw = match model.predict(&samples, &text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.shared
+                    .status
+                    .update_texts(|t| t.error = format!("analysis failed: {e}"));
+                return true;
             }
-            let text = recognised.text_between(a.span.start, a.span.end);
-            if text == a.text {
-                continue;
-            }
-            let Some(samples) = history.samples(a, rate) else {
-                continue;
-            };
-            let raw = match model.predict(&samples, &text) {
-                Ok(raw) => raw,
-                Err(e) => {
-                    self.shared
-                        .status
-                        .update_texts(|t| t.error = format!("analysis failed: {e}"));
-                    return;
-                }
-            };
-            let a = &mut history.windows[i];
-            let emotion = self.analyser.smooth_from(a.before, raw);
-            a.text.clone_from(&text);
-            self.shared.timeline.insert(
-                Reading {
-                    span: a.span,
-                    emotion,
-                    text,
-                    model_id: model.id().to_owned(),
-                    out_of_range: !model.output_range().covers(&emotion),
-                },
-                hop / 2.0,
-            );
-            self.shared
-                .asr
-                .windows_rescored
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let emotion = self.analyser.smooth_from(a.before, raw);
+        a.text.clone_from(&text);
+        self.shared.timeline.insert(
+            Reading {
+                span: a.span,
+                emotion,
+                text,
+                model_id: model.id().to_owned(),
+                out_of_range: !model.output_range().covers(&emotion),
+            },
+            hop / 2.0,
+        );
+        let asr = &self.shared.asr;
+        asr.windows_rescored
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = ended_at {
+            asr.record_latency(t.elapsed().as_secs_f64());
         }
+        true
     }
 
     fn report_analyser_error(&mut self) {

