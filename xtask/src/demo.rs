@@ -3,7 +3,10 @@
 //! does not), then runs the `emoscope` CLI on `examples/speech.wav` with its
 //! subtitle sidecar: the utterance's arousal, valence and dominance, the
 //! per-window timeline, marker files in every export format and a plot, all
-//! under `target/demo/`.
+//! under `target/demo/`. Then once more on a copy of the recording without
+//! its subtitles, in `target/demo/without-subtitles/`: Whisper writes down
+//! the words (the default speech-recognition model, when installed), and
+//! the demo prints them with the readings they got.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -97,6 +100,7 @@ pub fn run(args: Args) -> Result<()> {
     let png = format!("{out}/speech.png");
     println!("\n== emoscope plot {json} --out {png}");
     emoscope(&["plot", &json, "--out", &png])?;
+    without_subtitles(audio, &args.out.join("without-subtitles"), &windowing)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&args.out)
         .with_context(|| format!("listing {out}"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -104,7 +108,70 @@ pub fn run(args: Args) -> Result<()> {
     files.sort();
     println!("\n== {} files in {out}:", files.len());
     for f in files {
-        println!("   {}", f.display());
+        let folder = if f.is_dir() { "/" } else { "" };
+        println!("   {}{folder}", f.display());
+    }
+    Ok(())
+}
+
+/// Annotates a copy of `audio` with no subtitles next to it in `dir`, and
+/// prints the words Whisper recognised with each segment's reading and the
+/// windows' readings.
+fn without_subtitles(audio: &str, dir: &Path, windowing: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let copy = dir.join("speech.wav");
+    std::fs::copy(audio, &copy).with_context(|| format!("copying {audio}"))?;
+    let (copy, out) = (copy.to_string_lossy(), dir.to_string_lossy());
+    println!(
+        "\n== emoscope annotate {copy} --format all {} --out {out}\n   \
+         (no subtitles: the speech-recognition model writes down the words)",
+        windowing.join(" ")
+    );
+    emoscope(
+        &[
+            &[
+                "annotate", &copy, "--format", "all", "--out", &out, "--force",
+            ][..],
+            windowing,
+        ]
+        .concat(),
+    )?;
+    let transcript = dir.join("speech.emoscope.transcript.json");
+    if !transcript.is_file() {
+        println!("   no words recognised (see the note above): the audio alone was analysed");
+        return Ok(());
+    }
+    let read = |path: &Path| -> Result<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    };
+    let words = read(&transcript)?;
+    println!(
+        "   recognised ({}): {}",
+        transcript.display(),
+        words["text"].as_str().unwrap_or_default().trim()
+    );
+    let doc = read(&dir.join("speech.emoscope.json"))?;
+    let none = Vec::new();
+    for s in doc["segments"].as_array().unwrap_or(&none) {
+        println!("   segment: {}", s["label"].as_str().unwrap_or_default());
+    }
+    println!(
+        "   {:>5} {:>5}  {:>5} {:>5} {:>5}  words",
+        "start", "end", "A", "V", "D"
+    );
+    for w in doc["timeline"].as_array().unwrap_or(&none) {
+        let f = |k: &str| w[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "   {:>5.2} {:>5.2}  {:>5.2} {:>5.2} {:>5.2}  {}",
+            f("start"),
+            f("end"),
+            f("arousal"),
+            f("valence"),
+            f("dominance"),
+            w["text"].as_str().unwrap_or_default()
+        );
     }
     Ok(())
 }
