@@ -351,6 +351,17 @@ impl Whisper {
         })
     }
 
+    /// [`Whisper::decode_window`] at temperature 0, which draws no samples.
+    pub fn decode_greedy(
+        &self,
+        encoder_states: &Tensor,
+        prompt: &[u32],
+        opts: &TranscribeOptions,
+    ) -> Result<DecodeResult, RunError> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        self.decode_window(encoder_states, prompt, 0.0, opts, &mut rng)
+    }
+
     /// Decodes one window at each temperature in turn until the result
     /// passes the thresholds (openai-whisper's `decode_with_fallback`).
     pub fn decode_with_fallback(

@@ -17,12 +17,13 @@
 //! The files of the folder:
 //!
 //! ```text
-//! config.rs   WhisperConfig, GenerationConfig, Ct2Config, SpecialTokens
-//! ct2.rs      model.bin reader and CTranslate2 -> transformers names
-//! audio.rs    log-mel front end (WhisperFeatureExtractor)
-//! model.rs    WhisperForConditionalGeneration: encoder, decoder, KV cache
-//! decode.rs   greedy decoding and long-form transcription as openai-whisper does them
-//! timing.rs   word timestamps from the alignment heads' cross-attention (DTW)
+//! config.rs       WhisperConfig, GenerationConfig, Ct2Config, SpecialTokens
+//! ct2.rs          model.bin reader and CTranslate2 -> transformers names
+//! audio.rs        log-mel front end (WhisperFeatureExtractor)
+//! model.rs        WhisperForConditionalGeneration: encoder, decoder, KV cache
+//! cpu_decoder.rs  the decoder's steps on the CPU (row products, f16-exact weights kept in f16)
+//! decode.rs       greedy decoding and long-form transcription as openai-whisper does them
+//! timing.rs       word timestamps from the alignment heads' cross-attention (DTW)
 //! ```
 //!
 //! ```no_run
@@ -36,6 +37,7 @@
 
 pub mod audio;
 pub mod config;
+mod cpu_decoder;
 pub mod ct2;
 pub mod decode;
 pub mod model;

@@ -28,6 +28,7 @@ use candle_core::{DType, Module, Tensor};
 use candle_nn::{Embedding, Linear};
 
 use super::config::{WhisperConfig, LAYER_NORM_EPS};
+use super::cpu_decoder::{CpuDecoder, CpuState, DecoderLayerParams};
 use crate::cpu::matrix::Precision;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
 use crate::error::LoadError;
@@ -179,7 +180,7 @@ impl EncoderLayer {
 
     /// The same weights in the layout of the CPU kernel (which computes the
     /// same pre-norm layer; `k_proj`'s missing bias is zero).
-    fn to_cpu(&self, heads: usize) -> candle_core::Result<CpuEncoderLayer> {
+    fn to_cpu(&self, heads: usize, precision: Precision) -> candle_core::Result<CpuEncoderLayer> {
         let lin = |l: &Linear| -> candle_core::Result<LinearParams> {
             Ok(LinearParams {
                 weight: l.weight().flatten_all()?.to_vec1()?,
@@ -204,7 +205,7 @@ impl EncoderLayer {
             heads,
             eps: LAYER_NORM_EPS as f32,
             stable: true,
-            precision: Precision::F32,
+            precision,
         }))
     }
 
@@ -228,6 +229,8 @@ pub struct WhisperEncoder {
     /// The layers packed for the CPU kernels ([`crate::cpu::transformer`]),
     /// used on the CPU; `None` on other devices or when turned off.
     cpu_layers: Option<Vec<CpuEncoderLayer>>,
+    /// Arithmetic of the CPU kernels' projections and feed-forward products.
+    precision: Precision,
     heads: usize,
     layer_norm: LayerNorm,
     span: tracing::Span,
@@ -252,6 +255,7 @@ impl WhisperEncoder {
                 .get(&[cfg.max_source_positions, d], "weight")?,
             layers,
             cpu_layers: None,
+            precision: Precision::F32,
             heads: cfg.encoder_attention_heads,
             layer_norm: layer_norm(&vb.pp("layer_norm"), d, LAYER_NORM_EPS)?,
             span: tracing::span!(tracing::Level::TRACE, "whisper-encoder"),
@@ -271,13 +275,22 @@ impl WhisperEncoder {
             Some(
                 self.layers
                     .iter()
-                    .map(|l| l.to_cpu(self.heads))
+                    .map(|l| l.to_cpu(self.heads, self.precision))
                     .collect::<candle_core::Result<_>>()?,
             )
         } else {
             None
         };
         Ok(())
+    }
+
+    /// The arithmetic of the CPU kernels' matrix products: f32 (the default),
+    /// or bf16-rounded inputs with f32 sums where the CPU has AVX512-BF16
+    /// ([`crate::cpu::bf16_available`]; elsewhere the weights stay f32).
+    /// Attention products stay f32 either way. Turns the CPU kernels on.
+    pub fn set_cpu_precision(&mut self, precision: Precision) -> candle_core::Result<()> {
+        self.precision = precision;
+        self.set_cpu_kernels(true)
     }
 
     /// Encodes log-mel features `[batch, n_mels, frames]` (3000 frames for a
@@ -391,24 +404,34 @@ struct LayerCache {
     cross_kv: (Tensor, Tensor),
 }
 
-/// The decoder's state for one audio window: what [`WhisperDecoder::forward`]
-/// has seen so far. Clone it to branch (a fallback decode restarts from a fresh one).
+/// The decoder's state for one audio window: what the decoder has seen so
+/// far. Clone it to branch (a fallback decode restarts from a fresh one).
 #[derive(Clone)]
 pub struct DecoderState {
-    layers: Vec<LayerCache>,
-    /// Tokens decoded so far (the position of the next one).
-    offset: usize,
+    caches: Caches,
+}
+
+/// The caches of whichever path started the window.
+#[derive(Clone)]
+enum Caches {
+    /// Candle ops (any device): per layer, and the tokens seen.
+    Candle(Vec<LayerCache>, usize),
+    /// The CPU decoder ([`super::cpu_decoder`]).
+    Cpu(CpuState),
 }
 
 impl DecoderState {
     /// Tokens the decoder has seen.
     pub fn len(&self) -> usize {
-        self.offset
+        match &self.caches {
+            Caches::Candle(_, offset) => *offset,
+            Caches::Cpu(state) => state.len(),
+        }
     }
 
     /// Whether no token has been decoded yet.
     pub fn is_empty(&self) -> bool {
-        self.offset == 0
+        self.len() == 0
     }
 }
 
@@ -448,6 +471,37 @@ impl WhisperDecoder {
         })
     }
 
+    /// The same weights packed for the CPU decoder, with the output projection `proj_out`.
+    fn to_cpu(&self, proj_out: &Tensor, heads: usize) -> candle_core::Result<CpuDecoder> {
+        let layers: Vec<DecoderLayerParams<'_>> = self
+            .layers
+            .iter()
+            .map(|l| DecoderLayerParams {
+                self_attn_layer_norm: &l.self_attn_layer_norm,
+                self_q: &l.self_attn.q_proj,
+                self_k: &l.self_attn.k_proj,
+                self_v: &l.self_attn.v_proj,
+                self_out: &l.self_attn.out_proj,
+                encoder_attn_layer_norm: &l.encoder_attn_layer_norm,
+                cross_q: &l.encoder_attn.q_proj,
+                cross_k: &l.encoder_attn.k_proj,
+                cross_v: &l.encoder_attn.v_proj,
+                cross_out: &l.encoder_attn.out_proj,
+                final_layer_norm: &l.final_layer_norm,
+                fc1: &l.ffn.fc1,
+                fc2: &l.ffn.fc2,
+            })
+            .collect();
+        CpuDecoder::new(
+            &layers,
+            self.embed_tokens.embeddings(),
+            &self.embed_positions,
+            &self.layer_norm,
+            proj_out,
+            heads,
+        )
+    }
+
     /// A fresh state for `encoder_states` `[batch, frames, d_model]`: the
     /// cross-attention keys and values, computed once per window.
     pub fn start(&self, encoder_states: &Tensor) -> candle_core::Result<DecoderState> {
@@ -461,7 +515,9 @@ impl WhisperDecoder {
                 })
             })
             .collect::<candle_core::Result<_>>()?;
-        Ok(DecoderState { layers, offset: 0 })
+        Ok(DecoderState {
+            caches: Caches::Candle(layers, 0),
+        })
     }
 
     /// The final hidden states of `ids` `[batch, tokens]`, appended to
@@ -474,7 +530,10 @@ impl WhisperDecoder {
     ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
         let _enter = self.span.enter();
         let (_, n) = ids.dims2()?;
-        let past = state.offset;
+        let Caches::Candle(caches, offset) = &mut state.caches else {
+            candle_core::bail!("this window was started on the CPU decoder, which is now off");
+        };
+        let past = *offset;
         if past + n > self.embed_positions.dim(0)? {
             candle_core::bail!(
                 "{} tokens exceed the decoder's {} positions",
@@ -502,14 +561,14 @@ impl WhisperDecoder {
             None
         };
         let mut attentions = Vec::new();
-        for (layer, cache) in self.layers.iter().zip(&mut state.layers) {
+        for (layer, cache) in self.layers.iter().zip(caches.iter_mut()) {
             let (y, probs) = layer.forward(&x, mask.as_ref(), cache)?;
             x = y;
             if cross_attentions {
                 attentions.push(probs);
             }
         }
-        state.offset += n;
+        *offset += n;
         Ok((self.layer_norm.forward(&x)?, attentions))
     }
 }
@@ -528,6 +587,9 @@ pub struct WhisperForConditionalGeneration {
     pub model: WhisperModel,
     /// `proj_out.weight` `[vocab, d_model]` (the token embeddings when the checkpoint ties them).
     proj_out: Tensor,
+    /// The decoder and `proj_out` packed for the CPU ([`super::cpu_decoder`]),
+    /// used on the CPU; `None` on other devices or when turned off.
+    cpu_decoder: Option<CpuDecoder>,
     config: WhisperConfig,
     span: tracing::Span,
 }
@@ -545,12 +607,19 @@ impl WhisperForConditionalGeneration {
         } else {
             model.decoder.embed_tokens.embeddings().clone()
         };
-        Ok(Self {
+        let mut whisper = Self {
             model,
             proj_out,
+            cpu_decoder: None,
             config: cfg.clone(),
             span: tracing::span!(tracing::Level::TRACE, "whisper"),
-        })
+        };
+        if vb.device().is_cpu() {
+            whisper
+                .set_cpu_kernels(true)
+                .map_err(|e| vb.candle_err(e))?;
+        }
+        Ok(whisper)
     }
 
     /// The hyper-parameters.
@@ -558,10 +627,28 @@ impl WhisperForConditionalGeneration {
         &self.config
     }
 
-    /// Runs the encoder layers on the CPU kernels or on candle ops (see
-    /// [`WhisperEncoder::set_cpu_kernels`]).
+    /// Runs the encoder layers (see [`WhisperEncoder::set_cpu_kernels`]) and
+    /// the decoder ([`super::cpu_decoder`]) on the CPU kernels (`true`, the
+    /// default on the CPU) or on candle ops (`false`; the only choice
+    /// elsewhere). A window keeps the path it was started on
+    /// ([`WhisperForConditionalGeneration::start`]).
     pub fn set_cpu_kernels(&mut self, enabled: bool) -> candle_core::Result<()> {
-        self.model.encoder.set_cpu_kernels(enabled)
+        self.model.encoder.set_cpu_kernels(enabled)?;
+        self.cpu_decoder = if enabled && self.proj_out.device().is_cpu() {
+            Some(
+                self.model
+                    .decoder
+                    .to_cpu(&self.proj_out, self.config.decoder_attention_heads)?,
+            )
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// The encoder's CPU arithmetic (see [`WhisperEncoder::set_cpu_precision`]).
+    pub fn set_cpu_precision(&mut self, precision: Precision) -> candle_core::Result<()> {
+        self.model.encoder.set_cpu_precision(precision)
     }
 
     /// Encodes log-mel features `[batch, n_mels, frames]`.
@@ -570,9 +657,15 @@ impl WhisperForConditionalGeneration {
         self.model.encoder.forward(mel)
     }
 
-    /// A fresh decoder state for the encoder's output.
+    /// A fresh decoder state for the encoder's output `[1, frames, d_model]`
+    /// (any batch on candle ops).
     pub fn start(&self, encoder_states: &Tensor) -> candle_core::Result<DecoderState> {
-        self.model.decoder.start(encoder_states)
+        match &self.cpu_decoder {
+            Some(cpu) => Ok(DecoderState {
+                caches: Caches::Cpu(cpu.start(encoder_states)?),
+            }),
+            None => self.model.decoder.start(encoder_states),
+        }
     }
 
     /// Runs the decoder over `ids` `[batch, tokens]` after what `state` has
@@ -585,11 +678,38 @@ impl WhisperForConditionalGeneration {
         cross_attentions: bool,
     ) -> candle_core::Result<DecoderOutput> {
         let _enter = self.span.enter();
+        if let Caches::Cpu(cpu_state) = &mut state.caches {
+            let cpu = self.cpu_for_state()?;
+            let device = self.proj_out.device();
+            let ids: Vec<u32> = ids.squeeze(0)?.to_vec1()?;
+            let n = ids.len();
+            let (h, attentions) = cpu.forward(&ids, cpu_state, cross_attentions)?;
+            let frames = attentions.first().map_or(0, |a| {
+                a.len() / n.max(1) / self.config.decoder_attention_heads
+            });
+            let heads = self.config.decoder_attention_heads;
+            return Ok(DecoderOutput {
+                logits: Tensor::from_vec(cpu.logits(&h, n), (1, n, cpu.vocab()), device)?,
+                cross_attentions: attentions
+                    .into_iter()
+                    .map(|a| Tensor::from_vec(a, (1, heads, n, frames), device))
+                    .collect::<candle_core::Result<_>>()?,
+            });
+        }
         let (h, attentions) = self.model.decoder.forward(ids, state, cross_attentions)?;
         let logits = h.broadcast_matmul(&self.proj_out.t()?)?;
         Ok(DecoderOutput {
             logits,
             cross_attentions: attentions,
+        })
+    }
+
+    /// The CPU decoder, for a state it started.
+    fn cpu_for_state(&self) -> candle_core::Result<&CpuDecoder> {
+        self.cpu_decoder.as_ref().ok_or_else(|| {
+            candle_core::Error::Msg(
+                "this window was started on the CPU decoder, which is now off".into(),
+            )
         })
     }
 
@@ -599,6 +719,15 @@ impl WhisperForConditionalGeneration {
         ids: &[u32],
         state: &mut DecoderState,
     ) -> candle_core::Result<Vec<f32>> {
+        if ids.is_empty() {
+            candle_core::bail!("no tokens to decode");
+        }
+        if let Caches::Cpu(cpu_state) = &mut state.caches {
+            let cpu = self.cpu_for_state()?;
+            let d = self.config.d_model;
+            let (h, _) = cpu.forward(ids, cpu_state, false)?;
+            return Ok(cpu.logits(&h[h.len() - d..], 1));
+        }
         let device = self.proj_out.device();
         let t = Tensor::new(ids, device)?.unsqueeze(0)?;
         let (h, _) = self.model.decoder.forward(&t, state, false)?;
