@@ -14,8 +14,9 @@
 //! transcribes nothing and says nothing about it; a missing default model
 //! is one note and audio-only exports, a named one that is not there an
 //! error; a rerun skips, and another Whisper model, a deleted transcript
-//! or a new sidecar recompute; `predict` reads the recognised words as it
-//! reads `transcribe`'s JSON for the same file.
+//! or a new sidecar recompute; a file that cannot be transcribed fails on
+//! its own, named; `predict` reads the recognised words as it reads
+//! `transcribe`'s JSON for the same file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -612,4 +613,48 @@ fn predict_reads_the_recognised_words_as_transcribes_json_of_the_file() {
         assert_eq!(no_asr[key], none[key], "{key}");
         assert_ne!(no_asr[key], recognised[key], "{key}: the words must count");
     }
+}
+
+#[test]
+fn a_file_that_cannot_be_transcribed_fails_alone_naming_the_file() {
+    let Some(whisper) = speech::whisper_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let good = copy_clip(&speech::clips()[1].0, &input);
+    // A WAV header followed by noise bytes: no format chunk to read.
+    let mut bytes = b"RIFF\x24\x10\x00\x00WAVE".to_vec();
+    bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    let broken = input.join("broken.wav");
+    std::fs::write(&broken, bytes).unwrap();
+    let out = tmp.path().join("out");
+    let run = annotate(
+        &input,
+        &out,
+        &text_model(),
+        &["--format", "json", "--asr-model", s(&whisper)],
+        &[],
+        tmp.path(),
+    );
+    let err = stderr(&run);
+    eprint!("{}{err}", stdout(&run));
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        err.contains(&format!(
+            "FAILED   {}: recognising the speech: cannot decode {}",
+            broken.display(),
+            broken.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 of 2 files failed"), "{err}");
+    let index = read_json(&out.join("index.json"));
+    let e = entry(&index, "broken.wav");
+    assert_eq!(e["status"], "failed");
+    assert!(e["transcript"].is_null(), "{e}");
+    let e = entry(&index, good.file_name().unwrap().to_str().unwrap());
+    assert_eq!(e["status"], "ok");
+    assert_eq!(e["transcript_source"], "asr");
+    assert!(!out.join("broken.emoscope.transcript.json").exists());
 }

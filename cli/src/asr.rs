@@ -162,7 +162,16 @@ impl Recogniser {
         path: &Path,
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcribed> {
-        let (samples, audio_warnings) = decode(path)?;
+        self.transcribe_decoded(decode(path)?, path, progress)
+    }
+
+    /// Transcribes `audio`, the file `path` as [`decode`] gives it.
+    fn transcribe_decoded(
+        &self,
+        (samples, audio_warnings): (Vec<f32>, Vec<String>),
+        path: &Path,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Transcribed> {
         let duration = samples.len() as f64 / f64::from(RATE);
         let mut transcript = self
             .whisper
@@ -345,9 +354,11 @@ impl Asr {
         language_code(self.language.as_deref())
     }
 
-    /// Transcribes the audio file `path` (loading the model first if this
-    /// is the first file); `progress` hears how many seconds are done.
+    /// Transcribes the audio file `path` (decoded first, so that a file
+    /// that cannot be read fails before the model is loaded, if this is the
+    /// first file); `progress` hears how many seconds are done.
     pub fn transcribe(&self, path: &Path, progress: &mut dyn FnMut(f64)) -> Result<Transcribed> {
+        let audio = decode(path)?;
         let recogniser = self.loaded.get_or_init(|| {
             Recogniser::load(
                 &self.dir,
@@ -359,7 +370,7 @@ impl Asr {
             .map_err(|e| super::output::error_chain(&e))
         });
         match recogniser {
-            Ok(r) => r.transcribe_file(path, progress),
+            Ok(r) => r.transcribe_decoded(audio, path, progress),
             Err(e) => bail!("{e}"),
         }
     }

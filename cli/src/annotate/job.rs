@@ -243,7 +243,7 @@ fn recognise(job: &Job, s: &Settings, path: &Path, progress: &mut dyn FnMut(Step
     let done = r
         .asr
         .transcribe(&job.input, &mut |t| progress(Step::Transcribed(t)))
-        .context("recognising the speech (--no-asr analyses the audio alone)")?;
+        .context("recognising the speech")?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
