@@ -37,7 +37,7 @@ use emoscope_models::whisper::{self, TranscribeOptions, Whisper};
 use crate::audio::vad::{SpeechDetector, VadConfig};
 use crate::audio::StreamResampler;
 use crate::reading::Span;
-use crate::transcript::{Segment, Transcript, Word};
+use crate::transcript::{Segment, Transcript};
 
 /// Whisper's sample rate.
 pub const ASR_RATE: u32 = 16_000;
@@ -283,18 +283,11 @@ pub fn segments_of(t: &whisper::Transcript) -> Vec<Segment> {
         .iter()
         .filter_map(|s| {
             let text = collapse(&s.text);
-            let words: Vec<Word> = s
-                .words
-                .iter()
-                .filter_map(|w| {
-                    let text = collapse(&w.word);
-                    (!text.is_empty()).then_some(Word {
-                        start: w.start,
-                        end: w.end.max(w.start),
-                        text,
-                    })
-                })
-                .collect();
+            let words = crate::transcript::whisper::join_pieces(
+                s.words
+                    .iter()
+                    .map(|w| (w.word.as_str(), w.start, w.end.max(w.start))),
+            );
             (!text.is_empty()).then_some(Segment {
                 start: s.start,
                 end: s.end.max(s.start),

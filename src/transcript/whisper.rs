@@ -136,15 +136,40 @@ fn timed_words(path: &Path, key: &str, s: &JsonSegment) -> Result<Vec<Word>, Rea
         }
         j = k;
     }
-    Ok(s.words
-        .iter()
-        .zip(spans)
-        .filter_map(|(w, span)| {
+    Ok(join_pieces(s.words.iter().zip(spans).filter_map(
+        |(w, span)| {
             let (start, end) = span?;
-            let text = collapse_whitespace(&w.word);
-            (!text.is_empty()).then_some(Word { start, end, text })
-        })
-        .collect())
+            Some((w.word.as_str(), start, end))
+        },
+    )))
+}
+
+/// Words from Whisper's word entries `(text, start, end)`, whitespace
+/// collapsed. openai-whisper starts each word with its space, so an entry
+/// without one continues the word before it (`" cold"`, `"-hearted"` is
+/// "cold-hearted", spanning both); WhisperX writes no spaces at all, so
+/// when no entry after the first starts with one, each entry is a word.
+pub(crate) fn join_pieces<'a>(entries: impl IntoIterator<Item = (&'a str, f64, f64)>) -> Vec<Word> {
+    let entries: Vec<(&str, f64, f64)> = entries.into_iter().collect();
+    let spaced = entries
+        .iter()
+        .skip(1)
+        .any(|(t, _, _)| t.starts_with(char::is_whitespace));
+    let mut words: Vec<Word> = Vec::with_capacity(entries.len());
+    for (raw, start, end) in entries {
+        let text = collapse_whitespace(raw);
+        if text.is_empty() {
+            continue;
+        }
+        match words.last_mut() {
+            Some(prev) if spaced && !raw.starts_with(char::is_whitespace) => {
+                prev.text.push_str(&text);
+                prev.end = prev.end.max(end);
+            }
+            _ => words.push(Word { start, end, text }),
+        }
+    }
+    words
 }
 
 #[cfg(test)]
@@ -172,6 +197,28 @@ mod tests {
             (s.words[1].start, s.words[1].end, s.words[1].text.as_str()),
             (0.7, 1.5, "there.")
         );
+    }
+
+    #[test]
+    /// openai-whisper's word pieces without a leading space continue the
+    /// word before; WhisperX's words (no spaces at all) stay apart.
+    #[test]
+    fn pieces_without_a_space_join_the_word_before() {
+        let doc = r#"{"segments": [{"start": 0.0, "end": 2.0, "text": " cold-hearted man",
+             "words": [{"word": " cold", "start": 0.0, "end": 0.4},
+                       {"word": "-hearted", "start": 0.4, "end": 0.9},
+                       {"word": " man", "start": 1.0, "end": 1.4}]}]}"#;
+        let t = parse(doc, p()).unwrap();
+        let w = &t.segments()[0].words;
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].text.as_str(), w[0].start, w[0].end),
+            ("cold-hearted", 0.0, 0.9)
+        );
+        assert_eq!(t.text_between(0.0, 2.0), "cold-hearted man");
+        let x = r#"{"segments": [{"start": 0.0, "end": 1.0, "text": "a b",
+             "words": [{"word": "a", "start": 0.0, "end": 0.4}, {"word": "b", "start": 0.5, "end": 0.9}]}]}"#;
+        assert_eq!(parse(x, p()).unwrap().segments()[0].words.len(), 2);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! - `bench encoder`: times the DistilHuBERT-size encoder in Emoscope (candle
 //!   plus our CPU kernels), PyTorch (transformers) and ONNX Runtime in one run,
 //!   each in its own process, and prints time ratios and peak memory.
+//! - `bench asr`: Emoscope's Whisper against the CTranslate2 runtime (f32 and
+//!   the fastest precision of each) on the LibriVox clips: time, word error
+//!   rate and peak memory.
 //! - `bench engine`: what the streaming engine costs (capture, the model per
 //!   hop, end-to-end latency); both benchmarks run the model `bench_model`
 //!   builds.
@@ -15,11 +18,16 @@
 //! - `demo-model`: train the offline demo model and install it as the default model.
 
 mod bench;
+mod bench_asr;
 mod bench_engine;
 mod bench_model;
 mod corpus;
 mod demo;
 mod demo_model;
+/// Real speech (the LibriVox clips), its reference texts and word error
+/// rate: the same helpers the speech-recognition tests use.
+#[path = "../../tests/common/speech.rs"]
+mod speech;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +56,9 @@ enum Task {
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
+    /// Internal: time Emoscope's Whisper in this process (spawned by `bench asr`).
+    #[command(hide = true)]
+    BenchAsrWorker(bench_asr::WorkerArgs),
 }
 
 /// Subcommands handed to nice-plug-xtask as they are.
@@ -64,6 +75,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Bench { which } => bench::run(which),
         Task::BenchWorker(args) => bench::worker(args),
+        Task::BenchAsrWorker(args) => bench_asr::worker(args),
         Task::Corpus(args) => corpus::run(args),
         Task::CorpusCheck(args) => corpus::check(args),
         Task::Demo(args) => demo::run(args),
