@@ -199,7 +199,6 @@ mod tests {
         );
     }
 
-    #[test]
     /// openai-whisper's word pieces without a leading space continue the
     /// word before; WhisperX's words (no spaces at all) stay apart.
     #[test]
