@@ -252,6 +252,7 @@ mod tests {
         *a.model_dir.write() = "/models/m".into();
         a.transcript.write().offset_seconds = 12.5;
         a.analysis.write().hop_seconds = 0.5;
+        a.asr.write().language = "de".into();
         let fields = a.serialize_fields();
         // Same values, same bytes, in a fixed key order.
         assert_eq!(fields, a.serialize_fields());
@@ -260,6 +261,7 @@ mod tests {
             keys,
             [
                 "analysis",
+                "asr",
                 "cc",
                 "editor-size",
                 "export",
@@ -273,6 +275,29 @@ mod tests {
         assert_eq!(b.serialize_fields(), fields);
         assert_eq!(*b.model_dir.read(), "/models/m");
         assert_eq!(b.transcript.read().offset_seconds, 12.5);
+        assert_eq!(b.asr.read().language, "de");
+    }
+
+    /// A project saved before speech recognition existed has no `asr`
+    /// field, and an `asr` written by a later version may lack keys: both
+    /// give recognition on, the default model, English.
+    #[test]
+    fn missing_speech_settings_mean_recognition_on() {
+        assert!(EmoscopeParams::default().asr.read().enabled);
+        let old: SpeechSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(old, SpeechSettings::default());
+        let engine = old.to_engine();
+        assert!(engine.enabled && engine.model_dir.is_none() && engine.language.is_none());
+        let set: SpeechSettings =
+            serde_json::from_str(r#"{"enabled": false, "model_dir": " /m ", "language": "de"}"#)
+                .unwrap();
+        let engine = set.to_engine();
+        assert!(!engine.enabled);
+        assert_eq!(
+            engine.model_dir.as_deref(),
+            Some(std::path::Path::new("/m"))
+        );
+        assert_eq!(engine.language.as_deref(), Some("de"));
     }
 
     #[test]
