@@ -7,8 +7,9 @@
 //! it is optional; its text runs to the next cue (blank lines inside it
 //! included), or to the end of the file. Timestamps may lack milliseconds,
 //! have 1–2 digit milliseconds (read as milliseconds, as both do), unpadded
-//! fields, a `.` or `:` before the milliseconds, full-width `：`/`，`, and the
-//! arrow may be `- >`. Each such repair, and each cue or line skipped, is a
+//! fields, leading zeros, a `.` or `:` before the milliseconds, full-width
+//! `：`/`，`; the arrow may be `- >` or `-- >`, and text attached to the end
+//! time (`00:01:20,000?`) is ignored. Each such repair, and each cue or line skipped, is a
 //! [`ReadWarning`](super::ReadWarning) naming the line (an error under strict
 //! reading). A cue whose end is before its start is skipped with a warning.
 //! Formatting tags (`<i>`, `<font …>`, `{\an8}`) are removed, the character
@@ -230,7 +231,16 @@ fn timing_line(line: &str) -> Option<Result<Timing, ()>> {
     if !start_text.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let end_text = right.split_whitespace().next().unwrap_or("");
+    // The end time runs to the first character no timestamp holds; what follows
+    // is either coordinates after a space (`X1:40 X2:600`, kept out of the text)
+    // or something attached to the time (`00:01:20,000?`), which srt and pysrt
+    // ignore and so do we, with a warning.
+    let right = right.trim_start();
+    let cut = right
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, ':' | ',' | '.')))
+        .unwrap_or(right.len());
+    let (end_text, after) = right.split_at(cut);
+    let attached = !after.is_empty() && !after.starts_with(char::is_whitespace);
     let (Some((start, start_ok)), Some((end, end_ok))) =
         (timestamp(start_text), timestamp(end_text))
     else {
@@ -238,7 +248,7 @@ fn timing_line(line: &str) -> Option<Result<Timing, ()>> {
     };
     let arrow_ok = normalised.contains(" --> ");
     let written_ok = normalised == line.trim();
-    let repaired = (!(start_ok && end_ok && arrow_ok && written_ok)).then(|| {
+    let repaired = (!(start_ok && end_ok && arrow_ok && written_ok) || attached).then(|| {
         format!(
             "timing line `{}` is not `HH:MM:SS,mmm --> HH:MM:SS,mmm`",
             line.trim()
@@ -251,19 +261,30 @@ fn timing_line(line: &str) -> Option<Result<Timing, ()>> {
     }))
 }
 
-/// The text before and after the arrow: `-->`, or `- >` with spaces around.
+/// The text before and after the arrow: `-->`, or the spaced arrows srt
+/// reads (its pattern `-[ -] *>`: `- >`, `-- >`, `-  >`).
 fn split_arrow(line: &str) -> Option<(&str, &str)> {
     if let Some(pair) = line.split_once("-->") {
         return Some(pair);
     }
-    let dash = line.find("- >")?;
-    Some((&line[..dash], &line[dash + 3..]))
+    let b = line.as_bytes();
+    line.match_indices('-').find_map(|(dash, _)| {
+        if !matches!(b.get(dash + 1), Some(b'-' | b' ')) {
+            return None;
+        }
+        let mut k = dash + 2;
+        while b.get(k) == Some(&b' ') {
+            k += 1;
+        }
+        (b.get(k) == Some(&b'>')).then(|| (&line[..dash], &line[k + 1..]))
+    })
 }
 
 /// Seconds of a SubRip timestamp and whether it had the canonical shape
 /// (`HH:MM:SS,mmm`, a `.` accepted for the comma). Tolerated: any number of
-/// digits per field, no milliseconds, `:` or `.` before them. Milliseconds are
-/// the integer written (`,5` is 5 ms), as `srt` and `pysrt` read them.
+/// digits per field (leading zeros included: `,000000500` is 500 ms), no
+/// milliseconds, `:` or `.` before them. Milliseconds are the integer written
+/// (`,5` is 5 ms), as `srt` and `pysrt` read them.
 fn timestamp(t: &str) -> Option<(f64, bool)> {
     let fields: Vec<&str> = t.split([':', ',', '.']).collect();
     let (h, m, s, ms) = match fields.as_slice() {
@@ -271,11 +292,16 @@ fn timestamp(t: &str) -> Option<(f64, bool)> {
         [h, m, s, ms] => (*h, *m, *s, Some(*ms)),
         _ => return None,
     };
-    let digits = |x: &str| x.len() <= 9 && !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    // At most 9 significant digits, so the sum below cannot overflow.
+    let digits = |x: &str| {
+        !x.is_empty()
+            && x.bytes().all(|b| b.is_ascii_digit())
+            && x.trim_start_matches('0').len() <= 9
+    };
     if !(digits(h) && digits(m) && digits(s) && ms.is_none_or(|ms| ms.is_empty() || digits(ms))) {
         return None;
     }
-    let n = |x: &str| x.parse::<u64>().unwrap_or(0);
+    let n = |x: &str| x.trim_start_matches('0').parse::<u64>().unwrap_or(0);
     let millis = ms.map_or(0, n);
     let total = (n(h) * 3600 + n(m) * 60 + n(s)) * 1000 + millis;
     let canonical = h.len() >= 2
@@ -364,6 +390,36 @@ mod tests {
             warnings[0].contains("read as 1.005 --> 2.025 s"),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn spaced_arrows_attached_text_and_leading_zeros_are_repaired() {
+        // srt reads `-- >` (its arrow pattern is `-[ -] *>`); pysrt and webvtt-py
+        // ignore `?`/`xyz` attached to the end time; 33 digits of milliseconds with
+        // leading zeros are 500 ms (srt and webvtt-py read the integer).
+        let text = "1\n00:00:01,500 -- > 00:00:03,250\na\n\n\
+                    2\n00:01:00,000 --> 00:01:20,000?\nb\n\n\
+                    3\n00:02:00,000 --> 00:02:07,000xyz\nc\n\n\
+                    4\n00:03:00,000000000000000000000000000000500 --> 00:03:07,000\nd\n\n\
+                    5\n00:04:00,000 --> 00:04:01,000 X1:000 X2:000\ne\n";
+        let (cues, warnings) = lenient(text);
+        // 1 min = 60 s, 1 min 20 s = 80 s; 2 min 7 s = 127 s; 3 min + 0.5 s = 180.5 s.
+        assert_eq!(
+            cues,
+            vec![
+                cue(1.5, 3.25, "a"),
+                cue(60.0, 80.0, "b"),
+                cue(120.0, 127.0, "c"),
+                cue(180.5, 187.0, "d"),
+                cue(240.0, 241.0, "e")
+            ]
+        );
+        // Coordinates after a space are not a repair; the other four are.
+        let lines: Vec<&str> = warnings
+            .iter()
+            .map(|w| w.split(": ").nth(1).unwrap())
+            .collect();
+        assert_eq!(lines, vec!["line 2", "line 6", "line 10", "line 14"]);
     }
 
     #[test]

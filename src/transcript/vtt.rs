@@ -177,9 +177,22 @@ fn timings(
 ) -> Result<Option<(f64, f64)>, ReadError> {
     let (left, right) = line.split_once("-->").expect("the caller saw the arrow");
     let start_text = left.trim();
-    let end_text = right.split_whitespace().next().unwrap_or("");
-    let (Some(start), Some(end)) = (lenient_timestamp(start_text), lenient_timestamp(end_text))
-    else {
+    // The algorithm collects the end timestamp's characters and parses the cue
+    // settings from whatever follows, space or not (`00:04.300line:0`).
+    let right = right.trim_start();
+    let cut = right
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, ':' | '.' | ',')))
+        .unwrap_or(right.len());
+    let (end_text, after) = right.split_at(cut);
+    // Settings attached without a space follow a complete `.mmm` end time only;
+    // `00:00:1d.890` is a broken time, not `00:00:1` and settings `d.890`.
+    let attached = !after.is_empty() && !after.starts_with(char::is_whitespace);
+    let end = if attached {
+        timestamp(end_text)
+    } else {
+        lenient_timestamp(end_text)
+    };
+    let (Some(start), Some(end)) = (lenient_timestamp(start_text), end) else {
         warnings.warn(
             Location::line(at + 1),
             format!("expected {TIMING}, found {}; cue skipped", excerpt(line)),
@@ -206,9 +219,12 @@ fn timings(
 
 /// Seconds of a timestamp as `webvtt-py` reads them beyond the specification:
 /// `[H:]M:S[.f]` with any number of digits per field, `,` or `.` before the
-/// fraction, which is a decimal fraction (`3.5` is 3.500 s).
+/// fraction, which is a decimal fraction (`3.5` is 3.500 s) of at most three
+/// digits. Minutes and seconds above 59 fail, as in the specification.
 fn lenient_timestamp(s: &str) -> Option<f64> {
     let (clock, frac) = match s.split_once(['.', ',']) {
+        // `07.` and `07.-004`: a separator and no digits after it.
+        Some((_, "")) => return None,
         Some((c, f)) => (c, f),
         None => (s, ""),
     };
@@ -226,6 +242,11 @@ fn lenient_timestamp(s: &str) -> Option<f64> {
         [h, m, s] => (n(h), n(m), n(s)),
         _ => return None,
     };
+    // Out of range is a failure in the algorithm (the cue is dropped), not a
+    // padding slip: `00:00:61.000` is no time.
+    if m > 59 || sec > 59 {
+        return None;
+    }
     let millis = if frac.is_empty() {
         0
     } else {
@@ -504,6 +525,23 @@ mod tests {
         assert!(warnings[0].contains("line 3: timestamps `0:0:0.0 --> 0:0:3.54`"));
         assert!(warnings[2].contains("line 9: expected a timing line"));
         assert!(warnings[2].ends_with("cue skipped"));
+    }
+
+    #[test]
+    fn out_of_range_fields_and_long_fractions_drop_the_cue_as_the_algorithm_does() {
+        // "Collect a WebVTT timestamp" fails for seconds above 59 and for a fraction
+        // that is not three digits (`04.3001`); the cue goes, with a warning. Cue
+        // settings attached to the end time (`04.300line:0`) are settings.
+        let text = "WEBVTT\n\n00:00:61.000 --> 00:00:62.000\nsixty-one\n\n\
+                    00:00:00.500 --> 00:00:04.3001 line:0\nfour digits\n\n\
+                    00:00:05.000 --> 00:00:06.300line:0\nattached\n\n\
+                    00:00:07.000 --> 00:00:08.-004\nno fraction digits\n";
+        let (cues, warnings) = lenient(text);
+        assert_eq!(cues, vec![cue(5.0, 6.3, "attached")]);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("line 3: expected a timing line"));
+        assert!(warnings[1].contains("line 6: expected a timing line"));
+        assert!(warnings[2].contains("line 12: expected a timing line"));
     }
 
     #[test]
