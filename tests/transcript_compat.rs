@@ -5,8 +5,12 @@
 //! `tests/compat/owners.py` downloads the pinned sdists of praatio 6.2.2,
 //! pympi-ling 1.71, webvtt-py 0.6.0, srt 3.5.3 and pysrt 1.1.2 into
 //! `target/transcript-compat/` (once; later runs reuse them), extracts their
-//! SubRip, WebVTT, TextGrid and EAF test files, and writes what each owner's
-//! parser read from each file to `expected.json`. It also runs the writers of
+//! SubRip, WebVTT, TextGrid and EAF test files, writes the documents their
+//! test modules hold inline as strings (webvtt-py, pysrt) or build from
+//! generated subtitles (srt's parser tests, repeated on fixed subtitles) to
+//! `files/<sdist>/inline/`, and writes what each owner's parser read from each
+//! file to `expected.json`; for SubRip files also what the other two pinned
+//! SubRip parsers read ("peers"). It also runs the writers of
 //! openai-whisper 20250625 and WhisperX 3.8.6 on a few results (SRT and
 //! WebVTT with and without word highlighting and line limits, JSON, WhisperX's
 //! Audacity labels); their SRT is judged by srt 3.5.3, their WebVTT by
@@ -15,8 +19,9 @@
 //! cues (per tier for TextGrid and EAF), start and end within 1 ms, and the
 //! same text after whitespace normalisation. Files the owner rejects are only
 //! required not to panic. [`EXCEPTIONS`] lists the files where we differ on
-//! purpose, each with the reason; a listed file that starts to agree fails
-//! the test, so the list stays honest.
+//! purpose, each with the reason and, for SubRip, a peer that reads the file
+//! exactly as we do (checked); a listed file that starts to agree with its
+//! owner fails the test, so the list stays honest.
 //!
 //! Without Python or network the material cannot be fetched: the test then
 //! says so and passes, except under `CI=1`, where it fails.
@@ -27,18 +32,64 @@ use std::process::Command;
 use emoscope::transcript::{self, eaf, textgrid, ReadOptions};
 use serde_json::Value;
 
-/// Files where our reading differs from the owner's on purpose.
-const EXCEPTIONS: &[(&str, &str)] = &[
-    (
-        "webvtt_py-0.6.0/tests/samples/invalid_timeframe.srt",
-        "cue 2's end `00:00:11:890` uses `:` before the milliseconds; webvtt-py drops the cue, \
-         srt 3.5.3 and pysrt 1.1.2 (and we, with a warning) read it as 11.890 s",
-    ),
-    (
-        "webvtt_py-0.6.0/tests/samples/missing_caption_text.srt",
-        "cue 2 has no text; webvtt-py's SRT reader drops it, srt 3.5.3 and pysrt 1.1.2 keep \
-         it as an empty cue, and so do we (an empty cue gives the model no text either way)",
-    ),
+/// A file where our reading differs from its owner's on purpose.
+struct Exception {
+    /// The file, relative to `target/transcript-compat/files`.
+    file: &'static str,
+    /// Another pinned parser of the format that reads the file exactly as we
+    /// do (checked: the exception fails when we differ from it too), or `None`
+    /// where no other pinned parser reads the format and `why` cites the
+    /// specification instead.
+    peer: Option<&'static str>,
+    why: &'static str,
+}
+
+/// webvtt-py's SubRip reader drops a cue whose timing line ends in
+/// `HH:MM:SS:mmm`, and one without text; srt and pysrt keep both.
+const WEBVTT_PY_SRT_COLON: &str =
+    "a timing line ends `00:00:11:890`, `:` before the milliseconds; webvtt-py drops the cue, \
+     srt 3.5.3 (and pysrt 1.1.2 where it reads the file) read it as 11.890 s, and so do we, \
+     with a warning";
+const WEBVTT_PY_SRT_EMPTY: &str =
+    "a cue has no text; webvtt-py's SubRip reader drops it, srt 3.5.3 and pysrt 1.1.2 keep it \
+     as an empty cue, and so do we (an empty cue gives the model no text either way)";
+
+const EXCEPTIONS: &[Exception] = &[
+    Exception {
+        file: "webvtt_py-0.6.0/tests/samples/invalid_timeframe.srt",
+        peer: Some("srt 3.5.3"),
+        why: WEBVTT_PY_SRT_COLON,
+    },
+    Exception {
+        file: "webvtt_py-0.6.0/inline/test_srt.TestSRTModule.test_parse_skips_text_of_cue_with_invalid_timings_1.srt",
+        peer: Some("srt 3.5.3"),
+        why: WEBVTT_PY_SRT_COLON,
+    },
+    Exception {
+        file: "webvtt_py-0.6.0/tests/samples/missing_caption_text.srt",
+        peer: Some("pysrt 1.1.2"),
+        why: WEBVTT_PY_SRT_EMPTY,
+    },
+    Exception {
+        file: "webvtt_py-0.6.0/inline/test_srt.TestSRTModule.test_parse_skips_cues_without_text_1.srt",
+        peer: Some("pysrt 1.1.2"),
+        why: WEBVTT_PY_SRT_EMPTY,
+    },
+    Exception {
+        file: "webvtt_py-0.6.0/inline/test_srt.TestSRTModule.test_parse_skips_cue_without_index_1.srt",
+        peer: Some("pysrt 1.1.2"),
+        why: "cue 2 has no number; webvtt-py's SubRip reader drops it, srt 3.5.3 and pysrt 1.1.2 \
+              read it (srt's own tests require it: test_parse_file_with_missing_index), and so \
+              do we, with a warning",
+    },
+    Exception {
+        file: "webvtt_py-0.6.0/inline/test_vtt.TestVTTModule.test_parse_ignores_text_attached_to_end_timestamp_1.vtt",
+        peer: None,
+        why: "the end time `00:00:04.3001` has four digits after the `.`; the WebVTT parser \
+              algorithm (\"collect a WebVTT timestamp\": the fraction must be exactly three \
+              digits, else failure) drops the cue, as browsers do, and so do we with a warning; \
+              webvtt-py reads 4.300 s and ignores the `1`",
+    },
 ];
 
 /// Milliseconds of disagreement allowed on a time (the formats write milliseconds).
@@ -112,6 +163,33 @@ fn cues(v: &Value) -> Vec<Cue> {
             text: norm(c["text"].as_str().unwrap_or("")),
         })
         .collect()
+}
+
+/// What a parser read, as groups of cues: one per tier for TextGrid and EAF,
+/// one unnamed group for subtitles. A transcript holds its segments in time
+/// order (a stable sort by start), so a subtitle file's cues are put in that
+/// order too; a file that lists a cue before an earlier one means the same.
+fn groups(reading: &Value) -> Vec<(String, Vec<Cue>)> {
+    if let Some(tiers) = reading.get("tiers") {
+        return tiers
+            .as_array()
+            .expect("tiers")
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap_or("").to_owned(),
+                    cues(&t["cues"]),
+                )
+            })
+            .collect();
+    }
+    let mut cues = cues(&reading["cues"]);
+    cues.sort_by(|a, b| {
+        a.start
+            .unwrap_or(f64::NAN)
+            .total_cmp(&b.start.unwrap_or(f64::NAN))
+    });
+    vec![(String::new(), cues)]
 }
 
 /// Our reading of `path`: one unnamed group of cues for subtitles, one per
@@ -225,6 +303,7 @@ fn readers_agree_with_the_owners_parsers() {
     };
     let records = expected["files"].as_array().expect("files");
     let mut read = 0;
+    let mut inline_read = 0;
     let mut agree = 0;
     let mut failures = Vec::new();
     let mut excepted = Vec::new();
@@ -247,38 +326,47 @@ fn readers_agree_with_the_owners_parsers() {
             continue;
         }
         read += 1;
-        let owner: Vec<(String, Vec<Cue>)> = if let Some(tiers) = r.get("tiers") {
-            tiers
-                .as_array()
-                .expect("tiers")
-                .iter()
-                .map(|t| {
-                    (
-                        t["name"].as_str().unwrap_or("").to_owned(),
-                        cues(&t["cues"]),
-                    )
-                })
-                .collect()
-        } else {
-            vec![(String::new(), cues(&r["cues"]))]
-        };
+        if r["inline"] == true {
+            inline_read += 1;
+        }
         let difference = match &result {
-            Ok(mine) => differ(&owner, mine),
+            Ok(mine) => differ(&groups(r), mine),
             Err(e) => Some(format!("we reject it: {e}")),
         };
-        let exception = EXCEPTIONS.iter().find(|(f, _)| *f == rel);
+        let exception = EXCEPTIONS.iter().find(|x| x.file == rel);
         match (difference, exception) {
             (None, None) => agree += 1,
             (None, Some(_)) => failures.push(format!(
                 "{rel}: agrees with {} now; remove it from EXCEPTIONS",
                 r["owner"]
             )),
-            (Some(d), Some((_, why))) => excepted.push(format!("{rel}: {d} ({why})")),
+            (Some(d), Some(x)) => {
+                // The owner is wrong only if a peer reads the file as we do.
+                let peer = x.peer.map(|p| (p, &r["peers"][p]));
+                match (peer, &result) {
+                    (Some((p, v)), _) if v["status"] != "read" => failures.push(format!(
+                        "{rel}: the exception names {p}, which does not read the file ({})",
+                        v["error"]
+                    )),
+                    (Some((p, v)), Ok(mine)) => match differ(&groups(v), mine) {
+                        None => excepted.push(format!("{rel}: {d}; as {p} reads it ({})", x.why)),
+                        Some(e) => failures.push(format!(
+                            "{rel}: the exception names {p}, but we differ from it too: {e}"
+                        )),
+                    },
+                    (Some((p, _)), Err(e)) => failures.push(format!(
+                        "{rel}: the exception names {p}, but we reject the file: {e}"
+                    )),
+                    (None, _) => excepted.push(format!("{rel}: {d} ({})", x.why)),
+                }
+            }
             (Some(d), None) => failures.push(format!("{rel} ({}): {d}", r["owner"])),
         }
     }
+    let inline = records.iter().filter(|r| r["inline"] == true).count();
     eprintln!(
-        "{} files; {read} read by their owner: {agree} agree, {} listed exceptions, {} failures",
+        "{} files ({inline} of them inline test inputs); {read} read by their owner \
+         ({inline_read} inline): {agree} agree, {} listed exceptions, {} failures",
         records.len(),
         excepted.len(),
         failures.len()
@@ -289,17 +377,19 @@ fn readers_agree_with_the_owners_parsers() {
     for r in &rejected_by_owner {
         eprintln!("  not compared, {r}");
     }
-    // The pinned material has 95 files its owners read: far fewer means the fetch
-    // or the extraction went wrong, which must not pass as agreement.
+    // The pinned material has 266 files its owners read (171 of them inline test
+    // inputs): far fewer means the fetch, the extraction or the inline search went
+    // wrong, which must not pass as agreement.
     assert!(
-        read >= 90,
-        "only {read} files read by their owners; is {} complete?",
+        read >= 255 && inline_read >= 160,
+        "only {read} files ({inline_read} inline) read by their owners; is {} complete?",
         files.display()
     );
-    for (file, _) in EXCEPTIONS {
+    for x in EXCEPTIONS {
         assert!(
-            records.iter().any(|r| r["file"] == *file),
-            "exception {file} is not in the material"
+            records.iter().any(|r| r["file"] == x.file),
+            "exception {} is not in the material",
+            x.file
         );
     }
     assert!(

@@ -2,12 +2,17 @@
 """Expected cues for the transcript compatibility suite (tests/transcript_compat.rs).
 
 Downloads the pinned source distributions of five projects that ship subtitle or
-annotation parsers, extracts the test files they ship, parses each file with the
-project's own parser (the "owner"), and writes what the owner read as JSON. It also
-runs the writers of openai-whisper and WhisperX (their `utils.py`, which needs no
-model) on a few results and judges each file they write with the format's parser:
+annotation parsers, extracts the test files they ship, writes the documents their
+test modules hold inline (see `inline_documents` and `srt_generated`), parses each
+file with the project's own parser (the "owner"), and writes what the owner read as
+JSON; a SubRip file's record also holds what the other pinned SubRip parsers read
+("peers"). It also runs the writers of openai-whisper and WhisperX (their
+`utils.py`, which needs no model) on a few results and judges each file they write
+with the format's parser:
 
     <out>/files/<package>/<path inside the sdist>    the test files
+    <out>/files/<package>/inline/<module>.<test>_<n>.<ext>
+                                                      the inline test inputs
     <out>/expected.json                               one record per file
 
 Nothing is copied into the repository: the files are fetched into <out> (by default
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -269,6 +275,292 @@ def write_with_tools(roots, out):
     return records
 
 
+# Test inputs the owners' suites hold inline, as Python strings rather than files.
+# Every string constant in these modules that reads as a WebVTT or SubRip document
+# (see `inline_kind`) is written to <out>/files/<sdist>/inline/ and judged by its
+# owner like the shipped files. praatio and pympi-ling build their inline TextGrids
+# and EAFs through their own object APIs, not as text, so they have none.
+INLINE_MODULES = {
+    "webvtt-py": "tests",
+    "pysrt": "tests",
+}
+
+# A SubRip or WebVTT timing line: `H:M:S` with `,`/`.` milliseconds, an arrow.
+TIMING_LINE = re.compile(r"^\s*\d+:\d+:\d+([,.]\d*)?\s*-+\s*>", re.M)
+
+
+def inline_kind(text):
+    """"vtt", "srt", or None for strings that are no document of either kind.
+
+    A WebVTT document starts with `WEBVTT`. A SubRip document has a timing line and
+    either `,` before the milliseconds or a cue number first. Timing-and-text
+    fragments with `.` and no number (the owners' tests of one WebVTT cue block, fed
+    to block parsers) are neither: WebVTT requires the header, SubRip the comma or
+    the number, and both owners reject them as files.
+    """
+    if text.lstrip("\ufeff").startswith("WEBVTT"):
+        return "vtt"
+    m = TIMING_LINE.search(text)
+    if not m or len(text.strip().splitlines()) < 2:
+        return None  # one timing line alone is a piece the test puts into a document
+    first = text.strip().split("\n", 1)[0].strip()
+    if "," in m.group(0) or first.isdigit():
+        return "srt"
+    return None
+
+
+def literal(node):
+    """The text a test builds from constants at `node`, or None.
+
+    Follows what the tests do to their documents: string constants, `+` and `*`,
+    `textwrap.dedent(...)`, `.strip()`/`.lstrip()`/`.rstrip()`/`.replace(...)` with
+    constant arguments, `.split(...)` into lines, and lists of lines (the
+    line-list parsers' input, joined with line feeds and ended with one). Anything
+    that depends on a variable is None: a document built in a loop is not taken.
+    """
+    import ast
+    import textwrap
+
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, (str, int)) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        a, b = literal(node.left), literal(node.right)
+        if a is None or b is None:
+            return None
+        try:
+            return a + b if isinstance(node.op, ast.Add) else a * b
+        except TypeError:
+            return None
+    if isinstance(node, ast.List) and node.elts:
+        lines = [literal(e) for e in node.elts]
+        if all(isinstance(line, str) and "\n" not in line for line in lines):
+            return "\n".join(lines) + "\n"
+        return None
+    if isinstance(node, ast.Call) and not node.keywords:
+        f = node.func
+        args = [literal(a) for a in node.args]
+        if any(a is None for a in args):
+            return None
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+        if name == "dedent" and len(args) == 1 and isinstance(args[0], str):
+            return textwrap.dedent(args[0])
+        if isinstance(f, ast.Attribute) and name in ("strip", "lstrip", "rstrip", "replace",
+                                                        "split"):
+            value = literal(f.value)
+            if not isinstance(value, str):
+                return None
+            if name == "split":
+                # Split into lines for a line-list parser: the same document.
+                return value if args in ([], ["\n"]) else None
+            try:
+                return getattr(value, name)(*args)
+            except TypeError:
+                return None
+    return None
+
+
+def inline_documents(root, folder):
+    """(name, text, kind) for each distinct inline document under root/folder.
+
+    The name is `<module>.<enclosing class and function>_<n>`, n counting the
+    documents of that function in source order. Each is the text the test builds
+    from constants (`literal`), taken at the outermost expression that still gives
+    text; the same document in several tests is written once.
+    """
+    import ast
+
+    seen = set()
+    found = []
+    for dirpath, _, files in sorted(os.walk(os.path.join(root, folder))):
+        for f in sorted(files):
+            if not (f.startswith("test") and f.endswith(".py")):
+                continue
+            with open(os.path.join(dirpath, f), encoding="utf-8") as src:
+                tree = ast.parse(src.read())
+            module = f[:-3]
+            counts = {}
+
+            def visit(node, scope):
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        visit(child, scope + [child.name])
+                        continue
+                    text = literal(child) if isinstance(child, ast.expr) else None
+                    if not isinstance(text, str):
+                        visit(child, scope)
+                        continue
+                    kind = inline_kind(text)
+                    if kind and text not in seen:
+                        seen.add(text)
+                        name = ".".join([module] + scope)
+                        counts[name] = counts.get(name, 0) + 1
+                        found.append((f"{name}_{counts[name]}", text, kind))
+
+            visit(tree, [])
+    return found
+
+
+def srt_generated():
+    """srt 3.5.3's parser tests as documents, on fixed subtitles.
+
+    srt's `tests/test_srt.py` holds no document inline: each parser test composes
+    Hypothesis-generated subtitles with `srt.compose` and transforms the text. The
+    transforms are repeated here, each under its test's name, on three fixed
+    subtitles (one line; two lines; past an hour, non-ASCII, with coordinates after
+    the timing), so every file is the same on every run. Where a test draws extra values
+    (whitespace, zeroes), fixed ones stand in.
+    """
+    from datetime import timedelta as td
+
+    import srt
+
+    def subs():
+        return [
+            srt.Subtitle(1, td(seconds=1, milliseconds=500), td(seconds=3, milliseconds=250),
+                         "Hello there."),
+            srt.Subtitle(2, td(seconds=3, milliseconds=250), td(seconds=7, milliseconds=5),
+                         "Two lines,\nthe second one."),
+            srt.Subtitle(3, td(hours=1, minutes=2, seconds=3, milliseconds=45),
+                         td(hours=1, minutes=2, seconds=5), "Señor, ça va? 日本語です。",
+                         proprietary="X1:100 X2:600 Y1:10 Y2:50"),
+        ]
+
+    def compose(**kw):
+        return srt.compose(subs(), reindex=False, **kw)
+
+    def per_block(edit):
+        out = []
+        for block in (s.to_srt() for s in subs()):
+            lines = block.split("\n")
+            edit(lines)
+            out.append("\n".join(lines))
+        return "".join(out)
+
+    def with_content(content):
+        changed = subs()
+        for s in changed:
+            s.content = content(s.content)
+        return srt.compose(changed, reindex=False, strict=False)
+
+    def negative_index():
+        changed = subs()
+        for s in changed:
+            s.index *= -1
+        return srt.compose(changed, reindex=False, strict=False)
+
+    def missing_index():
+        out = ""
+        for s in subs():
+            block = s.to_srt()
+            out += block[block.index("\n") + 1:]
+        return out
+
+    def final_no_newline_no_content():
+        sub1, sub2 = subs()[:2]
+        sub2.content = ""
+        return srt.compose([sub1, sub2], reindex=False)[:-2]
+
+    def newline_no_content():
+        changed = subs()
+        for s in changed:
+            s.content = ""
+        return "".join(s.to_srt()[:-1] for s in changed)
+
+    def set_line(i, value):
+        def edit(lines):
+            lines[i] = value(lines[i])
+        return edit
+
+    return [
+        ("test_compose_and_parse_from_file", compose()),
+        ("test_compose_and_parse_from_file_bom", "\ufeff" + compose()),
+        ("test_can_compose_without_ending_blank_line", compose()[:-1]),
+        ("test_can_compose_without_eol_at_all", compose().rstrip("\r\n")),
+        ("test_parsing_spaced_arrow", compose(strict=False).replace("-->", "- >")),
+        ("test_parsing_spaced_ender_arrow", compose(strict=False).replace("-->", "-- >")),
+        ("test_parsing_no_ws_arrow", compose(strict=False).replace(" --> ", "-->")),
+        ("test_parsing_leading_whitespace", " \t\n\n" + compose(strict=False)),
+        ("test_parsing_negative_index", negative_index()),
+        ("test_parsing_content_with_blank_lines", with_content(lambda c: c + "\n\n" + c)),
+        ("test_parsing_no_content", with_content(lambda c: "")),
+        ("test_parser_can_parse_with_dot_msec_delimiter",
+         per_block(set_line(1, lambda t: t.replace(",", ".", 2)))),
+        ("test_parser_can_parse_with_fullwidth_delimiter",
+         per_block(set_line(1, lambda t: t.replace(",", "，", 1).replace(":", "：", 1)))),
+        ("test_parser_can_parse_with_no_msec",
+         per_block(set_line(1, lambda t: re.sub(",[0-9]+", "", t, count=2)))),
+        ("test_parser_accepts_final_no_newline_no_content", final_no_newline_no_content()),
+        ("test_parser_accepts_newline_no_content", newline_no_content()),
+        ("test_compose_and_parse_strict_crlf", compose().replace("\n", "\r\n")),
+        ("test_compose_and_parse_strict_custom_eol", compose(eol="\r\n")),
+        ("test_can_parse_index_trailing_ws", per_block(set_line(0, lambda t: t + " \t"))),
+        ("test_can_parse_index_with_dot", per_block(set_line(0, lambda t: t + "." + t))),
+        ("test_can_parse_index_leading_zeroes", per_block(set_line(0, lambda t: "00" + t))),
+        ("test_parse_file_with_missing_index", missing_index()),
+        # test_parser_noncontiguous: garbage that looks like a block; srt refuses it.
+        ("test_parser_noncontiguous",
+         srt.compose(subs()).replace("\n\n", "\n\n%d\n%s %s" % (
+             7, srt.timedelta_to_srt_timestamp(td(seconds=2)), "garbage"))),
+    ]
+
+
+def inline_records(roots, out):
+    """Write the inline documents and judge each with its owner."""
+    files = os.path.join(out, "files")
+    jobs = []
+    for name, folder in INLINE_MODULES.items():
+        for stem, text, kind in inline_documents(roots[name], folder):
+            jobs.append((name, stem, text, kind))
+    jobs += [("srt", "test_srt." + stem, text, "srt") for stem, text in srt_generated()]
+    for name in {job[0] for job in jobs}:
+        # Written afresh: a document the tests no longer hold leaves no file behind.
+        shutil.rmtree(os.path.join(roots[name], "inline"), ignore_errors=True)
+    records = []
+    for name, stem, text, kind in jobs:
+        folder = os.path.join(roots[name], "inline")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{stem}.{kind}")
+        # newline="": the text's own line ends, `\r\n` included, reach the file.
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        owner, read = OWNERS[name]
+        record = {"file": os.path.relpath(path, files), "owner": owner, "inline": True}
+        try:
+            record.update(read(path))
+            record["status"] = "read"
+        except Exception as e:  # the owner refuses the document
+            record["status"] = "rejected"
+            record["error"] = f"{type(e).__name__}: {e}"[:300]
+        records.append(record)
+    return records
+
+
+# The three SubRip parsers pinned here. Each SubRip file's record also holds what
+# the other two read ("peers"): where the owner reads a file differently from us,
+# the suite's exception has to name a peer that reads it as we do.
+SRT_PARSERS = {
+    "srt 3.5.3": lambda path: read_srt(path),
+    "pysrt 1.1.2": lambda path: read_pysrt(path),
+    "webvtt-py 0.6.0": lambda path: read_webvtt(path),
+}
+
+
+def add_peers(records, out):
+    for record in records:
+        if not record["file"].lower().endswith(".srt"):
+            continue
+        path = os.path.join(out, "files", record["file"])
+        peers = {}
+        for who, read in SRT_PARSERS.items():
+            if who in record["owner"]:
+                continue  # the owner itself
+            try:
+                peers[who] = {"status": "read", **read(path)}
+            except Exception as e:
+                peers[who] = {"status": "rejected", "error": f"{type(e).__name__}: {e}"[:300]}
+        record["peers"] = peers
+
+
 OWNERS = {
     "praatio": ("praatio 6.2.2", read_praatio),
     "pympi-ling": ("pympi-ling 1.71", read_pympi),
@@ -293,6 +585,8 @@ def main():
             continue
         owner, read = OWNERS[name]
         for dirpath, _, files in sorted(os.walk(root)):
+            if os.path.relpath(dirpath, root).split(os.sep)[0] == "inline":
+                continue  # written below, judged with the inline records
             for f in sorted(files):
                 if not f.lower().endswith(EXTENSIONS):
                     continue
@@ -305,12 +599,16 @@ def main():
                     record["status"] = "rejected"
                     record["error"] = f"{type(e).__name__}: {e}"[:300]
                 records.append(record)
+    records += inline_records(roots, out)
     records += write_with_tools(roots, out)
+    add_peers(records, out)
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump({"pinned": [f"{n}=={v}" for n, v in PINNED], "files": records}, f,
                   indent=1, ensure_ascii=False)
     read_count = sum(r["status"] == "read" for r in records)
-    print(f"{len(records)} files, {read_count} read by their owner -> {out}/expected.json")
+    inline = sum(bool(r.get("inline")) for r in records)
+    print(f"{len(records)} files ({inline} inline test inputs), {read_count} read by their "
+          f"owner -> {out}/expected.json")
 
 
 if __name__ == "__main__":
