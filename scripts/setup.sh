@@ -7,6 +7,8 @@
 #   which the demo model and the training tests are trained on.
 # - pocketsphinx-testdata: real read speech nobody here recorded (five LibriVox
 #   clips with reference transcripts), which the streaming annotate test uses.
+# - asterisk-core-sounds-en-wav: English telephone prompts at 8 kHz (18 MB),
+#   one of which the language-detection test (models/tests/whisper_lang.rs) hears.
 # - pkg-config, ALSA and JACK headers: nice-plug's standalone wrapper.
 # - Xvfb, xauth, Mesa software GL, X11 client libraries, ImageMagick: the
 #   plugin editor's screenshot test renders the standalone under Xvfb.
@@ -23,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(espeak-ng sox pocketsphinx-testdata pkg-config libasound2-dev libjack-jackd2-dev
+packages=(espeak-ng sox pocketsphinx-testdata asterisk-core-sounds-en-wav pkg-config libasound2-dev libjack-jackd2-dev
     xvfb xauth imagemagick libgl1-mesa-dri libglx-mesa0 libegl1
     libx11-xcb1 libxcursor1 libxkbcommon-x11-0)
 missing=()

@@ -62,6 +62,8 @@ pub struct TranscribeOptions {
     /// The latest first timestamp, in seconds.
     pub max_initial_timestamp: f64,
     /// Language code for a multilingual model (`"en"`); ignored by English-only models.
+    /// To decode in the spoken language as openai-whisper does when it is not
+    /// given, ask [`Whisper::detect_language_of`] first.
     pub language: String,
     /// Seed of the sampler used above temperature 0.
     pub seed: u64,

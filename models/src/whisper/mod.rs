@@ -23,6 +23,7 @@
 //! model.rs        WhisperForConditionalGeneration: encoder, decoder, KV cache
 //! cpu_decoder.rs  the decoder's steps on the CPU (row products, f16-exact weights kept in f16)
 //! decode.rs       greedy decoding and long-form transcription as openai-whisper does them
+//! language.rs     spoken-language detection for multilingual models
 //! timing.rs       word timestamps from the alignment heads' cross-attention (DTW)
 //! ```
 //!
@@ -40,6 +41,7 @@ pub mod config;
 mod cpu_decoder;
 pub mod ct2;
 pub mod decode;
+pub mod language;
 pub mod model;
 pub mod timing;
 
@@ -51,6 +53,7 @@ use tokenizers::Tokenizer;
 pub use audio::{LogMel, Spectrogram};
 pub use config::{Ct2Config, GenerationConfig, SpecialTokens, WhisperConfig};
 pub use decode::{DecodeResult, Segment, TranscribeOptions, Transcript};
+pub use language::{DetectedLanguage, LanguageProbability};
 pub use model::{DecoderOutput, DecoderState, WhisperForConditionalGeneration};
 pub use timing::{Alignment, Word};
 
