@@ -31,6 +31,8 @@ pub enum Which {
     Encoder(EncoderArgs),
     /// The streaming engine: capture cost, per-hop model cost, end-to-end latency.
     Engine(EngineArgs),
+    /// Whisper speech recognition against the CTranslate2 runtime (`bench_asr.rs`).
+    Asr(crate::bench_asr::Args),
 }
 
 /// Options of `bench engine`.
@@ -119,6 +121,7 @@ pub fn run(which: Which) -> Result<()> {
     match which {
         Which::Encoder(args) => encoder(args),
         Which::Engine(args) => crate::bench_engine::run(args.model, &args.python, args.seconds),
+        Which::Asr(args) => crate::bench_asr::run(args),
     }
 }
 
