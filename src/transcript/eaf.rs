@@ -2,13 +2,20 @@
 //!
 //! An EAF file holds a `TIME_ORDER` of time slots (milliseconds; a slot may
 //! be unaligned, without a value) and tiers of annotations. Alignable
-//! annotations span two slots; reference annotations take the span of the
-//! annotation they refer to. Unaligned slots get times as ELAN places them:
-//! annotations of a tier that share slots form a chain (the words of a
+//! annotations span two slots; reference annotations have no slots and get
+//! their times from the annotation they refer to, as ELAN displays them: on
+//! a tier whose linguistic type is a `Symbolic_Subdivision`, the annotations
+//! referring to one parent divide the parent's span evenly, in the order of
+//! their `PREVIOUS_ANNOTATION` chain; on a `Symbolic_Association` tier each
+//! takes its parent's span. (A tier whose type the file does not declare is
+//! read as a subdivision when several of its annotations share a parent,
+//! which only a subdivision allows.) Unaligned slots get times as ELAN places
+//! them: annotations of a tier that share slots form a chain (the words of a
 //! time-subdivided utterance), and the unaligned slots inside a chain divide
 //! the span between the chain's nearest aligned slots evenly; a slot in no
 //! such chain is interpolated between the aligned slots around it in
-//! `TIME_ORDER`. Such annotations are marked in [`EafTier::interpolated`].
+//! `TIME_ORDER`. Annotations with divided or interpolated times, and those
+//! referring to one, are marked in [`EafTier::interpolated`].
 //!
 //! To a [`Transcript`]: segments are the non-empty annotations of the tier
 //! the caller names, else of the first top-level tier (no `PARENT_REF`) that
@@ -43,7 +50,9 @@ pub struct EafTier {
     /// text), in file order.
     pub annotations: Vec<Interval>,
     /// Parallel to `annotations`: whether a time of it was interpolated from
-    /// unaligned slots rather than written in the file.
+    /// unaligned slots or divided from its parent's span (a symbolic
+    /// subdivision), itself or in an annotation it refers to, rather than
+    /// written in the file.
     pub interpolated: Vec<bool>,
 }
 
@@ -66,13 +75,21 @@ struct RawAnnotation {
 }
 
 enum RawSpan {
+    /// `TIME_SLOT_REF1`, `TIME_SLOT_REF2`.
     Slots(String, String),
-    Ref(String),
+    /// `ANNOTATION_REF` and `PREVIOUS_ANNOTATION` (the sibling before it in a
+    /// symbolic subdivision).
+    Ref {
+        target: String,
+        previous: Option<String>,
+    },
 }
 
 struct RawTier {
     id: String,
     parent: Option<String>,
+    /// `LINGUISTIC_TYPE_REF`.
+    linguistic_type: Option<String>,
     annotations: Vec<RawAnnotation>,
 }
 
@@ -192,6 +209,9 @@ struct Document<'t> {
     path: &'t Path,
     slots: Vec<Slot>,
     tiers: Vec<RawTier>,
+    /// `CONSTRAINTS` of each `LINGUISTIC_TYPE` by `LINGUISTIC_TYPE_ID` (the
+    /// types follow the tiers in a file).
+    constraints: HashMap<String, Option<String>>,
     /// The annotation whose element is open.
     annotation: Option<RawAnnotation>,
     /// The text of the open `<ANNOTATION_VALUE>`.
@@ -207,6 +227,7 @@ impl<'t> Document<'t> {
             path,
             slots: Vec::new(),
             tiers: Vec::new(),
+            constraints: HashMap::new(),
             annotation: None,
             value: None,
             root_seen: false,
@@ -259,6 +280,7 @@ impl<'t> Document<'t> {
         match name {
             b"TIME_SLOT" => self.time_slot(e, at),
             b"TIER" => self.tier(e, at),
+            b"LINGUISTIC_TYPE" => self.linguistic_type(e, at),
             b"ALIGNABLE_ANNOTATION" | b"REF_ANNOTATION" => {
                 self.annotation(e, name == b"ALIGNABLE_ANNOTATION", is_empty, at)
             }
@@ -282,15 +304,28 @@ impl<'t> Document<'t> {
         Ok(())
     }
 
-    /// `<TIER TIER_ID=".." PARENT_REF="..">`: the annotations that follow are its own.
+    /// `<TIER TIER_ID=".." PARENT_REF=".." LINGUISTIC_TYPE_REF="..">`: the
+    /// annotations that follow are its own.
     fn tier(&mut self, e: &BytesStart<'_>, at: usize) -> Result<(), ReadError> {
         let id = self.required(e, b"TIER_ID", at, "a TIER_ID attribute")?;
         let parent = self.attr(e, b"PARENT_REF", at)?;
+        let linguistic_type = self.attr(e, b"LINGUISTIC_TYPE_REF", at)?;
         self.tiers.push(RawTier {
             id,
             parent,
+            linguistic_type,
             annotations: Vec::new(),
         });
+        Ok(())
+    }
+
+    /// `<LINGUISTIC_TYPE LINGUISTIC_TYPE_ID=".." CONSTRAINTS="..">` (a type
+    /// without an id names nothing and is passed over).
+    fn linguistic_type(&mut self, e: &BytesStart<'_>, at: usize) -> Result<(), ReadError> {
+        if let Some(id) = self.attr(e, b"LINGUISTIC_TYPE_ID", at)? {
+            let constraints = self.attr(e, b"CONSTRAINTS", at)?;
+            self.constraints.insert(id, constraints);
+        }
         Ok(())
     }
 
@@ -315,7 +350,10 @@ impl<'t> Document<'t> {
                 _ => return Err(self.err_here(at, "TIME_SLOT_REF1 and TIME_SLOT_REF2 attributes")),
             }
         } else {
-            RawSpan::Ref(self.required(e, b"ANNOTATION_REF", at, "an ANNOTATION_REF attribute")?)
+            RawSpan::Ref {
+                target: self.required(e, b"ANNOTATION_REF", at, "an ANNOTATION_REF attribute")?,
+                previous: self.attr(e, b"PREVIOUS_ANNOTATION", at)?,
+            }
         };
         let a = RawAnnotation {
             id,
@@ -400,7 +438,13 @@ impl<'t> Document<'t> {
         if !self.root_seen {
             return Err(self.err(0, "an ELAN document (<ANNOTATION_DOCUMENT>)", self.text));
         }
-        resolve(self.slots, self.tiers, self.path, self.text)
+        resolve(
+            self.slots,
+            self.tiers,
+            &self.constraints,
+            self.path,
+            self.text,
+        )
     }
 }
 
@@ -436,10 +480,12 @@ fn attr(
     Ok(None)
 }
 
-/// Slot times (interpolating unaligned slots) and annotation spans.
+/// Slot times (interpolating unaligned slots) and annotation spans;
+/// `constraints` are the linguistic types' `CONSTRAINTS` by id.
 fn resolve(
     slots: Vec<Slot>,
     tiers: Vec<RawTier>,
+    constraints: &HashMap<String, Option<String>>,
     path: &Path,
     text: &str,
 ) -> Result<Eaf, ReadError> {
@@ -466,7 +512,7 @@ fn resolve(
                 RawSpan::Slots(r1, r2) => {
                     Some((*index.get(r1.as_str())?, *index.get(r2.as_str())?))
                 }
-                RawSpan::Ref(_) => None,
+                RawSpan::Ref { .. } => None,
             })
             .collect();
         let next: HashMap<usize, usize> = links.iter().copied().collect();
@@ -508,71 +554,165 @@ fn resolve(
             None => Err(err(at, "a TIME_SLOT_REF naming a slot in TIME_ORDER", id)),
         }
     };
-    // Alignable spans first, then references (following chains, at most as
-    // deep as there are annotations, which also stops cycles).
-    let mut spans: HashMap<&str, (f64, f64)> = HashMap::new();
-    let mut refs: Vec<(&str, &str, usize)> = Vec::new();
+    // Alignable spans first, then references, a parent before its children.
+    let bare = |r: &str| index.get(r).is_some_and(|&i| known[i].is_none());
+    // Each annotation's span and whether it is interpolated or divided.
+    let mut spans: HashMap<&str, (f64, f64, bool)> = HashMap::new();
     for a in tiers.iter().flat_map(|t| &t.annotations) {
-        match &a.span {
-            RawSpan::Slots(r1, r2) => {
-                let (s, e) = (lookup(r1, a.at)?, lookup(r2, a.at)?);
-                if e < s {
-                    return Err(err(
-                        a.at,
-                        "TIME_SLOT_REF2 not before TIME_SLOT_REF1",
-                        &format!("{e} s < {s} s"),
-                    ));
-                }
-                spans.insert(&a.id, (s, e));
+        if let RawSpan::Slots(r1, r2) = &a.span {
+            let (s, e) = (lookup(r1, a.at)?, lookup(r2, a.at)?);
+            if e < s {
+                return Err(err(
+                    a.at,
+                    "TIME_SLOT_REF2 not before TIME_SLOT_REF1",
+                    &format!("{e} s < {s} s"),
+                ));
             }
-            RawSpan::Ref(target) => refs.push((&a.id, target, a.at)),
+            spans.insert(&a.id, (s, e, bare(r1) || bare(r2)));
         }
     }
-    let mut pending = refs;
+    let mut pending = reference_groups(&tiers, constraints);
     while !pending.is_empty() {
         let before = pending.len();
-        pending.retain(|(id, target, _)| match spans.get(target) {
-            Some(&span) => {
-                spans.insert(id, span);
-                false
+        pending.retain(|group| {
+            let Some(&(s, e, inherited)) = spans.get(group.target) else {
+                return true;
+            };
+            let n = group.members.len();
+            let divided = group.subdivision && n > 1;
+            // Boundary k of n equal parts; the last is the parent's end exactly.
+            let boundary = |k: usize| {
+                if k == n {
+                    e
+                } else {
+                    s + (e - s) * k as f64 / n as f64
+                }
+            };
+            for (k, a) in group.members.iter().enumerate() {
+                let (start, end) = if divided {
+                    (boundary(k), boundary(k + 1))
+                } else {
+                    (s, e)
+                };
+                spans.insert(&a.id, (start, end, inherited || divided));
             }
-            None => true,
+            false
         });
         if pending.len() == before {
-            let (_, target, at) = pending[0];
+            let group = &pending[0];
             return Err(err(
-                at,
+                group.members[0].at,
                 "an ANNOTATION_REF naming an annotation with a time span",
-                target,
+                group.target,
             ));
         }
     }
     Ok(Eaf {
         tiers: tiers
             .iter()
-            .map(|t| EafTier {
-                id: t.id.clone(),
-                parent: t.parent.clone(),
-                annotations: t
-                    .annotations
-                    .iter()
-                    .map(|a| {
-                        let (start, end) = spans[a.id.as_str()];
-                        Interval {
+            .map(|t| {
+                let resolved: Vec<(f64, f64, bool)> =
+                    t.annotations.iter().map(|a| spans[a.id.as_str()]).collect();
+                EafTier {
+                    id: t.id.clone(),
+                    parent: t.parent.clone(),
+                    annotations: t
+                        .annotations
+                        .iter()
+                        .zip(&resolved)
+                        .map(|(a, &(start, end, _))| Interval {
                             start,
                             end,
                             text: a.value.clone(),
-                        }
-                    })
-                    .collect(),
-                interpolated: t
-                    .annotations
-                    .iter()
-                    .map(|a| unaligned(a, &tiers, &index, &known))
-                    .collect(),
+                        })
+                        .collect(),
+                    interpolated: resolved.iter().map(|r| r.2).collect(),
+                }
             })
             .collect(),
     })
+}
+
+/// The reference annotations of one tier that refer to one parent.
+struct RefGroup<'a> {
+    /// The parent's `ANNOTATION_ID`.
+    target: &'a str,
+    /// In order: the `PREVIOUS_ANNOTATION` chain, then (should the chain
+    /// break or loop) the rest in file order.
+    members: Vec<&'a RawAnnotation>,
+    /// Whether they divide the parent's span (a `Symbolic_Subdivision` tier)
+    /// rather than each take all of it (`Symbolic_Association`).
+    subdivision: bool,
+}
+
+/// The reference annotations grouped by tier and parent, in file order of
+/// each group's first member.
+fn reference_groups<'a>(
+    tiers: &'a [RawTier],
+    constraints: &HashMap<String, Option<String>>,
+) -> Vec<RefGroup<'a>> {
+    let mut groups = Vec::new();
+    for tier in tiers {
+        let mut by_target: Vec<(&str, Vec<&RawAnnotation>)> = Vec::new();
+        let mut slot: HashMap<&str, usize> = HashMap::new();
+        for a in &tier.annotations {
+            if let RawSpan::Ref { target, .. } = &a.span {
+                let k = *slot.entry(target.as_str()).or_insert_with(|| {
+                    by_target.push((target.as_str(), Vec::new()));
+                    by_target.len() - 1
+                });
+                by_target[k].1.push(a);
+            }
+        }
+        let declared = tier
+            .linguistic_type
+            .as_ref()
+            .and_then(|t| constraints.get(t))
+            .map(|c| c.as_deref() == Some("Symbolic_Subdivision"));
+        for (target, members) in by_target {
+            let subdivision = declared.unwrap_or(members.len() > 1);
+            groups.push(RefGroup {
+                target,
+                members: previous_order(members),
+                subdivision,
+            });
+        }
+    }
+    groups
+}
+
+/// `members` in the order of their `PREVIOUS_ANNOTATION` chain: from each
+/// member whose previous is none of them (in file order; a well-formed group
+/// has one), its successors one after another; members no chain reaches
+/// (a loop) follow in file order.
+fn previous_order(members: Vec<&RawAnnotation>) -> Vec<&RawAnnotation> {
+    let previous = |a: &RawAnnotation| match &a.span {
+        RawSpan::Ref { previous, .. } => previous.clone(),
+        RawSpan::Slots(..) => None,
+    };
+    let ids: std::collections::HashSet<&str> = members.iter().map(|a| a.id.as_str()).collect();
+    let mut next: HashMap<String, usize> = HashMap::new();
+    let mut starts = Vec::new();
+    for (k, a) in members.iter().enumerate() {
+        match previous(a) {
+            Some(p) if ids.contains(p.as_str()) => {
+                next.entry(p).or_insert(k);
+            }
+            _ => starts.push(k),
+        }
+    }
+    let mut order = Vec::with_capacity(members.len());
+    let mut taken = vec![false; members.len()];
+    for start in starts {
+        let mut current = Some(start);
+        while let Some(k) = current.filter(|&k| !taken[k]) {
+            taken[k] = true;
+            order.push(k);
+            current = next.get(members[k].id.as_str()).copied();
+        }
+    }
+    order.extend((0..members.len()).filter(|&k| !taken[k]));
+    order.into_iter().map(|k| members[k]).collect()
 }
 
 /// Gives the unaligned slots of `chain` (slot indices in chain order) times
@@ -590,35 +730,6 @@ fn interpolate_chain(chain: &[usize], known: &[Option<f64>], times: &mut [Option
         }
         last = Some((k, t1));
     }
-}
-
-/// Whether annotation `a` (following references) has a time from an unaligned slot.
-fn unaligned(
-    a: &RawAnnotation,
-    tiers: &[RawTier],
-    index: &HashMap<&str, usize>,
-    known: &[Option<f64>],
-) -> bool {
-    let mut current = a;
-    for _ in 0..=tiers.iter().map(|t| t.annotations.len()).sum::<usize>() {
-        match &current.span {
-            RawSpan::Slots(r1, r2) => {
-                let bare = |r: &str| index.get(r).is_some_and(|&i| known[i].is_none());
-                return bare(r1) || bare(r2);
-            }
-            RawSpan::Ref(target) => {
-                match tiers
-                    .iter()
-                    .flat_map(|t| &t.annotations)
-                    .find(|b| b.id == *target)
-                {
-                    Some(b) => current = b,
-                    None => return false,
-                }
-            }
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -742,6 +853,129 @@ mod tests {
         // The transcript's words follow.
         let t = parse(doc, Path::new("s.eaf"), None).unwrap();
         assert_eq!(t.segments()[0].words.len(), 5);
+    }
+
+    /// `(start, end, text)` of a tier's annotations.
+    fn spans(tier: &EafTier) -> Vec<(f64, f64, &str)> {
+        tier.annotations
+            .iter()
+            .map(|a| (a.start, a.end, a.text.as_str()))
+            .collect()
+    }
+
+    /// An utterance 2.0..5.0 s, its words on a `Symbolic_Subdivision` tier
+    /// (written out of order: the `PREVIOUS_ANNOTATION` chain is The → quick →
+    /// brown → fox), morphemes of "quick" subdividing it again, parts of speech
+    /// associated with the words, and a translation associated with the utterance.
+    const SYMBOLIC: &str = r#"<ANNOTATION_DOCUMENT FORMAT="3.0" VERSION="3.0">
+    <TIME_ORDER>
+        <TIME_SLOT TIME_SLOT_ID="ts1" TIME_VALUE="2000"/>
+        <TIME_SLOT TIME_SLOT_ID="ts2" TIME_VALUE="5000"/>
+    </TIME_ORDER>
+    <TIER LINGUISTIC_TYPE_REF="utterance" TIER_ID="text">
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a1" TIME_SLOT_REF1="ts1" TIME_SLOT_REF2="ts2"><ANNOTATION_VALUE>The quick brown fox</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="symsub" PARENT_REF="text" TIER_ID="words">
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="w3" ANNOTATION_REF="a1" PREVIOUS_ANNOTATION="w2"><ANNOTATION_VALUE>brown</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="w1" ANNOTATION_REF="a1"><ANNOTATION_VALUE>The</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="w4" ANNOTATION_REF="a1" PREVIOUS_ANNOTATION="w3"><ANNOTATION_VALUE>fox</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="w2" ANNOTATION_REF="a1" PREVIOUS_ANNOTATION="w1"><ANNOTATION_VALUE>quick</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="symsub" PARENT_REF="words" TIER_ID="morphemes">
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="m1" ANNOTATION_REF="w2"><ANNOTATION_VALUE>qu</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="m2" ANNOTATION_REF="w2" PREVIOUS_ANNOTATION="m1"><ANNOTATION_VALUE>i</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="m3" ANNOTATION_REF="w2" PREVIOUS_ANNOTATION="m2"><ANNOTATION_VALUE>ck</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="assoc" PARENT_REF="words" TIER_ID="pos">
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="p2" ANNOTATION_REF="w2"><ANNOTATION_VALUE>adj</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="p4" ANNOTATION_REF="w4"><ANNOTATION_VALUE>n</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="assoc" PARENT_REF="text" TIER_ID="translation">
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="t1" ANNOTATION_REF="a1"><ANNOTATION_VALUE>Der schnelle braune Fuchs</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+    </TIER>
+    <LINGUISTIC_TYPE LINGUISTIC_TYPE_ID="utterance" TIME_ALIGNABLE="true"/>
+    <LINGUISTIC_TYPE CONSTRAINTS="Symbolic_Subdivision" LINGUISTIC_TYPE_ID="symsub" TIME_ALIGNABLE="false"/>
+    <LINGUISTIC_TYPE CONSTRAINTS="Symbolic_Association" LINGUISTIC_TYPE_ID="assoc" TIME_ALIGNABLE="false"/>
+</ANNOTATION_DOCUMENT>"#;
+
+    #[test]
+    fn symbolic_subdivisions_divide_their_parent_evenly_in_chain_order() {
+        let eaf = parse_eaf(SYMBOLIC, Path::new("s.eaf")).unwrap();
+        // Four words share 2.0..5.0 s: 3 s / 4 = 0.75 s each, in chain order
+        // (The, quick, brown, fox), whatever the file order (brown, The, fox, quick).
+        assert_eq!(
+            spans(&eaf.tiers[1]),
+            vec![
+                (3.5, 4.25, "brown"),
+                (2.0, 2.75, "The"),
+                (4.25, 5.0, "fox"),
+                (2.75, 3.5, "quick")
+            ]
+        );
+        assert_eq!(eaf.tiers[1].interpolated, vec![true; 4]);
+        // "quick" (2.75..3.5 s) into three morphemes: 0.75 s / 3 = 0.25 s each.
+        assert_eq!(
+            spans(&eaf.tiers[2]),
+            vec![(2.75, 3.0, "qu"), (3.0, 3.25, "i"), (3.25, 3.5, "ck")]
+        );
+        // Associations take their parent's span: a divided word's (so marked) …
+        assert_eq!(
+            spans(&eaf.tiers[3]),
+            vec![(2.75, 3.5, "adj"), (4.25, 5.0, "n")]
+        );
+        assert_eq!(eaf.tiers[3].interpolated, vec![true; 2]);
+        // … or an aligned utterance's (written in the file, not marked).
+        assert_eq!(
+            spans(&eaf.tiers[4]),
+            vec![(2.0, 5.0, "Der schnelle braune Fuchs")]
+        );
+        assert_eq!(eaf.tiers[4].interpolated, vec![false]);
+    }
+
+    #[test]
+    fn undeclared_types_divide_when_siblings_share_a_parent() {
+        // Without LINGUISTIC_TYPE elements: several annotations on one parent can
+        // only be a subdivision; a single one takes the parent's span.
+        let doc = SYMBOLIC
+            .split("    <LINGUISTIC_TYPE ")
+            .next()
+            .unwrap()
+            .to_owned()
+            + "</ANNOTATION_DOCUMENT>";
+        let eaf = parse_eaf(&doc, Path::new("s.eaf")).unwrap();
+        assert_eq!(spans(&eaf.tiers[1])[1], (2.0, 2.75, "The"));
+        assert_eq!(
+            spans(&eaf.tiers[4]),
+            vec![(2.0, 5.0, "Der schnelle braune Fuchs")]
+        );
+        assert_eq!(eaf.tiers[4].interpolated, vec![false]);
+    }
+
+    #[test]
+    fn a_broken_previous_chain_keeps_each_piece_in_order() {
+        // x's PREVIOUS_ANNOTATION names no sibling, y has none, z follows y:
+        // the pieces x and y → z start in file order, so x, y, z take the
+        // thirds of 2.0..5.0 s (1 s each).
+        let doc = r#"<ANNOTATION_DOCUMENT FORMAT="3.0" VERSION="3.0">
+    <TIME_ORDER>
+        <TIME_SLOT TIME_SLOT_ID="ts1" TIME_VALUE="2000"/>
+        <TIME_SLOT TIME_SLOT_ID="ts2" TIME_VALUE="5000"/>
+    </TIME_ORDER>
+    <TIER TIER_ID="text">
+        <ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a1" TIME_SLOT_REF1="ts1" TIME_SLOT_REF2="ts2"><ANNOTATION_VALUE>x y z</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>
+    </TIER>
+    <TIER LINGUISTIC_TYPE_REF="symsub" PARENT_REF="text" TIER_ID="words">
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="z" ANNOTATION_REF="a1" PREVIOUS_ANNOTATION="y"><ANNOTATION_VALUE>z</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="x" ANNOTATION_REF="a1" PREVIOUS_ANNOTATION="gone"><ANNOTATION_VALUE>x</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+        <ANNOTATION><REF_ANNOTATION ANNOTATION_ID="y" ANNOTATION_REF="a1"><ANNOTATION_VALUE>y</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>
+    </TIER>
+    <LINGUISTIC_TYPE CONSTRAINTS="Symbolic_Subdivision" LINGUISTIC_TYPE_ID="symsub"/>
+</ANNOTATION_DOCUMENT>"#;
+        let eaf = parse_eaf(doc, Path::new("s.eaf")).unwrap();
+        assert_eq!(
+            spans(&eaf.tiers[1]),
+            vec![(4.0, 5.0, "z"), (2.0, 3.0, "x"), (3.0, 4.0, "y")]
+        );
     }
 
     #[test]

@@ -162,14 +162,61 @@ def read_praatio(path):
 
 
 def read_pympi(path):
+    """pympi's annotations per tier, with ELAN's times for symbolic subdivisions.
+
+    `get_annotation_data_for_tier` gives every reference annotation the span of
+    its aligned ancestor: the words of a `Symbolic_Subdivision` tier all span
+    the whole utterance. ELAN divides that span evenly among them, and pympi's
+    own `get_annotation_data_for_symbsub_tier` does the same (whole
+    milliseconds), but drops the last parent's children (its loop stops one
+    short). So: a subdivision of an aligned tier takes pympi's divided times
+    where that helper gives them (checked against the annotation's text), no
+    time where it does not (compared on text only); an annotation referring to
+    a divided one takes its time (ELAN's `Symbolic_Association`).
+    """
     import pympi
 
     eaf = pympi.Elan.Eaf(path)
+    divided = {}  # annotation id -> (start, end) in ms, from pympi's division
+    undivided = set()  # children of a subdivision that pympi's helper drops
+    for name in eaf.get_tier_names():
+        refs, attrs = eaf.tiers[name][1], eaf.tiers[name][2]
+        ltype = eaf.linguistic_types.get(attrs.get("LINGUISTIC_TYPE_REF"), {})
+        if not refs or ltype.get("CONSTRAINTS") != "Symbolic_Subdivision":
+            continue
+        parent = attrs.get("PARENT_REF")
+        if parent in eaf.tiers and not eaf.tiers[parent][1]:  # parent tier aligned
+            bucket = eaf.get_annotation_data_for_symbsub_tier(name)
+        else:
+            bucket = []  # pympi divides the aligned ancestor's span: no time
+        for k, aid in enumerate(refs):
+            if k < len(bucket) and bucket[k][2] == refs[aid][1]:
+                divided[aid] = bucket[k][:2]
+            else:
+                undivided.add(aid)
+
+    def times(aid):
+        """The divided time of `aid` or of the annotation it refers to."""
+        seen = 0
+        while seen < 100:
+            if aid in divided:
+                return divided[aid]
+            if aid in undivided:
+                return (None, None)
+            tier = eaf.tiers.get(eaf.annotations.get(aid), ({}, {}))
+            if aid not in tier[1]:
+                return None  # aligned: pympi's own times stand
+            aid, seen = tier[1][aid][0], seen + 1
+        return None
+
     tiers = []
     for name in eaf.get_tier_names():
         entries = []
-        for a in eaf.get_annotation_data_for_tier(name):
+        ref_ids = list(eaf.tiers[name][1])  # in the order pympi lists them
+        for k, a in enumerate(eaf.get_annotation_data_for_tier(name)):
             start, end, value = a[0], a[1], a[2]
+            if ref_ids:
+                start, end = times(ref_ids[k]) or (start, end)
             if start is None or end is None:
                 # An annotation on unaligned slots: pympi gives no time, ELAN
                 # interpolates. Compared on text only.
