@@ -8,7 +8,9 @@
 //! head `softmax(Q K^T) V` over the valid keys only (identical to adding the
 //! reference's `f32::MIN` mask, whose terms underflow to exactly zero), output
 //! projection with the residual accumulated in place, LayerNorm, and the GELU
-//! feed-forward, in the post-LN or the stable pre-LN order.
+//! feed-forward, in the post-LN or the stable pre-LN order. A WavLM layer
+//! ([`CpuEncoderLayer::with_position_gate`]) also adds its gated relative
+//! position bias to the attention scores ([`crate::speech::wavlm`]).
 
 use rayon::prelude::*;
 
@@ -36,6 +38,30 @@ pub struct CpuEncoderLayer {
     heads: usize,
     eps: f32,
     stable: bool,
+    /// WavLM's gate on the relative position bias, when the layer has one.
+    position_gate: Option<PositionGate>,
+}
+
+/// WavLM's gate on the relative position bias (`gru_rel_pos_linear`,
+/// `gru_rel_pos_const`) in PyTorch layouts.
+pub struct PositionGateParams {
+    /// `gru_rel_pos_linear.weight`, `[8, head_dim]`.
+    pub weight: Vec<f32>,
+    /// `gru_rel_pos_linear.bias`, `[8]`.
+    pub bias: Vec<f32>,
+    /// `gru_rel_pos_const`, one value per head.
+    pub constant: Vec<f32>,
+}
+
+/// [`PositionGateParams`] with each gate's four projections summed into one
+/// row (the reference sums their outputs: the same value up to rounding).
+struct PositionGate {
+    /// `[2, head_dim]`: rows for gate a and gate b.
+    weight: Vec<f32>,
+    /// `[2]`.
+    bias: [f32; 2],
+    /// `[heads]`.
+    constant: Vec<f32>,
 }
 
 /// A linear layer's parameters as loaded: PyTorch weight `[out, in]` and bias `[out]`.
@@ -150,18 +176,78 @@ impl CpuEncoderLayer {
             heads: p.heads,
             eps: p.eps,
             stable: p.stable,
+            position_gate: None,
         }
+    }
+
+    /// Adds WavLM's gate on the relative position bias; run the layer with
+    /// [`Self::forward_with_position_bias`] then.
+    pub fn with_position_gate(mut self, p: PositionGateParams) -> Self {
+        let d = self.hidden / self.heads;
+        assert_eq!(
+            p.weight.len(),
+            8 * d,
+            "gru_rel_pos_linear.weight is [8, head_dim]"
+        );
+        assert_eq!(p.bias.len(), 8, "gru_rel_pos_linear.bias is [8]");
+        assert_eq!(
+            p.constant.len(),
+            self.heads,
+            "gru_rel_pos_const has one value per head"
+        );
+        let mut weight = vec![0f32; 2 * d];
+        for (row, w) in p.weight.chunks_exact(d).enumerate() {
+            let dst = &mut weight[(row / 4) * d..(row / 4 + 1) * d];
+            dst.iter_mut().zip(w).for_each(|(a, b)| *a += b);
+        }
+        let bias = [p.bias[..4].iter().sum(), p.bias[4..].iter().sum()];
+        self.position_gate = Some(PositionGate {
+            weight,
+            bias,
+            constant: p.constant,
+        });
+        self
     }
 
     /// Runs the layer in place on `x` (`[frames, hidden]`), attending only to
     /// the first `valid` frames as keys (all frames when `valid == frames`).
     pub fn forward(&self, x: &mut [f32], frames: usize, valid: usize) {
+        self.run(x, frames, valid, None);
+    }
+
+    /// [`Self::forward`] for a WavLM layer: `bias` is the first layer's
+    /// relative position bias by diagonal, `[heads, 2 * frames - 1]` with
+    /// `bias[h, q, k]` at `k - q + frames - 1` of row `h`
+    /// ([`crate::speech::wavlm::RelativePositionBias::diagonals`]); this
+    /// layer's gate scales it before it joins the attention scores.
+    ///
+    /// # Panics
+    /// If the layer has no gate ([`Self::with_position_gate`]) or `bias` has
+    /// another length.
+    pub fn forward_with_position_bias(
+        &self,
+        x: &mut [f32],
+        frames: usize,
+        valid: usize,
+        bias: &[f32],
+    ) {
+        assert_eq!(
+            bias.len(),
+            self.heads * (2 * frames).saturating_sub(1),
+            "position bias is [heads, 2 * frames - 1]"
+        );
+        self.run(x, frames, valid, Some(bias));
+    }
+
+    fn run(&self, x: &mut [f32], frames: usize, valid: usize, bias: Option<&[f32]>) {
         let h = self.hidden;
         // Attention input: x itself (post-LN) or layer_norm(x) (stable).
         let normed = self
             .stable
             .then(|| self.layer_norm(x, &self.ln1_w, &self.ln1_b));
         let attn_in: &[f32] = normed.as_deref().unwrap_or(x);
+        let gates = bias.map(|_| self.position_gates(attn_in, frames));
+        let position = bias.zip(gates.as_deref());
         let mut qkv = take_buffer(frames * 3 * h);
         self.qkv_w
             .matmul(frames, attn_in, h, &mut qkv, 3 * h, false);
@@ -170,8 +256,11 @@ impl CpuEncoderLayer {
         if let Some(n) = normed {
             give_buffer(n);
         }
-        let ctx = self.attention(&qkv, frames, valid);
+        let ctx = self.attention(&qkv, frames, valid, position);
         give_buffer(qkv);
+        if let Some(g) = gates {
+            give_buffer(g);
+        }
         // x += ctx @ W_o (then + b_o and, post-LN, the LayerNorm).
         // x += ctx @ W_o
         self.out_w.matmul(frames, &ctx, h, x, h, true);
@@ -208,14 +297,50 @@ impl CpuEncoderLayer {
         give_buffer(mid);
     }
 
+    /// WavLM's gate `[heads, frames]` for the attention input `x`
+    /// (`[frames, hidden]`): per head and frame, `a * (b * const - 1) + 2`
+    /// with `a`, `b` the sigmoids of the two summed projections.
+    ///
+    /// # Panics
+    /// If the layer has no gate.
+    fn position_gates(&self, x: &[f32], frames: usize) -> Vec<f32> {
+        let gate = self
+            .position_gate
+            .as_ref()
+            .expect("a position bias needs the layer's gate (with_position_gate)");
+        let (h, d) = (self.hidden, self.hidden / self.heads);
+        let mut out = take_buffer(self.heads * frames);
+        let (wa, wb) = gate.weight.split_at(d);
+        let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+        for (head, row) in out.chunks_exact_mut(frames).enumerate() {
+            for (t, g) in row.iter_mut().enumerate() {
+                let xs = &x[t * h + head * d..t * h + (head + 1) * d];
+                let dot = |w: &[f32]| w.iter().zip(xs).map(|(a, b)| a * b).sum::<f32>();
+                let a = sigmoid(dot(wa) + gate.bias[0]);
+                let b = sigmoid(dot(wb) + gate.bias[1]);
+                *g = a * (b * gate.constant[head] - 1.0) + 2.0;
+            }
+        }
+        out
+    }
+
     /// Multi-head attention over `qkv` (`[frames, 3 * hidden]`, biased and
     /// q-scaled); returns the concatenated heads `[frames, hidden]`.
+    /// `position` is WavLM's bias by diagonal `[heads, 2 * frames - 1]` and
+    /// this layer's gates `[heads, frames]`: `gate[h, q] * bias[h, q, k]`
+    /// joins each score.
     ///
     /// Work is split into (head, block of [`QUERY_BLOCK`] queries) tasks, so a
     /// task's score block (`QUERY_BLOCK x valid`) stays in cache between the
     /// two products and the softmax instead of streaming a `frames x frames`
     /// matrix per head through memory.
-    fn attention(&self, qkv: &[f32], frames: usize, valid: usize) -> Vec<f32> {
+    fn attention(
+        &self,
+        qkv: &[f32],
+        frames: usize,
+        valid: usize,
+        position: Option<(&[f32], &[f32])>,
+    ) -> Vec<f32> {
         let h = self.hidden;
         let d = h / self.heads;
         let stride = 3 * h;
@@ -251,6 +376,16 @@ impl CpuEncoderLayer {
                         1,
                     )
                 };
+                if let Some((bias, gates)) = position {
+                    let diagonals = &bias[head * (2 * frames - 1)..(head + 1) * (2 * frames - 1)];
+                    for (r, row) in scores[..rows * valid].chunks_exact_mut(valid).enumerate() {
+                        let q = q0 + r;
+                        let g = gates[head * frames + q];
+                        // bias[head, q, k] for k = 0..valid.
+                        let b = &diagonals[frames - 1 - q..frames - 1 - q + valid];
+                        row.iter_mut().zip(b).for_each(|(s, b)| *s += g * b);
+                    }
+                }
                 scores[..rows * valid]
                     .chunks_exact_mut(valid)
                     .for_each(simd::softmax_row);

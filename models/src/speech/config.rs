@@ -1,16 +1,20 @@
-//! `config.json` and `preprocessor_config.json` of HuBERT / wav2vec2 checkpoints.
+//! `config.json` and `preprocessor_config.json` of HuBERT / wav2vec2 / WavLM checkpoints.
 //!
 //! The field names are Hugging Face's, so a checkpoint directory published for
 //! transformers loads unchanged. Upstream definitions:
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/hubert/configuration_hubert.py>,
-//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/wav2vec2/configuration_wav2vec2.py>
-//! and `feature_extraction_wav2vec2.py` for the preprocessor.
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/wav2vec2/configuration_wav2vec2.py>,
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/wavlm/configuration_wavlm.py>
+//! and `feature_extraction_wav2vec2.py` for the preprocessor (WavLM uses the same one).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::LoadError;
+
+/// The `model_type`s [`SslConfig`] reads: the speech encoder families.
+pub const MODEL_TYPES: [&str; 3] = ["hubert", "wav2vec2", "wavlm"];
 
 /// Which normalisation the conv feature extractor applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -22,10 +26,13 @@ pub enum FeatExtractNorm {
     Layer,
 }
 
-/// Encoder hyper-parameters as stored in `config.json` (HubertConfig / Wav2Vec2Config).
+/// Encoder hyper-parameters as stored in `config.json` (HubertConfig /
+/// Wav2Vec2Config / WavLMConfig: one struct, since the three share every key
+/// but WavLM's two relative-position ones).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SslConfig {
-    /// `"hubert"` or `"wav2vec2"`: decides defaults that differ between the families.
+    /// `"hubert"`, `"wav2vec2"` or `"wavlm"`: decides defaults that differ
+    /// between the families, and WavLM's gated relative position bias.
     #[serde(default = "default_model_type")]
     pub model_type: String,
     /// Transformer width.
@@ -75,6 +82,13 @@ pub struct SslConfig {
     /// Epsilon of the transformer LayerNorms and of the feature-projection LayerNorm.
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f64,
+    /// WavLM only: rows of the relative position embedding (`rel_attn_embed`),
+    /// half for keys before the query, half for keys after it.
+    #[serde(default = "default_num_buckets")]
+    pub num_buckets: usize,
+    /// WavLM only: the distance from which on relative positions share the last bucket.
+    #[serde(default = "default_max_bucket_distance")]
+    pub max_bucket_distance: usize,
 }
 
 fn default_model_type() -> String {
@@ -104,6 +118,12 @@ fn default_pos_groups() -> usize {
 fn default_eps() -> f64 {
     1e-5
 }
+fn default_num_buckets() -> usize {
+    320
+}
+fn default_max_bucket_distance() -> usize {
+    800
+}
 
 impl SslConfig {
     /// Reads and validates `config.json`.
@@ -124,6 +144,12 @@ impl SslConfig {
     /// wav2vec2, `feat_proj_layer_norm` (default true) for HuBERT.
     pub fn feature_projection_layer_norm(&self) -> bool {
         self.model_type != "hubert" || self.feat_proj_layer_norm.unwrap_or(true)
+    }
+
+    /// Whether the attention carries WavLM's gated relative position bias
+    /// (`gru_rel_pos_*` in every layer, `rel_attn_embed` in the first).
+    pub fn relative_position_bias(&self) -> bool {
+        self.model_type == "wavlm"
     }
 
     /// Width of one attention head.
@@ -162,11 +188,11 @@ impl SslConfig {
             field: field.into(),
             message,
         };
-        if self.model_type != "hubert" && self.model_type != "wav2vec2" {
+        if !MODEL_TYPES.contains(&self.model_type.as_str()) {
             return Err(bad(
                 "model_type",
                 format!(
-                    "found {:?}, expected \"hubert\" or \"wav2vec2\"",
+                    "found {:?}, expected \"hubert\", \"wav2vec2\" or \"wavlm\"",
                     self.model_type
                 ),
             ));
@@ -212,6 +238,27 @@ impl SslConfig {
                     self.hidden_size, self.num_conv_pos_embedding_groups
                 ),
             ));
+        }
+        if self.relative_position_bias() {
+            // `_relative_positions_bucket`: half the buckets per direction, the
+            // first half of those exact; the rest spread logarithmically up to
+            // `max_bucket_distance`, which must lie beyond the exact ones.
+            let exact = self.num_buckets / 4;
+            if exact == 0 {
+                return Err(bad(
+                    "num_buckets",
+                    format!("found {}, expected at least 4", self.num_buckets),
+                ));
+            }
+            if self.max_bucket_distance <= exact {
+                return Err(bad(
+                    "max_bucket_distance",
+                    format!(
+                        "found {}, expected more than num_buckets / 4 = {exact}",
+                        self.max_bucket_distance
+                    ),
+                ));
+            }
         }
         if self.conv_pos_batch_norm {
             return Err(bad(

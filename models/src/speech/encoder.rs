@@ -1,6 +1,8 @@
 //! `encoder`: positional embedding plus the transformer layers, in the post-LN
-//! (`HubertEncoder`, `Wav2Vec2Encoder`) and the stable pre-LN
-//! (`*EncoderStableLayerNorm`) arrangements.
+//! (`HubertEncoder`, `Wav2Vec2Encoder`, `WavLMEncoder`) and the stable pre-LN
+//! (`*EncoderStableLayerNorm`) arrangements. WavLM's attention adds the gated
+//! relative position bias of [`super::wavlm`], computed once from the first
+//! layer's table and passed to every layer.
 //!
 //! Returns every hidden state as transformers (5.x) does with
 //! `output_hidden_states=True`: the input of the first layer, then each
@@ -13,6 +15,7 @@ use candle_nn::Linear;
 
 use super::config::SslConfig;
 use super::positional::PositionalConvEmbedding;
+use super::wavlm::{PositionGate, RelativePositionBias};
 use crate::cpu::matrix::Precision;
 use crate::cpu::ops;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
@@ -29,14 +32,24 @@ struct Attention {
     heads: usize,
     head_dim: usize,
     scaling: f64,
+    /// WavLM, every layer: `gru_rel_pos_linear` and `gru_rel_pos_const`.
+    gate: Option<PositionGate>,
+    /// WavLM, first layer only: `rel_attn_embed`.
+    rel_attn_embed: Option<RelativePositionBias>,
     /// Vectorised softmax (CPU f32) instead of candle's.
     cpu_kernels: bool,
     span: tracing::Span,
 }
 
 impl Attention {
-    fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
+    fn load(
+        cfg: &SslConfig,
+        vb: &Vb<'_>,
+        index: usize,
+        cpu_kernels: bool,
+    ) -> Result<Self, LoadError> {
         let h = cfg.hidden_size;
+        let wavlm = cfg.relative_position_bias();
         Ok(Self {
             q_proj: linear(&vb.pp("q_proj"), h, h)?,
             k_proj: linear(&vb.pp("k_proj"), h, h)?,
@@ -45,13 +58,23 @@ impl Attention {
             heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             scaling: (cfg.head_dim() as f64).powf(-0.5),
+            gate: wavlm.then(|| PositionGate::load(cfg, vb)).transpose()?,
+            rel_attn_embed: (wavlm && index == 0)
+                .then(|| RelativePositionBias::load(cfg, vb))
+                .transpose()?,
             cpu_kernels,
             span: tracing::span!(tracing::Level::TRACE, "attention"),
         })
     }
 
     /// `mask` is additive, `[batch, 1, 1, frames]`: 0 for valid keys, `f32::MIN` for padding.
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    /// `position_bias` is WavLM's `[heads, frames, frames]`, which this layer's gate scales.
+    fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        position_bias: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let _enter = self.span.enter();
         let (b, t, h) = x.dims3()?;
         let split = |y: Tensor| {
@@ -63,6 +86,9 @@ impl Attention {
         let k = split(self.k_proj.forward(x)?)?;
         let v = split(self.v_proj.forward(x)?)?;
         let mut scores = (q.matmul(&k.t()?)? * self.scaling)?;
+        if let (Some(gate), Some(bias)) = (&self.gate, position_bias) {
+            scores = (scores + gate.gated_bias(x, bias)?)?;
+        }
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
@@ -134,7 +160,7 @@ impl EncoderLayer {
         cpu_kernels: bool,
     ) -> Result<Self, LoadError> {
         Ok(Self {
-            attention: Attention::load(cfg, &vb.pp("attention"), cpu_kernels)?,
+            attention: Attention::load(cfg, &vb.pp("attention"), index, cpu_kernels)?,
             layer_norm: layer_norm(&vb.pp("layer_norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             feed_forward: FeedForward::load(cfg, &vb.pp("feed_forward"), cpu_kernels)?,
             final_layer_norm: layer_norm(
@@ -166,7 +192,7 @@ impl EncoderLayer {
             let w = l.weight().to_vec1()?;
             Ok((w, l.bias().to_vec1()?))
         };
-        Ok(CpuEncoderLayer::new(LayerParams {
+        let layer = CpuEncoderLayer::new(LayerParams {
             q: lin(&self.attention.q_proj)?,
             k: lin(&self.attention.k_proj)?,
             v: lin(&self.attention.v_proj)?,
@@ -179,20 +205,31 @@ impl EncoderLayer {
             eps: cfg.layer_norm_eps as f32,
             stable: self.stable,
             precision,
-        }))
+        });
+        Ok(match &self.attention.gate {
+            Some(gate) => layer.with_position_gate(gate.cpu_params()?),
+            None => layer,
+        })
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        position_bias: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let _enter = self.span.enter();
         if self.stable {
-            let attn = self.attention.forward(&self.layer_norm.forward(x)?, mask)?;
+            let attn = self
+                .attention
+                .forward(&self.layer_norm.forward(x)?, mask, position_bias)?;
             let x = (x + attn)?;
             let ff = self
                 .feed_forward
                 .forward(&self.final_layer_norm.forward(&x)?)?;
             x + ff
         } else {
-            let attn = self.attention.forward(x, mask)?;
+            let attn = self.attention.forward(x, mask, position_bias)?;
             let x = self.layer_norm.forward(&(x + attn)?)?;
             let ff = self.feed_forward.forward(&x)?;
             self.final_layer_norm.forward(&(x + ff)?)
@@ -285,22 +322,37 @@ impl Encoder {
             x = self.layer_norm.forward(&x)?;
         }
         let mut hidden_states = Vec::with_capacity(self.layers.len() + 1);
+        // WavLM: the first layer's relative position table gives the bias every layer gates.
+        let rel_attn_embed = self
+            .layers
+            .first()
+            .and_then(|l| l.attention.rel_attn_embed.as_ref());
         if let Some(cpu_layers) = &self.cpu_layers {
             let (batch, frames, hidden) = x.dims3()?;
             let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+            let position_bias = rel_attn_embed.map(|r| r.diagonals(frames));
             for (layer, cpu_layer) in self.layers.iter().zip(cpu_layers) {
                 // The kernel runs this layer's weights, so it runs in its span.
                 let _enter = layer.span.enter();
                 hidden_states.push(x);
                 for (item, &valid) in data.chunks_exact_mut(frames * hidden).zip(frame_lengths) {
-                    cpu_layer.forward(item, frames, valid);
+                    match &position_bias {
+                        Some(bias) => {
+                            cpu_layer.forward_with_position_bias(item, frames, valid, bias)
+                        }
+                        None => cpu_layer.forward(item, frames, valid),
+                    }
                 }
                 x = Tensor::from_slice(&data, (batch, frames, hidden), x_device(&hidden_states))?;
             }
         } else {
+            let position_bias = match rel_attn_embed {
+                Some(r) => Some(r.forward(frames)?.to_dtype(x.dtype())?),
+                None => None,
+            };
             for layer in &self.layers {
                 hidden_states.push(x.clone());
-                x = layer.forward(&x, additive.as_ref())?;
+                x = layer.forward(&x, additive.as_ref(), position_bias.as_ref())?;
             }
         }
         hidden_states.push(x.clone());

@@ -1,5 +1,5 @@
-//! The speech encoders: HuBERT, DistilHuBERT and wav2vec2, numerically equal
-//! to transformers' `HubertModel` / `Wav2Vec2Model`.
+//! The speech encoders: HuBERT, DistilHuBERT, wav2vec2 and WavLM, numerically
+//! equal to transformers' `HubertModel` / `Wav2Vec2Model` / `WavLMModel`.
 //!
 //! Mono samples at the checkpoint's rate (16 kHz) come in, from the
 //! engine's capture ring, a decoded file or a training batch; every hidden
@@ -7,11 +7,11 @@
 //! ([`crate::emotion::AudioBranch`]), to layer analysis and to distillation.
 //!
 //! One file per module of transformers' model
-//! (`models/hubert/modeling_hubert.py`, `models/wav2vec2/modeling_wav2vec2.py`),
-//! and the state-dict keys each one loads:
+//! (`models/hubert/modeling_hubert.py`, `models/wav2vec2/modeling_wav2vec2.py`,
+//! `models/wavlm/modeling_wavlm.py`), and the state-dict keys each one loads:
 //!
 //! ```text
-//! model.rs               SslEncoder              HubertModel / Wav2Vec2Model
+//! model.rs               SslEncoder              HubertModel / Wav2Vec2Model / WavLMModel
 //! feature_extractor.rs   ├── feature_extractor   …FeatureEncoder
 //!                        │   └── conv_layers.N.{conv, layer_norm}
 //! feature_projection.rs  ├── feature_projection  …FeatureProjection
@@ -21,6 +21,8 @@
 //!                            ├── layer_norm
 //!                            └── layers.N              …EncoderLayer(StableLayerNorm)
 //!                                ├── attention.{q_proj, k_proj, v_proj, out_proj}
+//! wavlm.rs                       │   └── WavLM: gru_rel_pos_{linear, const},
+//!                                │       rel_attn_embed (layers.0 only)
 //!                                ├── layer_norm
 //!                                ├── feed_forward.{intermediate_dense, output_dense}
 //!                                └── final_layer_norm
@@ -41,6 +43,7 @@ pub mod feature_projection;
 pub mod model;
 pub mod positional;
 pub mod preprocess;
+pub mod wavlm;
 
 pub use config::{FeatExtractNorm, PreprocessorConfig, SslConfig};
 pub use conv_cache::ConvFeatureCache;

@@ -1,8 +1,8 @@
-//! The speech SSL encoder as a whole (`HubertModel` / `Wav2Vec2Model`):
-//! checkpoint directory in, every hidden state out.
+//! The speech SSL encoder as a whole (`HubertModel` / `Wav2Vec2Model` /
+//! `WavLMModel`): checkpoint directory in, every hidden state out.
 //!
 //! [`SslEncoder`] reads the two configuration files, finds the key prefix
-//! (`""`, `hubert.`, `wav2vec2.`), chooses the CPU kernels or candle ops
+//! (`""`, `hubert.`, `wav2vec2.`, `wavlm.`), chooses the CPU kernels or candle ops
 //! ([`LoadOptions`]) and owns the three stages; [`SslEncoder::encode`] and
 //! friends prepare the samples and return an [`EncoderOutput`] to the
 //! emotion model's audio branch, layer analysis and training.
@@ -21,8 +21,9 @@ use crate::error::{LoadError, RunError};
 use crate::weights::Checkpoint;
 
 /// Key prefixes under which task models store the encoder (`HubertForSequenceClassification`
-/// saves `hubert.*`, `Wav2Vec2ForSequenceClassification` `wav2vec2.*`); a bare model uses none.
-const PREFIXES: [&str; 3] = ["", "hubert.", "wav2vec2."];
+/// saves `hubert.*`, `Wav2Vec2ForSequenceClassification` `wav2vec2.*`,
+/// `WavLMForSequenceClassification` `wavlm.*`); a bare model uses none.
+const PREFIXES: [&str; 4] = ["", "hubert.", "wav2vec2.", "wavlm."];
 /// A key every checkpoint of the family has, used to find the prefix.
 const PROBE_KEY: &str = "feature_extractor.conv_layers.0.conv.weight";
 
@@ -99,7 +100,7 @@ pub struct EncoderOutput {
     pub frame_lengths: Vec<usize>,
 }
 
-/// A HuBERT / DistilHuBERT / wav2vec2 encoder loaded from a Hugging Face checkpoint.
+/// A HuBERT / DistilHuBERT / wav2vec2 / WavLM encoder loaded from a Hugging Face checkpoint.
 pub struct SslEncoder {
     config: SslConfig,
     preprocessor: PreprocessorConfig,
@@ -128,7 +129,7 @@ impl SslEncoder {
     }
 
     /// Builds the encoder from an opened checkpoint, finding the key prefix
-    /// (`""`, `hubert.` or `wav2vec2.`) by itself.
+    /// (`""`, `hubert.`, `wav2vec2.` or `wavlm.`) by itself.
     pub fn from_checkpoint(
         config: SslConfig,
         preprocessor: PreprocessorConfig,
@@ -140,7 +141,9 @@ impl SslEncoder {
             .find(|p| ckpt.contains(&format!("{p}{PROBE_KEY}")))
             .ok_or_else(|| LoadError::MissingTensor {
                 path: ckpt.path().to_owned(),
-                key: format!("{PROBE_KEY} (also looked under \"hubert.\" and \"wav2vec2.\")"),
+                key: format!(
+                    "{PROBE_KEY} (also looked under \"hubert.\", \"wav2vec2.\" and \"wavlm.\")"
+                ),
                 expected: vec![config.conv_dim[0], 1, config.conv_kernel[0]],
             })?;
         let vb = ckpt.root(prefix);
