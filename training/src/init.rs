@@ -78,7 +78,8 @@ fn model_type(dir: &Path, spec: &str) -> Result<String, TrainError> {
     Ok(t.model_type)
 }
 
-const AUDIO_TYPES: [&str; 2] = ["hubert", "wav2vec2"];
+/// The speech encoder families `emoscope_models::SslEncoder` loads.
+const AUDIO_TYPES: [&str; 3] = emoscope_models::speech::config::MODEL_TYPES;
 const TEXT_TYPES: [&str; 4] = ["bert", "distilbert", "roberta", "xlm-roberta"];
 
 impl Init {
@@ -334,5 +335,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("audio encoders"), "{e}");
+    }
+
+    #[test]
+    fn a_wavlm_directory_is_an_audio_backbone() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures");
+        for name in ["wavlm-base", "wavlm-large"] {
+            let audio = fixtures.join(name);
+            let i = Init::parse(&[audio.display().to_string()]).unwrap();
+            assert_eq!(i.audio, Some(AudioSource::Dir(audio.clone())));
+            let e = Init::parse(&[format!("text={}", audio.display())])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("model_type \"wavlm\""), "{e}");
+        }
     }
 }
