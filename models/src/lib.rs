@@ -8,7 +8,7 @@
 //! `models/whisper/`; each layer is a struct with `load(cfg, vb)` and
 //! `forward`, its `vb.pp(..)` calls spelling the state-dict key:
 //!
-//! - [`speech`]: HuBERT, DistilHuBERT and wav2vec2 ([`SslEncoder`]), loaded
+//! - [`speech`]: HuBERT, DistilHuBERT, wav2vec2 and WavLM ([`SslEncoder`]), loaded
 //!   from Hugging Face checkpoint directories (`config.json`,
 //!   `preprocessor_config.json`, `model.safetensors`); raw samples in, every
 //!   hidden state out. Its module doc maps files to transformers' module tree.
