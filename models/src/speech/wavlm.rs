@@ -223,7 +223,8 @@ mod tests {
     /// WavLM-base's buckets (320, 800): 160 per direction, exact below 80;
     /// from there `80 + floor(ln(d / 80) / ln(10) * 80)`, so the next bucket
     /// starts where `d / 80` passes `10^(1/80)` (d = 83 gives 81.3, d = 82
-    /// gives 80.9), and 800 reaches the clamp at 159.
+    /// gives 80.9), and 800 reaches the clamp at 159 (799 gives 159.96). Keys
+    /// after the query (`k - q > 0`) use buckets 160 and up.
     #[test]
     fn published_configuration_buckets() {
         let b = |r| relative_position_bucket(r, 320, 800);
@@ -233,7 +234,7 @@ mod tests {
         assert_eq!(b(-80), 80);
         assert_eq!(b(-82), 80);
         assert_eq!(b(-83), 81);
-        assert_eq!(b(799), 159);
+        assert_eq!(b(-799), 159);
         assert_eq!(b(800), 160 + 159);
         assert_eq!(b(-100_000), 159);
     }
