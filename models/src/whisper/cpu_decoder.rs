@@ -311,7 +311,20 @@ impl RowMatrix {
     /// The values of `t` (`[rows, cols]`), in f16 when that loses nothing.
     fn from_tensor(t: &Tensor) -> candle_core::Result<Self> {
         let (rows, cols) = t.dims2()?;
-        let data: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let t = t.to_dtype(DType::F32)?;
+        // The tensor's own values where it is a contiguous CPU tensor (the
+        // checkpoint's), so a large matrix is not copied before it is packed.
+        let (storage, layout) = t.storage_and_layout();
+        let owned;
+        let data: &[f32] = match (&*storage, layout.contiguous_offsets()) {
+            (candle_core::Storage::Cpu(cpu), Some((start, end))) => {
+                &cpu.as_slice::<f32>()?[start..end]
+            }
+            _ => {
+                owned = t.flatten_all()?.to_vec1::<f32>()?;
+                &owned
+            }
+        };
         let exact = data
             .iter()
             .all(|&x| half::f16::from_f32(x).to_f32().to_bits() == x.to_bits());
@@ -322,7 +335,7 @@ impl RowMatrix {
                     .collect(),
             )
         } else {
-            Storage::F32(data)
+            Storage::F32(data.to_vec())
         };
         Ok(Self {
             storage,

@@ -45,6 +45,10 @@
 //! proj_out.weight                                decoder/projection/weight
 //! ```
 //!
+//! When `decoder/projection/weight` is an alias of the embeddings (as
+//! converted checkpoints have it), `proj_out.weight` is the embeddings'
+//! tensor itself, not a copy.
+//!
 //! transformers' `k_proj` has no bias; the fused bias holds zeros in its place.
 
 use std::collections::{BTreeMap, HashMap};
@@ -556,11 +560,22 @@ pub fn whisper_tensors(
         )?;
         m.feed_forward(&hf, &ct, cfg.decoder_ffn_dim)?;
     }
-    m.copy(
-        "proj_out.weight",
-        "decoder/projection/weight",
-        &[cfg.vocab_size, d],
-    )?;
+    // The projection is usually an alias of the embeddings: then it is the
+    // same tensor, held once (tiny's would be another 80 MB in f32).
+    let tied = model
+        .aliases()
+        .get("decoder/projection/weight")
+        .is_some_and(|t| t == "decoder/embeddings/weight");
+    if tied {
+        let embeddings = m.out[&format!("{dec}.embed_tokens.weight")].clone();
+        m.out.insert("proj_out.weight".into(), embeddings);
+    } else {
+        m.copy(
+            "proj_out.weight",
+            "decoder/projection/weight",
+            &[cfg.vocab_size, d],
+        )?;
+    }
     Ok(m.out)
 }
 
