@@ -632,8 +632,21 @@ impl Worker {
             while self.rescore_one() {}
             self.step_queued(output)
         } else {
-            // Live: between new windows.
-            self.step_live(output) || self.rescore_one()
+            // Live: when no new window was analysed this round.
+            let shared = self.shared.clone();
+            let analysed = || {
+                shared
+                    .status
+                    .windows_analysed
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            };
+            let before = analysed();
+            let busy = self.step_live(output);
+            if analysed() == before {
+                self.rescore_one() || busy
+            } else {
+                busy
+            }
         }
     }
 

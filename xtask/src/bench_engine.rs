@@ -248,8 +248,8 @@ fn audio_text_model(encoder: &std::path::Path, python: &str) -> Result<PathBuf> 
         serde_json::from_slice(&std::fs::read(encoder.join("config.json"))?)?;
     let text_config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(text.join("config.json"))?)?;
-    let width = config["hidden_size"].as_u64().unwrap_or(768) as usize
-        + text_config["hidden_size"].as_u64().unwrap_or(384) as usize;
+    let audio_width = config["hidden_size"].as_u64().unwrap_or(768) as usize;
+    let width = audio_width + text_config["hidden_size"].as_u64().unwrap_or(384) as usize;
     let w: Vec<f32> = (0..3 * width)
         .map(|i| ((i as f32) * 0.37).sin() / width as f32)
         .collect();
@@ -262,6 +262,18 @@ fn audio_text_model(encoder: &std::path::Path, python: &str) -> Result<PathBuf> 
         "head.layers.0.bias".to_owned(),
         Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
     );
+    // The audio-only head for windows without words, as the demo model has.
+    let f: Vec<f32> = (0..3 * audio_width)
+        .map(|i| ((i as f32) * 0.53).cos() / audio_width as f32)
+        .collect();
+    head.insert(
+        "fallback.layers.0.weight".to_owned(),
+        Tensor::from_vec(f, (3, audio_width), &Device::Cpu)?,
+    );
+    head.insert(
+        "fallback.layers.0.bias".to_owned(),
+        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
+    );
     candle_core::safetensors::save(&head, dir.join("head.safetensors"))?;
     let manifest = serde_json::json!({
         "format": "emoscope-emotion-model",
@@ -269,7 +281,7 @@ fn audio_text_model(encoder: &std::path::Path, python: &str) -> Result<PathBuf> 
         "name": "distilhubert-random-minilm",
         "audio": { "path": encoder.display().to_string(), "layers": "last", "pooling": "mean" },
         "text": { "path": text.display().to_string() },
-        "head": { "fusion": "early", "hidden": [], "activation": "relu" },
+        "head": { "fusion": "early", "hidden": [], "activation": "relu", "audio_fallback": true },
         "labels": ["arousal", "valence", "dominance"],
         "output_range": [-1.0, 1.0],
     });
@@ -350,6 +362,8 @@ fn speech_recognition_in_real_time(model: &std::path::Path) -> Result<AsrRealTim
             last = (n, Instant::now());
         }
     }
+    let error = shared.status.texts().error;
+    anyhow::ensure!(error.is_empty(), "the analysis reported: {error}");
     let heard = shared.recognised.snapshot().text_between(0.0, 1e9);
     let reference_words = crate::speech::normalise(&reference);
     let errors = crate::speech::word_errors(&reference_words, &crate::speech::normalise(&heard));
