@@ -38,7 +38,8 @@ real loading code and compare against these tensors.
     python models/reference/make_wavlm_fixtures.py
 
 Every run is deterministic (fixed seeds), so regenerating gives the same bytes
-for the same library versions.
+for the same library versions (the committed fixtures: torch 2.15.0,
+transformers 5.24.0).
 """
 import json
 import pathlib
