@@ -176,3 +176,36 @@ fn live_playback_rescores_windows_when_their_words_arrive() {
         check(&x, &refs, &shared);
     }
 }
+
+/// A Whisper folder that is not there: the status says so, naming it, and
+/// the emotion analysis goes on without words.
+#[test]
+fn a_missing_whisper_model_is_reported_and_the_analysis_goes_on() {
+    let (mut input, output) = capture::capture(1 << 22);
+    input.set_render_mode(RenderMode::Offline);
+    let engine = Engine::spawn(output, loader(), Some(emotion_model()), config());
+    engine.set_asr(AsrSettings {
+        enabled: true,
+        model_dir: Some("/nonexistent/whisper".into()),
+        language: None,
+    });
+    let shared = engine.shared().clone();
+    wait_until("the load to fail", Duration::from_secs(60), || {
+        shared.asr.state() == AsrState::Failed
+    });
+    let error = shared.asr.texts().error;
+    assert!(
+        error.contains("/nonexistent/whisper") && error.contains("setup.sh"),
+        "{error}"
+    );
+    let x = vec![0.01f32; 6 * RATE as usize];
+    for (i, block) in x.chunks(512).enumerate() {
+        input.push(&[block], (i * 512) as i64, RATE, true);
+    }
+    drop(engine);
+    // 6 s, 4 s windows every 1 s: 3 windows, no words.
+    let readings = shared.timeline.snapshot();
+    assert_eq!(readings.len(), 3);
+    assert!(readings.iter().all(|r| r.text.is_empty()));
+    assert!(shared.status.texts().error.is_empty());
+}
