@@ -23,6 +23,9 @@
 //! - [`emotion`]: [`EmotionModel`] `{ audio, text, head }`, its manifest
 //!   (`emoscope.json`), the time pooling ([`emotion::pooling`]) and the
 //!   fusion MLPs ([`emotion::head`]); arousal, valence and dominance out.
+//!   Beside it [`SequenceClassifier`], transformers' HuBERT / wav2vec2 /
+//!   WavLM `*ForSequenceClassification` as saved, whose [`Outputs`] are
+//!   categories or named dimensions.
 //!
 //! Shared by the families: [`weights`] ([`Checkpoint`] and its prefixed view
 //! [`weights::Vb`], through which every family loads, so that a missing or
@@ -67,7 +70,9 @@ pub use speech::{
     preprocess,
 };
 
-pub use emotion::{EmotionModel, Manifest, Mode};
+pub use emotion::{
+    DeclaredDimension, DeclaredOutputs, EmotionModel, Manifest, Mode, Outputs, SequenceClassifier,
+};
 pub use error::{LoadError, RunError};
 pub use speech::{
     ConvFeatureCache, EncoderOutput, FeatExtractNorm, Kernels, LoadOptions, PreprocessorConfig,

@@ -12,11 +12,18 @@
 //! fusions; [`published`] maps published SER checkpoints (audeering's
 //! wav2vec2 MSP-Podcast model) onto it. Samples and transcripts come in from
 //! the engine, the CLI and training; arousal, valence and dominance go out.
+//!
+//! Beside it, [`sequence_classification`] loads transformers' own speech
+//! classification heads (`HubertForSequenceClassification` and its wav2vec2
+//! and WavLM siblings) as they are saved, and [`outputs`] is how every model
+//! declares what it outputs: named dimensions, categories, or both.
 
 pub mod head;
 pub mod manifest;
+pub mod outputs;
 pub mod pooling;
 pub mod published;
+pub mod sequence_classification;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +42,8 @@ pub use manifest::{
     AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
     TextPoolingKind, TextSpec, MANIFEST_FILE,
 };
+pub use outputs::{DeclaredDimension, DeclaredOutputs, Outputs};
+pub use sequence_classification::{ClassifierSpec, ProblemType, SequenceClassifier};
 
 /// Which branches a model runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,6 +434,12 @@ impl EmotionModel {
     /// The manifest the model was built from.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// What the model outputs: arousal, valence and dominance (the order of
+    /// [`Self::predict`]), each in the manifest's `output_range`.
+    pub fn declared_outputs(&self) -> DeclaredOutputs {
+        DeclaredOutputs::avd(self.manifest.output_range)
     }
 
     /// Which branches the model has.
