@@ -376,3 +376,48 @@ fn transcript_repairs_are_warnings_and_strict_makes_them_errors() {
     let err = String::from_utf8_lossy(&strict.stderr);
     assert!(err.contains("talk.srt") && err.contains("line 5"), "{err}");
 }
+
+#[test]
+fn predict_reads_a_transformers_regression_head_by_its_output_names() {
+    // HubertForSequenceClassification saved as pytorch_model.bin, with a
+    // regression head whose id2label is arousal, valence, dominance.
+    let model_path = common::fixture("classification-hubert-dimensions");
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("speech.wav");
+    let x = signal(2.5, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let model =
+        emoscope_models::SequenceClassifier::load(&model_path, &Default::default()).unwrap();
+    let expected = model.classify(&x).unwrap();
+    let v = predict_json(&model_path, &wav, &[]);
+    for key in ["arousal", "valence", "dominance"] {
+        assert_eq!(
+            v[key].as_f64().unwrap() as f32,
+            expected.get(key).unwrap(),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn predict_refuses_a_categorical_head_naming_its_config_and_labels() {
+    let model = common::fixture("classification-wavlm-categories");
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("speech.wav");
+    write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["predict", wav.to_str().unwrap(), "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&model.join("config.json").display().to_string()),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#""neutral", "happy", "sad", "angry""#) && err.contains("not yet supported"),
+        "{err}"
+    );
+}

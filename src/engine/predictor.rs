@@ -5,6 +5,8 @@
 //! [`ModelPredictor`] runs an [`EmotionModel`] (an Emoscope checkpoint or a
 //! published one) and caches text embeddings per distinct transcript text,
 //! since consecutive overlapping windows mostly see the same words.
+//! [`ClassifierPredictor`] runs a transformers `*ForSequenceClassification`
+//! checkpoint whose regression outputs are arousal, valence and dominance.
 //! [`load_predictor`] is the one entry point the plugin, the CLI and the
 //! worker use to turn a model directory into a predictor.
 
@@ -13,7 +15,11 @@ use std::path::Path;
 use std::collections::HashMap;
 
 use candle_core::Device;
-use emoscope_models::{ConvFeatureCache, EmotionModel, LoadOptions, RunError, TextEncoder};
+use emoscope_models::emotion::{sequence_classification, ClassifierSpec, MANIFEST_FILE};
+use emoscope_models::{
+    ConvFeatureCache, EmotionModel, LoadError, LoadOptions, Outputs, RunError, SequenceClassifier,
+    TextEncoder,
+};
 
 use crate::reading::{Emotion, OutputRange, Span};
 
@@ -71,12 +77,30 @@ pub trait EmotionPredictor: Send {
 
 /// Loads whatever model directory the user points at into a predictor: the
 /// one entry point the plugin, the CLI and the worker use, so that every
-/// checkpoint kind Emoscope supports is accepted everywhere.
+/// checkpoint kind Emoscope supports is accepted everywhere. A directory
+/// with an `emoscope.json` is an Emoscope model; one whose `config.json`
+/// names a transformers `*ForSequenceClassification` architecture is a
+/// [`ClassifierPredictor`] (arousal/valence/dominance regression heads only;
+/// categorical heads are refused, naming their labels); anything else is
+/// tried as a published checkpoint.
 pub fn load_predictor(
     dir: &Path,
     device: &Device,
 ) -> Result<Box<dyn EmotionPredictor>, PredictError> {
+    if !dir.join(MANIFEST_FILE).exists() {
+        if let Some(spec) = sequence_classification::detect(dir)? {
+            return Ok(Box::new(ClassifierPredictor::load_spec(dir, spec, device)?));
+        }
+    }
     Ok(Box::new(ModelPredictor::load(dir, device)?))
+}
+
+/// The directory's name, the identifier a predictor records with its readings.
+fn model_id(dir: &Path) -> String {
+    dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The shortest stretch of audio a span is read from, seconds: a shorter span
@@ -196,13 +220,9 @@ impl ModelPredictor {
             ..LoadOptions::default()
         };
         let model = EmotionModel::load(dir, &opts)?;
-        let id = dir.file_name().map_or_else(
-            || dir.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
         Ok(Self {
             model,
-            id,
+            id: model_id(dir),
             cache: TextEmbeddingCache::default(),
             conv_cache: ConvFeatureCache::new(),
         })
@@ -261,6 +281,122 @@ impl EmotionPredictor for ModelPredictor {
     }
 }
 
+/// A transformers `*ForSequenceClassification` checkpoint with a regression
+/// head over arousal, valence and dominance, as the engine runs it: the
+/// outputs are read by their `id2label` names, in any order. Such a head
+/// declares no range; its readings are placed on [`OutputRange::UNIT`], the
+/// range of the published dimensional models (audeering's), and meters clamp
+/// what lies outside.
+pub struct ClassifierPredictor {
+    model: SequenceClassifier,
+    id: String,
+    /// The output indices of arousal, valence and dominance.
+    order: [usize; 3],
+    /// Conv frames shared with the previous window.
+    conv_cache: ConvFeatureCache,
+}
+
+impl ClassifierPredictor {
+    /// Loads the checkpoint in `dir` onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, PredictError> {
+        let spec = sequence_classification::detect(dir)?.ok_or_else(|| LoadError::Unsupported {
+            path: dir.join("config.json"),
+            field: "architectures".into(),
+            message: "not a transformers *ForSequenceClassification checkpoint".into(),
+        })?;
+        Self::load_spec(dir, spec, device)
+    }
+
+    /// Loads the checkpoint in `dir` described by `spec`, after checking from
+    /// `config.json` alone that its outputs are arousal, valence and
+    /// dominance: a categorical head, or other dimensions, fail before any
+    /// weight is read, naming the file and the labels.
+    fn load_spec(dir: &Path, spec: ClassifierSpec, device: &Device) -> Result<Self, PredictError> {
+        let declared = spec.declared_outputs();
+        let unsupported = |message: String| LoadError::Unsupported {
+            path: spec.path.clone(),
+            field: "id2label".into(),
+            message,
+        };
+        if !declared.categories.is_empty() {
+            return Err(unsupported(format!(
+                "{} outputs the categories {} (single-label classification); categorical outputs \
+                 are not yet supported by Emoscope's runtime, which reads arousal, valence and \
+                 dominance",
+                spec.architecture,
+                quoted(&declared.categories)
+            ))
+            .into());
+        }
+        let Some(order) = declared.avd_index() else {
+            let names: Vec<String> = declared.dimensions.into_iter().map(|d| d.name).collect();
+            return Err(unsupported(format!(
+                "the regression outputs are {}; Emoscope's runtime reads arousal, valence and \
+                 dominance, each once",
+                quoted(&names)
+            ))
+            .into());
+        };
+        let opts = LoadOptions {
+            device: device.clone(),
+            ..LoadOptions::default()
+        };
+        Ok(Self {
+            model: SequenceClassifier::load_spec(dir, spec, &opts)?,
+            id: model_id(dir),
+            order,
+            conv_cache: ConvFeatureCache::new(),
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &SequenceClassifier {
+        &self.model
+    }
+}
+
+/// `"a", "b", "c"`.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl EmotionPredictor for ClassifierPredictor {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn device(&self) -> String {
+        format!("{:?}", self.model.device())
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.model.sample_rate()
+    }
+
+    fn reads_text(&self) -> bool {
+        false
+    }
+
+    fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Emotion, PredictError> {
+        let outputs = self.model.classify_cached(samples, &mut self.conv_cache)?;
+        let Outputs::Dimensions { values, .. } = outputs else {
+            unreachable!("load_spec accepts regression heads only")
+        };
+        let values = Emotion::from_dimensions(self.order.map(|i| values[i]));
+        if !values.is_finite() {
+            return Err(PredictError::NonFinite {
+                model: self.id.clone(),
+                values,
+            });
+        }
+        Ok(values)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +423,74 @@ mod tests {
         );
         cache.embed(&encoder, "a terrible day").unwrap();
         assert_eq!(cache.entries.len(), 2);
+    }
+
+    fn classification_fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models/tests/fixtures")
+            .join(format!("classification-{name}"))
+    }
+
+    #[test]
+    fn a_transformers_regression_head_is_read_by_its_output_names() {
+        // id2label: 0 arousal, 1 dominance, 2 valence (audeering's order).
+        let dir = classification_fixture("wav2vec2-dimensions");
+        let mut predictor = load_predictor(&dir, &Device::Cpu).unwrap();
+        assert_eq!(predictor.id(), "classification-wav2vec2-dimensions");
+        assert!(!predictor.reads_text());
+        assert_eq!(predictor.output_range(), OutputRange::UNIT);
+        let x: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+        let got = predictor.predict(&x, "words are ignored").unwrap();
+        let model = SequenceClassifier::load(&dir, &LoadOptions::default()).unwrap();
+        let Outputs::Dimensions { values, .. } = model.classify(&x).unwrap() else {
+            panic!("a regression head outputs dimensions");
+        };
+        assert_eq!(got, Emotion::new(values[0], values[2], values[1]));
+    }
+
+    #[test]
+    fn a_categorical_head_is_refused_naming_its_config_and_labels() {
+        for name in [
+            "hubert-categories",
+            "wav2vec2-categories",
+            "wavlm-categories",
+        ] {
+            let dir = classification_fixture(name);
+            let err = load_predictor(&dir, &Device::Cpu)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains(&dir.join("config.json").display().to_string()),
+                "{err}"
+            );
+            for label in ["\"neutral\"", "\"happy\"", "\"sad\"", "\"angry\""] {
+                assert!(err.contains(label), "{err}");
+            }
+            assert!(err.contains("not yet supported"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_regression_head_over_other_dimensions_is_refused_naming_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = classification_fixture("wavlm-dimensions");
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
+        }
+        let path = tmp.path().join("config.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"dominance\"", "\"tension\"");
+        std::fs::write(&path, text).unwrap();
+        let err = load_predictor(tmp.path(), &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("config.json") && err.contains("\"tension\""),
+            "{err}"
+        );
     }
 }
