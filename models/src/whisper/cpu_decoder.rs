@@ -35,6 +35,15 @@ use crate::nn::LayerNorm;
 /// Matrix rows per parallel task.
 const ROW_BLOCK: usize = 64;
 
+/// Multiply-adds below which work is not split across threads: waking a
+/// worker costs more than a small product (a step's 384 × 384 ones).
+const MIN_TASK_WORK: usize = 1 << 18;
+
+/// How many of `tasks` of `work` multiply-adds each one parallel job takes.
+fn min_tasks(work: usize) -> usize {
+    MIN_TASK_WORK.div_ceil(work.max(1))
+}
+
 /// The widest vector instructions of this CPU that the kernels use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Isa {
@@ -373,8 +382,10 @@ impl RowMatrix {
         assert_eq!(out.len(), m * rows, "output of a {rows}x{cols} product");
         let isa = Isa::detect();
         let b = |j: usize| bias.map_or(0.0, |b| b[j]);
+        let per_job = min_tasks(ROW_BLOCK * cols * m);
         if m == 1 {
             out.par_chunks_mut(ROW_BLOCK)
+                .with_min_len(per_job)
                 .enumerate()
                 .for_each(|(block, o)| {
                     for (k, y) in o.iter_mut().enumerate() {
@@ -387,6 +398,7 @@ impl RowMatrix {
         // Each task reads its rows once, for every input: `[rows, m]`, then transposed.
         let mut t = vec![0f32; rows * m];
         t.par_chunks_mut(ROW_BLOCK * m)
+            .with_min_len(per_job)
             .enumerate()
             .for_each(|(block, o)| {
                 let mut w = vec![0f32; cols];
@@ -733,18 +745,22 @@ impl CpuDecoder {
         }
         let mut ctx = vec![0f32; n * d];
         let (keys, values) = (&ls.self_k, &ls.self_v);
-        ctx.par_chunks_mut(dh).enumerate().for_each(|(task, out)| {
-            let (i, h) = (task / heads, task % heads);
-            let seen = past + i + 1;
-            let qh = &q[i * d + h * dh..i * d + (h + 1) * dh];
-            let mut scores: Vec<f32> = (0..seen)
-                .map(|p| dot(isa, qh, &keys[p * d + h * dh..p * d + (h + 1) * dh]) * scale)
-                .collect();
-            simd::softmax_row(&mut scores);
-            for (p, &w) in scores.iter().enumerate() {
-                axpy(isa, w, &values[p * d + h * dh..p * d + (h + 1) * dh], out);
-            }
-        });
+        let per_job = min_tasks(2 * (past + n) * dh);
+        ctx.par_chunks_mut(dh)
+            .with_min_len(per_job)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let (i, h) = (task / heads, task % heads);
+                let seen = past + i + 1;
+                let qh = &q[i * d + h * dh..i * d + (h + 1) * dh];
+                let mut scores: Vec<f32> = (0..seen)
+                    .map(|p| dot(isa, qh, &keys[p * d + h * dh..p * d + (h + 1) * dh]) * scale)
+                    .collect();
+                simd::softmax_row(&mut scores);
+                for (p, &w) in scores.iter().enumerate() {
+                    axpy(isa, w, &values[p * d + h * dh..p * d + (h + 1) * dh], out);
+                }
+            });
         add(x, &l.self_out.forward(&ctx, n));
 
         // Cross-attention over the encoder's keys and values ([heads, head_dim, frames]).
@@ -755,6 +771,7 @@ impl CpuDecoder {
         let tasks: Vec<(usize, &mut [f32])> = ctx.chunks_mut(dh).enumerate().collect();
         let rows: Vec<Vec<f32>> = tasks
             .into_par_iter()
+            .with_min_len(min_tasks(2 * frames * dh))
             .map(|(task, out)| {
                 let (i, h) = (task / heads, task % heads);
                 let qh = &q[i * d + h * dh..i * d + (h + 1) * dh];
@@ -788,6 +805,7 @@ impl CpuDecoder {
         let mut mid = l.fc1.forward(&l.final_layer_norm.forward(x), n);
         let ffn = mid.len() / n;
         mid.par_chunks_mut(ffn)
+            .with_min_len(min_tasks(16 * ffn))
             .for_each(|row| simd::bias_gelu_row(row, &[]));
         add(x, &l.fc2.forward(&mid, n));
         probs

@@ -21,6 +21,7 @@
 //! ct2.rs          model.bin reader and CTranslate2 -> transformers names
 //! audio.rs        log-mel front end (WhisperFeatureExtractor)
 //! model.rs        WhisperForConditionalGeneration: encoder, decoder, KV cache
+//! cpu_conv.rs     the encoder's convs on the CPU (time-major GEMMs)
 //! cpu_decoder.rs  the decoder's steps on the CPU (row products, f16-exact weights kept in f16)
 //! decode.rs       greedy decoding and long-form transcription as openai-whisper does them
 //! language.rs     spoken-language detection for multilingual models
@@ -38,6 +39,7 @@
 
 pub mod audio;
 pub mod config;
+mod cpu_conv;
 mod cpu_decoder;
 pub mod ct2;
 pub mod decode;

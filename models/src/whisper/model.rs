@@ -28,6 +28,7 @@ use candle_core::{DType, Module, Tensor};
 use candle_nn::{Embedding, Linear};
 
 use super::config::{WhisperConfig, LAYER_NORM_EPS};
+use super::cpu_conv::CpuConvFrontEnd;
 use super::cpu_decoder::{CpuDecoder, CpuState, DecoderLayerParams};
 use crate::cpu::matrix::Precision;
 use crate::cpu::transformer::{CpuEncoderLayer, LayerParams, LinearParams};
@@ -229,6 +230,8 @@ pub struct WhisperEncoder {
     /// The layers packed for the CPU kernels ([`crate::cpu::transformer`]),
     /// used on the CPU; `None` on other devices or when turned off.
     cpu_layers: Option<Vec<CpuEncoderLayer>>,
+    /// The convs and positions packed for the CPU kernels, alongside `cpu_layers`.
+    cpu_front: Option<CpuConvFrontEnd>,
     /// Arithmetic of the CPU kernels' projections and feed-forward products.
     precision: Precision,
     heads: usize,
@@ -255,6 +258,7 @@ impl WhisperEncoder {
                 .get(&[cfg.max_source_positions, d], "weight")?,
             layers,
             cpu_layers: None,
+            cpu_front: None,
             precision: Precision::F32,
             heads: cfg.encoder_attention_heads,
             layer_norm: layer_norm(&vb.pp("layer_norm"), d, LAYER_NORM_EPS)?,
@@ -271,16 +275,23 @@ impl WhisperEncoder {
     /// Runs the transformer layers on the CPU kernels (`true`, the default
     /// on the CPU) or on candle ops (`false`; the only choice elsewhere).
     pub fn set_cpu_kernels(&mut self, enabled: bool) -> candle_core::Result<()> {
-        self.cpu_layers = if enabled && self.embed_positions.device().is_cpu() {
-            Some(
+        if enabled && self.embed_positions.device().is_cpu() {
+            self.cpu_layers = Some(
                 self.layers
                     .iter()
                     .map(|l| l.to_cpu(self.heads, self.precision))
                     .collect::<candle_core::Result<_>>()?,
-            )
+            );
+            self.cpu_front = Some(CpuConvFrontEnd::new(
+                &self.conv1,
+                &self.conv2,
+                &self.embed_positions,
+                self.precision,
+            )?);
         } else {
-            None
-        };
+            self.cpu_layers = None;
+            self.cpu_front = None;
+        }
         Ok(())
     }
 
@@ -297,6 +308,37 @@ impl WhisperEncoder {
     /// 30 s window; at most `2 × max_source_positions`).
     pub fn forward(&self, mel: &Tensor) -> candle_core::Result<Tensor> {
         let _enter = self.span.enter();
+        let (batch, n_mels, frames) = mel.dims3()?;
+        let positions = self.embed_positions.dim(0)?;
+        let n = CpuConvFrontEnd::output_frames(frames);
+        if n > positions {
+            candle_core::bail!(
+                "{frames} mel frames give {n} encoder positions, more than the model's {positions}"
+            );
+        }
+        if let (Some(front), Some(cpu_layers)) = (&self.cpu_front, &self.cpu_layers) {
+            if n_mels != self.conv1.0.dim(1)? {
+                candle_core::bail!(
+                    "{n_mels} mel bins, but the model takes {}",
+                    self.conv1.0.dim(1)?
+                );
+            }
+            let hidden = self.embed_positions.dim(1)?;
+            let values = mel.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let mut data = Vec::with_capacity(batch * n * hidden);
+            for item in values.chunks_exact(n_mels * frames) {
+                data.extend(front.forward(item, frames));
+            }
+            for (layer, cpu_layer) in self.layers.iter().zip(cpu_layers) {
+                // The kernel runs this layer's weights, so it runs in its span.
+                let _enter = layer.span.enter();
+                for item in data.chunks_exact_mut(n * hidden) {
+                    cpu_layer.forward(item, n, n);
+                }
+            }
+            let x = Tensor::from_vec(data, (batch, n, hidden), mel.device())?;
+            return self.layer_norm.forward(&x);
+        }
         let conv = |x: &Tensor, (w, b): &(Tensor, Tensor), stride| {
             x.conv1d(w, 1, stride, 1, 1)?
                 .broadcast_add(&b.reshape((1, (), 1))?)?
@@ -304,30 +346,9 @@ impl WhisperEncoder {
         };
         let x = conv(mel, &self.conv1, 1)?;
         let x = conv(&x, &self.conv2, 2)?.transpose(1, 2)?;
-        let n = x.dim(1)?;
-        if n > self.embed_positions.dim(0)? {
-            candle_core::bail!(
-                "{} mel frames give {n} encoder positions, more than the model's {}",
-                mel.dim(2)?,
-                self.embed_positions.dim(0)?
-            );
-        }
         let mut x = x.broadcast_add(&self.embed_positions.narrow(0, 0, n)?)?;
-        if let Some(cpu_layers) = &self.cpu_layers {
-            let (batch, frames, hidden) = x.dims3()?;
-            let mut data = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-            for (layer, cpu_layer) in self.layers.iter().zip(cpu_layers) {
-                // The kernel runs this layer's weights, so it runs in its span.
-                let _enter = layer.span.enter();
-                for item in data.chunks_exact_mut(frames * hidden) {
-                    cpu_layer.forward(item, frames, frames);
-                }
-            }
-            x = Tensor::from_vec(data, (batch, frames, hidden), x.device())?;
-        } else {
-            for layer in &self.layers {
-                x = layer.forward(&x)?;
-            }
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
         }
         self.layer_norm.forward(&x)
     }
