@@ -131,12 +131,15 @@ fn the_cpu_kernels_run_inside_the_layers_spans() {
     assert_entered("audio_mean", Kernels::Auto, &SPEECH);
 }
 
-#[test]
-fn every_whisper_layer_enters_its_span() {
+/// The spans Whisper enters transcribing a second of audio, on the CPU
+/// kernels (`true`: whole layers run as one kernel, so the layer spans are
+/// the innermost) or on candle ops (every sub-layer's span).
+fn whisper_spans(kernels: bool) -> std::collections::BTreeSet<String> {
     let dispatch = tracing::Dispatch::new(Recorder::default());
     tracing::dispatcher::with_default(&dispatch, || {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/whisper/hf");
-        let whisper = Whisper::load(&dir, &candle_core::Device::Cpu).unwrap();
+        let mut whisper = Whisper::load(&dir, &candle_core::Device::Cpu).unwrap();
+        whisper.model_mut().set_cpu_kernels(kernels).unwrap();
         let samples: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
         whisper
             .transcribe(&samples, &TranscribeOptions::greedy())
@@ -144,19 +147,36 @@ fn every_whisper_layer_enters_its_span() {
     });
     let recorder = dispatch.downcast_ref::<Recorder>().unwrap();
     let entered = recorder.entered.lock().unwrap().clone();
-    for name in [
-        "whisper-transcribe",
-        "whisper-log-mel",
-        "whisper",
-        "whisper-encoder",
-        "whisper-encoder-layer",
+    entered.into_iter().map(|s| s.to_string()).collect()
+}
+
+const WHISPER_LAYERS: [&str; 8] = [
+    "whisper-transcribe",
+    "whisper-log-mel",
+    "whisper",
+    "whisper-encoder",
+    "whisper-encoder-layer",
+    "whisper-decode-window",
+    "whisper-decoder",
+    "whisper-decoder-layer",
+];
+
+#[test]
+fn every_whisper_layer_enters_its_span() {
+    let entered = whisper_spans(false);
+    for name in WHISPER_LAYERS.iter().chain(&[
         "whisper-self-attention",
         "whisper-feed-forward",
-        "whisper-decode-window",
-        "whisper-decoder",
-        "whisper-decoder-layer",
         "whisper-cross-attention",
-    ] {
+    ]) {
+        assert!(entered.contains(*name), "no span {name} among {entered:?}");
+    }
+}
+
+#[test]
+fn whisper_on_the_cpu_kernels_runs_inside_its_layers_spans() {
+    let entered = whisper_spans(true);
+    for name in WHISPER_LAYERS {
         assert!(entered.contains(name), "no span {name} among {entered:?}");
     }
 }

@@ -480,6 +480,7 @@ impl Norm {
 
 /// The weights of one `WhisperDecoderLayer`, as [`DecoderLayerParams`] gives them.
 struct CpuDecoderLayer {
+    span: tracing::Span,
     self_attn_layer_norm: Norm,
     /// q, k and v stacked: `[3 d, d]` (k's bias is zero).
     self_qkv: Linear,
@@ -511,6 +512,8 @@ pub(crate) struct DecoderLayerParams<'a> {
     pub final_layer_norm: &'a LayerNorm,
     pub fc1: &'a candle_nn::Linear,
     pub fc2: &'a candle_nn::Linear,
+    /// The layer's `whisper-decoder-layer` span, entered while it runs here too.
+    pub span: &'a tracing::Span,
 }
 
 /// One layer's state for a window: its self-attention keys and values so
@@ -582,6 +585,7 @@ impl CpuDecoder {
             .iter()
             .map(|p| {
                 Ok(CpuDecoderLayer {
+                    span: p.span.clone(),
                     self_attn_layer_norm: Norm::from_candle(p.self_attn_layer_norm)?,
                     self_qkv: stack([p.self_q, p.self_k, p.self_v])?,
                     self_out: Linear::from_candle(p.self_out)?,
@@ -697,6 +701,7 @@ impl CpuDecoder {
         }
         let mut attentions = Vec::new();
         for (layer, ls) in self.layers.iter().zip(&mut state.layers) {
+            let _enter = layer.span.enter();
             let probs = self.layer(layer, ls, &mut x, n, past, state.frames, cross_attentions);
             if cross_attentions {
                 attentions.push(probs);

@@ -511,6 +511,7 @@ impl WhisperDecoder {
                 final_layer_norm: &l.final_layer_norm,
                 fc1: &l.ffn.fc1,
                 fc2: &l.ffn.fc2,
+                span: &l.span,
             })
             .collect();
         CpuDecoder::new(
@@ -701,6 +702,7 @@ impl WhisperForConditionalGeneration {
         let _enter = self.span.enter();
         if let Caches::Cpu(cpu_state) = &mut state.caches {
             let cpu = self.cpu_for_state()?;
+            let _decoder = self.model.decoder.span.enter();
             let device = self.proj_out.device();
             let ids: Vec<u32> = ids.squeeze(0)?.to_vec1()?;
             let n = ids.len();
@@ -745,6 +747,7 @@ impl WhisperForConditionalGeneration {
         }
         if let Caches::Cpu(cpu_state) = &mut state.caches {
             let cpu = self.cpu_for_state()?;
+            let _decoder = self.model.decoder.span.enter();
             let d = self.config.d_model;
             let (h, _) = cpu.forward(ids, cpu_state, false)?;
             return Ok(cpu.logits(&h[h.len() - d..], 1));
