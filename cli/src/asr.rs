@@ -26,8 +26,6 @@ use candle_core::Device;
 use emoscope::audio::{MonoStream, StreamResampler};
 use emoscope_models::whisper::{TranscribeOptions, Transcript, Whisper};
 
-use super::output::note;
-
 /// Whisper's sample rate.
 pub const RATE: u32 = 16_000;
 
@@ -139,6 +137,8 @@ pub fn language_code(arg: Option<&str>) -> String {
 pub struct Recogniser {
     whisper: Whisper,
     options: TranscribeOptions,
+    /// Detect each recording's language (a multilingual model without `--language`).
+    detect: bool,
 }
 
 impl Recogniser {
@@ -147,12 +147,17 @@ impl Recogniser {
     pub fn load(dir: &Path, flag: &str, device: &Device, language: Option<&str>) -> Result<Self> {
         let whisper = Whisper::load(dir, device)
             .with_context(|| format!("loading the Whisper model from {}", dir.display()))?;
+        let language = self::language(&whisper, language, dir, flag)?;
         let options = TranscribeOptions {
-            language: self::language(&whisper, language, dir, flag)?,
+            language: language.clone().unwrap_or_else(|| "en".into()),
             word_timestamps: true,
             ..TranscribeOptions::default()
         };
-        Ok(Self { whisper, options })
+        Ok(Self {
+            whisper,
+            options,
+            detect: language.is_none(),
+        })
     }
 
     /// Decodes and transcribes the audio file `path`; `progress` hears how
@@ -173,15 +178,30 @@ impl Recogniser {
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcribed> {
         let duration = samples.len() as f64 / f64::from(RATE);
+        let detected;
+        let options = if self.detect {
+            // As openai-whisper's transcribe: from the first 30 s.
+            let language = self
+                .whisper
+                .detect_language_of(&samples)
+                .with_context(|| format!("detecting the language of {}", path.display()))?;
+            detected = TranscribeOptions {
+                language: language.best().code.clone(),
+                ..self.options.clone()
+            };
+            &detected
+        } else {
+            &self.options
+        };
         let mut transcript = self
             .whisper
-            .transcribe_with_progress(&samples, &self.options, progress)
+            .transcribe_with_progress(&samples, options, progress)
             .with_context(|| format!("transcribing {}", path.display()))?;
         drop(samples);
         to_milliseconds(&mut transcript);
         Ok(Transcribed {
             transcript,
-            language: self.options.language.clone(),
+            language: options.language.clone(),
             duration,
             audio_warnings,
         })
@@ -189,8 +209,14 @@ impl Recogniser {
 }
 
 /// The language to decode in: `--language` where the model has it; an
-/// English-only model takes only English, a multilingual one defaults to it.
-fn language(whisper: &Whisper, arg: Option<&str>, dir: &Path, flag: &str) -> Result<String> {
+/// English-only model takes only English; `None`: a multilingual model
+/// without `--language` detects each recording's.
+fn language(
+    whisper: &Whisper,
+    arg: Option<&str>,
+    dir: &Path,
+    flag: &str,
+) -> Result<Option<String>> {
     let code = language_code(arg);
     if !whisper.model().config().is_multilingual() {
         if code != "en" {
@@ -200,7 +226,7 @@ fn language(whisper: &Whisper, arg: Option<&str>, dir: &Path, flag: &str) -> Res
                 dir.display()
             );
         }
-        return Ok(code);
+        return Ok(Some(code));
     }
     if whisper.sot_sequence(&code).is_err() {
         bail!(
@@ -210,9 +236,9 @@ fn language(whisper: &Whisper, arg: Option<&str>, dir: &Path, flag: &str) -> Res
         );
     }
     if arg.is_none() {
-        note!("no --language given: transcribing as English (en); the language is not detected");
+        return Ok(None);
     }
-    Ok(code)
+    Ok(Some(code))
 }
 
 /// The file as 16 kHz mono samples, streamed: a packet of the file at its
@@ -272,8 +298,8 @@ pub struct AsrArgs {
     #[arg(long, conflicts_with_all = ["asr_model", "language"])]
     no_asr: bool,
     /// Spoken language for the speech recognition, as a code (`en`, `de`,
-    /// …); English-only models (`*.en`) take only `en`, multilingual ones
-    /// default to it (the language is not detected).
+    /// …); English-only models (`*.en`) take only `en`; multilingual ones
+    /// detect each recording's language when it is not given.
     #[arg(long)]
     language: Option<String>,
 }

@@ -50,8 +50,9 @@ pub struct Args {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Spoken language, as a code (`en`, `de`, …). English-only models
-    /// (`*.en`) take only `en`; multilingual ones default to `en` (the
-    /// language is not detected).
+    /// (`*.en`) take only `en`; multilingual ones detect each recording's
+    /// language from its first 30 s when it is not given (the JSON's
+    /// `language` names it).
     #[arg(long)]
     language: Option<String>,
     /// Device to run on.
