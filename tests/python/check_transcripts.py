@@ -62,13 +62,22 @@ def main(json_path, srt_path, vtt_path, grid_path):
     tiers = {t.name: t for t in tg.tiers}
     got = tier_items(tiers["segments"])
     check("TextGrid segments tier (textgrid)", same(got, segs, 0.0), f"{got[:2]} vs {segs[:2]}")
-    words, t = [], 0.0
+    # Whisper's word entries as words: an entry without a leading space
+    # continues the word before ("old" + "-sposed"), spanning both.
+    joined = []
     for s in doc["segments"]:
-        for w in s["words"]:
-            start = max(w["start"], t)
-            if w["end"] > start:
-                words.append((start, w["end"], w["word"].strip()))
-                t = w["end"]
+        for k, w in enumerate(s["words"]):
+            if k > 0 and joined and not w["word"].startswith(" "):
+                start, end, text = joined[-1]
+                joined[-1] = (start, max(end, w["end"]), text + w["word"].strip())
+            else:
+                joined.append((w["start"], w["end"], w["word"].strip()))
+    words, t = [], 0.0
+    for w_start, w_end, text in joined:
+        start = max(w_start, t)
+        if w_end > start:
+            words.append((start, w_end, text))
+            t = w_end
     got = tier_items(tiers["words"])
     check("TextGrid words tier (textgrid)", same(got, words, 0.0), f"{got[:3]} vs {words[:3]}")
     for name in ("segments", "words"):

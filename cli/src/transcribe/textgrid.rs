@@ -16,6 +16,9 @@ pub fn render(file: &Transcribed) -> String {
         .iter()
         .flat_map(|s| std::iter::once(s.end).chain(s.words.iter().map(|w| w.end)))
         .fold(file.duration, f64::max);
+    // Words as every reader of Whisper's output gives them back: a piece
+    // without a leading space continues the word before ("old" + "-sposed").
+    let words = emoscope::engine::asr::segments_of(&file.transcript);
     let tiers = [
         (
             "segments",
@@ -27,10 +30,10 @@ pub fn render(file: &Transcribed) -> String {
         (
             "words",
             intervals(
-                segments
+                words
                     .iter()
                     .flat_map(|s| &s.words)
-                    .map(|w| (w.start, w.end, w.word.trim())),
+                    .map(|w| (w.start, w.end, w.text.as_str())),
                 xmax,
             ),
         ),
