@@ -375,9 +375,15 @@ impl Asr {
         &self.dir
     }
 
-    /// The language code it decodes in.
+    /// The language asked for, as the run's fingerprint records it: the
+    /// code given, or `auto` without `--language` (a multilingual model
+    /// then detects each recording's language; an English-only one decodes
+    /// English either way).
     pub fn language(&self) -> String {
-        language_code(self.language.as_deref())
+        match self.language.as_deref() {
+            Some(l) => language_code(Some(l)),
+            None => "auto".to_owned(),
+        }
     }
 
     /// Transcribes the audio file `path` (decoded first, so that a file
