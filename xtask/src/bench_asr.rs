@@ -22,6 +22,7 @@
 //!    each side against the LibriVox transcripts, and whether the tokens
 //!    equal CTranslate2 float32's.
 
+use crate::speech::{normalise, word_errors};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -230,36 +231,6 @@ fn clips() -> Result<Vec<(String, String)>> {
             ))
         })
         .collect()
-}
-
-/// Lower case, hyphens as spaces, punctuation dropped, "Mr." spelled out as
-/// the LibriVox transcripts spell it (as `models/tests/whisper_real.rs`).
-fn normalise(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace('-', " ")
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .map(|w| if w == "mr" { "mister".into() } else { w })
-        .collect()
-}
-
-/// Word-level Levenshtein distance.
-fn word_errors(reference: &[String], hypothesis: &[String]) -> usize {
-    let mut prev: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut row = vec![i + 1];
-        for (j, h) in hypothesis.iter().enumerate() {
-            let sub = prev[j] + usize::from(r != h);
-            row.push(sub.min(prev[j + 1] + 1).min(row[j] + 1));
-        }
-        prev = row;
-    }
-    prev[hypothesis.len()]
 }
 
 fn cpu_name() -> String {
