@@ -28,6 +28,20 @@ pub struct VadConfig {
     pub min_speech: f64,
 }
 
+impl VadConfig {
+    /// How far past a moment the detector must have scored before its
+    /// regions up to that moment are final, seconds: a pause reaching back
+    /// to it is either bridged or closed within `hangover`, and a region
+    /// still open by then either closes or is `min_speech` long within
+    /// `min_speech` more; one frame more for the frame that holds the
+    /// moment. Closed regions plus the open one, cut at that moment, are
+    /// then the regions of the whole signal cut there (a live caller that
+    /// must agree with the whole-signal regions waits this long).
+    pub fn settling_seconds(&self) -> f64 {
+        self.hangover + self.min_speech + VAD_FRAME as f64 / VAD_RATE as f64
+    }
+}
+
 impl Default for VadConfig {
     fn default() -> Self {
         Self {
@@ -298,6 +312,51 @@ mod tests {
         assert!((open.start - 0.160).abs() < 1e-12 && (open.end - 0.240).abs() < 1e-12);
         // 15 frames pushed.
         assert!((d.scored_seconds() - 15.0 * F).abs() < 1e-12);
+    }
+
+    /// Streaming random scores (speech in bursts and clicks, pauses around
+    /// the hangover): at every frame, the closed regions plus the open one,
+    /// cut at `settling_seconds` before what has been scored, equal the
+    /// final regions cut there.
+    #[test]
+    fn regions_are_final_up_to_the_settling_time() {
+        for config in [cfg(), VadConfig::default()] {
+            let mut state = 7u32;
+            let mut next = || {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                state >> 8
+            };
+            // Runs of speech (1..40 frames) and pauses (1..40 frames).
+            let mut scores = Vec::new();
+            while scores.len() < 4000 {
+                let speech = next() % 2 == 0;
+                let n = 1 + next() as usize % 40;
+                scores.extend(std::iter::repeat_n(if speech { 0.9 } else { 0.1 }, n));
+            }
+            let last = regions_from_scores(&scores, F, &config);
+            let cut = |regions: &[Span], t: f64| -> Vec<(i64, i64)> {
+                // In whole frames, so rounding cannot tell equal regions apart.
+                let f = |x: f64| (x / F).round() as i64;
+                regions
+                    .iter()
+                    .filter(|r| r.start < t)
+                    .map(|r| (f(r.start), f(r.end.min(t))))
+                    .collect()
+            };
+            let mut b = RegionBuilder::new(F, &config);
+            let mut closed = Vec::new();
+            for (i, &s) in scores.iter().enumerate() {
+                b.push(s);
+                closed.append(&mut b.regions);
+                let t = (i + 1) as f64 * F - config.settling_seconds();
+                if t <= 0.0 {
+                    continue;
+                }
+                let mut known = closed.clone();
+                known.extend(b.open_span());
+                assert_eq!(cut(&known, t), cut(&last, t), "after frame {i}");
+            }
+        }
     }
 
     #[test]
