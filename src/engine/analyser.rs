@@ -17,7 +17,7 @@
 
 use super::capture::BlockInfo;
 use super::resampler::{ResampleError, StreamResampler};
-use crate::reading::Emotion;
+use crate::reading::{Emotion, Span};
 
 /// Window, hop, smoothing and transport settings.
 ///
@@ -291,20 +291,28 @@ impl Analyser {
         ((self.config.hop_seconds * self.model_rate as f64).round() as usize).max(1)
     }
 
+    /// Whether the block `info` describes continues the current run (its
+    /// ready and partial windows stay); otherwise [`Self::ingest`] ends the
+    /// run before taking it (a jump, loop, stop, rate change or capture
+    /// discontinuity).
+    pub fn continues(&self, info: &BlockInfo) -> bool {
+        (info.playing || self.config.analyse_while_stopped)
+            && self.run.as_ref().is_some_and(|r| {
+                !info.discontinuity
+                    && r.host_rate == info.sample_rate
+                    && r.playing == info.playing
+                    // A stopped host does not advance its position; count samples then.
+                    && (!info.playing || r.next_position == info.position)
+            })
+    }
+
     /// Takes one host block (mono samples plus what the host said about them).
     pub fn ingest(&mut self, info: &BlockInfo, samples: &[f32]) {
         if !info.playing && !self.config.analyse_while_stopped {
             self.flush();
             return;
         }
-        let continuous = self.run.as_ref().is_some_and(|r| {
-            !info.discontinuity
-                && r.host_rate == info.sample_rate
-                && r.playing == info.playing
-                // A stopped host does not advance its position; count samples then.
-                && (!info.playing || r.next_position == info.position)
-        });
-        if !continuous {
+        if !self.continues(info) {
             self.flush();
             if !AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.last_error = Some(AnalyserError::HostRate {
@@ -396,6 +404,17 @@ impl Analyser {
         }
         self.trim();
         n
+    }
+
+    /// The span (host timeline seconds) of the oldest ready window, without taking it.
+    pub fn next_window_span(&self) -> Option<Span> {
+        if self.ready() == 0 {
+            return None;
+        }
+        let (win, hop, rate) = (self.window_len(), self.hop_len(), self.model_rate as f64);
+        let r = self.run.as_ref()?;
+        let start = r.origin + (r.next_window * hop) as f64 / rate;
+        Some(Span::new(start, start + win as f64 / rate))
     }
 
     /// Takes the oldest ready window.
@@ -516,6 +535,33 @@ mod tests {
         assert_eq!(a.pop_window().unwrap().start, 3.0);
         assert_eq!(a.skip(5), 1);
         assert!(a.pop_window().is_none());
+    }
+
+    /// `next_window_span` is the span `pop_window` then gives; `continues`
+    /// tells the blocks that keep the run from those that end it.
+    #[test]
+    fn the_next_window_and_the_blocks_that_continue_the_run() {
+        let mut a = Analyser::new(cfg(), 16_000);
+        assert!(!a.continues(&block(0, 10, 16_000.0, true)), "no run yet");
+        let x = vec![0.1f32; 16_000 * 5];
+        a.ingest(&block(16_000, x.len(), 16_000.0, true), &x);
+        for _ in 0..2 {
+            let span = a.next_window_span().unwrap();
+            let w = a.pop_window().unwrap();
+            assert_eq!((span.start, span.end), (w.start, w.end));
+        }
+        assert_eq!(a.next_window_span(), None);
+        let next = 16_000 + x.len() as i64;
+        assert!(a.continues(&block(next, 10, 16_000.0, true)));
+        assert!(!a.continues(&block(next + 1, 10, 16_000.0, true)), "a jump");
+        assert!(!a.continues(&block(next, 10, 16_000.0, false)), "a stop");
+        assert!(
+            !a.continues(&block(next * 3, 10, 48_000.0, true)),
+            "a new rate"
+        );
+        let mut d = block(next, 10, 16_000.0, true);
+        d.discontinuity = true;
+        assert!(!a.continues(&d));
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! cross as atomics. Its text and model id do not (a string cannot cross to
 //! the audio thread without allocating); they stay in the timeline, and a
 //! reading read here has them empty.
+//!
+//! With the speech gate on, a window with too little speech gets no
+//! reading: the worker publishes it as "no speech"
+//! ([`EmotionReadout::publish_no_speech`]), which [`EmotionReadout::no_speech`]
+//! reports until the next reading. The latest reading itself stays as it
+//! was (meters and MIDI hold it; nothing made up stands in for it).
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -38,6 +44,12 @@ pub struct EmotionReadout {
     end: AtomicU64,
     out_of_range: AtomicBool,
     count: AtomicU64,
+    /// Whether the latest window had no speech (set by
+    /// [`EmotionReadout::publish_no_speech`], cleared by the next reading).
+    no_speech: AtomicBool,
+    /// That window's span, f64 bits.
+    gap_start: AtomicU64,
+    gap_end: AtomicU64,
 }
 
 /// Read attempts before [`EmotionReadout::read`] gives up for this call.
@@ -61,7 +73,45 @@ impl EmotionReadout {
         self.out_of_range
             .store(reading.out_of_range, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
+        self.no_speech.store(false, Ordering::Relaxed);
         self.seq.store(s.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Publishes that the window `span` held too little speech to read (the
+    /// speech gate): [`Self::no_speech`] gives it until the next reading;
+    /// the latest reading and its count stay. Only the worker may call this.
+    pub fn publish_no_speech(&self, span: Span) {
+        let s = self.seq.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.gap_start
+            .store(span.start.to_bits(), Ordering::Relaxed);
+        self.gap_end.store(span.end.to_bits(), Ordering::Relaxed);
+        self.no_speech.store(true, Ordering::Relaxed);
+        self.seq.store(s.wrapping_add(2), Ordering::Release);
+    }
+
+    /// The latest window, when it held too little speech to read (meters
+    /// show "no speech" then); `None` when the latest window was read, before
+    /// any window, or if the writer kept changing it for `MAX_TRIES`
+    /// attempts. Real-time safe.
+    pub fn no_speech(&self) -> Option<Span> {
+        for _ in 0..MAX_TRIES {
+            let s1 = self.seq.load(Ordering::Acquire);
+            if s1 % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let flag = self.no_speech.load(Ordering::Relaxed);
+            let span = Span::new(
+                f64::from_bits(self.gap_start.load(Ordering::Relaxed)),
+                f64::from_bits(self.gap_end.load(Ordering::Relaxed)),
+            );
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == s1 {
+                return flag.then_some(span);
+            }
+        }
+        None
     }
 
     /// The latest reading; `None` before the first one, or if the writer kept
@@ -130,6 +180,35 @@ mod tests {
                 ..reading
             }
         );
+    }
+
+    /// "No speech" holds the latest reading and its count, and lasts until
+    /// the next reading.
+    #[test]
+    fn no_speech_holds_the_reading_until_the_next_one() {
+        let r = EmotionReadout::default();
+        assert_eq!(r.no_speech(), None);
+        // Silence first: no speech, still no reading.
+        r.publish_no_speech(Span::new(0.0, 4.0));
+        assert_eq!(r.no_speech(), Some(Span::new(0.0, 4.0)));
+        assert!(r.read().is_none());
+        let reading = Reading {
+            span: Span::new(1.0, 5.0),
+            emotion: Emotion::new(0.1, 0.2, 0.3),
+            ..Reading::default()
+        };
+        r.publish(&reading);
+        assert_eq!(r.no_speech(), None);
+        r.publish_no_speech(Span::new(2.0, 6.0));
+        assert_eq!(r.no_speech(), Some(Span::new(2.0, 6.0)));
+        let held = r.read().unwrap();
+        assert_eq!((held.count, held.reading), (1, reading));
+        r.publish(&Reading {
+            span: Span::new(3.0, 7.0),
+            ..Reading::default()
+        });
+        assert_eq!(r.no_speech(), None);
+        assert_eq!(r.read().unwrap().count, 2);
     }
 
     #[test]

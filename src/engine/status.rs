@@ -1,7 +1,7 @@
 //! Engine status for the editor's status line and the CLI: model state,
-//! device, real-time factor, dropped windows. Written by the worker; the
-//! numbers are relaxed atomics, the texts sit behind a mutex that only
-//! non-real-time threads take.
+//! device, real-time factor, dropped windows, windows without speech.
+//! Written by the worker; the numbers are relaxed atomics, the texts sit
+//! behind a mutex that only non-real-time threads take.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -31,6 +31,8 @@ pub struct EngineStatus {
     pub windows_dropped: AtomicU64,
     /// Windows analysed.
     pub windows_analysed: AtomicU64,
+    /// Windows the speech gate left out for want of speech (not sent to the model).
+    pub windows_without_speech: AtomicU64,
     /// The loaded model's declared output range (`min`, `max`), f32 bits; written
     /// by the worker on load, read by meters and the MIDI mapping.
     range: [AtomicU32; 2],

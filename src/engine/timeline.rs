@@ -5,80 +5,153 @@
 //! Written by the worker, read by non-real-time threads, so a mutex is fine
 //! here (the audio thread never touches it). Re-playing a region replaces
 //! the readings it produced before instead of adding duplicates.
+//!
+//! With the speech gate on, windows with too little speech get no reading;
+//! the timeline keeps their spans instead ([`EmotionTimeline::insert_no_speech`]),
+//! so an export shows the gap as `emoscope annotate` does (its `no_speech`).
+//! A window is either read or not, so each kind replaces the other on a re-play.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-use crate::reading::Reading;
+use crate::reading::{Reading, Span};
 
-/// All readings, sorted by start time.
+/// Readings and windows without speech, each sorted by start time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimelineEntries {
+    /// Every analysed window's reading.
+    pub readings: Vec<Reading>,
+    /// Windows the speech gate left out (no reading), as analysis windows.
+    pub no_speech: Vec<Span>,
+}
+
+impl TimelineEntries {
+    /// Adds `newer`, replacing entries of either kind that start within
+    /// `tolerance` seconds of one of its entries (the same window analysed
+    /// again), keeping both lists sorted. The one rule for the engine's
+    /// timeline and for the plugin's session archive, which merges whole runs.
+    pub fn merge(&mut self, newer: TimelineEntries, tolerance: f64) {
+        let mut starts: Vec<f64> = newer
+            .readings
+            .iter()
+            .map(|r| r.span.start)
+            .chain(newer.no_speech.iter().map(|s| s.start))
+            .collect();
+        if starts.is_empty() {
+            return;
+        }
+        starts.sort_by(f64::total_cmp);
+        self.readings
+            .retain(|e| !near_any(&starts, e.span.start, tolerance));
+        self.no_speech
+            .retain(|s| !near_any(&starts, s.start, tolerance));
+        self.readings.extend(newer.readings);
+        self.readings
+            .sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+        self.no_speech.extend(newer.no_speech);
+        self.no_speech.sort_by(|a, b| a.start.total_cmp(&b.start));
+    }
+
+    /// Whether there is neither a reading nor a window without speech.
+    pub fn is_empty(&self) -> bool {
+        self.readings.is_empty() && self.no_speech.is_empty()
+    }
+}
+
+/// Whether some of `starts` (sorted) lies within `tolerance` of `start`.
+fn near_any(starts: &[f64], start: f64, tolerance: f64) -> bool {
+    let i = starts.partition_point(|&s| s < start);
+    let near = |j: usize| {
+        starts
+            .get(j)
+            .is_some_and(|&s| (s - start).abs() < tolerance)
+    };
+    near(i) || (i > 0 && near(i - 1))
+}
+
+/// All readings, and the windows without speech, sorted by start time.
 #[derive(Debug, Default)]
 pub struct EmotionTimeline {
-    entries: Mutex<Vec<Reading>>,
+    entries: Mutex<TimelineEntries>,
 }
 
 impl EmotionTimeline {
+    fn lock(&self) -> MutexGuard<'_, TimelineEntries> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Inserts `entry`, replacing entries that start within `tolerance`
     /// seconds of it (the same window analysed again on a re-play).
     pub fn insert(&self, entry: Reading, tolerance: f64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        merge_entries(&mut entries, vec![entry], tolerance);
+        self.lock().merge(
+            TimelineEntries {
+                readings: vec![entry],
+                no_speech: Vec::new(),
+            },
+            tolerance,
+        );
     }
 
-    /// A copy of every entry, sorted by start.
+    /// Records the window `span` as one without speech (no reading),
+    /// replacing entries that start within `tolerance` seconds of it.
+    pub fn insert_no_speech(&self, span: Span, tolerance: f64) {
+        self.lock().merge(
+            TimelineEntries {
+                readings: Vec::new(),
+                no_speech: vec![span],
+            },
+            tolerance,
+        );
+    }
+
+    /// A copy of every reading, sorted by start.
     pub fn snapshot(&self) -> Vec<Reading> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.lock().readings.clone()
     }
 
-    /// Number of entries.
+    /// A copy of the readings and the windows without speech.
+    pub fn entries(&self) -> TimelineEntries {
+        self.lock().clone()
+    }
+
+    /// Number of readings.
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().readings.len()
     }
 
-    /// Whether there are no entries.
+    /// Whether there are no readings.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Removes every entry.
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *self.lock() = TimelineEntries::default();
     }
 }
 
 /// Adds `newer` (sorted by start) to `entries` (sorted by start),
 /// replacing entries that start within `tolerance` seconds of a newer one
-/// (the same window analysed again), keeping the result sorted. The one
-/// rule for the engine's timeline and for the plugin's session archive,
-/// which merges whole runs.
+/// (the same window analysed again), keeping the result sorted: the rule of
+/// [`TimelineEntries::merge`] for readings alone.
 pub fn merge_entries(entries: &mut Vec<Reading>, newer: Vec<Reading>, tolerance: f64) {
-    if newer.is_empty() {
-        return;
-    }
-    entries.retain(|e| {
-        // `newer` is sorted by start: look at the neighbours of e's start only.
-        let start = e.span.start;
-        let i = newer.partition_point(|n| n.span.start < start);
-        let near = |j: usize| {
-            newer
-                .get(j)
-                .is_some_and(|n| (n.span.start - start).abs() < tolerance)
-        };
-        !(near(i) || (i > 0 && near(i - 1)))
-    });
-    entries.extend(newer);
-    entries.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+    let mut all = TimelineEntries {
+        readings: std::mem::take(entries),
+        no_speech: Vec::new(),
+    };
+    all.merge(
+        TimelineEntries {
+            readings: newer,
+            no_speech: Vec::new(),
+        },
+        tolerance,
+    );
+    *entries = all.readings;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reading::{Emotion, Span};
+    use crate::reading::Emotion;
 
     fn entry(start: f64, a: f32) -> Reading {
         Reading {
@@ -102,6 +175,45 @@ mod tests {
             got,
             vec![(0.0, 0.1), (1.000_1, 0.9), (2.0, 0.1), (5.0, 0.9)]
         );
+    }
+
+    /// A window re-played reads or is left out anew: each kind replaces the
+    /// other near its start, and the rest stays.
+    #[test]
+    fn readings_and_windows_without_speech_replace_each_other() {
+        let t = EmotionTimeline::default();
+        for s in [0.0, 1.0, 2.0] {
+            t.insert(entry(s, 0.1), 0.5);
+        }
+        t.insert_no_speech(Span::new(1.000_01, 5.0), 0.5);
+        t.insert_no_speech(Span::new(3.0, 7.0), 0.5);
+        let e = t.entries();
+        let starts: Vec<f64> = e.readings.iter().map(|r| r.span.start).collect();
+        assert_eq!(starts, [0.0, 2.0]);
+        assert_eq!(e.no_speech, [Span::new(1.000_01, 5.0), Span::new(3.0, 7.0)]);
+        // Read again with speech this time.
+        t.insert(entry(3.0, 0.9), 0.5);
+        let e = t.entries();
+        assert_eq!(e.no_speech, [Span::new(1.000_01, 5.0)]);
+        assert_eq!(t.len(), 3);
+        // A whole run merged: its entries win near their starts.
+        let mut archive = e.clone();
+        archive.merge(
+            TimelineEntries {
+                readings: vec![entry(1.0, 0.5)],
+                no_speech: vec![Span::new(0.0, 4.0)],
+            },
+            0.5,
+        );
+        let starts: Vec<(f64, f32)> = archive
+            .readings
+            .iter()
+            .map(|r| (r.span.start, r.emotion.arousal))
+            .collect();
+        assert_eq!(starts, [(1.0, 0.5), (2.0, 0.1), (3.0, 0.9)]);
+        assert_eq!(archive.no_speech, [Span::new(0.0, 4.0)]);
+        t.clear();
+        assert!(t.entries().is_empty());
     }
 
     #[test]
