@@ -128,7 +128,7 @@ impl TranscriptSource {
                 start: 0.0,
                 end: duration,
                 text: text.split_whitespace().collect::<Vec<_>>().join(" "),
-                words: Vec::new(),
+                ..Default::default()
             }])?)),
         }
     }

@@ -56,7 +56,7 @@ fn streamed_equals_offline(dir: &Path) {
         start: 1.0,
         end: 3.0,
         text: "what a lovely day".into(),
-        words: vec![],
+        ..Default::default()
     }])
     .unwrap();
     let cfg = AnalysisConfig::default();

@@ -148,7 +148,7 @@ mod tests {
             start: 0.5,
             end: 2.0,
             text: "hello there".into(),
-            words: Vec::new(),
+            ..Default::default()
         }])
         .unwrap()
         .with_offset(1.0);

@@ -779,6 +779,7 @@ fn an_offline_render_with_speech_recognition_exports_the_words_it_heard() {
                     text: w["text"].as_str().unwrap().to_owned(),
                 })
                 .collect(),
+            ..Default::default()
         })
         .collect();
     let heard = emoscope::transcript::Transcript::new(segments).unwrap();

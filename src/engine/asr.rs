@@ -293,6 +293,7 @@ pub fn segments_of(t: &whisper::Transcript) -> Vec<Segment> {
                 end: s.end.max(s.start),
                 text,
                 words,
+                ..Default::default()
             })
         })
         .collect()

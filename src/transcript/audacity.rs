@@ -40,7 +40,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Transcript, ReadError> {
             start,
             end,
             text: collapse_whitespace(label),
-            words: Vec::new(),
+            ..Default::default()
         });
     }
     finish(path, segments)

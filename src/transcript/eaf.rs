@@ -20,7 +20,16 @@
 //! To a [`Transcript`]: segments are the non-empty annotations of the tier
 //! the caller names, else of the first top-level tier (no `PARENT_REF`) that
 //! has annotations; words come from a child tier of it whose id contains
-//! `word`.
+//! `word`. A tier's `PARTICIPANT` is its segments' [`Speaker`](super::Speaker).
+//!
+//! A conversation is transcribed a tier per speaker. When no tier is named,
+//! every top-level tier with a `PARTICIPANT` is read when they name two or
+//! more participants; without participants, every top-level tier with
+//! annotations is read when they take turns (no two share more than half of
+//! the smaller one's annotated time), each segment with its tier's id as the
+//! speaker. Tiers over the same stretches (a translation, notes, Emoscope's
+//! own dimension tiers) are layers of one speech: the first alone is read.
+//! Each tier read brings the words of its own `word` child tier.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,7 +39,9 @@ use quick_xml::Reader;
 
 use super::error::{Location, ReadError};
 use super::markup::collapse_whitespace;
+use super::speakers::{take_turns, Names};
 use super::{finish, Interval, Segment, Transcript, Word};
+use crate::reading::Span;
 
 /// A parsed ELAN document: its tiers with resolved times.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +57,8 @@ pub struct EafTier {
     pub id: String,
     /// `PARENT_REF`, for dependent tiers.
     pub parent: Option<String>,
+    /// `PARTICIPANT`: who speaks on the tier, when the file says.
+    pub participant: Option<String>,
     /// Annotations (start and end in seconds, `ANNOTATION_VALUE` as the
     /// text), in file order.
     pub annotations: Vec<Interval>,
@@ -88,6 +101,7 @@ enum RawSpan {
 struct RawTier {
     id: String,
     parent: Option<String>,
+    participant: Option<String>,
     /// `LINGUISTIC_TYPE_REF`.
     linguistic_type: Option<String>,
     annotations: Vec<RawAnnotation>,
@@ -97,8 +111,8 @@ struct RawTier {
 /// segments from the tier named `tier` when given (see the module docs).
 pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, ReadError> {
     let eaf = parse_eaf(text, path)?;
-    let seg_tier = match tier {
-        Some(name) => eaf.tiers.iter().find(|t| t.id == name).ok_or_else(|| {
+    let seg_tiers: Vec<&EafTier> = match tier {
+        Some(name) => vec![eaf.tiers.iter().find(|t| t.id == name).ok_or_else(|| {
             let ids: Vec<&str> = eaf.tiers.iter().map(|t| t.id.as_str()).collect();
             ReadError::syntax(
                 path,
@@ -106,16 +120,68 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
                 format!("a tier named \"{name}\""),
                 &format!("tiers {ids:?}"),
             )
-        })?,
-        None => match eaf
-            .tiers
-            .iter()
-            .find(|t| t.parent.is_none() && !t.annotations.is_empty())
-        {
-            Some(t) => t,
-            None => return finish(path, Vec::new()),
-        },
+        })?],
+        None => transcript_tiers(&eaf),
     };
+    let by_tier = seg_tiers.len() > 1;
+    let mut names = Names::default();
+    let mut segments: Vec<Segment> = Vec::new();
+    for seg_tier in seg_tiers {
+        let speaker = match participant(seg_tier) {
+            Some(p) => names.get(p),
+            None if by_tier => names.get(&seg_tier.id),
+            None => None,
+        };
+        segments.extend(tier_segments(&eaf, seg_tier, speaker));
+    }
+    finish(path, segments)
+}
+
+/// The non-empty `PARTICIPANT` of a tier.
+fn participant(t: &EafTier) -> Option<&str> {
+    t.participant.as_deref().filter(|p| !p.trim().is_empty())
+}
+
+/// The tiers whose annotations are the transcript when the caller names
+/// none (see the module docs): the participants' tiers, the tiers of
+/// speakers taking turns, or the first top-level tier with annotations.
+fn transcript_tiers(eaf: &Eaf) -> Vec<&EafTier> {
+    let top: Vec<&EafTier> = eaf
+        .tiers
+        .iter()
+        .filter(|t| t.parent.is_none() && !t.annotations.is_empty())
+        .collect();
+    let with_participant: Vec<&EafTier> = top
+        .iter()
+        .copied()
+        .filter(|t| participant(t).is_some())
+        .collect();
+    let first_participant = with_participant.first().and_then(|t| participant(t));
+    if with_participant
+        .iter()
+        .any(|t| participant(t) != first_participant)
+    {
+        return with_participant;
+    }
+    let spoken: Vec<Vec<Span>> = top
+        .iter()
+        .map(|t| {
+            t.annotations
+                .iter()
+                .filter(|a| !a.text.trim().is_empty())
+                .map(|a| Span::new(a.start, a.end))
+                .collect()
+        })
+        .collect();
+    if take_turns(&spoken) {
+        return top;
+    }
+    top.into_iter().take(1).collect()
+}
+
+/// The segments of one tier, each with `speaker`, with the words of its
+/// child tier whose id contains `word`.
+fn tier_segments(eaf: &Eaf, seg_tier: &EafTier, speaker: Option<super::Speaker>) -> Vec<Segment> {
     let mut segments: Vec<Segment> = seg_tier
         .annotations
         .iter()
@@ -125,6 +191,7 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
             end: a.end,
             text: collapse_whitespace(&a.text),
             words: Vec::new(),
+            speaker: speaker.clone(),
         })
         .collect();
     let word_tier = eaf.tiers.iter().find(|t| {
@@ -147,7 +214,7 @@ pub fn parse(text: &str, path: &Path, tier: Option<&str>) -> Result<Transcript, 
             }
         }
     }
-    finish(path, segments)
+    segments
 }
 
 /// The text from byte `at` on, starting at the char boundary at or before it:
@@ -309,10 +376,12 @@ impl<'t> Document<'t> {
     fn tier(&mut self, e: &BytesStart<'_>, at: usize) -> Result<(), ReadError> {
         let id = self.required(e, b"TIER_ID", at, "a TIER_ID attribute")?;
         let parent = self.attr(e, b"PARENT_REF", at)?;
+        let participant = self.attr(e, b"PARTICIPANT", at)?;
         let linguistic_type = self.attr(e, b"LINGUISTIC_TYPE_REF", at)?;
         self.tiers.push(RawTier {
             id,
             parent,
+            participant,
             linguistic_type,
             annotations: Vec::new(),
         });
@@ -616,6 +685,7 @@ fn resolve(
                 EafTier {
                     id: t.id.clone(),
                     parent: t.parent.clone(),
+                    participant: t.participant.clone(),
                     annotations: t
                         .annotations
                         .iter()
@@ -976,6 +1046,154 @@ mod tests {
             spans(&eaf.tiers[1]),
             vec![(4.0, 5.0, "z"), (2.0, 3.0, "x"), (3.0, 4.0, "y")]
         );
+    }
+
+    /// One tier of [`conversation`]: id, `PARTICIPANT`, `PARENT_REF` and
+    /// annotations (start ms, end ms, value).
+    type TierSpec<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a [(u64, u64, &'a str)],
+    );
+
+    /// An ELAN document with the given alignable tiers, two slots per annotation.
+    fn conversation(tiers: &[TierSpec<'_>]) -> String {
+        let mut slots = String::new();
+        let mut body = String::new();
+        let mut k = 0;
+        for (id, participant, parent, annotations) in tiers {
+            let mut attrs = format!("TIER_ID=\"{id}\"");
+            if let Some(p) = participant {
+                attrs += &format!(" PARTICIPANT=\"{p}\"");
+            }
+            if let Some(p) = parent {
+                attrs += &format!(" PARENT_REF=\"{p}\"");
+            }
+            body += &format!("<TIER {attrs}>\n");
+            for (a, b, value) in *annotations {
+                slots += &format!(
+                    "<TIME_SLOT TIME_SLOT_ID=\"s{k}\" TIME_VALUE=\"{a}\"/><TIME_SLOT TIME_SLOT_ID=\"s{}\" TIME_VALUE=\"{b}\"/>\n",
+                    k + 1
+                );
+                body += &format!(
+                    "<ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID=\"a{k}\" TIME_SLOT_REF1=\"s{k}\" TIME_SLOT_REF2=\"s{}\"><ANNOTATION_VALUE>{value}</ANNOTATION_VALUE></ALIGNABLE_ANNOTATION></ANNOTATION>\n",
+                    k + 1
+                );
+                k += 2;
+            }
+            body += "</TIER>\n";
+        }
+        format!("<ANNOTATION_DOCUMENT FORMAT=\"3.0\" VERSION=\"3.0\">\n<TIME_ORDER>\n{slots}</TIME_ORDER>\n{body}</ANNOTATION_DOCUMENT>\n")
+    }
+
+    /// `(speaker, start, text, number of words)` of each segment.
+    fn said(t: &Transcript) -> Vec<(Option<&str>, f64, &str, usize)> {
+        t.segments()
+            .iter()
+            .map(|s| {
+                (
+                    s.speaker.as_ref().map(|v| v.as_str()),
+                    s.start,
+                    s.text.as_str(),
+                    s.words.len(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn participants_name_the_speakers_of_their_tiers() {
+        // Two participants' tiers (each with its words), and notes over the
+        // same stretches without a participant, which are not read.
+        let doc = conversation(&[
+            (
+                "A-utt",
+                Some("Alice"),
+                None,
+                &[(0, 2000, "hello"), (5000, 6000, "bye")],
+            ),
+            ("A-words", None, Some("A-utt"), &[(0, 1000, "hello")]),
+            ("notes", None, None, &[(0, 6000, "laughter")]),
+            ("B-utt", Some("Bob"), None, &[(1500, 4000, "hi there")]),
+            (
+                "B-words",
+                None,
+                Some("B-utt"),
+                &[(1500, 2500, "hi"), (2500, 4000, "there")],
+            ),
+        ]);
+        let p = Path::new("talk.eaf");
+        let t = parse(&doc, p, None).unwrap();
+        assert_eq!(
+            said(&t),
+            vec![
+                (Some("Alice"), 0.0, "hello", 1),
+                (Some("Bob"), 1.5, "hi there", 2),
+                (Some("Alice"), 5.0, "bye", 0)
+            ]
+        );
+        assert_eq!(
+            parse_eaf(&doc, p).unwrap().tiers[0].participant.as_deref(),
+            Some("Alice")
+        );
+        // A tier asked for by name: alone, with its participant.
+        let t = parse(&doc, p, Some("B-utt")).unwrap();
+        assert_eq!(said(&t), vec![(Some("Bob"), 1.5, "hi there", 2)]);
+    }
+
+    #[test]
+    fn tiers_taking_turns_are_speakers_by_tier_id() {
+        // No participants; `alice` 0..2 s and 5..6 s, `bob` 1.5..4 s share
+        // 0.5 s, under half of either: they take turns.
+        let doc = conversation(&[
+            (
+                "alice",
+                None,
+                None,
+                &[(0, 2000, "hello"), (5000, 6000, "bye")],
+            ),
+            ("bob", None, None, &[(1500, 4000, "hi there")]),
+        ]);
+        let t = parse(&doc, Path::new("talk.eaf"), None).unwrap();
+        assert_eq!(
+            said(&t),
+            vec![
+                (Some("alice"), 0.0, "hello", 0),
+                (Some("bob"), 1.5, "hi there", 0),
+                (Some("alice"), 5.0, "bye", 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn layered_tiers_are_one_speech() {
+        // As Emoscope writes its own EAF: segments, words and dimension tiers,
+        // all top-level over the same stretches: the first tier alone.
+        let doc = conversation(&[
+            (
+                "segments",
+                None,
+                None,
+                &[(0, 2000, "hello there"), (3000, 4000, "bye")],
+            ),
+            (
+                "words",
+                None,
+                None,
+                &[(0, 1000, "hello"), (1000, 2000, "there")],
+            ),
+            ("arousal", None, None, &[(0, 4000, "0.5")]),
+        ]);
+        let t = parse(&doc, Path::new("talk.emoscope.eaf"), None).unwrap();
+        assert_eq!(
+            said(&t),
+            vec![(None, 0.0, "hello there", 0), (None, 3.0, "bye", 0)]
+        );
+        // One participant is that tier's speaker.
+        let doc = conversation(&[("utt", Some("Ann"), None, &[(0, 1000, "hi")])]);
+        let t = parse(&doc, Path::new("a.eaf"), None).unwrap();
+        assert_eq!(said(&t), vec![(Some("Ann"), 0.0, "hi", 0)]);
     }
 
     #[test]

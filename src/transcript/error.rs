@@ -112,7 +112,7 @@ pub enum ReadError {
         warning: ReadWarning,
     },
     /// The file name does not say which format it is in.
-    #[error("{path}: unknown transcript format (expected a .srt, .vtt, .TextGrid, .eaf, .json or .txt file)")]
+    #[error("{path}: unknown transcript format (expected a .srt, .vtt, .TextGrid, .eaf, .stm, .json or .txt file)")]
     UnknownFormat {
         /// The transcript file.
         path: PathBuf,

@@ -3,13 +3,14 @@
 //! The format follows the file name's extension; a `.txt` file is an Audacity
 //! label track when its first non-empty line is `start<TAB>end…` with two
 //! numbers, and plain text otherwise. Audio files find their transcript as a
-//! sidecar with the same stem ([`sidecar_for`]).
+//! sidecar with the same stem ([`sidecar_for`]); their speaker turns, in
+//! `name.rttm` or `name.stm`, with [`speakers_sidecar_for`](super::speakers_sidecar_for).
 
 use std::path::{Path, PathBuf};
 
 use super::error::{ReadError, Warnings};
 use super::{
-    audacity, check_against_audio, decode, eaf, plain, srt, textgrid, vtt, whisper, Transcript,
+    audacity, check_against_audio, decode, eaf, plain, srt, stm, textgrid, vtt, whisper, Transcript,
 };
 
 /// A transcript file format Emoscope reads.
@@ -27,27 +28,32 @@ pub enum TranscriptFormat {
     AudacityLabels,
     /// openai-whisper or WhisperX output (`.json`).
     WhisperJson,
+    /// NIST STM segment time marks, with speakers (`.stm`).
+    Stm,
     /// Plain text, one segment over the whole audio (`.txt`).
     PlainText,
 }
 
 /// Sidecar extensions in the order they are looked for next to an audio file.
-pub const SIDECAR_EXTENSIONS: [&str; 7] =
-    ["srt", "vtt", "TextGrid", "textgrid", "eaf", "json", "txt"];
+pub const SIDECAR_EXTENSIONS: [&str; 8] = [
+    "srt", "vtt", "TextGrid", "textgrid", "eaf", "stm", "json", "txt",
+];
 
 impl TranscriptFormat {
     /// Every format, for listings and tests.
-    pub const ALL: [TranscriptFormat; 7] = [
+    pub const ALL: [TranscriptFormat; 8] = [
         Self::Srt,
         Self::WebVtt,
         Self::TextGrid,
         Self::Eaf,
         Self::AudacityLabels,
         Self::WhisperJson,
+        Self::Stm,
         Self::PlainText,
     ];
 
-    /// A short name (`srt`, `vtt`, `textgrid`, `eaf`, `audacity`, `whisper`, `text`).
+    /// A short name (`srt`, `vtt`, `textgrid`, `eaf`, `audacity`, `whisper`,
+    /// `stm`, `text`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Srt => "srt",
@@ -56,6 +62,7 @@ impl TranscriptFormat {
             Self::Eaf => "eaf",
             Self::AudacityLabels => "audacity",
             Self::WhisperJson => "whisper",
+            Self::Stm => "stm",
             Self::PlainText => "text",
         }
     }
@@ -76,6 +83,7 @@ impl TranscriptFormat {
             "textgrid" => Self::TextGrid,
             "eaf" => Self::Eaf,
             "json" => Self::WhisperJson,
+            "stm" => Self::Stm,
             "txt" | "text" => {
                 if audacity::looks_like_labels(text) {
                     Self::AudacityLabels
@@ -101,6 +109,11 @@ pub struct ReadOptions {
     /// For multi-tier formats (TextGrid, EAF): the tier whose annotations are
     /// the segments, instead of the reader's choice.
     pub tier: Option<String>,
+    /// For files that hold several recordings (STM, and RTTM in
+    /// [`read_speakers`](super::read_speakers)): the one to read, as the
+    /// file's `file` field names it (the audio's stem), instead of the one
+    /// named like the transcript file itself.
+    pub recording: Option<String>,
     /// Refuse input the readers would repair or skip (and cues that overlap
     /// or lie beyond the audio) with [`ReadError::Strict`], instead of
     /// reading it with a [`ReadWarning`](super::ReadWarning) on
@@ -151,6 +164,7 @@ fn parse_with(
     let mut transcript = match format {
         TranscriptFormat::Srt => srt::read(text, path, warnings)?,
         TranscriptFormat::WebVtt => vtt::read(text, path, warnings)?,
+        TranscriptFormat::Stm => stm::read(text, path, options.recording.as_deref(), warnings)?,
         other => {
             let mut t = parse_untimed_warnings(other, text, path, options)?;
             let mut all = warnings.into_vec();
@@ -177,6 +191,7 @@ fn parse_untimed_warnings(
         TranscriptFormat::Eaf => eaf::parse(text, path, options.tier.as_deref()),
         TranscriptFormat::AudacityLabels => audacity::parse(text, path),
         TranscriptFormat::WhisperJson => whisper::parse(text, path),
+        TranscriptFormat::Stm => stm::parse(text, path, options.recording.as_deref()),
         TranscriptFormat::PlainText => match options.audio_seconds {
             Some(seconds) => plain::parse(text, path, seconds),
             None => Err(ReadError::NeedsDuration {
@@ -187,7 +202,7 @@ fn parse_untimed_warnings(
 }
 
 /// The transcript next to `audio`: the first of `name.srt`, `.vtt`,
-/// `.TextGrid`, `.eaf`, `.json`, `.txt` that exists and is not one of
+/// `.TextGrid`, `.eaf`, `.stm`, `.json`, `.txt` that exists and is not one of
 /// Emoscope's own outputs ([`crate::export::is_emoscope_output`]).
 pub fn sidecar_for(audio: &Path) -> Option<PathBuf> {
     SIDECAR_EXTENSIONS
@@ -208,6 +223,7 @@ mod tests {
         assert_eq!(d("a.TextGrid", ""), Some(TranscriptFormat::TextGrid));
         assert_eq!(d("a.eaf", ""), Some(TranscriptFormat::Eaf));
         assert_eq!(d("a.json", ""), Some(TranscriptFormat::WhisperJson));
+        assert_eq!(d("a.stm", ""), Some(TranscriptFormat::Stm));
         assert_eq!(
             d("a.txt", "\n0.5\t1.25\thello\n"),
             Some(TranscriptFormat::AudacityLabels)

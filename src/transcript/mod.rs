@@ -10,7 +10,8 @@
 //! Transcripts come from files in the formats people have, one reader module
 //! per format: SubRip ([`srt`]), WebVTT ([`vtt`]), Praat TextGrid
 //! ([`textgrid`]), ELAN ([`eaf`]), Audacity label tracks ([`audacity`]),
-//! openai-whisper and WhisperX JSON ([`whisper`]) and plain text ([`plain`]).
+//! openai-whisper and WhisperX JSON ([`whisper`]), NIST STM ([`stm`]) and
+//! plain text ([`plain`]).
 //! [`read_file`] picks the reader from the file name ([`TranscriptFormat`]);
 //! malformed input is a [`ReadError`] naming the file, the line (or byte
 //! offset, or JSON key) and what was expected. Input a reader repaired or
@@ -21,6 +22,13 @@
 //! UTF-8, and legacy encodings detected from the bytes (with a warning).
 //! The multi-tier readers also give their tiers as they are
 //! ([`textgrid::TextGrid`], [`eaf::Eaf`]), as [`Interval`]s and [`Point`]s.
+//!
+//! Who speaks: a segment names its [`Speaker`] where the file does (STM,
+//! WhisperX, ELAN participants, a TextGrid or ELAN tier per speaker, WebVTT
+//! voices). Diarisation output gives [`SpeakerTurns`] on their own (RTTM,
+//! [`rttm`]), read with [`read_speakers`] or found next to the audio with
+//! [`speakers_sidecar_for`], and laid over any transcript with
+//! [`Transcript::with_speakers`] (see [`speakers`]).
 
 pub mod audacity;
 mod decode;
@@ -29,7 +37,10 @@ mod error;
 mod format;
 mod markup;
 pub mod plain;
+pub mod rttm;
+pub mod speakers;
 pub mod srt;
+pub mod stm;
 pub mod textgrid;
 pub mod vtt;
 pub mod whisper;
@@ -37,6 +48,7 @@ pub mod whisper;
 pub use decode::decode_text;
 pub use error::{Location, ReadError, ReadWarning, MAX_WARNINGS};
 pub use format::{parse_str, read_file, sidecar_for, ReadOptions, TranscriptFormat};
+pub use speakers::{read_speakers, speakers_sidecar_for, Speaker, SpeakerTurns, Turn};
 
 /// A labelled span of time: a TextGrid interval, an ELAN annotation, a
 /// timed word.
@@ -63,7 +75,7 @@ pub struct Point {
 }
 
 /// One timed segment (a subtitle cue, an utterance).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Segment {
     /// Start, seconds on the transcript's clock.
     pub start: f64,
@@ -73,6 +85,8 @@ pub struct Segment {
     pub text: String,
     /// Word timings inside the segment, when known (empty otherwise).
     pub words: Vec<Word>,
+    /// Who speaks, when the file says (see [`speakers`]).
+    pub speaker: Option<Speaker>,
 }
 
 /// Why a transcript was rejected.
@@ -342,7 +356,7 @@ mod tests {
             start,
             end,
             text: text.into(),
-            words: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -366,6 +380,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" "),
             words,
+            speaker: None,
         }
     }
 

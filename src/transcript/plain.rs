@@ -31,7 +31,7 @@ pub fn parse(text: &str, path: &Path, audio_seconds: f64) -> Result<Transcript, 
             start: 0.0,
             end: audio_seconds,
             text,
-            words: Vec::new(),
+            ..Default::default()
         }],
     )
 }

@@ -187,7 +187,7 @@ fn close(
             start: cue.start,
             end: cue.end,
             text: collapse_whitespace(&decode_entities(&strip_srt_markup(&joined.join("\n")))),
-            words: Vec::new(),
+            ..Default::default()
         },
         Location::line(cue.line),
     ));

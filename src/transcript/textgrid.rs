@@ -17,12 +17,21 @@
 //! `word(s)`/`phone(s)` (or of the first interval tier);
 //! words come from an interval tier named `word` or `words` when there is one.
 //! A TextGrid with only point tiers gives zero-length segments at its points.
+//!
+//! A conversation transcribed a tier per speaker (tiers `alice` and `bob`)
+//! has several such interval tiers taking turns: when no tier is named and
+//! no two of them share more than half of the smaller one's annotated time,
+//! every one of them gives segments, each segment with its tier's name as its
+//! [`Speaker`](super::Speaker). Tiers over the same stretches (a translation,
+//! notes) are layers of one speech, not speakers: the first alone is read.
 
 use std::path::Path;
 
 use super::error::{Location, ReadError};
 use super::markup::collapse_whitespace;
+use super::speakers::{take_turns, Names};
 use super::{finish, Interval, Point, Segment, Transcript, Word};
+use crate::reading::Span;
 
 /// A parsed TextGrid.
 #[derive(Debug, Clone, PartialEq)]
@@ -342,23 +351,56 @@ fn to_segments(grid: &TextGrid, tier: Option<&str>) -> Vec<Segment> {
             _ => Vec::new(),
         };
     };
+    // A tier per speaker: several transcript tiers taking turns.
+    let candidates: Vec<&Tier> = grid
+        .tiers
+        .iter()
+        .filter(|t| intervals(t).is_some() && !is_sub(t))
+        .collect();
+    let spoken = |t: &Tier| -> Vec<Span> {
+        intervals(t)
+            .into_iter()
+            .flatten()
+            .filter(|i| !i.text.trim().is_empty())
+            .map(|i| Span::new(i.start, i.end))
+            .collect()
+    };
+    let by_speaker =
+        named.is_none() && take_turns(&candidates.iter().map(|t| spoken(t)).collect::<Vec<_>>());
+    let seg_tiers = if by_speaker {
+        candidates
+    } else {
+        vec![seg_tier]
+    };
     let word_tier = grid
         .tiers
         .iter()
-        .filter(|t| !std::ptr::eq(*t, seg_tier))
+        .filter(|t| !seg_tiers.iter().any(|s| std::ptr::eq(*t, *s)))
         .find(|t| matches!(lower(t).as_str(), "word" | "words"))
         .and_then(intervals);
-    let mut segments: Vec<Segment> = intervals(seg_tier)
-        .expect("chosen for having intervals")
-        .iter()
-        .filter(|i| !i.text.trim().is_empty())
-        .map(|i| Segment {
-            start: i.start,
-            end: i.end,
-            text: collapse_whitespace(&i.text),
-            words: Vec::new(),
-        })
-        .collect();
+    let mut names = Names::default();
+    let mut segments: Vec<Segment> = Vec::new();
+    for tier in &seg_tiers {
+        let speaker = if by_speaker {
+            names.get(&tier.name)
+        } else {
+            None
+        };
+        segments.extend(
+            intervals(tier)
+                .expect("chosen for having intervals")
+                .iter()
+                .filter(|i| !i.text.trim().is_empty())
+                .map(|i| Segment {
+                    start: i.start,
+                    end: i.end,
+                    text: collapse_whitespace(&i.text),
+                    words: Vec::new(),
+                    speaker: speaker.clone(),
+                }),
+        );
+    }
+    segments.sort_by(|a, b| a.start.total_cmp(&b.start));
     if let Some(words) = word_tier {
         for w in words.iter().filter(|w| !w.text.trim().is_empty()) {
             let mid = 0.5 * (w.start + w.end);
@@ -383,7 +425,7 @@ fn point_segments(points: &[Point]) -> Vec<Segment> {
             start: p.time,
             end: p.time,
             text: collapse_whitespace(&p.text),
-            words: Vec::new(),
+            ..Default::default()
         })
         .collect()
 }
@@ -748,6 +790,78 @@ item []:
                 text: "she".into()
             }]
         );
+    }
+
+    /// An interval tier of [`short_grid`]: its name and `(xmin, xmax, text)`s.
+    type IntervalSpec<'a> = (&'a str, &'a [(f64, f64, &'a str)]);
+
+    /// A grid in the short text form with the given interval tiers.
+    fn short_grid(tiers: &[IntervalSpec<'_>]) -> String {
+        let mut out = format!(
+            "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n0\n10\n<exists>\n{}\n",
+            tiers.len()
+        );
+        for (name, intervals) in tiers {
+            out += &format!("\"IntervalTier\"\n\"{name}\"\n0\n10\n{}\n", intervals.len());
+            for (a, b, text) in *intervals {
+                out += &format!("{a}\n{b}\n\"{text}\"\n");
+            }
+        }
+        out
+    }
+
+    /// `(speaker, start, text)` of each segment.
+    fn said(t: &Transcript) -> Vec<(Option<&str>, f64, &str)> {
+        t.segments()
+            .iter()
+            .map(|s| {
+                (
+                    s.speaker.as_ref().map(|v| v.as_str()),
+                    s.start,
+                    s.text.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_tier_per_speaker_names_the_speakers() {
+        // alice 0..3 and 6..8, bob 2.5..6 (0.5 s shared, under half of either):
+        // they take turns, so both are read, in time order, words and all.
+        let grid = short_grid(&[
+            (
+                "alice",
+                &[(0.0, 3.0, "hello bob"), (3.0, 6.0, ""), (6.0, 8.0, "bye")],
+            ),
+            ("bob", &[(2.5, 6.0, "hi alice")]),
+            ("words", &[(2.6, 3.5, "hi")]),
+        ]);
+        let p = Path::new("talk.TextGrid");
+        let t = parse(&grid, p, None).unwrap();
+        assert_eq!(
+            said(&t),
+            vec![
+                (Some("alice"), 0.0, "hello bob"),
+                (Some("bob"), 2.5, "hi alice"),
+                (Some("alice"), 6.0, "bye")
+            ]
+        );
+        // The word's middle (3.05 s) is inside bob's turn only.
+        assert_eq!(t.segments()[1].words.len(), 1);
+        // A tier asked for by name is read alone, without a speaker.
+        let t = parse(&grid, p, Some("bob")).unwrap();
+        assert_eq!(said(&t), vec![(None, 2.5, "hi alice")]);
+    }
+
+    #[test]
+    fn layered_tiers_are_not_speakers() {
+        // A translation over the same utterances: the first tier alone, as before.
+        let grid = short_grid(&[
+            ("utterance", &[(0.0, 3.0, "hello"), (4.0, 6.0, "bye")]),
+            ("translation", &[(0.0, 3.0, "hallo"), (4.0, 6.0, "tschüss")]),
+        ]);
+        let t = parse(&grid, Path::new("a.TextGrid"), None).unwrap();
+        assert_eq!(said(&t), vec![(None, 0.0, "hello"), (None, 4.0, "bye")]);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! ([`ReadOptions::strict`](super::ReadOptions)) refuses each of these.
 //!
 //! The cue text is cleaned here: voice, class, italic and other tags
-//! (`<v Alice>`, `<c.loud>`, `</i>`, open or closed) are removed, the
+//! (`<v Alice>`, `<c.loud>`, `</i>`, open or closed) are removed (the name
+//! of a cue's first voice, `Alice` in `<v Alice>` or `<v.loud Alice>`, is
+//! the segment's [`Speaker`](super::Speaker)), the
 //! character references `&amp;` `&lt;` `&gt;` `&nbsp;` `&lrm;` `&rlm;` are
 //! decoded, and inline timestamps (`<00:00:01.250>`, karaoke-style captions)
 //! become word timings: each piece of text between two timestamps is one
@@ -30,6 +32,7 @@ use std::path::Path;
 
 use super::error::{excerpt, Location, ReadError, Warnings};
 use super::markup::{collapse_whitespace, decode_entities};
+use super::speakers::Names;
 use super::{finish_located, Segment, Transcript, Word};
 
 const TIMING: &str = "a timing line `HH:MM:SS.mmm --> HH:MM:SS.mmm`";
@@ -70,12 +73,13 @@ pub(crate) fn read(
         i += 1;
     }
     let mut segments = Vec::new();
+    let mut names = Names::default();
     while i < lines.len() {
         if lines[i].is_empty() {
             i += 1;
             continue;
         }
-        i = block(&lines, i, &mut segments, &mut warnings)?;
+        i = block(&lines, i, &mut segments, &mut names, &mut warnings)?;
     }
     finish_located(path, segments, warnings)
 }
@@ -86,6 +90,7 @@ fn block(
     lines: &[&str],
     first: usize,
     segments: &mut Vec<(Segment, Location)>,
+    names: &mut Names,
     warnings: &mut Warnings,
 ) -> Result<usize, ReadError> {
     let mut buffer: Vec<&str> = Vec::new();
@@ -123,13 +128,14 @@ fn block(
                 )?;
             }
             let payload = buffer.join("\n");
-            let (text, words) = cue_text(&payload, start, end, at, warnings)?;
+            let cue = cue_text(&payload, start, end, at, warnings)?;
             segments.push((
                 Segment {
                     start,
                     end,
-                    text,
-                    words,
+                    text: cue.text,
+                    words: cue.words,
+                    speaker: cue.voice.and_then(|v| names.get(&v)),
                 },
                 Location::line(at + 1),
             ));
@@ -255,7 +261,17 @@ fn lenient_timestamp(s: &str) -> Option<f64> {
     Some(((h * 3600 + m * 60 + sec) * 1000 + millis) as f64 / 1000.0)
 }
 
-/// Plain text and inline-timestamp words of a cue payload spanning
+/// What a cue's payload says.
+struct CueText {
+    /// The text without tags.
+    text: String,
+    /// Words timed by inline timestamps (empty without them).
+    words: Vec<Word>,
+    /// The name of the first voice span (`<v Alice>`), if any.
+    voice: Option<String>,
+}
+
+/// Plain text, inline-timestamp words and voice of a cue payload spanning
 /// `start..end` whose timing line has index `at` (the payload starts on the
 /// line after it).
 fn cue_text(
@@ -264,12 +280,13 @@ fn cue_text(
     end: f64,
     at: usize,
     warnings: &mut Warnings,
-) -> Result<(String, Vec<Word>), ReadError> {
+) -> Result<CueText, ReadError> {
     let line_of = |offset: usize| at + 2 + payload[..offset].matches('\n').count();
     // Pieces of text, each with the time it starts at.
     let mut pieces: Vec<(f64, String)> = vec![(start, String::new())];
     let mut stamped = false;
     let mut words_ok = true;
+    let mut voice: Option<String> = None;
     let mut rest = payload;
     let mut pos = 0;
     while let Some(i) = rest.find('<') {
@@ -292,6 +309,9 @@ fn cue_text(
             continue;
         };
         let tag = &tail[1..close];
+        if voice.is_none() {
+            voice = voice_name(tag);
+        }
         if tag.starts_with(|c: char| c.is_ascii_digit()) && words_ok {
             let previous = pieces.last().expect("never empty").0;
             match timestamp(tag) {
@@ -342,7 +362,19 @@ fn cue_text(
             });
         }
     }
-    Ok((text, words))
+    Ok(CueText { text, words, voice })
+}
+
+/// The annotation of a voice start tag (`v Alice`, `v.loud.quiet Alice Smith`,
+/// the text between `<` and `>`): the name, entities decoded and whitespace
+/// collapsed; `None` for other tags and a voice without a name.
+fn voice_name(tag: &str) -> Option<String> {
+    let (name, annotation) = tag.split_once([' ', '\t', '\n', '\x0c'])?;
+    if name.split('.').next() != Some("v") {
+        return None;
+    }
+    let annotation = collapse_whitespace(&decode_entities(annotation));
+    (!annotation.is_empty()).then_some(annotation)
 }
 
 /// Seconds of a WebVTT timestamp `HH:MM:SS.mmm` (hours optional, at least two digits).
@@ -403,6 +435,31 @@ mod tests {
         assert_eq!(
             (s[1].start, s[1].end, s[1].text.as_str()),
             (3600.0, 3601.0, "Bye now")
+        );
+    }
+
+    #[test]
+    fn voices_name_the_speaker_and_leave_the_text() {
+        let text = "WEBVTT\n\n00:01.000 --> 00:02.000\n<v Alice>Fish &amp; <i>chips</i></v>\n\n\
+                    00:02.000 --> 00:03.000\n<v.loud.first   Bob  Smith >Hi</v> <v Carol>there\n\n\
+                    00:03.000 --> 00:04.000\n<v>nobody <c.v Dan>named <vx Eve>here\n\n\
+                    00:04.000 --> 00:05.000\n<v Tom &amp; Jerry>chase\n";
+        let t = parse(text, p()).unwrap();
+        let got: Vec<(Option<&str>, &str)> = t
+            .segments()
+            .iter()
+            .map(|s| (s.speaker.as_ref().map(|v| v.as_str()), s.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("Alice"), "Fish & chips"),
+                // A cue's first voice is its speaker.
+                (Some("Bob Smith"), "Hi there"),
+                // `<v>` names no one; `<c.v …>` and `<vx …>` are not voices.
+                (None, "nobody named here"),
+                (Some("Tom & Jerry"), "chase"),
+            ]
         );
     }
 

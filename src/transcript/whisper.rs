@@ -1,7 +1,10 @@
 //! openai-whisper and WhisperX JSON output.
 //!
 //! Both write `{"segments": [{"start", "end", "text", "words"?}, …]}`; other
-//! keys (`id`, `tokens`, `speaker`, `word_segments`, …) are ignored. Word
+//! keys (`id`, `tokens`, `word_segments`, …) are ignored. WhisperX after
+//! diarisation (`whisperx --diarize`) names a `speaker` on segments and
+//! words: a segment's is its [`Speaker`](super::Speaker), else the one most
+//! of its words name (a segment stays whole where its words change speaker). Word
 //! entries are `{"word", "start"?, "end"?}`: openai-whisper
 //! (`--word_timestamps True`) always times them, WhisperX leaves `start` and
 //! `end` out for tokens its aligner could not place (numbers, symbols). Such a
@@ -15,6 +18,7 @@ use serde::Deserialize;
 
 use super::error::{Location, ReadError};
 use super::markup::collapse_whitespace;
+use super::speakers::Names;
 use super::{finish, Segment, Transcript, Word};
 
 #[derive(Deserialize)]
@@ -30,6 +34,8 @@ struct JsonSegment {
     text: String,
     #[serde(default)]
     words: Vec<JsonWord>,
+    #[serde(default)]
+    speaker: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +46,34 @@ struct JsonWord {
     start: Option<f64>,
     #[serde(default)]
     end: Option<f64>,
+    #[serde(default)]
+    speaker: Option<serde_json::Value>,
+}
+
+/// A `speaker` value as a name: a string, or a number written as one.
+fn speaker_name(v: &Option<serde_json::Value>) -> Option<String> {
+    match v.as_ref()? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The segment's speaker, else the one most of its words name (the first
+/// named of those tied).
+fn segment_speaker(s: &JsonSegment) -> Option<String> {
+    if let Some(name) = speaker_name(&s.speaker) {
+        return Some(name);
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for name in s.words.iter().filter_map(|w| speaker_name(&w.speaker)) {
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    let most = counts.iter().map(|c| c.1).max()?;
+    counts.into_iter().find(|c| c.1 == most).map(|c| c.0)
 }
 
 /// Parses openai-whisper or WhisperX JSON read from `path` (named in errors).
@@ -61,6 +95,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Transcript, ReadError> {
         }
     })?;
     let mut segments = Vec::with_capacity(doc.segments.len());
+    let mut names = Names::default();
     for (i, s) in doc.segments.into_iter().enumerate() {
         let key = format!("segments[{i}]");
         check_span(path, &key, s.start, s.end)?;
@@ -70,6 +105,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Transcript, ReadError> {
             end: s.end,
             text: collapse_whitespace(&s.text),
             words,
+            speaker: segment_speaker(&s).and_then(|n| names.get(&n)),
         });
     }
     finish(path, segments)
@@ -246,6 +282,35 @@ mod tests {
                 (2.4, 3.0, "!")
             ]
         );
+    }
+
+    #[test]
+    fn whisperx_speakers_name_the_segments() {
+        // As `whisperx --diarize` writes it: a speaker on segments and words;
+        // a segment without one takes the speaker most of its words name
+        // (SPEAKER_01 twice, SPEAKER_00 once); numbers are names too.
+        let json = r#"{"segments": [
+            {"start": 0.0, "end": 1.0, "text": "hi", "speaker": "SPEAKER_00",
+             "words": [{"word": "hi", "start": 0.0, "end": 1.0, "speaker": "SPEAKER_00"}]},
+            {"start": 1.0, "end": 2.0, "text": "a b c",
+             "words": [{"word": "a", "start": 1.0, "end": 1.2, "speaker": "SPEAKER_00"},
+                       {"word": "b", "start": 1.2, "end": 1.5, "speaker": "SPEAKER_01"},
+                       {"word": "c", "speaker": "SPEAKER_01"}]},
+            {"start": 2.0, "end": 3.0, "text": "unassigned"},
+            {"start": 3.0, "end": 4.0, "text": "seven", "speaker": 7}]}"#;
+        let t = parse(json, p()).unwrap();
+        let names: Vec<Option<&str>> = t
+            .segments()
+            .iter()
+            .map(|s| s.speaker.as_ref().map(|v| v.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![Some("SPEAKER_00"), Some("SPEAKER_01"), None, Some("7")]
+        );
+        // openai-whisper names no speaker.
+        let plain = r#"{"segments": [{"start": 0.0, "end": 1.0, "text": "hi"}]}"#;
+        assert_eq!(parse(plain, p()).unwrap().segments()[0].speaker, None);
     }
 
     #[test]
