@@ -286,6 +286,25 @@ mod tests {
     }
 
     #[test]
+    fn different_speakers_may_talk_at_once() {
+        // alice 0..3 s and bob 2..4 s overlap: a conversation, no warning, even
+        // when strict; bob's second turn 3.5..5 s overlaps his first: warned.
+        let text = "talk 1 alice 0 3 hello\ntalk 1 bob 2 4 hi\ntalk 1 bob 3.5 5 again\n";
+        let p = Path::new("talk.stm");
+        let t = parse_str(text, p, &ReadOptions::default()).unwrap();
+        let w: Vec<String> = t.warnings().iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            vec!["talk.stm: line 3: cue 3.500..5.000 s overlaps the cue at line 2 (2.000..4.000 s); both kept, so windows over the overlap read both texts"]
+        );
+        let strict = ReadOptions {
+            strict: true,
+            ..Default::default()
+        };
+        assert!(parse_str(&text.replace("3.5 5", "4 5"), p, &strict).is_ok());
+    }
+
+    #[test]
     fn decoding_warnings_come_first_and_strict_refuses_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latin.srt");

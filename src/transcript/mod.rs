@@ -280,8 +280,9 @@ pub(crate) fn finish_located(
     Ok(t)
 }
 
-/// Warns about segments that cannot line up with the audio: overlapping the
-/// previous one, or starting after (or ending well after) `audio_seconds`.
+/// Warns about segments that cannot line up with the audio: overlapping an
+/// earlier one (of the same speaker: different speakers may talk at once),
+/// or starting after (or ending well after) `audio_seconds`.
 pub(crate) fn check_against_audio(
     t: &mut Transcript,
     path: &std::path::Path,
@@ -291,9 +292,18 @@ pub(crate) fn check_against_audio(
     /// Subtitles often linger a little after the sound; this much is not worth a word.
     const LINGER: f64 = 1.0;
     let mut w = error::Warnings::new(path, strict);
-    let mut latest_end: Option<(f64, usize)> = None;
+    // The latest end so far, and its segment, per speaker (`None`: unnamed).
+    // Different speakers may talk at once; a segment without a speaker may
+    // be anyone's, so it is checked against all.
+    let mut latest: Vec<(Option<&Speaker>, f64, usize)> = Vec::new();
     for (i, s) in t.segments.iter().enumerate() {
-        if let Some((end, j)) = latest_end {
+        let speaker = s.speaker.as_ref();
+        let before = latest
+            .iter()
+            .filter(|(who, _, _)| who.is_none() || speaker.is_none() || *who == speaker)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|&(_, end, j)| (end, j));
+        if let Some((end, j)) = before {
             // 1 ms tolerance: timestamps are written in milliseconds.
             if s.start < end - 0.0005 {
                 w.warn(
@@ -309,8 +319,10 @@ pub(crate) fn check_against_audio(
                 )?;
             }
         }
-        if latest_end.is_none_or(|(end, _)| s.end > end) {
-            latest_end = Some((s.end, i));
+        match latest.iter_mut().find(|(who, _, _)| *who == speaker) {
+            Some(entry) if s.end > entry.1 => *entry = (speaker, s.end, i),
+            Some(_) => {}
+            None => latest.push((speaker, s.end, i)),
         }
         if let Some(audio) = audio_seconds {
             if s.start >= audio {
