@@ -16,11 +16,14 @@
 //!   `target/bundled/` (bundle names from `bundler.toml`).
 //! - `demo`: the README's main job (demo model if missing, then predict, annotate, plot).
 //! - `demo-model`: train the offline demo model and install it as the default model.
+//! - `check-cuda`: `cargo check` with the `cuda` feature on a machine without a
+//!   GPU (candle's kernels compiled by the pinned nvcc from PyPI, nothing linked).
 
 mod bench;
 mod bench_asr;
 mod bench_engine;
 mod bench_model;
+mod check_cuda;
 mod corpus;
 mod demo;
 mod demo_model;
@@ -53,6 +56,8 @@ enum Task {
     Demo(demo::Args),
     /// Train the demo model on the synthetic corpus (offline) and install it as the default model.
     DemoModel(demo_model::Args),
+    /// Check that the `cuda` feature builds (no GPU needed): installs the pinned CUDA compiler if missing, then `cargo check --features cuda`.
+    CheckCuda(check_cuda::Args),
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
@@ -80,5 +85,6 @@ fn main() -> anyhow::Result<()> {
         Task::CorpusCheck(args) => corpus::check(args),
         Task::Demo(args) => demo::run(args),
         Task::DemoModel(args) => demo_model::run(args),
+        Task::CheckCuda(args) => check_cuda::run(args),
     }
 }
