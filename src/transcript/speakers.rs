@@ -331,10 +331,18 @@ fn merge(mut spans: Vec<Span>) -> Vec<Span> {
 pub(crate) fn take_turns(tiers: &[Vec<Span>]) -> bool {
     let unions: Vec<Vec<Span>> = tiers.iter().map(|t| merge(t.clone())).collect();
     let length = |u: &[Span]| u.iter().map(|s| s.duration()).sum::<f64>();
+    // Both sorted and disjoint: one pass over the two.
     let shared = |a: &[Span], b: &[Span]| {
-        a.iter()
-            .map(|x| b.iter().map(|y| x.overlap(*y)).sum::<f64>())
-            .sum::<f64>()
+        let (mut i, mut j, mut total) = (0, 0, 0.0);
+        while i < a.len() && j < b.len() {
+            total += a[i].overlap(b[j]);
+            if a[i].end < b[j].end {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        total
     };
     unions.len() > 1
         && unions.iter().enumerate().all(|(i, a)| {
@@ -568,6 +576,12 @@ mod tests {
         // Emoscope's own dimension tier covers everything: layers.
         assert!(!take_turns(&[utterances, spans(&[(0.0, 10.0)])]));
         assert!(!take_turns(&[spans(&[(0.0, 1.0)])]));
+        // Many short spans against long ones: 0.5 + 1 + 1 + 0.5 = 3 s of 4
+        // shared with one long span (layers); 0.1 + 0.1 = 0.2 s of 2.2 with
+        // two spans in the gaps (turns).
+        let short = spans(&[(0.0, 1.0), (2.0, 3.0), (4.0, 5.0), (6.0, 7.0)]);
+        assert!(!take_turns(&[short.clone(), spans(&[(0.5, 6.5)])]));
+        assert!(take_turns(&[short, spans(&[(0.9, 2.1), (5.0, 6.0)])]));
     }
 
     #[test]
