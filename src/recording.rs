@@ -188,6 +188,9 @@ pub struct RecordingOptions<'a> {
     /// passes are tested against: the same results, memory growing with the
     /// file's length).
     pub whole_file: bool,
+    /// Windows read per model call (`None`: [`DEFAULT_BATCH`](crate::engine::DEFAULT_BATCH));
+    /// the readings are the same whatever the batch.
+    pub batch: Option<usize>,
 }
 
 /// What a recording's first pass found: its length and its corrupt
@@ -200,6 +203,32 @@ pub struct Opened<'a> {
     pub gaps: &'a [Gap],
 }
 
+/// The passes [`analyse_recording`] makes over a recording, in order (see
+/// the module docs), for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Decoding it to find its length, its speech and its corrupt stretches.
+    Scan,
+    /// The engine's windows.
+    Windows,
+    /// Each segment from its own audio and text (up to the last segment).
+    Segments,
+}
+
+impl Pass {
+    /// Every pass, in order.
+    pub const ALL: [Pass; 3] = [Pass::Scan, Pass::Windows, Pass::Segments];
+
+    /// A word for a progress line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Scan => "scanning",
+            Pass::Windows => "windows",
+            Pass::Segments => "segments",
+        }
+    }
+}
+
 /// What the caller of [`analyse_recording`] supplies and hears while a
 /// recording is analysed, step by step; a caller keeping a record (the
 /// index of `emoscope annotate`) notes what each step found, so a failure
@@ -209,8 +238,9 @@ pub trait RecordingHooks {
     /// the transcript to analyse it with.
     fn transcript(&mut self, opened: Opened<'_>) -> Result<Option<Transcript>, RecordingError>;
 
-    /// Seconds of the recording analysed so far (after each window).
-    fn progress(&mut self, _seconds: f64) {}
+    /// How far `pass` has come through the recording, in seconds of it:
+    /// told as each packet is scanned, each window read and each segment read.
+    fn progress(&mut self, _pass: Pass, _seconds: f64) {}
 
     /// The engine's windows have been analysed; the segments are read next.
     fn windows_analysed(&mut self, _analysis: &OfflineAnalysis) {}
@@ -383,6 +413,7 @@ fn whole_file(
 ) -> Result<Recording, RecordingError> {
     let mono = MonoRecording::decode(path)?;
     let duration = mono.duration();
+    hooks.progress(Pass::Scan, duration);
     let transcript = hooks.transcript(Opened {
         duration,
         gaps: &mono.gaps,
@@ -396,7 +427,8 @@ fn whole_file(
         OfflineOptions {
             transcript: transcript.as_ref(),
             speech: gate(options, &speech),
-            progress: Some(&mut |t| hooks.progress(t)),
+            progress: Some(&mut |t| hooks.progress(Pass::Windows, t)),
+            batch: options.batch,
         },
     )
     .map_err(|source| analysis_error(path, source))?;
@@ -418,6 +450,7 @@ fn whole_file(
         )
         .map_err(|source| segment_error(path, span, source))?;
         readings.push(r);
+        hooks.progress(Pass::Segments, span.span.end);
     }
     recording.segment_readings = Some(readings);
     Ok(recording)
@@ -430,7 +463,7 @@ fn streamed(
     options: &RecordingOptions<'_>,
     hooks: &mut dyn RecordingHooks,
 ) -> Result<Recording, RecordingError> {
-    let first = first_pass(path)?;
+    let first = first_pass(path, &mut |t| hooks.progress(Pass::Scan, t))?;
     let transcript = hooks.transcript(Opened {
         duration: first.duration(),
         gaps: &first.gaps,
@@ -441,7 +474,7 @@ fn streamed(
         options,
         &first,
         transcript.as_ref(),
-        &mut |t| hooks.progress(t),
+        &mut |t| hooks.progress(Pass::Windows, t),
     )?;
     hooks.windows_analysed(&analysis);
     let mut recording = analysed(
@@ -452,7 +485,14 @@ fn streamed(
         first.gaps.clone(),
     );
     let spans = recording.segment_requests();
-    recording.segment_readings = Some(segment_pass(path, model, options, &first, &spans)?);
+    recording.segment_readings = Some(segment_pass(
+        path,
+        model,
+        options,
+        &first,
+        &spans,
+        &mut |t| hooks.progress(Pass::Segments, t),
+    )?);
     Ok(recording)
 }
 
@@ -474,11 +514,13 @@ impl FirstPass {
     }
 }
 
-/// Pass 1: length, rate, speech and corrupt stretches.
-fn first_pass(path: &Path) -> Result<FirstPass, RecordingError> {
+/// Pass 1: length, rate, speech and corrupt stretches; `progress` hears
+/// the seconds decoded after each packet.
+fn first_pass(path: &Path, progress: &mut dyn FnMut(f64)) -> Result<FirstPass, RecordingError> {
     let mut stream = MonoStream::open(path)?;
     let mut vad: Option<SpeechDetector> = None;
     while stream.advance()? {
+        progress(stream.frames() as f64 / f64::from(stream.sample_rate()?));
         let detector = match &mut vad {
             Some(d) => d,
             None => vad.insert(SpeechDetector::new(
@@ -521,6 +563,7 @@ fn engine_pass(
             transcript,
             speech: gate(options, &first.speech),
             progress: Some(progress),
+            batch: options.batch,
         },
     );
     let mut stream = MonoStream::open(path)?;
@@ -533,13 +576,15 @@ fn engine_pass(
 }
 
 /// Pass 3: each segment from its own audio and its own text, up to the end
-/// of the last segment (no further when there is none).
+/// of the last segment (no further when there is none); `progress` hears
+/// the seconds decoded after each packet.
 fn segment_pass(
     path: &Path,
     model: &mut dyn EmotionPredictor,
     options: &RecordingOptions<'_>,
     first: &FirstPass,
     spans: &[SpanRequest],
+    progress: &mut dyn FnMut(f64),
 ) -> Result<Vec<Emotion>, RecordingError> {
     let resample_error = |source| RecordingError::Resample {
         path: path.to_owned(),
@@ -562,11 +607,13 @@ fn segment_pass(
         samples.clear();
         Ok::<_, RecordingError>(())
     };
+    let rate = f64::from(first.rate);
     while !reader.is_done() && stream.advance()? {
         resampler
             .push(stream.block(), &mut samples)
             .map_err(resample_error)?;
         feed(&mut reader, &mut samples)?;
+        progress(stream.frames() as f64 / rate);
     }
     if !reader.is_done() {
         check_same_length(&stream, path, first.frames)?;

@@ -464,3 +464,56 @@ fn bad_inputs_are_named() {
         "{e}"
     );
 }
+
+#[test]
+fn the_demo_recipe_in_bf16_stays_within_the_budget_that_auto_accepts() {
+    // The budget `--precision auto` holds a model to: its bf16 outputs
+    // within BF16_BUDGET of its f32 outputs (as a share of the range) on
+    // held-out utterances. Measured here on the CI corpus's test split with
+    // the demo recipe, as `cargo xtask demo` measures the installed model on
+    // the full test split and records it.
+    let Some(model) = demo_model() else { return };
+    let corpus = corpus_fixture::ci_corpus();
+    let test = emoscope_training::manifest::read_manifest(&corpus.join("test.csv")).unwrap();
+    let check = emoscope_training::precision::check_bf16(model, &test, "CI test split").unwrap();
+    eprintln!(
+        "bf16 against f32 on {} utterances: max {:.5}, mean {:.6}",
+        check.utterances, check.max_abs_deviation, check.mean_abs_deviation
+    );
+    assert_eq!(check.utterances, test.len());
+    // bf16 did round something (the check can see a difference) ...
+    assert!(check.max_abs_deviation > 0.0, "{check:?}");
+    // ... and stays inside the budget on the 0..1 range.
+    assert!(
+        check.max_abs_deviation <= emoscope::engine::BF16_BUDGET,
+        "{check:?}"
+    );
+    // Recorded, it lets `auto` pick bf16 where the CPU has AVX512-BF16.
+    let copy = tmp("demo-bf16");
+    emoscope_training::model::copy_dir(model, &copy).unwrap();
+    use emoscope::engine::{Precision, ResolvedPrecision};
+    let cpu = candle_core::Device::Cpu;
+    assert!(matches!(
+        Precision::Auto.resolve(&copy, &cpu),
+        ResolvedPrecision::F32(Some(_))
+    ));
+    emoscope_training::precision::record_bf16(&copy, check.clone()).unwrap();
+    let chosen = Precision::Auto.resolve(&copy, &cpu);
+    if emoscope_models::cpu::bf16_available() {
+        assert_eq!(chosen, ResolvedPrecision::Bf16);
+    } else {
+        assert!(
+            matches!(chosen, ResolvedPrecision::F32(Some(ref why)) if why.contains("AVX512-BF16"))
+        );
+    }
+    // A record over the budget keeps it in f32, saying why.
+    let mut over = check;
+    over.max_abs_deviation = 2.0 * emoscope::engine::BF16_BUDGET;
+    emoscope_training::precision::record_bf16(&copy, over).unwrap();
+    if emoscope_models::cpu::bf16_available() {
+        let ResolvedPrecision::F32(Some(why)) = Precision::Auto.resolve(&copy, &cpu) else {
+            panic!("over budget must stay f32")
+        };
+        assert!(why.contains("over the budget"), "{why}");
+    }
+}

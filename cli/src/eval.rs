@@ -10,11 +10,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use emoscope::engine::load_predictor;
 use emoscope_training::manifest::read_manifest;
 use emoscope_training::metrics::{score, DimensionScores};
 
-use super::device::DeviceArg;
+use super::device::{DeviceArg, PrecisionArg};
 use super::output::{note, outln};
 
 /// Arguments of `emoscope eval`.
@@ -37,6 +36,11 @@ pub struct Args {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// Number format of the model's computation: `auto` is bf16 on a CPU
+    /// with AVX512-BF16 for a model whose manifest records a bf16 check
+    /// within budget (the installed demo model does), else f32.
+    #[arg(long, value_enum, default_value = "auto")]
+    precision: PrecisionArg,
 }
 
 /// A closed interval of label values, `min < max`.
@@ -108,8 +112,7 @@ fn show(v: Option<f64>) -> String {
 pub fn run(args: Args) -> Result<()> {
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
-    let mut model = load_predictor(&model_dir, &device)
-        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    let mut model = args.precision.load(&model_dir, &device)?;
     let examples = read_manifest(&args.data)?;
     let labelled: Vec<_> = examples
         .iter()

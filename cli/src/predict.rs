@@ -16,13 +16,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
-use emoscope::engine::{analyse_offline, load_predictor, EmotionPredictor};
+use emoscope::engine::{analyse_offline, EmotionPredictor};
 use emoscope::recording::{MonoRecording, TranscriptSource};
 use emoscope::transcript::{parse_str, sidecar_for, ReadOptions, Transcript, TranscriptFormat};
 use emoscope::Emotion;
 
 use super::asr::{Asr, AsrArgs, Recognition};
-use super::device::DeviceArg;
+use super::device::{DeviceArg, PrecisionArg};
 use super::output::{note, outln};
 use super::window::{WindowArgs, MAX_WINDOW_SECONDS};
 
@@ -78,6 +78,11 @@ pub struct Args {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// Number format of the model's computation: `auto` is bf16 on a CPU
+    /// with AVX512-BF16 for a model whose manifest records a bf16 check
+    /// within budget (the installed demo model does), else f32.
+    #[arg(long, value_enum, default_value = "auto")]
+    precision: PrecisionArg,
 }
 
 /// Where `args` take the transcript from: a file (given, or the sidecar,
@@ -219,8 +224,7 @@ pub fn run(args: Args) -> Result<()> {
     let config = args.windowing.config()?;
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
-    let mut model = load_predictor(&model_dir, &device)
-        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    let mut model = args.precision.load(&model_dir, &device)?;
     let audio: &Path = &args.audio;
     // Audio errors name the file themselves.
     let mono = MonoRecording::decode(audio)?;

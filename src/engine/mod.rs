@@ -6,8 +6,8 @@
 //! and publishes each window's [`Reading`](crate::Reading) to
 //! [`readout::EmotionReadout`] (lock-free, for meters and MIDI),
 //! [`timeline::EmotionTimeline`] (for exports) and
-//! [`status::EngineStatus`]. [`worker::analyse_offline`] runs the same
-//! analysis over a whole file, [`worker::OfflineRun`] over one streamed
+//! [`status::EngineStatus`]. [`offline::analyse_offline`] runs the same
+//! analysis over a whole file, [`offline::OfflineRun`] over one streamed
 //! block by block, and [`spans::SpanReader`] reads segments as they stream past.
 //! When no transcript file is set, [`asr`] runs Whisper on a second thread
 //! over the speech regions of the same audio, and the windows get its words
@@ -16,6 +16,7 @@
 pub mod analyser;
 pub mod asr;
 pub mod capture;
+pub mod offline;
 pub mod predictor;
 pub mod readout;
 pub mod resampler;
@@ -27,15 +28,17 @@ pub mod worker;
 pub use analyser::{AnalyserError, AnalysisConfig, ConfigError, ConfigField};
 pub use asr::{AsrSettings, AsrState, AsrStatus, RecognisedTranscript};
 pub use capture::{capture, BlockInfo, CaptureInput, CaptureOutput, CaptureStats};
+pub use offline::{
+    analyse_offline, analyse_offline_with, OfflineAnalysis, OfflineOptions, OfflineRun,
+    WindowResult, MIN_SPEECH_IN_WINDOW,
+};
 pub use predictor::{
-    load_predictor, mean_of_pieces, predict_span, span_pieces, EmotionPredictor, ModelPredictor,
-    PredictError, TextEmbeddingCache,
+    load_predictor, load_predictor_with, mean_of_pieces, predict_span, span_pieces,
+    EmotionPredictor, ModelPredictor, Precision, PredictError, ResolvedPrecision,
+    TextEmbeddingCache, BF16_BUDGET, DEFAULT_BATCH,
 };
 pub use readout::{EmotionReadout, Published};
 pub use spans::{SpanReader, SpanRequest};
 pub use status::{EngineStatus, ModelState};
 pub use timeline::{merge_entries, EmotionTimeline};
-pub use worker::{
-    analyse_offline, analyse_offline_with, Engine, EngineShared, Loader, OfflineAnalysis,
-    OfflineOptions, OfflineRun, WindowResult, MIN_SPEECH_IN_WINDOW,
-};
+pub use worker::{Engine, EngineShared, Loader};

@@ -61,6 +61,16 @@ pub trait EmotionPredictor: Send {
     /// Reads one window of mono samples at [`Self::sample_rate`]; `text` is
     /// the transcript overlapping the window (may be empty).
     fn predict(&mut self, samples: &[f32], text: &str) -> Result<Emotion, PredictError>;
+    /// Reads several windows, in order: the readings [`Self::predict`] gives
+    /// each in turn, bit for bit, in less time where the model can run
+    /// consecutive windows through its encoder as one batch (offline
+    /// analysis hands it [`DEFAULT_BATCH`] windows at a time).
+    fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
+        windows
+            .iter()
+            .map(|&(samples, text)| self.predict(samples, text))
+            .collect()
+    }
     /// The range the outputs are declared in, the same for every dimension.
     /// Meters and MIDI CC map this range onto their full scale
     /// ([`OutputRange::normalise`]); values outside it are clamped there,
@@ -87,12 +97,136 @@ pub fn load_predictor(
     dir: &Path,
     device: &Device,
 ) -> Result<Box<dyn EmotionPredictor>, PredictError> {
+    load_predictor_with(dir, device, Precision::F32)
+}
+
+/// [`load_predictor`] computing in `precision` ([`Precision::resolve`]).
+pub fn load_predictor_with(
+    dir: &Path,
+    device: &Device,
+    precision: Precision,
+) -> Result<Box<dyn EmotionPredictor>, PredictError> {
+    let opts = LoadOptions {
+        device: device.clone(),
+        dtype: precision.resolve(dir, device).dtype(),
+        ..LoadOptions::default()
+    };
     if !dir.join(MANIFEST_FILE).exists() {
         if let Some(spec) = sequence_classification::detect(dir)? {
-            return Ok(Box::new(ClassifierPredictor::load_spec(dir, spec, device)?));
+            return Ok(Box::new(ClassifierPredictor::load_spec(dir, spec, &opts)?));
         }
     }
-    Ok(Box::new(ModelPredictor::load(dir, device)?))
+    Ok(Box::new(ModelPredictor::load_with(dir, &opts)?))
+}
+
+/// The largest deviation of a model's bf16 outputs from its f32 outputs
+/// that `--precision auto` accepts, as a share of the output range's width
+/// (0.02: 0.02 on a 0..1 scale, 0.12 on MSP-Podcast's 1..7), measured on
+/// held-out utterances and recorded in the model's manifest
+/// ([`Manifest::bf16_check`](emoscope_models::emotion::Manifest)). It is
+/// below what any meter, CC value (1/127 ≈ 0.008 of the range per step,
+/// so at most 3 steps) or two-decimal export shows as more than rounding
+/// noise, and a tenth of the spread of labels in a dimensional corpus.
+pub const BF16_BUDGET: f32 = 0.02;
+
+/// The number format a model computes in (`--precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f32 throughout: the reference, the same on every machine.
+    #[default]
+    F32,
+    /// Matrix products in bf16 with f32 sums on a CPU with AVX512-BF16
+    /// (about 1.7 times faster there); every op in bf16 on a GPU, and
+    /// through candle's slow generic ops on a CPU without AVX512-BF16.
+    Bf16,
+    /// bf16 where it is fast and measured to be harmless: a CPU with
+    /// AVX512-BF16 and a model whose manifest records a bf16 check within
+    /// [`BF16_BUDGET`]; f32 otherwise.
+    Auto,
+}
+
+/// What [`Precision::resolve`] chose, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedPrecision {
+    /// f32, with the reason when `auto` chose it.
+    F32(Option<String>),
+    /// bf16.
+    Bf16,
+}
+
+impl ResolvedPrecision {
+    /// The compute dtype for [`LoadOptions`].
+    pub fn dtype(&self) -> candle_core::DType {
+        match self {
+            Self::F32(_) => candle_core::DType::F32,
+            Self::Bf16 => candle_core::DType::BF16,
+        }
+    }
+}
+
+impl Precision {
+    /// The names `--precision` takes.
+    pub const NAMES: [&'static str; 3] = ["f32", "bf16", "auto"];
+
+    /// What the model in `dir` computes in on `device` (see the variants).
+    pub fn resolve(self, dir: &Path, device: &Device) -> ResolvedPrecision {
+        match self {
+            Precision::F32 => ResolvedPrecision::F32(None),
+            Precision::Bf16 => ResolvedPrecision::Bf16,
+            Precision::Auto => match auto_refusal(dir, device) {
+                None => ResolvedPrecision::Bf16,
+                Some(why) => ResolvedPrecision::F32(Some(why)),
+            },
+        }
+    }
+}
+
+/// Why `auto` keeps the model in `dir` in f32 on `device`, or `None` when
+/// bf16 is both fast and within budget.
+fn auto_refusal(dir: &Path, device: &Device) -> Option<String> {
+    if !device.is_cpu() {
+        return Some("bf16 is chosen automatically on the CPU only".into());
+    }
+    if !emoscope_models::cpu::bf16_available() {
+        return Some("this CPU has no AVX512-BF16".into());
+    }
+    let Ok(manifest) = emoscope_models::emotion::Manifest::read(dir) else {
+        return Some("the model has no emoscope.json recording a bf16 check".into());
+    };
+    let Some(check) = manifest.bf16_check else {
+        return Some("the model's emoscope.json records no bf16 check".into());
+    };
+    let [min, max] = manifest.output_range;
+    let budget = BF16_BUDGET * (max - min);
+    (check.max_abs_deviation > budget).then(|| {
+        format!(
+            "the model's bf16 outputs moved by up to {:.4} on {}, over the budget of {budget:.4}",
+            check.max_abs_deviation, check.measured_on
+        )
+    })
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Self::F32),
+            "bf16" => Ok(Self::Bf16),
+            "auto" => Ok(Self::Auto),
+            _ => Err(format!("{s:?} is not a precision: f32, bf16 or auto")),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+            Self::Auto => "auto",
+        })
+    }
 }
 
 /// The directory's name, the identifier a predictor records with its readings.
@@ -172,6 +306,20 @@ pub fn mean_of_pieces(readings: &[Emotion]) -> Emotion {
     ))
 }
 
+/// Windows offline analysis reads per model call ([`EmotionPredictor::predict_batch`]):
+/// enough for the encoder's products to run on full-size blocks, few
+/// enough that the batch's activations stay small (8 windows of 4 s are
+/// 2 MB of audio).
+pub const DEFAULT_BATCH: usize = 8;
+
+/// Whether `windows` can go through a DistilHuBERT-style encoder as one
+/// batch with the same result as one by one: more than one, all of the same
+/// length (a padded batch would change what a GroupNorm or the input
+/// normalisation sees).
+fn same_length(windows: &[(&[f32], &str)]) -> bool {
+    windows.len() > 1 && windows.iter().all(|w| w.0.len() == windows[0].0.len())
+}
+
 /// Texts whose embeddings are kept; beyond this the cache starts over (a
 /// transcript seldom has this many distinct window texts in one session).
 const TEXT_CACHE_ENTRIES: usize = 4096;
@@ -199,6 +347,28 @@ impl TextEmbeddingCache {
         }
         Ok(self.entries.get(text).map(Vec::as_slice))
     }
+
+    /// Embeds the texts of `texts` not yet cached (trimmed, blank ones
+    /// skipped) in one batch, so that [`Self::embed`] finds them all.
+    pub fn embed_all(&mut self, encoder: &TextEncoder, texts: &[&str]) -> Result<(), RunError> {
+        let mut missing: Vec<&str> = Vec::new();
+        for t in texts.iter().map(|t| t.trim()) {
+            if !t.is_empty() && !self.entries.contains_key(t) && !missing.contains(&t) {
+                missing.push(t);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.entries.len() + missing.len() > TEXT_CACHE_ENTRIES {
+            self.entries.clear();
+        }
+        let rows = encoder.embed_batch(&missing)?.to_vec2::<f32>()?;
+        for (t, row) in missing.into_iter().zip(rows) {
+            self.entries.insert(t.to_owned(), row);
+        }
+        Ok(())
+    }
 }
 
 /// An [`EmotionModel`] as the engine runs it.
@@ -213,13 +383,18 @@ pub struct ModelPredictor {
 }
 
 impl ModelPredictor {
-    /// Loads the model in `dir` onto `device` (CPU kernels on the CPU).
+    /// Loads the model in `dir` onto `device` (CPU kernels on the CPU), in f32.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, PredictError> {
         let opts = LoadOptions {
             device: device.clone(),
             ..LoadOptions::default()
         };
-        let model = EmotionModel::load(dir, &opts)?;
+        Self::load_with(dir, &opts)
+    }
+
+    /// Loads the model in `dir` with `opts` (device and compute dtype).
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, PredictError> {
+        let model = EmotionModel::load(dir, opts)?;
         Ok(Self {
             model,
             id: model_id(dir),
@@ -271,6 +446,44 @@ impl EmotionPredictor for ModelPredictor {
             embedding,
             Some(&mut self.conv_cache),
         )?);
+        self.finite(values)
+    }
+
+    fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
+        let audio = match self.model.audio() {
+            // Local conv features: the conv cache saves more than a batch.
+            Some(a) if same_length(windows) && !a.encoder().conv_features_are_local() => a,
+            _ => {
+                return windows
+                    .iter()
+                    .map(|&(samples, text)| self.predict(samples, text))
+                    .collect()
+            }
+        };
+        if let Some(encoder) = self.model.text() {
+            let texts: Vec<&str> = windows.iter().map(|w| w.1).collect();
+            self.cache.embed_all(encoder, &texts)?;
+        }
+        let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
+        let pooled = audio.forward_each(&samples)?;
+        // The batch moved the stream on: the next window starts the cache over.
+        self.conv_cache.clear();
+        let mut out = Vec::with_capacity(windows.len());
+        for (row, &(_, text)) in pooled.iter().zip(windows) {
+            let embedding = match self.model.text() {
+                Some(encoder) => self.cache.embed(encoder, text)?,
+                None => None,
+            };
+            let values = Emotion::from_dimensions(self.model.predict_pooled(Some(row), embedding)?);
+            out.push(self.finite(values)?);
+        }
+        Ok(out)
+    }
+}
+
+impl ModelPredictor {
+    /// `values`, or the error that says the model produced a non-number.
+    fn finite(&self, values: Emotion) -> Result<Emotion, PredictError> {
         if !values.is_finite() {
             return Err(PredictError::NonFinite {
                 model: self.id.clone(),
@@ -304,14 +517,22 @@ impl ClassifierPredictor {
             field: "architectures".into(),
             message: "not a transformers *ForSequenceClassification checkpoint".into(),
         })?;
-        Self::load_spec(dir, spec, device)
+        let opts = LoadOptions {
+            device: device.clone(),
+            ..LoadOptions::default()
+        };
+        Self::load_spec(dir, spec, &opts)
     }
 
     /// Loads the checkpoint in `dir` described by `spec`, after checking from
     /// `config.json` alone that its outputs are arousal, valence and
     /// dominance: a categorical head, or other dimensions, fail before any
     /// weight is read, naming the file and the labels.
-    fn load_spec(dir: &Path, spec: ClassifierSpec, device: &Device) -> Result<Self, PredictError> {
+    fn load_spec(
+        dir: &Path,
+        spec: ClassifierSpec,
+        opts: &LoadOptions,
+    ) -> Result<Self, PredictError> {
         let declared = spec.declared_outputs();
         let unsupported = |message: String| LoadError::Unsupported {
             path: spec.path.clone(),
@@ -337,12 +558,8 @@ impl ClassifierPredictor {
             ))
             .into());
         };
-        let opts = LoadOptions {
-            device: device.clone(),
-            ..LoadOptions::default()
-        };
         Ok(Self {
-            model: SequenceClassifier::load_spec(dir, spec, &opts)?,
+            model: SequenceClassifier::load_spec(dir, spec, opts)?,
             id: model_id(dir),
             order,
             conv_cache: ConvFeatureCache::new(),
@@ -383,6 +600,27 @@ impl EmotionPredictor for ClassifierPredictor {
 
     fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Emotion, PredictError> {
         let outputs = self.model.classify_cached(samples, &mut self.conv_cache)?;
+        self.emotion(outputs)
+    }
+
+    fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
+        if !same_length(windows) || self.model.backbone().conv_features_are_local() {
+            return windows
+                .iter()
+                .map(|&(samples, text)| self.predict(samples, text))
+                .collect();
+        }
+        let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
+        let outputs = self.model.classify_batch(&samples)?;
+        self.conv_cache.clear();
+        outputs.into_iter().map(|o| self.emotion(o)).collect()
+    }
+}
+
+impl ClassifierPredictor {
+    /// The reading in a classifier's outputs (arousal, valence and
+    /// dominance by their labels), or the error for a non-number.
+    fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
         let Outputs::Dimensions { values, .. } = outputs else {
             unreachable!("load_spec accepts regression heads only")
         };

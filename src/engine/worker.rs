@@ -1,11 +1,11 @@
-//! The background analysis thread and the offline driver.
+//! The background analysis thread.
 //!
 //! [`Engine::spawn`] starts a thread that owns the [`CaptureOutput`] and the
 //! model. It takes audio from the capture ring into the [`Analyser`], runs
 //! the model on ready windows, publishes each window's [`Reading`] to the
 //! [`EmotionReadout`] and the [`EmotionTimeline`], and takes commands (model
-//! swap, transcript, settings) over a channel. [`analyse_offline`] runs the
-//! same analyser over a whole signal as fast as the model goes.
+//! swap, transcript, settings) over a channel. [`analyse_offline`](super::offline::analyse_offline)
+//! runs the same analyser over a whole signal as fast as the model goes.
 //!
 //! Which windows get analysed depends on how the host delivers audio:
 //!
@@ -26,7 +26,7 @@
 //!
 //! Dropping the [`Engine`] stops the worker; in the queued case it first
 //! analyses everything still queued, with the end of the audio treated as
-//! in [`analyse_offline`], so the timeline of a bounce is complete when the
+//! in [`analyse_offline`](super::offline::analyse_offline), so the timeline of a bounce is complete when the
 //! drop returns.
 
 use std::path::{Path, PathBuf};
@@ -41,11 +41,12 @@ use super::asr::{
     WhisperTranscriber, HISTORY_SECONDS,
 };
 use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
+use super::offline::analyse;
 use super::predictor::{EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
 use super::timeline::EmotionTimeline;
-use crate::reading::{Emotion, Reading, Span};
+use crate::reading::Reading;
 use crate::transcript::Transcript;
 
 /// Builds a predictor from a model directory (on the worker thread).
@@ -83,225 +84,6 @@ pub struct Engine {
     commands: Option<Sender<Command>>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<EngineShared>,
-}
-
-/// One analysed window, as the offline driver returns it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowResult {
-    /// The window's reading as the engine publishes it: its span (timeline
-    /// seconds), the emotion after smoothing (the model's output when
-    /// smoothing is off), the transcript text used, the model's id, and
-    /// whether the smoothed values leave the model's declared range.
-    pub reading: Reading,
-    /// The model's output before smoothing.
-    pub raw: Emotion,
-}
-
-/// Runs the model on one window and returns the result (shared by the worker and offline mode).
-fn analyse(
-    analyser: &mut Analyser,
-    model: &mut dyn EmotionPredictor,
-    transcript: Option<&Transcript>,
-    w: Window,
-) -> Result<WindowResult, PredictError> {
-    let text = transcript
-        .map(|t| t.text_between(w.start, w.end))
-        .unwrap_or_default();
-    let raw = model.predict(&w.samples, &text)?;
-    let emotion = analyser.smooth(raw);
-    Ok(WindowResult {
-        reading: Reading {
-            span: Span::new(w.start, w.end),
-            emotion,
-            text,
-            model_id: model.id().to_owned(),
-            out_of_range: !model.output_range().covers(&emotion),
-        },
-        raw,
-    })
-}
-
-/// Analyses `samples` (mono, `rate` Hz, starting at timeline position 0)
-/// with the same windowing as the live engine, without skipping anything;
-/// the end of the signal counts as followed by silence. A signal shorter
-/// than one window is analysed whole, as one window.
-pub fn analyse_offline(
-    samples: &[f32],
-    rate: f32,
-    model: &mut dyn EmotionPredictor,
-    config: &AnalysisConfig,
-    transcript: Option<&Transcript>,
-) -> Result<Vec<WindowResult>, PredictError> {
-    let options = OfflineOptions {
-        transcript,
-        ..OfflineOptions::default()
-    };
-    Ok(analyse_offline_with(samples, rate, model, config, options)?.windows)
-}
-
-/// A window less than this share of which is speech (by the speech regions
-/// given) has too little speech to read: speech-gated offline analysis does
-/// not run the model on it. A quarter: 1 s of a 4 s window.
-pub const MIN_SPEECH_IN_WINDOW: f64 = 0.25;
-
-/// Options of [`analyse_offline_with`].
-#[derive(Default)]
-pub struct OfflineOptions<'a> {
-    /// The transcript for the text branch.
-    pub transcript: Option<&'a Transcript>,
-    /// Speech regions (seconds, from the voice-activity detector). With
-    /// them, windows less than [`MIN_SPEECH_IN_WINDOW`] of which is speech
-    /// are not sent to the model: they come back
-    /// in [`OfflineAnalysis::no_speech`], with no reading, and smoothing
-    /// starts over after them. `None`: every window is analysed.
-    pub speech: Option<&'a [Span]>,
-    /// Told how many seconds of the signal have been analysed after each
-    /// window (a progress bar inside a long file).
-    pub progress: Option<&'a mut dyn FnMut(f64)>,
-}
-
-/// What [`analyse_offline_with`] found.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OfflineAnalysis {
-    /// The analysed windows, in time order.
-    pub windows: Vec<WindowResult>,
-    /// The windows left out for want of speech, in time order.
-    pub no_speech: Vec<Span>,
-}
-
-/// [`analyse_offline`] with speech gating and progress (see [`OfflineOptions`]).
-/// This is [`OfflineRun`] given the whole signal at once.
-pub fn analyse_offline_with(
-    samples: &[f32],
-    rate: f32,
-    model: &mut dyn EmotionPredictor,
-    config: &AnalysisConfig,
-    options: OfflineOptions<'_>,
-) -> Result<OfflineAnalysis, PredictError> {
-    let mut run = OfflineRun::new(rate, model, config, options);
-    run.push(samples)?;
-    run.finish()
-}
-
-/// [`analyse_offline_with`] over a signal given block by block: a recording
-/// of any length analysed in the memory of one window. The blocks are cut
-/// into the same analyser blocks as the whole signal would be, so the
-/// result equals [`analyse_offline_with`] of the whole signal, whatever the
-/// blocks pushed.
-pub struct OfflineRun<'a, 'm> {
-    analyser: Analyser,
-    model: &'m mut dyn EmotionPredictor,
-    options: OfflineOptions<'a>,
-    rate: f32,
-    out: OfflineAnalysis,
-    /// Samples not yet given to the analyser (less than [`MAX_CHUNK`] between calls).
-    pending: Vec<f32>,
-    /// Timeline position of `pending[0]`, samples.
-    position: i64,
-}
-
-impl<'a, 'm> OfflineRun<'a, 'm> {
-    /// A run over mono audio at `rate` Hz starting at timeline position 0.
-    pub fn new(
-        rate: f32,
-        model: &'m mut dyn EmotionPredictor,
-        config: &AnalysisConfig,
-        options: OfflineOptions<'a>,
-    ) -> Self {
-        Self {
-            analyser: Analyser::new(config.clone(), model.sample_rate()),
-            model,
-            options,
-            rate,
-            out: OfflineAnalysis::default(),
-            pending: Vec::with_capacity(MAX_CHUNK),
-            position: 0,
-        }
-    }
-
-    /// The next block of the signal; analyses every window it completes.
-    pub fn push(&mut self, samples: &[f32]) -> Result<(), PredictError> {
-        let mut rest = samples;
-        while !rest.is_empty() {
-            let n = (MAX_CHUNK - self.pending.len()).min(rest.len());
-            self.pending.extend_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            if self.pending.len() == MAX_CHUNK {
-                self.ingest_pending()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Analyses what is left (the end of the signal counts as followed by
-    /// silence; a signal shorter than one window is one window) and returns
-    /// the analysis, or the analyser's error.
-    pub fn finish(mut self) -> Result<OfflineAnalysis, PredictError> {
-        if !self.pending.is_empty() {
-            self.ingest_pending()?;
-        }
-        self.analyser.finish();
-        self.take_ready()?;
-        if self.out.windows.is_empty() && self.out.no_speech.is_empty() {
-            if let Some(w) = self.analyser.pop_short_run() {
-                self.take(w)?;
-            }
-        }
-        // Offline, nothing is skipped silently: an error the analyser met
-        // (which the live worker shows in its status line) fails the analysis.
-        if let Some(e) = self.analyser.take_error() {
-            return Err(PredictError::Audio(e));
-        }
-        Ok(self.out)
-    }
-
-    /// Gives `pending` to the analyser as one block and takes its windows.
-    fn ingest_pending(&mut self) -> Result<(), PredictError> {
-        let info = BlockInfo {
-            position: self.position,
-            frames: self.pending.len() as u32,
-            sample_rate: self.rate,
-            playing: true,
-            discontinuity: false,
-        };
-        self.analyser.ingest(&info, &self.pending);
-        self.position += self.pending.len() as i64;
-        self.pending.clear();
-        self.take_ready()
-    }
-
-    fn take_ready(&mut self) -> Result<(), PredictError> {
-        while let Some(w) = self.analyser.pop_window() {
-            self.take(w)?;
-        }
-        Ok(())
-    }
-
-    /// Reads window `w`, or leaves it out for want of speech.
-    fn take(&mut self, w: Window) -> Result<(), PredictError> {
-        let span = Span::new(w.start, w.end);
-        let enough = MIN_SPEECH_IN_WINDOW * span.duration();
-        if self
-            .options
-            .speech
-            .is_some_and(|regions| speech_in(regions, span) < enough)
-        {
-            self.analyser.restart_smoothing();
-            self.out.no_speech.push(span);
-        } else {
-            let r = analyse(&mut self.analyser, self.model, self.options.transcript, w)?;
-            self.out.windows.push(r);
-        }
-        if let Some(p) = self.options.progress.as_mut() {
-            p(span.end);
-        }
-        Ok(())
-    }
-}
-
-/// Seconds of `span` covered by `regions`.
-fn speech_in(regions: &[Span], span: Span) -> f64 {
-    regions.iter().map(|&r| span.overlap(r)).sum()
 }
 
 impl Engine {

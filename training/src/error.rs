@@ -58,6 +58,14 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
+    /// The model could not be run as users run it (loading, or on an audio file).
+    #[error("{context}: {error}")]
+    Predict {
+        /// What was being done: the model directory or the audio file.
+        context: String,
+        /// The engine's error (boxed: it is large).
+        error: Box<PredictError>,
+    },
     /// A JSON file (training state, log) could not be read.
     #[error("{path}: {source}")]
     Json {

@@ -303,6 +303,7 @@ pub fn new_manifest(
         output_range,
         sample_rate: 16_000,
         provenance: Default::default(),
+        bf16_check: None,
     }
 }
 

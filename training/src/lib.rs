@@ -31,6 +31,7 @@ pub mod loss;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod precision;
 pub mod schedule;
 pub mod student;
 pub mod trainer;

@@ -33,6 +33,8 @@ pub enum Which {
     Engine(EngineArgs),
     /// Whisper speech recognition against the CTranslate2 runtime (`bench_asr.rs`).
     Asr(crate::bench_asr::Args),
+    /// `emoscope annotate` on an hour of speech against a PyTorch loop (`bench_annotate.rs`).
+    Annotate(crate::bench_annotate::Args),
 }
 
 /// Options of `bench engine`.
@@ -122,6 +124,7 @@ pub fn run(which: Which) -> Result<()> {
         Which::Encoder(args) => encoder(args),
         Which::Engine(args) => crate::bench_engine::run(args.model, &args.python, args.seconds),
         Which::Asr(args) => crate::bench_asr::run(args),
+        Which::Annotate(args) => crate::bench_annotate::run(args),
     }
 }
 

@@ -99,6 +99,21 @@ pub fn run(args: Args) -> Result<()> {
         out.join("test_scores.json"),
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
+    // How far bf16 moves its outputs on the same split: recorded, so that
+    // `--precision auto` computes in bf16 where the CPU has AVX512-BF16.
+    let check = emoscope_training::precision::check_bf16(
+        &out,
+        &read_manifest(&test)?,
+        "the demo corpus's test split (held-out voices and sentences)",
+    )
+    .context("measuring the model in bf16")?;
+    println!(
+        "bf16 against f32 on the test split: max |difference| {:.4}, mean {:.5} (budget {:.2})",
+        check.max_abs_deviation,
+        check.mean_abs_deviation,
+        emoscope::engine::BF16_BUDGET
+    );
+    emoscope_training::precision::record_bf16(&out, check)?;
     // Readable by every user whatever the staging files' modes: the DAW, scripts
     // and other accounts load the default model too.
     emoscope::paths::make_readable_by_all(&out)

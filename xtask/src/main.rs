@@ -20,6 +20,7 @@
 //!   GPU (candle's kernels compiled by the pinned nvcc from PyPI, nothing linked).
 
 mod bench;
+mod bench_annotate;
 mod bench_asr;
 mod bench_engine;
 mod bench_model;

@@ -19,8 +19,8 @@ use anyhow::{bail, Context, Result};
 use emoscope::engine::{AnalysisConfig, EmotionPredictor, OfflineAnalysis};
 use emoscope::export::{Annotation, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::recording::{
-    analyse_recording, AnnotationContext, Opened, RecordingError, RecordingHooks, RecordingOptions,
-    TranscriptSource,
+    analyse_recording, AnnotationContext, Opened, Pass, RecordingError, RecordingHooks,
+    RecordingOptions, TranscriptSource,
 };
 use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
 
@@ -58,6 +58,8 @@ pub struct Settings {
     /// Decode each file whole before analysing it (the reference for the
     /// streamed analysis; the same outputs).
     pub whole_file: bool,
+    /// Windows read per model call.
+    pub batch: usize,
     /// What every output of this run depends on besides the input and its
     /// transcript: the model's files and the settings above.
     pub run_fingerprint: Fingerprint,
@@ -81,8 +83,8 @@ pub struct Recogniser {
 pub enum Step {
     /// Seconds of the file transcribed.
     Transcribed(f64),
-    /// Seconds of the file analysed.
-    Analysed(f64),
+    /// Seconds of the file a pass has been through.
+    Read(Pass, f64),
 }
 
 /// Where one job's transcript comes from.
@@ -284,8 +286,8 @@ impl RecordingHooks for Record<'_> {
         Ok(transcript)
     }
 
-    fn progress(&mut self, seconds: f64) {
-        (self.progress)(Step::Analysed(seconds));
+    fn progress(&mut self, pass: Pass, seconds: f64) {
+        (self.progress)(Step::Read(pass, seconds));
     }
 
     fn windows_analysed(&mut self, analysis: &OfflineAnalysis) {
@@ -330,6 +332,7 @@ fn annotate(
         config: &s.config,
         analyse_silence: s.analyse_silence,
         whole_file: s.whole_file,
+        batch: Some(s.batch),
     };
     let mut record = Record {
         entry,

@@ -29,16 +29,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use candle_core::Device;
-use emoscope::engine::{load_predictor, AnalysisConfig, EmotionPredictor};
+use emoscope::engine::{AnalysisConfig, EmotionPredictor};
 use emoscope::export::{ExportFormat, LabelStyle};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::asr::{AsrArgs, Recognition};
-use super::device::DeviceArg;
+use super::device::{DeviceArg, PrecisionArg};
 use super::output::note;
 use super::window::WindowArgs;
+use emoscope::recording::Pass;
 use fingerprint::Fingerprint;
 use index::{Entry, Index, Status, INDEX_FORMAT};
 use inputs::{Job, Shard};
@@ -108,11 +109,28 @@ pub struct Args {
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// Number format of the model's computation: `auto` is bf16 on a CPU
+    /// with AVX512-BF16 for a model whose manifest records a bf16 check
+    /// within budget (the installed demo model does), else f32.
+    #[arg(long, value_enum, default_value = "auto")]
+    precision: PrecisionArg,
+    /// Windows read per model call (the readings are the same whatever the
+    /// batch; larger batches use the encoder better, on GPUs especially).
+    #[arg(long, default_value_t = emoscope::engine::DEFAULT_BATCH, value_parser = batch_size)]
+    batch: usize,
     /// Decode each file whole into memory before analysing it (the
     /// reference the streamed analysis is tested against: the same outputs,
     /// memory growing with the file's length).
     #[arg(long, hide = true)]
     whole_file: bool,
+}
+
+/// `--batch`: 1 to 1024 windows.
+fn batch_size(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(format!("{s:?} is not a batch size from 1 to 1024")),
+    }
 }
 
 /// The parsed `--format` list.
@@ -130,6 +148,7 @@ pub fn run(args: Args) -> Result<()> {
     let models = Models {
         device: args.device.open()?,
         dir: model_dir,
+        precision: args.precision,
     };
     let first = models.load()?;
     let recognition = args
@@ -145,7 +164,7 @@ pub fn run(args: Args) -> Result<()> {
     super::create_output_dir(&args.out)?;
     let asr = recogniser(recognition, &jobs)?;
     let asr_model = asr.as_ref().map(|r| r.asr.dir().display().to_string());
-    let settings = settings(&args, config, &models.dir, asr)?;
+    let settings = settings(&args, config, &models, asr)?;
     let progress = Progress::start(&jobs);
     let entries = run_jobs(&jobs, first, &models, &settings, args.jobs, &progress)?;
     progress.bar.finish_and_clear();
@@ -180,13 +199,21 @@ fn check_counts(args: &Args) -> Result<()> {
 struct Models {
     dir: PathBuf,
     device: Device,
+    precision: PrecisionArg,
 }
 
 impl Models {
     /// A copy of the model.
     fn load(&self) -> Result<Box<dyn EmotionPredictor>> {
-        load_predictor(&self.dir, &self.device)
-            .with_context(|| format!("loading model from {}", self.dir.display()))
+        self.precision.load(&self.dir, &self.device)
+    }
+
+    /// The number format the model computes in (part of the run's fingerprint).
+    fn dtype(&self) -> candle_core::DType {
+        self.precision
+            .precision()
+            .resolve(&self.dir, &self.device)
+            .dtype()
     }
 }
 
@@ -218,16 +245,27 @@ fn recogniser(recognition: Recognition, jobs: &[Job]) -> Result<Option<Recognise
 fn settings(
     args: &Args,
     config: AnalysisConfig,
-    model_dir: &Path,
+    models: &Models,
     asr: Option<Recogniser>,
 ) -> Result<job::Settings> {
+    let model_dir = &models.dir;
     let formats = args.format.0.clone();
     let labels = LabelStyle {
         quadrant: args.quadrants,
     };
+    // The batch changes nothing in the outputs; the precision does.
+    let dtype = models.dtype();
     let described = format!(
-        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={} analyse_silence={}",
-        args.tier, args.no_transcript, args.strict, args.analyse_silence
+        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={} analyse_silence={}{}",
+        args.tier,
+        args.no_transcript,
+        args.strict,
+        args.analyse_silence,
+        if dtype == candle_core::DType::F32 {
+            String::new()
+        } else {
+            format!(" dtype={dtype:?}")
+        }
     );
     Ok(job::Settings {
         out: args.out.clone(),
@@ -240,6 +278,7 @@ fn settings(
         strict: args.strict,
         analyse_silence: args.analyse_silence,
         whole_file: args.whole_file,
+        batch: args.batch,
         run_fingerprint: Fingerprint::for_run(model_dir, &described)?,
         asr,
         previous: index::previous(&args.out, args.shard),
@@ -271,11 +310,15 @@ impl Progress {
                     .unwrap_or(0.0)
             })
             .collect();
-        let bar = ProgressBar::new((seconds.iter().sum::<f64>() * 1000.0) as u64);
+        // Each file's length once per pass (see `track`).
+        let passes = Pass::ALL.len() as f64;
+        let bar = ProgressBar::new((passes * seconds.iter().sum::<f64>() * 1000.0) as u64);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {msg} ETA {eta}")
-                .expect("a valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:30}] {prefix:9} {msg} ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(250));
         bar.set_message(format!("0/{} files", jobs.len()));
@@ -287,15 +330,17 @@ impl Progress {
         }
     }
 
-    /// Runs job `k` (`run` gets the callback that moves the bar window by
-    /// window inside the file), then moves the bar over whatever of the
-    /// file the windows did not cover and reports the file. A file that is
-    /// transcribed first adds its length to the bar once more, for the
+    /// Runs job `k` (`run` gets the callback that moves the bar through
+    /// each of the file's passes: scanning it, its windows, its segments;
+    /// each pass counts the file's length once), then moves the bar over
+    /// whatever the passes did not report and reports the file. A file that
+    /// is transcribed first adds its length to the bar once more, for the
     /// transcription.
     fn track(&self, k: usize, run: impl FnOnce(&mut dyn FnMut(Step)) -> Entry) -> Entry {
         let expected = self.seconds[k];
         let expected_ms = (expected * 1000.0) as u64;
-        let (mut shown, mut transcribed) = (0u64, None::<u64>);
+        let mut transcribed = None::<u64>;
+        let mut shown = [0u64; Pass::ALL.len()];
         let entry = run(&mut |step: Step| match step {
             Step::Transcribed(t) => {
                 let done = transcribed.get_or_insert_with(|| {
@@ -306,14 +351,16 @@ impl Progress {
                 self.bar.inc(ms - *done);
                 *done = ms;
             }
-            Step::Analysed(t) => {
+            Step::Read(pass, t) => {
                 if let Some(done) = transcribed.as_mut() {
                     self.bar.inc(expected_ms.saturating_sub(*done));
                     *done = expected_ms;
                 }
-                let ms = ((t.min(expected) * 1000.0) as u64).max(shown);
-                self.bar.inc(ms - shown);
-                shown = ms;
+                let shown = &mut shown[pass as usize];
+                let ms = ((t.min(expected) * 1000.0) as u64).max(*shown);
+                self.bar.inc(ms - *shown);
+                *shown = ms;
+                self.bar.set_prefix(pass.name());
             }
         });
         if let Some(done) = transcribed {
@@ -321,10 +368,16 @@ impl Progress {
         }
         let audio = entry.audio_seconds.unwrap_or(expected);
         if audio > expected {
-            self.bar.inc_length(((audio - expected) * 1000.0) as u64);
+            self.bar
+                .inc_length(Pass::ALL.len() as u64 * ((audio - expected) * 1000.0) as u64);
         }
-        self.bar
-            .inc(((audio * 1000.0) as u64).saturating_sub(shown));
+        let audio_ms = (audio * 1000.0) as u64;
+        self.bar.inc(
+            shown
+                .iter()
+                .map(|&s| audio_ms.saturating_sub(s))
+                .sum::<u64>(),
+        );
         let (files, analysed) = {
             let mut d = self.done.lock().expect("not poisoned");
             d.0 += 1;

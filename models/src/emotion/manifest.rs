@@ -199,6 +199,25 @@ pub struct Manifest {
     /// Free-form provenance: who trained it on what, with which command, from which backbones.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance: BTreeMap<String, serde_json::Value>,
+    /// How far the model's outputs move when it computes in bf16 instead of
+    /// f32, measured on held-out utterances; `--precision auto` picks bf16
+    /// only for a model with such a record within its budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bf16_check: Option<Bf16Check>,
+}
+
+/// A measurement of a model's bf16 outputs against its f32 outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bf16Check {
+    /// The largest absolute difference of any output on any utterance.
+    pub max_abs_deviation: f32,
+    /// The mean absolute difference over every output and utterance.
+    pub mean_abs_deviation: f32,
+    /// Utterances measured.
+    pub utterances: usize,
+    /// What they were (e.g. "test split of corpus X").
+    pub measured_on: String,
 }
 
 impl Manifest {

@@ -39,7 +39,7 @@ use head::{Fusion, Mlp};
 use pooling::{AttentiveStatistics, LayerWeights, TimePooling};
 
 pub use manifest::{
-    AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
+    AudioSpec, Bf16Check, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
     TextPoolingKind, TextSpec, MANIFEST_FILE,
 };
 pub use outputs::{DeclaredDimension, DeclaredOutputs, Outputs};
@@ -173,6 +173,17 @@ impl AudioBranch {
             self.encoder.encode_batch(utterances)?
         };
         self.pool(&out)
+    }
+
+    /// Encodes utterances as one batch and pools each alone: `[1,
+    /// output_size]` per utterance, what [`Self::forward`] gives for it by
+    /// itself (the pooling sees no padding and no neighbour).
+    pub fn forward_each(&self, utterances: &[&[f32]]) -> Result<Vec<Tensor>, RunError> {
+        let _enter = self.span.enter();
+        let out = self.encoder.encode_batch(utterances)?;
+        (0..utterances.len())
+            .map(|i| self.pool(&out.item(i)?))
+            .collect()
     }
 
     /// Encodes and pools one window of a stream, re-using the conv frames

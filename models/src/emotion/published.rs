@@ -146,6 +146,7 @@ pub fn detect(dir: &Path) -> Result<Option<Manifest>, LoadError> {
         output_range: [0.0, 1.0],
         sample_rate: 16_000,
         provenance,
+        bf16_check: None,
     };
     manifest.validate(&config_path)?;
     Ok(Some(manifest))

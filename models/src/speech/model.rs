@@ -100,6 +100,29 @@ pub struct EncoderOutput {
     pub frame_lengths: Vec<usize>,
 }
 
+impl EncoderOutput {
+    /// Batch item `i` alone, `[1, ...]` like the output of encoding it alone.
+    pub fn item(&self, i: usize) -> candle_core::Result<EncoderOutput> {
+        let frames = self.frame_lengths[i];
+        // Padding frames go: the item alone has none.
+        let cut = |t: &Tensor| t.narrow(0, i, 1)?.narrow(1, 0, frames);
+        Ok(EncoderOutput {
+            extract_features: self.extract_features.narrow(0, i, 1)?.narrow(
+                1,
+                0,
+                frames.min(self.extract_features.dim(1)?),
+            )?,
+            hidden_states: self
+                .hidden_states
+                .iter()
+                .map(cut)
+                .collect::<Result<_, _>>()?,
+            last_hidden_state: cut(&self.last_hidden_state)?,
+            frame_lengths: vec![frames],
+        })
+    }
+}
+
 /// A HuBERT / DistilHuBERT / wav2vec2 / WavLM encoder loaded from a Hugging Face checkpoint.
 pub struct SslEncoder {
     config: SslConfig,
