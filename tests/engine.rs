@@ -1,7 +1,8 @@
 //! The engine end to end with a real encoder (the DistilHuBERT-shaped
 //! fixture) and a linear A/V/D head: streamed equals offline, transport
 //! loops replace timeline entries, model swap and failed loads, falling
-//! behind, NaN input.
+//! behind, NaN input, the speech gate ("analyse speech only") on real
+//! speech between silences.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -18,6 +19,8 @@ use emoscope::Span;
 
 mod common;
 use common::{model_dir, signal};
+#[path = "common/speech.rs"]
+mod speech;
 
 fn loader() -> Loader {
     Box::new(|dir: &Path| {
@@ -498,4 +501,224 @@ fn span_reader_in_blocks_equals_predict_span() {
         assert!(reader.is_done());
         assert_eq!(reader.finish(), whole, "blocks of {block}");
     }
+}
+
+/// LibriVox speech at `rate` between silences, 21.9 s in all: 1 s of
+/// silence; a 7.1 s clip chopped into pieces of 0.1 to 0.6 s with pauses of
+/// 0.1 to 0.5 s between them (pauses shorter than the detector's 0.3 s
+/// hangover are bridged, longer ones split its regions; short pieces are
+/// clicks or not), so that windows end everywhere around the edges of its
+/// regions; 3 s of silence; a 3.3 s clip whole; 1 s of silence.
+fn speech_between_silences(rate: f32) -> Vec<f32> {
+    let clips = speech::clips();
+    let n = |seconds: f64| (seconds * f64::from(rate)) as usize;
+    let clip = |i: usize| emoscope::audio::load_mono(&clips[i].0, rate as u32).unwrap();
+    let mut x = vec![0.0f32; n(1.0)];
+    let chopped = clip(0);
+    let (pieces, pauses) = (
+        [0.12, 0.4, 0.2, 0.6, 0.15, 0.3],
+        [0.2, 0.35, 0.1, 0.5, 0.25],
+    );
+    let mut at = 0;
+    for k in 0.. {
+        let end = (at + n(pieces[k % pieces.len()])).min(chopped.len());
+        x.extend_from_slice(&chopped[at..end]);
+        at = end;
+        if at == chopped.len() {
+            break;
+        }
+        x.extend(std::iter::repeat_n(0.0, n(pauses[k % pauses.len()])));
+    }
+    x.extend(std::iter::repeat_n(0.0, n(3.0)));
+    x.extend(clip(4));
+    x.extend(std::iter::repeat_n(0.0, n(1.0)));
+    x
+}
+
+/// Smoothing on, so that a gap's restart of it shows in the values.
+fn gated_config() -> AnalysisConfig {
+    AnalysisConfig {
+        window_seconds: 1.0,
+        hop_seconds: 0.05,
+        smoothing_seconds: 2.0,
+        ..AnalysisConfig::default()
+    }
+}
+
+/// Renders `x` offline (the worker queues every window) in random blocks
+/// with the speech gate `on` or off, and with `stop`, a block with the
+/// transport stopped after it; the engine's timeline once dropped.
+fn render_offline(
+    dir: &Path,
+    x: &[f32],
+    rate: f32,
+    on: bool,
+    stop: bool,
+) -> (
+    emoscope::engine::timeline::TimelineEntries,
+    Arc<emoscope::engine::EngineShared>,
+) {
+    let (mut input, output) = capture::capture(1 << 22);
+    input.set_render_mode(emoscope::engine::capture::RenderMode::Offline);
+    let engine = Engine::spawn(output, loader(), Some(dir.to_owned()), gated_config());
+    engine.set_speech_only(on);
+    let shared = engine.shared().clone();
+    wait_until("the model to load", || {
+        shared.status.state() == ModelState::Loaded
+    });
+    let mut seed = 0x5eed_u64;
+    let mut pos = 0usize;
+    while pos < x.len() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let n = (1 + (seed >> 33) as usize % 3000).min(x.len() - pos);
+        input.push(&[&x[pos..pos + n]], pos as i64, rate, true);
+        pos += n;
+    }
+    if stop {
+        input.push(&[&[0.0f32; 64][..]], pos as i64, rate, false);
+    }
+    // Dropping waits for every queued window, the end of the audio treated
+    // as the end of a file.
+    drop(engine);
+    (shared.timeline.entries(), shared)
+}
+
+/// An offline render with "analyse speech only": the worker's own detector,
+/// over the audio it resamples to the model's rate, leaves out exactly the
+/// windows `emoscope annotate`'s gate leaves out with the regions of the
+/// whole 48 kHz signal (`analyse_offline_with` with `speech`), and reads
+/// the others with the same values, smoothing restarted after each gap.
+/// At 16 kHz (no resampling, so no tail to flush at the end) the transport
+/// stops after the last sample: the windows still waiting for the detector
+/// are judged when the stop ends their run. (Judging a window as soon as the detector has heard it to its end, as
+/// live, reads the window from 0.3 s as one without speech: the pause
+/// after its piece of speech is bridged only later.) Off, the same render
+/// reads every window, as without the gate.
+#[test]
+fn speech_gated_render_leaves_out_the_windows_the_offline_gate_leaves_out() {
+    let dir = model_dir("gate-render", 1.0);
+    for (rate, stop) in [(48_000.0, false), (16_000.0, true)] {
+        speech_gated_render(dir.path(), rate, stop);
+    }
+}
+
+fn speech_gated_render(dir: &Path, rate: f32, stop: bool) {
+    let x = speech_between_silences(rate);
+    let config = gated_config();
+    let mut model = ModelPredictor::load(dir, &Device::Cpu).unwrap();
+    let regions = emoscope::audio::vad::speech_regions(
+        &x,
+        rate as u32,
+        &emoscope::audio::vad::VadConfig::default(),
+    )
+    .unwrap();
+    let offline = emoscope::engine::analyse_offline_with(
+        &x,
+        rate,
+        &mut model,
+        &config,
+        emoscope::engine::OfflineOptions {
+            speech: Some(&regions),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // 17.3 s in 4 s windows every 1 s: 14 windows; those within the
+    // silence between the clips have none.
+    // 1 s windows every 50 ms; those within the silences have no speech.
+    assert!(
+        offline.no_speech.len() >= 40 && offline.windows.len() >= 200,
+        "regions {regions:?}: {} read, {:?} left out",
+        offline.windows.len(),
+        offline.no_speech
+    );
+
+    let (gated, shared) = render_offline(dir, &x, rate, true, stop);
+    assert_eq!(gated.no_speech, offline.no_speech, "{rate} Hz");
+    assert_eq!(gated.readings.len(), offline.windows.len());
+    for (r, o) in gated.readings.iter().zip(&offline.windows) {
+        assert_eq!(r.span, o.reading.span);
+        assert_eq!(
+            r.emotion, o.reading.emotion,
+            "{rate} Hz: window at {} s",
+            r.span.start
+        );
+    }
+    let status = &shared.status;
+    assert_eq!(status.windows_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        status.windows_without_speech.load(Ordering::Relaxed) as usize,
+        offline.no_speech.len()
+    );
+    // The readout ends with the last window: in the final silence, no speech.
+    let last = offline.no_speech.last().unwrap();
+    assert!(offline.windows.last().unwrap().reading.span.start < last.start);
+    assert_eq!(shared.readout.no_speech(), Some(*last));
+
+    // Off: every window, smoothed without a break, as the ungated analysis.
+    let all = analyse_offline(&x, rate, &mut model, &config, None).unwrap();
+    let (ungated, shared) = render_offline(dir, &x, rate, false, stop);
+    assert!(ungated.no_speech.is_empty());
+    assert_eq!(ungated.readings.len(), all.len());
+    for (r, o) in ungated.readings.iter().zip(&all) {
+        assert_eq!((r.span, r.emotion), (o.reading.span, o.reading.emotion));
+    }
+    assert_eq!(
+        shared.status.windows_without_speech.load(Ordering::Relaxed),
+        0
+    );
+}
+
+/// Live playback with "analyse speech only": a clip, then silence, pushed
+/// at the pace of real time. The clip's windows are read; once the windows
+/// are in the silence the readout says "no speech" and still holds the
+/// clip's last reading (meters and MIDI keep it), and the timeline has the
+/// gap.
+#[test]
+fn live_readout_says_no_speech_in_silence_and_holds_the_last_reading() {
+    let dir = model_dir("gate-live", 1.0);
+    let rate = 16_000.0f32;
+    let clips = speech::clips();
+    let clip = emoscope::audio::load_mono(&clips[1].0, rate as u32).unwrap();
+    let x = [clip, vec![0.0f32; 3 * rate as usize]].concat();
+    // Short windows, so the silence holds several.
+    let config = AnalysisConfig {
+        window_seconds: 1.0,
+        hop_seconds: 0.25,
+        ..AnalysisConfig::default()
+    };
+    let (mut input, output) = capture::capture(1 << 20);
+    let engine = Engine::spawn(output, loader(), Some(dir.path().to_owned()), config);
+    engine.set_speech_only(true);
+    let shared = engine.shared().clone();
+    wait_until("the model to load", || {
+        shared.status.state() == ModelState::Loaded
+    });
+    let block = (rate / 20.0) as usize;
+    let t0 = Instant::now();
+    for (i, b) in x.chunks(block).enumerate() {
+        // At the pace of real time (50 ms a block).
+        let due = Duration::from_secs_f64(0.05 * i as f64);
+        if let Some(wait) = due.checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        input.push(&[b], (i * block) as i64, rate, true);
+    }
+    wait_until("no speech", || shared.readout.no_speech().is_some());
+    let gap = shared.readout.no_speech().unwrap();
+    assert!(gap.start >= 2.0, "{gap:?} is no window of the silence");
+    let held = shared.readout.read().expect("the clip's windows were read");
+    let entries = shared.timeline.entries();
+    assert!(!entries.no_speech.is_empty());
+    assert_eq!(
+        held.reading.span,
+        entries.readings.last().unwrap().span,
+        "the readout holds the last reading"
+    );
+    assert!(entries
+        .readings
+        .iter()
+        .all(|r| entries.no_speech.iter().all(|g| g.start != r.span.start)));
 }

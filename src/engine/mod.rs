@@ -11,11 +11,14 @@
 //! block by block, and [`spans::SpanReader`] reads segments as they stream past.
 //! When no transcript file is set, [`asr`] runs Whisper on a second thread
 //! over the speech regions of the same audio, and the windows get its words
-//! ([`worker::Engine::set_asr`]).
+//! ([`worker::Engine::set_asr`]). With "analyse speech only" on, [`gate`]
+//! keeps windows with too little speech from the model, live as offline
+//! ([`worker::Engine::set_speech_only`]).
 
 pub mod analyser;
 pub mod asr;
 pub mod capture;
+pub mod gate;
 pub mod offline;
 pub mod predictor;
 pub mod readout;

@@ -24,6 +24,19 @@
 //!   waits for room; otherwise audio beyond the bound is dropped by the audio
 //!   thread and counted ([`CaptureStats::samples_dropped`]).
 //!
+//! With "analyse speech only" on ([`Engine::set_speech_only`], off by
+//! default), the worker also runs the voice-activity detector over the audio
+//! it takes in ([`SpeechGate`]) and sends the model only the windows with
+//! enough speech, by the rule of speech-gated offline analysis
+//! ([`MIN_SPEECH_IN_WINDOW`](super::MIN_SPEECH_IN_WINDOW)). A window with
+//! too little is recorded as one without speech in the timeline
+//! ([`EmotionTimeline::insert_no_speech`]) and the readout
+//! ([`EmotionReadout::publish_no_speech`]: the last reading is held, nothing
+//! stands in for it), and smoothing starts over after it. Queued, a window
+//! is judged once the detector's regions over it are final, so the windows
+//! left out are those the offline analysis leaves out with the regions of
+//! the whole signal; live, as soon as the detector has heard it to its end.
+//!
 //! Dropping the [`Engine`] stops the worker; in the queued case it first
 //! analyses everything still queued, with the end of the audio treated as
 //! in [`analyse_offline`](super::offline::analyse_offline), so the timeline of a bounce is complete when the
@@ -41,12 +54,13 @@ use super::asr::{
     WhisperTranscriber, HISTORY_SECONDS,
 };
 use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
+use super::gate::SpeechGate;
 use super::offline::analyse;
 use super::predictor::{EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
 use super::timeline::EmotionTimeline;
-use crate::reading::Reading;
+use crate::reading::{Reading, Span};
 use crate::transcript::Transcript;
 
 /// Builds a predictor from a model directory (on the worker thread).
@@ -76,6 +90,7 @@ enum Command {
     SetTranscript(Option<Arc<Transcript>>),
     SetConfig(AnalysisConfig),
     SetAsr(AsrSettings),
+    SetSpeechOnly(bool),
     ClearRecognised,
 }
 
@@ -137,6 +152,8 @@ impl Engine {
                     queueing: false,
                     dropped: 0,
                     host_rate: AnalysisConfig::MAX_HOST_RATE as f32,
+                    speech_only: false,
+                    speech: SpeechGate::new(),
                 };
                 w.run(&mut output, &mut loader, rx);
             })
@@ -174,6 +191,14 @@ impl Engine {
     /// the recogniser is not fed: the file's words are used.
     pub fn set_asr(&self, settings: AsrSettings) {
         self.send(Command::SetAsr(settings));
+    }
+
+    /// Turns the speech gate on or off ("analyse speech only"; off when the
+    /// engine starts): windows with too little speech are not read (see the
+    /// module docs). A change ends the current run of audio, as a settings
+    /// change does.
+    pub fn set_speech_only(&self, on: bool) {
+        self.send(Command::SetSpeechOnly(on));
     }
 
     /// Forgets what the recogniser has heard (a new take, a cleared history).
@@ -224,6 +249,11 @@ struct Worker {
     /// rate accepted until the first block): what "a window of host audio"
     /// is in samples.
     host_rate: f32,
+    /// Whether windows with too little speech are left out.
+    speech_only: bool,
+    /// The voice-activity detector over the audio taken in (fed while
+    /// `speech_only` is on).
+    speech: SpeechGate,
 }
 
 /// Sleep between polls when there is nothing to do.
@@ -380,6 +410,14 @@ impl Worker {
                 self.asr.history.clear();
             }
             Command::SetAsr(settings) => self.asr.configure(settings, &self.shared),
+            Command::SetSpeechOnly(on) => {
+                if on != self.speech_only {
+                    // The detector must hear each run from its start.
+                    self.speech_only = on;
+                    self.speech.reset();
+                    self.analyser.flush();
+                }
+            }
             Command::ClearRecognised => {
                 self.asr.recognised = Arc::new(Transcript::default());
                 self.shared.recognised.publish(self.asr.recognised.clone());
@@ -399,7 +437,7 @@ impl Worker {
         let overflowed = std::mem::replace(&mut self.dropped, dropped) != dropped;
         // Caught up: no window ready and less than a hop of host audio waiting.
         let hop = (self.analyser.config().hop_seconds * f64::from(self.host_rate)) as usize;
-        let caught_up = self.analyser.ready() == 0 && output.backlog() <= hop;
+        let caught_up = !self.window_ready(true) && output.backlog() <= hop;
         self.queueing = fast || (self.queueing && !caught_up && !overflowed);
         self.model.is_some()
             && (self.queueing || output.stats().render_mode() == RenderMode::Offline)
@@ -432,30 +470,102 @@ impl Worker {
         }
     }
 
-    /// Queued: takes audio from the ring only until a window is ready, and
-    /// analyses the oldest ready window.
+    /// Queued: takes audio from the ring only until a window is ready (with
+    /// the speech gate on, until the detector's regions over it are final),
+    /// and analyses the oldest ready window.
     fn step_queued(&mut self, output: &mut CaptureOutput) -> bool {
         let queued_mode = true;
         self.take_words();
         let mut any = false;
-        while self.analyser.ready() == 0 {
+        while !self.window_ready(queued_mode) {
             let Some(info) = output.pop(&mut self.block) else {
                 break;
             };
             if AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.host_rate = info.sample_rate;
             }
+            if self.speech_only && self.analyser.ready() > 0 && !self.analyser.continues(&info) {
+                // The run ends with windows waiting for the detector: its
+                // speech is final now, so they are judged before the block
+                // ends the run (and drops them).
+                self.end_speech_run();
+            }
             self.ingest(&info, queued_mode);
             any = true;
         }
         self.report_analyser_error();
+        if !self.window_ready(queued_mode) {
+            return any;
+        }
         match self.analyser.pop_window() {
             Some(window) => {
-                self.analyse_window(window);
+                self.take_window(window);
                 true
             }
             None => any,
         }
+    }
+
+    /// Whether the oldest ready window can be taken: with the speech gate
+    /// on, once the detector has heard enough past it to judge it (queued:
+    /// until its regions over the window are final, as the whole signal's
+    /// are; live: to the window's end).
+    fn window_ready(&self, queued_mode: bool) -> bool {
+        let Some(span) = self.analyser.next_window_span() else {
+            return false;
+        };
+        if !self.speech_only {
+            return true;
+        }
+        let settle = if queued_mode {
+            self.speech.settling_seconds()
+        } else {
+            0.0
+        };
+        self.speech.verdict(span, settle).is_some()
+    }
+
+    /// The current run's speech is final (it ended): judges and takes every
+    /// window still ready in it.
+    fn end_speech_run(&mut self) {
+        self.speech.end_run();
+        while let Some(window) = self.analyser.pop_window() {
+            self.take_window(window);
+        }
+    }
+
+    /// Analyses `window`, or, with the speech gate on and too little speech
+    /// in it, records it as a window without speech (the caller has made
+    /// sure the detector can judge it, see [`Self::window_ready`]).
+    fn take_window(&mut self, window: Window) {
+        if self.speech_only {
+            let span = Span::new(window.start, window.end);
+            let read = self.speech.verdict(span, 0.0).unwrap_or(true);
+            // No window to come starts before this one.
+            self.speech.forget_before(span.start);
+            if !read {
+                self.no_speech(span);
+                return;
+            }
+        }
+        self.analyse_window(window);
+    }
+
+    /// Records the window `span` as one without speech: no reading (the
+    /// readout holds the last one and says so), a gap in the timeline, and
+    /// smoothing starts over after it, as offline.
+    fn no_speech(&mut self, span: Span) {
+        if self.model.is_none() {
+            return;
+        }
+        let hop = self.analyser.config().hop_seconds;
+        self.analyser.restart_smoothing();
+        self.shared.readout.publish_no_speech(span);
+        self.shared.timeline.insert_no_speech(span, hop / 2.0);
+        self.shared
+            .status
+            .windows_without_speech
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Live: drains the ring and analyses the newest ready window.
@@ -498,9 +608,14 @@ impl Worker {
                 .windows_dropped
                 .fetch_add(skipped as u64, std::sync::atomic::Ordering::Relaxed);
         }
+        if !self.window_ready(queued_mode) {
+            // The detector has not heard the newest window to its end yet
+            // (the last partial frame): the next round judges it.
+            return any;
+        }
         match self.analyser.pop_window() {
             Some(window) => {
-                self.analyse_window(window);
+                self.take_window(window);
                 true
             }
             None => any,
@@ -519,8 +634,12 @@ impl Worker {
         self.analyser.finish();
         self.forward_fresh(true);
         self.report_analyser_error();
+        if self.speech_only {
+            // The end of the audio ends its speech, as at the end of a file.
+            self.speech.end_run();
+        }
         while let Some(window) = self.analyser.pop_window() {
-            self.analyse_window(window);
+            self.take_window(window);
         }
         // The recogniser hears the rest, and every word it finds re-scores
         // its windows before the drop returns: a bounce's timeline is complete.
@@ -557,6 +676,9 @@ impl Worker {
             return;
         }
         let rate = self.analyser.model_rate();
+        if self.speech_only {
+            self.speech.hear(&fresh, rate);
+        }
         let keep = self.analyser.config().window_seconds + HISTORY_SECONDS;
         self.asr.history.push(&fresh, rate, keep);
         let reads_text = self.model.as_ref().is_some_and(|m| m.reads_text());
@@ -806,6 +928,8 @@ mod tests {
             queueing: false,
             dropped: 0,
             host_rate: AnalysisConfig::MAX_HOST_RATE as f32,
+            speech_only: false,
+            speech: SpeechGate::new(),
         };
         // The first round learns the rate from the blocks it takes.
         w.step_live(&mut output);
