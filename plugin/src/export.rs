@@ -12,17 +12,21 @@
 //! where the CLI has its voice-activity detector's speech regions the
 //! plugin's session has the analysed regions (the union of the analysed
 //! windows); the transcript's segments, when one is loaded, come first as in
-//! the CLI. Each file is written atomically (a temporary file beside the
+//! the CLI. With "analyse speech only" on, the windows left out for want of
+//! speech are the document's `no_speech`, as in `emoscope annotate`, and the
+//! analysed regions end where that gap begins. Each file is written atomically (a temporary file beside the
 //! destination, flushed to disk, renamed over it), so a failed write never
 //! leaves half a file, and the timeline stays in memory for another try.
 
 use std::path::{Path, PathBuf};
 
+use emoscope::engine::timeline::TimelineEntries;
 use emoscope::engine::AnalysisConfig;
-use emoscope::export::{ExportFormat, LabelStyle};
+use emoscope::export::segments::subtract;
+use emoscope::export::{no_speech_spans, ExportFormat, LabelStyle};
 use emoscope::recording::{AnnotationContext, Recording};
 use emoscope::transcript::Transcript;
-use emoscope::{OutputRange, Reading};
+use emoscope::{OutputRange, Span};
 
 /// The formats in the editor's menu, in its order (the whole annotation
 /// first). The plugin stores the chosen one by [`ExportFormat::name`], the
@@ -86,9 +90,28 @@ pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Writes `entries` to `path` in `format`; returns how many windows were written.
+/// The session as a [`Recording`]: its readings ([`Recording::from_timeline`]),
+/// the windows left out for want of speech, and its length to the end of
+/// the last window of either kind; the hop around each left-out window (the
+/// document's `no_speech`) is no analysed region.
+fn session(entries: &TimelineEntries, transcript: Option<&Transcript>, hop: f64) -> Recording {
+    let mut session = Recording::from_timeline(entries.readings.clone(), transcript.cloned());
+    let end = entries.no_speech.iter().map(|s| s.end).fold(0.0, f64::max);
+    session.duration = session.duration.max(end);
+    let gaps = no_speech_spans(&entries.no_speech, hop, session.duration);
+    session.speech = session
+        .speech
+        .iter()
+        .flat_map(|&region| subtract(region, &gaps))
+        .collect::<Vec<Span>>();
+    session.no_speech = entries.no_speech.clone();
+    session
+}
+
+/// Writes `entries` to `path` in `format`; returns how many windows were
+/// read (the windows without speech are written as the gaps between them).
 pub fn export_timeline(
-    entries: &[Reading],
+    entries: &TimelineEntries,
     path: &Path,
     format: ExportFormat,
     context: &ExportContext<'_>,
@@ -99,9 +122,10 @@ pub fn export_timeline(
     if entries.is_empty() {
         return Err(ExportError::Empty);
     }
-    let model = entries.last().map_or("", |e| e.model_id.as_str());
+    let readings = entries.readings.len();
+    let model = entries.readings.last().map_or("", |e| e.model_id.as_str());
     // The document spans what was analysed; transcript segments beyond it are clipped.
-    let session = Recording::from_timeline(entries.to_vec(), context.transcript.cloned());
+    let session = session(entries, context.transcript, context.config.hop_seconds);
     let doc = session.into_annotation(&AnnotationContext {
         audio: "host timeline",
         model,
@@ -117,14 +141,14 @@ pub fn export_timeline(
         path: e.path,
         source: e.error,
     })?;
-    Ok(entries.len())
+    Ok(readings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use emoscope::transcript::Segment;
-    use emoscope::Span;
+    use emoscope::Reading;
 
     fn entries() -> Vec<Reading> {
         (0..3)
@@ -152,8 +176,12 @@ mod tests {
         }])
         .unwrap()
         .with_offset(1.0);
+        let entries = TimelineEntries {
+            readings: entries(),
+            no_speech: Vec::new(),
+        };
         export_timeline(
-            &entries(),
+            &entries,
             path,
             format,
             &ExportContext {
@@ -212,6 +240,72 @@ mod tests {
             segs.iter()
                 .any(|s| s["text"] == "hello there" && s["start"] == 1.5 && s["end"] == 3.0),
             "{segs:?}"
+        );
+    }
+
+    /// Speech-gated: windows from 0, 1, 2 and 6, 7, 8 s read, those from
+    /// 3, 4, 5 s left out (4 s windows every 1 s). The document lists the
+    /// hop around each left-out window's centre as `no_speech` (5, 6 and
+    /// 7 s +- 0.5: 4.5..7.5 s), as `emoscope annotate` does, has no reading
+    /// there, and its analysed regions (0..6 s and 6..12 s, touching: one)
+    /// end where the gap begins. Audacity labels name the gap.
+    #[test]
+    fn windows_without_speech_are_the_documents_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let reading = |start: f64| Reading {
+            span: Span::new(start, start + 4.0),
+            emotion: emoscope::Emotion::new(0.5, 0.5, 0.5),
+            model_id: "m".into(),
+            ..Reading::default()
+        };
+        let entries = TimelineEntries {
+            readings: [0.0, 1.0, 2.0, 6.0, 7.0, 8.0].map(reading).to_vec(),
+            no_speech: [3.0, 4.0, 5.0].map(|s| Span::new(s, s + 4.0)).to_vec(),
+        };
+        let config = AnalysisConfig::default();
+        let context = ExportContext {
+            output_range: OutputRange::UNIT,
+            config: &config,
+            transcript: None,
+        };
+        let json = dir.path().join("gap.json");
+        assert_eq!(
+            export_timeline(&entries, &json, ExportFormat::Json, &context).unwrap(),
+            6
+        );
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(v["no_speech"], serde_json::json!([[4.5, 7.5]]));
+        assert_eq!(v["duration"], 12.0);
+        let starts: Vec<f64> = v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["start"].as_f64().unwrap())
+            .collect();
+        assert_eq!(starts, [0.0, 1.0, 2.0, 6.0, 7.0, 8.0]);
+        let segments: Vec<(f64, f64)> = v["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(segments, [(0.0, 4.5), (7.5, 12.0)]);
+        let labels = dir.path().join("gap.txt");
+        export_timeline(&entries, &labels, ExportFormat::Audacity, &context).unwrap();
+        let text = std::fs::read_to_string(&labels).unwrap();
+        let gap = format!(
+            "4.500000\t7.500000\t{}",
+            emoscope::export::audacity::NO_SPEECH
+        );
+        assert!(text.lines().any(|l| l == gap), "{text}");
+        // Nothing but silence analysed: still a document, with the gap only.
+        let silent = TimelineEntries {
+            readings: Vec::new(),
+            no_speech: vec![Span::new(0.0, 4.0)],
+        };
+        assert_eq!(
+            export_timeline(&silent, &json, ExportFormat::Json, &context).unwrap(),
+            0
         );
     }
 
@@ -284,7 +378,7 @@ mod tests {
         };
         assert!(matches!(
             export_timeline(
-                &[],
+                &TimelineEntries::default(),
                 &dir.path().join("x.json"),
                 ExportFormat::Json,
                 &context

@@ -41,6 +41,12 @@ pub struct AnalysisSettings {
     pub smoothing_seconds: f64,
     /// Analyse while the host transport is stopped.
     pub analyse_while_stopped: bool,
+    /// Analyse speech only: windows with too little speech (by the
+    /// voice-activity detector, as `emoscope annotate` gates them) are not
+    /// read; the meters then show "no speech" and hold the last reading.
+    /// Off by default, for continuous meters; a project saved before this
+    /// setting existed opens with it off.
+    pub speech_only: bool,
 }
 
 impl Default for AnalysisSettings {
@@ -51,6 +57,7 @@ impl Default for AnalysisSettings {
             hop_seconds: c.hop_seconds,
             smoothing_seconds: c.smoothing_seconds,
             analyse_while_stopped: c.analyse_while_stopped,
+            speech_only: false,
         }
     }
 }
@@ -300,6 +307,31 @@ mod tests {
         assert_eq!(engine.language.as_deref(), Some("de"));
     }
 
+    /// A project saved before "analyse speech only" existed has an
+    /// `analysis` without the key: every window is read, as before. The
+    /// setting round-trips through the saved state.
+    #[test]
+    fn missing_speech_only_means_every_window_is_read() {
+        assert!(!EmoscopeParams::default().analysis.read().speech_only);
+        let old: AnalysisSettings = serde_json::from_str(
+            r#"{"window_seconds": 2.0, "hop_seconds": 0.5, "smoothing_seconds": 0.0,
+                "analyse_while_stopped": false}"#,
+        )
+        .unwrap();
+        assert!(!old.speech_only);
+        assert_eq!(old.window_seconds, 2.0);
+        let a = EmoscopeParams::default();
+        a.analysis.write().speech_only = true;
+        let fields = a.serialize_fields();
+        assert!(
+            fields["analysis"].contains(r#""speech_only":true"#),
+            "{fields:?}"
+        );
+        let b = EmoscopeParams::default();
+        b.deserialize_fields(&fields);
+        assert!(b.analysis.read().speech_only);
+    }
+
     #[test]
     fn out_of_range_analysis_settings_fall_back_to_defaults() {
         let s = AnalysisSettings {
@@ -307,6 +339,7 @@ mod tests {
             hop_seconds: 100.0,
             smoothing_seconds: -1.0,
             analyse_while_stopped: true,
+            speech_only: false,
         };
         let c = s.to_config();
         let d = AnalysisConfig::default();

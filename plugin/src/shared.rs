@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use candle_core::Device;
+use emoscope::engine::timeline::TimelineEntries;
 use emoscope::engine::{
-    capture, load_predictor, merge_entries, AnalysisConfig, AsrSettings, CaptureInput, Engine,
-    EngineShared, Loader,
+    capture, load_predictor, AnalysisConfig, AsrSettings, CaptureInput, Engine, EngineShared,
+    Loader,
 };
 use emoscope::transcript::Transcript;
 use emoscope::{OutputRange, Reading};
@@ -97,6 +98,8 @@ struct Running {
     transcript: Option<TranscriptSettings>,
     config: AnalysisConfig,
     asr: Option<AsrSettings>,
+    /// Whether the speech gate is on ("analyse speech only").
+    speech_only: bool,
 }
 
 /// State shared by the plugin object (main thread) and the editor.
@@ -104,9 +107,10 @@ struct Running {
 pub struct PluginShared {
     /// The running engine, between activate and deactivate.
     running: Mutex<Option<Running>>,
-    /// Readings of earlier activations (the engine's timeline starts empty
-    /// each time), so an export covers the whole session.
-    archive: Mutex<Vec<Reading>>,
+    /// Readings and windows without speech of earlier activations (the
+    /// engine's timeline starts empty each time), so an export covers the
+    /// whole session.
+    archive: Mutex<TimelineEntries>,
     /// The loaded transcript sidecar.
     transcript: Mutex<Option<Arc<Transcript>>>,
     /// Words recognised by earlier activations' engines (host timeline
@@ -167,6 +171,8 @@ impl PluginShared {
             transcript: None,
             config: config.clone(),
             asr: None,
+            // The engine starts with every window read.
+            speech_only: false,
         });
         self.sample_rate
             .store(sample_rate.to_bits(), Ordering::Relaxed);
@@ -182,7 +188,8 @@ impl PluginShared {
     }
 
     /// Sends the persisted settings that differ from what the engine has:
-    /// model directory, transcript, analysis settings. Called after every
+    /// model directory, transcript, analysis settings (the speech gate
+    /// among them), speech recognition. Called after every
     /// state load ([`crate::restore::RestoringParams`]), on activation and by
     /// the editor after edits. Main / GUI thread only.
     pub fn apply(&self, params: &EmoscopeParams) {
@@ -190,6 +197,7 @@ impl PluginShared {
         let model_dir = params.model_dir.read().clone();
         let settings = params.transcript.read().clone();
         let config = params.analysis.read().to_config();
+        let speech_only = params.analysis.read().speech_only;
         let mut transcript_changed = false;
         if let Some(r) = guard.as_mut() {
             if r.model_dir != model_dir {
@@ -202,6 +210,10 @@ impl PluginShared {
                 r.engine.set_config(config.clone());
                 self.set_tail(&config);
                 r.config = config;
+            }
+            if r.speech_only != speech_only {
+                r.engine.set_speech_only(speech_only);
+                r.speech_only = speech_only;
             }
             transcript_changed = r.transcript.as_ref() != Some(&settings);
             let asr = params.asr.read().to_engine();
@@ -257,13 +269,13 @@ impl PluginShared {
         let config = running.config.clone();
         // Joins the worker, which first analyses what is still queued.
         drop(running);
-        let entries = engine.timeline.snapshot();
+        let entries = engine.timeline.entries();
         let tolerance = config.hop_seconds / 2.0;
         *self.last_run.lock() = Some(RunSettings {
             output_range: engine.status.output_range(),
             config,
         });
-        merge_entries(&mut self.archive.lock(), entries, tolerance);
+        self.archive.lock().merge(entries, tolerance);
         merge_words(&mut self.recognised.lock(), &engine.recognised.snapshot());
         let export = params.export.read().clone();
         if export.on_deactivate && !export.path.trim().is_empty() {
@@ -280,21 +292,27 @@ impl PluginShared {
             .map(|r| r.engine.shared().clone())
     }
 
-    /// Every analysed window of the session (earlier activations and the
-    /// running engine), sorted by start.
+    /// Every analysed window's reading in the session (earlier activations
+    /// and the running engine), sorted by start.
     pub fn timeline(&self) -> Vec<Reading> {
+        self.session().readings
+    }
+
+    /// The session's readings and the windows the speech gate left out
+    /// (earlier activations and the running engine), each sorted by start.
+    pub fn session(&self) -> TimelineEntries {
         let mut all = self.archive.lock().clone();
         let running = self.running.lock();
         if let Some(r) = running.as_ref() {
-            let current = r.engine.shared().timeline.snapshot();
-            merge_entries(&mut all, current, r.config.hop_seconds / 2.0);
+            let current = r.engine.shared().timeline.entries();
+            all.merge(current, r.config.hop_seconds / 2.0);
         }
         all
     }
 
     /// Forgets the session's timeline (the archive and the running engine's).
     pub fn clear_timeline(&self) {
-        self.archive.lock().clear();
+        *self.archive.lock() = TimelineEntries::default();
         *self.recognised.lock() = Transcript::default();
         if let Some(r) = self.running.lock().as_ref() {
             r.engine.shared().timeline.clear();
@@ -317,7 +335,7 @@ impl PluginShared {
             config: &run.config,
             transcript: transcript.as_deref(),
         };
-        let result = export_timeline(&self.timeline(), path, format, &context);
+        let result = export_timeline(&self.session(), path, format, &context);
         let notice = match &result {
             Ok(n) => ExportNotice::Written(path.to_owned(), *n),
             Err(e) => ExportNotice::Failed(e.to_string()),

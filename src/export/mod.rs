@@ -415,8 +415,10 @@ impl Annotation {
     }
 }
 
-/// The hop around each left-out window's centre, clipped to the audio and merged.
-fn no_speech_spans(windows: &[Span], hop: f64, duration: f64) -> Vec<Span> {
+/// The hop around each left-out window's centre, clipped to the audio and
+/// merged: the document's `no_speech`, from the windows speech-gated
+/// analysis left out.
+pub fn no_speech_spans(windows: &[Span], hop: f64, duration: f64) -> Vec<Span> {
     let mut spans: Vec<Span> = Vec::new();
     for window in windows {
         let centre = window.centre();

@@ -181,7 +181,7 @@ pub fn build_segments(
 }
 
 /// `span` minus the union of `cuts` (sorted, non-overlapping).
-fn subtract(span: Span, cuts: &[Span]) -> Vec<Span> {
+pub fn subtract(span: Span, cuts: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
     let mut from = span.start;
     for cut in cuts {
