@@ -7,6 +7,11 @@
 //! size when the user resizes. [`EditorApp`] draws the frame; all work it does
 //! (timeline snapshots, the "write automation" parameter updates) happens
 //! only while the window is open.
+//!
+//! With "analyse speech only" on, a window without speech gets no reading:
+//! while the latest window is one, the meters hold the last reading, faded,
+//! and say "no speech" (no value is made up, as the MIDI output holds its
+//! last values too), and the history shows the stretch as a gap.
 
 mod colors;
 mod controls;
@@ -21,7 +26,7 @@ use std::time::Duration;
 
 use egui::{self, Color32, RichText, Vec2};
 use emoscope::engine::{AsrState, ModelState, Published};
-use emoscope::{OutputRange, Reading};
+use emoscope::{OutputRange, Reading, Span};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
 use nice_plug::prelude::*;
@@ -122,6 +127,8 @@ impl Editor for EmoscopeEditor {
 /// Values shown by one frame, gathered once per frame.
 struct Snapshot {
     reading: Option<Published>,
+    /// The latest window, when it held too little speech to read.
+    no_speech: Option<Span>,
     range: OutputRange,
     now: f64,
 }
@@ -132,10 +139,12 @@ pub struct EditorApp {
     shared: Arc<PluginShared>,
     /// The host's GUI context (for `ParamSetter`), from `build`.
     gui: Option<GuiContext>,
-    /// Timeline copy, refreshed when a new reading arrives.
+    /// Timeline copy, refreshed when a new reading or window without speech arrives.
     timeline: Vec<Reading>,
-    /// Readout count the copy corresponds to.
-    timeline_count: u64,
+    /// The windows without speech of the copy.
+    gaps: Vec<Span>,
+    /// Readout count and latest window without speech the copy corresponds to.
+    timeline_key: (u64, Option<Span>),
     /// Whether an automation gesture is open on the three output parameters.
     gesture_open: bool,
     /// Readout count last written as automation.
@@ -152,7 +161,8 @@ impl EditorApp {
             shared,
             gui: None,
             timeline: Vec::new(),
-            timeline_count: u64::MAX,
+            gaps: Vec::new(),
+            timeline_key: (u64::MAX, None),
             gesture_open: false,
             automation_count: 0,
             controls,
@@ -162,13 +172,16 @@ impl EditorApp {
     fn snapshot(&mut self) -> Snapshot {
         let engine = self.shared.engine();
         let reading = engine.as_ref().and_then(|e| e.readout.read());
+        let no_speech = engine.as_ref().and_then(|e| e.readout.no_speech());
         let range = engine
             .as_ref()
             .map_or(OutputRange::UNIT, |e| e.status.output_range());
-        let count = reading.as_ref().map_or(0, |r| r.count);
-        if count != self.timeline_count {
-            self.timeline = self.shared.timeline();
-            self.timeline_count = count;
+        let key = (reading.as_ref().map_or(0, |r| r.count), no_speech);
+        if key != self.timeline_key {
+            let session = self.shared.session();
+            self.timeline = session.readings;
+            self.gaps = session.no_speech;
+            self.timeline_key = key;
         }
         let now = self
             .shared
@@ -178,6 +191,7 @@ impl EditorApp {
             .unwrap_or(0.0);
         Snapshot {
             reading,
+            no_speech,
             range,
             now,
         }
@@ -252,6 +266,15 @@ impl EditorApp {
                 .load(std::sync::atomic::Ordering::Relaxed);
             ui.label(format!("dropped windows {dropped}"));
             ui.separator();
+            if self.params.analysis.read().speech_only {
+                let gaps = e
+                    .status
+                    .windows_without_speech
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                ui.label(format!("no speech {gaps}"))
+                    .on_hover_text("Windows left out for want of speech (analyse speech only)");
+                ui.separator();
+            }
             let asr = e.asr.texts();
             let reads_text = e
                 .asr
@@ -344,6 +367,7 @@ impl EditorApp {
                     name,
                     v.map(|v| snap.range.normalise(v)),
                     v,
+                    snap.no_speech.is_some(),
                 );
             }
             let upto: Vec<&Reading> = self
@@ -364,6 +388,7 @@ impl EditorApp {
             ui,
             Vec2::new(ui.available_width(), hist_h),
             &self.timeline,
+            &self.gaps,
             snap.now,
             snap.range,
         );
@@ -502,6 +527,7 @@ mod tests {
                 },
                 count,
             }),
+            no_speech: None,
             // A 1..7 scale: 4 is the middle (0.5), 7 the top (1.0), 1 the bottom (0.0).
             range: OutputRange::new(1.0, 7.0),
             now: 4.0,
@@ -550,6 +576,25 @@ mod tests {
                 Call::End(d),
             ]
         );
+    }
+
+    /// "No speech" is no reading: the automation holds the last values
+    /// (as the MIDI output does) until the next reading.
+    #[test]
+    fn no_speech_writes_no_automation() {
+        let params = Arc::new(EmoscopeParams::default());
+        let mut app = EditorApp::new(params.clone(), Arc::new(PluginShared::default()));
+        let recorder = Arc::new(Recorder::default());
+        app.gui = Some(GuiContext::new(recorder.clone()));
+        params.write_automation.store(true, Ordering::Relaxed);
+        app.write_automation(&snapshot(1, 4.0, 7.0, 1.0));
+        let before = recorder.0.lock().len();
+        let mut gap = snapshot(1, 4.0, 7.0, 1.0);
+        gap.no_speech = Some(emoscope::Span::new(1.0, 5.0));
+        app.write_automation(&gap);
+        assert_eq!(recorder.0.lock().len(), before);
+        app.write_automation(&snapshot(2, 7.0, 7.0, 7.0));
+        assert_eq!(recorder.0.lock().len(), before + 3);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The settings panel: model directory, transcript sidecar and offset,
-//! speech recognition (on/off, Whisper model folder, language), MIDI
-//! CC mapping, analysis window, automation and export. Edits go to the
-//! persisted settings and, through [`PluginShared::apply`], to the engine.
+//! speech recognition (on/off, Whisper model folder, language), MIDI CC
+//! mapping, analysis window and speech gate ("analyse speech only"),
+//! automation and export. Edits go to the persisted settings and, through
+//! [`PluginShared::apply`], to the engine.
 //! The analysis fields offer the engine's ranges
 //! ([`AnalysisSettings::window_range`] and the others).
 
@@ -330,6 +331,13 @@ fn analysis(ui: &mut egui::Ui, params: &EmoscopeParams, shared: &PluginShared) {
         &mut a.analyse_while_stopped,
         "analyse while the transport is stopped",
     );
+    ui.checkbox(&mut a.speech_only, "Analyse speech only")
+        .on_hover_text(
+            "Windows with less than a quarter of speech (by the voice-activity detector, \
+             as `emoscope annotate` gates them) are not read: the meters show \"no speech\" \
+             and hold the last reading, MIDI CC holds its last values, and exports show \
+             the gap. Off: every window is read, for continuous meters",
+        );
     if a != old {
         *params.analysis.write() = a;
         shared.apply(params);

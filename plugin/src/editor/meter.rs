@@ -1,13 +1,23 @@
 //! A vertical meter for one dimension: the colour scale as a faint track, the
 //! value as a filled bar in the scale's colour, the name and the value below.
+//! While the latest window had no speech (the speech gate), the last value
+//! is held, faded, and the meter says "no speech".
 
 use egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, StrokeKind, Ui, Vec2};
 
 use super::colors;
 
 /// Draws a meter of `size`; `t` is the value normalised to the model's range
-/// (`None` before the first reading), `value` the value in model units.
-pub fn meter(ui: &mut Ui, size: Vec2, name: &str, t: Option<f32>, value: Option<f32>) {
+/// (`None` before the first reading), `value` the value in model units;
+/// `no_speech`: the latest window had no speech (the value is the last one, held).
+pub fn meter(
+    ui: &mut Ui,
+    size: Vec2,
+    name: &str,
+    t: Option<f32>,
+    value: Option<f32>,
+    no_speech: bool,
+) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     let label_h = 34.0;
@@ -28,13 +38,14 @@ pub fn meter(ui: &mut Ui, size: Vec2, name: &str, t: Option<f32>, value: Option<
         let t = t.clamp(0.0, 1.0);
         let top = track.max.y - track.height() * t;
         let bar = Rect::from_min_max(egui::pos2(track.min.x, top), track.max);
-        painter.rect_filled(bar, 2.0, colors::scale(t));
+        let fade = if no_speech { 0.35 } else { 1.0 };
+        painter.rect_filled(bar, 2.0, colors::scale(t).gamma_multiply(fade));
         painter.line_segment(
             [
                 egui::pos2(track.min.x - 4.0, top),
                 egui::pos2(track.max.x + 4.0, top),
             ],
-            Stroke::new(2.0, Color32::WHITE),
+            Stroke::new(2.0, Color32::WHITE.gamma_multiply(fade)),
         );
     }
     painter.rect_stroke(
@@ -63,6 +74,7 @@ pub fn meter(ui: &mut Ui, size: Vec2, name: &str, t: Option<f32>, value: Option<
         text_color,
     );
     let shown = match (t, value) {
+        _ if no_speech => "no speech".to_owned(),
         (Some(t), Some(v)) => format!("{t:.2}  ({v:.2})"),
         _ => "–".to_owned(),
     };
