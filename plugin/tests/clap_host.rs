@@ -828,3 +828,101 @@ fn an_offline_render_with_speech_recognition_exports_the_words_it_heard() {
         offline.len()
     );
 }
+
+/// "Analyse speech only" in a host: a saved project with the setting on
+/// renders silence, speech, silence, speech, silence offline. The exported
+/// document has readings only where the engine's speech-gated offline
+/// analysis of the same audio (what `emoscope annotate` runs, with the
+/// voice-activity detector's regions of the whole signal) reads windows,
+/// with the same values, and the windows it leaves out are the document's
+/// `no_speech` gap, as in annotate's documents.
+#[test]
+fn an_offline_render_with_speech_only_exports_the_gaps_annotate_finds() {
+    let host = Bundle::load();
+    let model = common::model_dir("speech-only");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("bounce.json");
+    let rate = 48_000.0;
+    let silence = |seconds: f64| vec![0.0f32; (seconds * rate) as usize];
+    let signal = [
+        silence(2.0),
+        speech(rate, 1),
+        silence(3.0),
+        speech(rate, 1),
+        silence(1.0),
+    ]
+    .concat();
+
+    let (mut instance, ext) = host.instance();
+    let mut state = state_json(&save(&mut instance, ext));
+    set_project_fields(&mut state, model.path(), Some(&export));
+    let fields = state["fields"].as_object_mut().unwrap();
+    let mut settings: serde_json::Value =
+        serde_json::from_str(fields["analysis"].as_str().unwrap()).unwrap();
+    settings["speech_only"] = true.into();
+    fields.insert("analysis".into(), settings.to_string().into());
+    load(&mut instance, ext, &with_state_json(&state));
+    let render = instance
+        .access_shared_handler(|h| *h.render.get().unwrap())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+    let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    Feed::new(rate).render(&mut processor, &signal, &mut Rng(0x5eec_0000_0000_0002));
+    instance.deactivate(processor.stop_processing());
+
+    let regions = emoscope::audio::vad::speech_regions(
+        &signal,
+        rate as u32,
+        &emoscope::audio::vad::VadConfig::default(),
+    )
+    .unwrap();
+    let mut predictor = load_predictor(model.path(), &candle_core::Device::Cpu).unwrap();
+    let offline = emoscope::engine::analyse_offline_with(
+        &signal,
+        rate as f32,
+        predictor.as_mut(),
+        &analysis(),
+        emoscope::engine::OfflineOptions {
+            speech: Some(&regions),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        !offline.windows.is_empty() && offline.no_speech.len() >= 8,
+        "{} windows read, {} left out",
+        offline.windows.len(),
+        offline.no_speech.len()
+    );
+    let reference: Vec<_> = offline
+        .windows
+        .iter()
+        .map(|w| {
+            let r = &w.reading;
+            (r.span.start, r.span.end, r.emotion.dimensions())
+        })
+        .collect();
+    assert_same_timeline(
+        "render with speech only",
+        &exported_timeline(&export),
+        &reference,
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let duration = doc["duration"].as_f64().unwrap();
+    let gaps =
+        emoscope::export::no_speech_spans(&offline.no_speech, analysis().hop_seconds, duration);
+    let exported: Vec<[f64; 2]> = serde_json::from_value(doc["no_speech"].clone()).unwrap();
+    assert_eq!(
+        exported,
+        gaps.iter().map(|g| [g.start, g.end]).collect::<Vec<_>>()
+    );
+    // The silence between the clips (speech.wav is 3.46 s: 5.46 s to
+    // 8.46 s) is a gap.
+    assert!(
+        exported.iter().any(|g| g[0] < 6.5 && g[1] > 7.5),
+        "{exported:?}"
+    );
+}
