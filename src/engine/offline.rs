@@ -4,6 +4,7 @@
 
 use super::analyser::{Analyser, AnalysisConfig, Window};
 use super::capture::{BlockInfo, MAX_CHUNK};
+use super::gate::enough_speech;
 use super::predictor::{EmotionPredictor, PredictError, DEFAULT_BATCH};
 use crate::reading::{Emotion, Reading, Span};
 use crate::transcript::Transcript;
@@ -234,11 +235,10 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
     /// batch), or leaves it out for want of speech.
     fn take(&mut self, w: Window) -> Result<(), PredictError> {
         let span = Span::new(w.start, w.end);
-        let enough = MIN_SPEECH_IN_WINDOW * span.duration();
         if self
             .options
             .speech
-            .is_some_and(|regions| speech_in(regions, span) < enough)
+            .is_some_and(|regions| !enough_speech(regions.iter().copied(), span))
         {
             // Smoothing starts over after the gap: the windows before it first.
             self.read_queued()?;
@@ -282,9 +282,4 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
             p(seconds);
         }
     }
-}
-
-/// Seconds of `span` covered by `regions`.
-fn speech_in(regions: &[Span], span: Span) -> f64 {
-    regions.iter().map(|&r| span.overlap(r)).sum()
 }
