@@ -15,8 +15,8 @@ use std::sync::Arc;
 use candle_core::Device;
 use emoscope::engine::timeline::TimelineEntries;
 use emoscope::engine::{
-    capture, load_predictor, AnalysisConfig, AsrSettings, CaptureInput, Engine, EngineShared,
-    Loader,
+    capture, load_predictor_with, AnalysisConfig, AsrSettings, CaptureInput, Engine, EngineShared,
+    Loader, Precision,
 };
 use emoscope::transcript::Transcript;
 use emoscope::{OutputRange, Reading};
@@ -162,7 +162,11 @@ impl PluginShared {
         self.stop(params);
         let (input, output) = capture(capture_capacity(sample_rate));
         let config = params.analysis.read().to_config();
-        let loader: Loader = Box::new(|dir: &Path| load_predictor(dir, &Device::Cpu));
+        // bf16 where the CPU has AVX512-BF16 and the model's manifest
+        // records a bf16 check within budget (as the CLI's default): half
+        // the CPU time for the installed demo model.
+        let loader: Loader =
+            Box::new(|dir: &Path| load_predictor_with(dir, &Device::Cpu, Precision::Auto));
         let engine = Engine::spawn(output, loader, None, config.clone());
         let shared = engine.shared().clone();
         *self.running.lock() = Some(Running {

@@ -229,6 +229,14 @@ impl std::fmt::Display for Precision {
     }
 }
 
+/// `Cpu`, or `Cpu, bf16` when the model computes in bf16: the status line's device.
+fn described_device(device: &Device, dtype: candle_core::DType) -> String {
+    match dtype {
+        candle_core::DType::F32 => format!("{device:?}"),
+        other => format!("{device:?}, {}", other.as_str()),
+    }
+}
+
 /// The directory's name, the identifier a predictor records with its readings.
 fn model_id(dir: &Path) -> String {
     dir.file_name().map_or_else(
@@ -375,6 +383,8 @@ impl TextEmbeddingCache {
 pub struct ModelPredictor {
     model: EmotionModel,
     id: String,
+    /// The compute dtype it was loaded with (shown on the status line).
+    dtype: candle_core::DType,
     /// Text embeddings by window text.
     cache: TextEmbeddingCache,
     /// Conv frames shared with the previous window (consecutive windows of
@@ -398,6 +408,7 @@ impl ModelPredictor {
         Ok(Self {
             model,
             id: model_id(dir),
+            dtype: opts.dtype,
             cache: TextEmbeddingCache::default(),
             conv_cache: ConvFeatureCache::new(),
         })
@@ -420,7 +431,7 @@ impl EmotionPredictor for ModelPredictor {
     }
 
     fn device(&self) -> String {
-        format!("{:?}", self.model.device())
+        described_device(self.model.device(), self.dtype)
     }
 
     fn sample_rate(&self) -> u32 {
@@ -503,6 +514,8 @@ impl ModelPredictor {
 pub struct ClassifierPredictor {
     model: SequenceClassifier,
     id: String,
+    /// The compute dtype it was loaded with (shown on the status line).
+    dtype: candle_core::DType,
     /// The output indices of arousal, valence and dominance.
     order: [usize; 3],
     /// Conv frames shared with the previous window.
@@ -561,6 +574,7 @@ impl ClassifierPredictor {
         Ok(Self {
             model: SequenceClassifier::load_spec(dir, spec, opts)?,
             id: model_id(dir),
+            dtype: opts.dtype,
             order,
             conv_cache: ConvFeatureCache::new(),
         })
@@ -587,7 +601,7 @@ impl EmotionPredictor for ClassifierPredictor {
     }
 
     fn device(&self) -> String {
-        format!("{:?}", self.model.device())
+        described_device(self.model.device(), self.dtype)
     }
 
     fn sample_rate(&self) -> u32 {
