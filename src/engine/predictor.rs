@@ -140,8 +140,9 @@ pub enum Precision {
     /// through candle's slow generic ops on a CPU without AVX512-BF16.
     Bf16,
     /// bf16 where it is fast and measured to be harmless: a CPU with
-    /// AVX512-BF16 and a model whose manifest records a bf16 check within
-    /// [`BF16_BUDGET`]; f32 otherwise.
+    /// AVX512-BF16 whose bf16 products are measurably faster than its f32
+    /// ones ([`emoscope_models::cpu::bf16_faster`]) and a model whose
+    /// manifest records a bf16 check within [`BF16_BUDGET`]; f32 otherwise.
     Auto,
 }
 
@@ -189,6 +190,9 @@ fn auto_refusal(dir: &Path, device: &Device) -> Option<String> {
     }
     if !emoscope_models::cpu::bf16_available() {
         return Some("this CPU has no AVX512-BF16".into());
+    }
+    if !emoscope_models::cpu::bf16_faster() {
+        return Some("bf16 products are not faster than f32 on this CPU (measured)".into());
     }
     let Ok(manifest) = emoscope_models::emotion::Manifest::read(dir) else {
         return Some("the model has no emoscope.json recording a bf16 check".into());
