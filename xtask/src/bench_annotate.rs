@@ -228,7 +228,7 @@ fn annotate(
 /// The JSON annotation `annotate` wrote for `audio` into `out`.
 fn json_path(out: &Path, audio: &Path) -> PathBuf {
     let stem = audio.file_stem().unwrap_or_default().to_string_lossy();
-    out.join(format!("{stem}.json"))
+    out.join(format!("{stem}.emoscope.json"))
 }
 
 fn annotation(out: &Path, audio: &Path) -> Result<serde_json::Value> {
