@@ -139,6 +139,23 @@ fn main() -> std::process::ExitCode {
     output::finish(result)
 }
 
+/// Makes glibc give freed memory back to the system: a fixed trim
+/// threshold, which also stops glibc from raising its mmap threshold after
+/// each large free. Without it, the text branch's many differently sized
+/// tensors (one sentence length after another) left freed heap behind, and
+/// `annotate`'s peak memory grew with a recording's length when it had a
+/// transcript (416 MB for 1 min, 589 MB for 20 min, 1044 MB for 1 h of
+/// LibriVox speech); with it, 10 min took the memory of 1 min. Only the
+/// command line does this: the plugin shares its host's allocator.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called first thing
+    // in main, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,22 +175,5 @@ mod tests {
         let fresh = tmp.path().join("a/b");
         create_output_dir(&fresh).unwrap();
         assert!(fresh.is_dir());
-    }
-}
-
-/// Makes glibc give freed memory back to the system: a fixed trim
-/// threshold, which also stops glibc from raising its mmap threshold after
-/// each large free. Without it, the text branch's many differently sized
-/// tensors (one sentence length after another) left freed heap behind, and
-/// `annotate`'s peak memory grew with a recording's length when it had a
-/// transcript (416 MB for 1 min, 589 MB for 20 min, 1044 MB for 1 h of
-/// LibriVox speech); with it, 10 min took the memory of 1 min. Only the
-/// command line does this: the plugin shares its host's allocator.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called first thing
-    // in main, before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 0);
     }
 }
