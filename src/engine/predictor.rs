@@ -66,10 +66,7 @@ pub trait EmotionPredictor: Send {
     /// consecutive windows through its encoder as one batch (offline
     /// analysis hands it [`DEFAULT_BATCH`] windows at a time).
     fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
-        windows
-            .iter()
-            .map(|&(samples, text)| self.predict(samples, text))
-            .collect()
+        predict_each(self, windows)
     }
     /// The range the outputs are declared in, the same for every dimension.
     /// Meters and MIDI CC map this range onto their full scale
@@ -318,6 +315,18 @@ pub fn mean_of_pieces(readings: &[Emotion]) -> Emotion {
     ))
 }
 
+/// `windows` read one at a time by [`EmotionPredictor::predict`]: what
+/// [`EmotionPredictor::predict_batch`] gives where no batch applies.
+fn predict_each<P: EmotionPredictor + ?Sized>(
+    model: &mut P,
+    windows: &[(&[f32], &str)],
+) -> Result<Vec<Emotion>, PredictError> {
+    windows
+        .iter()
+        .map(|&(samples, text)| model.predict(samples, text))
+        .collect()
+}
+
 /// Windows offline analysis reads per model call ([`EmotionPredictor::predict_batch`]):
 /// enough for the encoder's products to run on full-size blocks, few
 /// enough that the batch's activations stay small (8 windows of 4 s are
@@ -468,12 +477,7 @@ impl EmotionPredictor for ModelPredictor {
         let audio = match self.model.audio() {
             // Local conv features: the conv cache saves more than a batch.
             Some(a) if same_length(windows) && !a.encoder().conv_features_are_local() => a,
-            _ => {
-                return windows
-                    .iter()
-                    .map(|&(samples, text)| self.predict(samples, text))
-                    .collect()
-            }
+            _ => return predict_each(self, windows),
         };
         if let Some(encoder) = self.model.text() {
             let texts: Vec<&str> = windows.iter().map(|w| w.1).collect();
@@ -623,10 +627,7 @@ impl EmotionPredictor for ClassifierPredictor {
 
     fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
         if !same_length(windows) || self.model.backbone().conv_features_are_local() {
-            return windows
-                .iter()
-                .map(|&(samples, text)| self.predict(samples, text))
-                .collect();
+            return predict_each(self, windows);
         }
         let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
         let outputs = self.model.classify_batch(&samples)?;
