@@ -15,9 +15,12 @@
 //! [`Emotion`] and [`Span`] are `Copy` and never allocate, so the real-time
 //! readout stores and returns them field by field. In the JSON document a
 //! reading's span and values are written flat (`start`, `end`, `arousal`,
-//! `valence`, `dominance`, ...), as they always were.
+//! `valence`, `dominance`, ...), as they always were; its speaker and
+//! overlap flag only where speaker turns were known.
 
 use serde::{Deserialize, Serialize};
+
+use crate::transcript::Speaker;
 
 /// What a model says about a stretch of speech: arousal, valence and
 /// dominance, each in the model's declared [`OutputRange`].
@@ -231,6 +234,15 @@ pub struct Reading {
     /// as they are, and flagged here.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub out_of_range: bool,
+    /// Who speaks over the span, when speaker turns are known (each turn is
+    /// analysed on its own, so a reading never mixes speakers); absent from
+    /// the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<Speaker>,
+    /// Whether another speaker talks during the span too (overlapping
+    /// speech, read once per speaker).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overlap: bool,
 }
 
 /// (De)serialises spans as `[start, end]` pairs, the JSON document's form
@@ -263,7 +275,7 @@ mod tests {
             emotion: Emotion::new(0.25, 0.5, -1.0),
             text: "hi".into(),
             model_id: "m".into(),
-            out_of_range: false,
+            ..Reading::default()
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(
@@ -273,7 +285,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Reading>(&json).unwrap(), r);
         let flagged = Reading {
             out_of_range: true,
-            ..r
+            ..r.clone()
         };
         let json = serde_json::to_string(&flagged).unwrap();
         assert!(
@@ -281,6 +293,17 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Reading>(&json).unwrap(), flagged);
+        let spoken = Reading {
+            speaker: Some(Speaker::new("Alice")),
+            overlap: true,
+            ..flagged.clone()
+        };
+        let json = serde_json::to_string(&spoken).unwrap();
+        assert!(
+            json.ends_with(r#""out_of_range":true,"speaker":"Alice","overlap":true}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Reading>(&json).unwrap(), spoken);
     }
 
     #[test]

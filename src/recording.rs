@@ -20,6 +20,12 @@
 //! same samples, in the same order, as decoding the file whole
 //! ([`RecordingOptions::whole_file`], kept as the reference), so the
 //! results are identical.
+//!
+//! Speakers: once the transcript is read, the caller may give the
+//! recording's speaker turns ([`RecordingHooks::speakers`], from a
+//! [`SpeakerSource`]); the engine then analyses each turn on its own
+//! ([`OfflineOptions::turns`]), every reading names its speaker, and the
+//! annotation sums up each speaker.
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +40,10 @@ use crate::engine::{
 use crate::export::segments::plan_segments;
 use crate::export::{transcript_segments, Annotation, BuildInfo, LabelStyle};
 use crate::reading::{Emotion, OutputRange, Reading, Span};
-use crate::transcript::{read_file, ReadError, ReadOptions, Segment, Transcript, TranscriptError};
+use crate::transcript::{
+    read_file, read_speakers, ReadError, ReadOptions, Segment, Speaker, SpeakerTurns, Transcript,
+    TranscriptError,
+};
 
 /// Why a recording could not be analysed. Each message names the file (the
 /// audio and transcript errors do so themselves); the cause is the error's
@@ -78,6 +87,21 @@ pub enum RecordingError {
         /// Why (boxed, as for [`Self::Analysis`]).
         #[source]
         source: Box<PredictError>,
+    },
+    /// The speaker asked for ([`RecordingOptions::speaker`]) has no turn in
+    /// the recording's speaker turns.
+    #[error(
+        "{}: no speaker `{name}` in its speaker turns ({})",
+        path.display(),
+        if known.is_empty() { "none are known: give --speakers FILE or a transcript that names its speakers".to_owned() } else { format!("its speakers: {}", known.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")) }
+    )]
+    UnknownSpeaker {
+        /// The audio file.
+        path: PathBuf,
+        /// The name asked for.
+        name: Speaker,
+        /// The speakers the turns name, in the order of their first turn.
+        known: Vec<Speaker>,
     },
     /// A later pass over the file read another length than the first (the
     /// file changed underneath).
@@ -130,6 +154,56 @@ impl TranscriptSource {
                 text: text.split_whitespace().collect::<Vec<_>>().join(" "),
                 ..Default::default()
             }])?)),
+        }
+    }
+}
+
+/// Where a recording's speaker turns come from.
+#[derive(Debug, Clone, Default)]
+pub enum SpeakerSource {
+    /// Nowhere: the recording is one stream, whatever its transcript says.
+    #[default]
+    None,
+    /// The speakers the transcript names (none when it names none).
+    Transcript,
+    /// A speaker file: RTTM, STM or any transcript that names its speakers
+    /// ([`read_speakers`]), read with `options` (its `audio_seconds` set to
+    /// the recording's length). Its turns name the speaker of each
+    /// transcript segment ([`Transcript::with_speakers`]).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// How to read it (`recording`: the recording's name in a file of several).
+        options: ReadOptions,
+    },
+}
+
+impl SpeakerSource {
+    /// The speaker turns of a recording of `duration` seconds with
+    /// `transcript`, whose segments then name the speakers of a speaker
+    /// file; `None` when none are known.
+    pub fn read(
+        &self,
+        duration: f64,
+        transcript: &mut Option<Transcript>,
+    ) -> Result<Option<SpeakerTurns>, RecordingError> {
+        match self {
+            Self::None => Ok(None),
+            Self::Transcript => Ok(transcript
+                .as_ref()
+                .map(Transcript::speaker_turns)
+                .filter(|t| !t.is_empty())),
+            Self::File { path, options } => {
+                let options = ReadOptions {
+                    audio_seconds: Some(duration),
+                    ..options.clone()
+                };
+                let turns = read_speakers(path, &options)?;
+                if let Some(t) = transcript.take() {
+                    *transcript = Some(t.with_speakers(&turns));
+                }
+                Ok(Some(turns))
+            }
         }
     }
 }
@@ -191,6 +265,9 @@ pub struct RecordingOptions<'a> {
     /// Windows read per model call (`None`: [`DEFAULT_BATCH`](crate::engine::DEFAULT_BATCH));
     /// the readings are the same whatever the batch.
     pub batch: Option<usize>,
+    /// Read only this speaker's turns (with speaker turns known; a name
+    /// they do not have is [`RecordingError::UnknownSpeaker`]).
+    pub speaker: Option<&'a Speaker>,
 }
 
 /// What a recording's first pass found: its length and its corrupt
@@ -244,6 +321,17 @@ pub trait RecordingHooks {
 
     /// The engine's windows have been analysed; the segments are read next.
     fn windows_analysed(&mut self, _analysis: &OfflineAnalysis) {}
+
+    /// Once the transcript is read: the recording's speaker turns, if
+    /// known (a [`SpeakerSource`] reads them), with the transcript to name
+    /// its segments' speakers from them. `None` (the default): one stream.
+    fn speakers(
+        &mut self,
+        _opened: Opened<'_>,
+        _transcript: &mut Option<Transcript>,
+    ) -> Result<Option<SpeakerTurns>, RecordingError> {
+        Ok(None)
+    }
 }
 
 /// The transcript is all a caller may have to say.
@@ -273,6 +361,10 @@ pub struct Recording {
     pub segment_readings: Option<Vec<Emotion>>,
     /// Stretches the decoder skipped as corrupt, filled with silence.
     pub gaps: Vec<Gap>,
+    /// Who speaks when, when known: each turn was analysed on its own, and
+    /// the annotation sums up each speaker (only the speaker asked for,
+    /// with [`RecordingOptions::speaker`]).
+    pub turns: Option<SpeakerTurns>,
 }
 
 /// What an annotation records besides the recording: the audio's name, the
@@ -314,6 +406,7 @@ impl Recording {
             no_speech: Vec::new(),
             segment_readings: None,
             gaps: Vec::new(),
+            turns: None,
         }
     }
 
@@ -329,6 +422,7 @@ impl Recording {
             transcript: self.transcript.as_ref(),
             labels: context.labels,
             no_speech: &self.no_speech,
+            turns: self.turns.as_ref(),
         }
     }
 
@@ -386,6 +480,7 @@ fn analysed(
     transcript: Option<Transcript>,
     analysis: OfflineAnalysis,
     gaps: Vec<Gap>,
+    turns: Option<SpeakerTurns>,
 ) -> Recording {
     Recording {
         duration,
@@ -395,6 +490,41 @@ fn analysed(
         no_speech: analysis.no_speech,
         segment_readings: None,
         gaps,
+        turns,
+    }
+}
+
+/// The transcript and speaker turns of `path` once its length is known
+/// (`opened`): the speaker asked for must have a turn.
+fn transcript_and_turns(
+    path: &Path,
+    opened: Opened<'_>,
+    options: &RecordingOptions<'_>,
+    hooks: &mut dyn RecordingHooks,
+) -> Result<(Option<Transcript>, Option<SpeakerTurns>), RecordingError> {
+    let mut transcript = hooks.transcript(opened)?;
+    let turns = hooks.speakers(opened, &mut transcript)?;
+    if let Some(name) = options.speaker {
+        let known = turns
+            .as_ref()
+            .map(SpeakerTurns::speakers)
+            .unwrap_or_default();
+        if !known.contains(name) {
+            return Err(RecordingError::UnknownSpeaker {
+                path: path.to_owned(),
+                name: name.clone(),
+                known,
+            });
+        }
+    }
+    Ok((transcript, turns))
+}
+
+/// The turns an annotation sums up: those of the speaker asked for, or all.
+fn kept_turns(turns: Option<SpeakerTurns>, speaker: Option<&Speaker>) -> Option<SpeakerTurns> {
+    match (turns, speaker) {
+        (Some(t), Some(name)) => Some(t.only(name)),
+        (turns, _) => turns,
     }
 }
 
@@ -414,10 +544,11 @@ fn whole_file(
     let mono = MonoRecording::decode(path)?;
     let duration = mono.duration();
     hooks.progress(Pass::Scan, duration);
-    let transcript = hooks.transcript(Opened {
+    let opened = Opened {
         duration,
         gaps: &mono.gaps,
-    })?;
+    };
+    let (transcript, turns) = transcript_and_turns(path, opened, options, hooks)?;
     let speech = speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())?;
     let analysis = analyse_offline_with(
         &mono.samples,
@@ -429,12 +560,15 @@ fn whole_file(
             speech: gate(options, &speech),
             progress: Some(&mut |t| hooks.progress(Pass::Windows, t)),
             batch: options.batch,
+            turns: turns.as_ref(),
+            speaker: options.speaker,
         },
     )
     .map_err(|source| analysis_error(path, source))?;
     hooks.windows_analysed(&analysis);
     let gaps = mono.gaps.clone();
-    let mut recording = analysed(duration, speech, transcript, analysis, gaps);
+    let turns = kept_turns(turns, options.speaker);
+    let mut recording = analysed(duration, speech, transcript, analysis, gaps, turns);
     // Each segment from its own audio and its own text.
     let spans = recording.segment_requests();
     let samples = mono.resampled(model.sample_rate(), path)?;
@@ -464,16 +598,17 @@ fn streamed(
     hooks: &mut dyn RecordingHooks,
 ) -> Result<Recording, RecordingError> {
     let first = first_pass(path, &mut |t| hooks.progress(Pass::Scan, t))?;
-    let transcript = hooks.transcript(Opened {
+    let opened = Opened {
         duration: first.duration(),
         gaps: &first.gaps,
-    })?;
+    };
+    let (transcript, turns) = transcript_and_turns(path, opened, options, hooks)?;
     let analysis = engine_pass(
         path,
         model,
         options,
         &first,
-        transcript.as_ref(),
+        (transcript.as_ref(), turns.as_ref()),
         &mut |t| hooks.progress(Pass::Windows, t),
     )?;
     hooks.windows_analysed(&analysis);
@@ -483,6 +618,7 @@ fn streamed(
         transcript,
         analysis,
         first.gaps.clone(),
+        kept_turns(turns, options.speaker),
     );
     let spans = recording.segment_requests();
     recording.segment_readings = Some(segment_pass(
@@ -546,13 +682,13 @@ fn first_pass(path: &Path, progress: &mut dyn FnMut(f64)) -> Result<FirstPass, R
     })
 }
 
-/// Pass 2: the engine's windows.
+/// Pass 2: the engine's windows, with the transcript and speaker turns.
 fn engine_pass(
     path: &Path,
     model: &mut dyn EmotionPredictor,
     options: &RecordingOptions<'_>,
     first: &FirstPass,
-    transcript: Option<&Transcript>,
+    (transcript, turns): (Option<&Transcript>, Option<&SpeakerTurns>),
     progress: &mut dyn FnMut(f64),
 ) -> Result<OfflineAnalysis, RecordingError> {
     let mut run = OfflineRun::new(
@@ -564,6 +700,8 @@ fn engine_pass(
             speech: gate(options, &first.speech),
             progress: Some(progress),
             batch: options.batch,
+            turns,
+            speaker: options.speaker,
         },
     );
     let mut stream = MonoStream::open(path)?;

@@ -161,7 +161,7 @@ mod tests {
                     String::new()
                 },
                 model_id: "m".into(),
-                out_of_range: false,
+                ..Reading::default()
             })
             .collect()
     }

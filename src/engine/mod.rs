@@ -13,7 +13,9 @@
 //! over the speech regions of the same audio, and the windows get its words
 //! ([`worker::Engine::set_asr`]). With "analyse speech only" on, [`gate`]
 //! keeps windows with too little speech from the model, live as offline
-//! ([`worker::Engine::set_speech_only`]).
+//! ([`worker::Engine::set_speech_only`]). With speaker turns known, the
+//! offline analysis reads each turn on its own (`turns`,
+//! [`offline::OfflineOptions::turns`]).
 
 pub mod analyser;
 pub mod asr;
@@ -26,6 +28,7 @@ pub mod resampler;
 pub mod spans;
 pub mod status;
 pub mod timeline;
+mod turns;
 pub mod worker;
 
 pub use analyser::{AnalyserError, AnalysisConfig, ConfigError, ConfigField};

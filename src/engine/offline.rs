@@ -1,13 +1,16 @@
 //! The offline driver: the live engine's analysis of a signal given whole
 //! ([`analyse_offline`], [`analyse_offline_with`]) or block by block
-//! ([`OfflineRun`]), as fast as the model goes, with nothing skipped.
+//! ([`OfflineRun`]), as fast as the model goes, with nothing skipped. With
+//! speaker turns ([`OfflineOptions::turns`]) each turn is analysed on its
+//! own ([`super::turns`]) and every reading names its speaker.
 
 use super::analyser::{Analyser, AnalysisConfig, Window};
 use super::capture::{BlockInfo, MAX_CHUNK};
 use super::gate::enough_speech;
 use super::predictor::{EmotionPredictor, PredictError, DEFAULT_BATCH};
+use super::turns::TurnRuns;
 use crate::reading::{Emotion, Reading, Span};
-use crate::transcript::Transcript;
+use crate::transcript::{Speaker, SpeakerTurns, Transcript};
 
 /// One analysed window, as the offline driver returns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,14 +53,20 @@ fn result(
 ) -> WindowResult {
     let emotion = analyser.smooth(raw);
     WindowResult {
-        reading: Reading {
-            span: Span::new(w.start, w.end),
-            emotion,
-            text,
-            model_id: model.id().to_owned(),
-            out_of_range: !model.output_range().covers(&emotion),
-        },
+        reading: reading(model, w, text, emotion),
         raw,
+    }
+}
+
+/// Window `w`'s reading with its smoothed `emotion`.
+fn reading(model: &dyn EmotionPredictor, w: &Window, text: String, emotion: Emotion) -> Reading {
+    Reading {
+        span: Span::new(w.start, w.end),
+        emotion,
+        text,
+        model_id: model.id().to_owned(),
+        out_of_range: !model.output_range().covers(&emotion),
+        ..Reading::default()
     }
 }
 
@@ -102,6 +111,20 @@ pub struct OfflineOptions<'a> {
     /// `None`: [`DEFAULT_BATCH`]. The readings are the same whatever the
     /// batch; only the speed changes.
     pub batch: Option<usize>,
+    /// Who speaks when (seconds of the signal). With them, windows never
+    /// mix speakers: each turn is analysed on its own, as a file of its own
+    /// would be (windowed inside, one window over a turn shorter than one,
+    /// smoothing within the turn), turns of different speakers that overlap
+    /// are each read and their readings flagged
+    /// ([`Reading::overlap`]), and audio outside every turn is not read.
+    /// Every reading names its speaker; the windows come back sorted by
+    /// start. The speech gate and the transcript apply as without turns
+    /// (a window gets the words of its speaker's segments and of those that
+    /// name no one). `None`: one stream, as ever.
+    pub turns: Option<&'a SpeakerTurns>,
+    /// With `turns`: read only this speaker's turns (another speaker
+    /// talking over them still flags the overlap).
+    pub speaker: Option<&'a Speaker>,
 }
 
 /// What [`analyse_offline_with`] found.
@@ -142,11 +165,14 @@ pub struct OfflineRun<'a, 'm> {
     pending: Vec<f32>,
     /// Timeline position of `pending[0]`, samples.
     position: i64,
-    /// Windows waiting for the model, with their transcript text, in time
-    /// order (fewer than the batch between calls).
-    queued: Vec<(Window, String)>,
+    /// Windows waiting for the model, with their transcript text and their
+    /// turn (with speaker turns), in time order (fewer than the batch
+    /// between calls).
+    queued: Vec<(Window, String, Option<usize>)>,
     /// Windows per model call.
     batch: usize,
+    /// Each speaker turn's analysis, when the turns are known.
+    turns: Option<TurnRuns>,
 }
 
 impl<'a, 'm> OfflineRun<'a, 'm> {
@@ -158,7 +184,11 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
         options: OfflineOptions<'a>,
     ) -> Self {
         let batch = options.batch.unwrap_or(DEFAULT_BATCH).max(1);
+        let turns = options
+            .turns
+            .map(|t| TurnRuns::new(t, options.speaker, rate, config, model.sample_rate()));
         Self {
+            turns,
             analyser: Analyser::new(config.clone(), model.sample_rate()),
             model,
             options,
@@ -173,6 +203,11 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
 
     /// The next block of the signal; analyses every window it completes.
     pub fn push(&mut self, samples: &[f32]) -> Result<(), PredictError> {
+        if let Some(turns) = self.turns.as_mut() {
+            let mut windows = Vec::new();
+            let ended = turns.push(samples, &mut windows);
+            return self.take_turn_windows(windows, ended);
+        }
         let mut rest = samples;
         while !rest.is_empty() {
             let n = (MAX_CHUNK - self.pending.len()).min(rest.len());
@@ -189,6 +224,18 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
     /// silence; a signal shorter than one window is one window) and returns
     /// the analysis, or the analyser's error.
     pub fn finish(mut self) -> Result<OfflineAnalysis, PredictError> {
+        if let Some(turns) = self.turns.as_mut() {
+            let mut windows = Vec::new();
+            let ended = turns.finish(&mut windows);
+            self.take_turn_windows(windows, ended)?;
+            self.read_queued()?;
+            let by_start = |a: &Span, b: &Span| a.start.total_cmp(&b.start);
+            self.out
+                .windows
+                .sort_by(|a, b| by_start(&a.reading.span, &b.reading.span));
+            self.out.no_speech.sort_by(by_start);
+            return Ok(self.out);
+        }
         if !self.pending.is_empty() {
             self.ingest_pending()?;
         }
@@ -197,7 +244,7 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
         self.read_queued()?;
         if self.out.windows.is_empty() && self.out.no_speech.is_empty() {
             if let Some(w) = self.analyser.pop_short_run() {
-                self.take(w)?;
+                self.take(w, None)?;
                 self.read_queued()?;
             }
         }
@@ -226,14 +273,28 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
 
     fn take_ready(&mut self) -> Result<(), PredictError> {
         while let Some(w) = self.analyser.pop_window() {
-            self.take(w)?;
+            self.take(w, None)?;
         }
         Ok(())
     }
 
-    /// Queues window `w` for the model (reading the queue once it holds a
-    /// batch), or leaves it out for want of speech.
-    fn take(&mut self, w: Window) -> Result<(), PredictError> {
+    /// Takes the windows the speaker turns gave (each with its turn), then
+    /// fails with the error a turn's analyser met, if any.
+    fn take_turn_windows(
+        &mut self,
+        windows: Vec<(usize, Window)>,
+        ended: Result<(), super::AnalyserError>,
+    ) -> Result<(), PredictError> {
+        for (turn, w) in windows {
+            self.take(w, Some(turn))?;
+        }
+        ended.map_err(PredictError::Audio)
+    }
+
+    /// Queues window `w` (of speaker turn `turn`, when the turns are known)
+    /// for the model (reading the queue once it holds a batch), or leaves it
+    /// out for want of speech.
+    fn take(&mut self, w: Window, turn: Option<usize>) -> Result<(), PredictError> {
         let span = Span::new(w.start, w.end);
         if self
             .options
@@ -242,12 +303,20 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
         {
             // Smoothing starts over after the gap: the windows before it first.
             self.read_queued()?;
-            self.analyser.restart_smoothing();
+            match (turn, self.turns.as_mut()) {
+                (Some(i), Some(turns)) => turns.run_mut(i).ema = None,
+                _ => self.analyser.restart_smoothing(),
+            }
             self.out.no_speech.push(span);
             self.progress(span.end);
         } else {
-            let text = window_text(self.options.transcript, &w);
-            self.queued.push((w, text));
+            let text = match (turn, &self.turns, self.options.transcript) {
+                (Some(i), Some(turns), Some(t)) => {
+                    t.speaker_text_between(&turns.run(i).speaker, w.start, w.end)
+                }
+                _ => window_text(self.options.transcript, &w),
+            };
+            self.queued.push((w, text, turn));
             if self.queued.len() >= self.batch {
                 self.read_queued()?;
             }
@@ -263,13 +332,23 @@ impl<'a, 'm> OfflineRun<'a, 'm> {
         let inputs: Vec<(&[f32], &str)> = self
             .queued
             .iter()
-            .map(|(w, text)| (w.samples.as_slice(), text.as_str()))
+            .map(|(w, text, _)| (w.samples.as_slice(), text.as_str()))
             .collect();
         let raws = self.model.predict_batch(&inputs)?;
         debug_assert_eq!(raws.len(), self.queued.len());
-        for ((w, text), raw) in std::mem::take(&mut self.queued).into_iter().zip(raws) {
+        for ((w, text, turn), raw) in std::mem::take(&mut self.queued).into_iter().zip(raws) {
             let end = w.end;
-            let r = result(&mut self.analyser, &*self.model, &w, text, raw);
+            let r = match (turn, self.turns.as_mut()) {
+                (Some(i), Some(turns)) => {
+                    let emotion = self.analyser.smooth_from(turns.run(i).ema, raw);
+                    turns.run_mut(i).ema = Some(emotion);
+                    let mut reading = reading(&*self.model, &w, text, emotion);
+                    reading.speaker = Some(turns.run(i).speaker.clone());
+                    reading.overlap = turns.overlaps(i, reading.span);
+                    WindowResult { reading, raw }
+                }
+                _ => result(&mut self.analyser, &*self.model, &w, text, raw),
+            };
             self.out.windows.push(r);
             self.progress(end);
         }

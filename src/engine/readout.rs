@@ -144,6 +144,8 @@ impl EmotionReadout {
                         text: String::new(),
                         model_id: String::new(),
                         out_of_range,
+                        speaker: None,
+                        overlap: false,
                     },
                     count,
                 });
@@ -168,6 +170,7 @@ mod tests {
             text: "kept in the timeline".into(),
             model_id: "m".into(),
             out_of_range: true,
+            ..Reading::default()
         };
         r.publish(&reading);
         let got = r.read().unwrap();

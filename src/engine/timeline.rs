@@ -159,7 +159,7 @@ mod tests {
             emotion: Emotion::new(a, 0.0, 0.0),
             text: String::new(),
             model_id: "m".into(),
-            out_of_range: false,
+            ..Reading::default()
         }
     }
 

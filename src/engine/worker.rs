@@ -786,6 +786,7 @@ impl Worker {
                 text,
                 model_id: model.id().to_owned(),
                 out_of_range: !model.output_range().covers(&emotion),
+                ..Reading::default()
             },
             hop / 2.0,
         );

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::speakers::SpeakerSummary;
 use crate::reading::{span_pairs, Emotion, OutputRange, Reading, Span};
 use crate::transcript::Transcript;
 
@@ -45,6 +46,10 @@ pub struct Annotation {
     /// the hop around each left-out window's centre, merged; in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "span_pairs")]
     pub no_speech: Vec<Span>,
+    /// Each speaker summed up, in the order of their first turn, when the
+    /// speaker turns were known (absent otherwise; see [`super::speakers`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<SpeakerSummary>,
 }
 
 /// Where a segment came from.

@@ -218,7 +218,7 @@ mod tests {
             emotion: Emotion::new(0.25, 0.0, 0.0),
             text: String::new(),
             model_id: "m".into(),
-            out_of_range: false,
+            ..Reading::default()
         }
     }
 

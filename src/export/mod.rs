@@ -18,6 +18,7 @@ pub mod eaf;
 pub mod midi;
 pub mod reaper;
 pub mod segments;
+pub mod speakers;
 pub mod sv;
 pub mod textgrid;
 pub mod vtt;
@@ -30,13 +31,14 @@ pub use document::{
     TranscriptWord, DOCUMENT_FORMAT,
 };
 pub use segments::{LabelStyle, SegmentSpan};
+pub use speakers::{QuadrantShares, SpeakerSummary};
 
 use std::path::{Path, PathBuf};
 
 use crate::atomic_write::write_atomic;
 use crate::engine::AnalysisConfig;
 use crate::reading::{Emotion, OutputRange, Reading, Span};
-use crate::transcript::Transcript;
+use crate::transcript::{SpeakerTurns, Transcript};
 
 /// A file format Emoscope exports: `emoscope annotate --format` and the
 /// plugin's export menu name the same formats. Written and read by its
@@ -340,6 +342,9 @@ pub struct BuildInfo<'a> {
     pub labels: LabelStyle,
     /// The windows speech-gated analysis left out (no speech).
     pub no_speech: &'a [Span],
+    /// The speaker turns each reading's speaker comes from, when known:
+    /// the document sums up each of their speakers.
+    pub turns: Option<&'a SpeakerTurns>,
 }
 
 impl Annotation {
@@ -397,6 +402,10 @@ impl Annotation {
         }
         let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
         let markers = segments::change_markers(&readings, info.output_range);
+        let speakers = info
+            .turns
+            .map(|t| speakers::summarise(t, &readings, range, info.duration))
+            .unwrap_or_default();
         Self {
             format: DOCUMENT_FORMAT.into(),
             audio: info.audio.into(),
@@ -411,6 +420,7 @@ impl Annotation {
             markers,
             transcript,
             no_speech: no_speech_spans(info.no_speech, info.config.hop_seconds, info.duration),
+            speakers,
         }
     }
 }

@@ -250,7 +250,7 @@ mod tests {
             emotion: Emotion::new(a, v, d),
             text: String::new(),
             model_id: "m".into(),
-            out_of_range: false,
+            ..Reading::default()
         }
     }
 

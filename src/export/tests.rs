@@ -12,7 +12,7 @@ fn doc() -> Annotation {
         emotion: Emotion::new(a, 0.25, 0.5),
         text: "hi, there".into(),
         model_id: "m".into(),
-        out_of_range: false,
+        ..Reading::default()
     };
     Annotation {
         format: DOCUMENT_FORMAT.into(),
@@ -57,6 +57,7 @@ fn doc() -> Annotation {
             }],
         }],
         no_speech: Vec::new(),
+        speakers: Vec::new(),
     }
 }
 
@@ -270,7 +271,7 @@ fn values_outside_the_range_are_kept_and_flagged_everywhere() {
         emotion: Emotion::new(0.5, v, 0.5),
         text: String::new(),
         model_id: "m".into(),
-        out_of_range: false,
+        ..Reading::default()
     };
     let config = AnalysisConfig::default();
     let info = BuildInfo {
@@ -283,6 +284,7 @@ fn values_outside_the_range_are_kept_and_flagged_everywhere() {
         transcript: None,
         labels: LabelStyle::default(),
         no_speech: &[],
+        turns: None,
     };
     let doc = Annotation::build(vec![entry(0.0, 0.25), entry(1.0, 1.41)], &info);
     let flags: Vec<bool> = doc.timeline.iter().map(|r| r.out_of_range).collect();

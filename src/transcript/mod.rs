@@ -237,11 +237,28 @@ impl Transcript {
     /// the words that overlap it where a segment has word timings, the whole
     /// segment otherwise; joined by single spaces, in time order.
     pub fn text_between(&self, start: f64, end: f64) -> String {
+        self.text_of(None, start, end)
+    }
+
+    /// [`Self::text_between`] from the segments `speaker` says and those
+    /// that name no speaker: the words a turn of `speaker` is read with,
+    /// without those of someone talking over it.
+    pub fn speaker_text_between(&self, speaker: &Speaker, start: f64, end: f64) -> String {
+        self.text_of(Some(speaker), start, end)
+    }
+
+    /// The text over `start..end` from the segments of `speaker` (and the
+    /// unnamed ones), or from every segment for `None`.
+    fn text_of(&self, speaker: Option<&Speaker>, start: f64, end: f64) -> String {
         let (start, end) = (start - self.offset, end - self.offset);
         let overlaps = |s: f64, e: f64| s < end && e > start;
+        let said_by = |seg: &Segment| match (speaker, &seg.speaker) {
+            (Some(who), Some(named)) => who == named,
+            _ => true,
+        };
         let mut parts: Vec<&str> = Vec::new();
         for seg in &self.segments {
-            if !overlaps(seg.start, seg.end) {
+            if !overlaps(seg.start, seg.end) || !said_by(seg) {
                 continue;
             }
             if seg.words.is_empty() {

@@ -204,6 +204,32 @@ impl SpeakerTurns {
         merge(found)
     }
 
+    /// The turns of `speaker` alone (with the same excluded stretches and warnings).
+    pub fn only(&self, speaker: &Speaker) -> Self {
+        Self {
+            turns: self
+                .turns
+                .iter()
+                .filter(|t| &t.speaker == speaker)
+                .cloned()
+                .collect(),
+            excluded: self.excluded.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    /// Seconds `speaker` talks within `0..until` (overlapping turns of theirs counted once).
+    pub fn speaking_seconds(&self, speaker: &Speaker, until: f64) -> f64 {
+        let mine: Vec<Span> = self
+            .turns
+            .iter()
+            .filter(|t| &t.speaker == speaker)
+            .map(|t| Span::new(t.span.start.max(0.0), t.span.end.min(until)))
+            .filter(|s| s.end > s.start)
+            .collect();
+        merge(mine).iter().map(|s| s.duration()).sum()
+    }
+
     /// Stretches the file excludes from scoring (STM's
     /// `IGNORE_TIME_SEGMENT_IN_SCORING`), sorted by start; no turn lies there.
     pub fn excluded(&self) -> &[Span] {
