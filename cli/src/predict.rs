@@ -10,15 +10,24 @@
 //! text branch, Whisper recognises it from the audio ([`crate::asr`], as
 //! `annotate` does), and it is read back through the whisper JSON reader
 //! as a sidecar holding the same words would be.
+//!
+//! Speaker turns (`--speakers FILE`, else `name.rttm` or `name.stm` beside
+//! the audio, else the speakers the transcript names) give one reading per
+//! speaker over their turns, or, with `--windows`, windows that never mix
+//! speakers (each turn analysed on its own), each naming its speaker;
+//! `--speaker NAME` keeps one speaker's windows.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
-use emoscope::engine::{analyse_offline, EmotionPredictor};
-use emoscope::recording::{MonoRecording, TranscriptSource};
-use emoscope::transcript::{parse_str, sidecar_for, ReadOptions, Transcript, TranscriptFormat};
+use emoscope::engine::{analyse_offline_with, EmotionPredictor, OfflineOptions};
+use emoscope::recording::{MonoRecording, RecordingError, SpeakerSource, TranscriptSource};
+use emoscope::transcript::{
+    parse_str, sidecar_for, speakers_sidecar_for, ReadOptions, Speaker, SpeakerTurns, Transcript,
+    TranscriptFormat,
+};
 use emoscope::Emotion;
 
 use super::asr::{Asr, AsrArgs, Recognition};
@@ -54,6 +63,17 @@ pub struct Args {
     /// transcribe nothing.
     #[arg(long)]
     no_transcript: bool,
+    /// Who speaks when: an RTTM file (diarisation output), an STM file, or
+    /// any transcript that names its speakers. Default: `name.rttm` or
+    /// `name.stm` beside the audio, else the speakers the transcript names.
+    /// Gives one reading per speaker (with `--windows`, windows that never
+    /// mix speakers, each naming its speaker).
+    #[arg(long, value_name = "FILE")]
+    speakers: Option<PathBuf>,
+    /// With `--windows`: only this speaker's windows (a name the speaker
+    /// turns use; another name is an error listing theirs).
+    #[arg(long, value_name = "NAME", requires = "windows")]
+    speaker: Option<String>,
     /// Speech recognition when there is no transcript (and the model has a
     /// text branch).
     #[command(flatten)]
@@ -188,6 +208,39 @@ fn recognise(asr: &Asr, args: &Args, seconds: f64) -> Result<Transcript> {
     Ok(transcript)
 }
 
+/// Where the speaker turns come from: `--speakers`, else a sidecar
+/// (announced; not the transcript file itself), else the transcript's own
+/// speakers.
+fn speakers_source(args: &Args) -> SpeakerSource {
+    let transcript_file = match (&args.transcript, args.no_transcript || args.text.is_some()) {
+        (_, true) => None,
+        (Some(t), false) => Some(t.clone()),
+        (None, false) => sidecar_for(&args.audio),
+    };
+    let path = args.speakers.clone().or_else(|| {
+        let p = speakers_sidecar_for(&args.audio)?;
+        if transcript_file.as_deref() == Some(p.as_path()) {
+            return None;
+        }
+        note!("using the speaker turns in {}", p.display());
+        Some(p)
+    });
+    match path {
+        Some(path) => SpeakerSource::File {
+            path,
+            options: ReadOptions {
+                recording: args
+                    .audio
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned()),
+                strict: args.strict,
+                ..ReadOptions::default()
+            },
+        },
+        None => SpeakerSource::Transcript,
+    }
+}
+
 /// The pieces `[start, end)` (sample indices) a whole-file analysis of
 /// `len` samples at `rate` Hz runs on: one when it lasts at most
 /// [`MAX_WHOLE_SECONDS`], else the fewest equal pieces no longer than that.
@@ -205,18 +258,74 @@ fn predict_whole(
     samples: &[f32],
     transcript: Option<&Transcript>,
 ) -> Result<Emotion> {
-    let rate = model.sample_rate();
     let mut readings = Vec::new();
-    for (start, end) in pieces(samples.len(), rate) {
-        let text = transcript.map_or_else(String::new, |t| {
-            let at = |i: usize| i as f64 / f64::from(rate);
-            t.text_between(at(start), at(end))
-        });
-        let emotion = model.predict(&samples[start..end], &text)?;
-        readings.push(((end - start) as f64, emotion));
-    }
+    read_pieces(model, samples, 0, &mut readings, &|a, b| {
+        transcript.map_or_else(String::new, |t| t.text_between(a, b))
+    })?;
     // No samples at all: no weight, and the reading is zero.
     Ok(Emotion::weighted_mean(readings).unwrap_or_default())
+}
+
+/// Reads `samples` (which start at sample `at` of the recording, at the
+/// model's rate) in [`pieces`], each with `text(start, end)` of its
+/// seconds, adding (length, reading) to `readings`.
+fn read_pieces(
+    model: &mut dyn EmotionPredictor,
+    samples: &[f32],
+    at: usize,
+    readings: &mut Vec<(f64, Emotion)>,
+    text: &dyn Fn(f64, f64) -> String,
+) -> Result<()> {
+    let rate = model.sample_rate();
+    let seconds = |i: usize| (at + i) as f64 / f64::from(rate);
+    for (start, end) in pieces(samples.len(), rate) {
+        let words = text(seconds(start), seconds(end));
+        let emotion = model.predict(&samples[start..end], &words)?;
+        readings.push(((end - start) as f64, emotion));
+    }
+    Ok(())
+}
+
+/// One reading per speaker of `turns` (in the order of their first turn)
+/// from `samples` (the whole recording at the model's rate): the
+/// length-weighted mean over the pieces of each of their turns
+/// ([`SpeakerTurns::joined`]), each piece with the words of the speaker's
+/// segments over it; with the seconds read. Speakers whose turns lie past
+/// the end are left out.
+fn predict_speakers(
+    model: &mut dyn EmotionPredictor,
+    samples: &[f32],
+    transcript: Option<&Transcript>,
+    turns: &SpeakerTurns,
+) -> Result<Vec<(Speaker, f64, Emotion)>> {
+    let rate = f64::from(model.sample_rate());
+    let joined = turns.joined();
+    let mut out = Vec::new();
+    for speaker in turns.speakers() {
+        let mut readings = Vec::new();
+        for t in joined.iter().filter(|t| t.speaker == speaker) {
+            let first = ((t.span.start * rate).round().max(0.0) as usize).min(samples.len());
+            let end = ((t.span.end * rate).round().max(0.0) as usize).min(samples.len());
+            if end <= first {
+                continue;
+            }
+            read_pieces(
+                model,
+                &samples[first..end],
+                first,
+                &mut readings,
+                &|a, b| {
+                    transcript
+                        .map_or_else(String::new, |tr| tr.speaker_text_between(&speaker, a, b))
+                },
+            )?;
+        }
+        let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / rate;
+        if let Some(e) = Emotion::weighted_mean(readings) {
+            out.push((speaker, seconds, e));
+        }
+    }
+    Ok(out)
 }
 
 /// Runs the prediction and prints it.
@@ -229,9 +338,68 @@ pub fn run(args: Args) -> Result<()> {
     // Audio errors name the file themselves.
     let mono = MonoRecording::decode(audio)?;
     let seconds = mono.duration();
-    let (transcript, transcript_source) = transcript(&args, &model_dir, &device, seconds)?;
+    let (mut transcript, transcript_source) = transcript(&args, &model_dir, &device, seconds)?;
+    let turns = speakers_source(&args).read(seconds, &mut transcript)?;
+    for w in turns.iter().flat_map(|t| t.warnings()) {
+        note!("warning: {w}");
+    }
+    let speaker = args.speaker.as_deref().map(Speaker::new);
+    if let Some(name) = &speaker {
+        let known = turns
+            .as_ref()
+            .map(SpeakerTurns::speakers)
+            .unwrap_or_default();
+        if !known.contains(name) {
+            return Err(RecordingError::UnknownSpeaker {
+                path: audio.to_owned(),
+                name: name.clone(),
+                known,
+            }
+            .into());
+        }
+    }
     let t0 = Instant::now();
-    if !args.windows {
+    if let (false, Some(turns)) = (args.windows, &turns) {
+        let samples = mono.resampled(model.sample_rate(), audio)?;
+        let read = predict_speakers(model.as_mut(), &samples, transcript.as_ref(), turns)
+            .with_context(|| format!("analysing {}", audio.display()))?;
+        if read.is_empty() {
+            bail!(
+                "analysing {}: no speaker turn lies within its {seconds:.2} s",
+                audio.display()
+            );
+        }
+        if args.json {
+            for (speaker, seconds, e) in &read {
+                let line = serde_json::json!({
+                    "speaker": speaker, "seconds": seconds,
+                    "arousal": e.arousal, "valence": e.valence, "dominance": e.dominance,
+                    "model": model.id(), "output_range": model.output_range(),
+                    "transcript_source": transcript_source,
+                });
+                outln!("{line}");
+            }
+        } else {
+            outln!(
+                "{:<16} {:>9} {:>9} {:>9} {:>9}",
+                "speaker",
+                "seconds",
+                "arousal",
+                "valence",
+                "dominance"
+            );
+            for (speaker, seconds, e) in &read {
+                outln!(
+                    "{:<16} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
+                    speaker.as_str(),
+                    seconds,
+                    e.arousal,
+                    e.valence,
+                    e.dominance
+                );
+            }
+        }
+    } else if !args.windows {
         let samples = mono.resampled(model.sample_rate(), audio)?;
         let n = pieces(samples.len(), model.sample_rate()).len();
         if n > 1 {
@@ -262,14 +430,26 @@ pub fn run(args: Args) -> Result<()> {
             outln!("dominance {:>9.4}", avd.dominance);
         }
     } else {
-        let results = analyse_offline(
+        let results = analyse_offline_with(
             &mono.samples,
             mono.sample_rate as f32,
             model.as_mut(),
             &config,
-            transcript.as_ref(),
+            OfflineOptions {
+                transcript: transcript.as_ref(),
+                turns: turns.as_ref(),
+                speaker: speaker.as_ref(),
+                ..OfflineOptions::default()
+            },
         )
-        .with_context(|| format!("analysing {}", audio.display()))?;
+        .with_context(|| format!("analysing {}", audio.display()))?
+        .windows;
+        if results.is_empty() && turns.is_some() {
+            bail!(
+                "analysing {}: no speaker turn lies within its {seconds:.2} s",
+                audio.display()
+            );
+        }
         if results.is_empty() {
             // The engine reports nothing rather than an error for input it
             // cannot window; never end with exit 0 and no output.
@@ -282,31 +462,42 @@ pub fn run(args: Args) -> Result<()> {
         if args.json {
             for r in &results {
                 let (span, e) = (r.reading.span, r.reading.emotion);
-                let line = serde_json::json!({
+                let mut line = serde_json::json!({
                     "start": span.start, "end": span.end,
                     "arousal": e.arousal, "valence": e.valence, "dominance": e.dominance,
                     "model": model.id(),
                 });
+                if let Some(speaker) = &r.reading.speaker {
+                    line["speaker"] = serde_json::json!(speaker);
+                    line["overlap"] = serde_json::json!(r.reading.overlap);
+                }
                 outln!("{line}");
             }
         } else {
+            let who = |name: &str, overlap: &str| match turns {
+                Some(_) => format!(" {name:<16} {overlap}").trim_end().to_owned(),
+                None => String::new(),
+            };
             outln!(
-                "{:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:>9} {:>9} {:>9} {:>9} {:>9}{}",
                 "start",
                 "end",
                 "arousal",
                 "valence",
-                "dominance"
+                "dominance",
+                who("speaker", "overlap")
             );
             for r in &results {
                 let (span, s) = (r.reading.span, r.reading.emotion);
+                let name = r.reading.speaker.as_ref().map_or("", Speaker::as_str);
                 outln!(
-                    "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
+                    "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}{}",
                     span.start,
                     span.end,
                     s.arousal,
                     s.valence,
-                    s.dominance
+                    s.dominance,
+                    who(name, if r.reading.overlap { "yes" } else { "" })
                 );
             }
         }

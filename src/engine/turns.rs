@@ -11,7 +11,7 @@
 //! speakers may overlap: each is analysed, so overlapping speech is read
 //! once per speaker ([`TurnRuns::overlaps`] tells where). Audio outside every
 //! turn is not analysed. Turns of one speaker that overlap or touch are one
-//! turn.
+//! turn ([`SpeakerTurns::joined`]).
 //!
 //! The runs start as the signal reaches them and are let go when it passes
 //! their end, so a recording of any length holds the audio of the turns
@@ -20,7 +20,7 @@
 use super::analyser::{Analyser, AnalyserError, AnalysisConfig, Window};
 use super::capture::{BlockInfo, MAX_CHUNK};
 use crate::reading::{Emotion, Span};
-use crate::transcript::{Speaker, SpeakerTurns};
+use crate::transcript::{Speaker, SpeakerTurns, Turn};
 
 /// One speaker's turn and its analysis.
 pub(super) struct TurnRun {
@@ -136,10 +136,11 @@ impl TurnRuns {
         config: &AnalysisConfig,
         model_rate: u32,
     ) -> Self {
-        let runs = merged(turns)
+        let runs = turns
+            .joined()
             .into_iter()
-            .filter(|(speaker, _)| only.is_none_or(|o| o == speaker))
-            .filter_map(|(speaker, span)| {
+            .filter(|t| only.is_none_or(|o| *o == t.speaker))
+            .filter_map(|Turn { speaker, span }| {
                 let first = ((span.start * f64::from(rate)).round() as i64).max(0);
                 let end = (span.end * f64::from(rate)).round() as i64;
                 (end > first).then(|| TurnRun {
@@ -240,36 +241,9 @@ impl TurnRuns {
     }
 }
 
-/// Each speaker's turns with those that overlap or touch joined, sorted by
-/// start (then by the order of the speakers' first turns).
-fn merged(turns: &SpeakerTurns) -> Vec<(Speaker, Span)> {
-    let speakers = turns.speakers();
-    let mut out: Vec<(usize, Speaker, Span)> = Vec::new();
-    for (k, speaker) in speakers.iter().enumerate() {
-        let mut last: Option<Span> = None;
-        // Sorted by start already.
-        for t in turns.turns().iter().filter(|t| &t.speaker == speaker) {
-            match last.as_mut() {
-                Some(l) if t.span.start <= l.end => l.end = l.end.max(t.span.end),
-                _ => {
-                    if let Some(l) = last.replace(t.span) {
-                        out.push((k, speaker.clone(), l));
-                    }
-                }
-            }
-        }
-        if let Some(l) = last {
-            out.push((k, speaker.clone(), l));
-        }
-    }
-    out.sort_by(|a, b| a.2.start.total_cmp(&b.2.start).then(a.0.cmp(&b.0)));
-    out.into_iter().map(|(_, s, span)| (s, span)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::Turn;
 
     fn turns(list: &[(&str, f64, f64)]) -> SpeakerTurns {
         SpeakerTurns::new(
@@ -292,9 +266,10 @@ mod tests {
             ("A", 3.5, 5.0),
             ("A", 4.0, 4.5),
         ]);
-        let m: Vec<(String, f64, f64)> = merged(&t)
+        let m: Vec<(String, f64, f64)> = t
+            .joined()
             .into_iter()
-            .map(|(s, x)| (s.to_string(), x.start, x.end))
+            .map(|x| (x.speaker.to_string(), x.span.start, x.span.end))
             .collect();
         assert_eq!(
             m,

@@ -204,6 +204,32 @@ impl SpeakerTurns {
         merge(found)
     }
 
+    /// Each speaker's turns with those that overlap or touch joined into
+    /// one, sorted by start (then by the order of the speakers' first
+    /// turns): the turns the offline analysis reads each on its own.
+    pub fn joined(&self) -> Vec<Turn> {
+        let mut out: Vec<(usize, Turn)> = Vec::new();
+        for (k, speaker) in self.speakers().into_iter().enumerate() {
+            let mine = self.turns.iter().filter(|t| t.speaker == speaker);
+            for span in merge(mine.map(|t| t.span).collect()) {
+                out.push((
+                    k,
+                    Turn {
+                        speaker: speaker.clone(),
+                        span,
+                    },
+                ));
+            }
+        }
+        out.sort_by(|a, b| {
+            a.1.span
+                .start
+                .total_cmp(&b.1.span.start)
+                .then(a.0.cmp(&b.0))
+        });
+        out.into_iter().map(|(_, t)| t).collect()
+    }
+
     /// The turns of `speaker` alone (with the same excluded stretches and warnings).
     pub fn only(&self, speaker: &Speaker) -> Self {
         Self {

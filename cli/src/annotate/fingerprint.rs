@@ -8,7 +8,9 @@
 //! smoothing, formats, tier, label style, `--no-transcript`). An input
 //! without a transcript of its own that the run transcribes depends instead
 //! on the speech-recognition model (its files, as the emotion model's) and
-//! the language; the transcript written then is an output, not an input.
+//! the language; the transcript written then is an output, not an input. A
+//! speaker file (`--speakers`, or `name.rttm`/`name.stm` beside the audio)
+//! counts as the transcript does.
 
 use std::fmt;
 use std::path::Path;
@@ -77,6 +79,26 @@ impl Fingerprint {
             }
             Words::None => h.update(b"no transcript\0"),
         }
+        Ok(Self(hex(&h.finalize())))
+    }
+}
+
+impl Fingerprint {
+    /// This input's fingerprint with the speaker file its turns come from
+    /// (path and contents); unchanged without one (the turns a transcript
+    /// names are in the transcript's part already).
+    pub fn with_speakers(self, speakers: Option<&Path>) -> Result<Self> {
+        let Some(path) = speakers else {
+            return Ok(self);
+        };
+        let text = std::fs::read(path)
+            .with_context(|| format!("reading the speaker turns {}", path.display()))?;
+        let mut h = Sha256::new();
+        h.update(self.0.as_bytes());
+        h.update(b"speakers\0");
+        h.update(path.as_os_str().as_encoded_bytes());
+        h.update(b"\0");
+        h.update(Sha256::digest(&text));
         Ok(Self(hex(&h.finalize())))
     }
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use emoscope::export::SpeakerSummary;
 use serde::{Deserialize, Serialize};
 
 use super::inputs::Shard;
@@ -97,6 +98,15 @@ pub struct Entry {
     /// What the transcript reader repaired or skipped (file, line, what was done).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The speaker file the turns came from (`--speakers`, or `name.rttm`
+    /// or `name.stm` beside the audio); absent when there is none (the
+    /// transcript's own speakers, or none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speakers_file: Option<String>,
+    /// Each speaker summed up, as in the annotation's `speakers` (absent
+    /// without speaker turns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<SpeakerSummary>,
 }
 
 /// The index file name for `shard`.

@@ -32,6 +32,8 @@ pub struct Job {
     pub input: PathBuf,
     /// A transcript given for it (command line or manifest), instead of a sidecar.
     pub transcript: Option<PathBuf>,
+    /// A speaker file given for it (`--speakers`), instead of a sidecar.
+    pub speakers: Option<PathBuf>,
     /// Output path below `--out`, without the format suffix.
     pub stem: PathBuf,
     /// Why this input cannot be annotated (missing file, bad manifest line):
@@ -87,12 +89,12 @@ impl Found {
 
 /// Collects the jobs for `inputs` and `manifests`, skipping anything under
 /// `out`. Fails only when nothing at all can be annotated or `--transcript`
-/// does not name exactly one input; a missing input or a bad manifest line
-/// is a job that fails.
+/// or `--speakers` does not name exactly one input; a missing input or a
+/// bad manifest line is a job that fails.
 pub fn collect(
     inputs: &[PathBuf],
     manifests: &[PathBuf],
-    transcript: Option<&Path>,
+    (transcript, speakers): (Option<&Path>, Option<&Path>),
     out: &Path,
 ) -> Result<Vec<Job>> {
     let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.to_owned());
@@ -130,6 +132,9 @@ pub fn collect(
         }
         found[0].transcript = Some(t.to_owned());
     }
+    if speakers.is_some() && found.len() != 1 {
+        bail!("--speakers names the speaker turns of one recording, but there are {} inputs; give each its own `name.rttm` beside it", found.len());
+    }
     if found.is_empty() {
         bail!(
             "no audio files found (looked for {})",
@@ -147,6 +152,7 @@ pub fn collect(
         .map(|(f, stem)| Job {
             input: f.input,
             transcript: f.transcript,
+            speakers: speakers.map(Path::to_owned),
             stem,
             problem: f.problem,
         })
@@ -306,6 +312,7 @@ mod tests {
             .map(|i| Job {
                 input: format!("{i}.wav").into(),
                 transcript: None,
+                speakers: None,
                 stem: format!("{i}").into(),
                 problem: None,
             })
@@ -340,7 +347,13 @@ mod tests {
         ] {
             std::fs::write(root.join(f), b"").unwrap();
         }
-        let jobs = collect(std::slice::from_ref(&root), &[], None, &root.join("out")).unwrap();
+        let jobs = collect(
+            std::slice::from_ref(&root),
+            &[],
+            (None, None),
+            &root.join("out"),
+        )
+        .unwrap();
         let stems: Vec<String> = jobs
             .iter()
             .map(|j| j.stem.to_string_lossy().into_owned())
@@ -362,7 +375,7 @@ mod tests {
         let jobs = collect(
             std::slice::from_ref(&root),
             &[],
-            None,
+            (None, None),
             &d.path().join("out"),
         )
         .unwrap();
@@ -384,7 +397,13 @@ mod tests {
         std::fs::create_dir_all(d.path().join("s")).unwrap();
         std::fs::write(d.path().join("s/one.wav"), b"").unwrap();
         std::fs::write(d.path().join("m.tsv"), "# corpus\ns/one.wav\ts/one.srt\n\n").unwrap();
-        let jobs = collect(&[], &[d.path().join("m.tsv")], None, &d.path().join("out")).unwrap();
+        let jobs = collect(
+            &[],
+            &[d.path().join("m.tsv")],
+            (None, None),
+            &d.path().join("out"),
+        )
+        .unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].stem, Path::new("s/one"));
         assert_eq!(
@@ -397,7 +416,7 @@ mod tests {
             "s/missing.wav\ns/one.wav\ta.srt\tthird column\ns/one.wav\n",
         )
         .unwrap();
-        let jobs = collect(&[], &[d.path().join("bad.tsv")], None, d.path()).unwrap();
+        let jobs = collect(&[], &[d.path().join("bad.tsv")], (None, None), d.path()).unwrap();
         let problems: Vec<Option<&str>> = jobs.iter().map(|j| j.problem.as_deref()).collect();
         assert_eq!(jobs.len(), 3, "{jobs:?}");
         assert!(
@@ -417,7 +436,7 @@ mod tests {
         let jobs = collect(
             &[d.path().join("nowhere.wav")],
             &[d.path().join("missing.tsv")],
-            None,
+            (None, None),
             d.path(),
         )
         .unwrap();
@@ -436,7 +455,7 @@ mod tests {
             std::fs::write(dup.join(f), b"").unwrap();
         }
         let stems = |inputs: &[PathBuf]| -> Vec<String> {
-            collect(inputs, &[], None, &d.path().join("out"))
+            collect(inputs, &[], (None, None), &d.path().join("out"))
                 .unwrap()
                 .iter()
                 .map(|j| j.stem.to_string_lossy().into_owned())

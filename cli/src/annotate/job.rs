@@ -4,7 +4,9 @@
 //! ([`emoscope::recording::analyse_recording`]: decode, read the transcript,
 //! find the speech, run the engine's windows, read each segment from its
 //! own audio and text), build the annotation and write every requested
-//! format; the index entry records what each step found.
+//! format; the index entry records what each step found. Speaker turns come
+//! from the file `--speakers` gives, else `name.rttm` or `name.stm` beside
+//! the audio, else the transcript's own speakers.
 //!
 //! The runtime streams the file in three passes, so a recording of any
 //! length is annotated in the memory of a few packets and one analysis
@@ -20,9 +22,11 @@ use emoscope::engine::{AnalysisConfig, EmotionPredictor, OfflineAnalysis};
 use emoscope::export::{Annotation, ExportFormat, LabelStyle, OUTPUT_TAG};
 use emoscope::recording::{
     analyse_recording, AnnotationContext, Opened, Pass, RecordingError, RecordingHooks,
-    RecordingOptions, TranscriptSource,
+    RecordingOptions, SpeakerSource, TranscriptSource,
 };
-use emoscope::transcript::{sidecar_for, ReadOptions, Transcript};
+use emoscope::transcript::{
+    sidecar_for, speakers_sidecar_for, ReadOptions, Speaker, SpeakerTurns, Transcript,
+};
 
 use super::fingerprint::{Fingerprint, Words};
 use super::index::{Entry, Origin, Status};
@@ -60,6 +64,8 @@ pub struct Settings {
     pub whole_file: bool,
     /// Windows read per model call.
     pub batch: usize,
+    /// Only this speaker's readings (`--speaker`).
+    pub speaker: Option<Speaker>,
     /// What every output of this run depends on besides the input and its
     /// transcript: the model's files and the settings above.
     pub run_fingerprint: Fingerprint,
@@ -150,6 +156,8 @@ pub fn run(
         fingerprint: None,
         warnings: Vec::new(),
         no_speech_windows: None,
+        speakers_file: None,
+        speakers: Vec::new(),
     };
     let outcome = (|| -> Result<()> {
         if let Some(problem) = &job.problem {
@@ -161,7 +169,15 @@ pub fn run(
             (Source::Asr { .. }, Some(r)) => Words::Recognised(&r.fingerprint),
             _ => Words::None,
         };
-        let fingerprint = s.run_fingerprint.for_input(&job.input, words)?;
+        let speakers = speakers_source(job, s, &source);
+        let speakers_file = match &speakers {
+            SpeakerSource::File { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        let fingerprint = s
+            .run_fingerprint
+            .for_input(&job.input, words)?
+            .with_speakers(speakers_file.as_deref())?;
         entry.fingerprint = Some(fingerprint.to_string());
         let mut written: Vec<PathBuf> = files.iter().map(|f| f.0.clone()).collect();
         if let Source::Asr { path } = &source {
@@ -179,9 +195,19 @@ pub fn run(
             entry.out_of_range = before.out_of_range;
             entry.warnings = before.warnings.clone();
             entry.no_speech_windows = before.no_speech_windows;
+            entry.speakers_file = before.speakers_file.clone();
+            entry.speakers = before.speakers.clone();
             return Ok(());
         }
-        annotate(job, model, s, source, &files, &mut entry, progress)
+        annotate(
+            job,
+            model,
+            s,
+            (source, speakers),
+            &files,
+            &mut entry,
+            progress,
+        )
     })();
     if let Err(e) = outcome {
         entry.status = Status::Failed;
@@ -235,6 +261,33 @@ fn transcript_source(job: &Job, s: &Settings, files: &[(PathBuf, String)]) -> Re
     Ok(Source::File { path, origin })
 }
 
+/// Where the speaker turns of `job` come from: the file given, else a
+/// sidecar (`name.rttm`, `name.stm`), else the transcript's own speakers.
+/// An STM sidecar that is the transcript too is read once, as the transcript.
+fn speakers_source(job: &Job, s: &Settings, transcript: &Source) -> SpeakerSource {
+    let path = match &job.speakers {
+        Some(p) => Some(p.clone()),
+        None => speakers_sidecar_for(&job.input).filter(|p| match transcript {
+            Source::File { path, .. } => !same_file(p, path),
+            _ => true,
+        }),
+    };
+    match path {
+        Some(path) => SpeakerSource::File {
+            path,
+            options: ReadOptions {
+                recording: job
+                    .input
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned()),
+                strict: s.strict,
+                ..ReadOptions::default()
+            },
+        },
+        None => SpeakerSource::Transcript,
+    }
+}
+
 /// Recognises the speech of `job` with the run's recogniser and writes it
 /// to `path` as openai-whisper JSON.
 fn recognise(job: &Job, s: &Settings, path: &Path, progress: &mut dyn FnMut(Step)) -> Result<()> {
@@ -262,6 +315,8 @@ struct Record<'a> {
     transcript_path: Option<(PathBuf, Origin)>,
     /// How to read it.
     source: TranscriptSource,
+    /// Where the speaker turns come from.
+    speakers: SpeakerSource,
     /// The progress bar's callback.
     progress: &'a mut dyn FnMut(Step),
 }
@@ -293,13 +348,31 @@ impl RecordingHooks for Record<'_> {
     fn windows_analysed(&mut self, analysis: &OfflineAnalysis) {
         self.entry.no_speech_windows = Some(analysis.no_speech.len());
     }
+
+    /// The speaker turns (the file's repairs as warnings, its path).
+    fn speakers(
+        &mut self,
+        opened: Opened<'_>,
+        transcript: &mut Option<Transcript>,
+    ) -> Result<Option<SpeakerTurns>, RecordingError> {
+        let turns = self.speakers.read(opened.duration, transcript)?;
+        if let SpeakerSource::File { path, .. } = &self.speakers {
+            self.entry.speakers_file = Some(path.display().to_string());
+        }
+        if let Some(t) = &turns {
+            self.entry
+                .warnings
+                .extend(t.warnings().iter().map(ToString::to_string));
+        }
+        Ok(turns)
+    }
 }
 
 fn annotate(
     job: &Job,
     model: &mut dyn EmotionPredictor,
     s: &Settings,
-    source: Source,
+    (source, speakers): (Source, SpeakerSource),
     files: &[(PathBuf, String)],
     entry: &mut Entry,
     progress: &mut dyn FnMut(Step),
@@ -333,11 +406,13 @@ fn annotate(
         analyse_silence: s.analyse_silence,
         whole_file: s.whole_file,
         batch: Some(s.batch),
+        speaker: s.speaker.as_ref(),
     };
     let mut record = Record {
         entry,
         transcript_path,
         source,
+        speakers,
         progress,
     };
     let recording = analyse_recording(path, model, &options, &mut record)?;
@@ -353,6 +428,7 @@ fn annotate(
     entry.mean = Some(mean(&doc));
     let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
     entry.out_of_range = (flagged > 0).then_some(flagged);
+    entry.speakers = doc.speakers.clone();
     write_outputs(&doc, s, files)
 }
 

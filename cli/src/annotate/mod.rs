@@ -79,6 +79,18 @@ pub struct Args {
     /// audio, transcript, model and settings as the run that wrote them).
     #[arg(long)]
     force: bool,
+    /// Who speaks when in the (single) input: an RTTM file (diarisation
+    /// output), an STM file, or any transcript that names its speakers
+    /// (WhisperX, ELAN, TextGrid, WebVTT voices). Default: `name.rttm` or
+    /// `name.stm` beside the audio, else the speakers the transcript names.
+    /// With speaker turns, each turn is analysed on its own and every
+    /// reading names its speaker.
+    #[arg(long, value_name = "FILE")]
+    speakers: Option<PathBuf>,
+    /// Only this speaker's readings (a name the speaker turns use; an
+    /// input whose turns do not name it fails, listing those they do).
+    #[arg(long, value_name = "NAME")]
+    speaker: Option<String>,
     /// Analyse the audio only: read no transcript, not even a sidecar, and
     /// transcribe nothing.
     #[arg(long, conflicts_with = "transcript")]
@@ -157,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
     let all = inputs::collect(
         &args.inputs,
         &args.manifest,
-        args.transcript.as_deref(),
+        (args.transcript.as_deref(), args.speakers.as_deref()),
         &args.out,
     )?;
     let jobs = inputs::shard(all, args.shard);
@@ -256,7 +268,7 @@ fn settings(
     // The batch changes nothing in the outputs; the precision does.
     let dtype = models.dtype();
     let described = format!(
-        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={} analyse_silence={}{}",
+        "{config:?} formats={formats:?} tier={:?} {labels:?} no_transcript={} strict={} analyse_silence={}{}{}",
         args.tier,
         args.no_transcript,
         args.strict,
@@ -265,7 +277,10 @@ fn settings(
             String::new()
         } else {
             format!(" dtype={dtype:?}")
-        }
+        },
+        args.speaker
+            .as_ref()
+            .map_or(String::new(), |name| format!(" speaker={name:?}"))
     );
     Ok(job::Settings {
         out: args.out.clone(),
@@ -279,6 +294,10 @@ fn settings(
         analyse_silence: args.analyse_silence,
         whole_file: args.whole_file,
         batch: args.batch,
+        speaker: args
+            .speaker
+            .as_deref()
+            .map(emoscope::transcript::Speaker::new),
         run_fingerprint: Fingerprint::for_run(model_dir, &described)?,
         asr,
         previous: index::previous(&args.out, args.shard),
