@@ -456,7 +456,18 @@ fn sidecar_rttm_or_stm_beside_the_audio_gives_the_same_turns() {
     let rttm = f.write("conv.rttm", &rttm(&f.conv, "conv"));
     let (run, doc) = annotate(&f.dir, &f.dir.join("out-rttm"), model.path(), &[]);
     ok(&run);
-    assert_readings(&doc.unwrap().timeline, &want);
+    let streamed = doc.unwrap();
+    assert_readings(&streamed.timeline, &want);
+    // Decoded whole, the same annotation (the reference the streamed passes
+    // are held to).
+    let (run, whole) = annotate(
+        &f.dir,
+        &f.dir.join("out-whole"),
+        model.path(),
+        &["--whole-file"],
+    );
+    ok(&run);
+    assert_eq!(whole.unwrap(), streamed);
     std::fs::remove_file(&rttm).unwrap();
     // conv.stm instead: the transcript and the speakers in one file (its
     // text goes to the windows; this model reads no text).
