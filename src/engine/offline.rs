@@ -2,7 +2,7 @@
 //! ([`analyse_offline`], [`analyse_offline_with`]) or block by block
 //! ([`OfflineRun`]), as fast as the model goes, with nothing skipped. With
 //! speaker turns ([`OfflineOptions::turns`]) each turn is analysed on its
-//! own ([`super::turns`]) and every reading names its speaker.
+//! own (the engine's `turns` module) and every reading names its speaker.
 
 use super::analyser::{Analyser, AnalysisConfig, Window};
 use super::capture::{BlockInfo, MAX_CHUNK};
