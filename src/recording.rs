@@ -434,13 +434,18 @@ impl Recording {
             .as_ref()
             .map(transcript_segments)
             .unwrap_or_default();
-        plan_segments(&self.speech, &transcript, self.duration)
-            .into_iter()
-            .map(|s| SpanRequest {
-                span: s.span,
-                text: s.text,
-            })
-            .collect()
+        plan_segments(
+            &self.speech,
+            &transcript,
+            self.duration,
+            self.turns.as_ref(),
+        )
+        .into_iter()
+        .map(|s| SpanRequest {
+            span: s.span,
+            text: s.text,
+        })
+        .collect()
     }
 
     /// The recording's annotation (the one step every front end shares):

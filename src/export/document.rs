@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::speakers::SpeakerSummary;
 use crate::reading::{span_pairs, Emotion, OutputRange, Reading, Span};
-use crate::transcript::Transcript;
+use crate::transcript::{Speaker, Transcript};
 
 /// Identifies the JSON layout; bumped when a field changes meaning.
 pub const DOCUMENT_FORMAT: &str = "emoscope-annotation/1";
@@ -35,9 +35,12 @@ pub struct Annotation {
     pub smoothing_seconds: f64,
     /// Every analysed window, in time order (the engine's timeline).
     pub timeline: Vec<Reading>,
-    /// Speech segments with their mean readings and labels, in time order, not overlapping.
+    /// Speech segments with their readings and labels, in time order; one
+    /// speaker's never overlap (without speakers, none do; two speakers'
+    /// may, where they talk at once).
     pub segments: Vec<MarkedSegment>,
-    /// Points where the emotion quadrant changes, in time order.
+    /// Points where the emotion quadrant changes (each speaker's own
+    /// changes, when the readings name speakers), in time order.
     pub markers: Vec<Marker>,
     /// The transcript the analysis used (empty when none).
     pub transcript: Vec<TranscriptSegment>,
@@ -82,6 +85,9 @@ pub struct MarkedSegment {
     /// Whether a value lies outside the model's declared range (see [`Reading::out_of_range`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub out_of_range: bool,
+    /// Who speaks in the segment, when speaker turns were known (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<Speaker>,
 }
 
 /// A labelled point in time.
@@ -91,6 +97,10 @@ pub struct Marker {
     pub time: f64,
     /// Label, e.g. `tense A.80 V.30 D.50`.
     pub label: String,
+    /// Whose reading changed quadrant, when the readings name speakers
+    /// (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<Speaker>,
 }
 
 /// A transcript segment as stored in the document.
@@ -105,6 +115,10 @@ pub struct TranscriptSegment {
     /// Timed words, when known.
     #[serde(default)]
     pub words: Vec<TranscriptWord>,
+    /// Who says it, when the transcript or the speaker turns name them
+    /// (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<Speaker>,
 }
 
 /// A timed word.
@@ -136,11 +150,70 @@ pub fn transcript_segments(t: &Transcript) -> Vec<TranscriptSegment> {
                     text: w.text.clone(),
                 })
                 .collect(),
+            speaker: s.speaker.clone(),
         })
         .collect()
 }
 
 impl Annotation {
+    /// The speakers the document names, in the order of their first turn
+    /// (its summaries' order), then any other the readings or segments
+    /// name, in the order they appear; empty without speakers.
+    pub fn speaker_names(&self) -> Vec<Speaker> {
+        let mut out: Vec<Speaker> = self.speakers.iter().map(|s| s.speaker.clone()).collect();
+        let named = self
+            .timeline
+            .iter()
+            .filter_map(|r| r.speaker.as_ref())
+            .chain(self.segments.iter().filter_map(|s| s.speaker.as_ref()));
+        for speaker in named {
+            if !out.contains(speaker) {
+                out.push(speaker.clone());
+            }
+        }
+        out
+    }
+
+    /// The document of `speaker` alone: their readings, segments, markers,
+    /// transcript segments and summary (the stretches without speech and
+    /// everything else as they are).
+    pub fn only(&self, speaker: &Speaker) -> Self {
+        let theirs = |s: &Option<Speaker>| s.as_ref() == Some(speaker);
+        Self {
+            timeline: self
+                .timeline
+                .iter()
+                .filter(|r| theirs(&r.speaker))
+                .cloned()
+                .collect(),
+            segments: self
+                .segments
+                .iter()
+                .filter(|s| theirs(&s.speaker))
+                .cloned()
+                .collect(),
+            markers: self
+                .markers
+                .iter()
+                .filter(|m| theirs(&m.speaker))
+                .cloned()
+                .collect(),
+            transcript: self
+                .transcript
+                .iter()
+                .filter(|t| theirs(&t.speaker))
+                .cloned()
+                .collect(),
+            speakers: self
+                .speakers
+                .iter()
+                .filter(|s| &s.speaker == speaker)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The document as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("an annotation always serialises")

@@ -6,7 +6,13 @@
 //! before the next one's (ELAN annotations on one tier may not overlap,
 //! analysis windows do). Each annotation has its own two slots, as ELAN
 //! writes them; slots are listed in time order. Written with `quick-xml`.
+//!
+//! With speakers, each has these tiers of their own, named `tier@speaker`
+//! (`segments@host`, `arousal@host`, ...) with the speaker as the tier's
+//! `PARTICIPANT`; a speaker's value annotations tile each run of their
+//! windows (a turn's), not the time between their turns.
 
+use std::borrow::Borrow;
 use std::io::Cursor;
 use std::path::Path;
 
@@ -14,47 +20,72 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::document::Annotation;
+use super::{tier_name, voices};
 use crate::reading::Reading;
+use crate::transcript::Speaker;
 
 /// Annotations of one tier: (start s, end s, value).
 type Spans = Vec<(f64, f64, String)>;
 
 /// The EAF document. `date` is the `DATE` attribute (an RFC 3339 time).
 pub fn render(doc: &Annotation, date: &str) -> String {
-    let mut tiers: Vec<(&str, Spans)> = vec![(
-        "segments",
-        doc.segments
+    // (tier id, participant, annotations).
+    let mut tiers: Vec<(String, Option<Speaker>, Spans)> = Vec::new();
+    for who in voices(doc) {
+        let theirs = |s: &Option<Speaker>| s.as_ref() == who.as_ref();
+        let name = |base: &str| tier_name(base, who.as_ref());
+        tiers.push((
+            name("segments"),
+            who.clone(),
+            doc.segments
+                .iter()
+                .filter(|s| theirs(&s.speaker))
+                .map(|s| (s.span.start, s.span.end, s.label.clone()))
+                .collect(),
+        ));
+        // Words, sorted, each starting no earlier than the previous one ends.
+        let mut words: Vec<(f64, f64, String)> = doc
+            .transcript
             .iter()
-            .map(|s| (s.span.start, s.span.end, s.label.clone()))
-            .collect(),
-    )];
-    // Words, sorted, each starting no earlier than the previous one ends.
-    let mut words: Vec<(f64, f64, String)> = doc
-        .transcript
-        .iter()
-        .flat_map(|s| &s.words)
-        .map(|w| (w.start, w.end, w.text.clone()))
-        .collect();
-    words.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut t = 0.0f64;
-    words.retain_mut(|w| {
-        w.0 = w.0.max(t);
-        let keep = ms(w.1) > ms(w.0);
-        if keep {
-            t = w.1;
+            .filter(|s| theirs(&s.speaker))
+            .flat_map(|s| &s.words)
+            .map(|w| (w.start, w.end, w.text.clone()))
+            .collect();
+        words.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut t = 0.0f64;
+        words.retain_mut(|w| {
+            w.0 = w.0.max(t);
+            let keep = ms(w.1) > ms(w.0);
+            if keep {
+                t = w.1;
+            }
+            keep
+        });
+        if !words.is_empty() {
+            tiers.push((name("words"), who.clone(), words));
         }
-        keep
-    });
-    if !words.is_empty() {
-        tiers.push(("words", words));
+        let readings: Vec<&Reading> = doc.timeline.iter().filter(|r| theirs(&r.speaker)).collect();
+        // A speaker's readings tile each run of their speech on its own,
+        // not the silence between their turns.
+        let values = |pick: fn(&Reading) -> f32| match &who {
+            None => cells(&readings, pick),
+            Some(_) => runs(&readings)
+                .into_iter()
+                .flat_map(|run| cells(run, pick))
+                .collect(),
+        };
+        tiers.push((name("arousal"), who.clone(), values(|r| r.emotion.arousal)));
+        tiers.push((name("valence"), who.clone(), values(|r| r.emotion.valence)));
+        tiers.push((
+            name("dominance"),
+            who.clone(),
+            values(|r| r.emotion.dominance),
+        ));
     }
-    tiers.push(("arousal", cells(&doc.timeline, |r| r.emotion.arousal)));
-    tiers.push(("valence", cells(&doc.timeline, |r| r.emotion.valence)));
-    tiers.push(("dominance", cells(&doc.timeline, |r| r.emotion.dominance)));
 
     // Slots: two per annotation, numbered in time order.
     let mut slots: Vec<(u64, usize)> = Vec::new(); // (ms, annotation endpoint index)
-    for (a, b, _) in tiers.iter().flat_map(|t| &t.1) {
+    for (a, b, _) in tiers.iter().flat_map(|t| &t.2) {
         let k = slots.len();
         slots.push((ms(*a), k));
         slots.push((ms(*b), k + 1));
@@ -112,9 +143,13 @@ pub fn render(doc: &Annotation, date: &str) -> String {
     }
     put(Event::End(BytesEnd::new("TIME_ORDER")));
     let mut k = 0;
-    for (name, items) in &tiers {
-        let tier = BytesStart::new("TIER")
-            .with_attributes([("LINGUISTIC_TYPE_REF", "emoscope"), ("TIER_ID", *name)]);
+    for (name, who, items) in &tiers {
+        let mut tier = BytesStart::new("TIER");
+        tier.push_attribute(("LINGUISTIC_TYPE_REF", "emoscope"));
+        if let Some(who) = who {
+            tier.push_attribute(("PARTICIPANT", who.as_str()));
+        }
+        tier.push_attribute(("TIER_ID", name.as_str()));
         if items.is_empty() {
             put(Event::Empty(tier));
             continue;
@@ -162,8 +197,11 @@ fn ms(t: f64) -> u64 {
 }
 
 /// Tiles of the analysed span, one per reading (see the module docs), valued with four decimals.
-pub fn cells(timeline: &[Reading], pick: fn(&Reading) -> f32) -> Vec<(f64, f64, String)> {
-    let c: Vec<f64> = timeline.iter().map(|r| r.span.centre()).collect();
+pub fn cells<R: Borrow<Reading>>(
+    timeline: &[R],
+    pick: fn(&Reading) -> f32,
+) -> Vec<(f64, f64, String)> {
+    let c: Vec<f64> = timeline.iter().map(|r| r.borrow().span.centre()).collect();
     (0..c.len())
         .filter_map(|i| {
             let half_before = if i > 0 {
@@ -171,7 +209,7 @@ pub fn cells(timeline: &[Reading], pick: fn(&Reading) -> f32) -> Vec<(f64, f64, 
             } else if c.len() > 1 {
                 0.5 * (c[1] - c[0])
             } else {
-                0.5 * timeline[i].span.duration()
+                0.5 * timeline[i].borrow().span.duration()
             };
             let half_after = if i + 1 < c.len() {
                 0.5 * (c[i + 1] - c[i])
@@ -179,9 +217,25 @@ pub fn cells(timeline: &[Reading], pick: fn(&Reading) -> f32) -> Vec<(f64, f64, 
                 half_before
             };
             let (a, b) = ((c[i] - half_before).max(0.0), c[i] + half_after);
-            (ms(b) > ms(a)).then(|| (a, b, format!("{:.4}", pick(&timeline[i]))))
+            (ms(b) > ms(a)).then(|| (a, b, format!("{:.4}", pick(timeline[i].borrow()))))
         })
         .collect()
+}
+
+/// `readings` (in time order) cut where one does not overlap or touch the
+/// one before: the runs of windows of one stretch of speech.
+fn runs<'r>(readings: &'r [&'r Reading]) -> Vec<&'r [&'r Reading]> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for i in 1..=readings.len() {
+        if i == readings.len() || readings[i].span.start > readings[i - 1].span.end {
+            if i > from {
+                out.push(&readings[from..i]);
+            }
+            from = i;
+        }
+    }
+    out
 }
 
 /// `file://` URL of the audio (made absolute against the current directory).

@@ -6,12 +6,19 @@
 //! on the plugin's default channel and controllers ([`crate::cc`]): a value
 //! per analysis window at its centre, the model's output range mapped onto
 //! 0..127 exactly as the plugin's live CC output does.
+//!
+//! With speakers, the markers start with their speaker (`host: A.50 …`,
+//! `host: end`) and each speaker has a track of their own on a channel of
+//! their own: the first speaker in the order of their first turn on
+//! channel 1, the second on channel 2 and so on ([`speaker_channel`]; the
+//! 17th shares channel 1 again), with the same controllers; readings that
+//! name no one stay on the default channel.
 
 use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
 use super::document::Annotation;
-use super::one_line;
+use super::{spoken, voices};
 use crate::cc::{to_cc7, DEFAULT_CC, DEFAULT_CHANNEL};
 
 /// Ticks per quarter note.
@@ -27,13 +34,23 @@ pub fn tick(t: f64) -> u32 {
     ((t.max(0.0) * TICKS_PER_SECOND).round() as u32).min(u28::max_value().as_int())
 }
 
+/// The channel (0-based, as MIDI bytes count them: 0 is channel 1) of the
+/// `k`-th speaker (0-based) in the order of their first turn: channel
+/// `k + 1`, wrapping after 16.
+pub fn speaker_channel(k: usize) -> u8 {
+    (k % 16) as u8
+}
+
 /// The MIDI file bytes.
 pub fn render(doc: &Annotation) -> Vec<u8> {
     let range = doc.output_range;
     let labels: Vec<Vec<u8>> = doc
         .segments
         .iter()
-        .flat_map(|s| [one_line(&s.label).into_bytes(), b"end".to_vec()])
+        .flat_map(|s| {
+            let who = s.speaker.as_ref();
+            [spoken(&s.label, who), spoken("end", who)].map(String::into_bytes)
+        })
         .collect();
     // Conductor: (tick, kind) at absolute ticks.
     let mut conductor: Vec<(u32, TrackEventKind<'_>)> = vec![
@@ -57,30 +74,44 @@ pub fn render(doc: &Annotation) -> Vec<u8> {
             TrackEventKind::Meta(MetaMessage::Marker(&labels[2 * i + 1])),
         ));
     }
-    let mut lanes: Vec<(u32, TrackEventKind<'_>)> = vec![(
-        0,
-        TrackEventKind::Meta(MetaMessage::TrackName(b"arousal valence dominance CC")),
-    )];
-    for r in &doc.timeline {
-        for (cc, v) in DEFAULT_CC.iter().zip(r.emotion.dimensions()) {
-            lanes.push((
-                tick(r.span.centre()),
-                TrackEventKind::Midi {
-                    channel: u4::new(DEFAULT_CHANNEL),
-                    message: MidiMessage::Controller {
-                        controller: u7::new(*cc),
-                        value: u7::new(to_cc7(range.normalise(v))),
+    let voices = voices(doc);
+    let names: Vec<Vec<u8>> = voices
+        .iter()
+        .map(|who| spoken("arousal valence dominance CC", who.as_ref()).into_bytes())
+        .collect();
+    let mut tracks = vec![track(conductor)];
+    for (k, who) in voices.iter().enumerate() {
+        let channel = match who {
+            Some(_) => speaker_channel(k),
+            None => DEFAULT_CHANNEL,
+        };
+        let mut lanes: Vec<(u32, TrackEventKind<'_>)> =
+            vec![(0, TrackEventKind::Meta(MetaMessage::TrackName(&names[k])))];
+        for r in doc
+            .timeline
+            .iter()
+            .filter(|r| r.speaker.as_ref() == who.as_ref())
+        {
+            for (cc, v) in DEFAULT_CC.iter().zip(r.emotion.dimensions()) {
+                lanes.push((
+                    tick(r.span.centre()),
+                    TrackEventKind::Midi {
+                        channel: u4::new(channel),
+                        message: MidiMessage::Controller {
+                            controller: u7::new(*cc),
+                            value: u7::new(to_cc7(range.normalise(v))),
+                        },
                     },
-                },
-            ));
+                ));
+            }
         }
+        tracks.push(track(lanes));
     }
     let mut smf = Smf::new(Header::new(
         Format::Parallel,
         Timing::Metrical(u15::new(PPQ)),
     ));
-    smf.tracks.push(track(conductor));
-    smf.tracks.push(track(lanes));
+    smf.tracks = tracks;
     let mut out = Vec::new();
     smf.write_std(&mut out).expect("writing to memory");
     out

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic_write::write_atomic;
 use crate::engine::AnalysisConfig;
 use crate::reading::{Emotion, OutputRange, Reading, Span};
-use crate::transcript::{SpeakerTurns, Transcript};
+use crate::transcript::{Speaker, SpeakerTurns, Transcript};
 
 /// A file format Emoscope exports: `emoscope annotate --format` and the
 /// plugin's export menu name the same formats. Written and read by its
@@ -251,8 +251,10 @@ pub fn is_emoscope_output(path: &Path) -> bool {
 /// One file to write: the suffix after the input's stem and the contents.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportFile {
-    /// File name suffix, from [`ExportFormat::suffixes`].
-    pub suffix: &'static str,
+    /// File name suffix: one of [`ExportFormat::suffixes`], or for a
+    /// speaker's own Sonic Visualiser layer, one [`sv::speaker_suffixes`]
+    /// makes (written after the format's own files).
+    pub suffix: String,
     /// The bytes to write.
     pub bytes: Vec<u8>,
 }
@@ -270,17 +272,17 @@ pub struct WriteError {
 
 /// Renders `doc` in `format` and writes each of its files to `dest(suffix)`
 /// atomically (a failed write leaves the file as it was); returns the
-/// paths written, in [`ExportFormat::suffixes`] order. Folders are not
-/// created.
+/// paths written, in [`ExportFormat::suffixes`] order, then any speaker's
+/// own files (see [`ExportFile::suffix`]). Folders are not created.
 pub fn write(
     format: ExportFormat,
     doc: &Annotation,
-    mut dest: impl FnMut(&'static str) -> PathBuf,
+    mut dest: impl FnMut(&str) -> PathBuf,
 ) -> Result<Vec<PathBuf>, WriteError> {
     render(format, doc)
         .into_iter()
         .map(|file| {
-            let path = dest(file.suffix);
+            let path = dest(&file.suffix);
             match write_atomic(&path, &file.bytes) {
                 Ok(()) => Ok(path),
                 Err(error) => Err(WriteError { path, error }),
@@ -289,26 +291,31 @@ pub fn write(
         .collect()
 }
 
-/// Renders `doc` in `format`.
+/// Renders `doc` in `format`: the format's files ([`ExportFormat::suffixes`]),
+/// then, for Sonic Visualiser with speakers, each speaker's own layers.
 pub fn render(format: ExportFormat, doc: &Annotation) -> Vec<ExportFile> {
     let s = format.suffixes();
     let one = |bytes: Vec<u8>| {
         vec![ExportFile {
-            suffix: s[0],
+            suffix: s[0].to_owned(),
             bytes,
         }]
     };
     match format {
         ExportFormat::Audacity => one(audacity::render(doc).into_bytes()),
         ExportFormat::Reaper => one(reaper::render(doc).into_bytes()),
-        ExportFormat::SonicVisualiser => sv::render(doc)
-            .into_iter()
-            .zip(s)
-            .map(|(text, suffix)| ExportFile {
-                suffix,
-                bytes: text.into_bytes(),
-            })
-            .collect(),
+        ExportFormat::SonicVisualiser => {
+            let own = sv::render(doc)
+                .into_iter()
+                .zip(s.iter().map(|&x| x.to_owned()));
+            let speakers = sv::render_speakers(doc);
+            own.chain(speakers)
+                .map(|(text, suffix)| ExportFile {
+                    suffix,
+                    bytes: text.into_bytes(),
+                })
+                .collect()
+        }
         ExportFormat::TextGrid => one(textgrid::render(doc).into_bytes()),
         ExportFormat::Eaf => {
             let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -367,7 +374,7 @@ impl Annotation {
     /// transcript's segments and the speech outside them.
     pub fn segment_spans(info: &BuildInfo<'_>) -> Vec<SegmentSpan> {
         let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
-        segments::plan_segments(info.speech, &transcript, info.duration)
+        segments::plan_segments(info.speech, &transcript, info.duration, info.turns)
     }
 
     /// Builds the document with `readings[i]` as the reading of
@@ -445,6 +452,47 @@ pub fn no_speech_spans(windows: &[Span], hop: f64, duration: f64) -> Vec<Span> {
         }
     }
     spans
+}
+
+/// Whose tiers, layers or channels an export writes, in order: without
+/// speakers, one stream (`None`: today's layout); with them, each speaker
+/// the document names ([`Annotation::speaker_names`]), then `None` for the
+/// readings, segments or words that name no one, if any do.
+pub(crate) fn voices(doc: &Annotation) -> Vec<Option<Speaker>> {
+    let names = doc.speaker_names();
+    if names.is_empty() {
+        return vec![None];
+    }
+    let unnamed = doc.timeline.iter().any(|r| r.speaker.is_none())
+        || doc.segments.iter().any(|s| s.speaker.is_none())
+        || doc
+            .transcript
+            .iter()
+            .any(|t| t.speaker.is_none() && !t.words.is_empty());
+    let mut out: Vec<Option<Speaker>> = names.into_iter().map(Some).collect();
+    if unnamed {
+        out.push(None);
+    }
+    out
+}
+
+/// The name of `who`'s tier called `base`: `base` for no one (the
+/// name without speakers), `base@name` for a speaker (ELAN's way of
+/// naming one participant's tier).
+pub(crate) fn tier_name(base: &str, who: Option<&Speaker>) -> String {
+    match who {
+        Some(s) => format!("{base}@{s}"),
+        None => base.to_owned(),
+    }
+}
+
+/// `label` prefixed with its speaker (`host: A.50 V.50 D.50`), as it is
+/// without one.
+pub(crate) fn spoken(label: &str, who: Option<&Speaker>) -> String {
+    match who {
+        Some(s) => one_line(&format!("{s}: {label}")),
+        None => one_line(label),
+    }
 }
 
 /// `s` on one line: line breaks and tabs become spaces (every marker format is line-based).

@@ -2,10 +2,11 @@
 //! header `#,Name,Start,End,Length`, regions `R1,…` with start, end and
 //! length, markers `M1,…` with End and Length empty; times in seconds. Names
 //! are quoted by the CSV writer where they need it. Regions are the segments,
-//! markers the quadrant changes.
+//! markers the quadrant changes. With speakers, each region and marker
+//! name starts with its speaker (`host: A.50 V.50 D.50 | hello`).
 
 use super::document::Annotation;
-use super::one_line;
+use super::spoken;
 
 /// The CSV text.
 pub fn render(doc: &Annotation) -> String {
@@ -30,7 +31,7 @@ pub fn render(doc: &Annotation) -> String {
             &mut w,
             [
                 format!("R{}", i + 1),
-                one_line(&s.label),
+                spoken(&s.label, s.speaker.as_ref()),
                 format!("{:.6}", s.span.start),
                 format!("{:.6}", s.span.end),
                 format!("{:.6}", s.span.duration()),
@@ -42,7 +43,7 @@ pub fn render(doc: &Annotation) -> String {
             &mut w,
             [
                 format!("M{}", i + 1),
-                one_line(&m.label),
+                spoken(&m.label, m.speaker.as_ref()),
                 format!("{:.6}", m.time),
                 String::new(),
                 String::new(),

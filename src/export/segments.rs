@@ -13,11 +13,20 @@
 //! is not (the plugin's session export), the mean of the analysis windows
 //! overlapping it, weighted by the overlap ([`window_means`]).
 //!
+//! With speaker turns known, each speaker has segments of their own, made
+//! as above from their transcript segments and the speech within their
+//! turns (each speaker's joined turns, [`SpeakerTurns::joined`]); two
+//! speakers' segments overlap where they talk at once, and speech no turn
+//! covers gets no segment (the analysis does not read it either). Every
+//! segment names its speaker.
+//!
 //! Markers: a point at the first window and wherever the emotion quadrant
 //! (arousal and valence above or below the middle of the model's range)
-//! changes, at the window centre.
+//! changes, at the window centre; with readings that name speakers, each
+//! speaker's own first window and changes, the marker naming the speaker.
 
 use crate::reading::{Emotion, OutputRange, Reading, Span};
+use crate::transcript::{Speaker, SpeakerTurns};
 
 use super::document::{MarkedSegment, Marker, SegmentSource, TranscriptSegment};
 
@@ -82,16 +91,50 @@ pub struct SegmentSpan {
     pub text: String,
     /// Where the span came from.
     pub source: SegmentSource,
+    /// Who speaks, with speaker turns known.
+    pub speaker: Option<Speaker>,
 }
 
-/// The non-overlapping, time-ordered segment spans (see the module docs).
+/// The time-ordered segment spans (see the module docs): without `turns`,
+/// not overlapping; with them, each speaker's not overlapping (equal
+/// starts in the order of the speakers' first turns).
 pub fn plan_segments(
     speech: &[Span],
     transcript: &[TranscriptSegment],
     duration: f64,
+    turns: Option<&SpeakerTurns>,
+) -> Vec<SegmentSpan> {
+    let Some(turns) = turns else {
+        return plan_one(speech, transcript.iter().collect(), duration, None);
+    };
+    let joined = turns.joined();
+    let mut spans: Vec<SegmentSpan> = Vec::new();
+    for speaker in turns.speakers() {
+        let said: Vec<&TranscriptSegment> = transcript
+            .iter()
+            .filter(|s| s.speaker.as_ref() == Some(&speaker))
+            .collect();
+        let theirs: Vec<Span> = joined
+            .iter()
+            .filter(|t| t.speaker == speaker)
+            .map(|t| t.span)
+            .collect();
+        let their_speech = intersect(speech, &theirs);
+        spans.extend(plan_one(&their_speech, said, duration, Some(&speaker)));
+    }
+    // Stable: at equal starts, speakers in the order of their first turn.
+    spans.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+    spans
+}
+
+/// The segments of one stream of speech (see the module docs), named `speaker`.
+fn plan_one(
+    speech: &[Span],
+    mut sorted: Vec<&TranscriptSegment>,
+    duration: f64,
+    speaker: Option<&Speaker>,
 ) -> Vec<SegmentSpan> {
     // Transcript spans, clipped and de-overlapped.
-    let mut sorted: Vec<&TranscriptSegment> = transcript.iter().collect();
     sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
     let mut spans: Vec<SegmentSpan> = Vec::new();
     let mut cursor = 0.0f64;
@@ -103,6 +146,7 @@ pub fn plan_segments(
                 span: Span::new(start, end),
                 text: s.text.clone(),
                 source: SegmentSource::Transcript,
+                speaker: speaker.cloned(),
             });
             cursor = end;
         }
@@ -117,6 +161,7 @@ pub fn plan_segments(
                     span,
                     text: String::new(),
                     source: SegmentSource::Vad,
+                    speaker: speaker.cloned(),
                 });
             }
         }
@@ -149,6 +194,7 @@ pub fn mark_segments(
                 text: span.text,
                 source: span.source,
                 out_of_range: false,
+                speaker: span.speaker,
             }
         })
         .collect()
@@ -173,11 +219,28 @@ pub fn build_segments(
     range: OutputRange,
     style: LabelStyle,
 ) -> Vec<MarkedSegment> {
-    let spans = plan_segments(speech, transcript, duration);
+    let spans = plan_segments(speech, transcript, duration, None);
     match window_means(&spans, timeline) {
         Some(readings) => mark_segments(spans, &readings, range, style),
         None => Vec::new(),
     }
+}
+
+/// Where `a` and `b` (each sorted and not overlapping) both are.
+fn intersect(a: &[Span], b: &[Span]) -> Vec<Span> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (start, end) = (a[i].start.max(b[j].start), a[i].end.min(b[j].end));
+        if end > start {
+            out.push(Span::new(start, end));
+        }
+        if a[i].end < b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 /// `span` minus the union of `cuts` (sorted, non-overlapping).
@@ -218,22 +281,34 @@ fn mean_over(timeline: &[Reading], span: Span) -> Emotion {
         .emotion
 }
 
-/// Quadrant-change markers (see the module docs).
+/// Quadrant-change markers (see the module docs), in time order.
 pub fn change_markers(timeline: &[Reading], range: OutputRange) -> Vec<Marker> {
     let mut out: Vec<Marker> = Vec::new();
-    let mut last: Option<&str> = None;
+    // The last quadrant of each speaker (`None`: readings naming no one).
+    let mut last: Vec<(Option<&Speaker>, &str)> = Vec::new();
     for r in timeline {
         let q = quadrant(&r.emotion, range);
-        if last != Some(q) {
-            out.push(Marker {
-                time: r.span.centre(),
-                label: format!(
-                    "{q} {}",
-                    avd_label(&r.emotion, range, LabelStyle::default())
-                ),
-            });
-            last = Some(q);
+        let who = r.speaker.as_ref();
+        let before = last.iter_mut().find(|(s, _)| *s == who);
+        if before.as_ref().is_some_and(|(_, b)| *b == q) {
+            continue;
         }
+        match before {
+            Some(entry) => entry.1 = q,
+            None => last.push((who, q)),
+        }
+        out.push(Marker {
+            time: r.span.centre(),
+            label: format!(
+                "{q} {}",
+                avd_label(&r.emotion, range, LabelStyle::default())
+            ),
+            speaker: r.speaker.clone(),
+        });
+    }
+    if last.iter().any(|(s, _)| s.is_some()) {
+        // Stable: at one time, in the timeline's order.
+        out.sort_by(|a, b| a.time.total_cmp(&b.time));
     }
     out
 }
@@ -268,6 +343,7 @@ mod tests {
             end,
             text: text.into(),
             words: Vec::new(),
+            speaker: None,
         }
     }
 
@@ -356,6 +432,44 @@ mod tests {
             LabelStyle::default()
         )
         .is_empty());
+    }
+
+    /// Speech 0..10; A talks 0..4 and 6..9, B 3..7 (over both). A's
+    /// transcript says 0.5..2 ("a"). A: VAD 0..0.5, "a" 0.5..2, VAD 2..4,
+    /// VAD 6..9; B: VAD 3..7 (both read 3..4 and 6..7); 9..10 no one's.
+    #[test]
+    fn with_turns_each_speaker_has_their_own_segments() {
+        use crate::transcript::Turn;
+        let turn = |who: &str, a: f64, b: f64| Turn {
+            speaker: Speaker::new(who),
+            span: Span::new(a, b),
+        };
+        let turns = SpeakerTurns::new(vec![
+            turn("A", 0.0, 4.0),
+            turn("B", 3.0, 7.0),
+            turn("A", 6.0, 9.0),
+        ])
+        .unwrap();
+        let mut said = ts(0.5, 2.0, "a");
+        said.speaker = Some(Speaker::new("A"));
+        let planned = plan_segments(&spans(&[(0.0, 10.0)]), &[said], 10.0, Some(&turns));
+        let got: Vec<(f64, f64, &str, Option<&str>)> = planned
+            .iter()
+            .map(|s| {
+                let who = s.speaker.as_ref().map(Speaker::as_str);
+                (s.span.start, s.span.end, s.text.as_str(), who)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0.0, 0.5, "", Some("A")),
+                (0.5, 2.0, "a", Some("A")),
+                (2.0, 4.0, "", Some("A")),
+                (3.0, 7.0, "", Some("B")),
+                (6.0, 9.0, "", Some("A")),
+            ]
+        );
     }
 
     #[test]

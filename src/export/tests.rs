@@ -32,6 +32,7 @@ fn doc() -> Annotation {
                 text: "hi, \"there\"".into(),
                 source: SegmentSource::Transcript,
                 out_of_range: false,
+                speaker: None,
             },
             MarkedSegment {
                 span: Span::new(2.0, 3.5),
@@ -40,11 +41,13 @@ fn doc() -> Annotation {
                 text: String::new(),
                 source: SegmentSource::Vad,
                 out_of_range: false,
+                speaker: None,
             },
         ],
         markers: vec![Marker {
             time: 2.0,
             label: "tense A.75 V.25 D.50".into(),
+            speaker: None,
         }],
         transcript: vec![TranscriptSegment {
             start: 0.5,
@@ -55,6 +58,7 @@ fn doc() -> Annotation {
                 end: 0.75,
                 text: "hi,".into(),
             }],
+            speaker: None,
         }],
         no_speech: Vec::new(),
         speakers: Vec::new(),
@@ -93,7 +97,7 @@ fn reaper_regions_and_markers() {
 #[test]
 fn sonic_visualiser_layers() {
     let files = render(ExportFormat::SonicVisualiser, &doc());
-    let suffixes: Vec<&str> = files.iter().map(|f| f.suffix).collect();
+    let suffixes: Vec<&str> = files.iter().map(|f| f.suffix.as_str()).collect();
     assert_eq!(
         suffixes,
         [

@@ -5,10 +5,15 @@
 //! dimension (`arousal`, `valence`, `dominance`) with a point per analysis
 //! window at its centre, marked with the value (four decimals). Times are
 //! written in Rust's shortest round-trip form, so they read back exactly.
+//!
+//! With speakers, each has these tiers of their own, named `tier@speaker`
+//! (`segments@host`, `words@host`, `arousal@host`, ...), one speaker after
+//! the other in the order of their first turn.
 
 use super::document::Annotation;
-use super::one_line;
+use super::{one_line, tier_name, voices};
 use crate::reading::Reading;
+use crate::transcript::Speaker;
 
 /// The TextGrid text.
 pub fn render(doc: &Annotation) -> String {
@@ -16,31 +21,45 @@ pub fn render(doc: &Annotation) -> String {
         .duration
         .max(doc.segments.last().map_or(0.0, |s| s.span.end))
         .max(doc.timeline.last().map_or(0.0, |r| r.span.centre()));
-    let segments: Vec<(f64, f64, String)> = doc
-        .segments
-        .iter()
-        .map(|s| (s.span.start, s.span.end, one_line(&s.label)))
-        .collect();
-    let mut words: Vec<(f64, f64, String)> = doc
-        .transcript
-        .iter()
-        .flat_map(|s| &s.words)
-        .map(|w| (w.start.max(0.0), w.end.min(xmax), one_line(&w.text)))
-        .collect();
-    words.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut tiers = vec![Tier::Intervals("segments", fill_gaps(&segments, xmax))];
-    if !words.is_empty() {
-        tiers.push(Tier::Intervals("words", fill_gaps(&words, xmax)));
-    }
-    let points = |pick: fn(&Reading) -> f32| -> Vec<(f64, String)> {
-        doc.timeline
+    let mut tiers: Vec<Tier> = Vec::new();
+    for who in voices(doc) {
+        let theirs = |s: &Option<Speaker>| s.as_ref() == who.as_ref();
+        let segments: Vec<(f64, f64, String)> = doc
+            .segments
             .iter()
-            .map(|r| (r.span.centre(), format!("{:.4}", pick(r))))
-            .collect()
-    };
-    tiers.push(Tier::Points("arousal", points(|r| r.emotion.arousal)));
-    tiers.push(Tier::Points("valence", points(|r| r.emotion.valence)));
-    tiers.push(Tier::Points("dominance", points(|r| r.emotion.dominance)));
+            .filter(|s| theirs(&s.speaker))
+            .map(|s| (s.span.start, s.span.end, one_line(&s.label)))
+            .collect();
+        let mut words: Vec<(f64, f64, String)> = doc
+            .transcript
+            .iter()
+            .filter(|s| theirs(&s.speaker))
+            .flat_map(|s| &s.words)
+            .map(|w| (w.start.max(0.0), w.end.min(xmax), one_line(&w.text)))
+            .collect();
+        words.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let name = |base: &str| tier_name(base, who.as_ref());
+        tiers.push(Tier::Intervals(
+            name("segments"),
+            fill_gaps(&segments, xmax),
+        ));
+        if !words.is_empty() {
+            tiers.push(Tier::Intervals(name("words"), fill_gaps(&words, xmax)));
+        }
+        let points = |pick: fn(&Reading) -> f32| -> Vec<(f64, String)> {
+            doc.timeline
+                .iter()
+                .filter(|r| theirs(&r.speaker))
+                .map(|r| (r.span.centre(), format!("{:.4}", pick(r))))
+                .collect()
+        };
+        tiers.push(Tier::Points(name("arousal"), points(|r| r.emotion.arousal)));
+        tiers.push(Tier::Points(name("valence"), points(|r| r.emotion.valence)));
+        tiers.push(Tier::Points(
+            name("dominance"),
+            points(|r| r.emotion.dominance),
+        ));
+    }
 
     let mut o = String::new();
     o.push_str("File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\n");
@@ -84,9 +103,9 @@ pub fn render(doc: &Annotation) -> String {
     o
 }
 
-enum Tier<'a> {
-    Intervals(&'a str, Vec<(f64, f64, String)>),
-    Points(&'a str, Vec<(f64, String)>),
+enum Tier {
+    Intervals(String, Vec<(f64, f64, String)>),
+    Points(String, Vec<(f64, String)>),
 }
 
 /// Intervals covering `[0, xmax]`: `items` (sorted) with empty intervals in

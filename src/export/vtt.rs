@@ -1,6 +1,8 @@
 //! WebVTT: one cue per segment, `HH:MM:SS.mmm --> HH:MM:SS.mmm`, the label as
 //! the cue text (`&`, `<`, `>` escaped, which also keeps `-->` out of the
 //! payload), so a video player or a subtitle editor shows the readings.
+//! With speakers, a cue opens with its speaker's voice tag (`<v host>`), as
+//! WebVTT names who speaks.
 
 use super::document::Annotation;
 use super::one_line;
@@ -14,7 +16,10 @@ pub fn render(doc: &Annotation) -> String {
             i + 1,
             timestamp(s.span.start),
             timestamp(s.span.end),
-            escape(&s.label)
+            match &s.speaker {
+                Some(who) => format!("<v {}>{}", escape(who.as_str()), escape(&s.label)),
+                None => escape(&s.label),
+            }
         ));
     }
     out

@@ -115,19 +115,42 @@ pub fn asr_output(job: &Job, s: &Settings) -> (PathBuf, String) {
 }
 
 /// The output files of `job`, absolute and relative to the output directory:
-/// `stem` + [`OUTPUT_TAG`] + each format's suffix.
+/// `stem` + [`OUTPUT_TAG`] + each format's suffix. (With speakers, Sonic
+/// Visualiser writes each speaker's layers besides, named the same way:
+/// [`speaker_layers`].)
 pub fn outputs(job: &Job, s: &Settings) -> Vec<(PathBuf, String)> {
     s.formats
         .iter()
         .flat_map(|f| f.suffixes().iter())
-        .map(|suffix| {
-            let mut name = job.stem.as_os_str().to_owned();
-            name.push(OUTPUT_TAG);
-            name.push(suffix);
-            let rel = PathBuf::from(name);
-            (s.out.join(&rel), rel.to_string_lossy().into_owned())
-        })
+        .map(|suffix| output(job, s, suffix))
         .collect()
+}
+
+/// The output of `job` with `suffix`, absolute and relative to the output directory.
+fn output(job: &Job, s: &Settings, suffix: &str) -> (PathBuf, String) {
+    let mut name = job.stem.as_os_str().to_owned();
+    name.push(OUTPUT_TAG);
+    name.push(suffix);
+    let rel = PathBuf::from(name);
+    (s.out.join(&rel), rel.to_string_lossy().into_owned())
+}
+
+/// The outputs of `before` past `now` (the outputs every run of `job`
+/// writes) when they are each speaker's Sonic Visualiser layers of a run
+/// that writes them, `None` when `before` had other outputs.
+fn speaker_layers<'a>(
+    job: &Job,
+    s: &Settings,
+    now: &[String],
+    before: &'a [String],
+) -> Option<&'a [String]> {
+    let extra = before.strip_prefix(now)?;
+    let prefix = output(job, s, ".sv-").1;
+    let writes_sv = s.formats.contains(&ExportFormat::SonicVisualiser);
+    extra
+        .iter()
+        .all(|rel| writes_sv && rel.starts_with(&prefix) && rel.ends_with(".csv"))
+        .then_some(extra)
 }
 
 /// Runs `job` with `model`; never fails itself: errors become a failed entry.
@@ -184,9 +207,10 @@ pub fn run(
             entry.outputs.push(asr_output(job, s).1);
             written.push(path.clone());
         }
-        if !s.force && up_to_date(&entry, s, &written) {
+        if !s.force && up_to_date(job, &entry, s, &written) {
             entry.status = Status::Skipped;
             let before = &s.previous[&entry.input];
+            entry.outputs = before.outputs.clone();
             entry.transcript = before.transcript.clone();
             entry.transcript_source = before.transcript_source;
             entry.audio_seconds = before.audio_seconds;
@@ -218,14 +242,15 @@ pub fn run(
 }
 
 /// Whether the previous run annotated this input from the same audio,
-/// transcript, model and settings, and all its outputs (`written`) are
-/// still there.
-fn up_to_date(entry: &Entry, s: &Settings, written: &[PathBuf]) -> bool {
+/// transcript, model and settings, and all its outputs (`written`, and the
+/// speakers' own layers it wrote) are still there.
+fn up_to_date(job: &Job, entry: &Entry, s: &Settings, written: &[PathBuf]) -> bool {
     s.previous.get(&entry.input).is_some_and(|before| {
         matches!(before.status, Status::Ok | Status::Skipped)
             && before.fingerprint.is_some()
             && before.fingerprint == entry.fingerprint
-            && before.outputs == entry.outputs
+            && speaker_layers(job, s, &entry.outputs, &before.outputs)
+                .is_some_and(|extra| extra.iter().all(|rel| s.out.join(rel).is_file()))
             && written.iter().all(|p| p.is_file())
     })
 }
@@ -429,24 +454,35 @@ fn annotate(
     let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
     entry.out_of_range = (flagged > 0).then_some(flagged);
     entry.speakers = doc.speakers.clone();
-    write_outputs(&doc, s, files)
+    let extra = write_outputs(job, &doc, s, files)?;
+    entry.outputs.extend(extra);
+    Ok(())
 }
 
 /// Writes every requested format of `doc` to `files` (see [`outputs`]),
-/// creating their folder first.
-fn write_outputs(doc: &Annotation, s: &Settings, files: &[(PathBuf, String)]) -> Result<()> {
+/// creating their folder first; returns the files written besides them
+/// (each speaker's own layers), relative to the output directory.
+fn write_outputs(
+    job: &Job,
+    doc: &Annotation,
+    s: &Settings,
+    files: &[(PathBuf, String)],
+) -> Result<Vec<String>> {
     for dir in files.iter().filter_map(|(path, _)| path.parent()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut targets = files.iter().map(|(path, _)| path);
+    let mut extra = Vec::new();
     for format in &s.formats {
         emoscope::export::write(*format, doc, |suffix| {
-            let target = targets.next().expect("one output path per rendered file");
-            debug_assert!(target.to_string_lossy().ends_with(suffix));
-            target.clone()
+            let (path, rel) = output(job, s, suffix);
+            if !format.suffixes().contains(&suffix) {
+                extra.push(rel);
+            }
+            path
         })?;
     }
-    Ok(())
+    debug_assert!(files.iter().all(|(path, _)| path.is_file()));
+    Ok(extra)
 }
 
 /// Mean arousal, valence, dominance over the document's windows (with
