@@ -9,6 +9,10 @@
 //! Times read as `m:ss` (`h:mm:ss` past an hour) at round steps; segment
 //! labels and words that would overprint their neighbours are shortened or
 //! left out. Pictures are [`MIN_SIZE`] to [`MAX_SIZE`] pixels.
+//!
+//! When the readings name speakers, each speaker has a lane of their own,
+//! one under the other in the order of their first turn, with their name in
+//! the lane's title and legend; a lane is at least [`MIN_SIZE`]'s height.
 
 use std::path::Path;
 
@@ -17,6 +21,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use emoscope::export::Annotation;
+use emoscope::transcript::Speaker;
 use emoscope::{Reading, Span};
 
 /// Why a plot could not be drawn.
@@ -39,6 +44,17 @@ pub enum PlotError {
         /// Height asked for.
         height: u32,
     },
+    /// A lane per speaker would be lower than [`MIN_SIZE`]'s height.
+    #[error(
+        "a {height} pixel high picture has no room for {lanes} speakers' lanes of at least {} pixels: give a height of {} or more",
+        MIN_SIZE.1, MIN_SIZE.1 * lanes
+    )]
+    Lanes {
+        /// Height asked for.
+        height: u32,
+        /// Lanes to draw (speakers).
+        lanes: u32,
+    },
     /// plotters failed (for example, the file could not be written).
     #[error("drawing {path}: {message}")]
     Draw {
@@ -60,11 +76,21 @@ pub const MIN_SIZE: (u32, u32) = (200, 150);
 pub const MAX_SIZE: (u32, u32) = (8192, 8192);
 
 /// Draws `doc` into `path` (`.png` or `.svg`), `size` pixels wide and high
-/// ([`MIN_SIZE`] to [`MAX_SIZE`]).
+/// ([`MIN_SIZE`] to [`MAX_SIZE`]; a lane per speaker, see the module docs).
 pub fn render(doc: &Annotation, path: &Path, size: (u32, u32)) -> Result<(), PlotError> {
     let (width, height) = size;
     if !(MIN_SIZE.0..=MAX_SIZE.0).contains(&width) || !(MIN_SIZE.1..=MAX_SIZE.1).contains(&height) {
         return Err(PlotError::Size { width, height });
+    }
+    let speakers = doc.speaker_names();
+    let lanes: Vec<(Annotation, Option<&Speaker>)> = if speakers.is_empty() {
+        vec![(doc.clone(), None)]
+    } else {
+        speakers.iter().map(|s| (doc.only(s), Some(s))).collect()
+    };
+    let n = lanes.len() as u32;
+    if height / n < MIN_SIZE.1 {
+        return Err(PlotError::Lanes { height, lanes: n });
     }
     crate::figure::register();
     let draw_err = |e: String| PlotError::Draw {
@@ -79,12 +105,12 @@ pub fn render(doc: &Annotation, path: &Path, size: (u32, u32)) -> Result<(), Plo
     {
         Some("png") => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
-            draw(doc, &root).map_err(draw_err)?;
+            draw_lanes(&lanes, &root).map_err(draw_err)?;
             root.present().map_err(|e| draw_err(e.to_string()))
         }
         Some("svg") => {
             let root = SVGBackend::new(path, size).into_drawing_area();
-            draw(doc, &root).map_err(draw_err)?;
+            draw_lanes(&lanes, &root).map_err(draw_err)?;
             root.present().map_err(|e| draw_err(e.to_string()))
         }
         _ => Err(PlotError::Extension {
@@ -103,12 +129,32 @@ const COLOURS: [RGBColor; 3] = [
     RGBColor(31, 119, 180),
 ];
 
-fn draw<DB: DrawingBackend>(doc: &Annotation, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+/// Each lane (a document and its speaker, if any) in its own band of `root`, top to bottom.
+fn draw_lanes<DB: DrawingBackend>(
+    lanes: &[(Annotation, Option<&Speaker>)],
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|x| x.to_string())?;
+    let areas = root.split_evenly((lanes.len(), 1));
+    for ((doc, speaker), area) in lanes.iter().zip(&areas) {
+        draw(doc, *speaker, area)?;
+    }
+    Ok(())
+}
+
+/// One lane: `doc` (of `speaker` alone, when it is given) in `root`.
+fn draw<DB: DrawingBackend>(
+    doc: &Annotation,
+    speaker: Option<&Speaker>,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    root.fill(&WHITE).map_err(e)?;
     let range = doc.output_range;
     let end = doc
         .duration
@@ -119,11 +165,15 @@ where
         .map_or(doc.audio.clone(), |n| n.to_string_lossy().into_owned());
     let (step, ticks) = time_ticks(end, root.dim_in_pixel().0);
     let clock_format = |t: &f64| clock(*t, step, end);
+    let caption = match speaker {
+        Some(who) => format!(
+            "{who} in {name}: arousal, valence, dominance ({})",
+            doc.model
+        ),
+        None => format!("{name}: arousal, valence, dominance ({})", doc.model),
+    };
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{name}: arousal, valence, dominance ({})", doc.model),
-            (FONT, 20),
-        )
+        .caption(caption, (FONT, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
@@ -240,6 +290,10 @@ where
                 .draw_series(LineSeries::new(run, colour.stroke_width(2)))
                 .map_err(e)?;
             if k == 0 {
+                let label = match speaker {
+                    Some(who) => format!("{who}: {label}"),
+                    None => label.to_owned(),
+                };
                 series.label(label).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
