@@ -680,3 +680,317 @@ fn a_bad_rttm_fails_its_file_with_file_and_line_and_the_others_still_run() {
     assert!(out.join("other.emoscope.json").is_file());
     assert!(!out.join("conv.emoscope.json").exists());
 }
+
+/// `annotate` of `input` into `out` in every format, with `extra` flags.
+fn annotate_all(input: &Path, out: &Path, model: &Path, extra: &[&str]) -> Annotation {
+    let mut args = vec![
+        "annotate",
+        s(input),
+        "--out",
+        s(out),
+        "--model",
+        s(model),
+        "--format",
+        "all",
+    ];
+    args.extend_from_slice(&FLAGS);
+    args.extend_from_slice(extra);
+    ok(&emoscope(&args));
+    Annotation::from_json(&std::fs::read_to_string(out.join("conv.emoscope.json")).unwrap())
+        .unwrap()
+}
+
+/// The quadrant of a reading of this model (range -1..1, middle 0), as the
+/// summaries' test above counts it.
+fn quadrant(r: &Reading) -> (bool, bool) {
+    (r.emotion.arousal >= 0.0, r.emotion.valence >= 0.0)
+}
+
+#[test]
+fn every_export_has_each_speakers_own_tiers_layers_and_channel() {
+    let f = Fixture::new();
+    let model = model_dir("conv-exports", 1.0);
+    f.write("conv.rttm", &rttm(&f.conv, "conv"));
+    let out = f.dir.join("out");
+    let doc = annotate_all(&f.wav(), &out, model.path(), &[]);
+    let names = ["host", "guest"];
+
+    // Segments: each speaker's lie inside that speaker's turns and never
+    // overlap one another; the host's and the guest's overlap where the
+    // guest talks over the host (both turns hold speech there).
+    let sample = 1.0 / f64::from(RATE);
+    for name in names {
+        let mine: Vec<_> = doc
+            .segments
+            .iter()
+            .filter(|x| x.speaker.as_ref().unwrap() == name)
+            .collect();
+        assert!(!mine.is_empty(), "{name} has no segment");
+        for x in &mine {
+            assert!(
+                f.conv.turns.iter().any(|t| t.speaker == name
+                    && x.span.start >= t.start - sample
+                    && x.span.end <= t.end + sample),
+                "{x:?} lies in no turn of {name}"
+            );
+        }
+        for pair in mine.windows(2) {
+            assert!(pair[1].span.start >= pair[0].span.end, "{pair:?}");
+        }
+    }
+    assert!(doc.segments.iter().all(|x| x.speaker.is_some()));
+    let (long, over) = (&f.conv.turns[2], &f.conv.turns[3]);
+    let talk_over = doc.segments.iter().any(|h| {
+        h.speaker.as_ref().unwrap() == "host"
+            && h.span.start < long.end
+            && doc.segments.iter().any(|g| {
+                g.speaker.as_ref().unwrap() == "guest"
+                    && g.span.start < over.end
+                    && g.span.overlap(h.span) > 0.0
+            })
+    });
+    assert!(talk_over, "{:#?}", doc.segments);
+
+    // Markers: each speaker's own first reading and quadrant changes,
+    // derived here from their readings, in time order.
+    let mut want: Vec<(f64, &str)> = Vec::new();
+    for name in names {
+        let mut last = None;
+        for r in doc
+            .timeline
+            .iter()
+            .filter(|r| r.speaker.as_ref().unwrap() == name)
+        {
+            if last != Some(quadrant(r)) {
+                want.push((r.span.centre(), name));
+                last = Some(quadrant(r));
+            }
+        }
+    }
+    want.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let got: Vec<(f64, &str)> = doc
+        .markers
+        .iter()
+        .map(|m| (m.time, m.speaker.as_ref().unwrap().as_str()))
+        .collect();
+    assert_eq!(got, want);
+
+    // Every file opened by readers independent of Emoscope.
+    let script = common::repo().join("tests/python/check_speaker_exports.py");
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .arg("conv.emoscope")
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        py.status.success(),
+        "{stdout}\n{}\n(install the readers with `pip install -r tests/python/requirements.txt`)",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+
+    // The index lists each speaker's Sonic Visualiser layers with the
+    // other outputs, and a second run finds them all and skips the file.
+    let index = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap()
+    };
+    let first = index(&out);
+    let outputs: Vec<&str> = first["entries"][0]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    for name in names {
+        for layer in ["arousal", "valence", "dominance", "segments"] {
+            let file = format!("conv.emoscope.sv-{name}-{layer}.csv");
+            assert!(outputs.contains(&file.as_str()), "{file}: {outputs:?}");
+            assert!(out.join(&file).is_file(), "{file}");
+        }
+    }
+    let _ = annotate_all(&f.wav(), &out, model.path(), &[]);
+    let second = index(&out);
+    assert_eq!(second["entries"][0]["status"], "skipped");
+    assert_eq!(
+        second["entries"][0]["outputs"],
+        first["entries"][0]["outputs"]
+    );
+    // With a speaker's layer gone, the file is annotated again.
+    std::fs::remove_file(out.join("conv.emoscope.sv-guest-valence.csv")).unwrap();
+    let _ = annotate_all(&f.wav(), &out, model.path(), &[]);
+    assert_eq!(index(&out)["entries"][0]["status"], "ok");
+    assert!(out.join("conv.emoscope.sv-guest-valence.csv").is_file());
+}
+
+#[test]
+fn plot_draws_a_lane_per_speaker_and_plots_one_by_name() {
+    let f = Fixture::new();
+    let model = model_dir("conv-plot", 1.0);
+    f.write("conv.rttm", &rttm(&f.conv, "conv"));
+    let out = f.dir.join("out");
+    let (run, _) = annotate(&f.wav(), &out, model.path(), &[]);
+    ok(&run);
+    let json = out.join("conv.emoscope.json");
+    let plot = |name: &str, extra: &[&str]| {
+        let picture = out.join(name);
+        let mut args = vec!["plot", s(&json), "--out", s(&picture)];
+        args.extend_from_slice(extra);
+        (emoscope(&args), picture)
+    };
+    // SVG text: each lane's title and legend name its speaker.
+    let (run, svg) = plot("both.svg", &[]);
+    ok(&run);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for name in ["host", "guest"] {
+        for label in [
+            format!("{name} in conv.wav"),
+            format!("{name}: arousal"),
+            format!("{name}: dominance"),
+        ] {
+            assert!(text.contains(&label), "{label} missing from the SVG");
+        }
+    }
+    // Two lanes: 300 pixels each by default.
+    assert!(text.contains("height=\"600\""), "{}", &text[..200]);
+    let (run, png) = plot("both.png", &[]);
+    ok(&run);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    // --speaker: that speaker alone.
+    let (run, svg) = plot("guest.svg", &["--speaker", "guest"]);
+    ok(&run);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("guest: arousal") && !text.contains("host"));
+    // An unknown name is an error listing the speakers there are.
+    let (run, svg) = plot("carol.svg", &["--speaker", "carol"]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("no speaker `carol`") && err.contains("`host`, `guest`"),
+        "{err}"
+    );
+    assert!(!svg.exists());
+    // Too low for two lanes of 150 pixels: an error that says how high.
+    let (run, _) = plot("low.svg", &["--height", "200"]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("2 speakers' lanes") && err.contains("300"),
+        "{err}"
+    );
+}
+
+/// With the speech gate (no `--analyse-silence`), a silence inside a
+/// speaker's turn is not read: its windows are `no_speech`, and read
+/// again when every window is.
+#[test]
+fn the_speech_gate_leaves_a_silent_stretch_inside_a_turn_unread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gap");
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = say(
+        tmp.path(),
+        "a",
+        "en-us",
+        "Welcome back to the show, everybody.",
+    );
+    let b = say(
+        tmp.path(),
+        "b",
+        "en-us",
+        "Today we talk about gardens, and about the people who grow them.",
+    );
+    let c = say(
+        tmp.path(),
+        "c",
+        "en-gb+f2",
+        "Thank you, it is lovely to be here.",
+    );
+    // Host: a, 4 s of silence, b, all one turn; then the guest.
+    let secs = |x: &[f32]| x.len() as f64 / f64::from(RATE);
+    let host = (0.3, grid(0.3 + secs(&a) + 4.0 + secs(&b)));
+    let silence = (0.3 + secs(&a), 0.3 + secs(&a) + 4.0);
+    let guest = (grid(host.1 + 0.4), grid(host.1 + 0.4 + secs(&c)));
+    let mut samples = vec![0.0f32; ((guest.1 + 0.3) * f64::from(RATE)) as usize];
+    for (at, x) in [(host.0, &a), (silence.1, &b), (guest.0, &c)] {
+        let first = (at * f64::from(RATE)).round() as usize;
+        for (k, v) in x.iter().enumerate() {
+            samples[first + k] += 0.5 * v;
+        }
+    }
+    common::write_wav(&dir.join("conv.wav"), &samples, RATE);
+    std::fs::write(
+        dir.join("conv.rttm"),
+        format!(
+            "SPEAKER conv 1 {:.4} {:.4} <NA> <NA> host <NA> <NA>\nSPEAKER conv 1 {:.4} {:.4} <NA> <NA> guest <NA> <NA>\n",
+            host.0,
+            host.1 - host.0,
+            guest.0,
+            guest.1 - guest.0
+        ),
+    )
+    .unwrap();
+    let model = model_dir("conv-gate", 1.0);
+    let run = |out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        let mut args = vec![
+            "annotate",
+            s(&dir),
+            "--out",
+            s(&out),
+            "--model",
+            s(model.path()),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(&FLAGS);
+        args.extend_from_slice(extra);
+        ok(&emoscope(&args));
+        Annotation::from_json(&std::fs::read_to_string(out.join("conv.emoscope.json")).unwrap())
+            .unwrap()
+    };
+    // The windows (2 s) that lie wholly in the 4 s of silence.
+    let silent = |r: &&Reading| r.span.start >= silence.0 && r.span.end <= silence.1;
+    let gated = run("gated", &[]);
+    assert!(
+        !gated.timeline.iter().any(|r| silent(&r)),
+        "{:#?}",
+        gated.timeline
+    );
+    // The middle of the silence is `no_speech`, and the host is read on both sides of it.
+    let middle = 0.5 * (silence.0 + silence.1);
+    assert!(
+        gated
+            .no_speech
+            .iter()
+            .any(|g| g.start <= middle && middle <= g.end),
+        "{:?}",
+        gated.no_speech
+    );
+    let host_reads = |at: f64, before: bool| {
+        gated.timeline.iter().any(|r| {
+            r.speaker.as_ref().unwrap() == "host"
+                && if before {
+                    r.span.end <= at
+                } else {
+                    r.span.start >= at
+                }
+        })
+    };
+    assert!(
+        host_reads(silence.0 + 0.5, true) && host_reads(silence.1 - 0.5, false),
+        "{silence:?}: {:#?}",
+        gated.timeline
+    );
+    assert!(gated
+        .timeline
+        .iter()
+        .any(|r| r.speaker.as_ref().unwrap() == "guest"));
+    // Every window read: the silent ones are there, the host's.
+    let all = run("all", &["--analyse-silence"]);
+    let read: Vec<&Reading> = all.timeline.iter().filter(silent).collect();
+    assert!(!read.is_empty());
+    assert!(read.iter().all(|r| r.speaker.as_ref().unwrap() == "host"));
+    assert!(all.no_speech.is_empty());
+}
