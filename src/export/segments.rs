@@ -14,8 +14,9 @@
 //! overlapping it, weighted by the overlap ([`window_means`]).
 //!
 //! With speaker turns known, each speaker has segments of their own, made
-//! as above from their transcript segments and the speech within their
-//! turns (each speaker's joined turns, [`SpeakerTurns::joined`]); two
+//! as above from their transcript segments (each cut to the stretch from
+//! the first to the last of their turns it meets) and the speech within
+//! their turns (each speaker's joined turns, [`SpeakerTurns::joined`]); two
 //! speakers' segments overlap where they talk at once, and speech no turn
 //! covers gets no segment (the analysis does not read it either). Every
 //! segment names its speaker.
@@ -110,17 +111,33 @@ pub fn plan_segments(
     let joined = turns.joined();
     let mut spans: Vec<SegmentSpan> = Vec::new();
     for speaker in turns.speakers() {
-        let said: Vec<&TranscriptSegment> = transcript
-            .iter()
-            .filter(|s| s.speaker.as_ref() == Some(&speaker))
-            .collect();
         let theirs: Vec<Span> = joined
             .iter()
             .filter(|t| t.speaker == speaker)
             .map(|t| t.span)
             .collect();
+        // Their transcript segments, each cut to the turns of theirs it
+        // meets (a recogniser's segment may run on into the next speaker).
+        let said: Vec<TranscriptSegment> = transcript
+            .iter()
+            .filter(|s| s.speaker.as_ref() == Some(&speaker))
+            .filter_map(|s| {
+                let inside = intersect(&[Span::new(s.start, s.end)], &theirs);
+                let (first, last) = (inside.first()?, inside.last()?);
+                Some(TranscriptSegment {
+                    start: first.start,
+                    end: last.end,
+                    ..s.clone()
+                })
+            })
+            .collect();
         let their_speech = intersect(speech, &theirs);
-        spans.extend(plan_one(&their_speech, said, duration, Some(&speaker)));
+        spans.extend(plan_one(
+            &their_speech,
+            said.iter().collect(),
+            duration,
+            Some(&speaker),
+        ));
     }
     // Stable: at equal starts, speakers in the order of their first turn.
     spans.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
@@ -435,8 +452,9 @@ mod tests {
     }
 
     /// Speech 0..10; A talks 0..4 and 6..9, B 3..7 (over both). A's
-    /// transcript says 0.5..2 ("a"). A: VAD 0..0.5, "a" 0.5..2, VAD 2..4,
-    /// VAD 6..9; B: VAD 3..7 (both read 3..4 and 6..7); 9..10 no one's.
+    /// transcript says 0.5..2 ("a") and 7..9.5 ("b", cut to A's turn: 7..9).
+    /// A: VAD 0..0.5, "a" 0.5..2, VAD 2..4, VAD 6..7, "b" 7..9; B: VAD 3..7
+    /// (both read 3..4 and 6..7); 9..10 no one's.
     #[test]
     fn with_turns_each_speaker_has_their_own_segments() {
         use crate::transcript::Turn;
@@ -450,9 +468,11 @@ mod tests {
             turn("A", 6.0, 9.0),
         ])
         .unwrap();
-        let mut said = ts(0.5, 2.0, "a");
-        said.speaker = Some(Speaker::new("A"));
-        let planned = plan_segments(&spans(&[(0.0, 10.0)]), &[said], 10.0, Some(&turns));
+        let said = [ts(0.5, 2.0, "a"), ts(7.0, 9.5, "b")].map(|mut s| {
+            s.speaker = Some(Speaker::new("A"));
+            s
+        });
+        let planned = plan_segments(&spans(&[(0.0, 10.0)]), &said, 10.0, Some(&turns));
         let got: Vec<(f64, f64, &str, Option<&str>)> = planned
             .iter()
             .map(|s| {
@@ -467,7 +487,8 @@ mod tests {
                 (0.5, 2.0, "a", Some("A")),
                 (2.0, 4.0, "", Some("A")),
                 (3.0, 7.0, "", Some("B")),
-                (6.0, 9.0, "", Some("A")),
+                (6.0, 7.0, "", Some("A")),
+                (7.0, 9.0, "b", Some("A")),
             ]
         );
     }
