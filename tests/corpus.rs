@@ -67,7 +67,7 @@ fn manifests_list_every_utterance_with_its_transcript() {
             let spec = hound::WavReader::open(&e.audio).unwrap().spec();
             assert_eq!(
                 (spec.sample_rate, spec.channels, spec.bits_per_sample),
-                (16_000, 1, 16)
+                (u.sample_rate, 1, 16)
             );
         }
     }
@@ -77,13 +77,18 @@ fn manifests_list_every_utterance_with_its_transcript() {
 fn arousal_lives_in_prosody_and_valence_does_not() {
     let r = prosody::check(corpus_fixture::ci_corpus()).unwrap();
     eprintln!("{r:?}");
-    // By design arousal is (zp + zr + zl) / 3 of pitch, rate and level, which
-    // voice-normalised log F0, RMS and words per second track closely but not
-    // exactly (pause structure, crest factor): most of its variance must be
-    // explained (about 0.8). Valence depends on the words only: almost none.
+    // By design arousal is (zp + zr + ze) / 3 of pitch, tempo and effort,
+    // which voice-normalised log F0, pitch range, spectral tilt and words per
+    // second track but not exactly (pause structure, noise, telephone band):
+    // most of its variance must be explained. Valence depends on the words
+    // only, and the recording level (drawn apart from every label) must
+    // explain neither arousal nor dominance: R² near 0 (its sampling spread
+    // for 288 utterances is about 0.005).
     assert!(r.utterances >= 280, "{r:?}");
-    assert!(r.arousal_r2 >= 0.7, "{r:?}");
+    assert!(r.arousal_r2 >= 0.6, "{r:?}");
     assert!(r.valence_r2 <= 0.1, "{r:?}");
+    assert!(r.arousal_level_r2 <= 0.03, "{r:?}");
+    assert!(r.dominance_level_r2 <= 0.03, "{r:?}");
 }
 
 #[test]

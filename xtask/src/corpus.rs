@@ -61,17 +61,27 @@ pub struct CheckArgs {
     dir: PathBuf,
 }
 
-/// Fits each label on F0, level and speaking rate and prints the R².
+/// Fits each label on level-free acoustic measures (F0, pitch range,
+/// spectral tilt, speaking rate), and arousal and dominance on the level
+/// alone, and prints the R².
 pub fn check(args: CheckArgs) -> Result<()> {
     let r = prosody::check(&args.dir)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("checking the corpus in {}", args.dir.display()))?;
     println!(
-        "linear fit on voice-normalised log F0, speech RMS (dB) and words per second, {} utterances:",
+        "linear fit on voice-normalised log F0, pitch range, spectral tilt and words per second\n(valence: and the speech RMS level), {} utterances:",
         r.utterances
     );
     println!("  arousal   R² = {:.3}", r.arousal_r2);
     println!("  valence   R² = {:.3}", r.valence_r2);
     println!("  dominance R² = {:.3}", r.dominance_r2);
+    println!(
+        "  arousal   R² on the level alone = {:.3}",
+        r.arousal_level_r2
+    );
+    println!(
+        "  dominance R² on the level alone = {:.3}",
+        r.dominance_level_r2
+    );
     Ok(())
 }

@@ -3,26 +3,39 @@
 //!
 //! Each utterance is one sentence of a matched positive / negative pair
 //! ([`sentences`]) spoken by one of several espeak-ng voices with three
-//! independent prosody factors `zp, zr, zl ~ U[0, 1]`:
+//! independent prosody factors `zp, zr, ze ~ U[0, 1]`, each realised by cues
+//! that survive level normalisation (what real speech-emotion models hear):
 //!
-//! - pitch: `espeak-ng -p (20 + 60·zp)`;
-//! - rate: `espeak-ng -s (130 + 110·zr)` words per minute;
-//! - loudness: `sox … norm (−18 + 15·zl)`, i.e. peak-normalised to that level
-//!   in dBFS (espeak's own amplitude and SSML volume are weakly honoured).
+//! - pitch level: `espeak-ng -p (20 + 60·zp)`;
+//! - tempo: `espeak-ng -s (130 + 110·zr)` words per minute, with pauses
+//!   between words shrinking as tempo rises (`-g`, `6·(1 − zr)` × 10 ms);
+//! - vocal effort: a wider pitch range (SSML `<prosody range>`, 40 % to
+//!   200 %) and a flatter spectral tilt (`sox treble`, −9 dB to +9 dB shelf
+//!   at 1.5 kHz), both from `ze`.
 //!
-//! Labels: `arousal = (zp + zr + zl) / 3`, `dominance = (zl + 1 − zp) / 2`,
+//! Labels: `arousal = (zp + zr + ze) / 3`, `dominance = (2·ze + 1 − zp) / 3`,
 //! `valence = 0.8` for the positive sentence and `0.2` for the negative one;
 //! nothing else influences valence, so it lives in the words only. The factor
 //! values written to the labels are the ones actually used (espeak takes whole
-//! numbers for pitch and rate, sox a gain with two decimals).
+//! numbers for pitch, rate and range). Dominance weights effort twice as
+//! much as (low) pitch: a pitch level only means something against the
+//! voice's own register, which a model must guess for an unknown voice,
+//! while effort shows in any voice.
+//!
+//! Level and channel carry no label information: every utterance is drawn a
+//! channel independently of its labels — studio, telephone (300–3400 Hz band,
+//! an 8 kHz file) or room (sox `reverb`) — white noise at 10–30 dB SNR for
+//! half of them, a source rate (8 kHz for telephone, else 16 or 44.1 kHz) and
+//! a peak level of −30…−1 dBFS.
 //!
 //! Splits: the test split uses held-out voices *and* held-out sentence
 //! pairs; the dev split uses the training voices with its own held-out pairs.
-//! Output (16 kHz mono 16-bit WAV, `sox -R` so every byte is reproducible from
-//! the seed): `audio/<split>/<id>.wav` with its transcript `<id>.txt`,
-//! manifests `train.csv`, `dev.csv`, `test.csv` (`audio,transcript,arousal,
-//! valence,dominance`, paths relative to the corpus directory) and
-//! `corpus.json` with every utterance's voice, sentence and factors.
+//! Output (mono 16-bit WAV at the source rate, `sox -R` and seeded noise so
+//! every byte is reproducible from the seed): `audio/<split>/<id>.wav` with its
+//! transcript `<id>.txt`, manifests `train.csv`, `dev.csv`, `test.csv`
+//! (`audio,transcript,arousal,valence,dominance`, paths relative to the corpus
+//! directory) and `corpus.json` with every utterance's voice, sentence,
+//! factors and channel.
 
 pub mod prosody;
 pub mod sentences;
@@ -102,6 +115,18 @@ impl Split {
     }
 }
 
+/// How an utterance was recorded: colouring that carries no label information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// As espeak-ng made it.
+    Studio,
+    /// Band-limited to 300–3400 Hz and stored at 8 kHz.
+    Telephone,
+    /// A small room's reverberation (sox `reverb`).
+    Room,
+}
+
 /// Everything about one utterance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Utterance {
@@ -121,19 +146,33 @@ pub struct Utterance {
     pub pitch: u32,
     /// espeak-ng rate, words per minute.
     pub rate: u32,
-    /// Peak level in dBFS after normalisation.
-    pub gain_db: f32,
+    /// espeak-ng word gap, units of 10 ms.
+    pub word_gap: u32,
+    /// SSML pitch range, percent of the voice's own.
+    pub pitch_range: u32,
+    /// Treble shelf gain at 1.5 kHz, dB (spectral tilt).
+    pub tilt_db: f32,
+    /// Channel colouring.
+    pub channel: Channel,
+    /// Signal-to-noise ratio of the added white noise, dB (`None`: no noise).
+    pub snr_db: Option<f32>,
+    /// Sample rate of the written file.
+    pub sample_rate: u32,
+    /// Peak level of the written file, dBFS.
+    pub level_db: f32,
+    /// Seed of the noise.
+    pub noise_seed: u64,
     /// Pitch factor actually used, `(pitch − 20) / 60`.
     pub zp: f32,
-    /// Rate factor actually used, `(rate − 130) / 110`.
+    /// Tempo factor actually used, `(rate − 130) / 110`.
     pub zr: f32,
-    /// Loudness factor actually used, `(gain_db + 18) / 15`.
-    pub zl: f32,
-    /// `(zp + zr + zl) / 3`.
+    /// Effort factor actually used, `(pitch_range − 40) / 160`.
+    pub ze: f32,
+    /// `(zp + zr + ze) / 3`.
     pub arousal: f32,
     /// 0.8 or 0.2, by sentence polarity.
     pub valence: f32,
-    /// `(zl + 1 − zp) / 2`.
+    /// `(2·ze + 1 − zp) / 3`.
     pub dominance: f32,
 }
 
@@ -205,16 +244,34 @@ pub fn plan(seed: u64, size: CorpusSize) -> Vec<Utterance> {
             for &voice in &voices {
                 for positive in [true, false] {
                     for _ in 0..size.renditions[s] {
-                        let (zp, zr, zl): (f64, f64, f64) =
+                        let (zp, zr, ze): (f64, f64, f64) =
                             (rng.random(), rng.random(), rng.random());
                         let pitch = (20.0 + 60.0 * zp).round() as u32;
                         let rate = (130.0 + 110.0 * zr).round() as u32;
-                        let gain_db = ((-18.0 + 15.0 * zl) * 100.0).round() as f32 / 100.0;
-                        let (zp, zr, zl) = (
+                        let pitch_range = (40.0 + 160.0 * ze).round() as u32;
+                        let (zp, zr, ze) = (
                             (pitch as f32 - 20.0) / 60.0,
                             (rate as f32 - 130.0) / 110.0,
-                            (gain_db + 18.0) / 15.0,
+                            (pitch_range as f32 - 40.0) / 160.0,
                         );
+                        let word_gap = (6.0 * (1.0 - zr)).round() as u32;
+                        let tilt_db = ((-9.0 + 18.0 * ze) * 10.0).round() / 10.0;
+                        // The recording: independent of every label.
+                        let channel = match rng.random_range(0..5) {
+                            0 => Channel::Telephone,
+                            1 => Channel::Room,
+                            _ => Channel::Studio,
+                        };
+                        let snr_db = rng
+                            .random_bool(0.5)
+                            .then(|| (rng.random_range(10.0f32..30.0) * 10.0).round() / 10.0);
+                        let sample_rate = match channel {
+                            Channel::Telephone => 8_000,
+                            _ if rng.random_bool(0.5) => 44_100,
+                            _ => 16_000,
+                        };
+                        let level_db = (rng.random_range(-30.0f32..-1.0) * 100.0).round() / 100.0;
+                        let noise_seed = rng.random();
                         let p = &pairs[pair];
                         out.push(Utterance {
                             id: format!("{}-{count:04}", split.name()),
@@ -229,17 +286,24 @@ pub fn plan(seed: u64, size: CorpusSize) -> Vec<Utterance> {
                             },
                             pitch,
                             rate,
-                            gain_db,
+                            word_gap,
+                            pitch_range,
+                            tilt_db,
+                            channel,
+                            snr_db,
+                            sample_rate,
+                            level_db,
+                            noise_seed,
                             zp,
                             zr,
-                            zl,
-                            arousal: (zp + zr + zl) / 3.0,
+                            ze,
+                            arousal: (zp + zr + ze) / 3.0,
                             valence: if positive {
                                 VALENCE_POSITIVE
                             } else {
                                 VALENCE_NEGATIVE
                             },
-                            dominance: (zl + 1.0 - zp) / 2.0,
+                            dominance: (2.0 * ze + 1.0 - zp) / 3.0,
                         });
                         count += 1;
                     }
@@ -269,49 +333,130 @@ pub fn audio_path(u: &Utterance) -> String {
     format!("audio/{}/{}.wav", u.split.name(), u.id)
 }
 
-/// Renders one utterance: espeak-ng to a temporary WAV, then sox to 16 kHz
-/// mono 16-bit, peak-normalised to `gain_db`.
+/// `text` with the characters XML gives a meaning escaped, for SSML.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Runs `cmd`, turning a missing program or a failure into a [`CorpusError`].
+fn run_tool(tool: &'static str, id: &str, cmd: &mut Command) -> Result<(), CorpusError> {
+    let res = cmd.output().map_err(|_| CorpusError::MissingTool(tool))?;
+    if res.status.success() {
+        Ok(())
+    } else {
+        Err(CorpusError::Tool {
+            tool,
+            id: id.to_owned(),
+            message: String::from_utf8_lossy(&res.stderr).into_owned(),
+        })
+    }
+}
+
+/// Mean power of the active frames of `x` (20 ms frames within 35 dB of the
+/// loudest), the speech level the noise is set against.
+fn active_power(x: &[f32], rate: u32) -> f64 {
+    let frame = (rate as usize / 50).max(1);
+    let powers: Vec<f64> = x
+        .chunks(frame)
+        .map(|f| f.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / f.len() as f64)
+        .collect();
+    let loudest = powers.iter().copied().fold(0.0, f64::max);
+    let active: Vec<f64> = powers
+        .into_iter()
+        .filter(|&p| p > loudest * 10f64.powf(-3.5))
+        .collect();
+    if active.is_empty() {
+        0.0
+    } else {
+        active.iter().sum::<f64>() / active.len() as f64
+    }
+}
+
+/// Renders one utterance: espeak-ng (pitch, rate, word gap, SSML pitch range)
+/// to a temporary WAV; sox for the spectral tilt, the channel and the source
+/// rate, in 32-bit float; then, here, the seeded noise at its SNR and the
+/// peak level, written as 16-bit.
 fn render(u: &Utterance, out_dir: &Path, tmp: &Path) -> Result<(), CorpusError> {
     let raw = tmp.join(format!("{}.espeak.wav", u.id));
-    let res = Command::new("espeak-ng")
-        .args([
-            "-v",
-            &u.voice,
-            "-p",
-            &u.pitch.to_string(),
-            "-s",
-            &u.rate.to_string(),
-            "-w",
-        ])
+    let coloured = tmp.join(format!("{}.f32.wav", u.id));
+    let ssml = format!(
+        "<speak><prosody range=\"{}%\">{}</prosody></speak>",
+        u.pitch_range,
+        xml_escape(&u.text)
+    );
+    run_tool(
+        "espeak-ng",
+        &u.id,
+        Command::new("espeak-ng")
+            .args(["-m", "-v", &u.voice])
+            .args(["-p", &u.pitch.to_string()])
+            .args(["-s", &u.rate.to_string()])
+            .args(["-g", &u.word_gap.to_string(), "-w"])
+            .arg(&raw)
+            .arg(&ssml),
+    )?;
+    // -R: repeatable output; -D: no dither.
+    let mut sox = Command::new("sox");
+    sox.args(["-R", "-D"])
         .arg(&raw)
-        .arg(&u.text)
-        .output()
-        .map_err(|_| CorpusError::MissingTool("espeak-ng"))?;
-    if !res.status.success() {
-        return Err(CorpusError::Tool {
-            tool: "espeak-ng",
-            id: u.id.clone(),
-            message: String::from_utf8_lossy(&res.stderr).into_owned(),
-        });
+        .args(["-b", "32", "-e", "floating-point", "-c", "1"])
+        .arg(&coloured)
+        .args(["treble", &format!("{:.1}", u.tilt_db), "1500"]);
+    match u.channel {
+        Channel::Studio => {}
+        Channel::Telephone => {
+            sox.args(["sinc", "300-3400"]);
+        }
+        Channel::Room => {
+            sox.args(["reverb", "40", "50", "40"]);
+        }
     }
-    let wav = out_dir.join(audio_path(u));
-    // -R: repeatable output; -D: no dither; then resample and peak-normalise.
-    let res = Command::new("sox")
-        .args(["-R", "-D"])
-        .arg(&raw)
-        .args(["-b", "16", "-c", "1"])
-        .arg(&wav)
-        .args(["rate", "-h", "16k", "norm", &format!("{:.2}", u.gain_db)])
-        .output()
-        .map_err(|_| CorpusError::MissingTool("sox"))?;
+    sox.args(["rate", "-h", &u.sample_rate.to_string()]);
+    let result = run_tool("sox", &u.id, &mut sox);
     let _ = std::fs::remove_file(&raw);
-    if !res.status.success() {
-        return Err(CorpusError::Tool {
-            tool: "sox",
-            id: u.id.clone(),
-            message: String::from_utf8_lossy(&res.stderr).into_owned(),
-        });
+    result?;
+    let mut x: Vec<f32> = hound::WavReader::open(&coloured)
+        .and_then(|r| r.into_samples::<f32>().collect())
+        .map_err(|e| CorpusError::Io {
+            path: coloured.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    let _ = std::fs::remove_file(&coloured);
+    if let Some(snr) = u.snr_db {
+        let sigma2 = active_power(&x, u.sample_rate) / 10f64.powf(f64::from(snr) / 10.0);
+        // Uniform white noise: variance a² / 3.
+        let a = (3.0 * sigma2).sqrt() as f32;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u.noise_seed);
+        for v in &mut x {
+            *v += rng.random_range(-a..=a);
+        }
     }
+    let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let gain = if peak > 0.0 {
+        10f32.powf(u.level_db / 20.0) / peak
+    } else {
+        0.0
+    };
+    let wav = out_dir.join(audio_path(u));
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: u.sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let write = || -> Result<(), hound::Error> {
+        let mut w = hound::WavWriter::create(&wav, spec)?;
+        for v in &x {
+            w.write_sample((v * gain * 32767.0).round().clamp(-32768.0, 32767.0) as i16)?;
+        }
+        w.finalize()
+    };
+    write().map_err(|e| CorpusError::Io {
+        path: wav.clone(),
+        source: std::io::Error::other(e),
+    })?;
     let txt = wav.with_extension("txt");
     std::fs::write(&txt, format!("{}\n", u.text)).map_err(io(&txt))
 }
@@ -439,15 +584,59 @@ mod tests {
         for u in plan(3, CorpusSize::CI) {
             assert_eq!(u.pitch as f32, 20.0 + 60.0 * u.zp);
             assert!((u.rate as f32 - (130.0 + 110.0 * u.zr)).abs() < 1e-3);
-            assert!((u.gain_db - (-18.0 + 15.0 * u.zl)).abs() < 1e-4);
-            assert!((u.arousal - (u.zp + u.zr + u.zl) / 3.0).abs() < 1e-6);
-            assert!((u.dominance - (u.zl + 1.0 - u.zp) / 2.0).abs() < 1e-6);
+            assert!((u.pitch_range as f32 - (40.0 + 160.0 * u.ze)).abs() < 1e-3);
+            assert!((u.tilt_db - (-9.0 + 18.0 * u.ze)).abs() <= 0.05 + 1e-4);
+            assert_eq!(u.word_gap, (6.0 * (1.0 - u.zr)).round() as u32);
+            assert!((u.arousal - (u.zp + u.zr + u.ze) / 3.0).abs() < 1e-6);
+            assert!((u.dominance - (2.0 * u.ze + 1.0 - u.zp) / 3.0).abs() < 1e-6);
             assert_eq!(u.valence, if u.positive { 0.8 } else { 0.2 });
-            assert!(
-                (0.0..=1.0).contains(&u.zp)
-                    && (0.0..=1.0).contains(&u.zr)
-                    && (0.0..=1.0).contains(&u.zl)
+            assert!([u.zp, u.zr, u.ze].iter().all(|z| (0.0..=1.0).contains(z)));
+            assert!((-30.0..=-1.0).contains(&u.level_db));
+            assert!(u.snr_db.is_none_or(|s| (10.0..=30.0).contains(&s)));
+            assert_eq!(u.sample_rate == 8_000, u.channel == Channel::Telephone);
+        }
+    }
+
+    #[test]
+    fn level_and_channel_are_drawn_apart_from_the_labels() {
+        // Over the full plan (2064 utterances, so chance correlations have a
+        // standard deviation of about 0.022), the recording's level and noise
+        // are uncorrelated with arousal and dominance, and every channel and
+        // rate occurs.
+        let u = plan(11, CorpusSize::FULL);
+        let r = |x: &dyn Fn(&Utterance) -> f64, y: &dyn Fn(&Utterance) -> f64| {
+            let n = u.len() as f64;
+            let (mx, my) = (
+                u.iter().map(x).sum::<f64>() / n,
+                u.iter().map(y).sum::<f64>() / n,
             );
+            let cov: f64 = u.iter().map(|v| (x(v) - mx) * (y(v) - my)).sum();
+            let vx: f64 = u.iter().map(|v| (x(v) - mx).powi(2)).sum();
+            let vy: f64 = u.iter().map(|v| (y(v) - my).powi(2)).sum();
+            cov / (vx * vy).sqrt()
+        };
+        let level = |v: &Utterance| f64::from(v.level_db);
+        let noisy = |v: &Utterance| f64::from(u8::from(v.snr_db.is_some()));
+        for (name, label) in [
+            (
+                "arousal",
+                &(|v: &Utterance| f64::from(v.arousal)) as &dyn Fn(&Utterance) -> f64,
+            ),
+            ("dominance", &|v: &Utterance| f64::from(v.dominance)),
+        ] {
+            for (what, x) in [
+                ("level", &level as &dyn Fn(&Utterance) -> f64),
+                ("noise", &noisy),
+            ] {
+                let c = r(x, label);
+                assert!(c.abs() < 0.08, "{what} against {name}: r = {c}");
+            }
+        }
+        for rate in [8_000, 16_000, 44_100] {
+            assert!(u.iter().any(|v| v.sample_rate == rate), "{rate}");
+        }
+        for ch in [Channel::Studio, Channel::Telephone, Channel::Room] {
+            assert!(u.iter().any(|v| v.channel == ch), "{ch:?}");
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Prosody measurements and the corpus's sanity check: how much of each label
 //! a linear model of plain acoustic features explains.
 //!
-//! By design, arousal is a function of pitch, rate and loudness, and valence
-//! of the words only. So a least-squares fit of arousal on pitch, speech RMS
-//! level and speaking rate should explain most of its variance (R² near
-//! 0.8), and the same fit of valence almost none (R² near 0). Pitch is the
+//! By design, arousal is a function of pitch, tempo and vocal effort (pitch
+//! range and spectral tilt), valence of the words only, and the recording
+//! level of nothing. So a least-squares fit of arousal on level-free measures
+//! (pitch, pitch range, spectral tilt, speaking rate) should explain most of
+//! its variance, the same fit of valence almost none, and the speech RMS
+//! level alone should explain neither arousal nor dominance. Pitch is the
 //! log median F0 relative to the voice's mean log F0 (speaker normalisation):
 //! espeak-ng's `-p` moves pitch relative to each voice's own register, and
 //! the voices' registers differ by more than the whole `-p` range. Measured on the
@@ -32,6 +34,11 @@ pub struct Prosody {
     pub rms_db: f64,
     /// Words per second of speech (non-silent time).
     pub words_per_second: f64,
+    /// Pitch range: 90th minus 10th percentile of the voiced frames' F0, semitones.
+    pub f0_range_st: f64,
+    /// Spectral tilt of the speech frames: the power of the first difference
+    /// relative to the signal's, dB (higher: more high-frequency energy).
+    pub tilt_db: f64,
 }
 
 fn db(power: f64) -> f64 {
@@ -73,10 +80,25 @@ pub fn measure(samples: &[f32], rate: u32, words: usize) -> Option<Prosody> {
         return None;
     }
     f0.sort_by(f64::total_cmp);
+    let percentile = |q: f64| f0[((f0.len() - 1) as f64 * q).round() as usize];
+    let diff_power = speech
+        .iter()
+        .map(|&i| {
+            frames[i]
+                .windows(2)
+                .map(|w| (f64::from(w[1]) - f64::from(w[0])).powi(2))
+                .sum::<f64>()
+                / (FRAME - 1) as f64
+        })
+        .sum::<f64>()
+        / speech.len() as f64;
+    let power = speech.iter().map(|&i| power[i]).sum::<f64>() / speech.len() as f64;
     Some(Prosody {
         f0_hz: f0[f0.len() / 2],
         rms_db,
         words_per_second: words as f64 / seconds,
+        f0_range_st: 12.0 * (percentile(0.9) / percentile(0.1)).log2(),
+        tilt_db: db(diff_power) - db(power),
     })
 }
 
@@ -148,12 +170,17 @@ mod tests {
 pub struct CheckReport {
     /// Utterances measured (those with a voiced frame).
     pub utterances: usize,
-    /// R² of arousal on (voice-normalised log F0, RMS dB, words per second).
+    /// R² of arousal on the level-free measures (voice-normalised log F0,
+    /// pitch range, spectral tilt, words per second).
     pub arousal_r2: f64,
-    /// R² of valence on the same features.
+    /// R² of valence on the level-free measures and the level.
     pub valence_r2: f64,
-    /// R² of dominance on the same features.
+    /// R² of dominance on the level-free measures.
     pub dominance_r2: f64,
+    /// R² of arousal on the speech RMS level alone.
+    pub arousal_level_r2: f64,
+    /// R² of dominance on the speech RMS level alone.
+    pub dominance_level_r2: f64,
 }
 
 /// Measures every utterance of the corpus in `dir` (as `corpus.json` lists
@@ -173,7 +200,13 @@ pub fn check(
         let Some(p) = measure(&samples, 16_000, words) else {
             continue;
         };
-        features.push(vec![p.f0_hz.ln(), p.rms_db, p.words_per_second]);
+        features.push(vec![
+            p.f0_hz.ln(),
+            p.f0_range_st,
+            p.tilt_db,
+            p.words_per_second,
+            p.rms_db,
+        ]);
         voices.push(u.voice.as_str());
         for (k, v) in [u.arousal, u.valence, u.dominance].into_iter().enumerate() {
             labels[k].push(f64::from(v));
@@ -190,10 +223,14 @@ pub fn check(
         let (sum, n) = sums[v];
         f[0] -= sum / n as f64;
     }
+    let level_free: Vec<Vec<f64>> = features.iter().map(|f| f[..4].to_vec()).collect();
+    let level: Vec<Vec<f64>> = features.iter().map(|f| vec![f[4]]).collect();
     Ok(CheckReport {
         utterances: features.len(),
-        arousal_r2: r_squared(&features, &labels[0]),
+        arousal_r2: r_squared(&level_free, &labels[0]),
         valence_r2: r_squared(&features, &labels[1]),
-        dominance_r2: r_squared(&features, &labels[2]),
+        dominance_r2: r_squared(&level_free, &labels[2]),
+        arousal_level_r2: r_squared(&level, &labels[0]),
+        dominance_level_r2: r_squared(&level, &labels[2]),
     })
 }
