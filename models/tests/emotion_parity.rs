@@ -420,3 +420,121 @@ fn a_directory_that_is_no_emotion_model_says_so() {
         .expect("must fail");
     assert!(err.to_string().contains("not an emotion model"), "{err}");
 }
+
+#[test]
+fn routing_takes_each_output_from_its_source() {
+    // The early-fusion fixture with an audio-only fallback, routed: arousal
+    // from the audio-only head even with text, valence from the fused head
+    // with text and its prior without, dominance from the fused head with
+    // text and the audio-only head without. Each output must equal the
+    // unrouted model's value from the named source.
+    use emoscope_models::emotion::{Routing, Source};
+    // Without dropout, so that training-mode outputs compare too.
+    let (plain_dir, mut m) = copy_checkpoint("early_fallback");
+    m.head.dropout = 0.0;
+    m.write(plain_dir.path()).unwrap();
+    let plain = EmotionModel::load(plain_dir.path(), &LoadOptions::default()).unwrap();
+    let (dir, _) = copy_checkpoint("early_fallback");
+    let order = m.output_index(); // (A, V, D) -> output index
+    let mut with_text = vec![Source::Fused; 3];
+    with_text[order[0]] = Source::Audio;
+    let mut without_text = vec![Source::Audio; 3];
+    without_text[order[1]] = Source::Prior;
+    let prior = vec![0.25, 0.5, 0.75];
+    m.head.routing = Some(Routing {
+        with_text,
+        without_text,
+        prior: prior.clone(),
+    });
+    m.write(dir.path()).unwrap();
+    let routed = EmotionModel::load(dir.path(), &LoadOptions::default()).unwrap();
+    let (audio, texts) = inputs();
+    for (x, t) in audio.iter().zip(&texts) {
+        let fused = plain.predict(x, Some(t)).unwrap();
+        let audio_only = plain.predict(x, None).unwrap();
+        let with = routed.predict(x, Some(t)).unwrap();
+        let without = routed.predict(x, None).unwrap();
+        assert_eq!(with, [audio_only[0], fused[1], fused[2]]);
+        assert_eq!(without, [audio_only[0], prior[order[1]], audio_only[2]]);
+        // Batches route the same way.
+        let y = routed
+            .forward(&[x, x], &[Some(t.as_str()), Some(t.as_str())], false)
+            .unwrap();
+        assert_eq!(
+            routed
+                .to_avd(&y.get(1).unwrap().unsqueeze(0).unwrap())
+                .unwrap(),
+            with
+        );
+    }
+    // Training ignores the routing: both paths train as they are.
+    let x = &audio[0];
+    let train_out = routed.forward(&[x], &[None], true).unwrap();
+    let plain_out = plain.forward(&[x], &[None], true).unwrap();
+    assert_eq!(
+        train_out.to_vec2::<f32>().unwrap(),
+        plain_out.to_vec2::<f32>().unwrap()
+    );
+}
+
+#[test]
+fn a_bad_routing_is_named() {
+    use emoscope_models::emotion::{Routing, Source};
+    let cases: [(Routing, &str); 3] = [
+        (
+            Routing {
+                with_text: vec![Source::Fused; 2],
+                without_text: vec![Source::Audio; 3],
+                prior: vec![0.5; 3],
+            },
+            "needs 3 entries",
+        ),
+        (
+            Routing {
+                with_text: vec![Source::Prior, Source::Fused, Source::Fused],
+                without_text: vec![Source::Audio; 3],
+                prior: vec![0.5; 3],
+            },
+            "`with_text` takes",
+        ),
+        (
+            Routing {
+                with_text: vec![Source::Fused; 3],
+                without_text: vec![Source::Prior; 3],
+                prior: vec![0.5, 2.0, 0.5],
+            },
+            "outside `output_range`",
+        ),
+    ];
+    for (routing, expected) in cases {
+        let (dir, mut m) = copy_checkpoint("early_fallback");
+        m.head.routing = Some(routing);
+        std::fs::write(
+            dir.path().join("emoscope.json"),
+            serde_json::to_string(&m).unwrap(),
+        )
+        .unwrap();
+        let e = EmotionModel::load(dir.path(), &LoadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(expected), "{e}");
+    }
+    // Only a model with both branches and an audio-only path can be routed.
+    let (dir, mut m) = copy_checkpoint("audio_mean");
+    m.head.routing = Some(Routing {
+        with_text: vec![Source::Fused; 3],
+        without_text: vec![Source::Audio; 3],
+        prior: vec![0.5; 3],
+    });
+    std::fs::write(
+        dir.path().join("emoscope.json"),
+        serde_json::to_string(&m).unwrap(),
+    )
+    .unwrap();
+    let e = EmotionModel::load(dir.path(), &LoadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("audio-only path"), "{e}");
+}

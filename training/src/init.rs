@@ -298,6 +298,7 @@ pub fn new_manifest(
             prefix: None,
             layer_names: None,
             bounded: true,
+            routing: None,
         },
         labels: vec![Dimension::Arousal, Dimension::Valence, Dimension::Dominance],
         output_range,

@@ -164,6 +164,42 @@ pub struct HeadSpec {
     /// raw values may leave the declared range (readers flag those).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bounded: bool,
+    /// Where each output's value comes from, with and without transcript
+    /// text, for an audio+text model with an audio-only path (absent: the
+    /// fused head with text, the audio-only path without). Training decides
+    /// it on the dev set ([`Routing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Routing>,
+}
+
+/// Where one output's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The head over audio and text.
+    Fused,
+    /// The audio-only path: the fallback MLP, or late fusion's audio head.
+    Audio,
+    /// The output's neutral prior ([`Routing::prior`]).
+    Prior,
+}
+
+/// Per-output routing of an audio+text model, in label order.
+///
+/// An output that the words do not improve comes from the audio-only path
+/// even when a transcript is given, so that transcribed and untranscribed
+/// recordings read the same on it; an output that the audio alone cannot
+/// estimate reads its neutral prior (the training labels' mean) when no
+/// transcript is given, rather than a number no evidence supports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Routing {
+    /// With transcript text: [`Source::Fused`] or [`Source::Audio`] per output.
+    pub with_text: Vec<Source>,
+    /// Without: [`Source::Audio`] or [`Source::Prior`] per output.
+    pub without_text: Vec<Source>,
+    /// The neutral prior of each output, inside `output_range`.
+    pub prior: Vec<f32>,
 }
 
 fn default_rate() -> u32 {
@@ -291,6 +327,29 @@ impl Manifest {
             return Err(bad(
                 "`head.audio_fallback` only applies to early fusion of audio and text (late fusion falls back to its audio head by itself)".into(),
             ));
+        }
+        if let Some(r) = &self.head.routing {
+            let n = self.labels.len();
+            if r.with_text.len() != n || r.without_text.len() != n || r.prior.len() != n {
+                return Err(bad(format!(
+                    "`head.routing` needs {n} entries in `with_text`, `without_text` and `prior`"
+                )));
+            }
+            if !both || !(self.head.audio_fallback || self.head.fusion == FusionKind::Late) {
+                return Err(bad(
+                    "`head.routing` needs an audio+text model with an audio-only path (`audio_fallback` or late fusion)".into(),
+                ));
+            }
+            if r.with_text.contains(&Source::Prior) || r.without_text.contains(&Source::Fused) {
+                return Err(bad(
+                    "`head.routing`: `with_text` takes \"fused\" or \"audio\", `without_text` \"audio\" or \"prior\"".into(),
+                ));
+            }
+            if let Some(p) = r.prior.iter().find(|p| !(min..=max).contains(*p)) {
+                return Err(bad(format!(
+                    "`head.routing.prior` {p} is outside `output_range` [{min}, {max}]"
+                )));
+            }
         }
         if let Some(names) = &self.head.layer_names {
             if names.len() != self.head.hidden.len() + 1 {

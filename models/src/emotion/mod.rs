@@ -40,7 +40,7 @@ use pooling::{AttentiveStatistics, LayerWeights, TimePooling};
 
 pub use manifest::{
     AudioSpec, Bf16Check, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
-    TextPoolingKind, TextSpec, MANIFEST_FILE,
+    Routing, Source, TextPoolingKind, TextSpec, MANIFEST_FILE,
 };
 pub use outputs::{DeclaredDimension, DeclaredOutputs, Outputs};
 pub use sequence_classification::{ClassifierSpec, ProblemType, SequenceClassifier};
@@ -486,7 +486,8 @@ impl EmotionModel {
     /// The head on pooled vectors: `[batch, 3]` in the manifest's label order.
     /// `text` is `None` when no transcript is available; an audio+text model
     /// then uses its audio-only path (the fallback MLP, or late fusion's audio
-    /// head), and fails with [`RunError::NeedsText`] if it has none.
+    /// head), and fails with [`RunError::NeedsText`] if it has none. Outside
+    /// training, a [`Routing`] in the manifest picks each output's source.
     pub fn head_forward(
         &self,
         audio: Option<&Tensor>,
@@ -502,17 +503,67 @@ impl EmotionModel {
             } else {
                 None
             };
-        let y = if self.text.is_some() && text.is_none() {
-            match (&self.fallback, &self.fusion, audio) {
-                (Some(f), _, Some(a)) => f.forward(a, train)?,
-                (None, Fusion::Late { audio: head, .. }, Some(a)) => head.forward(a, train)?,
-                _ => return Err(RunError::NeedsText),
-            }
-        } else {
-            let text = if self.text.is_some() { text } else { None };
-            self.fusion.forward(audio, text, train)?
+        let without_text = self.text.is_some() && text.is_none();
+        let routing = self.manifest.head.routing.as_ref().filter(|_| !train);
+        let Some(routing) = routing else {
+            let y = if without_text {
+                self.audio_only(audio, train)?
+            } else {
+                let text = if self.text.is_some() { text } else { None };
+                self.fusion.forward(audio, text, train)?
+            };
+            return self.bound(y);
         };
-        self.bound(y)
+        // Routed (inference only): each output from its source.
+        let sources = if without_text {
+            &routing.without_text
+        } else {
+            &routing.with_text
+        };
+        let fused = if sources.contains(&Source::Fused) {
+            Some(self.bound(self.fusion.forward(audio, text, train)?)?)
+        } else {
+            None
+        };
+        let audio_only = if sources.contains(&Source::Audio) {
+            Some(self.bound(self.audio_only(audio, train)?)?)
+        } else {
+            None
+        };
+        let (batch, dtype) = match (&fused, &audio_only, audio, text) {
+            (Some(y), _, _, _) | (_, Some(y), _, _) => (y.dim(0)?, y.dtype()),
+            (_, _, Some(a), _) => (a.dim(0)?, DType::F32),
+            (_, _, _, Some(t)) => (t.dim(0)?, DType::F32),
+            _ => return Err(RunError::Input("the head got no input".into())),
+        };
+        let columns = sources
+            .iter()
+            .enumerate()
+            .map(|(k, source)| {
+                let column = |y: &Option<Tensor>| {
+                    y.as_ref()
+                        .expect("computed for the sources that need it")
+                        .narrow(1, k, 1)
+                };
+                Ok(match source {
+                    Source::Fused => column(&fused)?,
+                    Source::Audio => column(&audio_only)?,
+                    Source::Prior => Tensor::full(routing.prior[k], (batch, 1), self.device())?
+                        .to_dtype(dtype)?,
+                })
+            })
+            .collect::<Result<Vec<_>, RunError>>()?;
+        Ok(Tensor::cat(&columns, 1)?)
+    }
+
+    /// The audio-only path on pooled audio, unbounded: the fallback MLP, or
+    /// late fusion's audio head; [`RunError::NeedsText`] when it has neither.
+    fn audio_only(&self, audio: Option<&Tensor>, train: bool) -> Result<Tensor, RunError> {
+        match (&self.fallback, &self.fusion, audio) {
+            (Some(f), _, Some(a)) => Ok(f.forward(a, train)?),
+            (None, Fusion::Late { audio: head, .. }, Some(a)) => Ok(head.forward(a, train)?),
+            _ => Err(RunError::NeedsText),
+        }
     }
 
     /// The outputs mapped into the declared range when the head is

@@ -141,6 +141,7 @@ pub fn detect(dir: &Path) -> Result<Option<Manifest>, LoadError> {
             prefix: Some("classifier".into()),
             layer_names: Some(vec!["dense".into(), "out_proj".into()]),
             bounded: false,
+            routing: None,
         },
         labels: ids.into_iter().map(|(_, d)| d).collect(),
         output_range: [0.0, 1.0],
