@@ -191,6 +191,10 @@ pub struct LoopArgs {
     /// Seed of initialisation, batch order and crops.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Gain augmentation: each training utterance at a random gain of up to
+    /// this many dB either way (drawn once per utterance from the seed).
+    #[arg(long, value_name = "DB", value_parser = parse_gain)]
+    pub gain_augment: Option<f32>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -214,9 +218,20 @@ impl LoopArgs {
             eval_every: self.eval_every,
             crop_seconds: self.crop_seconds,
             seed: self.seed,
+            gain_augment_db: self.gain_augment,
             mse_weight: 0.0,
             progress: !self.quiet,
         }
+    }
+}
+
+/// Parses `--gain-augment`: a finite, positive number of dB up to 60.
+fn parse_gain(s: &str) -> Result<f32, String> {
+    let db: f32 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if db.is_finite() && db > 0.0 && db <= 60.0 {
+        Ok(db)
+    } else {
+        Err(format!("{s}: expected dB in (0, 60]"))
     }
 }
 
@@ -317,5 +332,8 @@ pub fn run(args: Args) -> Result<()> {
         report.train_seconds,
         args.out.display()
     );
+    if let Some(r) = &report.routing {
+        outln!("{}", emoscope_training::routing::describe(r));
+    }
     Ok(())
 }

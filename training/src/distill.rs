@@ -401,6 +401,7 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
         dev_t.utterances,
         true,
         opts.train_conv,
+        opts.run.gain_augment(),
         opts.run.progress,
     )?;
     let features_seconds = t1.elapsed().as_secs_f64();

@@ -154,6 +154,7 @@ fn pooled(
         utts,
         Some((encoder, AudioCache::Frozen, layout, PoolingKind::Mean)),
         None,
+        None,
         progress,
     )?;
     let Some(AudioFeatures::Pooled(items)) = prepared.audio else {

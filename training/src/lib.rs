@@ -11,7 +11,8 @@
 //! - Measures: the metrics of dimensional SER ([`metrics`]) and the
 //!   differentiable losses ([`loss`]).
 //! - Models: what `--init` names ([`init`]), fresh students ([`student`]),
-//!   models over trainable variables and their checkpoints ([`model`]).
+//!   models over trainable variables and their checkpoints ([`model`]), and
+//!   which output comes from which head ([`routing`]).
 //! - Loops: [`trainer`] (`emoscope train`), [`layers`] (`emoscope layers`),
 //!   [`distill`] (`emoscope distill`), learning-rate [`schedule`]s.
 //! - Material: the synthetic corpus ([`corpus`], `cargo xtask corpus`), the
@@ -32,6 +33,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod precision;
+pub mod routing;
 pub mod schedule;
 pub mod student;
 pub mod trainer;

@@ -5,29 +5,25 @@
 //! A student is an ordinary Hugging Face `config.json` (`model_type:
 //! "hubert"`), so once trained it saves as a checkpoint directory every
 //! loader reads. Its conv stack stays frozen at its random initialisation
-//! (training it is possible, `--train-conv`, but slow), so two choices
-//! decide what the model can hear at all — measured on the synthetic
-//! corpus with a frozen student and a trained head, predicting the three
-//! prosody factors of the held-out test split (EXPERIMENTS.md):
+//! (training it is possible, `--train-conv`, but slow).
 //!
-//! - `do_normalize: false` in `preprocessor_config.json`: the per-utterance
-//!   zero-mean / unit-variance step would erase the level;
-//! - HuBERT-base's `feat_extract_norm: "group"` (a GroupNorm per channel over
-//!   time after the first conv) keeps pitch and rate well (test CCC 0.85 and
-//!   0.90) but removes any gain exactly (level 0.10); a LayerNorm after every
-//!   conv loses pitch and rate instead. [`level_gains`] keeps the GroupNorm
-//!   and scales the first conv's channels by gains spread log-uniformly over
-//!   `[10^−2.5, 1]`: GroupNorm divides by `sqrt(var + 1e−5)`, so a channel
-//!   whose variance is near `1e−5` is only partly normalised and its size
-//!   follows the input level, while strong channels are fully normalised and
-//!   carry the spectral detail. Pitch, rate and level then reach 0.89, 0.91
-//!   and 0.93;
-//! - `feat_proj_layer_norm: false`, so the projection sees those sizes as they are.
+//! A student hears what real speech models hear and, like them, not the
+//! level the file was mastered at: `do_normalize: true` in
+//! `preprocessor_config.json` (each window scaled to zero mean and unit
+//! variance, as wav2vec2-large and WavLM do) and HuBERT-base's
+//! `feat_extract_norm: "group"` (a GroupNorm per channel over time after the
+//! first conv) make its features independent of gain. Pitch, tempo and
+//! spectral shape survive both (EXPERIMENTS.md).
+//!
+//! Earlier demo models were trained on a corpus that defined arousal partly
+//! by loudness, and kept the level on purpose: no input normalisation and
+//! first-conv gains spread so that some channels escaped the GroupNorm
+//! ([`level_gains`]). That read recording level as emotion on real speech.
+//! The gains stay available for experiments — a student config's
+//! [`GAINS_KEY`] — but no preset uses them.
 //!
 //! Presets ([`PRESETS`]) name shapes by size; `student:<name>` in `--init`
-//! picks one, `student:<file.json>` reads any HuBERT / wav2vec2 config (the
-//! gains are applied to whatever its first conv is; its [`GAINS_KEY`] changes
-//! their range or turns them off, which is how the variants above were measured).
+//! picks one, `student:<file.json>` reads any HuBERT / wav2vec2 config.
 
 use std::path::Path;
 
@@ -123,7 +119,8 @@ pub fn config_json(shape: &StudentShape) -> Value {
     })
 }
 
-/// A student's `preprocessor_config.json`: no per-utterance normalisation.
+/// A student's `preprocessor_config.json`: per-utterance normalisation (zero
+/// mean, unit variance), so that the recording level does not reach the model.
 pub fn preprocessor_json() -> Value {
     json!({
         "feature_extractor_type": "Wav2Vec2FeatureExtractor",
@@ -131,7 +128,7 @@ pub fn preprocessor_json() -> Value {
         "sampling_rate": 16000,
         "padding_value": 0.0,
         "padding_side": "right",
-        "do_normalize": false,
+        "do_normalize": true,
         "return_attention_mask": true,
     })
 }
@@ -194,23 +191,23 @@ pub fn resolve(spec: &str) -> Result<StudentConfig, TrainError> {
     })
 }
 
-/// The config key that sets the exponent range `[lo, hi]` of
-/// [`level_gains`] for a student from a config file (`null`: no gains; absent:
-/// [`DEFAULT_GAIN_EXPONENTS`]). Hugging Face loaders ignore it.
+/// The config key that asks for [`level_gains`] on a student from a config
+/// file: `[lo, hi]` exponents, or `true` for [`DEFAULT_GAIN_EXPONENTS`]
+/// (absent, `null` or `false`: no gains). Hugging Face loaders ignore it.
 pub const GAINS_KEY: &str = "emoscope_level_gains";
 
-/// The default exponent range of the first-conv gains.
+/// The exponent range of the first-conv gains that `true` asks for.
 pub const DEFAULT_GAIN_EXPONENTS: [f32; 2] = [-2.5, 0.0];
 
 /// The gain exponent range a student config asks for (see [`GAINS_KEY`]).
 pub fn gain_exponents(config_json: &Value) -> Result<Option<[f32; 2]>, TrainError> {
     match config_json.get(GAINS_KEY) {
-        None => Ok(Some(DEFAULT_GAIN_EXPONENTS)),
-        Some(Value::Null) => Ok(None),
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Bool(true)) => Ok(Some(DEFAULT_GAIN_EXPONENTS)),
         Some(v) => {
             let r: [f32; 2] = serde_json::from_value(v.clone()).map_err(|e| TrainError::Init {
                 spec: format!("student config `{GAINS_KEY}`"),
-                message: format!("expected null or [lo, hi] exponents: {e}"),
+                message: format!("expected true, false, null or [lo, hi] exponents: {e}"),
             })?;
             if r[0] < r[1] {
                 Ok(Some(r))
@@ -226,7 +223,9 @@ pub fn gain_exponents(config_json: &Value) -> Result<Option<[f32; 2]>, TrainErro
 
 /// Scales the first conv's output channels of a freshly created student
 /// by gains `10^u`, `u ~ U[lo, hi]` (by default `U[−2.5, 0]`) drawn from
-/// `seed` (see the module docs for why). With the He-normal 10-tap kernel a channel's variance is about
+/// `seed`: under GroupNorm, which divides by `sqrt(var + 1e−5)`, weak
+/// channels are only partly normalised and their size follows the input
+/// level (see the module docs for why no preset does this any more). With the He-normal 10-tap kernel a channel's variance is about
 /// `2 g² E[x²]`; speech peak-normalised to −18…−3 dBFS has `E[x²]` of roughly
 /// 10⁻⁴…3·10⁻³, so channels with `g` from about 0.04 to 0.2 sit where
 /// `var ≈ 1e−5` for some level, and the spread covers that range with room
@@ -269,6 +268,8 @@ mod tests {
     #[test]
     fn the_gain_range_is_read_from_the_config() {
         let mut c = config_json(&PRESETS[0].1);
+        assert_eq!(gain_exponents(&c).unwrap(), None, "presets have no gains");
+        c[GAINS_KEY] = Value::Bool(true);
         assert_eq!(gain_exponents(&c).unwrap(), Some(DEFAULT_GAIN_EXPONENTS));
         c[GAINS_KEY] = Value::Null;
         assert_eq!(gain_exponents(&c).unwrap(), None);

@@ -75,10 +75,25 @@ pub struct LoopOptions {
     pub crop_seconds: Option<f32>,
     /// Seed of initialisation, batch order and crops.
     pub seed: u64,
+    /// Gain augmentation: each training utterance at a random gain within
+    /// this many dB either way (drawn once per utterance, see
+    /// [`crate::data::GainAugment`]).
+    #[serde(default)]
+    pub gain_augment_db: Option<f32>,
     /// Weight of the MSE term (0 in `train`; distillation matches values too).
     pub mse_weight: f64,
     /// Show the progress bar.
     pub progress: bool,
+}
+
+impl LoopOptions {
+    /// The gain augmentation these options ask for.
+    pub fn gain_augment(&self) -> Option<crate::data::GainAugment> {
+        self.gain_augment_db.map(|max_db| crate::data::GainAugment {
+            max_db,
+            seed: self.seed,
+        })
+    }
 }
 
 impl Default for LoopOptions {
@@ -98,6 +113,7 @@ impl Default for LoopOptions {
             eval_every: None,
             crop_seconds: None,
             seed: 0,
+            gain_augment_db: None,
             mse_weight: 0.0,
             progress: true,
         }
@@ -195,6 +211,9 @@ pub struct Report {
     pub train_seconds: f64,
     /// Every evaluation.
     pub evaluations: Vec<Evaluation>,
+    /// The per-output routing decided on the dev set (audio+text models with
+    /// an audio-only path, `emoscope train` only).
+    pub routing: Option<crate::routing::RoutingReport>,
 }
 
 /// A loss term computed from the trained encoder's output (distillation of hidden states).
@@ -296,6 +315,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         dev_utts,
         !opts.freeze.audio,
         opts.train_conv,
+        opts.run.gain_augment(),
         opts.run.progress,
     )?;
     let features_seconds = t0.elapsed().as_secs_f64();
@@ -308,7 +328,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
             "dev": opts.dev, "dev_utterances": dev.utterances.len(),
         },
     });
-    run_loop(
+    let mut report = run_loop(
         Setup {
             model: &mut model,
             train: &train,
@@ -323,7 +343,21 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
             resume: opts.resume,
         },
         &opts.run,
-    )
+    )?;
+    if crate::routing::routable(&model.manifest) {
+        let routing = crate::routing::route(&opts.out, &train.utterances, &dev.utterances)?;
+        let log_path = opts.out.join("training.json");
+        let mut log: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&log_path).map_err(io_err(&log_path))?)
+                .map_err(|source| TrainError::Json {
+                path: log_path.clone(),
+                source,
+            })?;
+        log["routing"] = serde_json::to_value(&routing).expect("serialisable");
+        write_json(&log_path, &log)?;
+        report.routing = Some(routing);
+    }
+    Ok(report)
 }
 
 /// `[floor(min), ceil(max)]` over every label.
@@ -340,14 +374,16 @@ fn label_range(utts: &[Utterance]) -> [f32; 2] {
     }
 }
 
-/// Caches the features of both sets for `model`; returns them, the frozen
-/// cache layout and whether the audio encoder trains.
+/// Caches the features of both sets for `model` (the training set's at
+/// random gains when `gain` is given); returns them, the frozen cache layout
+/// and whether the audio encoder trains.
 pub fn prepare_sets(
     model: &TrainableModel,
     train_utts: Vec<Utterance>,
     dev_utts: Vec<Utterance>,
     audio_trains: bool,
     train_conv: bool,
+    gain: Option<crate::data::GainAugment>,
     progress: bool,
 ) -> Result<(Prepared, Prepared, StateLayout, bool), TrainError> {
     let emotion = model.model();
@@ -381,8 +417,8 @@ pub fn prepare_sets(
         .audio()
         .map(|b| (b.encoder(), cache, layout, pooling));
     let text = emotion.text().map(|t| (t, text_trains));
-    let train = data::prepare(train_utts, audio, text, &tick)?;
-    let dev = data::prepare(dev_utts, audio, text, &tick)?;
+    let train = data::prepare(train_utts, audio, text, gain, &tick)?;
+    let dev = data::prepare(dev_utts, audio, text, None, &tick)?;
     bar.finish_and_clear();
     Ok((train, dev, layout, audio_trains))
 }
@@ -580,6 +616,7 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
         features_seconds,
         train_seconds: t0.elapsed().as_secs_f64(),
         evaluations: state.evaluations,
+        routing: None,
     })
 }
 

@@ -62,6 +62,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     let opts = options(&args.corpus, &minilm, &staging, budget, args.seed);
     let report = train(&opts).context("training the demo model")?;
+    if let Some(r) = &report.routing {
+        println!("{}", emoscope_training::routing::describe(r));
+    }
     // Install: the checkpoint and its log, not the resume state.
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
