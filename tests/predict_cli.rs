@@ -136,6 +136,9 @@ fn predict_an_utterance_with_and_without_its_transcript() {
         (vec![], with_text),
         (vec!["--no-transcript"], without),
     ] {
+        // The synthetic tone is no speech to the voice-activity detector:
+        // read it all, as the model computes it.
+        let args = [&args[..], &["--analyse-silence"]].concat();
         let v = predict_json(&model_path, &wav, &args);
         for (key, e) in ["arousal", "valence", "dominance"].iter().zip(expected) {
             // JSON carries the f32 exactly (printed at full precision as f64).
@@ -151,8 +154,8 @@ fn windows_over_a_file_shorter_than_a_window_give_one_row_for_the_whole_file() {
     let wav = tmp.path().join("short.wav");
     // 2.5 s at the model rate: no resampling on either path.
     write_wav(&wav, &signal(2.5, 16_000.0), 16_000);
-    let whole = predict_json(dir.path(), &wav, &[]);
-    let windows = predict_json(dir.path(), &wav, &["--windows"]);
+    let whole = predict_json(dir.path(), &wav, &["--analyse-silence"]);
+    let windows = predict_json(dir.path(), &wav, &["--windows", "--analyse-silence"]);
     assert_eq!(windows["start"].as_f64(), Some(0.0));
     assert_eq!(windows["end"].as_f64(), Some(2.5));
     for k in ["arousal", "valence", "dominance"] {
@@ -247,7 +250,13 @@ fn a_long_file_is_the_weighted_mean_of_pieces_of_at_most_30_s() {
     let x = signal(65.0, 16_000.0);
     write_wav(&wav, &x, 16_000);
     let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
-        .args(["predict", wav.to_str().unwrap(), "--json", "--model"])
+        .args([
+            "predict",
+            wav.to_str().unwrap(),
+            "--json",
+            "--analyse-silence",
+            "--model",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -389,7 +398,7 @@ fn predict_reads_a_transformers_regression_head_by_its_output_names() {
     let model =
         emoscope_models::SequenceClassifier::load(&model_path, &Default::default()).unwrap();
     let expected = model.classify(&x).unwrap();
-    let v = predict_json(&model_path, &wav, &[]);
+    let v = predict_json(&model_path, &wav, &["--analyse-silence"]);
     for key in ["arousal", "valence", "dominance"] {
         assert_eq!(
             v[key].as_f64().unwrap() as f32,
@@ -420,4 +429,103 @@ fn predict_refuses_a_categorical_head_naming_its_config_and_labels() {
         err.contains(r#""neutral", "happy", "sad", "angry""#) && err.contains("not yet supported"),
         "{err}"
     );
+}
+
+#[test]
+fn only_speech_is_read_and_silence_gets_no_reading() {
+    // Issue 18: no speech, no reading. Real speech (the README's espeak-ng
+    // example) with 3 s of silence before and after: the whole-file reading
+    // is the model's reading of the speech alone (from the first to the last
+    // speech region the voice-activity detector finds, one stretch here),
+    // the windows over the silence get none, and a silent file has no
+    // reading at all.
+    let dir = model_dir("predict-speech-only", 1.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let speech = emoscope::audio::load_mono(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/speech.wav"),
+        16_000,
+    )
+    .unwrap();
+    let pad = vec![0f32; 3 * 16_000];
+    let x: Vec<f32> = [&pad[..], &speech, &pad].concat();
+    let wav = tmp.path().join("padded.wav");
+    write_wav(&wav, &x, 16_000);
+    let regions = emoscope::audio::vad::speech_regions(
+        &x,
+        16_000,
+        &emoscope::audio::vad::VadConfig::default(),
+    )
+    .unwrap();
+    let (first, last) = (regions[0].start, regions.last().unwrap().end);
+    assert!(
+        first > 2.5 && last < 3.0 + speech.len() as f64 / 16_000.0 + 0.5,
+        "{regions:?}"
+    );
+    for w in regions.windows(2) {
+        assert!(w[1].start - w[0].end < 1.0, "one stretch: {regions:?}");
+    }
+    let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
+    let cut = &x[(first * 16_000.0).round() as usize..(last * 16_000.0).round() as usize];
+    let expected = emoscope::engine::EmotionPredictor::predict(&mut model, cut, "").unwrap();
+    let v = predict_json(dir.path(), &wav, &["--no-transcript"]);
+    for (k, e) in ["arousal", "valence", "dominance"].iter().zip([
+        expected.arousal,
+        expected.valence,
+        expected.dominance,
+    ]) {
+        assert_eq!(v[k].as_f64().unwrap() as f32, e, "{k}");
+    }
+    assert!((v["speech_seconds"].as_f64().unwrap() - (last - first)).abs() < 1e-9);
+    // Reading the silence too gives another number (the mean over the file).
+    let all = predict_json(dir.path(), &wav, &["--no-transcript", "--analyse-silence"]);
+    assert_ne!(all["arousal"], v["arousal"]);
+    // Windows: 2 s every 1 s; those over the silence say so, without numbers.
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args([
+            "predict",
+            wav.to_str().unwrap(),
+            "--windows",
+            "--window",
+            "2",
+            "--hop",
+            "1",
+        ])
+        .args(["--json", "--no-transcript", "--model"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let silent: Vec<_> = lines.iter().filter(|l| l["no_speech"] == true).collect();
+    let read: Vec<_> = lines
+        .iter()
+        .filter(|l| l.get("arousal").is_some())
+        .collect();
+    assert!(!silent.is_empty() && !read.is_empty(), "{lines:?}");
+    assert!(silent.iter().all(|l| l.get("arousal").is_none()));
+    assert_eq!(silent.len() + read.len(), lines.len());
+    // In time order, and the first window (0-2 s, all silence) has no reading.
+    assert_eq!(lines[0]["no_speech"], true);
+    let starts: Vec<f64> = lines.iter().map(|l| l["start"].as_f64().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+    // A silent file: no numbers, said on stdout and stderr, exit 0.
+    let quiet = tmp.path().join("quiet.wav");
+    write_wav(&quiet, &vec![0f32; 5 * 16_000], 16_000);
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["predict", quiet.to_str().unwrap(), "--json", "--model"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["no_speech"], true);
+    assert!(v.get("arousal").is_none());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finds no speech"));
 }

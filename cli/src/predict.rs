@@ -16,13 +16,22 @@
 //! speaker over their turns, or, with `--windows`, windows that never mix
 //! speakers (each turn analysed on its own), each naming its speaker;
 //! `--speaker NAME` keeps one speaker's windows.
+//!
+//! No speech, no reading: the voice-activity detector `annotate` uses finds
+//! the speech, and only speech is read — a whole file's reading is the
+//! length-weighted mean over its speech (pauses under
+//! [`SPEECH_BRIDGE_SECONDS`] included), windows without enough speech get no
+//! reading (`"no_speech": true` in JSON), and a file without speech says so
+//! instead of giving numbers. `--analyse-silence` reads everything.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
+use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::engine::{analyse_offline_with, EmotionPredictor, OfflineOptions};
+use emoscope::reading::Span;
 use emoscope::recording::{MonoRecording, RecordingError, SpeakerSource, TranscriptSource};
 use emoscope::transcript::{
     parse_str, sidecar_for, speakers_sidecar_for, ReadOptions, Speaker, SpeakerTurns, Transcript,
@@ -95,6 +104,10 @@ pub struct Args {
     /// line, an unknown encoding guessed, ...) as an error instead of a warning.
     #[arg(long)]
     strict: bool,
+    /// Read silence too: by default only speech (by the voice-activity
+    /// detector) is read, and windows without enough of it get no reading.
+    #[arg(long)]
+    analyse_silence: bool,
     /// Device to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
@@ -250,20 +263,56 @@ pub(crate) fn pieces(len: usize, rate: u32) -> Vec<(usize, usize)> {
     (0..n).map(|i| (i * len / n, (i + 1) * len / n)).collect()
 }
 
+/// Speech regions closer than this (seconds) are read as one stretch: a
+/// pause inside a sentence belongs to it.
+pub const SPEECH_BRIDGE_SECONDS: f64 = 1.0;
+
+/// The stretches of speech a whole-file reading covers: `regions` (sorted)
+/// with pauses shorter than [`SPEECH_BRIDGE_SECONDS`] bridged.
+fn speech_stretches(regions: &[Span]) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for r in regions {
+        match out.last_mut() {
+            Some(last) if r.start - last.end < SPEECH_BRIDGE_SECONDS => {
+                last.end = last.end.max(r.end);
+            }
+            _ => out.push(*r),
+        }
+    }
+    out
+}
+
 /// The whole-file reading of `samples` (mono, at the model's rate): the
-/// length-weighted mean over [`pieces`], each with the transcript's words
-/// that overlap it.
+/// length-weighted mean over [`pieces`] of each of `stretches` (seconds;
+/// `None`: the whole signal), each with the transcript's words that overlap
+/// it. `None` when nothing was read (no speech, or no samples).
 fn predict_whole(
     model: &mut dyn EmotionPredictor,
     samples: &[f32],
     transcript: Option<&Transcript>,
-) -> Result<Emotion> {
+    stretches: Option<&[Span]>,
+) -> Result<Option<Emotion>> {
+    let rate = f64::from(model.sample_rate());
+    let whole = [Span {
+        start: 0.0,
+        end: samples.len() as f64 / rate,
+    }];
     let mut readings = Vec::new();
-    read_pieces(model, samples, 0, &mut readings, &|a, b| {
-        transcript.map_or_else(String::new, |t| t.text_between(a, b))
-    })?;
-    // No samples at all: no weight, and the reading is zero.
-    Ok(Emotion::weighted_mean(readings).unwrap_or_default())
+    for span in stretches.unwrap_or(&whole) {
+        let first = ((span.start * rate).round().max(0.0) as usize).min(samples.len());
+        let end = ((span.end * rate).round().max(0.0) as usize).min(samples.len());
+        if end <= first {
+            continue;
+        }
+        read_pieces(
+            model,
+            &samples[first..end],
+            first,
+            &mut readings,
+            &|a, b| transcript.map_or_else(String::new, |t| t.text_between(a, b)),
+        )?;
+    }
+    Ok(Emotion::weighted_mean(readings))
 }
 
 /// Reads `samples` (which start at sample `at` of the recording, at the
@@ -358,6 +407,14 @@ pub fn run(args: Args) -> Result<()> {
             .into());
         }
     }
+    let speech = if args.analyse_silence {
+        None
+    } else {
+        Some(
+            speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())
+                .with_context(|| format!("finding the speech in {}", audio.display()))?,
+        )
+    };
     let t0 = Instant::now();
     if let (false, Some(turns)) = (args.windows, &turns) {
         let samples = mono.resampled(model.sample_rate(), audio)?;
@@ -401,8 +458,12 @@ pub fn run(args: Args) -> Result<()> {
         }
     } else if !args.windows {
         let samples = mono.resampled(model.sample_rate(), audio)?;
+        let stretches = speech.as_deref().map(speech_stretches);
+        let read_seconds = stretches.as_ref().map_or(seconds, |s| {
+            s.iter().map(|s| s.end.min(seconds) - s.start).sum::<f64>()
+        });
         let n = pieces(samples.len(), model.sample_rate()).len();
-        if n > 1 {
+        if n > 1 && stretches.is_none() {
             note!(
                 "{} lasts {seconds:.1} s: analysed as {n} pieces of {:.1} s, readings averaged \
                  (weighted by length); --windows gives one reading per window",
@@ -410,19 +471,46 @@ pub fn run(args: Args) -> Result<()> {
                 seconds / n as f64
             );
         }
-        let avd = predict_whole(model.as_mut(), &samples, transcript.as_ref())
-            .with_context(|| format!("analysing {}", audio.display()))?;
+        let avd = predict_whole(
+            model.as_mut(),
+            &samples,
+            transcript.as_ref(),
+            stretches.as_deref(),
+        )
+        .with_context(|| format!("analysing {}", audio.display()))?;
+        let text = transcript
+            .as_ref()
+            .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
+            .unwrap_or_default();
+        let Some(avd) = avd else {
+            if args.json {
+                let line = serde_json::json!({
+                    "no_speech": true, "model": model.id(), "text": text,
+                    "transcript_source": transcript_source,
+                });
+                outln!("{line}");
+            } else {
+                outln!("no speech");
+            }
+            note!(
+                "{}: the voice-activity detector finds no speech in its {seconds:.2} s, so there \
+                 is no reading (--analyse-silence reads it anyway)",
+                audio.display()
+            );
+            return Ok(());
+        };
         if args.json {
             let range = model.output_range();
-            let text = transcript
-                .as_ref()
-                .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
-                .unwrap_or_default();
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "arousal": avd.arousal, "valence": avd.valence, "dominance": avd.dominance,
                 "model": model.id(), "output_range": range, "text": text,
-                "transcript_source": transcript_source, "pieces": n,
+                "transcript_source": transcript_source,
             });
+            if stretches.is_some() {
+                line["speech_seconds"] = serde_json::json!(read_seconds);
+            } else {
+                line["pieces"] = serde_json::json!(n);
+            }
             outln!("{line}");
         } else {
             outln!("arousal   {:>9.4}", avd.arousal);
@@ -430,7 +518,7 @@ pub fn run(args: Args) -> Result<()> {
             outln!("dominance {:>9.4}", avd.dominance);
         }
     } else {
-        let results = analyse_offline_with(
+        let analysis = analyse_offline_with(
             &mono.samples,
             mono.sample_rate as f32,
             model.as_mut(),
@@ -439,18 +527,19 @@ pub fn run(args: Args) -> Result<()> {
                 transcript: transcript.as_ref(),
                 turns: turns.as_ref(),
                 speaker: speaker.as_ref(),
+                speech: speech.as_deref(),
                 ..OfflineOptions::default()
             },
         )
-        .with_context(|| format!("analysing {}", audio.display()))?
-        .windows;
+        .with_context(|| format!("analysing {}", audio.display()))?;
+        let (results, no_speech) = (analysis.windows, analysis.no_speech);
         if results.is_empty() && turns.is_some() {
             bail!(
                 "analysing {}: no speaker turn lies within its {seconds:.2} s",
                 audio.display()
             );
         }
-        if results.is_empty() {
+        if results.is_empty() && no_speech.is_empty() {
             // The engine reports nothing rather than an error for input it
             // cannot window; never end with exit 0 and no output.
             bail!(
@@ -459,9 +548,24 @@ pub fn run(args: Args) -> Result<()> {
                 mono.sample_rate
             );
         }
+        // Readings and stretches without speech, in time order.
+        let mut rows: Vec<(f64, Option<&emoscope::engine::WindowResult>, Span)> = results
+            .iter()
+            .map(|r| (r.reading.span.start, Some(r), r.reading.span))
+            .chain(no_speech.iter().map(|s| (s.start, None, *s)))
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
         if args.json {
-            for r in &results {
-                let (span, e) = (r.reading.span, r.reading.emotion);
+            for (_, r, span) in &rows {
+                let Some(r) = r else {
+                    let line = serde_json::json!({
+                        "start": span.start, "end": span.end, "no_speech": true,
+                        "model": model.id(),
+                    });
+                    outln!("{line}");
+                    continue;
+                };
+                let e = r.reading.emotion;
                 let mut line = serde_json::json!({
                     "start": span.start, "end": span.end,
                     "arousal": e.arousal, "valence": e.valence, "dominance": e.dominance,
@@ -487,8 +591,12 @@ pub fn run(args: Args) -> Result<()> {
                 "dominance",
                 who("speaker", "overlap")
             );
-            for r in &results {
-                let (span, s) = (r.reading.span, r.reading.emotion);
+            for (_, r, span) in &rows {
+                let Some(r) = r else {
+                    outln!("{:>9.3} {:>9.3} no speech", span.start, span.end);
+                    continue;
+                };
+                let s = r.reading.emotion;
                 let name = r.reading.speaker.as_ref().map_or("", Speaker::as_str);
                 outln!(
                     "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}{}",
@@ -515,6 +623,19 @@ pub fn run(args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pauses_under_a_second_join_speech_and_longer_ones_split_it() {
+        let span = |start, end| Span { start, end };
+        let regions = [
+            span(0.5, 2.0),
+            span(2.6, 4.0),
+            span(5.5, 6.0),
+            span(6.99, 7.5),
+        ];
+        assert_eq!(speech_stretches(&regions), [span(0.5, 4.0), span(5.5, 7.5)]);
+        assert!(speech_stretches(&[]).is_empty());
+    }
 
     #[test]
     fn pieces_cover_the_file_and_none_is_longer_than_the_bound() {
