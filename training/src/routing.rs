@@ -27,8 +27,11 @@ use crate::error::TrainError;
 use crate::metrics::ccc;
 
 /// How much better (dev CCC) the fused head must be than the audio-only path
-/// for an output to use it when a transcript is given.
-pub const TEXT_MARGIN: f64 = 0.02;
+/// for an output to use it when a transcript is given: about two standard
+/// errors of the difference of two correlated CCCs over a dev set of 150
+/// utterances, so that a head fitted a little better by chance does not
+/// make a transcript move an output the words say nothing about.
+pub const TEXT_MARGIN: f64 = 0.05;
 
 /// The dev CCC the audio-only path must reach for an output to be reported
 /// without a transcript (below: the neutral prior). CCC 0.5 is where
