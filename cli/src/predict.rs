@@ -18,11 +18,12 @@
 //! `--speaker NAME` keeps one speaker's windows.
 //!
 //! No speech, no reading: the voice-activity detector `annotate` uses finds
-//! the speech, and only speech is read — a whole file's reading is the
-//! length-weighted mean over its speech (pauses under
-//! [`SPEECH_BRIDGE_SECONDS`] included), windows without enough speech get no
-//! reading (`"no_speech": true` in JSON), and a file without speech says so
-//! instead of giving numbers. `--analyse-silence` reads everything.
+//! the speech, and only speech is read — a whole file is read from its first
+//! speech to its last (its pauses included, as a listener hears them; long
+//! files' pieces with too little speech left out), windows without enough
+//! speech get no reading (`"no_speech": true` in JSON), and a file without
+//! speech says so instead of giving numbers. `--analyse-silence` reads
+//! everything.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -30,6 +31,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use emoscope::audio::vad::{speech_regions, VadConfig};
+use emoscope::engine::gate::enough_speech;
 use emoscope::engine::{analyse_offline_with, EmotionPredictor, OfflineOptions};
 use emoscope::reading::Span;
 use emoscope::recording::{MonoRecording, RecordingError, SpeakerSource, TranscriptSource};
@@ -263,56 +265,45 @@ pub(crate) fn pieces(len: usize, rate: u32) -> Vec<(usize, usize)> {
     (0..n).map(|i| (i * len / n, (i + 1) * len / n)).collect()
 }
 
-/// Speech regions closer than this (seconds) are read as one stretch: a
-/// pause inside a sentence belongs to it.
-pub const SPEECH_BRIDGE_SECONDS: f64 = 1.0;
-
-/// The stretches of speech a whole-file reading covers: `regions` (sorted)
-/// with pauses shorter than [`SPEECH_BRIDGE_SECONDS`] bridged.
-fn speech_stretches(regions: &[Span]) -> Vec<Span> {
-    let mut out: Vec<Span> = Vec::new();
-    for r in regions {
-        match out.last_mut() {
-            Some(last) if r.start - last.end < SPEECH_BRIDGE_SECONDS => {
-                last.end = last.end.max(r.end);
-            }
-            _ => out.push(*r),
-        }
-    }
-    out
-}
-
 /// The whole-file reading of `samples` (mono, at the model's rate): the
-/// length-weighted mean over [`pieces`] of each of `stretches` (seconds;
-/// `None`: the whole signal), each with the transcript's words that overlap
-/// it. `None` when nothing was read (no speech, or no samples).
+/// length-weighted mean over [`pieces`], each with the transcript's words
+/// that overlap it. With `speech` (voice-activity regions, seconds), only
+/// the span from the first region's start to the last one's end is read,
+/// and pieces with less than
+/// [`MIN_SPEECH_IN_WINDOW`](emoscope::engine::MIN_SPEECH_IN_WINDOW) of speech are left
+/// out, as the windowed analysis gates its windows. `None` when nothing was
+/// read (no speech, or no samples); else the reading and the seconds read.
 fn predict_whole(
     model: &mut dyn EmotionPredictor,
     samples: &[f32],
     transcript: Option<&Transcript>,
-    stretches: Option<&[Span]>,
-) -> Result<Option<Emotion>> {
+    speech: Option<&[Span]>,
+) -> Result<Option<(Emotion, f64)>> {
     let rate = f64::from(model.sample_rate());
-    let whole = [Span {
-        start: 0.0,
-        end: samples.len() as f64 / rate,
-    }];
+    let (first, end) = match speech {
+        None => (0, samples.len()),
+        Some([]) => return Ok(None),
+        Some(regions) => {
+            let at = |t: f64| ((t * rate).round().max(0.0) as usize).min(samples.len());
+            (at(regions[0].start), at(regions[regions.len() - 1].end))
+        }
+    };
     let mut readings = Vec::new();
-    for span in stretches.unwrap_or(&whole) {
-        let first = ((span.start * rate).round().max(0.0) as usize).min(samples.len());
-        let end = ((span.end * rate).round().max(0.0) as usize).min(samples.len());
-        if end <= first {
+    let text = |a: f64, b: f64| transcript.map_or_else(String::new, |t| t.text_between(a, b));
+    for (start, stop) in pieces(end.saturating_sub(first), model.sample_rate()) {
+        let (start, stop) = (first + start, first + stop);
+        let span = Span {
+            start: start as f64 / rate,
+            end: stop as f64 / rate,
+        };
+        if stop <= start || speech.is_some_and(|r| !enough_speech(r.iter().copied(), span)) {
             continue;
         }
-        read_pieces(
-            model,
-            &samples[first..end],
-            first,
-            &mut readings,
-            &|a, b| transcript.map_or_else(String::new, |t| t.text_between(a, b)),
-        )?;
+        let emotion = model.predict(&samples[start..stop], &text(span.start, span.end))?;
+        readings.push(((stop - start) as f64, emotion));
     }
-    Ok(Emotion::weighted_mean(readings))
+    let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / rate;
+    Ok(Emotion::weighted_mean(readings).map(|e| (e, seconds)))
 }
 
 /// Reads `samples` (which start at sample `at` of the recording, at the
@@ -458,12 +449,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     } else if !args.windows {
         let samples = mono.resampled(model.sample_rate(), audio)?;
-        let stretches = speech.as_deref().map(speech_stretches);
-        let read_seconds = stretches.as_ref().map_or(seconds, |s| {
-            s.iter().map(|s| s.end.min(seconds) - s.start).sum::<f64>()
-        });
         let n = pieces(samples.len(), model.sample_rate()).len();
-        if n > 1 && stretches.is_none() {
+        if n > 1 && speech.is_none() {
             note!(
                 "{} lasts {seconds:.1} s: analysed as {n} pieces of {:.1} s, readings averaged \
                  (weighted by length); --windows gives one reading per window",
@@ -475,14 +462,14 @@ pub fn run(args: Args) -> Result<()> {
             model.as_mut(),
             &samples,
             transcript.as_ref(),
-            stretches.as_deref(),
+            speech.as_deref(),
         )
         .with_context(|| format!("analysing {}", audio.display()))?;
         let text = transcript
             .as_ref()
             .map(|t| t.text_between(f64::NEG_INFINITY, f64::INFINITY))
             .unwrap_or_default();
-        let Some(avd) = avd else {
+        let Some((avd, read_seconds)) = avd else {
             if args.json {
                 let line = serde_json::json!({
                     "no_speech": true, "model": model.id(), "text": text,
@@ -506,8 +493,8 @@ pub fn run(args: Args) -> Result<()> {
                 "model": model.id(), "output_range": range, "text": text,
                 "transcript_source": transcript_source,
             });
-            if stretches.is_some() {
-                line["speech_seconds"] = serde_json::json!(read_seconds);
+            if speech.is_some() {
+                line["seconds_read"] = serde_json::json!(read_seconds);
             } else {
                 line["pieces"] = serde_json::json!(n);
             }
@@ -623,19 +610,6 @@ pub fn run(args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pauses_under_a_second_join_speech_and_longer_ones_split_it() {
-        let span = |start, end| Span { start, end };
-        let regions = [
-            span(0.5, 2.0),
-            span(2.6, 4.0),
-            span(5.5, 6.0),
-            span(6.99, 7.5),
-        ];
-        assert_eq!(speech_stretches(&regions), [span(0.5, 4.0), span(5.5, 7.5)]);
-        assert!(speech_stretches(&[]).is_empty());
-    }
 
     #[test]
     fn pieces_cover_the_file_and_none_is_longer_than_the_bound() {

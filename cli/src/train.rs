@@ -195,6 +195,11 @@ pub struct LoopArgs {
     /// this many dB either way (drawn once per utterance from the seed).
     #[arg(long, value_name = "DB", value_parser = parse_gain)]
     pub gain_augment: Option<f32>,
+    /// Shift augmentation: the frozen conv features of each training
+    /// utterance at this many phases of a frame hop (the input starting
+    /// 0, 1/N, 2/N … of a hop later), one drawn per step; 1: none.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_phases)]
+    pub shift_augment: usize,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -219,9 +224,20 @@ impl LoopArgs {
             crop_seconds: self.crop_seconds,
             seed: self.seed,
             gain_augment_db: self.gain_augment,
+            shift_phases: self.shift_augment,
             mse_weight: 0.0,
             progress: !self.quiet,
         }
+    }
+}
+
+/// Parses `--shift-augment`: 1 to 64 phases.
+fn parse_phases(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err(format!(
+            "{s}: expected a whole number of phases from 1 to 64"
+        )),
     }
 }
 

@@ -74,8 +74,11 @@ pub fn load_samples(utts: &[Utterance], rate: u32) -> Result<Vec<Vec<f32>>, Trai
 pub enum AudioFeatures {
     /// Raw samples, for a trained conv stack.
     Samples(Vec<Vec<f32>>),
-    /// Conv features `[frames, channels]`, for a trained transformer on a frozen conv stack.
-    Conv(Vec<Tensor>),
+    /// Conv features `[frames, channels]`, for a trained transformer on a
+    /// frozen conv stack: per utterance, one tensor per phase (the input
+    /// shifted by a fraction of a frame hop, see [`prepare`]); the first is
+    /// the unshifted input, which evaluation uses.
+    Conv(Vec<Vec<Tensor>>),
     /// Mean-pooled hidden states `[states, hidden]` of a frozen encoder (see [`StateLayout`]).
     Pooled(Vec<Tensor>),
     /// Frame-level hidden states `[states, frames, hidden]` of a frozen encoder.
@@ -185,11 +188,19 @@ impl GainAugment {
 /// frozen, fast-kernel encoder) as `cache` says, at a random gain when
 /// `gain` is given, text through `text` (a frozen encoder) or kept as text
 /// for a trained one. `progress` is told after each utterance.
+///
+/// Conv features are computed at `phases` phases (at least one): the input
+/// shifted by `k · hop / phases` samples, `k < phases`. A frozen conv stack
+/// with a 20 ms stride aliases, so its frames change with where the signal
+/// starts within a hop; training on a random phase per step teaches the
+/// transformer not to depend on it, as a real recording's start is
+/// anywhere.
 pub fn prepare(
     utts: Vec<Utterance>,
     audio: Option<(&SslEncoder, AudioCache, StateLayout, PoolingKind)>,
     text: Option<(&TextEncoder, bool)>,
     gain: Option<GainAugment>,
+    phases: usize,
     progress: &dyn Fn(),
 ) -> Result<Prepared, TrainError> {
     let mut lengths = vec![1; utts.len()];
@@ -199,6 +210,7 @@ pub fn prepare(
             let rate = encoder.preprocessor().sampling_rate;
             let mut samples_out = Vec::new();
             let mut tensors = Vec::new();
+            let mut conv = Vec::new();
             for (i, u) in utts.iter().enumerate() {
                 let mut samples = emoscope::audio::load_mono(&u.audio, rate)?;
                 if let Some(g) = gain {
@@ -219,11 +231,20 @@ pub fn prepare(
                         samples_out.push(samples);
                     }
                     AudioCache::Conv => {
-                        let (input, _) = encoder.prepare_batch(&[&samples])?;
-                        let (f, _) = encoder.extract_features(&input, None)?;
-                        let f = f.squeeze(0)?;
-                        lengths[i] = f.dim(0)?;
-                        tensors.push(f);
+                        let hop = encoder.config().hop_samples();
+                        let phases = phases.clamp(1, hop);
+                        let mut variants = Vec::with_capacity(phases);
+                        for k in 0..phases {
+                            let shifted = &samples[(k * hop / phases).min(samples.len())..];
+                            if shifted.len() < field {
+                                break;
+                            }
+                            let (input, _) = encoder.prepare_batch(&[shifted])?;
+                            let (f, _) = encoder.extract_features(&input, None)?;
+                            variants.push(f.squeeze(0)?);
+                        }
+                        lengths[i] = variants[0].dim(0)?;
+                        conv.push(variants);
                     }
                     AudioCache::Frozen => {
                         let out = encoder.encode(&samples)?;
@@ -239,7 +260,7 @@ pub fn prepare(
             }
             Some(match (cache, pooling) {
                 (AudioCache::Samples, _) => AudioFeatures::Samples(samples_out),
-                (AudioCache::Conv, _) => AudioFeatures::Conv(tensors),
+                (AudioCache::Conv, _) => AudioFeatures::Conv(conv),
                 (AudioCache::Frozen, PoolingKind::Mean) => AudioFeatures::Pooled(tensors),
                 (AudioCache::Frozen, PoolingKind::AttentiveStatistics) => {
                     AudioFeatures::Frames(tensors)
@@ -378,7 +399,12 @@ impl Batch<'_> {
                     AudioFeatures::Conv(all) => {
                         let mut items = Vec::with_capacity(idx.len());
                         for (k, &i) in idx.iter().enumerate() {
-                            let (t, start) = random_window(&all[i], 0, crop, rng)?;
+                            // Training: a random phase; evaluation: the input as it is.
+                            let phase = match all[i].len() {
+                                n if self.train && n > 1 => rng.random_range(0..n),
+                                _ => 0,
+                            };
+                            let (t, start) = random_window(&all[i][phase], 0, crop, rng)?;
                             items.push(t);
                             offsets[k] = start;
                         }

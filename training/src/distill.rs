@@ -402,6 +402,7 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
         true,
         opts.train_conv,
         opts.run.gain_augment(),
+        opts.run.shift_phases,
         opts.run.progress,
     )?;
     let features_seconds = t1.elapsed().as_secs_f64();

@@ -155,6 +155,7 @@ fn pooled(
         Some((encoder, AudioCache::Frozen, layout, PoolingKind::Mean)),
         None,
         None,
+        1,
         progress,
     )?;
     let Some(AudioFeatures::Pooled(items)) = prepared.audio else {

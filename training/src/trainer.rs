@@ -80,10 +80,19 @@ pub struct LoopOptions {
     /// [`crate::data::GainAugment`]).
     #[serde(default)]
     pub gain_augment_db: Option<f32>,
+    /// Shift augmentation: the training set's conv features at this many
+    /// phases of a frame hop, one drawn per step (1: none; see
+    /// [`crate::data::prepare`]).
+    #[serde(default = "one")]
+    pub shift_phases: usize,
     /// Weight of the MSE term (0 in `train`; distillation matches values too).
     pub mse_weight: f64,
     /// Show the progress bar.
     pub progress: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl LoopOptions {
@@ -114,6 +123,7 @@ impl Default for LoopOptions {
             crop_seconds: None,
             seed: 0,
             gain_augment_db: None,
+            shift_phases: 1,
             mse_weight: 0.0,
             progress: true,
         }
@@ -316,6 +326,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         !opts.freeze.audio,
         opts.train_conv,
         opts.run.gain_augment(),
+        opts.run.shift_phases,
         opts.run.progress,
     )?;
     let features_seconds = t0.elapsed().as_secs_f64();
@@ -375,7 +386,7 @@ fn label_range(utts: &[Utterance]) -> [f32; 2] {
 }
 
 /// Caches the features of both sets for `model` (the training set's at
-/// random gains when `gain` is given); returns them, the frozen cache layout
+/// random gains when `gain` is given, and at `phases` phases); returns them, the frozen cache layout
 /// and whether the audio encoder trains.
 pub fn prepare_sets(
     model: &TrainableModel,
@@ -384,6 +395,7 @@ pub fn prepare_sets(
     audio_trains: bool,
     train_conv: bool,
     gain: Option<crate::data::GainAugment>,
+    phases: usize,
     progress: bool,
 ) -> Result<(Prepared, Prepared, StateLayout, bool), TrainError> {
     let emotion = model.model();
@@ -417,8 +429,8 @@ pub fn prepare_sets(
         .audio()
         .map(|b| (b.encoder(), cache, layout, pooling));
     let text = emotion.text().map(|t| (t, text_trains));
-    let train = data::prepare(train_utts, audio, text, gain, &tick)?;
-    let dev = data::prepare(dev_utts, audio, text, None, &tick)?;
+    let train = data::prepare(train_utts, audio, text, gain, phases, &tick)?;
+    let dev = data::prepare(dev_utts, audio, text, None, 1, &tick)?;
     bar.finish_and_clear();
     Ok((train, dev, layout, audio_trains))
 }
