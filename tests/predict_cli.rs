@@ -465,7 +465,9 @@ fn only_speech_is_read_and_silence_gets_no_reading() {
         assert!(w[1].start - w[0].end < 1.0, "one stretch: {regions:?}");
     }
     let mut model = ModelPredictor::load(dir.path(), &Device::Cpu).unwrap();
-    let cut = &x[(first * 16_000.0).round() as usize..(last * 16_000.0).round() as usize];
+    // From the first speech (on the file's 20 ms frame grid) to the last.
+    let start = (first * 16_000.0).round() as usize / 320 * 320;
+    let cut = &x[start..(last * 16_000.0).round() as usize];
     let expected = emoscope::engine::EmotionPredictor::predict(&mut model, cut, "").unwrap();
     let v = predict_json(dir.path(), &wav, &["--no-transcript"]);
     for (k, e) in ["arousal", "valence", "dominance"].iter().zip([

@@ -265,6 +265,10 @@ pub(crate) fn pieces(len: usize, rate: u32) -> Vec<(usize, usize)> {
     (0..n).map(|i| (i * len / n, (i + 1) * len / n)).collect()
 }
 
+/// The frame hop of the speech encoders Emoscope runs (HuBERT, wav2vec2,
+/// WavLM: 320 samples at 16 kHz).
+const FRAME_SECONDS: f64 = 0.02;
+
 /// The whole-file reading of `samples` (mono, at the model's rate): the
 /// length-weighted mean over [`pieces`], each with the transcript's words
 /// that overlap it. With `speech` (voice-activity regions, seconds), only
@@ -285,7 +289,15 @@ fn predict_whole(
         Some([]) => return Ok(None),
         Some(regions) => {
             let at = |t: f64| ((t * rate).round().max(0.0) as usize).min(samples.len());
-            (at(regions[0].start), at(regions[regions.len() - 1].end))
+            // Start on the 20 ms frame grid of the file, so the model's frames
+            // fall where they fall when the whole file is read: a detector
+            // boundary a few milliseconds off (a louder copy of the same
+            // file) moves the reading by whole frames, not by a phase.
+            let hop = (FRAME_SECONDS * rate).round().max(1.0) as usize;
+            (
+                at(regions[0].start) / hop * hop,
+                at(regions[regions.len() - 1].end),
+            )
         }
     };
     let mut readings = Vec::new();

@@ -9,12 +9,13 @@
 //! a number from the audio-only head anyway. So, per output, measured on the
 //! dev set with the best checkpoint:
 //!
-//! - with a transcript, the fused head only where it beats the audio-only
-//!   path by more than [`TEXT_MARGIN`] CCC; elsewhere the audio-only path, so
-//!   adding a transcript leaves that output exactly as it was;
-//! - without one, the audio-only path only where its dev CCC reaches
+//! - without a transcript, the audio-only path where its dev CCC reaches
 //!   [`MIN_AUDIO_CCC`]; elsewhere the output's neutral prior, the mean of its
-//!   training labels.
+//!   training labels;
+//! - with one, the audio-only path where it answers without a transcript
+//!   and the fused head does not beat it by more than [`TEXT_MARGIN`] CCC,
+//!   so that adding a transcript leaves that output exactly as it was;
+//!   elsewhere the fused head.
 
 use std::path::Path;
 
@@ -105,12 +106,15 @@ pub fn route(
         let truth = column(&dev_targets, k);
         let f = ccc(&column(&fused, k), &truth);
         let a = ccc(&column(&audio, k), &truth);
-        with_text.push(if f > a + TEXT_MARGIN {
-            Source::Fused
-        } else {
+        let audio_usable = a >= MIN_AUDIO_CCC;
+        // The audio-only head answers with a transcript only where it is
+        // usable on its own and the fused head is not clearly better.
+        with_text.push(if audio_usable && f <= a + TEXT_MARGIN {
             Source::Audio
+        } else {
+            Source::Fused
         });
-        without_text.push(if a >= MIN_AUDIO_CCC {
+        without_text.push(if audio_usable {
             Source::Audio
         } else {
             Source::Prior

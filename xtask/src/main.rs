@@ -16,6 +16,8 @@
 //!   `target/bundled/` (bundle names from `bundler.toml`).
 //! - `demo`: the README's main job (demo model if missing, then predict, annotate, plot).
 //! - `demo-model`: train the offline demo model and install it as the default model.
+//! - `demo-check`: what the demo model ignores (level, a 10 ms shift, a transcript for
+//!   arousal and dominance), on the test split and on real recordings.
 //! - `check-cuda`: `cargo check` with the `cuda` feature on a machine without a
 //!   GPU (candle's kernels compiled by the pinned nvcc from PyPI, nothing linked).
 
@@ -27,6 +29,7 @@ mod bench_model;
 mod check_cuda;
 mod corpus;
 mod demo;
+mod demo_check;
 mod demo_model;
 /// Real speech (the LibriVox clips), its reference texts and word error
 /// rate: the same helpers the speech-recognition tests use.
@@ -57,6 +60,8 @@ enum Task {
     Demo(demo::Args),
     /// Train the demo model on the synthetic corpus (offline) and install it as the default model.
     DemoModel(demo_model::Args),
+    /// Measure how far a model's readings move with level, a 10 ms shift or a transcript.
+    DemoCheck(demo_check::Args),
     /// Check that the `cuda` feature builds (no GPU needed): installs the pinned CUDA compiler if missing, then `cargo check --features cuda`.
     CheckCuda(check_cuda::Args),
     /// Internal: time Emoscope's encoder in this process (spawned by `bench encoder`).
@@ -86,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         Task::CorpusCheck(args) => corpus::check(args),
         Task::Demo(args) => demo::run(args),
         Task::DemoModel(args) => demo_model::run(args),
+        Task::DemoCheck(args) => demo_check::run(args),
         Task::CheckCuda(args) => check_cuda::run(args),
     }
 }

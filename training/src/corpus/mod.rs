@@ -85,10 +85,10 @@ impl CorpusSize {
         pairs: [48, 12, 12],
         renditions: [3, 1, 4],
     };
-    /// A reduced corpus for CI tests: 16 / 4 / 6 pairs; 192 train, 48 dev, 48 test utterances.
+    /// A reduced corpus for CI tests: 16 / 4 / 6 pairs; 384 train, 96 dev, 96 test utterances.
     pub const CI: Self = Self {
         pairs: [16, 4, 6],
-        renditions: [1, 1, 2],
+        renditions: [2, 2, 4],
     };
 }
 
@@ -558,10 +558,10 @@ mod tests {
         assert_eq!(a, plan(7, CorpusSize::CI));
         assert_ne!(a, plan(8, CorpusSize::CI));
         let of = |s: Split| a.iter().filter(move |u| u.split == s);
-        // 16 pairs x 6 voices x 2 polarities x 1 rendition.
-        assert_eq!(of(Split::Train).count(), 16 * 6 * 2);
-        assert_eq!(of(Split::Dev).count(), 4 * 6 * 2);
-        assert_eq!(of(Split::Test).count(), 6 * 2 * 2 * 2);
+        // Pairs x voices x 2 polarities x renditions.
+        assert_eq!(of(Split::Train).count(), 16 * 6 * 2 * 2);
+        assert_eq!(of(Split::Dev).count(), 4 * 6 * 2 * 2);
+        assert_eq!(of(Split::Test).count(), 6 * 2 * 2 * 4);
         let pairs = |s: Split| {
             of(s)
                 .map(|u| u.pair)
