@@ -401,9 +401,7 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
         dev_t.utterances,
         true,
         opts.train_conv,
-        opts.run.gain_augment(),
-        opts.run.shift_phases,
-        opts.run.progress,
+        &opts.run,
     )?;
     let features_seconds = t1.elapsed().as_secs_f64();
     let extra = if opts.hidden_layers.is_empty() {

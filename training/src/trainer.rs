@@ -325,9 +325,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         dev_utts,
         !opts.freeze.audio,
         opts.train_conv,
-        opts.run.gain_augment(),
-        opts.run.shift_phases,
-        opts.run.progress,
+        &opts.run,
     )?;
     let features_seconds = t0.elapsed().as_secs_f64();
     let header = serde_json::json!({
@@ -385,8 +383,8 @@ fn label_range(utts: &[Utterance]) -> [f32; 2] {
     }
 }
 
-/// Caches the features of both sets for `model` (the training set's at
-/// random gains when `gain` is given, and at `phases` phases); returns them, the frozen cache layout
+/// Caches the features of both sets for `model` (the training set's with
+/// `run`'s gain and shift augmentation); returns them, the frozen cache layout
 /// and whether the audio encoder trains.
 pub fn prepare_sets(
     model: &TrainableModel,
@@ -394,10 +392,9 @@ pub fn prepare_sets(
     dev_utts: Vec<Utterance>,
     audio_trains: bool,
     train_conv: bool,
-    gain: Option<crate::data::GainAugment>,
-    phases: usize,
-    progress: bool,
+    run: &LoopOptions,
 ) -> Result<(Prepared, Prepared, StateLayout, bool), TrainError> {
+    let (gain, phases, progress) = (run.gain_augment(), run.shift_phases, run.progress);
     let emotion = model.model();
     let audio_trains = audio_trains && model.audio.is_some();
     let states = model
