@@ -21,7 +21,7 @@ use crate::trainer::{LoopOptions, TrainOptions};
 pub const README: &str = "\
 # Emoscope demo model
 
-Made by `cargo xtask demo-model`, offline, in about 25 minutes on two CPU cores.
+Made by `cargo xtask demo-model`, offline, in about 15 minutes on two CPU cores.
 
 - Audio: a small HuBERT-shaped student (3 transformer layers of width 128, about 0.8 M
   parameters) trained **from scratch** — no pretrained speech weights were available — on
@@ -69,9 +69,9 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// The demo model's budget on the full corpus (about 10 minutes on two cores).
+    /// The demo model's budget on the full corpus (about 15 minutes on two cores).
     pub const FULL: Self = Self {
-        epochs: 10,
+        epochs: 16,
         batch_size: 32,
     };
     /// The CI test's budget on the CI corpus (192 training utterances).
