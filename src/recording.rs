@@ -499,6 +499,26 @@ fn analysed(
     }
 }
 
+/// `--speaker NAME`'s check: `name` must be one of the speakers of `turns`
+/// (none: there are no turns), else [`RecordingError::UnknownSpeaker`]
+/// naming the recording at `path` and the speakers it has.
+pub fn check_speaker(
+    path: &Path,
+    turns: Option<&SpeakerTurns>,
+    name: &Speaker,
+) -> Result<(), RecordingError> {
+    let known = turns.map(SpeakerTurns::speakers).unwrap_or_default();
+    if known.contains(name) {
+        Ok(())
+    } else {
+        Err(RecordingError::UnknownSpeaker {
+            path: path.to_owned(),
+            name: name.clone(),
+            known,
+        })
+    }
+}
+
 /// The transcript and speaker turns of `path` once its length is known
 /// (`opened`): the speaker asked for must have a turn.
 fn transcript_and_turns(
@@ -510,17 +530,7 @@ fn transcript_and_turns(
     let mut transcript = hooks.transcript(opened)?;
     let turns = hooks.speakers(opened, &mut transcript)?;
     if let Some(name) = options.speaker {
-        let known = turns
-            .as_ref()
-            .map(SpeakerTurns::speakers)
-            .unwrap_or_default();
-        if !known.contains(name) {
-            return Err(RecordingError::UnknownSpeaker {
-                path: path.to_owned(),
-                name: name.clone(),
-                known,
-            });
-        }
+        check_speaker(path, turns.as_ref(), name)?;
     }
     Ok((transcript, turns))
 }

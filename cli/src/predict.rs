@@ -34,7 +34,7 @@ use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::engine::gate::enough_speech;
 use emoscope::engine::{analyse_offline_with, EmotionPredictor, OfflineOptions};
 use emoscope::reading::Span;
-use emoscope::recording::{MonoRecording, RecordingError, SpeakerSource, TranscriptSource};
+use emoscope::recording::{check_speaker, MonoRecording, SpeakerSource, TranscriptSource};
 use emoscope::transcript::{
     parse_str, sidecar_for, speakers_sidecar_for, ReadOptions, Speaker, SpeakerTurns, Transcript,
     TranscriptFormat,
@@ -273,9 +273,8 @@ const FRAME_SECONDS: f64 = 0.02;
 /// length-weighted mean over [`pieces`], each with the transcript's words
 /// that overlap it. With `speech` (voice-activity regions, seconds), only
 /// the span from the first region's start to the last one's end is read,
-/// and pieces with less than
-/// [`MIN_SPEECH_IN_WINDOW`](emoscope::engine::MIN_SPEECH_IN_WINDOW) of speech are left
-/// out, as the windowed analysis gates its windows. `None` when nothing was
+/// and pieces with too little speech are left out ([`read_pieces`]), as the
+/// windowed analysis gates its windows. `None` when nothing was
 /// read (no speech, or no samples); else the reading and the seconds read.
 fn predict_whole(
     model: &mut dyn EmotionPredictor,
@@ -301,37 +300,43 @@ fn predict_whole(
         }
     };
     let mut readings = Vec::new();
-    let text = |a: f64, b: f64| transcript.map_or_else(String::new, |t| t.text_between(a, b));
-    for (start, stop) in pieces(end.saturating_sub(first), model.sample_rate()) {
-        let (start, stop) = (first + start, first + stop);
-        let span = Span {
-            start: start as f64 / rate,
-            end: stop as f64 / rate,
-        };
-        if stop <= start || speech.is_some_and(|r| !enough_speech(r.iter().copied(), span)) {
-            continue;
-        }
-        let emotion = model.predict(&samples[start..stop], &text(span.start, span.end))?;
-        readings.push(((stop - start) as f64, emotion));
-    }
+    read_pieces(
+        model,
+        &samples[first..end.max(first)],
+        first,
+        &mut readings,
+        &|a, b| transcript.map_or_else(String::new, |t| t.text_between(a, b)),
+        speech,
+    )?;
     let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / rate;
     Ok(Emotion::weighted_mean(readings).map(|e| (e, seconds)))
 }
 
 /// Reads `samples` (which start at sample `at` of the recording, at the
 /// model's rate) in [`pieces`], each with `text(start, end)` of its
-/// seconds, adding (length, reading) to `readings`.
+/// seconds, adding (length, reading) to `readings`. With `speech` (regions,
+/// seconds of the recording), pieces with less than
+/// [`MIN_SPEECH_IN_WINDOW`](emoscope::engine::MIN_SPEECH_IN_WINDOW) of
+/// speech are left out; empty pieces always are.
 fn read_pieces(
     model: &mut dyn EmotionPredictor,
     samples: &[f32],
     at: usize,
     readings: &mut Vec<(f64, Emotion)>,
     text: &dyn Fn(f64, f64) -> String,
+    speech: Option<&[Span]>,
 ) -> Result<()> {
     let rate = model.sample_rate();
     let seconds = |i: usize| (at + i) as f64 / f64::from(rate);
     for (start, end) in pieces(samples.len(), rate) {
-        let words = text(seconds(start), seconds(end));
+        let span = Span {
+            start: seconds(start),
+            end: seconds(end),
+        };
+        if end <= start || speech.is_some_and(|r| !enough_speech(r.iter().copied(), span)) {
+            continue;
+        }
+        let words = text(span.start, span.end);
         let emotion = model.predict(&samples[start..end], &words)?;
         readings.push(((end - start) as f64, emotion));
     }
@@ -370,6 +375,7 @@ fn predict_speakers(
                     transcript
                         .map_or_else(String::new, |tr| tr.speaker_text_between(&speaker, a, b))
                 },
+                None,
             )?;
         }
         let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / rate;
@@ -397,18 +403,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let speaker = args.speaker.as_deref().map(Speaker::new);
     if let Some(name) = &speaker {
-        let known = turns
-            .as_ref()
-            .map(SpeakerTurns::speakers)
-            .unwrap_or_default();
-        if !known.contains(name) {
-            return Err(RecordingError::UnknownSpeaker {
-                path: audio.to_owned(),
-                name: name.clone(),
-                known,
-            }
-            .into());
-        }
+        check_speaker(audio, turns.as_ref(), name)?;
     }
     let speech = if args.analyse_silence {
         None
