@@ -19,6 +19,7 @@
 
 use std::path::Path;
 
+use emoscope_models::emotion::outputs::dimension_name;
 use emoscope_models::emotion::{Dimension, Manifest, Routing, Source};
 use emoscope_models::{EmotionModel, LoadOptions};
 use serde::Serialize;
@@ -77,7 +78,6 @@ pub fn route(
     manifest.head.routing = None;
     manifest.write(dir)?;
     let model = EmotionModel::load(dir, &LoadOptions::default())?;
-    let order = manifest.output_index();
     let rate = manifest.sample_rate;
     let (mut fused, mut audio) = (Vec::new(), Vec::new());
     for u in dev {
@@ -87,14 +87,12 @@ pub fn route(
         fused.push(with);
         audio.push(without);
     }
-    // Per output in manifest order: label k of the manifest is dimension
-    // `order`'s inverse; predictions and targets are (A, V, D).
+    // Predictions and targets are (A, V, D); outputs go in manifest order.
     let dim_index = |d: Dimension| match d {
         Dimension::Arousal => 0,
         Dimension::Valence => 1,
         Dimension::Dominance => 2,
     };
-    debug_assert_eq!(order.len(), 3);
     let column = |rows: &[[f32; 3]], k: usize| -> Vec<f64> {
         rows.iter().map(|r| f64::from(r[k])).collect()
     };
@@ -146,11 +144,6 @@ pub fn route(
 /// One line per output: where its value comes from with and without a
 /// transcript, and the dev CCCs that decided it.
 pub fn describe(r: &RoutingReport) -> String {
-    let name = |d: Dimension| match d {
-        Dimension::Arousal => "arousal",
-        Dimension::Valence => "valence",
-        Dimension::Dominance => "dominance",
-    };
     let mut out = String::from("outputs (decided on the dev set):");
     for (k, &label) in r.labels.iter().enumerate() {
         let with = match r.routing.with_text[k] {
@@ -163,7 +156,7 @@ pub fn describe(r: &RoutingReport) -> String {
         };
         out.push_str(&format!(
             "\n  {:<9} with a transcript: {with}; without: {without} (dev CCC audio+text {:.3}, audio only {:.3})",
-            name(label),
+            dimension_name(label),
             r.dev_ccc_fused[k],
             r.dev_ccc_audio[k]
         ));
