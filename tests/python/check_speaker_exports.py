@@ -16,9 +16,7 @@ Rust test that runs this (tests/speakers_cli.rs). Prints one line per check and
 import csv
 import html
 import json
-import math
 import re
-import struct
 import sys
 from pathlib import Path
 
@@ -27,32 +25,9 @@ import textgrid
 import webvtt
 from pympi.Elan import Eaf
 
-PASSED, FAILED = [], []
-
-
-def check(name, ok, detail=""):
-    (PASSED if ok else FAILED).append(name)
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
-
-
-def close(a, b, tol):
-    return abs(float(a) - float(b)) <= tol
-
-
-def f32(x):
-    return struct.unpack("f", struct.pack("f", x))[0]
-
-
-def cc7(value, lo, hi):
-    """emoscope::cc::to_cc7(normalise(value, (lo, hi))) with f32 arithmetic."""
-    t = f32(f32(f32(value) - f32(lo)) / f32(f32(hi) - f32(lo)))
-    t = 0.5 if math.isnan(t) else min(max(t, 0.0), 1.0)
-    return int(math.floor(f32(t * 127.0) + 0.5))
-
-
-def vtt_seconds(stamp):
-    h, m, s = stamp.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
+# The checks' bookkeeping and the shared conversions, from the checker of the
+# single-speaker exports (same directory).
+from check_exports import FAILED, PASSED, cc7, check, close, f32, vtt_seconds  # noqa: E402
 
 
 def centre(r):
