@@ -558,10 +558,27 @@ fn render_offline(
     emoscope::engine::timeline::TimelineEntries,
     Arc<emoscope::engine::EngineShared>,
 ) {
+    render_offline_with(dir, x, rate, on, stop, gated_config(), None)
+}
+
+/// [`render_offline`] with `config` and a `transcript`.
+fn render_offline_with(
+    dir: &Path,
+    x: &[f32],
+    rate: f32,
+    on: bool,
+    stop: bool,
+    config: AnalysisConfig,
+    transcript: Option<Arc<Transcript>>,
+) -> (
+    emoscope::engine::timeline::TimelineEntries,
+    Arc<emoscope::engine::EngineShared>,
+) {
     let (mut input, output) = capture::capture(1 << 22);
     input.set_render_mode(emoscope::engine::capture::RenderMode::Offline);
-    let engine = Engine::spawn(output, loader(), Some(dir.to_owned()), gated_config());
+    let engine = Engine::spawn(output, loader(), Some(dir.to_owned()), config);
     engine.set_speech_only(on);
+    engine.set_transcript(transcript);
     let shared = engine.shared().clone();
     wait_until("the model to load", || {
         shared.status.state() == ModelState::Loaded
@@ -721,4 +738,114 @@ fn live_readout_says_no_speech_in_silence_and_holds_the_last_reading() {
         .readings
         .iter()
         .all(|r| entries.no_speech.iter().all(|g| g.start != r.span.start)));
+}
+
+/// A bounce of a two-speaker conversation with a transcript that names its
+/// speakers (examples/conversation.stm: the guest's last line starts 0.4 s
+/// before the host stops) reads what the offline analysis with the same
+/// speaker turns reads (what `emoscope annotate` runs): windows inside
+/// each turn only, each speaker's own words, smoothing within the turn,
+/// overlap flagged, with the same values; with the speech gate on as well.
+/// The readout names the last reading's speaker by its index.
+#[test]
+fn a_render_with_speaker_turns_reads_what_the_offline_analysis_reads() {
+    let dir = common::fixture("emotion/early_fallback");
+    let repo = common::repo();
+    let rate = 44_100.0f32;
+    let x =
+        emoscope::audio::load_mono(&repo.join("examples/conversation.wav"), rate as u32).unwrap();
+    let transcript = emoscope::transcript::read_file(
+        &repo.join("examples/conversation.stm"),
+        &emoscope::transcript::ReadOptions::default(),
+    )
+    .unwrap();
+    let turns = transcript.timeline_speaker_turns();
+    assert_eq!(turns.speakers().len(), 2);
+    let config = AnalysisConfig {
+        window_seconds: 1.0,
+        hop_seconds: 0.25,
+        smoothing_seconds: 1.0,
+        ..AnalysisConfig::default()
+    };
+    let mut model = ModelPredictor::load(&dir, &Device::Cpu).unwrap();
+    let regions = emoscope::audio::vad::speech_regions(
+        &x,
+        rate as u32,
+        &emoscope::audio::vad::VadConfig::default(),
+    )
+    .unwrap();
+    let key = |r: &emoscope::Reading| {
+        (
+            r.span.start,
+            r.speaker.as_ref().map(|s| s.to_string()),
+            r.span.end,
+            r.emotion.dimensions(),
+            r.text.clone(),
+            r.overlap,
+        )
+    };
+    for gate in [false, true] {
+        let offline = emoscope::engine::analyse_offline_with(
+            &x,
+            rate,
+            &mut model,
+            &config,
+            emoscope::engine::OfflineOptions {
+                transcript: Some(&transcript),
+                turns: Some(&turns),
+                speech: gate.then_some(&regions[..]),
+                // One window per model call, as the worker reads them (the
+                // text branch's padded batches differ in the last bit).
+                batch: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut expected: Vec<_> = offline.windows.iter().map(|w| key(&w.reading)).collect();
+        expected.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert!(expected.len() >= 15, "{} windows", expected.len());
+        assert!(expected.iter().any(|k| k.5), "the overlap is flagged");
+        assert!(expected
+            .iter()
+            .any(|k| k.1.as_deref() == Some("guest") && k.4.contains("lovely")));
+
+        let (entries, shared) = render_offline_with(
+            &dir,
+            &x,
+            rate,
+            gate,
+            false,
+            config.clone(),
+            Some(Arc::new(transcript.clone())),
+        );
+        let mut got: Vec<_> = entries.readings.iter().map(key).collect();
+        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(got.len(), expected.len(), "gate {gate}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert_eq!(g, e, "gate {gate}");
+        }
+        assert_eq!(entries.no_speech, offline.no_speech, "gate {gate}");
+        assert_eq!(shared.status.windows_dropped.load(Ordering::Relaxed), 0);
+        // Every window stays inside its speaker's turn.
+        for r in &entries.readings {
+            let who = r.speaker.as_ref().unwrap();
+            assert!(
+                turns.joined().iter().any(|t| &t.speaker == who
+                    && t.span.start <= r.span.start + 1.0 / f64::from(rate)
+                    && r.span.end <= t.span.end + 0.05),
+                "{who} {:?} in {:?}",
+                r.span,
+                turns.joined()
+            );
+        }
+        // The readout's speaker index names the last published reading's speaker.
+        let last = shared.readout.read().unwrap();
+        let published = entries
+            .readings
+            .iter()
+            .find(|r| r.span == last.reading.span && r.emotion == last.reading.emotion)
+            .unwrap();
+        let index = last.speaker.unwrap() as usize;
+        assert_eq!(Some(&turns.speakers()[index]), published.speaker.as_ref());
+    }
 }

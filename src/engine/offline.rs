@@ -59,7 +59,12 @@ fn result(
 }
 
 /// Window `w`'s reading with its smoothed `emotion`.
-fn reading(model: &dyn EmotionPredictor, w: &Window, text: String, emotion: Emotion) -> Reading {
+pub(super) fn reading(
+    model: &dyn EmotionPredictor,
+    w: &Window,
+    text: String,
+    emotion: Emotion,
+) -> Reading {
     Reading {
         span: Span::new(w.start, w.end),
         emotion,

@@ -31,6 +31,13 @@ pub struct Published {
     /// How many readings were published before this one plus one (never 0):
     /// a reader that remembers it knows when a new reading has come.
     pub count: u64,
+    /// Whose reading it is, when the engine's transcript names speakers:
+    /// the index of the reading's speaker among the
+    /// [`SpeakerTurns::speakers`](crate::transcript::SpeakerTurns::speakers)
+    /// of [`Transcript::timeline_speaker_turns`](crate::transcript::Transcript::timeline_speaker_turns)
+    /// (the reading's own [`Reading::speaker`] is a string, which cannot
+    /// cross to the audio thread). `None` without speakers.
+    pub speaker: Option<u32>,
 }
 
 /// Lock-free single-writer, many-reader cell holding the latest [`Reading`].
@@ -44,6 +51,8 @@ pub struct EmotionReadout {
     end: AtomicU64,
     out_of_range: AtomicBool,
     count: AtomicU64,
+    /// The reading's speaker index, [`NO_SPEAKER`] for none.
+    speaker: AtomicU32,
     /// Whether the latest window had no speech (set by
     /// [`EmotionReadout::publish_no_speech`], cleared by the next reading).
     no_speech: AtomicBool,
@@ -55,10 +64,14 @@ pub struct EmotionReadout {
 /// Read attempts before [`EmotionReadout::read`] gives up for this call.
 const MAX_TRIES: usize = 64;
 
+/// [`EmotionReadout::speaker`]'s value for a reading without a speaker.
+const NO_SPEAKER: u32 = u32::MAX;
+
 impl EmotionReadout {
-    /// Publishes `reading` (its span, emotion and range flag). Only one
-    /// thread (the worker) may call this.
-    pub fn publish(&self, reading: &Reading) {
+    /// Publishes `reading` (its span, emotion and range flag) of the
+    /// `speaker` with that index ([`Published::speaker`]), if it has one.
+    /// Only one thread (the worker) may call this.
+    pub fn publish(&self, reading: &Reading, speaker: Option<u32>) {
         let Reading {
             span, emotion: e, ..
         } = reading;
@@ -72,6 +85,8 @@ impl EmotionReadout {
         self.end.store(span.end.to_bits(), Ordering::Relaxed);
         self.out_of_range
             .store(reading.out_of_range, Ordering::Relaxed);
+        self.speaker
+            .store(speaker.unwrap_or(NO_SPEAKER), Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.no_speech.store(false, Ordering::Relaxed);
         self.seq.store(s.wrapping_add(2), Ordering::Release);
@@ -135,6 +150,7 @@ impl EmotionReadout {
             );
             let out_of_range = self.out_of_range.load(Ordering::Relaxed);
             let count = self.count.load(Ordering::Relaxed);
+            let speaker = self.speaker.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) == s1 {
                 return (count > 0).then(|| Published {
@@ -148,6 +164,7 @@ impl EmotionReadout {
                         overlap: false,
                     },
                     count,
+                    speaker: (speaker != NO_SPEAKER).then_some(speaker),
                 });
             }
         }
@@ -172,9 +189,9 @@ mod tests {
             out_of_range: true,
             ..Reading::default()
         };
-        r.publish(&reading);
+        r.publish(&reading, None);
         let got = r.read().unwrap();
-        assert_eq!(got.count, 1);
+        assert_eq!((got.count, got.speaker), (1, None));
         assert_eq!(
             got.reading,
             Reading {
@@ -200,18 +217,25 @@ mod tests {
             emotion: Emotion::new(0.1, 0.2, 0.3),
             ..Reading::default()
         };
-        r.publish(&reading);
+        r.publish(&reading, Some(1));
         assert_eq!(r.no_speech(), None);
         r.publish_no_speech(Span::new(2.0, 6.0));
         assert_eq!(r.no_speech(), Some(Span::new(2.0, 6.0)));
         let held = r.read().unwrap();
-        assert_eq!((held.count, held.reading), (1, reading));
-        r.publish(&Reading {
-            span: Span::new(3.0, 7.0),
-            ..Reading::default()
-        });
+        assert_eq!(
+            (held.count, held.reading, held.speaker),
+            (1, reading, Some(1))
+        );
+        r.publish(
+            &Reading {
+                span: Span::new(3.0, 7.0),
+                ..Reading::default()
+            },
+            None,
+        );
         assert_eq!(r.no_speech(), None);
-        assert_eq!(r.read().unwrap().count, 2);
+        let next = r.read().unwrap();
+        assert_eq!((next.count, next.speaker), (2, None));
     }
 
     #[test]
@@ -224,12 +248,15 @@ mod tests {
             std::thread::spawn(move || {
                 for i in 1..=20_000u32 {
                     let x = i as f32;
-                    cell.publish(&Reading {
-                        span: Span::new(i as f64, i as f64 + 4.0),
-                        emotion: Emotion::new(x, x, x),
-                        out_of_range: i.is_multiple_of(2),
-                        ..Reading::default()
-                    });
+                    cell.publish(
+                        &Reading {
+                            span: Span::new(i as f64, i as f64 + 4.0),
+                            emotion: Emotion::new(x, x, x),
+                            out_of_range: i.is_multiple_of(2),
+                            ..Reading::default()
+                        },
+                        Some(i),
+                    );
                 }
             })
         };
@@ -241,6 +268,7 @@ mod tests {
                 assert_eq!(span.start, e.arousal as f64);
                 assert_eq!(span.end, span.start + 4.0);
                 assert_eq!(p.reading.out_of_range, (e.arousal as u32).is_multiple_of(2));
+                assert_eq!(p.speaker, Some(e.arousal as u32));
                 seen += 1;
             }
         }

@@ -10,10 +10,13 @@
 //! the timeline keeps their spans instead ([`EmotionTimeline::insert_no_speech`]),
 //! so an export shows the gap as `emoscope annotate` does (its `no_speech`).
 //! A window is either read or not, so each kind replaces the other on a re-play.
+//! With speaker turns, two speakers talking at once each have their own
+//! window there: a reading replaces only its own speaker's.
 
 use std::sync::{Mutex, MutexGuard};
 
 use crate::reading::{Reading, Span};
+use crate::transcript::Speaker;
 
 /// Readings and windows without speech, each sorted by start time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,25 +28,45 @@ pub struct TimelineEntries {
 }
 
 impl TimelineEntries {
-    /// Adds `newer`, replacing entries of either kind that start within
-    /// `tolerance` seconds of one of its entries (the same window analysed
-    /// again), keeping both lists sorted. The one rule for the engine's
-    /// timeline and for the plugin's session archive, which merges whole runs.
+    /// Adds `newer`, replacing entries that start within `tolerance`
+    /// seconds of one of its entries (the same window analysed again),
+    /// keeping both lists sorted. A reading replaces the readings of its own
+    /// speaker only (two speakers talking at once each have a window there)
+    /// and windows without speech; a window without speech replaces entries
+    /// of either kind. The one rule for the engine's timeline and for the
+    /// plugin's session archive, which merges whole runs.
     pub fn merge(&mut self, newer: TimelineEntries, tolerance: f64) {
-        let mut starts: Vec<f64> = newer
-            .readings
-            .iter()
-            .map(|r| r.span.start)
-            .chain(newer.no_speech.iter().map(|s| s.start))
-            .collect();
-        if starts.is_empty() {
+        if newer.is_empty() {
             return;
         }
-        starts.sort_by(f64::total_cmp);
-        self.readings
-            .retain(|e| !near_any(&starts, e.span.start, tolerance));
+        let mut gaps: Vec<f64> = newer.no_speech.iter().map(|s| s.start).collect();
+        gaps.sort_by(f64::total_cmp);
+        // Each speaker's (or no one's) newer reading starts, sorted.
+        let mut by_speaker: Vec<(Option<&Speaker>, Vec<f64>)> = Vec::new();
+        for r in &newer.readings {
+            let who = r.speaker.as_ref();
+            match by_speaker.iter_mut().find(|(s, _)| *s == who) {
+                Some((_, starts)) => starts.push(r.span.start),
+                None => by_speaker.push((who, vec![r.span.start])),
+            }
+        }
+        for (_, starts) in &mut by_speaker {
+            starts.sort_by(f64::total_cmp);
+        }
+        let replaced = |e: &Reading| {
+            near_any(&gaps, e.span.start, tolerance)
+                || by_speaker.iter().any(|(who, starts)| {
+                    *who == e.speaker.as_ref() && near_any(starts, e.span.start, tolerance)
+                })
+        };
+        self.readings.retain(|e| !replaced(e));
+        let any_reading = |start: f64| {
+            by_speaker
+                .iter()
+                .any(|(_, starts)| near_any(starts, start, tolerance))
+        };
         self.no_speech
-            .retain(|s| !near_any(&starts, s.start, tolerance));
+            .retain(|s| !near_any(&gaps, s.start, tolerance) && !any_reading(s.start));
         self.readings.extend(newer.readings);
         self.readings
             .sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
@@ -229,5 +252,30 @@ mod tests {
         assert_eq!(all[1].emotion.arousal, 0.9);
         let starts: Vec<f64> = all.iter().map(|e| e.span.start).collect();
         assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    /// Two speakers' windows that start close together (overlapping speech,
+    /// or a turn starting just after another's window) both stay; a re-play
+    /// replaces each speaker's own.
+    #[test]
+    fn a_reading_replaces_only_its_own_speakers() {
+        let t = EmotionTimeline::default();
+        let of = |who: &str, start: f64, a: f32| Reading {
+            speaker: Some(Speaker::new(who)),
+            ..entry(start, a)
+        };
+        t.insert(of("host", 2.0, 0.1), 0.5);
+        t.insert(of("guest", 2.2, 0.2), 0.5);
+        assert_eq!(t.len(), 2);
+        t.insert(of("guest", 2.200_01, 0.9), 0.5);
+        let got: Vec<(String, f32)> = t
+            .snapshot()
+            .iter()
+            .map(|r| (r.speaker.as_ref().unwrap().to_string(), r.emotion.arousal))
+            .collect();
+        assert_eq!(got, [("host".into(), 0.1), ("guest".into(), 0.9)]);
+        // A window without speech there replaces both.
+        t.insert_no_speech(Span::new(2.1, 6.1), 0.5);
+        assert!(t.is_empty());
     }
 }

@@ -13,6 +13,9 @@
 //! turn is not analysed. Turns of one speaker that overlap or touch are one
 //! turn ([`SpeakerTurns::joined`]).
 //!
+//! The live engine does the same over the host's timeline with
+//! [`HostTurns`], which also follows jumps and stops.
+//!
 //! The runs start as the signal reaches them and are let go when it passes
 //! their end, so a recording of any length holds the audio of the turns
 //! being heard, at most a window and a block each.
@@ -181,13 +184,7 @@ impl TurnRuns {
     /// Whether someone else talks during `span` of run `i`'s turn (the span
     /// clipped to the turn, so a window's resampled end never counts).
     pub fn overlaps(&self, i: usize, span: Span) -> bool {
-        let turn = self.runs[i].span;
-        let span = Span::new(span.start.max(turn.start), span.end.min(turn.end));
-        let from = self.overlaps.partition_point(|o| o.end <= span.start);
-        self.overlaps[from..]
-            .iter()
-            .take_while(|o| o.start < span.end)
-            .any(|o| o.overlap(span) > 0.0)
+        talked_over(&self.overlaps, self.runs[i].span, span)
     }
 
     /// The signal's next samples: every window they complete, with its run,
@@ -238,6 +235,252 @@ impl TurnRuns {
             out.extend(windows.drain(..).map(|w| (i, w)));
         }
         Ok(())
+    }
+}
+
+/// Whether any of `overlaps` (sorted, merged) meets the window `span` of
+/// `turn`, clipped to the turn (so a window's resampled end never counts).
+fn talked_over(overlaps: &[Span], turn: Span, span: Span) -> bool {
+    let span = Span::new(span.start.max(turn.start), span.end.min(turn.end));
+    let from = overlaps.partition_point(|o| o.end <= span.start);
+    overlaps[from..]
+        .iter()
+        .take_while(|o| o.start < span.end)
+        .any(|o| o.overlap(span) > 0.0)
+}
+
+/// Speaker turns in the live engine (the worker): each host block cut at the
+/// turns and each turn windowed by its own [`Analyser`], as [`TurnRuns`]
+/// does offline, so the windows of a render with speaker turns, and their
+/// readings, are those of the offline analysis of the same audio.
+///
+/// Unlike an offline signal, the host's audio jumps, loops and stops: a
+/// block that does not continue a turn's audio (a jump, a stop, another
+/// rate) ends the turn's run and lets its partial window go, as the one
+/// analyser does without turns; playback that starts inside a turn is
+/// windowed from where it starts. A turn whose audio reaches its end is
+/// ended as offline (the end counts as followed by silence; a turn heard
+/// whole that gave no window gives one over all of it).
+pub(super) struct HostTurns {
+    /// The joined turns on the host timeline, sorted by start.
+    turns: Vec<Turn>,
+    /// Each turn's speaker, numbered in the order of
+    /// [`SpeakerTurns::speakers`] (the readout's speaker index).
+    speaker_index: Vec<u32>,
+    /// The longest turn, seconds: turns starting earlier than this before a
+    /// block have ended before it.
+    longest: f64,
+    /// Where two or more speakers talk at once, sorted and merged.
+    overlaps: Vec<Span>,
+    /// The turns the host's audio is inside.
+    live: Vec<LiveTurn>,
+    /// Completed windows with their turn, in the order they completed.
+    ready: std::collections::VecDeque<(usize, Window)>,
+    /// Each turn's smoothed value (smoothing runs within a turn).
+    ema: Vec<Option<Emotion>>,
+    config: AnalysisConfig,
+    model_rate: u32,
+    /// The last error a turn's analyser met.
+    error: Option<AnalyserError>,
+}
+
+/// One turn being heard.
+struct LiveTurn {
+    turn: usize,
+    analyser: Analyser,
+    /// The host rate, and the host sample the next block must start at to
+    /// continue the turn's audio.
+    rate: f32,
+    next: i64,
+    /// The turn's end, host samples at `rate`.
+    end: i64,
+    /// Whether the turn's audio was heard from its start.
+    from_start: bool,
+    /// Windows it has given.
+    windows: usize,
+}
+
+impl HostTurns {
+    /// The turns of `turns` (host timeline seconds), windowed with `config`
+    /// at `model_rate`.
+    pub fn new(turns: &SpeakerTurns, config: &AnalysisConfig, model_rate: u32) -> Self {
+        let speakers = turns.speakers();
+        let joined = turns.joined();
+        let speaker_index = joined
+            .iter()
+            .map(|t| speakers.iter().position(|s| *s == t.speaker).unwrap_or(0) as u32)
+            .collect();
+        Self {
+            longest: joined.iter().map(|t| t.span.duration()).fold(0.0, f64::max),
+            ema: vec![None; joined.len()],
+            turns: joined,
+            speaker_index,
+            overlaps: turns.overlaps(),
+            live: Vec::new(),
+            ready: std::collections::VecDeque::new(),
+            config: config.clone(),
+            model_rate,
+            error: None,
+        }
+    }
+
+    /// Turn `i`.
+    pub fn turn(&self, i: usize) -> &Turn {
+        &self.turns[i]
+    }
+
+    /// Turn `i`'s speaker's index (see [`Self::new`]).
+    pub fn speaker_index(&self, i: usize) -> u32 {
+        self.speaker_index[i]
+    }
+
+    /// Whether someone else talks during `span` of turn `i`.
+    pub fn overlaps(&self, i: usize, span: Span) -> bool {
+        talked_over(&self.overlaps, self.turns[i].span, span)
+    }
+
+    /// Turn `i`'s smoothed value so far (`None` at its start).
+    pub fn ema(&self, i: usize) -> Option<Emotion> {
+        self.ema[i]
+    }
+
+    /// Sets turn `i`'s smoothed value (`None`: smoothing starts over).
+    pub fn set_ema(&mut self, i: usize, ema: Option<Emotion>) {
+        self.ema[i] = ema;
+    }
+
+    /// Lets every turn's audio and waiting windows go (a settings change).
+    pub fn flush(&mut self) {
+        self.live.clear();
+        self.ready.clear();
+    }
+
+    /// The last error a turn's analyser met, cleared on read.
+    pub fn take_error(&mut self) -> Option<AnalyserError> {
+        self.error.take()
+    }
+
+    /// Takes one host block (mono `samples`, what the host said of them in
+    /// `info`): the parts inside turns go to the turns' analysers, and the
+    /// windows they complete wait in [`Self::pop_window`]'s queue.
+    pub fn ingest(&mut self, info: &BlockInfo, samples: &[f32]) {
+        let rate = info.sample_rate;
+        let (p0, p1) = (info.position, info.position + samples.len() as i64);
+        let continues = info.playing && !info.discontinuity;
+        self.live
+            .retain(|l| continues && l.rate == rate && l.next == p0);
+        if !info.playing || !AnalysisConfig::accepts_host_rate(rate) {
+            // A stop ends the turns; a rate the analysis refuses is
+            // reported by the engine's own analyser.
+            return;
+        }
+        let sample = |t: f64| (t * f64::from(rate)).round() as i64;
+        let earliest = p0 as f64 / f64::from(rate) - self.longest - 1.0;
+        let from = self.turns.partition_point(|t| t.span.start < earliest);
+        for i in from..self.turns.len() {
+            let span = self.turns[i].span;
+            let (first, end) = (sample(span.start).max(0), sample(span.end));
+            if first >= p1 {
+                break;
+            }
+            if end <= p0 || end <= first || self.live.iter().any(|l| l.turn == i) {
+                continue;
+            }
+            self.ema[i] = None;
+            self.live.push(LiveTurn {
+                turn: i,
+                analyser: Analyser::new(self.config.clone(), self.model_rate),
+                rate,
+                next: first.max(p0),
+                end,
+                from_start: first >= p0,
+                windows: 0,
+            });
+        }
+        let (ready, error) = (&mut self.ready, &mut self.error);
+        self.live.retain_mut(|l| {
+            let (a, b) = (l.next, l.end.min(p1));
+            if a < b {
+                let block = BlockInfo {
+                    position: a,
+                    frames: (b - a) as u32,
+                    sample_rate: rate,
+                    playing: true,
+                    discontinuity: false,
+                };
+                l.analyser
+                    .ingest(&block, &samples[(a - p0) as usize..(b - p0) as usize]);
+                l.next = b;
+                while let Some(w) = l.analyser.pop_window() {
+                    l.windows += 1;
+                    ready.push_back((l.turn, w));
+                }
+            }
+            let ended = l.end <= p1;
+            if ended {
+                l.analyser.finish();
+                while let Some(w) = l.analyser.pop_window() {
+                    l.windows += 1;
+                    ready.push_back((l.turn, w));
+                }
+                if l.windows == 0 && l.from_start {
+                    if let Some(w) = l.analyser.pop_short_run() {
+                        ready.push_back((l.turn, w));
+                    }
+                }
+            }
+            if let Some(e) = l.analyser.take_error() {
+                *error = Some(e);
+            }
+            !ended
+        });
+    }
+
+    /// The audio has ended (a bounce): every turn being heard ends as at
+    /// the end of a file.
+    pub fn finish(&mut self) {
+        for mut l in std::mem::take(&mut self.live) {
+            l.analyser.finish();
+            while let Some(w) = l.analyser.pop_window() {
+                l.windows += 1;
+                self.ready.push_back((l.turn, w));
+            }
+            if l.windows == 0 && l.from_start {
+                if let Some(w) = l.analyser.pop_short_run() {
+                    self.ready.push_back((l.turn, w));
+                }
+            }
+        }
+    }
+
+    /// The earliest host time a window still to come may start at (the
+    /// windows waiting, and the turns being heard), if any.
+    pub fn earliest_needed(&self) -> Option<f64> {
+        let waiting = self.ready.iter().map(|(_, w)| w.start);
+        let heard = self.live.iter().map(|l| self.turns[l.turn].span.start);
+        waiting.chain(heard).min_by(f64::total_cmp)
+    }
+
+    /// Windows waiting.
+    pub fn ready(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The span of the oldest waiting window.
+    pub fn next_window_span(&self) -> Option<Span> {
+        self.ready.front().map(|(_, w)| Span::new(w.start, w.end))
+    }
+
+    /// Takes the oldest waiting window and its turn.
+    pub fn pop_window(&mut self) -> Option<(usize, Window)> {
+        self.ready.pop_front()
+    }
+
+    /// Lets the `n` oldest waiting windows go; returns how many.
+    pub fn skip(&mut self, n: usize) -> usize {
+        let n = n.min(self.ready.len());
+        self.ready.drain(..n);
+        n
     }
 }
 
@@ -322,5 +565,61 @@ mod tests {
             ]
         );
         assert_eq!(out[4].1.samples.len(), 9_600);
+    }
+
+    /// The host's audio in the live engine: the same windows as offline
+    /// when played through; a jump into the middle of a turn windows it
+    /// from where playback lands (no short window over the part heard), a
+    /// stop lets the partial window go, and playback after the turn's end
+    /// starts nothing.
+    #[test]
+    fn host_turns_follow_the_transport() {
+        let config = AnalysisConfig {
+            window_seconds: 1.0,
+            hop_seconds: 0.5,
+            ..AnalysisConfig::default()
+        };
+        let rate = 16_000.0;
+        let t = turns(&[("A", 0.0, 2.5), ("B", 2.0, 2.6)]);
+        let block = |position: i64, frames: usize, playing: bool| BlockInfo {
+            position,
+            frames: frames as u32,
+            sample_rate: rate,
+            playing,
+            discontinuity: false,
+        };
+        let x = vec![0.1f32; 16_000 * 3];
+        let spans = |h: &mut HostTurns| {
+            let mut out = Vec::new();
+            while let Some((i, w)) = h.pop_window() {
+                out.push((i, w.start, w.end, h.overlaps(i, Span::new(w.start, w.end))));
+            }
+            out
+        };
+        // Played through in odd blocks: as offline.
+        let mut h = HostTurns::new(&t, &config, 16_000);
+        for (k, b) in x.chunks(1234).enumerate() {
+            h.ingest(&block((k * 1234) as i64, b.len(), true), b);
+        }
+        assert_eq!(
+            spans(&mut h),
+            [
+                (0, 0.0, 1.0, false),
+                (0, 0.5, 1.5, false),
+                (0, 1.0, 2.0, false),
+                (0, 1.5, 2.5, true),
+                (1, 2.0, 2.6, true),
+            ]
+        );
+        assert_eq!(h.speaker_index(1), 1);
+        // From 0.8 s to 2.3 s, a stop, then from 2.3 s on: A is windowed
+        // from 0.8 s; after the stop, neither the rest of A nor B (whose
+        // start the stop cut off) is heard from its start: no short window.
+        let mut h = HostTurns::new(&t, &config, 16_000);
+        h.ingest(&block(12_800, 24_000, true), &x[..24_000]);
+        h.ingest(&block(36_800, 64, false), &x[..64]);
+        h.ingest(&block(36_800, 11_200, true), &x[..11_200]);
+        assert_eq!(spans(&mut h), [(0, 0.8, 1.8, false), (0, 1.3, 2.3, true)]);
+        assert!(h.earliest_needed().is_none());
     }
 }

@@ -37,6 +37,15 @@
 //! left out are those the offline analysis leaves out with the regions of
 //! the whole signal; live, as soon as the detector has heard it to its end.
 //!
+//! When the transcript names its speakers ([`Engine::set_transcript`];
+//! [`Transcript::timeline_speaker_turns`]), windows never mix speakers:
+//! each speaker turn is windowed on its own (the `turns` module's
+//! `HostTurns`, the live counterpart of the offline analysis with speaker
+//! turns), every reading names its speaker and flags overlapping speech,
+//! and the readout gives the speaker's index
+//! ([`Published::speaker`](super::Published::speaker)). A bounce then reads
+//! what `emoscope annotate` reads with the same turns.
+//!
 //! Dropping the [`Engine`] stops the worker; in the queued case it first
 //! analyses everything still queued, with the end of the audio treated as
 //! in [`analyse_offline`](super::offline::analyse_offline), so the timeline of a bounce is complete when the
@@ -55,13 +64,14 @@ use super::asr::{
 };
 use super::capture::{BlockInfo, CaptureOutput, CaptureStats, RenderMode, FAST_LEAD, MAX_CHUNK};
 use super::gate::SpeechGate;
-use super::offline::analyse;
+use super::offline::{analyse, reading};
 use super::predictor::{EmotionPredictor, PredictError};
 use super::readout::EmotionReadout;
 use super::status::{EngineStatus, ModelState};
 use super::timeline::EmotionTimeline;
+use super::turns::HostTurns;
 use crate::reading::{Reading, Span};
-use crate::transcript::Transcript;
+use crate::transcript::{SpeakerTurns, Transcript};
 
 /// Builds a predictor from a model directory (on the worker thread).
 pub type Loader = Box<dyn FnMut(&Path) -> Result<Box<dyn EmotionPredictor>, PredictError> + Send>;
@@ -154,6 +164,8 @@ impl Engine {
                     host_rate: AnalysisConfig::MAX_HOST_RATE as f32,
                     speech_only: false,
                     speech: SpeechGate::new(),
+                    speaker_turns: None,
+                    turns: None,
                 };
                 w.run(&mut output, &mut loader, rx);
             })
@@ -254,6 +266,12 @@ struct Worker {
     /// The voice-activity detector over the audio taken in (fed while
     /// `speech_only` is on).
     speech: SpeechGate,
+    /// The transcript's speaker turns on the host timeline, when it names
+    /// speakers.
+    speaker_turns: Option<SpeakerTurns>,
+    /// Their analysis, which then gives the windows (the analyser above
+    /// still hears everything, for the detector and the recogniser).
+    turns: Option<HostTurns>,
 }
 
 /// Sleep between polls when there is nothing to do.
@@ -391,6 +409,7 @@ impl Worker {
                         self.analyser.set_model_rate(model.sample_rate());
                         self.model = Some(model);
                         status.set_state(ModelState::Loaded);
+                        self.restart_turns();
                     }
                     Err(e) => {
                         status
@@ -403,11 +422,17 @@ impl Worker {
                 if t.is_some() {
                     self.asr.end_run();
                 }
+                self.speaker_turns = t
+                    .as_ref()
+                    .map(|t| t.timeline_speaker_turns())
+                    .filter(|t| !t.is_empty());
                 self.transcript = t;
+                self.restart_turns();
             }
             Command::SetConfig(c) => {
                 self.analyser.set_config(c);
                 self.asr.history.clear();
+                self.restart_turns();
             }
             Command::SetAsr(settings) => self.asr.configure(settings, &self.shared),
             Command::SetSpeechOnly(on) => {
@@ -416,12 +441,58 @@ impl Worker {
                     self.speech_only = on;
                     self.speech.reset();
                     self.analyser.flush();
+                    if let Some(t) = self.turns.as_mut() {
+                        t.flush();
+                    }
                 }
             }
             Command::ClearRecognised => {
                 self.asr.recognised = Arc::new(Transcript::default());
                 self.shared.recognised.publish(self.asr.recognised.clone());
             }
+        }
+    }
+
+    /// Starts the speaker turns' analysis afresh (new turns, settings or
+    /// model rate); without speaker turns, windows come from the analyser.
+    fn restart_turns(&mut self) {
+        self.turns = self
+            .speaker_turns
+            .as_ref()
+            .map(|t| HostTurns::new(t, self.analyser.config(), self.analyser.model_rate()));
+    }
+
+    /// Windows waiting for the model: the speaker turns' when the
+    /// transcript names speakers, else the analyser's.
+    fn ready_windows(&self) -> usize {
+        match &self.turns {
+            Some(t) => t.ready(),
+            None => self.analyser.ready(),
+        }
+    }
+
+    /// The span of the oldest waiting window.
+    fn next_window_span(&self) -> Option<Span> {
+        match &self.turns {
+            Some(t) => t.next_window_span(),
+            None => self.analyser.next_window_span(),
+        }
+    }
+
+    /// Lets the `n` oldest waiting windows go; returns how many.
+    fn skip_windows(&mut self, n: usize) -> usize {
+        match self.turns.as_mut() {
+            Some(t) => t.skip(n),
+            None => self.analyser.skip(n),
+        }
+    }
+
+    /// Takes the oldest waiting window, with its speaker turn when the
+    /// transcript names speakers.
+    fn pop_window(&mut self) -> Option<(Window, Option<usize>)> {
+        match self.turns.as_mut() {
+            Some(t) => t.pop_window().map(|(i, w)| (w, Some(i))),
+            None => self.analyser.pop_window().map(|w| (w, None)),
         }
     }
 
@@ -484,7 +555,7 @@ impl Worker {
             if AnalysisConfig::accepts_host_rate(info.sample_rate) {
                 self.host_rate = info.sample_rate;
             }
-            if self.speech_only && self.analyser.ready() > 0 && !self.analyser.continues(&info) {
+            if self.speech_only && self.ready_windows() > 0 && !self.analyser.continues(&info) {
                 // The run ends with windows waiting for the detector: its
                 // speech is final now, so they are judged before the block
                 // ends the run (and drops them).
@@ -497,9 +568,9 @@ impl Worker {
         if !self.window_ready(queued_mode) {
             return any;
         }
-        match self.analyser.pop_window() {
-            Some(window) => {
-                self.take_window(window);
+        match self.pop_window() {
+            Some((window, turn)) => {
+                self.take_window(window, turn);
                 true
             }
             None => any,
@@ -511,7 +582,7 @@ impl Worker {
     /// until its regions over the window are final, as the whole signal's
     /// are; live: to the window's end).
     fn window_ready(&self, queued_mode: bool) -> bool {
-        let Some(span) = self.analyser.next_window_span() else {
+        let Some(span) = self.next_window_span() else {
             return false;
         };
         if !self.speech_only {
@@ -529,37 +600,46 @@ impl Worker {
     /// window still ready in it.
     fn end_speech_run(&mut self) {
         self.speech.end_run();
-        while let Some(window) = self.analyser.pop_window() {
-            self.take_window(window);
+        while let Some((window, turn)) = self.pop_window() {
+            self.take_window(window, turn);
         }
     }
 
     /// Analyses `window`, or, with the speech gate on and too little speech
     /// in it, records it as a window without speech (the caller has made
     /// sure the detector can judge it, see [`Self::window_ready`]).
-    fn take_window(&mut self, window: Window) {
+    fn take_window(&mut self, window: Window, turn: Option<usize>) {
         if self.speech_only {
             let span = Span::new(window.start, window.end);
             let read = self.speech.verdict(span, 0.0).unwrap_or(true);
-            // No window to come starts before this one.
-            self.speech.forget_before(span.start);
+            // No window to come starts before this one (with speaker
+            // turns, windows come in the order they complete: keep what
+            // the turns still being heard need).
+            let before = match &self.turns {
+                Some(t) => t.earliest_needed().unwrap_or(span.start).min(span.start),
+                None => span.start,
+            };
+            self.speech.forget_before(before);
             if !read {
-                self.no_speech(span);
+                self.no_speech(span, turn);
                 return;
             }
         }
-        self.analyse_window(window);
+        self.analyse_window(window, turn);
     }
 
     /// Records the window `span` as one without speech: no reading (the
     /// readout holds the last one and says so), a gap in the timeline, and
     /// smoothing starts over after it, as offline.
-    fn no_speech(&mut self, span: Span) {
+    fn no_speech(&mut self, span: Span, turn: Option<usize>) {
         if self.model.is_none() {
             return;
         }
         let hop = self.analyser.config().hop_seconds;
-        self.analyser.restart_smoothing();
+        match (turn, self.turns.as_mut()) {
+            (Some(i), Some(t)) => t.set_ema(i, None),
+            _ => self.analyser.restart_smoothing(),
+        }
         self.shared.readout.publish_no_speech(span);
         self.shared.timeline.insert_no_speech(span, hop / 2.0);
         self.shared
@@ -593,16 +673,16 @@ impl Worker {
             any = true;
         }
         self.report_analyser_error();
-        let ready = self.analyser.ready();
+        let ready = self.ready_windows();
         if ready == 0 || self.model.is_none() {
             // Without a model, windows pile up; keep only what the next one needs.
             if self.model.is_none() {
-                self.analyser.skip(ready);
+                self.skip_windows(ready);
             }
             return any;
         }
         if ready > 1 {
-            let skipped = self.analyser.skip(ready - 1);
+            let skipped = self.skip_windows(ready - 1);
             self.shared
                 .status
                 .windows_dropped
@@ -613,9 +693,9 @@ impl Worker {
             // (the last partial frame): the next round judges it.
             return any;
         }
-        match self.analyser.pop_window() {
-            Some(window) => {
-                self.take_window(window);
+        match self.pop_window() {
+            Some((window, turn)) => {
+                self.take_window(window, turn);
                 true
             }
             None => any,
@@ -638,8 +718,11 @@ impl Worker {
             // The end of the audio ends its speech, as at the end of a file.
             self.speech.end_run();
         }
-        while let Some(window) = self.analyser.pop_window() {
-            self.take_window(window);
+        if let Some(t) = self.turns.as_mut() {
+            t.finish();
+        }
+        while let Some((window, turn)) = self.pop_window() {
+            self.take_window(window, turn);
         }
         // The recogniser hears the rest, and every word it finds re-scores
         // its windows before the drop returns: a bounce's timeline is complete.
@@ -657,6 +740,12 @@ impl Worker {
     fn ingest(&mut self, info: &BlockInfo, wait: bool) {
         self.analyser.ingest(info, &self.block);
         self.forward_fresh(wait);
+        if let Some(turns) = self.turns.as_mut() {
+            turns.ingest(info, &self.block);
+            // The turns give the windows; the analyser's own are not read.
+            let ready = self.analyser.ready();
+            self.analyser.skip(ready);
+        }
     }
 
     /// Hands the analyser's newest audio to the recogniser and keeps it for
@@ -800,17 +889,21 @@ impl Worker {
     }
 
     fn report_analyser_error(&mut self) {
-        if let Some(e) = self.analyser.take_error() {
+        let turns = self.turns.as_mut().and_then(HostTurns::take_error);
+        if let Some(e) = self.analyser.take_error().or(turns) {
             self.shared.status.update_texts(|t| t.error = e.to_string());
         }
     }
 
     /// Runs the model on `window` and publishes the result.
-    fn analyse_window(&mut self, window: Window) {
+    fn analyse_window(&mut self, window: Window, turn: Option<usize>) {
+        if let (Some(i), Some(_)) = (turn, &self.turns) {
+            self.analyse_turn_window(window, i);
+            return;
+        }
         let Some(model) = self.model.as_deref_mut() else {
             return;
         };
-        let hop = self.analyser.config().hop_seconds;
         let t0 = Instant::now();
         let before = self.analyser.smoothing_state();
         let transcript = match &self.transcript {
@@ -824,19 +917,58 @@ impl Worker {
                         .history
                         .analysed(run, r.reading.span, before, r.reading.text.clone());
                 }
-                self.shared.readout.publish(&r.reading);
-                self.shared.timeline.insert(r.reading, hop / 2.0);
-                let status = &self.shared.status;
-                status.set_real_time_factor((t0.elapsed().as_secs_f64() / hop) as f32);
-                status
-                    .windows_analysed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.publish(r.reading, None, t0);
             }
             Err(e) => self
                 .shared
                 .status
                 .update_texts(|t| t.error = format!("analysis failed: {e}")),
         }
+    }
+
+    /// Runs the model on `window` of speaker turn `i` and publishes the
+    /// result as the offline analysis makes it: the words of the turn's
+    /// speaker (and of segments naming no one), smoothing within the turn,
+    /// the speaker named and overlapping speech flagged.
+    fn analyse_turn_window(&mut self, window: Window, i: usize) {
+        let (Some(model), Some(turns)) = (self.model.as_deref_mut(), self.turns.as_mut()) else {
+            return;
+        };
+        let t0 = Instant::now();
+        let speaker = turns.turn(i).speaker.clone();
+        let text = self
+            .transcript
+            .as_ref()
+            .map(|t| t.speaker_text_between(&speaker, window.start, window.end))
+            .unwrap_or_default();
+        match model.predict(&window.samples, &text) {
+            Ok(raw) => {
+                let emotion = self.analyser.smooth_from(turns.ema(i), raw);
+                turns.set_ema(i, Some(emotion));
+                let mut r = reading(model, &window, text, emotion);
+                r.overlap = turns.overlaps(i, r.span);
+                r.speaker = Some(speaker);
+                let index = turns.speaker_index(i);
+                self.publish(r, Some(index), t0);
+            }
+            Err(e) => self
+                .shared
+                .status
+                .update_texts(|t| t.error = format!("analysis failed: {e}")),
+        }
+    }
+
+    /// Publishes a window's reading (of the speaker with that index) begun
+    /// at `t0`: readout, timeline and counters.
+    fn publish(&self, reading: Reading, speaker: Option<u32>, t0: Instant) {
+        let hop = self.analyser.config().hop_seconds;
+        self.shared.readout.publish(&reading, speaker);
+        self.shared.timeline.insert(reading, hop / 2.0);
+        let status = &self.shared.status;
+        status.set_real_time_factor((t0.elapsed().as_secs_f64() / hop) as f32);
+        status
+            .windows_analysed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -931,6 +1063,8 @@ mod tests {
             host_rate: AnalysisConfig::MAX_HOST_RATE as f32,
             speech_only: false,
             speech: SpeechGate::new(),
+            speaker_turns: None,
+            turns: None,
         };
         // The first round learns the rate from the blocks it takes.
         w.step_live(&mut output);

@@ -307,6 +307,25 @@ impl Transcript {
             .collect();
         SpeakerTurns::new(turns).expect("segment spans are validated")
     }
+
+    /// [`Self::speaker_turns`] placed on the host timeline (shifted by the
+    /// transcript's [offset](Self::offset)): the turns the plugin's engine
+    /// reads each on its own. Their [`SpeakerTurns::speakers`] order is the
+    /// one the engine's readout numbers speakers by
+    /// ([`Published::speaker`](crate::engine::Published::speaker)).
+    pub fn timeline_speaker_turns(&self) -> SpeakerTurns {
+        let offset = self.offset();
+        let turns = self
+            .speaker_turns()
+            .turns
+            .into_iter()
+            .map(|t| Turn {
+                span: Span::new(t.span.start + offset, t.span.end + offset),
+                ..t
+            })
+            .collect();
+        SpeakerTurns::new(turns).expect("shifted segment spans stay valid")
+    }
 }
 
 /// Reads the speaker turns in `path`, given explicitly (a `--speakers FILE`):
