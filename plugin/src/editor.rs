@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use egui::{self, Color32, RichText, Vec2};
 use emoscope::engine::{AsrState, ModelState, Published};
+use emoscope::transcript::{Speaker, SpeakerTurns, Transcript};
 use emoscope::{OutputRange, Reading, Span};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
@@ -151,6 +152,12 @@ pub struct EditorApp {
     automation_count: u64,
     /// The settings panel's edit buffers.
     controls: controls::Controls,
+    /// The sidecar the speakers below were read from.
+    speakers_of: Option<Arc<Transcript>>,
+    /// Its speaker turns on the host timeline, and the speakers in the
+    /// order the readout numbers them.
+    turns: SpeakerTurns,
+    speakers: Vec<Speaker>,
 }
 
 impl EditorApp {
@@ -166,10 +173,67 @@ impl EditorApp {
             gesture_open: false,
             automation_count: 0,
             controls,
+            speakers_of: None,
+            turns: SpeakerTurns::default(),
+            speakers: Vec::new(),
         }
     }
 
+    /// Reads the speakers of the sidecar when it changed.
+    fn refresh_speakers(&mut self) {
+        let sidecar = self.shared.sidecar();
+        let same = match (&sidecar, &self.speakers_of) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.turns = sidecar
+                .as_ref()
+                .map(|t| t.timeline_speaker_turns())
+                .unwrap_or_default();
+            self.speakers = self.turns.speakers();
+            self.speakers_of = sidecar;
+        }
+    }
+
+    /// Who the meters show and who talks at the playhead, when the
+    /// sidecar names speakers.
+    fn speaker_line(&self, ui: &mut egui::Ui, snap: &Snapshot) {
+        if self.speakers.is_empty() {
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Speaker").weak());
+            let shown = snap
+                .reading
+                .as_ref()
+                .and_then(|r| r.speaker)
+                .map(|k| k as usize)
+                .filter(|&k| k < self.speakers.len());
+            match shown {
+                Some(k) => ui.label(
+                    RichText::new(self.speakers[k].as_str())
+                        .size(16.0)
+                        .strong()
+                        .color(colors::speaker(k)),
+                ),
+                None => ui.label(RichText::new("—").weak()),
+            };
+            let now: Vec<String> = self
+                .turns
+                .speakers_in(Span::new(snap.now, snap.now))
+                .into_iter()
+                .map(|(s, _)| s.to_string())
+                .collect();
+            if !now.is_empty() {
+                ui.label(RichText::new(format!("now talking: {}", now.join(" + "))).weak());
+            }
+        });
+    }
+
     fn snapshot(&mut self) -> Snapshot {
+        self.refresh_speakers();
         let engine = self.shared.engine();
         let reading = engine.as_ref().and_then(|e| e.readout.read());
         let no_speech = engine.as_ref().and_then(|e| e.readout.no_speech());
@@ -350,6 +414,7 @@ impl EditorApp {
 
     /// Meters, plane, history and transcript: everything left of the settings.
     fn main_view(&self, ui: &mut egui::Ui, snap: &Snapshot) {
+        self.speaker_line(ui, snap);
         let avail = ui.available_size();
         let top_h = (avail.y * 0.5).clamp(200.0, 340.0).min(avail.x * 0.45);
         ui.horizontal(|ui| {
@@ -391,6 +456,7 @@ impl EditorApp {
             &self.gaps,
             snap.now,
             snap.range,
+            &self.speakers,
         );
         ui.add_space(4.0);
         self.transcript_words(ui, snap);
@@ -526,6 +592,7 @@ mod tests {
                     ..Reading::default()
                 },
                 count,
+                speaker: None,
             }),
             no_speech: None,
             // A 1..7 scale: 4 is the middle (0.5), 7 the top (1.0), 1 the bottom (0.0).

@@ -14,7 +14,9 @@
 //! windows); the transcript's segments, when one is loaded, come first as in
 //! the CLI. With "analyse speech only" on, the windows left out for want of
 //! speech are the document's `no_speech`, as in `emoscope annotate`, and the
-//! analysed regions end where that gap begins. Each file is written atomically (a temporary file beside the
+//! analysed regions end where that gap begins. With a transcript that names
+//! its speakers, the session has its speaker turns, so every format is
+//! written per speaker as `emoscope annotate` writes it. Each file is written atomically (a temporary file beside the
 //! destination, flushed to disk, renamed over it), so a failed write never
 //! leaves half a file, and the timeline stays in memory for another try.
 
@@ -96,6 +98,12 @@ pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
 /// document's `no_speech`) is no analysed region.
 fn session(entries: &TimelineEntries, transcript: Option<&Transcript>, hop: f64) -> Recording {
     let mut session = Recording::from_timeline(entries.readings.clone(), transcript.cloned());
+    // A transcript that names its speakers gives the session its speaker
+    // turns: segments, tiers, layers and summaries per speaker, as in
+    // `emoscope annotate`.
+    session.turns = transcript
+        .map(Transcript::timeline_speaker_turns)
+        .filter(|t| !t.is_empty());
     let end = entries.no_speech.iter().map(|s| s.end).fold(0.0, f64::max);
     session.duration = session.duration.max(end);
     let gaps = no_speech_spans(&entries.no_speech, hop, session.duration);

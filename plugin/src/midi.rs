@@ -10,11 +10,21 @@
 //! one update per `min_interval_ms`, each timed at the sample where the new
 //! value became sendable. The numbers come from [`emoscope::cc`], which the
 //! MIDI-file export uses too.
+//!
+//! With [`CcMapping::channel_per_speaker`] on and a transcript that names
+//! speakers, each speaker's values go out on a channel of their own: the
+//! `k`-th speaker (counting from 0, in the order of their first turn in the
+//! transcript) on the mapping's channel + `k` (wrapping after 16), so with
+//! the default channel 1 the first speaker is on channel 1 and the second on
+//! channel 2, as in the MIDI file `emoscope annotate` writes
+//! ([`emoscope::export::midi::speaker_channel`]). Readings that name no
+//! speaker stay on the mapping's channel.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use emoscope::cc::{to_cc14, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL, LSB_OFFSET};
 use emoscope::engine::Published;
+use emoscope::export::midi::speaker_channel;
 use emoscope::OutputRange;
 use nice_plug::params::persist::PersistentField;
 use serde::{Deserialize, Serialize};
@@ -33,6 +43,8 @@ pub struct CcMapping {
     pub fourteen_bit: bool,
     /// Minimum time between two updates, in milliseconds (0: every new reading).
     pub min_interval_ms: u16,
+    /// Each speaker's values on a channel of their own (see the module docs).
+    pub channel_per_speaker: bool,
 }
 
 impl Default for CcMapping {
@@ -43,6 +55,7 @@ impl Default for CcMapping {
             channel: DEFAULT_CHANNEL,
             fourteen_bit: false,
             min_interval_ms: 50,
+            channel_per_speaker: false,
         }
     }
 }
@@ -89,7 +102,7 @@ impl CcMapping {
     }
 
     /// Packs the mapping into one word: controllers (3 x 7 bits), channel (4),
-    /// flags (2), interval (16).
+    /// flags (2), interval (16), channel per speaker (1).
     fn pack(&self) -> u64 {
         let [a, v, d] = self.controllers.map(|c| u64::from(c & 0x7f));
         a | v << 7
@@ -98,6 +111,7 @@ impl CcMapping {
             | u64::from(self.enabled) << 25
             | u64::from(self.fourteen_bit) << 26
             | u64::from(self.min_interval_ms) << 27
+            | u64::from(self.channel_per_speaker) << 43
     }
 
     fn unpack(w: u64) -> Self {
@@ -107,6 +121,7 @@ impl CcMapping {
             enabled: (w >> 25) & 1 == 1,
             fourteen_bit: (w >> 26) & 1 == 1,
             min_interval_ms: ((w >> 27) & 0xffff) as u16,
+            channel_per_speaker: (w >> 43) & 1 == 1,
         }
     }
 }
@@ -173,10 +188,11 @@ pub struct CcEmitter {
     next_allowed: u64,
     /// `count` of the last reading taken in.
     last_count: u64,
-    /// Values waiting for the rate limit (14-bit scale, 0-16383).
-    pending: Option<[u16; 3]>,
-    /// What each controller last received (14-bit scale); `None` before the first send.
-    last_sent: [Option<u16>; 3],
+    /// Values waiting for the rate limit (14-bit scale, 0-16383), and their channel.
+    pending: Option<([u16; 3], u8)>,
+    /// What each controller last received on each channel (14-bit scale);
+    /// `None` before the first send.
+    last_sent: [[Option<u16>; 3]; 16],
     /// The mapping the last sends used; a change re-sends everything.
     mapping: Option<CcMapping>,
     /// Whether the last attempt found the host's event queue full.
@@ -210,7 +226,7 @@ impl CcEmitter {
         self.clock += u64::from(frames);
         if self.mapping != Some(mapping) {
             // Controllers or resolution changed: nothing the receiver holds is current.
-            self.last_sent = [None; 3];
+            self.last_sent = [[None; 3]; 16];
             self.last_count = 0;
             self.mapping = Some(mapping);
         }
@@ -221,8 +237,14 @@ impl CcEmitter {
         if let Some(r) = reading {
             if r.count != self.last_count {
                 self.last_count = r.count;
+                let channel = match r.speaker {
+                    Some(k) if mapping.channel_per_speaker => {
+                        speaker_channel(usize::from(mapping.channel) + k as usize)
+                    }
+                    _ => mapping.channel,
+                };
                 let t = r.reading.emotion.dimensions().map(|x| range.normalise(x));
-                self.pending = Some(t.map(|t| {
+                let values = t.map(|t| {
                     let (msb, lsb) = to_cc14(t);
                     if mapping.fourteen_bit {
                         u16::from(msb) << 7 | u16::from(lsb)
@@ -230,10 +252,11 @@ impl CcEmitter {
                         // 7-bit values kept on the 14-bit scale (value << 7) so both modes compare alike.
                         u16::from(to_cc7(t)) << 7
                     }
-                }));
+                });
+                self.pending = Some((values, channel));
             }
         }
-        let Some(values) = self.pending else {
+        let Some((values, channel)) = self.pending else {
             return;
         };
         let offset = self.next_allowed.saturating_sub(block_start);
@@ -243,22 +266,23 @@ impl CcEmitter {
         let timing = offset as u32;
         let mut any = false;
         self.host_full = false;
+        let last_sent = &mut self.last_sent[usize::from(channel & 0x0f)];
         for (i, &v) in values.iter().enumerate() {
-            if self.last_sent[i] == Some(v) {
+            if last_sent[i] == Some(v) {
                 continue;
             }
             let cc = mapping.controllers[i];
             let msb = (v >> 7) as u8;
             let mut ok = send(CcEvent {
                 timing,
-                channel: mapping.channel,
+                channel,
                 cc,
                 value: msb,
             });
             if ok && mapping.fourteen_bit {
                 ok = send(CcEvent {
                     timing,
-                    channel: mapping.channel,
+                    channel,
                     cc: cc + LSB_OFFSET,
                     value: (v & 0x7f) as u8,
                 });
@@ -267,7 +291,7 @@ impl CcEmitter {
                 self.host_full = true;
                 return; // Keep `pending`; what was sent is recorded.
             }
-            self.last_sent[i] = Some(v);
+            last_sent[i] = Some(v);
             any = true;
         }
         self.pending = None;
@@ -293,6 +317,15 @@ mod tests {
                 ..Reading::default()
             },
             count,
+            speaker: None,
+        })
+    }
+
+    /// [`reading`] of the speaker with index `k`.
+    fn reading_of(k: u32, count: u64, a: f32, v: f32, d: f32) -> Option<Published> {
+        reading(count, a, v, d).map(|p| Published {
+            speaker: Some(k),
+            ..p
         })
     }
 
@@ -325,6 +358,7 @@ mod tests {
             channel: 15,
             fourteen_bit: true,
             min_interval_ms: 65_535,
+            channel_per_speaker: true,
         };
         assert_eq!(CcMapping::unpack(m.pack()), m);
         assert_eq!(
@@ -380,6 +414,52 @@ mod tests {
             assert_eq!(shared.set(m), Err(err));
             assert_eq!(shared.get(), CcMapping::default());
         }
+    }
+
+    /// Channel per speaker: speaker k on the mapping's channel + k, each
+    /// channel sent what it has not received yet; a reading without a
+    /// speaker, or the option off, stays on the mapping's channel.
+    #[test]
+    fn each_speaker_has_a_channel_of_their_own() {
+        let m = CcMapping {
+            channel: 3,
+            min_interval_ms: 0,
+            channel_per_speaker: true,
+            ..CcMapping::default()
+        };
+        let mut e = CcEmitter::default();
+        let sent = |ev: Vec<CcEvent>| -> Vec<(u8, u8, u8)> {
+            ev.iter().map(|e| (e.channel, e.cc, e.value)).collect()
+        };
+        let ev = run(&mut e, 256, reading_of(0, 1, 0.5, 1.0, 0.0), m);
+        assert_eq!(sent(ev), [(3, 20, 64), (3, 21, 127), (3, 22, 0)]);
+        // The second speaker, with the same values: their channel has none yet.
+        let ev = run(&mut e, 256, reading_of(1, 2, 0.5, 1.0, 0.0), m);
+        assert_eq!(sent(ev), [(4, 20, 64), (4, 21, 127), (4, 22, 0)]);
+        // The first again, only valence changed: only CC 21 on their channel.
+        let ev = run(&mut e, 256, reading_of(0, 3, 0.5, 0.5, 0.0), m);
+        assert_eq!(sent(ev), [(3, 21, 64)]);
+        // The 14th speaker wraps round to channel 1 (3 + 13 = 16 -> 0).
+        let ev = run(&mut e, 256, reading_of(13, 4, 0.0, 0.0, 0.0), m);
+        assert!(ev.iter().all(|e| e.channel == 0) && ev.len() == 3);
+        // No speaker: the mapping's channel (which holds 0.5/0.5/0.0).
+        let ev = run(&mut e, 256, reading(5, 1.0, 0.5, 0.0), m);
+        assert_eq!(sent(ev), [(3, 20, 127)]);
+        // Off: every speaker on the mapping's channel.
+        let off = CcMapping {
+            channel_per_speaker: false,
+            ..m
+        };
+        let ev = run(&mut e, 256, reading_of(1, 6, 0.25, 0.25, 0.25), off);
+        assert!(ev.iter().all(|e| e.channel == 3) && ev.len() == 3);
+    }
+
+    /// A project saved before the option existed loads with it off.
+    #[test]
+    fn older_mappings_load_without_channel_per_speaker() {
+        let old = r#"{"enabled":true,"controllers":[20,21,22],"channel":0,"fourteen_bit":false,"min_interval_ms":50}"#;
+        let m: CcMapping = serde_json::from_str(old).unwrap();
+        assert_eq!(m, CcMapping::default());
     }
 
     #[test]

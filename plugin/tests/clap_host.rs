@@ -496,6 +496,8 @@ struct Feed {
     events: EventBuffer,
     /// Samples processed so far (the steady time).
     played: u64,
+    /// Every MIDI event the plugin sent: [status, data 1, data 2].
+    midi: Vec<[u8; 3]>,
 }
 
 impl Feed {
@@ -510,6 +512,7 @@ impl Feed {
             out_r: vec![0.0; MAX_BLOCK as usize],
             events: EventBuffer::with_capacity(256),
             played: 0,
+            midi: Vec::new(),
         }
     }
 
@@ -520,11 +523,46 @@ impl Feed {
         position: usize,
         samples: &[f32],
     ) {
+        self.block_with(processor, position, samples, true);
+    }
+
+    /// Processes blocks of silence with the transport stopped at `position`
+    /// until no new MIDI event has come for half a second (the worker has
+    /// read what was queued and the CC output has followed).
+    fn idle_until_quiet(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        position: usize,
+    ) {
+        let silence = [0.0f32; 256];
+        let mut last_change = Instant::now();
+        let mut seen = self.midi.len();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while last_change.elapsed() < Duration::from_millis(500) {
+            assert!(Instant::now() < deadline, "the CC output never settled");
+            self.block_with(processor, position, &silence, false);
+            std::thread::sleep(Duration::from_millis(5));
+            if self.midi.len() != seen {
+                seen = self.midi.len();
+                last_change = Instant::now();
+            }
+        }
+    }
+
+    /// One block of `samples` at timeline sample `position`, the transport
+    /// `playing` or not.
+    fn block_with(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        position: usize,
+        samples: &[f32],
+        playing: bool,
+    ) {
         let len = samples.len();
         self.in_l[..len].copy_from_slice(samples);
         self.in_r[..len].copy_from_slice(samples);
         self.events.clear();
-        let t = transport(position, self.rate, true);
+        let t = transport(position, self.rate, playing);
         let input = self.inputs.with_input_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_input_only(
@@ -549,6 +587,11 @@ impl Feed {
                 Some(&t),
             )
             .unwrap();
+        for e in self.events.iter() {
+            if let Some(m) = e.as_event::<MidiEvent>() {
+                self.midi.push(m.data());
+            }
+        }
         self.played += len as u64;
     }
 
@@ -925,4 +968,133 @@ fn an_offline_render_with_speech_only_exports_the_gaps_annotate_finds() {
         exported.iter().any(|g| g[0] < 6.5 && g[1] > 7.5),
         "{exported:?}"
     );
+}
+
+/// A two-speaker conversation bounced with a transcript sidecar that names
+/// its speakers (examples/conversation.stm) and "a channel per speaker" on:
+/// the exported document has the readings of the engine's offline analysis
+/// with the same speaker turns (what `emoscope annotate` reads), each
+/// naming its speaker, a summary per speaker, and the overlap flagged; the
+/// CC output sends the host's values on channel 1 and the guest's on
+/// channel 2.
+#[test]
+fn an_offline_render_with_speakers_exports_each_speakers_readings() {
+    let host = Bundle::load();
+    let model = common::model_dir("speakers");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("bounce.json");
+    let rate = 48_000.0;
+    let examples = common::workspace().join("examples");
+    let signal =
+        emoscope::audio::load_mono(&examples.join("conversation.wav"), rate as u32).unwrap();
+    let stm = examples.join("conversation.stm");
+
+    let (mut instance, ext) = host.instance();
+    let mut state = state_json(&save(&mut instance, ext));
+    set_project_fields(&mut state, model.path(), Some(&export));
+    let fields = state["fields"].as_object_mut().unwrap();
+    let transcript = serde_json::json!({"path": stm.display().to_string(), "offset_seconds": 0.0});
+    fields.insert("transcript".into(), transcript.to_string().into());
+    let cc = serde_json::json!({"enabled": true, "controllers": [20, 21, 22], "channel": 0,
+        "min_interval_ms": 0, "channel_per_speaker": true});
+    fields.insert("cc".into(), cc.to_string().into());
+    load(&mut instance, ext, &with_state_json(&state));
+    let render = instance
+        .access_shared_handler(|h| *h.render.get().unwrap())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+    let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    let mut feed = Feed::new(rate);
+    feed.render(&mut processor, &signal, &mut Rng(0x5bea_0000_0000_0017));
+    // The host stops after the bounce; the analysis catches up meanwhile.
+    feed.idle_until_quiet(&mut processor, signal.len());
+    instance.deactivate(processor.stop_processing());
+
+    let sidecar =
+        emoscope::transcript::read_file(&stm, &emoscope::transcript::ReadOptions::default())
+            .unwrap();
+    let turns = sidecar.timeline_speaker_turns();
+    let mut predictor = load_predictor(model.path(), &candle_core::Device::Cpu).unwrap();
+    let offline = emoscope::engine::analyse_offline_with(
+        &signal,
+        rate as f32,
+        predictor.as_mut(),
+        &analysis(),
+        emoscope::engine::OfflineOptions {
+            transcript: Some(&sidecar),
+            turns: Some(&turns),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let key = |start: f64, who: &str| (start, who.to_owned());
+    let mut exported: Vec<_> = doc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let who = w["speaker"]
+                .as_str()
+                .expect("every reading names its speaker");
+            (key(w["start"].as_f64().unwrap(), who), w)
+        })
+        .collect();
+    exported.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let mut expected: Vec<_> = offline
+        .windows
+        .iter()
+        .map(|w| {
+            (
+                key(
+                    w.reading.span.start,
+                    w.reading.speaker.as_ref().unwrap().as_str(),
+                ),
+                &w.reading,
+            )
+        })
+        .collect();
+    expected.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    assert_eq!(
+        exported.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        expected.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        "the exported windows are not the offline analysis' windows"
+    );
+    for ((_, w), (_, r)) in exported.iter().zip(&expected) {
+        assert!((w["end"].as_f64().unwrap() - r.span.end).abs() < 1e-9);
+        for (name, v) in ["arousal", "valence", "dominance"]
+            .iter()
+            .zip(r.emotion.dimensions())
+        {
+            let got = w[*name].as_f64().unwrap() as f32;
+            assert!(
+                (got - v).abs() <= common::bounce::VALUE_TOLERANCE,
+                "{name} at {}: {got} against {v}",
+                r.span.start
+            );
+        }
+        assert_eq!(w["overlap"].as_bool().unwrap_or(false), r.overlap);
+    }
+    assert!(
+        expected.iter().any(|e| e.1.overlap),
+        "the overlap is flagged"
+    );
+    let summaries: Vec<&str> = doc["speakers"]
+        .as_array()
+        .expect("a summary per speaker")
+        .iter()
+        .map(|s| s["speaker"].as_str().unwrap())
+        .collect();
+    assert_eq!(summaries, ["host", "guest"]);
+    // CC: status 0xB0 | channel; the host (first turn) on channel 1, the guest on 2.
+    let channels: std::collections::BTreeSet<u8> = feed
+        .midi
+        .iter()
+        .filter(|m| m[0] & 0xf0 == 0xb0)
+        .map(|m| m[0] & 0x0f)
+        .collect();
+    assert_eq!(channels.into_iter().collect::<Vec<_>>(), [0, 1]);
 }

@@ -104,16 +104,31 @@ fn xvfb() -> (Reaped, String) {
     (Reaped(server), display)
 }
 
-/// A transcript whose words are under the playhead for the first minute.
+/// A WebVTT transcript whose words are under the playhead for the first
+/// minute, two speakers (`<v Host>`, `<v Guest>`) taking 6 s turns, so the
+/// editor shows the speaker's name and the history its colours.
 fn transcript(dir: &Path) -> std::path::PathBuf {
-    let words = "the results were wonderful and everyone was delighted";
-    let mut labels = String::new();
-    for k in 0..20 {
-        let t = 3.0 * f64::from(k);
-        labels.push_str(&format!("{t:.1}\t{:.1}\t{words}\n", t + 3.0));
+    let lines = [
+        (
+            "Host",
+            "the results were wonderful and everyone was delighted",
+        ),
+        ("Guest", "I honestly did not expect it to go this well"),
+    ];
+    let mut vtt = String::from("WEBVTT\n\n");
+    for k in 0..10u32 {
+        let (who, words) = lines[k as usize % 2];
+        let (a, b) = (6 * k, 6 * k + 6);
+        vtt.push_str(&format!(
+            "00:{:02}:{:02}.000 --> 00:{:02}:{:02}.000\n<v {who}>{words}\n\n",
+            a / 60,
+            a % 60,
+            b / 60,
+            b % 60
+        ));
     }
-    let path = dir.join("speech-labels.txt");
-    std::fs::write(&path, labels).unwrap();
+    let path = dir.join("conversation.vtt");
+    std::fs::write(&path, vtt).unwrap();
     path
 }
 
@@ -149,7 +164,8 @@ fn editor_screenshot() {
         .expect("starting the standalone");
     let mut app = Reaped(app);
     // Model load plus a few 4 s windows with 1 s hops of (silent) input.
-    let settle = Duration::from_secs(9);
+    // (Both speakers' first turns: the guest's first window ends at 10 s.)
+    let settle = Duration::from_secs(15);
     let start = Instant::now();
     while start.elapsed() < settle {
         std::thread::sleep(Duration::from_millis(200));

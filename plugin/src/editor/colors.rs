@@ -10,6 +10,24 @@ pub const DIMENSION: [Color32; 3] = [
     Color32::from_rgb(0xb6, 0x8c, 0xf2), // dominance: violet
 ];
 
+/// Speaker colours, in the order of the speakers' first turns (repeating
+/// after eight): distinct from each other and from the dimension colours.
+const SPEAKERS: [Color32; 8] = [
+    Color32::from_rgb(0x3d, 0xd6, 0xa3), // mint
+    Color32::from_rgb(0xf2, 0xc2, 0x3a), // amber
+    Color32::from_rgb(0xe8, 0x6a, 0xb8), // pink
+    Color32::from_rgb(0x8f, 0xd1, 0x4f), // lime
+    Color32::from_rgb(0x5a, 0x8d, 0xf2), // blue
+    Color32::from_rgb(0xd9, 0x8c, 0x5f), // clay
+    Color32::from_rgb(0x9e, 0xe0, 0xe8), // ice
+    Color32::from_rgb(0xc7, 0xc7, 0xc7), // grey
+];
+
+/// The colour of the speaker with index `k` (see [`SPEAKERS`]).
+pub fn speaker(k: usize) -> Color32 {
+    SPEAKERS[k % SPEAKERS.len()]
+}
+
 /// Stops of the value colour scale at t = 0, 0.25, 0.5, 0.75, 1.
 const SCALE: [[u8; 3]; 5] = [
     [0x2c, 0x3e, 0x8f], // deep blue

@@ -238,6 +238,11 @@ impl Controls {
             ui.end_row();
         });
         ui.checkbox(&mut m.fourteen_bit, "14-bit (MSB + LSB on CC + 32)");
+        ui.checkbox(&mut m.channel_per_speaker, "a channel per speaker")
+            .on_hover_text(
+                "With a transcript that names speakers: the first speaker on the channel \
+                 above, the second on the next one, and so on (as in the MIDI file export)",
+            );
         if m != old {
             self.cc_error = params.cc.set(m).err().map(|e| e.to_string());
         }

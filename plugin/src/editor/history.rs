@@ -2,8 +2,14 @@
 //! windows that ended in the last [`SPAN`] seconds before the playhead;
 //! windows the speech gate left out are a shaded gap that the lines do not
 //! cross.
+//!
+//! With speakers (a transcript that names them), each speaker's readings
+//! are their own lines, broken between their turns, with each reading's
+//! point and a strip along the bottom in the speaker's colour, and a legend
+//! of the names.
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Ui, Vec2};
+use emoscope::transcript::Speaker;
 use emoscope::{OutputRange, Reading, Span};
 
 use super::colors;
@@ -13,7 +19,8 @@ pub const SPAN: f64 = 30.0;
 
 /// Draws the history of `entries` ending at `now` (host seconds), values
 /// normalised with `range`, with the windows without speech `gaps` (both
-/// sorted by start) as gaps.
+/// sorted by start) as gaps, and each reading of one of `speakers` in that
+/// speaker's colour.
 pub fn history(
     ui: &mut Ui,
     size: Vec2,
@@ -21,6 +28,7 @@ pub fn history(
     gaps: &[Span],
     now: f64,
     range: OutputRange,
+    speakers: &[Speaker],
 ) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
@@ -82,16 +90,26 @@ pub fn history(
     // One polyline per dimension through the window ends (the time a value
     // became known), broken where windows without speech come between.
     let visible: Vec<&Reading> = entries.iter().filter(|e| shown(e.span.end)).collect();
-    let mut pieces: Vec<&[&Reading]> = Vec::new();
-    let mut from = 0;
-    for i in 1..=visible.len() {
-        let broken = i == visible.len() || {
-            let (a, b) = (visible[i - 1].span.end, visible[i].span.end);
-            gap_ends.iter().any(|&t| t > a && t < b)
+    let pieces = pieces(&visible, &gap_ends);
+    let speaker_color = |r: &Reading| {
+        let k = r
+            .speaker
+            .as_ref()
+            .and_then(|s| speakers.iter().position(|x| x == s));
+        k.map(colors::speaker)
+    };
+    // Each speaker's turns as a strip along the bottom, in their colour.
+    for piece in &pieces {
+        let (Some(first), Some(last)) = (piece.first(), piece.last()) else {
+            continue;
         };
-        if broken {
-            pieces.push(&visible[from..i]);
-            from = i;
+        if let Some(color) = speaker_color(first) {
+            let (a, b) = (x_of(first.span.end) - 2.0, x_of(last.span.end) + 2.0);
+            let strip = Rect::from_min_max(
+                Pos2::new(a.max(plot.min.x), plot.max.y - 4.0),
+                Pos2::new(b.min(plot.max.x), plot.max.y),
+            );
+            painter.rect_filled(strip, 0.0, color);
         }
     }
     for (d, color) in colors::DIMENSION.iter().enumerate() {
@@ -104,11 +122,26 @@ pub fn history(
                 })
                 .collect();
             if points.len() >= 2 {
-                painter.line(points, Stroke::new(2.0, *color));
+                painter.line(points.clone(), Stroke::new(2.0, *color));
             } else if let Some(p) = points.first() {
                 painter.circle_filled(*p, 2.5, *color);
             }
+            // Each reading's point in its speaker's colour.
+            for (e, p) in piece.iter().zip(&points) {
+                if let Some(c) = speaker_color(e) {
+                    painter.circle_filled(*p, 2.0, c);
+                }
+            }
         }
+    }
+    for (k, name) in speakers.iter().enumerate().take(8) {
+        painter.text(
+            Pos2::new(plot.max.x - 4.0, rect.min.y + 2.0 + 11.0 * k as f32),
+            Align2::RIGHT_TOP,
+            name.as_str(),
+            FontId::proportional(10.0),
+            colors::speaker(k),
+        );
     }
     let legend = ["arousal", "valence", "dominance"];
     for (d, name) in legend.iter().enumerate() {
@@ -118,6 +151,90 @@ pub fn history(
             *name,
             FontId::proportional(10.0),
             colors::DIMENSION[d],
+        );
+    }
+}
+
+/// The readings shown (sorted by start), cut into the pieces one line is
+/// drawn through: broken where windows without speech end between two
+/// readings (`gap_ends`), and, for readings that name their speaker, each
+/// speaker's readings on their own, broken where one window no longer
+/// reaches the next (another speaker's turn, or silence, between).
+fn pieces<'a>(visible: &[&'a Reading], gap_ends: &[f64]) -> Vec<Vec<&'a Reading>> {
+    let mut out: Vec<Vec<&Reading>> = Vec::new();
+    // The piece each speaker (or no one) is drawing, as an index into `out`.
+    let mut open: Vec<(Option<&Speaker>, usize)> = Vec::new();
+    for &r in visible {
+        let who = r.speaker.as_ref();
+        let current = open.iter().find(|(s, _)| *s == who).map(|&(_, i)| i);
+        let continues = current.is_some_and(|i| {
+            let last = out[i].last().expect("pieces are never empty");
+            let (a, b) = (last.span.end, r.span.end);
+            let gap = gap_ends.iter().any(|&t| t > a && t < b);
+            let apart = who.is_some() && r.span.start > last.span.end + 1e-6;
+            !gap && !apart
+        });
+        match current {
+            Some(i) if continues => out[i].push(r),
+            _ => {
+                out.push(vec![r]);
+                let i = out.len() - 1;
+                match open.iter_mut().find(|(s, _)| *s == who) {
+                    Some(slot) => slot.1 = i,
+                    None => open.push((who, i)),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(start: f64, who: Option<&str>) -> Reading {
+        Reading {
+            span: Span::new(start, start + 1.0),
+            speaker: who.map(Speaker::new),
+            ..Reading::default()
+        }
+    }
+
+    fn starts(p: &[Vec<&Reading>]) -> Vec<Vec<f64>> {
+        p.iter()
+            .map(|p| p.iter().map(|r| r.span.start).collect())
+            .collect()
+    }
+
+    #[test]
+    fn without_speakers_only_gaps_break_the_line() {
+        let all = [r(0.0, None), r(0.5, None), r(3.0, None), r(3.5, None)];
+        let v: Vec<&Reading> = all.iter().collect();
+        assert_eq!(starts(&pieces(&v, &[])), [vec![0.0, 0.5, 3.0, 3.5]]);
+        assert_eq!(
+            starts(&pieces(&v, &[2.0])),
+            [vec![0.0, 0.5], vec![3.0, 3.5]]
+        );
+    }
+
+    /// Host 0-2 s, guest from 1.8 s (talking over the host's end), host
+    /// again from 4 s: three lines, the host's two turns not joined.
+    #[test]
+    fn each_speakers_turns_are_lines_of_their_own() {
+        let all = [
+            r(0.0, Some("host")),
+            r(0.5, Some("host")),
+            r(1.0, Some("host")),
+            r(1.8, Some("guest")),
+            r(2.3, Some("guest")),
+            r(4.0, Some("host")),
+            r(4.5, Some("host")),
+        ];
+        let v: Vec<&Reading> = all.iter().collect();
+        assert_eq!(
+            starts(&pieces(&v, &[])),
+            [vec![0.0, 0.5, 1.0], vec![1.8, 2.3], vec![4.0, 4.5]]
         );
     }
 }
