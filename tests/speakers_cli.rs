@@ -994,3 +994,95 @@ fn the_speech_gate_leaves_a_silent_stretch_inside_a_turn_unread() {
     assert!(read.iter().all(|r| r.speaker.as_ref().unwrap() == "host"));
     assert!(all.no_speech.is_empty());
 }
+
+/// `<data dir>/emoscope/test-data/pyannote-sample-3.3.2`, where
+/// `scripts/setup.sh` puts the sample pyannote.audio 3.3.2 ships.
+fn pyannote_sample() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share"));
+    let dir = data.join("emoscope/test-data/pyannote-sample-3.3.2");
+    assert!(
+        dir.join("sample.wav").is_file() && dir.join("sample.rttm").is_file(),
+        "{} is missing: run scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// A real conversation, not ours: the 30 s two-person recording that
+/// pyannote.audio 3.3.2 ships with its reference RTTM (ten turns, two
+/// speakers, four stretches of overlapping speech). `annotate --speakers`
+/// with that RTTM reads each turn alone: the readings equal each turn's
+/// audio analysed on its own, every window lies inside a turn of its
+/// speaker, the overlap flags follow the RTTM, and each speaker's speaking
+/// time is the RTTM's.
+#[test]
+fn a_real_conversation_is_read_turn_by_turn_with_its_reference_rttm() {
+    let src = pyannote_sample();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("conv.wav");
+    std::fs::copy(src.join("sample.wav"), &input).unwrap();
+    let rttm = src.join("sample.rttm");
+    // The turns, read here from the RTTM's columns (file chan start dur ... name).
+    let mut turns: Vec<Turn> = std::fs::read_to_string(&rttm)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("SPEAKER "))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (start, dur): (f64, f64) = (f[3].parse().unwrap(), f[4].parse().unwrap());
+            Turn {
+                speaker: Box::leak(f[7].to_owned().into_boxed_str()),
+                start,
+                end: start + dur,
+                text: "",
+            }
+        })
+        .collect();
+    turns.sort_by(|a, b| a.start.total_cmp(&b.start));
+    assert_eq!(turns.len(), 10);
+    // No speaker's own turns meet, so the analysis takes them as given.
+    for (i, a) in turns.iter().enumerate() {
+        assert!(turns[i + 1..]
+            .iter()
+            .all(|b| b.speaker != a.speaker || b.start > a.end));
+    }
+    let conv = Conversation {
+        samples: load_mono(&input, RATE).unwrap(),
+        turns: turns.clone(),
+    };
+    let model = model_dir("real-conv", 1.0);
+    let out = tmp.path().join("out");
+    let (run, doc) = annotate(&input, &out, model.path(), &["--speakers", s(&rttm)]);
+    ok(&run);
+    let doc = doc.unwrap();
+    let want = expected(model.path(), &conv, &turns);
+    assert_readings(&doc.timeline, &want);
+    let sample = 1.0 / f64::from(RATE);
+    for r in &doc.timeline {
+        let speaker = r.speaker.as_ref().unwrap();
+        assert!(
+            turns.iter().any(|t| *speaker == t.speaker
+                && r.span.start >= t.start - 0.5 * sample
+                && r.span.end <= t.end + sample),
+            "{r:?} lies in no turn of {speaker}"
+        );
+    }
+    assert!(doc.timeline.iter().filter(|r| r.overlap).count() >= 4);
+    let names: Vec<&str> = doc.speakers.iter().map(|s| s.speaker.as_str()).collect();
+    assert_eq!(names, ["speaker90", "speaker91"]);
+    for summary in &doc.speakers {
+        let rttm_seconds: f64 = turns
+            .iter()
+            .filter(|t| summary.speaker == t.speaker)
+            .map(|t| t.end - t.start)
+            .sum();
+        assert!(
+            (summary.speaking_seconds - rttm_seconds).abs() < 1e-6,
+            "{}: {} s, the RTTM says {rttm_seconds} s",
+            summary.speaker,
+            summary.speaking_seconds
+        );
+    }
+}

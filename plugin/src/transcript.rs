@@ -9,10 +9,15 @@
 //! timeline: every window sees the whole text. What a reader repairs or
 //! skips comes back as the transcript's warnings (the editor shows them);
 //! with `strict` it is an error instead.
+//!
+//! A diarisation tool's RTTM file (`.rttm`) gives speaker turns without
+//! words: it is read as a transcript whose segments are the turns, so the
+//! analysis follows the speakers while the text branch gets no words (an
+//! RTTM holding several recordings is refused, naming them).
 
 use std::path::Path;
 
-use emoscope::transcript::{read_file, ReadError, ReadOptions, Transcript};
+use emoscope::transcript::{read_file, read_speakers, ReadError, ReadOptions, Transcript};
 
 /// How far a plain-text transcript reaches on the host timeline, seconds
 /// (about 116 days: any session).
@@ -41,14 +46,24 @@ pub fn load_transcript(
     offset_seconds: f64,
     strict: bool,
 ) -> Result<Transcript, TranscriptLoadError> {
-    let t = read_file(
-        path,
-        &ReadOptions {
-            audio_seconds: Some(PLAIN_TEXT_SPAN),
-            strict,
-            ..ReadOptions::default()
-        },
-    )?;
+    let options = ReadOptions {
+        audio_seconds: Some(PLAIN_TEXT_SPAN),
+        strict,
+        ..ReadOptions::default()
+    };
+    let rttm = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("rttm"));
+    if rttm {
+        let t = Transcript::from_turns(&read_speakers(path, &options)?);
+        if t.segments().is_empty() {
+            return Err(TranscriptLoadError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        return Ok(t.with_offset(offset_seconds));
+    }
+    let t = read_file(path, &options)?;
     if t.segments().iter().all(|s| s.text.trim().is_empty()) {
         return Err(TranscriptLoadError::Empty {
             path: path.to_owned(),
@@ -124,6 +139,36 @@ mod tests {
         assert_eq!(t.text_between(3.0, 4.0), "What a lovely day.");
         assert_eq!(t.text_between(6.5, 6.9), "Indeed.");
         assert_eq!(t.text_between(0.0, 2.9), "");
+    }
+
+    /// An RTTM gives the turns, named, on the host timeline, without words.
+    #[test]
+    fn an_rttm_file_gives_speaker_turns_without_words() {
+        let f = write_as(
+            "SPEAKER call 1 0.50 2.00 <NA> <NA> alice <NA> <NA>\n\
+             SPEAKER call 1 2.30 1.20 <NA> <NA> bob <NA> <NA>\n",
+            ".rttm",
+        );
+        let t = load_transcript(f.path(), 10.0, false).unwrap();
+        let turns = t.timeline_speaker_turns();
+        let got: Vec<(String, f64, f64)> = turns
+            .turns()
+            .iter()
+            .map(|t| (t.speaker.to_string(), t.span.start, t.span.end))
+            .collect();
+        assert_eq!(
+            got,
+            [("alice".into(), 10.5, 12.5), ("bob".into(), 12.3, 13.5)]
+        );
+        assert_eq!(t.text_between(10.0, 14.0), "");
+        let bad = write_as(
+            "SPEAKER call 1 zero 2.00 <NA> <NA> alice <NA> <NA>\n",
+            ".rttm",
+        );
+        let e = load_transcript(bad.path(), 0.0, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1"), "{e}");
     }
 
     #[test]

@@ -979,15 +979,47 @@ fn an_offline_render_with_speech_only_exports_the_gaps_annotate_finds() {
 /// channel 2.
 #[test]
 fn an_offline_render_with_speakers_exports_each_speakers_readings() {
+    let examples = common::workspace().join("examples");
+    render_with_speakers(
+        &examples.join("conversation.wav"),
+        &examples.join("conversation.stm"),
+        &["host", "guest"],
+    );
+}
+
+/// The same with a real conversation and a diarisation tool's output as the
+/// sidecar: the 30 s two-person recording pyannote.audio 3.3.2 ships, with
+/// its reference RTTM (turns, no words), which `scripts/setup.sh` puts in
+/// the data folder.
+#[test]
+fn an_offline_render_of_a_real_conversation_with_its_rttm() {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share"));
+    let dir = data.join("emoscope/test-data/pyannote-sample-3.3.2");
+    assert!(
+        dir.join("sample.rttm").is_file(),
+        "{} is missing: run scripts/setup.sh",
+        dir.display()
+    );
+    render_with_speakers(
+        &dir.join("sample.wav"),
+        &dir.join("sample.rttm"),
+        &["speaker90", "speaker91"],
+    );
+}
+
+/// Bounces `wav` at 48 kHz with the transcript sidecar `sidecar` (which
+/// names `speakers`, in the order of their first turns) and the CC output's
+/// channel per speaker on, and checks the export and the CC channels.
+fn render_with_speakers(wav: &Path, sidecar: &Path, speakers: &[&str]) {
     let host = Bundle::load();
     let model = common::model_dir("speakers");
     let out = tempfile::tempdir().unwrap();
     let export = out.path().join("bounce.json");
     let rate = 48_000.0;
-    let examples = common::workspace().join("examples");
-    let signal =
-        emoscope::audio::load_mono(&examples.join("conversation.wav"), rate as u32).unwrap();
-    let stm = examples.join("conversation.stm");
+    let signal = emoscope::audio::load_mono(wav, rate as u32).unwrap();
+    let stm = sidecar;
 
     let (mut instance, ext) = host.instance();
     let mut state = state_json(&save(&mut instance, ext));
@@ -1013,9 +1045,7 @@ fn an_offline_render_with_speakers_exports_each_speakers_readings() {
     feed.idle_until_quiet(&mut processor, signal.len());
     instance.deactivate(processor.stop_processing());
 
-    let sidecar =
-        emoscope::transcript::read_file(&stm, &emoscope::transcript::ReadOptions::default())
-            .unwrap();
+    let sidecar = emoscope_plugin::transcript::load_transcript(stm, 0.0, false).unwrap();
     let turns = sidecar.timeline_speaker_turns();
     let mut predictor = load_predictor(model.path(), &candle_core::Device::Cpu).unwrap();
     let offline = emoscope::engine::analyse_offline_with(
@@ -1088,8 +1118,8 @@ fn an_offline_render_with_speakers_exports_each_speakers_readings() {
         .iter()
         .map(|s| s["speaker"].as_str().unwrap())
         .collect();
-    assert_eq!(summaries, ["host", "guest"]);
-    // CC: status 0xB0 | channel; the host (first turn) on channel 1, the guest on 2.
+    assert_eq!(summaries, speakers);
+    // CC: status 0xB0 | channel; the first speaker on channel 1, the second on 2.
     let channels: std::collections::BTreeSet<u8> = feed
         .midi
         .iter()

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{Location, ReadError, ReadWarning, Warnings};
-use super::{read_file, rttm, stm, ReadOptions, Transcript, TranscriptError};
+use super::{read_file, rttm, stm, ReadOptions, Segment, Transcript, TranscriptError};
 use crate::reading::Span;
 
 /// A speaker's name, as the file wrote it (`SPEAKER_00`, `Alice`).
@@ -306,6 +306,26 @@ impl Transcript {
             })
             .collect();
         SpeakerTurns::new(turns).expect("segment spans are validated")
+    }
+
+    /// A transcript without words whose segments are `turns` (each naming
+    /// its speaker, with empty text), keeping the reader's warnings: what a
+    /// speaker file that gives turns only (RTTM) is where a transcript is
+    /// expected, as in the plugin's sidecar.
+    pub fn from_turns(turns: &SpeakerTurns) -> Self {
+        let segments = turns
+            .turns
+            .iter()
+            .map(|t| Segment {
+                start: t.span.start,
+                end: t.span.end,
+                speaker: Some(t.speaker.clone()),
+                ..Segment::default()
+            })
+            .collect();
+        let mut t = Transcript::new(segments).expect("turn spans are validated");
+        t.warnings = turns.warnings.clone();
+        t
     }
 
     /// [`Self::speaker_turns`] placed on the host timeline (shifted by the

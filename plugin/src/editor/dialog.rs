@@ -43,8 +43,10 @@ fn run(purpose: Purpose) -> Option<PathBuf> {
         Purpose::Transcript => d
             .set_title("Transcript sidecar")
             .add_filter(
-                "Transcripts",
-                &["txt", "srt", "vtt", "json", "TextGrid", "eaf"],
+                "Transcripts and speaker turns",
+                &[
+                    "txt", "srt", "vtt", "json", "TextGrid", "eaf", "stm", "rttm",
+                ],
             )
             .pick_file(),
         Purpose::Export(ext) => d
