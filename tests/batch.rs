@@ -149,6 +149,8 @@ fn a_batch_of_windows_reads_as_each_window_alone() {
         fixture("classification-hubert-dimensions"),
         fixture("classification-wav2vec2-dimensions"),
         fixture("classification-wavlm-dimensions"),
+        // The Odyssey 2024 challenge baseline's layout.
+        fixture("odyssey-dim"),
     ] {
         let mut model = load_predictor(&dir, &Device::Cpu).unwrap();
         let audio = signal(12.0, 16_000.0);

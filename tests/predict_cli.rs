@@ -409,6 +409,50 @@ fn predict_reads_a_transformers_regression_head_by_its_output_names() {
 }
 
 #[test]
+fn predict_and_annotate_read_the_odyssey_baseline_layout() {
+    // WavLM + attentive statistics pooling + MLP under ssl_model. /
+    // pool_model. / ser_model., pytorch_model.bin beside a config.json of
+    // metadata (mean, std, id2label arousal, dominance, valence).
+    let model_path = common::fixture("odyssey-dim");
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("speech.wav");
+    let x = signal(2.5, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let model = emoscope_models::OdysseyModel::load(&model_path, &Default::default()).unwrap();
+    let expected = model.predict(&x).unwrap();
+    let v = predict_json(&model_path, &wav, &["--analyse-silence"]);
+    for key in ["arousal", "valence", "dominance"] {
+        assert_eq!(
+            v[key].as_f64().unwrap() as f32,
+            expected.get(key).unwrap(),
+            "{key}"
+        );
+    }
+    let out = tmp.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args([
+            "annotate",
+            wav.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--format", "json", "--analyse-silence", "--model"])
+        .arg(&model_path)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("speech.emoscope.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["model"], "odyssey-dim");
+    assert!(!doc["timeline"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn predict_refuses_a_categorical_head_naming_its_config_and_labels() {
     let model = common::fixture("classification-wavlm-categories");
     let tmp = tempfile::tempdir().unwrap();

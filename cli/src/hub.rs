@@ -95,6 +95,7 @@ pub fn generic_entry(repo: &str) -> ZooEntry {
         purpose: "not in the zoo".into(),
         files: vec!["config.json".into()],
         weights: vec!["model.safetensors".into(), "pytorch_model.bin".into()],
+        outputs: None,
     }
 }
 

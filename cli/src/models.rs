@@ -93,6 +93,14 @@ fn list() -> Result<()> {
             status
         );
         outln!("    {}", m.purpose);
+        if let Some(o) = &m.outputs {
+            let range = o
+                .range
+                .as_deref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default();
+            outln!("    outputs: {:?} {}{range}", o.kind, o.names.join(", "));
+        }
     }
     Ok(())
 }

@@ -71,7 +71,8 @@ pub use speech::{
 };
 
 pub use emotion::{
-    DeclaredDimension, DeclaredOutputs, EmotionModel, Manifest, Mode, Outputs, SequenceClassifier,
+    DeclaredDimension, DeclaredOutputs, EmotionModel, Manifest, Mode, OdysseyModel, Outputs,
+    SequenceClassifier,
 };
 pub use error::{LoadError, RunError};
 pub use speech::{

@@ -146,7 +146,7 @@ impl Checkpoint {
         Ok(varmap)
     }
 
-    fn shape_of(&self, key: &str) -> Option<Vec<usize>> {
+    pub(crate) fn shape_of(&self, key: &str) -> Option<Vec<usize>> {
         if let Some(t) = self.memory.get(key) {
             return Some(t.dims().to_vec());
         }

@@ -43,6 +43,32 @@ pub struct ZooEntry {
     pub files: Vec<String>,
     /// Weight files in order of preference; the first the repository has is fetched.
     pub weights: Vec<String>,
+    /// What an emotion model outputs, as its configuration declares it.
+    #[serde(default)]
+    pub outputs: Option<ZooOutputs>,
+}
+
+/// What an emotion model outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZooOutputs {
+    /// `dimensions` (values) or `categories` (a probability per label).
+    pub kind: ZooOutputKind,
+    /// The output names in output order.
+    pub names: Vec<String>,
+    /// The range of the values, as the model card or training code gives it.
+    #[serde(default)]
+    pub range: Option<String>,
+}
+
+/// Dimensions or categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZooOutputKind {
+    /// Named values (arousal, valence, dominance, ...).
+    Dimensions,
+    /// A probability per category label.
+    Categories,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +124,7 @@ mod tests {
             "sentence-transformers/all-MiniLM-L6-v2",
             "distilbert/distilbert-base-uncased",
             "FacebookAI/roberta-base",
+            "3loi/SER-Odyssey-Baseline-WavLM-Multi-Attributes",
         ] {
             let e = zoo.find(repo).unwrap_or_else(|| panic!("{repo} missing"));
             assert!(e.files.iter().any(|f| f == "config.json"), "{repo}");
@@ -108,6 +135,11 @@ mod tests {
                 .map(|e| e.kind),
             Some(ZooKind::Emotion)
         );
+        // Every emotion model says what it outputs.
+        for e in zoo.models.iter().filter(|e| e.kind == ZooKind::Emotion) {
+            let o = e.outputs.as_ref().unwrap_or_else(|| panic!("{}", e.repo));
+            assert!(!o.names.is_empty(), "{}", e.repo);
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! published one) and caches text embeddings per distinct transcript text,
 //! since consecutive overlapping windows mostly see the same words.
 //! [`ClassifierPredictor`] runs a transformers `*ForSequenceClassification`
-//! checkpoint whose regression outputs are arousal, valence and dominance.
+//! checkpoint whose regression outputs are arousal, valence and dominance,
+//! [`OdysseyPredictor`] the Odyssey 2024 challenge baseline's checkpoints.
 //! [`load_predictor`] is the one entry point the plugin, the CLI and the
 //! worker use to turn a model directory into a predictor.
 
@@ -15,10 +16,10 @@ use std::path::Path;
 use std::collections::HashMap;
 
 use candle_core::Device;
-use emoscope_models::emotion::{sequence_classification, ClassifierSpec, MANIFEST_FILE};
+use emoscope_models::emotion::{odyssey, sequence_classification, ClassifierSpec, MANIFEST_FILE};
 use emoscope_models::{
-    ConvFeatureCache, EmotionModel, LoadError, LoadOptions, Outputs, RunError, SequenceClassifier,
-    TextEncoder,
+    ConvFeatureCache, DeclaredOutputs, EmotionModel, LoadError, LoadOptions, OdysseyModel, Outputs,
+    RunError, SequenceClassifier, TextEncoder,
 };
 
 use crate::reading::{Emotion, OutputRange, Span};
@@ -111,6 +112,9 @@ pub fn load_predictor_with(
     if !dir.join(MANIFEST_FILE).exists() {
         if let Some(spec) = sequence_classification::detect(dir)? {
             return Ok(Box::new(ClassifierPredictor::load_spec(dir, spec, &opts)?));
+        }
+        if odyssey::detect(dir)?.is_some() {
+            return Ok(Box::new(OdysseyPredictor::load_with(dir, &opts)?));
         }
     }
     Ok(Box::new(ModelPredictor::load_with(dir, &opts)?))
@@ -594,6 +598,99 @@ impl ClassifierPredictor {
     }
 }
 
+/// The Odyssey 2024 challenge baseline's checkpoints
+/// (`3loi/SER-Odyssey-Baseline-WavLM-Multi-Attributes` and models trained
+/// with the challenge's code), as the engine runs them: arousal, valence and
+/// dominance read by their `id2label` names, on the 0..1 range the challenge
+/// trains on.
+pub struct OdysseyPredictor {
+    model: OdysseyModel,
+    id: String,
+    dtype: candle_core::DType,
+    /// The output indices of arousal, valence and dominance.
+    order: [usize; 3],
+}
+
+impl OdysseyPredictor {
+    /// Loads the checkpoint in `dir` with `opts`; outputs other than
+    /// arousal, valence and dominance fail, naming them.
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, PredictError> {
+        let model = OdysseyModel::load(dir, opts)?;
+        let declared: DeclaredOutputs = model.declared_outputs();
+        let Some(order) = declared.avd_index() else {
+            return Err(PredictError::Load(LoadError::Unsupported {
+                path: dir.join("config.json"),
+                field: "id2label".into(),
+                message: format!(
+                    "the outputs are {}; Emoscope's runtime reads arousal, valence and \
+                     dominance, each once",
+                    quoted(model.labels())
+                ),
+            }));
+        };
+        Ok(Self {
+            model,
+            id: model_id(dir),
+            dtype: opts.dtype,
+            order,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &OdysseyModel {
+        &self.model
+    }
+
+    fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
+        let Outputs::Dimensions { values, .. } = outputs else {
+            unreachable!("the baseline outputs dimensions")
+        };
+        let values = Emotion::from_dimensions(self.order.map(|i| values[i]));
+        if !values.is_finite() {
+            return Err(PredictError::NonFinite {
+                model: self.id.clone(),
+                values,
+            });
+        }
+        Ok(values)
+    }
+}
+
+impl EmotionPredictor for OdysseyPredictor {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn device(&self) -> String {
+        described_device(self.model.device(), self.dtype)
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.model.sample_rate()
+    }
+
+    fn reads_text(&self) -> bool {
+        false
+    }
+
+    fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Emotion, PredictError> {
+        let outputs = self.model.predict(samples)?;
+        self.emotion(outputs)
+    }
+
+    /// Windows of one length run as one batch (no padding, so each reads as
+    /// alone); others one by one, since the challenge's pooling of a padded
+    /// item reaches past its end.
+    fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
+        if !same_length(windows) {
+            return predict_each(self, windows);
+        }
+        let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
+        let outputs = self.model.predict_batch(&samples)?;
+        outputs.into_iter().map(|o| self.emotion(o)).collect()
+    }
+}
+
 /// `"a", "b", "c"`.
 fn quoted(names: &[String]) -> String {
     names
@@ -686,6 +783,28 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models/tests/fixtures")
             .join(format!("classification-{name}"))
+    }
+
+    /// The Odyssey baseline fixture (outputs arousal, dominance, valence)
+    /// reads as arousal, valence, dominance, the same alone and batched.
+    #[test]
+    fn the_odyssey_baseline_is_read_by_its_output_names() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/fixtures/odyssey-dim");
+        let mut predictor = load_predictor(&dir, &Device::Cpu).unwrap();
+        assert_eq!(predictor.id(), "odyssey-dim");
+        assert!(!predictor.reads_text());
+        assert_eq!(predictor.output_range(), OutputRange::UNIT);
+        let x: Vec<f32> = (0..8000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+        let got = predictor.predict(&x, "").unwrap();
+        let model = OdysseyModel::load(&dir, &LoadOptions::default()).unwrap();
+        let Outputs::Dimensions { values, .. } = model.predict(&x).unwrap() else {
+            panic!("dimensions expected")
+        };
+        assert_eq!(got, Emotion::new(values[0], values[2], values[1]));
+        let batch = predictor
+            .predict_batch(&[(&x[..], ""), (&x[..], "")])
+            .unwrap();
+        assert!(batch.iter().all(|e| (e.arousal - got.arousal).abs() < 1e-5));
     }
 
     #[test]

@@ -15,11 +15,13 @@
 //!
 //! Beside it, [`sequence_classification`] loads transformers' own speech
 //! classification heads (`HubertForSequenceClassification` and its wav2vec2
-//! and WavLM siblings) as they are saved, and [`outputs`] is how every model
+//! and WavLM siblings) as they are saved, [`odyssey`] the Odyssey 2024
+//! challenge baseline's checkpoints, and [`outputs`] is how every model
 //! declares what it outputs: named dimensions, categories, or both.
 
 pub mod head;
 pub mod manifest;
+pub mod odyssey;
 pub mod outputs;
 pub mod pooling;
 pub mod published;
@@ -42,6 +44,7 @@ pub use manifest::{
     AudioSpec, Bf16Check, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
     Routing, Source, TextPoolingKind, TextSpec, MANIFEST_FILE,
 };
+pub use odyssey::OdysseyModel;
 pub use outputs::{DeclaredDimension, DeclaredOutputs, Outputs};
 pub use sequence_classification::{ClassifierSpec, ProblemType, SequenceClassifier};
 

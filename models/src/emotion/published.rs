@@ -57,11 +57,19 @@ pub fn detect(dir: &Path) -> Result<Option<Manifest>, LoadError> {
         path: config_path.clone(),
         source,
     })?;
-    let cfg: ClassifierConfig = serde_json::from_str(&text).map_err(|source| LoadError::Json {
+    let json = |source| LoadError::Json {
         path: config_path.clone(),
         source,
-    })?;
-    let known = cfg
+    };
+    // The architecture first: another layout's config.json (an Odyssey
+    // baseline's metadata, say) need not have this one's keys.
+    #[derive(Deserialize)]
+    struct Architectures {
+        #[serde(default)]
+        architectures: Option<Vec<String>>,
+    }
+    let named: Architectures = serde_json::from_str(&text).map_err(json)?;
+    let known = named
         .architectures
         .iter()
         .flatten()
@@ -69,6 +77,7 @@ pub fn detect(dir: &Path) -> Result<Option<Manifest>, LoadError> {
     if !known {
         return Ok(None);
     }
+    let cfg: ClassifierConfig = serde_json::from_str(&text).map_err(json)?;
     let Some(weights) = weights_file(dir) else {
         return Err(LoadError::Io {
             path: dir.join("model.safetensors"),

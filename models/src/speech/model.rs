@@ -22,8 +22,9 @@ use crate::weights::Checkpoint;
 
 /// Key prefixes under which task models store the encoder (`HubertForSequenceClassification`
 /// saves `hubert.*`, `Wav2Vec2ForSequenceClassification` `wav2vec2.*`,
-/// `WavLMForSequenceClassification` `wavlm.*`); a bare model uses none.
-const PREFIXES: [&str; 4] = ["", "hubert.", "wav2vec2.", "wavlm."];
+/// `WavLMForSequenceClassification` `wavlm.*`, the Odyssey 2024 challenge
+/// baseline `ssl_model.*`); a bare model uses none.
+const PREFIXES: [&str; 5] = ["", "hubert.", "wav2vec2.", "wavlm.", "ssl_model."];
 /// A key every checkpoint of the family has, used to find the prefix.
 const PROBE_KEY: &str = "feature_extractor.conv_layers.0.conv.weight";
 
@@ -75,7 +76,7 @@ fn cpu_precision(opts: &LoadOptions) -> Option<Precision> {
 
 /// The dtype tensors are stored and exchanged in: f32 whenever the CPU
 /// kernels run (they round to bf16 inside the products), else the requested one.
-fn storage_dtype(opts: &LoadOptions) -> DType {
+pub(crate) fn storage_dtype(opts: &LoadOptions) -> DType {
     if cpu_precision(opts).is_some() {
         DType::F32
     } else {
@@ -165,7 +166,7 @@ impl SslEncoder {
             .ok_or_else(|| LoadError::MissingTensor {
                 path: ckpt.path().to_owned(),
                 key: format!(
-                    "{PROBE_KEY} (also looked under \"hubert.\", \"wav2vec2.\" and \"wavlm.\")"
+                    "{PROBE_KEY} (also looked under \"hubert.\", \"wav2vec2.\", \"wavlm.\" and \"ssl_model.\")"
                 ),
                 expected: vec![config.conv_dim[0], 1, config.conv_kernel[0]],
             })?;
