@@ -149,6 +149,7 @@ fn a_batch_of_windows_reads_as_each_window_alone() {
         fixture("classification-hubert-dimensions"),
         fixture("classification-wav2vec2-dimensions"),
         fixture("classification-wavlm-dimensions"),
+        fixture("classification-data2vec-dimensions"),
         // The Odyssey 2024 challenge baseline's layout.
         fixture("odyssey-dim"),
     ] {

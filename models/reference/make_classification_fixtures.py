@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the sequence-classification parity fixtures (models/tests/fixtures/classification-*).
 
-Six tiny random-weight transformers task models, each backbone with each kind of head:
+Eight tiny random-weight transformers task models, each backbone with each kind of head:
 
 | fixture                              | class                               | head                                   | weights file                        |
 |--------------------------------------|-------------------------------------|----------------------------------------|-------------------------------------|
@@ -11,6 +11,13 @@ Six tiny random-weight transformers task models, each backbone with each kind of
 | classification-wav2vec2-dimensions   | Wav2Vec2ForSequenceClassification   | arousal/dominance/valence, regression  | model.safetensors                   |
 | classification-wavlm-categories      | WavLMForSequenceClassification      | 4 labels, single_label, weighted sum   | model.safetensors                   |
 | classification-wavlm-dimensions      | WavLMForSequenceClassification      | arousal/valence/dominance, regression  | model.safetensors                   |
+| classification-data2vec-categories   | Data2VecAudioForSequenceClassification | 4 labels, single_label, weighted sum | model.safetensors                   |
+| classification-data2vec-dimensions   | Data2VecAudioForSequenceClassification | valence/arousal/dominance, regression | pytorch_model.bin                  |
+
+Data2Vec-Audio's backbone has a stack of positional convs (three here, of five
+taps, each with a weightless LayerNorm and GELU) where the others have one
+weight-normalised conv, a LayerNorm after every feature conv and a post-LN
+encoder.
 
 The categorical heads use `use_weighted_layer_sum` (softmax layer weights over
 every hidden state), the dimensional ones the encoder's `last_hidden_state`;
@@ -50,7 +57,9 @@ The Rust tests in models/tests/classification_parity.rs load the directories
 with the real loading code and compare against these tensors.
 
     pip install -r models/reference/requirements.txt
-    python models/reference/make_classification_fixtures.py
+    python models/reference/make_classification_fixtures.py [FIXTURE ...]
+
+Naming fixtures builds only those (the inputs file is written when absent).
 
 Every run is deterministic (fixed seeds), so regenerating gives the same bytes
 for the same library versions (the committed fixtures: torch 2.15.0,
@@ -64,6 +73,8 @@ import sys
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import (
+    Data2VecAudioConfig,
+    Data2VecAudioForSequenceClassification,
     HubertConfig,
     HubertForSequenceClassification,
     Wav2Vec2Config,
@@ -93,6 +104,11 @@ LARGE = dict(
     num_conv_pos_embeddings=7, num_conv_pos_embedding_groups=2, **CONV,
 )
 WAVLM = dict(num_buckets=16, max_bucket_distance=20)
+DATA2VEC = dict(
+    hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+    conv_bias=True, num_conv_pos_embeddings=3, conv_pos_kernel_size=5,
+    num_conv_pos_embedding_groups=4, **CONV,
+)
 
 
 def labels(names):
@@ -135,6 +151,14 @@ FIXTURES = {
         cls=WavLMForSequenceClassification, config=WavLMConfig,
         kwargs=dict(**LARGE, **WAVLM, **dimensional(AVD)),
         do_normalize=True, weights="safetensors", seed=405),
+    "classification-data2vec-categories": dict(
+        cls=Data2VecAudioForSequenceClassification, config=Data2VecAudioConfig,
+        kwargs=dict(**DATA2VEC, **CATEGORICAL, problem_type="single_label_classification"),
+        do_normalize=True, weights="safetensors", seed=406),
+    "classification-data2vec-dimensions": dict(
+        cls=Data2VecAudioForSequenceClassification, config=Data2VecAudioConfig,
+        kwargs=dict(**DATA2VEC, **dimensional(["valence", "arousal", "dominance"])),
+        do_normalize=False, weights="pytorch", seed=407),
 }
 
 
@@ -173,9 +197,13 @@ def rewrite_weights(dir_: pathlib.Path, model, how: str) -> None:
 def main() -> None:
     torch.manual_seed(0)
     raws = [synthetic_speechlike(n, seed=20 + i) for i, n in enumerate(LENGTHS)]
-    save_file({f"raw.{i}": torch.from_numpy(r) for i, r in enumerate(raws)},
-              str(OUT / "classification-inputs.safetensors"))
+    inputs = OUT / "classification-inputs.safetensors"
+    only = sys.argv[1:]
+    if not only or not inputs.exists():
+        save_file({f"raw.{i}": torch.from_numpy(r) for i, r in enumerate(raws)}, str(inputs))
     for name, spec in FIXTURES.items():
+        if only and name not in only:
+            continue
         config = spec["config"](**spec["kwargs"])
         model = spec["cls"](config).eval()
         randomise(model, seed=spec["seed"])

@@ -1,8 +1,9 @@
 //! Parity of [`SequenceClassifier`] with transformers'
-//! `HubertForSequenceClassification`, `Wav2Vec2ForSequenceClassification`
-//! and `WavLMForSequenceClassification` on the committed fixtures.
+//! `HubertForSequenceClassification`, `Wav2Vec2ForSequenceClassification`,
+//! `WavLMForSequenceClassification` and `Data2VecAudioForSequenceClassification`
+//! on the committed fixtures.
 //!
-//! `models/reference/make_classification_fixtures.py` built six tiny
+//! `models/reference/make_classification_fixtures.py` built eight tiny
 //! random-weight task models (each backbone with a four-category head using
 //! the weighted layer sum and with an arousal/valence/dominance regression
 //! head; one saved as `pytorch_model.bin`, one without the backbone prefix)
@@ -24,13 +25,15 @@ use common::max_abs_diff;
 /// Largest allowed absolute difference from the reference logits.
 const TOL: f32 = 1e-4;
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 8] = [
     "classification-hubert-categories",
     "classification-hubert-dimensions",
     "classification-wav2vec2-categories",
     "classification-wav2vec2-dimensions",
     "classification-wavlm-categories",
     "classification-wavlm-dimensions",
+    "classification-data2vec-categories",
+    "classification-data2vec-dimensions",
 ];
 const KERNELS: [Kernels; 2] = [Kernels::Auto, Kernels::Candle];
 const CATEGORIES: [&str; 4] = ["neutral", "happy", "sad", "angry"];
@@ -208,6 +211,9 @@ fn padded_batch_items_equal_the_items_alone() {
     // padded length, so in transformers too a padded item's logits differ
     // from its logits alone (by up to 0.16 in these fixtures: the batch test
     // above matches them); there only the longest, unpadded item is equal.
+    // So with Data2Vec-Audio's positional conv stack: its padded frames, zero
+    // going in, leave the first layer as LayerNorm(bias) and reach the valid
+    // frames through the next layers (by 0.007 here, in transformers too).
     for name in FIXTURES {
         let model = load(name, Kernels::Auto);
         let raws = raws();
@@ -215,7 +221,7 @@ fn padded_batch_items_equal_the_items_alone() {
         let longest = (0..raws.len()).max_by_key(|&i| raws[i].len()).unwrap();
         let batch = model.classify_batch(&items).unwrap();
         for (i, raw) in raws.iter().enumerate() {
-            if group_norm(name) && i != longest {
+            if (group_norm(name) || name.contains("data2vec")) && i != longest {
                 continue;
             }
             let alone = model.classify(raw).unwrap();
@@ -278,9 +284,12 @@ fn each_model_declares_what_it_outputs() {
             assert_eq!(model.spec().problem, ProblemType::Regression, "{name}");
             assert!(declared.categories.is_empty());
             assert!(declared.dimensions.iter().all(|d| d.range.is_none()));
-            // wav2vec2's head is in audeering's order: arousal, dominance, valence.
+            // wav2vec2's head is in audeering's order (arousal, dominance,
+            // valence), Data2Vec-Audio's valence, arousal, dominance.
             let want = if name.contains("wav2vec2") {
                 [0, 2, 1]
+            } else if name.contains("data2vec") {
+                [1, 0, 2]
             } else {
                 [0, 1, 2]
             };

@@ -51,10 +51,11 @@ use crate::speech::model::{EncoderOutput, LoadOptions, SslEncoder};
 use crate::weights::{Checkpoint, Vb};
 
 /// The task classes this module loads, with the backbone's `model_type`.
-pub const ARCHITECTURES: [(&str, &str); 3] = [
+pub const ARCHITECTURES: [(&str, &str); 4] = [
     ("HubertForSequenceClassification", "hubert"),
     ("Wav2Vec2ForSequenceClassification", "wav2vec2"),
     ("WavLMForSequenceClassification", "wavlm"),
+    ("Data2VecAudioForSequenceClassification", "data2vec-audio"),
 ];
 
 /// The head's keys in `config.json` (the backbone's are [`crate::SslConfig`]'s).

@@ -4,8 +4,10 @@
 //! transformers loads unchanged. Upstream definitions:
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/hubert/configuration_hubert.py>,
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/wav2vec2/configuration_wav2vec2.py>,
-//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/wavlm/configuration_wavlm.py>
-//! and `feature_extraction_wav2vec2.py` for the preprocessor (WavLM uses the same one).
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/wavlm/configuration_wavlm.py>,
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/data2vec/configuration_data2vec_audio.py>
+//! and `feature_extraction_wav2vec2.py` for the preprocessor (WavLM and
+//! Data2Vec-Audio use the same one).
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,7 @@ use serde::Deserialize;
 use crate::error::LoadError;
 
 /// The `model_type`s [`SslConfig`] reads: the speech encoder families.
-pub const MODEL_TYPES: [&str; 3] = ["hubert", "wav2vec2", "wavlm"];
+pub const MODEL_TYPES: [&str; 4] = ["hubert", "wav2vec2", "wavlm", "data2vec-audio"];
 
 /// Which normalisation the conv feature extractor applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -67,9 +69,14 @@ pub struct SslConfig {
     /// HuBERT only: LayerNorm before the feature projection (absent in wav2vec2, where it is always on).
     #[serde(default)]
     pub feat_proj_layer_norm: Option<bool>,
-    /// Kernel width of the positional conv embedding; an even width drops the last output frame.
+    /// Kernel width of the positional conv embedding; an even width drops
+    /// the last output frame. Data2Vec-Audio: the number of positional conv
+    /// layers instead (their kernel is [`Self::conv_pos_kernel_size`]).
     #[serde(default = "default_pos_kernel")]
     pub num_conv_pos_embeddings: usize,
+    /// Data2Vec-Audio only: the kernel width of each positional conv layer.
+    #[serde(default)]
+    pub conv_pos_kernel_size: Option<usize>,
     /// Groups of the positional conv embedding.
     #[serde(default = "default_pos_groups")]
     pub num_conv_pos_embedding_groups: usize,
@@ -132,12 +139,36 @@ impl SslConfig {
             path: path.to_owned(),
             source,
         })?;
-        let cfg: Self = serde_json::from_str(&text).map_err(|source| LoadError::Json {
+        let mut cfg: Self = serde_json::from_str(&text).map_err(|source| LoadError::Json {
             path: path.to_owned(),
             source,
         })?;
+        cfg.apply_family();
         cfg.validate(path)?;
         Ok(cfg)
+    }
+
+    /// What the family fixes whatever the file says: Data2Vec-Audio's
+    /// configuration has no `feat_extract_norm` or `do_stable_layer_norm`,
+    /// since it always has a LayerNorm after every conv and a post-LN encoder.
+    pub fn apply_family(&mut self) {
+        if self.model_type == "data2vec-audio" {
+            self.feat_extract_norm = FeatExtractNorm::Layer;
+            self.do_stable_layer_norm = false;
+            self.conv_pos_kernel_size.get_or_insert(19);
+        }
+    }
+
+    /// Data2Vec-Audio's positional conv stack: the number of layers and
+    /// their kernel width; `None` for the one weight-normalised conv of the
+    /// other families.
+    pub fn positional_conv_stack(&self) -> Option<(usize, usize)> {
+        (self.model_type == "data2vec-audio").then(|| {
+            (
+                self.num_conv_pos_embeddings,
+                self.conv_pos_kernel_size.unwrap_or(19),
+            )
+        })
     }
 
     /// Whether the feature projection starts with a LayerNorm: always for
@@ -192,7 +223,7 @@ impl SslConfig {
             return Err(bad(
                 "model_type",
                 format!(
-                    "found {:?}, expected \"hubert\", \"wav2vec2\" or \"wavlm\"",
+                    "found {:?}, expected \"hubert\", \"wav2vec2\", \"wavlm\" or \"data2vec-audio\"",
                     self.model_type
                 ),
             ));

@@ -1,5 +1,6 @@
-//! The speech encoders: HuBERT, DistilHuBERT, wav2vec2 and WavLM, numerically
-//! equal to transformers' `HubertModel` / `Wav2Vec2Model` / `WavLMModel`.
+//! The speech encoders: HuBERT, DistilHuBERT, wav2vec2, WavLM and
+//! Data2Vec-Audio, numerically equal to transformers' `HubertModel` /
+//! `Wav2Vec2Model` / `WavLMModel` / `Data2VecAudioModel`.
 //!
 //! Mono samples at the checkpoint's rate (16 kHz) come in, from the
 //! engine's capture ring, a decoded file or a training batch; every hidden
@@ -8,7 +9,8 @@
 //!
 //! One file per module of transformers' model
 //! (`models/hubert/modeling_hubert.py`, `models/wav2vec2/modeling_wav2vec2.py`,
-//! `models/wavlm/modeling_wavlm.py`), and the state-dict keys each one loads:
+//! `models/wavlm/modeling_wavlm.py`, `models/data2vec/modeling_data2vec_audio.py`),
+//! and the state-dict keys each one loads:
 //!
 //! ```text
 //! model.rs               SslEncoder              HubertModel / Wav2Vec2Model / WavLMModel
@@ -18,6 +20,7 @@
 //!                        │   └── {layer_norm, projection}
 //! encoder.rs             └── encoder             …Encoder / …EncoderStableLayerNorm
 //! positional.rs              ├── pos_conv_embed.conv   …PositionalConvEmbedding
+//!                            │   (Data2Vec-Audio: pos_conv_embed.layers.N.conv)
 //!                            ├── layer_norm
 //!                            └── layers.N              …EncoderLayer(StableLayerNorm)
 //!                                ├── attention.{q_proj, k_proj, v_proj, out_proj}

@@ -22,9 +22,17 @@ use crate::weights::Checkpoint;
 
 /// Key prefixes under which task models store the encoder (`HubertForSequenceClassification`
 /// saves `hubert.*`, `Wav2Vec2ForSequenceClassification` `wav2vec2.*`,
-/// `WavLMForSequenceClassification` `wavlm.*`, the Odyssey 2024 challenge
-/// baseline `ssl_model.*`); a bare model uses none.
-const PREFIXES: [&str; 5] = ["", "hubert.", "wav2vec2.", "wavlm.", "ssl_model."];
+/// `WavLMForSequenceClassification` `wavlm.*`,
+/// `Data2VecAudioForSequenceClassification` `data2vec_audio.*`, the Odyssey
+/// 2024 challenge baseline `ssl_model.*`); a bare model uses none.
+const PREFIXES: [&str; 6] = [
+    "",
+    "hubert.",
+    "wav2vec2.",
+    "wavlm.",
+    "data2vec_audio.",
+    "ssl_model.",
+];
 /// A key every checkpoint of the family has, used to find the prefix.
 const PROBE_KEY: &str = "feature_extractor.conv_layers.0.conv.weight";
 
@@ -166,7 +174,7 @@ impl SslEncoder {
             .ok_or_else(|| LoadError::MissingTensor {
                 path: ckpt.path().to_owned(),
                 key: format!(
-                    "{PROBE_KEY} (also looked under \"hubert.\", \"wav2vec2.\", \"wavlm.\" and \"ssl_model.\")"
+                    "{PROBE_KEY} (also looked under \"hubert.\", \"wav2vec2.\", \"wavlm.\", \"data2vec_audio.\" and \"ssl_model.\")"
                 ),
                 expected: vec![config.conv_dim[0], 1, config.conv_kernel[0]],
             })?;

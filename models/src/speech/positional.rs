@@ -6,8 +6,14 @@
 //! `conv.parametrizations.weight.original0` / `original1` (current PyTorch).
 //! The effective weight `g * v / ||v||` is computed once at load. An even tap
 //! count yields one extra frame, which `SamePadLayer` drops; GELU follows.
+//!
+//! Data2Vec-Audio has a stack instead (`pos_conv_embed.layers.N.conv`,
+//! `Data2VecAudioPositionalConvEmbedding`): `num_conv_pos_embeddings` plain
+//! grouped convs of `conv_pos_kernel_size` taps, each followed by the same
+//! even-kernel drop, a LayerNorm over channels without weights (eps 1e-5)
+//! and GELU. It runs on candle ops on every device.
 
-use candle_core::Tensor;
+use candle_core::{Tensor, D};
 
 use super::config::SslConfig;
 use crate::cpu::conv::GroupedConv;
@@ -15,7 +21,88 @@ use crate::error::{LoadError, RunError};
 use crate::weights::Vb;
 
 /// The positional conv embedding of the transformer encoder.
-pub struct PositionalConvEmbedding {
+pub enum PositionalConvEmbedding {
+    /// HuBERT, wav2vec2, WavLM: one weight-normalised grouped conv and GELU.
+    Conv(ConvEmbedding),
+    /// Data2Vec-Audio: a stack of grouped convs, each with a LayerNorm and GELU.
+    Stack(ConvStack),
+}
+
+impl PositionalConvEmbedding {
+    /// Loads `pos_conv_embed.*` of the family `cfg` describes.
+    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
+        Ok(match cfg.positional_conv_stack() {
+            Some((layers, taps)) => Self::Stack(ConvStack::load(cfg, layers, taps, vb)?),
+            None => Self::Conv(ConvEmbedding::load(cfg, vb, cpu_kernels)?),
+        })
+    }
+
+    /// `[batch, frames, hidden]` -> positional embedding of the same shape.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor, RunError> {
+        match self {
+            Self::Conv(c) => c.forward(x),
+            Self::Stack(s) => s.forward(x),
+        }
+    }
+}
+
+/// Data2Vec-Audio's positional conv stack.
+pub struct ConvStack {
+    /// Each layer's `[hidden, hidden / groups, taps]` weight and bias.
+    layers: Vec<(Tensor, Tensor)>,
+    taps: usize,
+    groups: usize,
+    span: tracing::Span,
+}
+
+impl ConvStack {
+    /// Loads `layers.{0..n}.conv.{weight,bias}`.
+    fn load(cfg: &SslConfig, n: usize, taps: usize, vb: &Vb<'_>) -> Result<Self, LoadError> {
+        let h = cfg.hidden_size;
+        let groups = cfg.num_conv_pos_embedding_groups;
+        let layers = (0..n)
+            .map(|i| {
+                let conv = vb.pp(format!("layers.{i}.conv"));
+                Ok((
+                    conv.get(&[h, h / groups, taps], "weight")?,
+                    conv.get(&[h], "bias")?,
+                ))
+            })
+            .collect::<Result<_, LoadError>>()?;
+        Ok(Self {
+            layers,
+            taps,
+            groups,
+            span: tracing::span!(tracing::Level::TRACE, "pos-conv-stack"),
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor, RunError> {
+        let _enter = self.span.enter();
+        let frames = x.dim(1)?;
+        let pad = self.taps / 2;
+        // [batch, hidden, frames] through the stack.
+        let mut y = x.transpose(1, 2)?.contiguous()?;
+        for (weight, bias) in &self.layers {
+            y = y
+                .pad_with_zeros(2, pad, pad)?
+                .conv1d(weight, 0, 1, 1, self.groups)?
+                .broadcast_add(&bias.reshape((1, (), 1))?)?
+                .narrow(2, 0, frames)?;
+            // LayerNorm over channels, no weights.
+            let t = y.transpose(1, 2)?;
+            let mean = t.mean_keepdim(D::Minus1)?;
+            let centred = t.broadcast_sub(&mean)?;
+            let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+            let normed = centred.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
+            y = normed.gelu_erf()?.transpose(1, 2)?.contiguous()?;
+        }
+        Ok(y.transpose(1, 2)?.contiguous()?)
+    }
+}
+
+/// The one weight-normalised grouped conv of HuBERT, wav2vec2 and WavLM.
+pub struct ConvEmbedding {
     /// Effective weight `[hidden, hidden / groups, taps]`.
     weight: Tensor,
     bias: Tensor,
@@ -26,9 +113,9 @@ pub struct PositionalConvEmbedding {
     span: tracing::Span,
 }
 
-impl PositionalConvEmbedding {
+impl ConvEmbedding {
     /// Loads `pos_conv_embed.conv.*` in either weight-norm layout (or an already fused `conv.weight`).
-    pub fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
+    fn load(cfg: &SslConfig, vb: &Vb<'_>, cpu_kernels: bool) -> Result<Self, LoadError> {
         let h = cfg.hidden_size;
         let taps = cfg.num_conv_pos_embeddings;
         let groups = cfg.num_conv_pos_embedding_groups;
@@ -80,7 +167,7 @@ impl PositionalConvEmbedding {
     }
 
     /// `[batch, frames, hidden]` -> positional embedding of the same shape.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor, RunError> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor, RunError> {
         let _enter = self.span.enter();
         let (batch, frames, hidden) = x.dims3()?;
         if let Some(cpu) = &self.cpu {
