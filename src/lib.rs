@@ -17,7 +17,7 @@
 //! and the figures in `emoscope-cli`; the VST3/CLAP plugin in
 //! `emoscope-plugin`.
 
-pub mod atomic_write;
+pub use emoscope_models::atomic_write;
 pub mod audio;
 pub mod cc;
 pub mod engine;

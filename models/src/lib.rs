@@ -51,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod atomic_write;
 pub mod cpu;
 pub mod emotion;
 pub mod error;

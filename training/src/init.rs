@@ -79,7 +79,7 @@ fn model_type(dir: &Path, spec: &str) -> Result<String, TrainError> {
 }
 
 /// The speech encoder families `emoscope_models::SslEncoder` loads.
-const AUDIO_TYPES: [&str; 3] = emoscope_models::speech::config::MODEL_TYPES;
+const AUDIO_TYPES: &[&str] = &emoscope_models::speech::config::MODEL_TYPES;
 const TEXT_TYPES: [&str; 4] = ["bert", "distilbert", "roberta", "xlm-roberta"];
 
 impl Init {

@@ -277,7 +277,10 @@ impl Manifest {
         let path = dir.join(MANIFEST_FILE);
         self.validate(&path)?;
         let text = serde_json::to_string_pretty(self).expect("a manifest always serialises") + "\n";
-        std::fs::write(&path, text).map_err(|source| LoadError::Io { path, source })
+        // Complete or not at all: a model whose manifest is being rewritten
+        // (routing, a bf16 check) is never left without one.
+        crate::atomic_write::write_atomic(&path, text.as_bytes())
+            .map_err(|source| LoadError::Io { path, source })
     }
 
     /// Checks what the types cannot: format and version, labels, range, branches.

@@ -1,6 +1,7 @@
 //! Writing a file so that it is either complete or absent: every export
-//! (`emoscope annotate`'s outputs and index, the plugin's marker files) goes
-//! through [`write_atomic`]. The bytes go to a temporary file beside the
+//! (`emoscope annotate`'s outputs and index, the plugin's marker files) and
+//! every model manifest (`emoscope.json`, which training rewrites as it
+//! records routing and precision checks) goes through [`write_atomic`]. The bytes go to a temporary file beside the
 //! target, are flushed to disk, and the temporary file is renamed over the
 //! target; on any failure (a full disk, a vanished folder) the temporary
 //! file is removed and the target is left as it was.
