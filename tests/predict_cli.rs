@@ -453,26 +453,90 @@ fn predict_and_annotate_read_the_odyssey_baseline_layout() {
 }
 
 #[test]
-fn predict_refuses_a_categorical_head_naming_its_config_and_labels() {
+fn predict_reads_a_categorical_head_as_label_probabilities() {
+    // WavLMForSequenceClassification over neutral, happy, sad, angry.
+    let model_path = common::fixture("classification-wavlm-categories");
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("speech.wav");
+    let x = signal(1.5, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let model =
+        emoscope_models::SequenceClassifier::load(&model_path, &Default::default()).unwrap();
+    let expected = model.classify(&x).unwrap();
+    let (top, _) = expected.top_category().unwrap();
+    let v = predict_json(&model_path, &wav, &["--analyse-silence"]);
+    assert_eq!(v["label"], top);
+    assert_eq!(v["model"], "classification-wavlm-categories");
+    let probabilities = v["probabilities"].as_object().unwrap();
+    assert_eq!(probabilities.len(), 4);
+    for label in ["neutral", "happy", "sad", "angry"] {
+        assert_eq!(
+            probabilities[label].as_f64().unwrap() as f32,
+            expected.get(label).unwrap(),
+            "{label}"
+        );
+    }
+    // The table marks the most probable label.
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args([
+            "predict",
+            wav.to_str().unwrap(),
+            "--analyse-silence",
+            "--model",
+        ])
+        .arg(&model_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let marked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("most probable"))
+        .collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(marked[0].starts_with(top), "{text}");
+}
+
+#[test]
+fn other_verbs_refuse_a_categorical_head_naming_its_config_and_labels() {
     let model = common::fixture("classification-wavlm-categories");
     let tmp = tempfile::tempdir().unwrap();
     let wav = tmp.path().join("speech.wav");
     write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
-    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
-        .args(["predict", wav.to_str().unwrap(), "--model"])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&model.join("config.json").display().to_string()),
-        "{err}"
-    );
-    assert!(
-        err.contains(r#""neutral", "happy", "sad", "angry""#) && err.contains("not yet supported"),
-        "{err}"
-    );
+    let runs = [
+        vec![
+            "annotate",
+            wav.to_str().unwrap(),
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ],
+        vec!["predict", wav.to_str().unwrap(), "--windows"],
+    ];
+    for args in runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+            .args(&args)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("neutral") && err.contains("angry"),
+            "{args:?}: {err}"
+        );
+        if args[0] == "annotate" {
+            assert!(
+                err.contains(&model.join("config.json").display().to_string())
+                    && err.contains("`emoscope predict` reads categories"),
+                "{err}"
+            );
+        }
+    }
 }
 
 #[test]

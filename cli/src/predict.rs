@@ -32,7 +32,9 @@ use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::engine::gate::enough_speech;
-use emoscope::engine::{analyse_offline_with, EmotionPredictor, OfflineOptions};
+use emoscope::engine::{
+    analyse_offline_with, CategoricalPredictor, EmotionPredictor, OfflineOptions,
+};
 use emoscope::reading::Span;
 use emoscope::recording::{check_speaker, MonoRecording, SpeakerSource, TranscriptSource};
 use emoscope::transcript::{
@@ -282,17 +284,39 @@ fn predict_whole(
     transcript: Option<&Transcript>,
     speech: Option<&[Span]>,
 ) -> Result<Option<(Emotion, f64)>> {
-    let rate = f64::from(model.sample_rate());
+    let rate = model.sample_rate();
+    let readings = read_whole(
+        rate,
+        samples,
+        &|a, b| transcript.map_or_else(String::new, |t| t.text_between(a, b)),
+        speech,
+        &mut |x, words| Ok(model.predict(x, words)?),
+    )?;
+    let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / f64::from(rate);
+    Ok(Emotion::weighted_mean(readings).map(|e| (e, seconds)))
+}
+
+/// The pieces [`predict_whole`] reads of `samples` (at `rate`), each read
+/// with `read(samples, words)`: (length in samples, reading) of each;
+/// empty when there is no speech.
+fn read_whole<R>(
+    rate: u32,
+    samples: &[f32],
+    text: &dyn Fn(f64, f64) -> String,
+    speech: Option<&[Span]>,
+    read: &mut dyn FnMut(&[f32], &str) -> Result<R>,
+) -> Result<Vec<(f64, R)>> {
+    let rate_f = f64::from(rate);
     let (first, end) = match speech {
         None => (0, samples.len()),
-        Some([]) => return Ok(None),
+        Some([]) => return Ok(Vec::new()),
         Some(regions) => {
-            let at = |t: f64| ((t * rate).round().max(0.0) as usize).min(samples.len());
+            let at = |t: f64| ((t * rate_f).round().max(0.0) as usize).min(samples.len());
             // Start on the 20 ms frame grid of the file, so the model's frames
             // fall where they fall when the whole file is read: a detector
             // boundary a few milliseconds off (a louder copy of the same
             // file) moves the reading by whole frames, not by a phase.
-            let hop = (FRAME_SECONDS * rate).round().max(1.0) as usize;
+            let hop = (FRAME_SECONDS * rate_f).round().max(1.0) as usize;
             (
                 at(regions[0].start) / hop * hop,
                 at(regions[regions.len() - 1].end),
@@ -301,32 +325,32 @@ fn predict_whole(
     };
     let mut readings = Vec::new();
     read_pieces(
-        model,
+        rate,
         &samples[first..end.max(first)],
         first,
         &mut readings,
-        &|a, b| transcript.map_or_else(String::new, |t| t.text_between(a, b)),
+        text,
         speech,
+        read,
     )?;
-    let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / rate;
-    Ok(Emotion::weighted_mean(readings).map(|e| (e, seconds)))
+    Ok(readings)
 }
 
-/// Reads `samples` (which start at sample `at` of the recording, at the
-/// model's rate) in [`pieces`], each with `text(start, end)` of its
-/// seconds, adding (length, reading) to `readings`. With `speech` (regions,
-/// seconds of the recording), pieces with less than
+/// Reads `samples` (which start at sample `at` of the recording, at
+/// `rate`) in [`pieces`], each with `text(start, end)` of its seconds,
+/// adding (length, `read(piece, words)`) to `readings`. With `speech`
+/// (regions, seconds of the recording), pieces with less than
 /// [`MIN_SPEECH_IN_WINDOW`](emoscope::engine::MIN_SPEECH_IN_WINDOW) of
 /// speech are left out; empty pieces always are.
-fn read_pieces(
-    model: &mut dyn EmotionPredictor,
+fn read_pieces<R>(
+    rate: u32,
     samples: &[f32],
     at: usize,
-    readings: &mut Vec<(f64, Emotion)>,
+    readings: &mut Vec<(f64, R)>,
     text: &dyn Fn(f64, f64) -> String,
     speech: Option<&[Span]>,
+    read: &mut dyn FnMut(&[f32], &str) -> Result<R>,
 ) -> Result<()> {
-    let rate = model.sample_rate();
     let seconds = |i: usize| (at + i) as f64 / f64::from(rate);
     for (start, end) in pieces(samples.len(), rate) {
         let span = Span {
@@ -337,8 +361,7 @@ fn read_pieces(
             continue;
         }
         let words = text(span.start, span.end);
-        let emotion = model.predict(&samples[start..end], &words)?;
-        readings.push(((end - start) as f64, emotion));
+        readings.push(((end - start) as f64, read(&samples[start..end], &words)?));
     }
     Ok(())
 }
@@ -367,7 +390,7 @@ fn predict_speakers(
                 continue;
             }
             read_pieces(
-                model,
+                model.sample_rate(),
                 &samples[first..end],
                 first,
                 &mut readings,
@@ -376,6 +399,7 @@ fn predict_speakers(
                         .map_or_else(String::new, |tr| tr.speaker_text_between(&speaker, a, b))
                 },
                 None,
+                &mut |x, words| Ok(model.predict(x, words)?),
             )?;
         }
         let seconds = readings.iter().map(|(n, _)| n).sum::<f64>() / rate;
@@ -386,11 +410,117 @@ fn predict_speakers(
     Ok(out)
 }
 
+/// `predict` with a categorical model (a transformers `*ForSequenceClassification`
+/// head over category labels): the probability of each label for the whole
+/// file, read as a dimensional model's whole-file reading is (its speech, in
+/// pieces of at most 30 s whose probabilities are averaged, weighted by
+/// length), and the most probable label. Windows and speaker turns read
+/// dimensional models only, for now.
+fn predict_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
+    let audio: &Path = &args.audio;
+    let labels = model.labels();
+    if args.windows || args.speakers.is_some() {
+        bail!(
+            "{} outputs categories ({}); --windows and --speakers read arousal/valence/dominance \
+             models only, for now: without them predict gives the whole file's probabilities",
+            model.id(),
+            labels.join(", ")
+        );
+    }
+    if args.transcript.is_some() || args.text.is_some() {
+        note!("{} reads no words: the transcript is not used", model.id());
+    }
+    let mono = MonoRecording::decode(audio)?;
+    let seconds = mono.duration();
+    let speech = if args.analyse_silence {
+        None
+    } else {
+        Some(
+            speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())
+                .with_context(|| format!("finding the speech in {}", audio.display()))?,
+        )
+    };
+    let t0 = Instant::now();
+    let rate = model.sample_rate();
+    let samples = mono.resampled(rate, audio)?;
+    let readings = read_whole(
+        rate,
+        &samples,
+        &|_, _| String::new(),
+        speech.as_deref(),
+        &mut |x, _| Ok(model.probabilities(x)?),
+    )
+    .with_context(|| format!("analysing {}", audio.display()))?;
+    let total: f64 = readings.iter().map(|(n, _)| n).sum();
+    if readings.is_empty() || total <= 0.0 {
+        if args.json {
+            outln!(
+                "{}",
+                serde_json::json!({ "no_speech": true, "model": model.id() })
+            );
+        } else {
+            outln!("no speech");
+        }
+        note!(
+            "{}: the voice-activity detector finds no speech in its {seconds:.2} s, so there \
+             is no reading (--analyse-silence reads it anyway)",
+            audio.display()
+        );
+        return Ok(());
+    }
+    let mut sums = vec![0f64; labels.len()];
+    for (n, p) in &readings {
+        for (sum, &v) in sums.iter_mut().zip(p) {
+            *sum += n * f64::from(v);
+        }
+    }
+    let probabilities: Vec<f32> = sums.iter().map(|s| (s / total) as f32).collect();
+    let top = (0..labels.len())
+        .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
+        .expect("a categorical head has labels");
+    if args.json {
+        let by_label: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .zip(&probabilities)
+            .map(|(l, &p)| (l.clone(), serde_json::json!(p)))
+            .collect();
+        let mut line = serde_json::json!({
+            "label": labels[top], "probabilities": by_label, "model": model.id(),
+        });
+        if speech.is_some() {
+            line["seconds_read"] = serde_json::json!(total / f64::from(rate));
+        } else {
+            line["pieces"] = serde_json::json!(readings.len());
+        }
+        outln!("{line}");
+    } else {
+        let width = labels.iter().map(String::len).max().unwrap_or(0).max(9);
+        for (i, (label, p)) in labels.iter().zip(&probabilities).enumerate() {
+            let mark = if i == top { "  <- most probable" } else { "" };
+            outln!("{label:<width$} {p:>9.4}{mark}");
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    note!(
+        "{seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {} on {}",
+        seconds / elapsed.max(1e-9),
+        model.id(),
+        model.device()
+    );
+    Ok(())
+}
+
 /// Runs the prediction and prints it.
 pub fn run(args: Args) -> Result<()> {
     let config = args.windowing.config()?;
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
+    if let Some(model) =
+        CategoricalPredictor::detect(&model_dir, &device, args.precision.precision())
+            .with_context(|| format!("loading model from {}", model_dir.display()))?
+    {
+        return predict_categories(&args, &model);
+    }
     let mut model = args.precision.load(&model_dir, &device)?;
     let audio: &Path = &args.audio;
     // Audio errors name the file themselves.

@@ -49,6 +49,12 @@ pub enum PredictError {
         /// What it produced.
         values: Emotion,
     },
+    /// A categorical model's probabilities were not numbers.
+    #[error("the model {model} produced non-finite category probabilities; its weights or inputs are broken")]
+    NonFiniteProbabilities {
+        /// The model's identifier.
+        model: String,
+    },
 }
 
 /// A model the engine can run on analysis windows.
@@ -566,9 +572,9 @@ impl ClassifierPredictor {
         };
         if !declared.categories.is_empty() {
             return Err(unsupported(format!(
-                "{} outputs the categories {} (single-label classification); categorical outputs \
-                 are not yet supported by Emoscope's runtime, which reads arousal, valence and \
-                 dominance",
+                "{} outputs the categories {} (single-label classification); `emoscope predict` \
+                 reads categories, but annotate, eval, the engine and the plugin read arousal, \
+                 valence and dominance only, for now",
                 spec.architecture,
                 quoted(&declared.categories)
             ))
@@ -688,6 +694,80 @@ impl EmotionPredictor for OdysseyPredictor {
         let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
         let outputs = self.model.predict_batch(&samples)?;
         outputs.into_iter().map(|o| self.emotion(o)).collect()
+    }
+}
+
+/// A transformers `*ForSequenceClassification` checkpoint with a categorical
+/// (single-label) head: a probability per category label for each utterance.
+/// `emoscope predict` reads it; the engine does not run categories yet, so
+/// [`load_predictor`] refuses it, naming the labels.
+pub struct CategoricalPredictor {
+    model: SequenceClassifier,
+    id: String,
+    dtype: candle_core::DType,
+}
+
+impl CategoricalPredictor {
+    /// The categorical head in `dir` on `device` in `precision`, or `None`
+    /// when `dir` holds another kind of model.
+    pub fn detect(
+        dir: &Path,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Option<Self>, PredictError> {
+        if dir.join(MANIFEST_FILE).exists() {
+            return Ok(None);
+        }
+        let Some(spec) = sequence_classification::detect(dir)? else {
+            return Ok(None);
+        };
+        if spec.problem != emoscope_models::emotion::ProblemType::SingleLabel {
+            return Ok(None);
+        }
+        let opts = LoadOptions {
+            device: device.clone(),
+            dtype: precision.resolve(dir, device).dtype(),
+            ..LoadOptions::default()
+        };
+        Ok(Some(Self {
+            model: SequenceClassifier::load_spec(dir, spec, &opts)?,
+            id: model_id(dir),
+            dtype: opts.dtype,
+        }))
+    }
+
+    /// The model's identifier (its directory's name).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The category labels, in output order.
+    pub fn labels(&self) -> &[String] {
+        self.model.labels()
+    }
+
+    /// The sample rate the model expects.
+    pub fn sample_rate(&self) -> u32 {
+        self.model.sample_rate()
+    }
+
+    /// The device and dtype, as the status line shows them.
+    pub fn device(&self) -> String {
+        described_device(self.model.device(), self.dtype)
+    }
+
+    /// The probability of each label (in [`Self::labels`] order) for one
+    /// utterance at [`Self::sample_rate`].
+    pub fn probabilities(&self, samples: &[f32]) -> Result<Vec<f32>, PredictError> {
+        let Outputs::Categories { probabilities, .. } = self.model.classify(samples)? else {
+            unreachable!("detect accepts single-label heads only")
+        };
+        if probabilities.iter().any(|p| !p.is_finite()) {
+            return Err(PredictError::NonFiniteProbabilities {
+                model: self.id.clone(),
+            });
+        }
+        Ok(probabilities)
     }
 }
 
@@ -843,8 +923,28 @@ mod tests {
             for label in ["\"neutral\"", "\"happy\"", "\"sad\"", "\"angry\""] {
                 assert!(err.contains(label), "{err}");
             }
-            assert!(err.contains("not yet supported"), "{err}");
+            assert!(err.contains("`emoscope predict` reads categories"), "{err}");
+            // What predict reads instead: the head's probabilities.
+            let c = CategoricalPredictor::detect(&dir, &Device::Cpu, Precision::F32)
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.labels(), ["neutral", "happy", "sad", "angry"]);
+            let x: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+            let p = c.probabilities(&x).unwrap();
+            let model = SequenceClassifier::load(&dir, &LoadOptions::default()).unwrap();
+            let Outputs::Categories { probabilities, .. } = model.classify(&x).unwrap() else {
+                panic!("categories expected")
+            };
+            assert_eq!(p, probabilities);
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
+        // A dimensional model is not a categorical one.
+        let dims = classification_fixture("wavlm-dimensions");
+        assert!(
+            CategoricalPredictor::detect(&dims, &Device::Cpu, Precision::F32)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -392,7 +392,7 @@ pub fn infer_wavlm_config(ckpt: &Checkpoint) -> Result<SslConfig, LoadError> {
     .into_iter()
     .find(|k| has(k))
     .ok_or_else(|| missing(ckpt, &format!("{SSL}encoder.pos_conv_embed.conv.weight_v")))?;
-    let pos = shape(&pos)?;
+    let pos = shape(pos)?;
     let value = serde_json::json!({
         "model_type": "wavlm",
         "hidden_size": hidden_size,
