@@ -102,3 +102,82 @@ fn constant_labels_make_the_correlations_undefined() {
     );
     assert!(v["valence"]["ccc"].is_f64(), "{v}");
 }
+
+/// A categorical model (WavLMForSequenceClassification over neutral,
+/// happy, sad, angry) scored on an `audio,label` manifest: its scores are
+/// those of its own most probable labels against the manifest's (the
+/// measures themselves are checked against scikit-learn in
+/// `emoscope_training::class_metrics`), and a label the model does not have
+/// is an error naming it and the model's labels.
+#[test]
+fn a_categorical_model_is_scored_against_the_label_column() {
+    let model = common::fixture("classification-wavlm-categories");
+    let tmp = tempfile::tempdir().unwrap();
+    let names = ["neutral", "happy", "sad", "angry"];
+    let truth = ["Happy", "sad", "neutral", "angry", "happy", "sad"];
+    let mut csv = String::from("audio,label\n");
+    let classifier =
+        emoscope_models::SequenceClassifier::load(&model, &Default::default()).unwrap();
+    let mut predicted = Vec::new();
+    for (i, label) in truth.iter().enumerate() {
+        let name = format!("u{i}.wav");
+        let x = signal(0.5 + 0.25 * i as f64, 16_000.0);
+        write_wav(&tmp.path().join(&name), &x, 16_000);
+        let x = emoscope::audio::load_mono(&tmp.path().join(&name), 16_000).unwrap();
+        let (top, _) = classifier
+            .classify(&x)
+            .unwrap()
+            .top_category()
+            .map(|(l, p)| (l.to_owned(), p))
+            .unwrap();
+        predicted.push(names.iter().position(|n| *n == top).unwrap());
+        csv += &format!("{name},{label}\n");
+    }
+    let data = tmp.path().join("m.csv");
+    std::fs::write(&data, csv).unwrap();
+    let o = eval(&model, &data, &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let truth: Vec<usize> = truth
+        .iter()
+        .map(|t| {
+            names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(t))
+                .unwrap()
+        })
+        .collect();
+    let want = emoscope_training::class_metrics::classification_scores(&truth, &predicted, 4);
+    assert_eq!(v["utterances"], 6);
+    for (key, w) in [
+        ("accuracy", want.accuracy),
+        ("uar", want.uar),
+        ("macro_f1", want.macro_f1),
+    ] {
+        assert!((v[key].as_f64().unwrap() - w).abs() < 1e-12, "{key}");
+    }
+    let confusion: Vec<Vec<usize>> = serde_json::from_value(v["confusion"].clone()).unwrap();
+    assert_eq!(confusion, want.confusion);
+    assert_eq!(confusion.iter().flatten().sum::<usize>(), 6);
+    // The table prints the same figures.
+    let o = eval(&model, &data, &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("accuracy  {:>9.4}", want.accuracy)),
+        "{text}"
+    );
+    // A label the model does not have.
+    std::fs::write(&data, "audio,label\nu0.wav,bored\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["eval", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("\"bored\"") && err.contains("neutral, happy, sad, angry"),
+        "{err}"
+    );
+}

@@ -532,7 +532,7 @@ fn other_verbs_refuse_a_categorical_head_naming_its_config_and_labels() {
         if args[0] == "annotate" {
             assert!(
                 err.contains(&model.join("config.json").display().to_string())
-                    && err.contains("`emoscope predict` reads categories"),
+                    && err.contains("`emoscope predict` and `emoscope eval` read categories"),
                 "{err}"
             );
         }

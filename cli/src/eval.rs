@@ -1,5 +1,9 @@
 //! `emoscope eval`: a model's CCC, Pearson r and MAE per dimension on a
 //! labelled manifest, each utterance predicted whole with its transcript.
+//! A categorical model (a transformers classification head over category
+//! labels) is scored against the manifest's `label` column instead:
+//! accuracy, unweighted average recall, macro-F1 and the confusion matrix,
+//! as scikit-learn computes them ([`emoscope_training::class_metrics`]).
 //!
 //! Labels are compared in the model's output range: `--label-range` maps
 //! labels from another scale (MSP-Podcast's 1–7, say) onto it, and labels
@@ -10,6 +14,8 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use emoscope::engine::CategoricalPredictor;
+use emoscope_training::class_metrics::classification_scores;
 use emoscope_training::manifest::read_manifest;
 use emoscope_training::metrics::{score, DimensionScores};
 
@@ -22,7 +28,8 @@ pub struct Args {
     /// Model directory (default: `$EMOSCOPE_MODEL`, else the installed default model).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Labelled manifest (CSV: audio,transcript,arousal,valence,dominance).
+    /// Labelled manifest (CSV: audio,transcript,arousal,valence,dominance; for a categorical
+    /// model a `label` column, e.g. audio,label).
     #[arg(long)]
     data: PathBuf,
     /// The scale the labels use, `MIN,MAX` (MSP-Podcast: `1,7`): labels are mapped linearly
@@ -112,6 +119,12 @@ fn show(v: Option<f64>) -> String {
 pub fn run(args: Args) -> Result<()> {
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
+    if let Some(model) =
+        CategoricalPredictor::detect(&model_dir, &device, args.precision.precision())
+            .with_context(|| format!("loading model from {}", model_dir.display()))?
+    {
+        return eval_categories(&args, &model);
+    }
     let mut model = args.precision.load(&model_dir, &device)?;
     let examples = read_manifest(&args.data)?;
     let labelled: Vec<_> = examples
@@ -232,6 +245,93 @@ pub fn run(args: Args) -> Result<()> {
                 "undefined: a correlation needs the labels (and, for r, the predictions) to vary \
                  across utterances"
             );
+        }
+    }
+    Ok(())
+}
+
+/// `eval` of a categorical model: each labelled utterance's most probable
+/// label against its `label` (the model's labels, compared without regard
+/// to case), scored as scikit-learn scores categories.
+fn eval_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
+    let labels = model.labels();
+    let examples = read_manifest(&args.data)?;
+    let labelled: Vec<_> = examples
+        .iter()
+        .filter_map(|e| e.label.as_deref().map(|l| (e, l)))
+        .collect();
+    if labelled.is_empty() {
+        bail!(
+            "{} has no `label` values; {} is a categorical model ({}), scored against a `label` \
+             column",
+            args.data.display(),
+            model.id(),
+            labels.join(", ")
+        );
+    }
+    if args.label_range.is_some() {
+        note!("--label-range applies to dimensional labels; the categories are compared as named");
+    }
+    let mut truth = Vec::with_capacity(labelled.len());
+    for (e, l) in &labelled {
+        let Some(i) = labels.iter().position(|m| m.eq_ignore_ascii_case(l)) else {
+            bail!(
+                "{}: the label {l:?} of {} is not one of the model's labels ({})",
+                args.data.display(),
+                e.audio.display(),
+                labels.join(", ")
+            );
+        };
+        truth.push(i);
+    }
+    let bar = indicatif::ProgressBar::new(labelled.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} utterances, {elapsed} (ETA {eta})",
+        )
+        .expect("a valid template"),
+    );
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut predicted = Vec::with_capacity(labelled.len());
+    for (e, _) in &labelled {
+        // Audio errors name the file themselves.
+        let samples = emoscope::audio::load_mono(&e.audio, model.sample_rate())?;
+        let p = model
+            .probabilities(&samples)
+            .with_context(|| format!("analysing {}", e.audio.display()))?;
+        let top = (0..p.len())
+            .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+            .expect("a categorical head has labels");
+        predicted.push(top);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let s = classification_scores(&truth, &predicted, labels.len());
+    if args.json {
+        let recall: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .zip(&s.recall)
+            .map(|(l, r)| (l.clone(), serde_json::json!(r)))
+            .collect();
+        let v = serde_json::json!({
+            "model": model.id(), "data": args.data, "utterances": truth.len(),
+            "labels": labels, "accuracy": s.accuracy, "uar": s.uar, "macro_f1": s.macro_f1,
+            "recall": recall, "confusion": s.confusion,
+        });
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        outln!("{} utterances, model {}", truth.len(), model.id());
+        outln!("accuracy  {:>9.4}", s.accuracy);
+        outln!("UAR       {:>9.4}", s.uar);
+        outln!("macro-F1  {:>9.4}", s.macro_f1);
+        let width = labels.iter().map(String::len).max().unwrap_or(0).max(6);
+        outln!("confusion (rows: true label, columns: predicted)");
+        let header: String = labels.iter().map(|l| format!(" {l:>width$}")).collect();
+        outln!("{:<width$}{header}", "");
+        for (l, row) in labels.iter().zip(&s.confusion) {
+            let cells: String = row.iter().map(|n| format!(" {n:>width$}")).collect();
+            outln!("{l:<width$}{cells}");
         }
     }
     Ok(())

@@ -573,8 +573,8 @@ impl ClassifierPredictor {
         if !declared.categories.is_empty() {
             return Err(unsupported(format!(
                 "{} outputs the categories {} (single-label classification); `emoscope predict` \
-                 reads categories, but annotate, eval, the engine and the plugin read arousal, \
-                 valence and dominance only, for now",
+                 and `emoscope eval` read categories, but annotate, the engine and the plugin \
+                 read arousal, valence and dominance only, for now",
                 spec.architecture,
                 quoted(&declared.categories)
             ))
@@ -923,7 +923,10 @@ mod tests {
             for label in ["\"neutral\"", "\"happy\"", "\"sad\"", "\"angry\""] {
                 assert!(err.contains(label), "{err}");
             }
-            assert!(err.contains("`emoscope predict` reads categories"), "{err}");
+            assert!(
+                err.contains("`emoscope predict` and `emoscope eval` read categories"),
+                "{err}"
+            );
             // What predict reads instead: the head's probabilities.
             let c = CategoricalPredictor::detect(&dir, &Device::Cpu, Precision::F32)
                 .unwrap()

@@ -20,6 +20,7 @@
 //!   as safetensors ([`features`], `emoscope features`).
 
 pub mod batches;
+pub mod class_metrics;
 pub mod corpus;
 pub mod data;
 pub mod demo;

@@ -6,6 +6,11 @@
 //! ending in `.txt`, read whole; the file must exist) or the transcript text
 //! itself; empty means none. Labels are numbers (empty cells are allowed only
 //! in files used without labels, such as distillation audio lists).
+//!
+//! A categorical label goes in a `label` column (a category name, as the
+//! model's labels spell it; empty for none), beside the dimensions or
+//! instead of them: `audio,label` is a manifest too (`transcript` may be
+//! left out wherever no text is read).
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +25,8 @@ pub struct Example {
     pub transcript: String,
     /// Arousal, valence, dominance; `None` where the manifest leaves them empty.
     pub labels: Option<[f32; 3]>,
+    /// The category (`label` column); `None` where there is none.
+    pub label: Option<String>,
 }
 
 /// Why a manifest could not be read.
@@ -57,6 +64,8 @@ struct Row {
     valence: Option<f32>,
     #[serde(default)]
     dominance: Option<f32>,
+    #[serde(default)]
+    label: Option<String>,
 }
 
 /// Reads a manifest; every row is checked (audio present, transcript file
@@ -74,12 +83,23 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Example>, ManifestError> {
         .headers()
         .map_err(|e| row_error(path, 1, e.to_string()))?
         .clone();
-    for required in ["audio", "transcript", "arousal", "valence", "dominance"] {
-        if !headers.iter().any(|h| h == required) {
+    let has = |name: &str| headers.iter().any(|h| h == name);
+    let dimensions = ["arousal", "valence", "dominance"];
+    let categorical = has("label") && !dimensions.iter().any(|d| has(d));
+    let required: &[&str] = if categorical {
+        &["audio"]
+    } else {
+        &["audio", "transcript", "arousal", "valence", "dominance"]
+    };
+    for required in required {
+        if !has(required) {
             return Err(row_error(
                 path,
                 1,
-                format!("the header lacks `{required}` (expected audio,transcript,arousal,valence,dominance)"),
+                format!(
+                    "the header lacks `{required}` (expected audio,transcript,arousal,valence,dominance \
+                     and optionally label, or audio,label)"
+                ),
             ));
         }
     }
@@ -126,10 +146,12 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Example>, ManifestError> {
                 ))
             }
         };
+        let label = row.label.filter(|l| !l.is_empty());
         out.push(Example {
             audio,
             transcript,
             labels,
+            label,
         });
     }
     Ok(out)
@@ -169,6 +191,47 @@ mod tests {
         assert_eq!(m[1].transcript, "so, inline");
         assert_eq!(m[2].transcript, "");
         assert_eq!(m[2].labels, None);
+        assert!(m.iter().all(|e| e.label.is_none()));
+    }
+
+    /// A category per row, beside the dimensions or alone (`audio,label`);
+    /// an empty cell is no label, and a header with neither is an error.
+    #[test]
+    fn reads_categorical_labels_with_or_without_dimensions() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "audio,label
+a.wav,happy
+b.wav,
+",
+        );
+        let m = read_manifest(&p).unwrap();
+        assert_eq!(m[0].label.as_deref(), Some("happy"));
+        assert_eq!((m[0].labels, m[0].transcript.as_str()), (None, ""));
+        assert_eq!(m[1].label, None);
+        let p = write(
+            dir.path(),
+            "audio,transcript,arousal,valence,dominance,label
+a.wav,hi,0.1,0.2,0.3,sad
+",
+        );
+        let m = read_manifest(&p).unwrap();
+        assert_eq!(
+            (m[0].labels, m[0].label.as_deref()),
+            (Some([0.1, 0.2, 0.3]), Some("sad"))
+        );
+        let p = write(
+            dir.path(),
+            "audio,transcript
+a.wav,hi
+",
+        );
+        let e = read_manifest(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("lacks `arousal`") && e.contains("audio,label"),
+            "{e}"
+        );
     }
 
     #[test]
