@@ -21,7 +21,7 @@ pub enum ZooKind {
     AudioEncoder,
     /// A BERT-family sentence encoder for the transcript branch.
     TextEncoder,
-    /// A complete arousal / valence / dominance model.
+    /// A complete emotion model (dimensions, categories or both; see [`ZooOutputs`]).
     Emotion,
 }
 
@@ -125,6 +125,7 @@ mod tests {
             "distilbert/distilbert-base-uncased",
             "FacebookAI/roberta-base",
             "3loi/SER-Odyssey-Baseline-WavLM-Multi-Attributes",
+            "superb/hubert-large-superb-er",
         ] {
             let e = zoo.find(repo).unwrap_or_else(|| panic!("{repo} missing"));
             assert!(e.files.iter().any(|f| f == "config.json"), "{repo}");
