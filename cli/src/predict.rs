@@ -59,7 +59,9 @@ pub struct Args {
     /// channel count.
     audio: PathBuf,
     /// Model directory: an Emoscope checkpoint (`emoscope.json`) or a published
-    /// checkpoint Emoscope recognises. Default: `$EMOSCOPE_MODEL`, else the installed default model.
+    /// checkpoint Emoscope recognises (a transformers classification head over
+    /// dimensions or categories, the Odyssey 2024 baseline, audeering's).
+    /// Default: `$EMOSCOPE_MODEL`, else the installed default model.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Transcript of the audio for the text branch, in any format `annotate`
@@ -101,7 +103,8 @@ pub struct Args {
     #[command(flatten)]
     windowing: WindowArgs,
     /// Machine-readable output: one JSON object (per window with `--windows`),
-    /// keys `arousal`, `valence`, `dominance` at full precision.
+    /// keys `arousal`, `valence`, `dominance` at full precision; for a
+    /// categorical model `label` (the most probable) and `probabilities`.
     #[arg(long)]
     json: bool,
     /// Treat every repair or skip in the transcript (a cue without a timing
