@@ -166,15 +166,7 @@ pub fn run(args: Args) -> Result<()> {
             span.1
         );
     }
-    let bar = indicatif::ProgressBar::new(labelled.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} utterances, {elapsed} (ETA {eta})",
-        )
-        .expect("a valid template"),
-    );
-    if args.json {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress(labelled.len(), args.json);
     let mut predictions = Vec::with_capacity(labelled.len());
     let mut labels = Vec::with_capacity(labelled.len());
     for (e, l) in &labelled {
@@ -250,6 +242,20 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The bar over `utterances` (hidden with `--json`).
+fn progress(utterances: usize, json: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(utterances as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} utterances, {elapsed} (ETA {eta})",
+        )
+        .expect("a valid template"),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
 /// `eval` of a categorical model: each labelled utterance's most probable
 /// label against its `label` (the model's labels, compared without regard
 /// to case), scored as scikit-learn scores categories.
@@ -284,15 +290,7 @@ fn eval_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
         };
         truth.push(i);
     }
-    let bar = indicatif::ProgressBar::new(labelled.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} utterances, {elapsed} (ETA {eta})",
-        )
-        .expect("a valid template"),
-    );
-    if args.json {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress(labelled.len(), args.json);
     let mut predicted = Vec::with_capacity(labelled.len());
     for (e, _) in &labelled {
         // Audio errors name the file themselves.

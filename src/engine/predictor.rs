@@ -648,17 +648,7 @@ impl OdysseyPredictor {
     }
 
     fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
-        let Outputs::Dimensions { values, .. } = outputs else {
-            unreachable!("the baseline outputs dimensions")
-        };
-        let values = Emotion::from_dimensions(self.order.map(|i| values[i]));
-        if !values.is_finite() {
-            return Err(PredictError::NonFinite {
-                model: self.id.clone(),
-                values,
-            });
-        }
-        Ok(values)
+        avd_of(outputs, self.order, &self.id)
     }
 }
 
@@ -771,6 +761,22 @@ impl CategoricalPredictor {
     }
 }
 
+/// Arousal, valence and dominance from a model's dimension outputs, at the
+/// output indices `order`; the model `id` is named when one is not a number.
+fn avd_of(outputs: Outputs, order: [usize; 3], id: &str) -> Result<Emotion, PredictError> {
+    let Outputs::Dimensions { values, .. } = outputs else {
+        unreachable!("only models with dimension outputs are read as arousal, valence, dominance")
+    };
+    let values = Emotion::from_dimensions(order.map(|i| values[i]));
+    if !values.is_finite() {
+        return Err(PredictError::NonFinite {
+            model: id.to_owned(),
+            values,
+        });
+    }
+    Ok(values)
+}
+
 /// `"a", "b", "c"`.
 fn quoted(names: &[String]) -> String {
     names
@@ -817,17 +823,7 @@ impl ClassifierPredictor {
     /// The reading in a classifier's outputs (arousal, valence and
     /// dominance by their labels), or the error for a non-number.
     fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
-        let Outputs::Dimensions { values, .. } = outputs else {
-            unreachable!("load_spec accepts regression heads only")
-        };
-        let values = Emotion::from_dimensions(self.order.map(|i| values[i]));
-        if !values.is_finite() {
-            return Err(PredictError::NonFinite {
-                model: self.id.clone(),
-                values,
-            });
-        }
-        Ok(values)
+        avd_of(outputs, self.order, &self.id)
     }
 }
 

@@ -300,6 +300,24 @@ struct LiveTurn {
     windows: usize,
 }
 
+impl LiveTurn {
+    /// The turn's audio has ended: its last windows into `ready` (the end
+    /// counts as followed by silence), or, when it gave none and was heard
+    /// from its start, one window over all of it.
+    fn end_turn(&mut self, ready: &mut std::collections::VecDeque<(usize, Window)>) {
+        self.analyser.finish();
+        while let Some(w) = self.analyser.pop_window() {
+            self.windows += 1;
+            ready.push_back((self.turn, w));
+        }
+        if self.windows == 0 && self.from_start {
+            if let Some(w) = self.analyser.pop_short_run() {
+                ready.push_back((self.turn, w));
+            }
+        }
+    }
+}
+
 impl HostTurns {
     /// The turns of `turns` (host timeline seconds), windowed with `config`
     /// at `model_rate`.
@@ -418,16 +436,7 @@ impl HostTurns {
             }
             let ended = l.end <= p1;
             if ended {
-                l.analyser.finish();
-                while let Some(w) = l.analyser.pop_window() {
-                    l.windows += 1;
-                    ready.push_back((l.turn, w));
-                }
-                if l.windows == 0 && l.from_start {
-                    if let Some(w) = l.analyser.pop_short_run() {
-                        ready.push_back((l.turn, w));
-                    }
-                }
+                l.end_turn(ready);
             }
             if let Some(e) = l.analyser.take_error() {
                 *error = Some(e);
@@ -440,16 +449,7 @@ impl HostTurns {
     /// the end of a file.
     pub fn finish(&mut self) {
         for mut l in std::mem::take(&mut self.live) {
-            l.analyser.finish();
-            while let Some(w) = l.analyser.pop_window() {
-                l.windows += 1;
-                self.ready.push_back((l.turn, w));
-            }
-            if l.windows == 0 && l.from_start {
-                if let Some(w) = l.analyser.pop_short_run() {
-                    self.ready.push_back((l.turn, w));
-                }
-            }
+            l.end_turn(&mut self.ready);
         }
     }
 

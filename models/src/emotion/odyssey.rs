@@ -50,6 +50,7 @@ use serde::Deserialize;
 
 use super::outputs::{DeclaredDimension, DeclaredOutputs, Outputs};
 use super::pooling::AttentiveStatistics;
+use super::sequence_classification::labels_by_index;
 use crate::error::{LoadError, RunError};
 use crate::nn::{layer_norm, linear, LayerNorm};
 use crate::speech::config::{PreprocessorConfig, SslConfig};
@@ -323,27 +324,10 @@ fn missing(ckpt: &Checkpoint, key: &str) -> LoadError {
 
 /// The output names: `id2label` (keys 0..n), else the challenge's three.
 fn labels(config: &OdysseyConfig, path: &Path) -> Result<Vec<String>, LoadError> {
-    let Some(map) = &config.id2label else {
-        return Ok(DEFAULT_LABELS.map(String::from).to_vec());
-    };
-    let mut indexed: Vec<(usize, String)> = Vec::with_capacity(map.len());
-    for (k, v) in map {
-        let i = k.parse::<usize>().map_err(|_| LoadError::Unsupported {
-            path: path.to_owned(),
-            field: "id2label".into(),
-            message: format!("key {k:?} is not an output index"),
-        })?;
-        indexed.push((i, v.to_ascii_lowercase()));
+    match &config.id2label {
+        Some(map) => labels_by_index(map, path),
+        None => Ok(DEFAULT_LABELS.map(String::from).to_vec()),
     }
-    indexed.sort();
-    if indexed.is_empty() || indexed.iter().map(|(i, _)| *i).ne(0..indexed.len()) {
-        return Err(LoadError::Unsupported {
-            path: path.to_owned(),
-            field: "id2label".into(),
-            message: format!("expected the output indices 0..{}", indexed.len()),
-        });
-    }
-    Ok(indexed.into_iter().map(|(_, l)| l).collect())
 }
 
 /// The WavLM configuration the encoder's weights under `ssl_model.` imply

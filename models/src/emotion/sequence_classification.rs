@@ -232,6 +232,15 @@ fn labels(config: &ClassificationConfig, path: &Path) -> Result<Vec<String>, Loa
         }
         return Ok((0..n).map(|i| format!("LABEL_{i}")).collect());
     };
+    labels_by_index(map, path)
+}
+
+/// The labels of an `id2label` map in output order; its keys must be the
+/// output indices 0..n (an error names `path` otherwise).
+pub(crate) fn labels_by_index(
+    map: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<Vec<String>, LoadError> {
     let bad = |message: String| LoadError::Unsupported {
         path: path.to_owned(),
         field: "id2label".into(),
