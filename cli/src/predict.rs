@@ -413,6 +413,26 @@ fn predict_speakers(
     Ok(out)
 }
 
+/// The speech regions of `mono` (`args.audio` decoded) that `predict` reads,
+/// by the voice-activity detector; `None` with `--analyse-silence` (all of it).
+fn speech_to_read(args: &Args, mono: &MonoRecording) -> Result<Option<Vec<Span>>> {
+    if args.analyse_silence {
+        return Ok(None);
+    }
+    speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())
+        .map(Some)
+        .with_context(|| format!("finding the speech in {}", args.audio.display()))
+}
+
+/// Says how long `seconds` of audio took since `t0` with the model `id` on `device`.
+fn note_speed(seconds: f64, t0: Instant, id: &str, device: &str) {
+    let elapsed = t0.elapsed().as_secs_f64();
+    note!(
+        "{seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {id} on {device}",
+        seconds / elapsed.max(1e-9),
+    );
+}
+
 /// `predict` with a categorical model (a transformers `*ForSequenceClassification`
 /// head over category labels): the probability of each label for the whole
 /// file, read as a dimensional model's whole-file reading is (its speech, in
@@ -435,14 +455,7 @@ fn predict_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
     }
     let mono = MonoRecording::decode(audio)?;
     let seconds = mono.duration();
-    let speech = if args.analyse_silence {
-        None
-    } else {
-        Some(
-            speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())
-                .with_context(|| format!("finding the speech in {}", audio.display()))?,
-        )
-    };
+    let speech = speech_to_read(args, &mono)?;
     let t0 = Instant::now();
     let rate = model.sample_rate();
     let samples = mono.resampled(rate, audio)?;
@@ -503,13 +516,7 @@ fn predict_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
             outln!("{label:<width$} {p:>9.4}{mark}");
         }
     }
-    let elapsed = t0.elapsed().as_secs_f64();
-    note!(
-        "{seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {} on {}",
-        seconds / elapsed.max(1e-9),
-        model.id(),
-        model.device()
-    );
+    note_speed(seconds, t0, model.id(), &model.device());
     Ok(())
 }
 
@@ -538,14 +545,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(name) = &speaker {
         check_speaker(audio, turns.as_ref(), name)?;
     }
-    let speech = if args.analyse_silence {
-        None
-    } else {
-        Some(
-            speech_regions(&mono.samples, mono.sample_rate, &VadConfig::default())
-                .with_context(|| format!("finding the speech in {}", audio.display()))?,
-        )
-    };
+    let speech = speech_to_read(&args, &mono)?;
     let t0 = Instant::now();
     if let (false, Some(turns)) = (args.windows, &turns) {
         let samples = mono.resampled(model.sample_rate(), audio)?;
@@ -737,13 +737,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
-    let elapsed = t0.elapsed().as_secs_f64();
-    note!(
-        "{seconds:.2} s of audio in {elapsed:.3} s ({:.1}x faster than real time) with {} on {}",
-        seconds / elapsed.max(1e-9),
-        model.id(),
-        model.device()
-    );
+    note_speed(seconds, t0, model.id(), &model.device());
     Ok(())
 }
 
