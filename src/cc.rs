@@ -3,13 +3,21 @@
 //! dragged into a DAW lands on the same controllers the plugin drives.
 //!
 //! Defaults use controllers 20-22 (undefined in the MIDI 1.0 table, so no
-//! synth reacts to them unasked) on channel 1. In 14-bit mode the value is
+//! synth reacts to them unasked) on channel 1, and for a categorical model's
+//! category probabilities 23 onwards ([`default_category_cc`]). In 14-bit mode the value is
 //! split into an MSB on the controller and an LSB on controller + 32, as the
 //! MIDI specification pairs controllers 0-31 with 32-63. Values reach these
 //! functions normalised by the model's range ([`OutputRange::normalise`](crate::OutputRange::normalise)).
 
 /// Default controller numbers for arousal, valence and dominance.
 pub const DEFAULT_CC: [u8; 3] = [20, 21, 22];
+
+/// The default controller of a categorical model's `k`-th category (0-based,
+/// below [`MAX_CATEGORIES`](crate::reading::MAX_CATEGORIES)): after the
+/// dimensions', 23, 24, ... up to 38 for the 16th.
+pub const fn default_category_cc(k: usize) -> u8 {
+    DEFAULT_CC[2] + 1 + k as u8
+}
 
 /// Default MIDI channel, zero-based (channel 1 in a DAW's numbering).
 pub const DEFAULT_CHANNEL: u8 = 0;

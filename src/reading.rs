@@ -12,35 +12,166 @@
 //! meters, controller values and plots map a value onto 0..1 with
 //! [`OutputRange::normalise`] and nothing else.
 //!
-//! [`Emotion`] and [`Span`] are `Copy` and never allocate, so the real-time
-//! readout stores and returns them field by field. In the JSON document a
-//! reading's span and values are written flat (`start`, `end`, `arousal`,
-//! `valence`, `dominance`, ...), as they always were; its speaker and
-//! overlap flag only where speaker turns were known.
+//! [`Emotion`] (with its fixed-size category [`Probabilities`]) and [`Span`]
+//! are `Copy` and never allocate, so the real-time readout stores and
+//! returns them field by field. In the JSON document a reading's span and
+//! values are written flat (`start`, `end`, `arousal`, `valence`,
+//! `dominance`, or `probabilities` for a categorical model, ...); its
+//! speaker and overlap flag only where speaker turns were known.
 
 use serde::{Deserialize, Serialize};
 
 use crate::transcript::Speaker;
 
+/// The most categories a model may output: what a reading holds inline, so
+/// that it stays `Copy` and the real-time readout never allocates.
+pub const MAX_CATEGORIES: usize = 16;
+
+/// A probability per category, in the model's label order (the labels
+/// themselves travel once per model: [`crate::engine::EmotionPredictor::categories`],
+/// the document's `categories`); empty for a model without categories.
+/// Fixed-size, so it is `Copy` and never allocates.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Probabilities {
+    len: u8,
+    values: [f32; MAX_CATEGORIES],
+}
+
+impl Probabilities {
+    /// No categories.
+    pub const NONE: Self = Self {
+        len: 0,
+        values: [0.0; MAX_CATEGORIES],
+    };
+
+    /// The probabilities `values`, or `None` when there are more than
+    /// [`MAX_CATEGORIES`].
+    pub fn new(values: &[f32]) -> Option<Self> {
+        if values.len() > MAX_CATEGORIES {
+            return None;
+        }
+        let mut out = Self::NONE;
+        out.values[..values.len()].copy_from_slice(values);
+        out.len = values.len() as u8;
+        Some(out)
+    }
+
+    /// The probabilities, in label order.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.values[..usize::from(self.len)]
+    }
+
+    /// How many categories.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether there are none (a model without categories).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The most probable category's index and probability (the first of
+    /// equals); `None` without categories.
+    pub fn top(&self) -> Option<(usize, f32)> {
+        let mut best: Option<(usize, f32)> = None;
+        for (i, &p) in self.as_slice().iter().enumerate() {
+            if best.is_none_or(|(_, b)| p > b) {
+                best = Some((i, p));
+            }
+        }
+        best
+    }
+
+    fn map(self, f: impl Fn(f32) -> f32) -> Self {
+        let mut out = self;
+        for v in &mut out.values[..usize::from(self.len)] {
+            *v = f(*v);
+        }
+        out
+    }
+}
+
 /// What a model says about a stretch of speech: arousal, valence and
-/// dominance, each in the model's declared [`OutputRange`].
+/// dominance, each in the model's declared [`OutputRange`], and/or a
+/// probability per category ([`Probabilities`]), whichever the model
+/// outputs ([`Self::has_dimensions`], [`Self::probabilities`]).
 ///
-/// New kinds of output (categorical probabilities, say) join as fields of
-/// this type, fixed-size so it stays `Copy` and allocation-free; it is
-/// `#[non_exhaustive]`, so other crates build it with [`Emotion::new`] or
-/// [`Emotion::from_dimensions`] and go on compiling when a field joins, and
-/// [`Emotion::map`], [`Emotion::zip_with`] and [`Emotion::weighted_mean`]
-/// (smoothing, the mean of a span's pieces, of the windows over a segment)
-/// are where every field is combined.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+/// It is fixed-size so it stays `Copy` and allocation-free, and
+/// `#[non_exhaustive]`: other crates build it with [`Emotion::new`],
+/// [`Emotion::from_dimensions`] or [`Emotion::categorical`]. [`Emotion::map`],
+/// [`Emotion::zip_with`] and [`Emotion::weighted_mean`] (smoothing, the mean
+/// of a span's pieces, of the windows over a segment) are where every value
+/// is combined; probabilities combine linearly, so smoothed and averaged ones
+/// still sum to 1.
+///
+/// In JSON an emotion is written flat: `arousal`, `valence`, `dominance`
+/// when the model outputs them, `probabilities` (a list in label order) when
+/// it outputs categories; nothing a model did not produce.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "EmotionFields", into = "EmotionFields")]
 #[non_exhaustive]
 pub struct Emotion {
-    /// Arousal (calm to excited).
+    /// Arousal (calm to excited); 0 and not meaningful when
+    /// [`Self::has_dimensions`] is false.
     pub arousal: f32,
     /// Valence (negative to positive).
     pub valence: f32,
     /// Dominance (submissive to dominant).
     pub dominance: f32,
+    /// The category probabilities (empty for a dimensional model).
+    pub probabilities: Probabilities,
+    /// Whether the model output arousal, valence and dominance.
+    dimensional: bool,
+}
+
+impl Default for Emotion {
+    /// Arousal, valence and dominance 0, no categories.
+    fn default() -> Self {
+        Self::new(0.0, 0.0, 0.0)
+    }
+}
+
+/// The JSON form of an [`Emotion`]: only what the model produced.
+#[derive(Serialize, Deserialize)]
+struct EmotionFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    arousal: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    valence: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dominance: Option<f32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    probabilities: Vec<f32>,
+}
+
+impl From<Emotion> for EmotionFields {
+    fn from(e: Emotion) -> Self {
+        let dim = |v: f32| e.dimensional.then_some(v);
+        Self {
+            arousal: dim(e.arousal),
+            valence: dim(e.valence),
+            dominance: dim(e.dominance),
+            probabilities: e.probabilities.as_slice().to_vec(),
+        }
+    }
+}
+
+impl From<EmotionFields> for Emotion {
+    fn from(f: EmotionFields) -> Self {
+        let mut probabilities = f.probabilities;
+        probabilities.truncate(MAX_CATEGORIES);
+        let p = Probabilities::new(&probabilities).unwrap_or_default();
+        match (f.arousal, f.valence, f.dominance) {
+            (None, None, None) if !p.is_empty() => Self::categorical(p),
+            (a, v, d) => Self::new(
+                a.unwrap_or(f32::NAN),
+                v.unwrap_or(f32::NAN),
+                d.unwrap_or(f32::NAN),
+            )
+            .with_probabilities(p),
+        }
+    }
 }
 
 impl Emotion {
@@ -48,12 +179,14 @@ impl Emotion {
     /// [`Self::dimensions`] and of a model's output row).
     pub const DIMENSIONS: [&'static str; 3] = ["arousal", "valence", "dominance"];
 
-    /// An emotion from its three dimensions.
+    /// An emotion from its three dimensions (no categories).
     pub const fn new(arousal: f32, valence: f32, dominance: f32) -> Self {
         Self {
             arousal,
             valence,
             dominance,
+            probabilities: Probabilities::NONE,
+            dimensional: true,
         }
     }
 
@@ -61,6 +194,30 @@ impl Emotion {
     /// ([`Self::DIMENSIONS`]).
     pub const fn from_dimensions([arousal, valence, dominance]: [f32; 3]) -> Self {
         Self::new(arousal, valence, dominance)
+    }
+
+    /// The reading of a categorical model: category probabilities only.
+    pub const fn categorical(probabilities: Probabilities) -> Self {
+        Self {
+            arousal: 0.0,
+            valence: 0.0,
+            dominance: 0.0,
+            probabilities,
+            dimensional: false,
+        }
+    }
+
+    /// This emotion with `probabilities` (a model with both outputs).
+    pub const fn with_probabilities(mut self, probabilities: Probabilities) -> Self {
+        self.probabilities = probabilities;
+        self
+    }
+
+    /// Whether the model output arousal, valence and dominance (a
+    /// categorical model does not: [`Self::dimensions`] are then 0 and mean
+    /// nothing, and nothing shows or writes them).
+    pub const fn has_dimensions(&self) -> bool {
+        self.dimensional
     }
 
     /// The three dimensions in label order ([`Self::DIMENSIONS`]).
@@ -71,34 +228,69 @@ impl Emotion {
     /// Whether every value is a finite number.
     pub fn is_finite(&self) -> bool {
         self.dimensions().iter().all(|v| v.is_finite())
+            && self.probabilities.as_slice().iter().all(|p| p.is_finite())
     }
 
     /// `f` applied to every value.
     pub fn map(self, f: impl Fn(f32) -> f32) -> Self {
-        Self::from_dimensions(self.dimensions().map(f))
+        Self {
+            arousal: f(self.arousal),
+            valence: f(self.valence),
+            dominance: f(self.dominance),
+            probabilities: self.probabilities.map(&f),
+            dimensional: self.dimensional,
+        }
     }
 
-    /// `f` applied to every value of `self` and the same value of `other`.
+    /// `f` applied to every value of `self` and the same value of `other`
+    /// (both read by one model, so with the same outputs).
     pub fn zip_with(self, other: Self, f: impl Fn(f32, f32) -> f32) -> Self {
-        Self::new(
-            f(self.arousal, other.arousal),
-            f(self.valence, other.valence),
-            f(self.dominance, other.dominance),
-        )
+        let mut probabilities = self.probabilities;
+        let n = probabilities.len().min(other.probabilities.len());
+        for (a, &b) in probabilities.values[..n]
+            .iter_mut()
+            .zip(&other.probabilities.values[..n])
+        {
+            *a = f(*a, b);
+        }
+        Self {
+            arousal: f(self.arousal, other.arousal),
+            valence: f(self.valence, other.valence),
+            dominance: f(self.dominance, other.dominance),
+            probabilities,
+            dimensional: self.dimensional,
+        }
     }
 
     /// The mean of `items` (weight, emotion), each value weighted by its
     /// weight, summed in `f64`; `None` when the weights do not add up to
-    /// more than zero. With weights of 1 this is the plain mean.
+    /// more than zero. With weights of 1 this is the plain mean. The
+    /// outputs (dimensions, categories) are the first item's.
     pub fn weighted_mean(items: impl IntoIterator<Item = (f64, Emotion)>) -> Option<Self> {
-        let (mut total, mut sum) = (0.0f64, [0.0f64; 3]);
+        let (mut total, mut sum) = (0.0f64, [0.0f64; 3 + MAX_CATEGORIES]);
+        let mut first: Option<Emotion> = None;
         for (w, e) in items {
             total += w;
-            for (s, v) in sum.iter_mut().zip(e.dimensions()) {
+            first.get_or_insert(e);
+            let values = e.dimensions().into_iter().chain(e.probabilities.values);
+            for (s, v) in sum.iter_mut().zip(values) {
                 *s += w * f64::from(v);
             }
         }
-        (total > 0.0).then(|| Self::from_dimensions(sum.map(|s| (s / total) as f32)))
+        let first = first.filter(|_| total > 0.0)?;
+        let mean = |i: usize| (sum[i] / total) as f32;
+        let mut out = first;
+        out.arousal = mean(0);
+        out.valence = mean(1);
+        out.dominance = mean(2);
+        out.probabilities = first.probabilities;
+        for (i, v) in out.probabilities.values[..first.probabilities.len()]
+            .iter_mut()
+            .enumerate()
+        {
+            *v = mean(3 + i);
+        }
+        Some(out)
     }
 }
 
@@ -164,9 +356,10 @@ impl OutputRange {
         (self.min..=self.max).contains(&value)
     }
 
-    /// Whether every value of `emotion` lies within the range.
+    /// Whether every dimension of `emotion` lies within the range (true for
+    /// a categorical reading: probabilities have their own range).
     pub fn covers(self, emotion: &Emotion) -> bool {
-        emotion.dimensions().iter().all(|&v| self.contains(v))
+        !emotion.has_dimensions() || emotion.dimensions().iter().all(|&v| self.contains(v))
     }
 }
 
@@ -304,6 +497,50 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Reading>(&json).unwrap(), spoken);
+    }
+
+    #[test]
+    fn a_categorical_reading_writes_its_probabilities_and_no_dimensions() {
+        let p = Probabilities::new(&[0.125, 0.5, 0.375]).unwrap();
+        assert_eq!(p.top(), Some((1, 0.5)));
+        let r = Reading {
+            span: Span::new(0.0, 2.0),
+            emotion: Emotion::categorical(p),
+            model_id: "er".into(),
+            ..Reading::default()
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"start":0.0,"end":2.0,"probabilities":[0.125,0.5,0.375],"text":"","model_id":"er"}"#
+        );
+        let back = serde_json::from_str::<Reading>(&json).unwrap();
+        assert_eq!(back, r);
+        assert!(!back.emotion.has_dimensions());
+        // A model with both outputs writes both.
+        let both = Emotion::new(0.25, 0.5, 0.75).with_probabilities(p);
+        let json = serde_json::to_string(&both).unwrap();
+        assert_eq!(
+            json,
+            r#"{"arousal":0.25,"valence":0.5,"dominance":0.75,"probabilities":[0.125,0.5,0.375]}"#
+        );
+        assert_eq!(serde_json::from_str::<Emotion>(&json).unwrap(), both);
+        assert!(Probabilities::new(&[0.0; MAX_CATEGORIES + 1]).is_none());
+    }
+
+    #[test]
+    fn probabilities_combine_like_dimensions_and_keep_summing_to_one() {
+        let a = Emotion::categorical(Probabilities::new(&[0.75, 0.25]).unwrap());
+        let b = Emotion::categorical(Probabilities::new(&[0.25, 0.75]).unwrap());
+        // (3 * 0.75 + 1 * 0.25) / 4 = 0.625.
+        let m = Emotion::weighted_mean([(3.0, a), (1.0, b)]).unwrap();
+        assert_eq!(m.probabilities.as_slice(), &[0.625, 0.375]);
+        assert!(!m.has_dimensions());
+        let half = a.zip_with(b, |x, y| 0.5 * (x + y));
+        assert_eq!(half.probabilities.as_slice(), &[0.5, 0.5]);
+        assert_eq!(a.map(|x| 2.0 * x).probabilities.as_slice(), &[1.5, 0.5]);
+        assert!(OutputRange::UNIT.covers(&a.map(|x| 2.0 * x)));
+        assert!(!a.map(|_| f32::NAN).is_finite());
     }
 
     #[test]

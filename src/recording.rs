@@ -377,6 +377,8 @@ pub struct AnnotationContext<'a> {
     pub model: &'a str,
     /// The model's declared output range.
     pub output_range: OutputRange,
+    /// The model's category labels (empty for a dimensional model).
+    pub categories: &'a [String],
     /// The analysis settings the timeline was made with.
     pub config: &'a AnalysisConfig,
     /// How labels are written.
@@ -417,6 +419,7 @@ impl Recording {
             duration: self.duration,
             model: context.model,
             output_range: context.output_range,
+            categories: context.categories,
             config: context.config,
             speech: &self.speech,
             transcript: self.transcript.as_ref(),
@@ -874,7 +877,7 @@ mod tests {
             span: Span::new(1.0, 2.5),
             source: Box::new(PredictError::NonFinite {
                 model: "m".into(),
-                values: Emotion::new(f32::NAN, 0.0, 0.0),
+                values: Box::new(Emotion::new(f32::NAN, 0.0, 0.0)),
             }),
         };
         assert_eq!(

@@ -501,41 +501,168 @@ fn predict_reads_a_categorical_head_as_label_probabilities() {
     assert!(marked[0].starts_with(top), "{text}");
 }
 
+/// Issue 13: a categorical model through `predict --windows` and `annotate`
+/// in every format. Each window's probabilities are the head's on that
+/// window's samples; the document, the CSV, the tiers, the layers and the
+/// MIDI lanes carry them by label, and nothing carries arousal, valence or
+/// dominance, which the model does not output.
 #[test]
-fn other_verbs_refuse_a_categorical_head_naming_its_config_and_labels() {
-    let model = common::fixture("classification-wavlm-categories");
+fn a_categorical_model_runs_through_windows_and_annotate_in_every_format() {
+    let model_path = common::fixture("classification-wavlm-categories");
+    let labels = ["neutral", "happy", "sad", "angry"];
     let tmp = tempfile::tempdir().unwrap();
     let wav = tmp.path().join("speech.wav");
-    write_wav(&wav, &signal(1.0, 16_000.0), 16_000);
-    let runs = [
-        vec![
-            "annotate",
-            wav.to_str().unwrap(),
-            "--out",
-            tmp.path().to_str().unwrap(),
-        ],
-        vec!["predict", wav.to_str().unwrap(), "--windows"],
-    ];
-    for args in runs {
-        let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
-            .args(&args)
-            .arg("--model")
-            .arg(&model)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("neutral") && err.contains("angry"),
-            "{args:?}: {err}"
-        );
-        if args[0] == "annotate" {
-            assert!(
-                err.contains(&model.join("config.json").display().to_string())
-                    && err.contains("`emoscope predict` and `emoscope eval` read categories"),
-                "{err}"
-            );
+    let x = signal(6.0, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let model =
+        emoscope_models::SequenceClassifier::load(&model_path, &Default::default()).unwrap();
+    // Windows of 4 s every 1 s: 0..4, 1..5, 2..6.
+    let expected: Vec<Vec<f32>> = (0..3)
+        .map(|i| {
+            let w = &x[i * 16_000..(i + 4) * 16_000];
+            let o = model.classify(w).unwrap();
+            labels.iter().map(|l| o.get(l).unwrap()).collect()
+        })
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["predict", wav.to_str().unwrap(), "--windows", "--json"])
+        .args(["--analyse-silence", "--model"])
+        .arg(&model_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
+    for (line, want) in lines.iter().zip(&expected) {
+        assert!(line.get("arousal").is_none(), "{line}");
+        let p = line["probabilities"].as_object().unwrap();
+        for (label, &w) in labels.iter().zip(want) {
+            assert!(close(p[*label].as_f64().unwrap() as f32, w), "{line}");
         }
+        let top = (0..4).max_by(|&a, &b| want[a].total_cmp(&want[b])).unwrap();
+        assert_eq!(line["label"], labels[top]);
+    }
+
+    let dir = tmp.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(["annotate", wav.to_str().unwrap(), "--format", "all"])
+        .args([
+            "--analyse-silence",
+            "--out",
+            dir.to_str().unwrap(),
+            "--model",
+        ])
+        .arg(&model_path)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let file = |suffix: &str| dir.join(format!("speech.emoscope{suffix}"));
+    let read = |suffix: &str| std::fs::read_to_string(file(suffix)).unwrap();
+    let doc: emoscope::export::Annotation = serde_json::from_str(&read(".json")).unwrap();
+    assert_eq!(doc.categories, labels);
+    assert_eq!(doc.timeline.len(), 3);
+    let top_of =
+        |want: &[f32]| labels[(0..4).max_by(|&a, &b| want[a].total_cmp(&want[b])).unwrap()];
+    for (r, want) in doc.timeline.iter().zip(&expected) {
+        assert!(!r.emotion.has_dimensions());
+        let got = r.emotion.probabilities.as_slice();
+        assert!(
+            got.iter().zip(want).all(|(&a, &b)| close(a, b)),
+            "{got:?} {want:?}"
+        );
+    }
+    let json = read(".json");
+    assert!(!json.contains("\"arousal\""), "{json}");
+    // Segment labels and markers name the top category.
+    for s in &doc.segments {
+        let (top, _) = doc.top_category(&s.emotion).unwrap();
+        assert!(s.label.starts_with(&format!("{top} ")), "{}", s.label);
+    }
+    assert!(!doc.markers.is_empty());
+    assert!(labels.iter().any(|l| doc.markers[0].label.starts_with(l)));
+    // CSV: a column per category and the top one.
+    let csv = read(".csv");
+    let mut rows = csv.lines();
+    assert_eq!(
+        rows.next().unwrap(),
+        "start,end,neutral,happy,sad,angry,label,text,model_id,out_of_range"
+    );
+    for (row, want) in rows.zip(&expected) {
+        let cells: Vec<&str> = row.split(',').collect();
+        for (cell, &w) in cells[2..6].iter().zip(want) {
+            assert!(close(cell.parse().unwrap(), w), "{row}");
+        }
+        assert_eq!(cells[6], top_of(want));
+    }
+    // Sonic Visualiser: a layer per category, no dimension layers.
+    for l in labels {
+        let layer = read(&format!(".sv-{l}.csv"));
+        assert_eq!(layer.lines().count(), 4, "{layer}");
+    }
+    assert!(file(".sv-segments.csv").is_file());
+    assert!(!file(".sv-arousal.csv").exists());
+    // TextGrid and EAF: the top category per window and a tier per category.
+    let textgrid = read(".TextGrid");
+    let eaf = read(".eaf");
+    for tier in ["category", "neutral", "angry"] {
+        assert!(textgrid.contains(&format!("name = \"{tier}\"")), "{tier}");
+        assert!(eaf.contains(&format!("TIER_ID=\"{tier}\"")), "{tier}");
+    }
+    assert!(!textgrid.contains("\"arousal\"") && !eaf.contains("\"arousal\""));
+    // Labels in Audacity, REAPER and WebVTT start with the top category.
+    let first = &doc.segments[0].label;
+    for suffix in [".txt", ".reaper.csv", ".vtt"] {
+        assert!(read(suffix).contains(first.as_str()), "{suffix}");
+    }
+    // MIDI: controllers 23-26, each window's probability scaled to 0..127.
+    let bytes = std::fs::read(file(".mid")).unwrap();
+    let smf = midly::Smf::parse(&bytes).unwrap();
+    let ccs: Vec<(u8, u8)> = smf.tracks[1]
+        .iter()
+        .filter_map(|e| match e.kind {
+            midly::TrackEventKind::Midi {
+                message: midly::MidiMessage::Controller { controller, value },
+                ..
+            } => Some((controller.as_int(), value.as_int())),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<(u8, u8)> = doc
+        .timeline
+        .iter()
+        .flat_map(|r| {
+            (0..4).map(move |k| {
+                let p = r.emotion.probabilities.as_slice()[k];
+                (
+                    emoscope::cc::default_category_cc(k),
+                    (p.clamp(0.0, 1.0) * 127.0).round() as u8,
+                )
+            })
+        })
+        .collect();
+    assert_eq!(ccs, want);
+    assert_eq!(want[0].0, 23);
+    // The index sums the file up by category, not by dimensions.
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let entry = &index["entries"][0];
+    assert!(entry["mean"].is_null(), "{entry}");
+    let mean = entry["mean_probabilities"].as_object().unwrap();
+    for (k, l) in labels.iter().enumerate() {
+        let want = expected.iter().map(|p| f64::from(p[k])).sum::<f64>() / 3.0;
+        assert!((mean[*l].as_f64().unwrap() - want).abs() < 1e-5, "{entry}");
     }
 }
 

@@ -435,7 +435,9 @@ fn each_turn_is_analysed_alone_and_no_window_spans_two_speakers() {
                 .sum::<f64>()
                 / total
         };
-        let q = summary.quadrants;
+        let q = summary
+            .quadrants
+            .expect("a dimensional model has quadrants");
         for (got, want) in [
             (q.excited, share(true, true)),
             (q.tense, share(true, false)),

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use emoscope::engine::CategoricalPredictor;
+use emoscope::engine::EmotionPredictor;
 use emoscope_training::class_metrics::classification_scores;
 use emoscope_training::manifest::read_manifest;
 use emoscope_training::metrics::{score, DimensionScores};
@@ -119,13 +119,10 @@ fn show(v: Option<f64>) -> String {
 pub fn run(args: Args) -> Result<()> {
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
-    if let Some(model) =
-        CategoricalPredictor::detect(&model_dir, &device, args.precision.precision())
-            .with_context(|| format!("loading model from {}", model_dir.display()))?
-    {
-        return eval_categories(&args, &model);
-    }
     let mut model = args.precision.load(&model_dir, &device)?;
+    if !model.categories().is_empty() {
+        return eval_categories(&args, model.as_mut());
+    }
     let examples = read_manifest(&args.data)?;
     let labelled: Vec<_> = examples
         .iter()
@@ -259,8 +256,8 @@ fn progress(utterances: usize, json: bool) -> indicatif::ProgressBar {
 /// `eval` of a categorical model: each labelled utterance's most probable
 /// label against its `label` (the model's labels, compared without regard
 /// to case), scored as scikit-learn scores categories.
-fn eval_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
-    let labels = model.labels();
+fn eval_categories(args: &Args, model: &mut dyn EmotionPredictor) -> Result<()> {
+    let labels = model.categories().to_vec();
     let examples = read_manifest(&args.data)?;
     let labelled: Vec<_> = examples
         .iter()
@@ -295,12 +292,10 @@ fn eval_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
     for (e, _) in &labelled {
         // Audio errors name the file themselves.
         let samples = emoscope::audio::load_mono(&e.audio, model.sample_rate())?;
-        let p = model
-            .probabilities(&samples)
+        let reading = model
+            .predict(&samples, "")
             .with_context(|| format!("analysing {}", e.audio.display()))?;
-        let top = (0..p.len())
-            .max_by(|&a, &b| p[a].total_cmp(&p[b]))
-            .expect("a categorical head has labels");
+        let (top, _) = (reading.probabilities.top()).expect("a categorical model has labels");
         predicted.push(top);
         bar.inc(1);
     }

@@ -1,5 +1,7 @@
-//! `emoscope predict`: arousal, valence and dominance of a whole file, or,
-//! with `--windows`, of every analysis window (the engine's offline mode).
+//! `emoscope predict`: arousal, valence and dominance (or, for a categorical
+//! model, the probability of each category and the most probable one) of a
+//! whole file, or, with `--windows`, of every analysis window (the engine's
+//! offline mode).
 //!
 //! A whole file is one model call up to [`MAX_WHOLE_SECONDS`]; a longer one
 //! is cut into equal pieces no longer than that, and their readings are
@@ -32,9 +34,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use emoscope::audio::vad::{speech_regions, VadConfig};
 use emoscope::engine::gate::enough_speech;
-use emoscope::engine::{
-    analyse_offline_with, CategoricalPredictor, EmotionPredictor, OfflineOptions,
-};
+use emoscope::engine::{analyse_offline_with, EmotionPredictor, OfflineOptions};
 use emoscope::reading::Span;
 use emoscope::recording::{check_speaker, MonoRecording, SpeakerSource, TranscriptSource};
 use emoscope::transcript::{
@@ -433,91 +433,83 @@ fn note_speed(seconds: f64, t0: Instant, id: &str, device: &str) {
     );
 }
 
-/// `predict` with a categorical model (a transformers `*ForSequenceClassification`
-/// head over category labels): the probability of each label for the whole
-/// file, read as a dimensional model's whole-file reading is (its speech, in
-/// pieces of at most 30 s whose probabilities are averaged, weighted by
-/// length), and the most probable label. Windows and speaker turns read
-/// dimensional models only, for now.
-fn predict_categories(args: &Args, model: &CategoricalPredictor) -> Result<()> {
-    let audio: &Path = &args.audio;
-    let labels = model.labels();
-    if args.windows || args.speakers.is_some() {
-        bail!(
-            "{} outputs categories ({}); --windows and --speakers read arousal/valence/dominance \
-             models only, for now: without them predict gives the whole file's probabilities",
-            model.id(),
-            labels.join(", ")
-        );
-    }
-    if args.transcript.is_some() || args.text.is_some() {
-        note!("{} reads no words: the transcript is not used", model.id());
-    }
-    let mono = MonoRecording::decode(audio)?;
-    let seconds = mono.duration();
-    let speech = speech_to_read(args, &mono)?;
-    let t0 = Instant::now();
-    let rate = model.sample_rate();
-    let samples = mono.resampled(rate, audio)?;
-    let readings = read_whole(
-        rate,
-        &samples,
-        &|_, _| String::new(),
-        speech.as_deref(),
-        &mut |x, _| Ok(model.probabilities(x)?),
-    )
-    .with_context(|| format!("analysing {}", audio.display()))?;
-    let total: f64 = readings.iter().map(|(n, _)| n).sum();
-    if readings.is_empty() || total <= 0.0 {
-        if args.json {
-            outln!(
-                "{}",
-                serde_json::json!({ "no_speech": true, "model": model.id() })
-            );
-        } else {
-            outln!("no speech");
-        }
-        note!(
-            "{}: the voice-activity detector finds no speech in its {seconds:.2} s, so there \
-             is no reading (--analyse-silence reads it anyway)",
-            audio.display()
-        );
-        return Ok(());
-    }
-    let mut sums = vec![0f64; labels.len()];
-    for (n, p) in &readings {
-        for (sum, &v) in sums.iter_mut().zip(p) {
-            *sum += n * f64::from(v);
+/// The values of `e` as JSON fields: `arousal`, `valence` and `dominance`
+/// when the model outputs them; for a categorical model `label` (the most
+/// probable of `labels`) and `probabilities` (`{"<label>": p, ...}`).
+fn emotion_fields(e: &Emotion, labels: &[String]) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    if e.has_dimensions() {
+        for (name, v) in Emotion::DIMENSIONS.iter().zip(e.dimensions()) {
+            out.insert((*name).into(), serde_json::json!(v));
         }
     }
-    let probabilities: Vec<f32> = sums.iter().map(|s| (s / total) as f32).collect();
-    let top = (0..labels.len())
-        .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
-        .expect("a categorical head has labels");
-    if args.json {
+    if let Some((top, _)) = e.probabilities.top() {
+        out.insert("label".into(), serde_json::json!(labels[top]));
         let by_label: serde_json::Map<String, serde_json::Value> = labels
             .iter()
-            .zip(&probabilities)
+            .zip(e.probabilities.as_slice())
             .map(|(l, &p)| (l.clone(), serde_json::json!(p)))
             .collect();
-        let mut line = serde_json::json!({
-            "label": labels[top], "probabilities": by_label, "model": model.id(),
-        });
-        if speech.is_some() {
-            line["seconds_read"] = serde_json::json!(total / f64::from(rate));
-        } else {
-            line["pieces"] = serde_json::json!(readings.len());
-        }
-        outln!("{line}");
+        out.insert("probabilities".into(), by_label.into());
+    }
+    out
+}
+
+/// `fields` with the values of `e` added ([`emotion_fields`]).
+fn with_emotion(
+    mut fields: serde_json::Value,
+    e: &Emotion,
+    labels: &[String],
+) -> serde_json::Value {
+    if let Some(map) = fields.as_object_mut() {
+        map.extend(emotion_fields(e, labels));
+    }
+    fields
+}
+
+/// The names of a table's value columns for a model with `labels` (its
+/// categories, empty for none) and dimensions or not: the dimensions, then
+/// each category's probability, then the most probable category.
+fn value_header(dimensional: bool, labels: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = if dimensional {
+        Emotion::DIMENSIONS
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect()
     } else {
-        let width = labels.iter().map(String::len).max().unwrap_or(0).max(9);
-        for (i, (label, p)) in labels.iter().zip(&probabilities).enumerate() {
-            let mark = if i == top { "  <- most probable" } else { "" };
-            outln!("{label:<width$} {p:>9.4}{mark}");
+        Vec::new()
+    };
+    names.extend(labels.iter().cloned());
+    if !labels.is_empty() {
+        names.push("label".into());
+    }
+    names
+}
+
+/// The cells of `e` under [`value_header`]'s columns, each 9 wide (or as
+/// wide as its label).
+fn value_cells(e: &Emotion, labels: &[String]) -> String {
+    let mut out = String::new();
+    if e.has_dimensions() {
+        for v in e.dimensions() {
+            out.push_str(&format!(" {v:>9.4}"));
         }
     }
-    note_speed(seconds, t0, model.id(), &model.device());
-    Ok(())
+    for (label, p) in labels.iter().zip(e.probabilities.as_slice()) {
+        out.push_str(&format!(" {p:>w$.4}", w = label.len().max(9)));
+    }
+    if let Some((top, _)) = e.probabilities.top() {
+        out.push_str(&format!(" {:>9}", labels[top]));
+    }
+    out
+}
+
+/// [`value_header`] as a table's header cells, aligned with [`value_cells`].
+fn header_cells(dimensional: bool, labels: &[String]) -> String {
+    value_header(dimensional, labels)
+        .iter()
+        .map(|n| format!(" {n:>9}"))
+        .collect()
 }
 
 /// Runs the prediction and prints it.
@@ -525,13 +517,9 @@ pub fn run(args: Args) -> Result<()> {
     let config = args.windowing.config()?;
     let model_dir = super::model_dir(args.model.clone())?;
     let device = args.device.open()?;
-    if let Some(model) =
-        CategoricalPredictor::detect(&model_dir, &device, args.precision.precision())
-            .with_context(|| format!("loading model from {}", model_dir.display()))?
-    {
-        return predict_categories(&args, &model);
-    }
     let mut model = args.precision.load(&model_dir, &device)?;
+    let labels = model.categories().to_vec();
+    let dimensional = labels.is_empty();
     let audio: &Path = &args.audio;
     // Audio errors name the file themselves.
     let mono = MonoRecording::decode(audio)?;
@@ -561,29 +549,24 @@ pub fn run(args: Args) -> Result<()> {
             for (speaker, seconds, e) in &read {
                 let line = serde_json::json!({
                     "speaker": speaker, "seconds": seconds,
-                    "arousal": e.arousal, "valence": e.valence, "dominance": e.dominance,
                     "model": model.id(), "output_range": model.output_range(),
                     "transcript_source": transcript_source,
                 });
-                outln!("{line}");
+                outln!("{}", with_emotion(line, e, &labels));
             }
         } else {
             outln!(
-                "{:<16} {:>9} {:>9} {:>9} {:>9}",
+                "{:<16} {:>9}{}",
                 "speaker",
                 "seconds",
-                "arousal",
-                "valence",
-                "dominance"
+                header_cells(dimensional, &labels)
             );
             for (speaker, seconds, e) in &read {
                 outln!(
-                    "{:<16} {:>9.3} {:>9.4} {:>9.4} {:>9.4}",
+                    "{:<16} {:>9.3}{}",
                     speaker.as_str(),
                     seconds,
-                    e.arousal,
-                    e.valence,
-                    e.dominance
+                    value_cells(e, &labels)
                 );
             }
         }
@@ -629,7 +612,6 @@ pub fn run(args: Args) -> Result<()> {
         if args.json {
             let range = model.output_range();
             let mut line = serde_json::json!({
-                "arousal": avd.arousal, "valence": avd.valence, "dominance": avd.dominance,
                 "model": model.id(), "output_range": range, "text": text,
                 "transcript_source": transcript_source,
             });
@@ -638,11 +620,23 @@ pub fn run(args: Args) -> Result<()> {
             } else {
                 line["pieces"] = serde_json::json!(n);
             }
-            outln!("{line}");
+            outln!("{}", with_emotion(line, &avd, &labels));
         } else {
-            outln!("arousal   {:>9.4}", avd.arousal);
-            outln!("valence   {:>9.4}", avd.valence);
-            outln!("dominance {:>9.4}", avd.dominance);
+            if avd.has_dimensions() {
+                outln!("arousal   {:>9.4}", avd.arousal);
+                outln!("valence   {:>9.4}", avd.valence);
+                outln!("dominance {:>9.4}", avd.dominance);
+            }
+            let top = avd.probabilities.top().map(|(i, _)| i);
+            let width = labels.iter().map(String::len).max().unwrap_or(0).max(9);
+            for (i, (label, p)) in labels.iter().zip(avd.probabilities.as_slice()).enumerate() {
+                let mark = if Some(i) == top {
+                    "  <- most probable"
+                } else {
+                    ""
+                };
+                outln!("{label:<width$} {p:>9.4}{mark}");
+            }
         }
     } else {
         let analysis = analyse_offline_with(
@@ -692,17 +686,14 @@ pub fn run(args: Args) -> Result<()> {
                     outln!("{line}");
                     continue;
                 };
-                let e = r.reading.emotion;
                 let mut line = serde_json::json!({
-                    "start": span.start, "end": span.end,
-                    "arousal": e.arousal, "valence": e.valence, "dominance": e.dominance,
-                    "model": model.id(),
+                    "start": span.start, "end": span.end, "model": model.id(),
                 });
                 if let Some(speaker) = &r.reading.speaker {
                     line["speaker"] = serde_json::json!(speaker);
                     line["overlap"] = serde_json::json!(r.reading.overlap);
                 }
-                outln!("{line}");
+                outln!("{}", with_emotion(line, &r.reading.emotion, &labels));
             }
         } else {
             let who = |name: &str, overlap: &str| match turns {
@@ -710,12 +701,10 @@ pub fn run(args: Args) -> Result<()> {
                 None => String::new(),
             };
             outln!(
-                "{:>9} {:>9} {:>9} {:>9} {:>9}{}",
+                "{:>9} {:>9}{}{}",
                 "start",
                 "end",
-                "arousal",
-                "valence",
-                "dominance",
+                header_cells(dimensional, &labels),
                 who("speaker", "overlap")
             );
             for (_, r, span) in &rows {
@@ -723,15 +712,12 @@ pub fn run(args: Args) -> Result<()> {
                     outln!("{:>9.3} {:>9.3} no speech", span.start, span.end);
                     continue;
                 };
-                let s = r.reading.emotion;
                 let name = r.reading.speaker.as_ref().map_or("", Speaker::as_str);
                 outln!(
-                    "{:>9.3} {:>9.3} {:>9.4} {:>9.4} {:>9.4}{}",
+                    "{:>9.3} {:>9.3}{}{}",
                     span.start,
                     span.end,
-                    s.arousal,
-                    s.valence,
-                    s.dominance,
+                    value_cells(&r.reading.emotion, &labels),
                     who(name, if r.reading.overlap { "yes" } else { "" })
                 );
             }

@@ -69,27 +69,38 @@ pub enum ExportError {
 pub struct ExportContext<'a> {
     /// The model's declared output range (labels and MIDI values map it onto 0..1).
     pub output_range: OutputRange,
+    /// The model's category labels (empty for a dimensional model).
+    pub categories: &'a [String],
     /// The analysis settings the timeline was made with.
     pub config: &'a AnalysisConfig,
     /// The loaded transcript, if any (already placed on the host timeline).
     pub transcript: Option<&'a Transcript>,
 }
 
-/// The files `format` writes for the chosen `path`: the path itself for
-/// one-file formats; `stem` + each suffix beside it for Sonic Visualiser.
-pub fn output_paths(path: &Path, format: ExportFormat) -> Vec<PathBuf> {
-    let suffixes = format.suffixes();
-    if suffixes.len() == 1 {
-        return vec![path.to_owned()];
+/// The files `format` writes for the chosen `path` for a model with the
+/// labels `categories`: the path itself for one-file formats; `stem` + each
+/// suffix beside it for Sonic Visualiser (each speaker's own layers besides,
+/// when the transcript names speakers: [`output_path`]).
+pub fn output_paths(path: &Path, format: ExportFormat, categories: &[String]) -> Vec<PathBuf> {
+    format
+        .suffixes_for(categories)
+        .iter()
+        .map(|suffix| output_path(path, format, suffix))
+        .collect()
+}
+
+/// Where the file of `format` with `suffix` goes for the chosen `path`: the
+/// path itself for a one-file format; `stem` + `suffix` beside it for Sonic
+/// Visualiser's layers.
+pub fn output_path(path: &Path, format: ExportFormat, suffix: &str) -> PathBuf {
+    if format.suffixes().len() == 1 {
+        return path.to_owned();
     }
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    suffixes
-        .iter()
-        .map(|suffix| path.with_file_name(format!("{stem}{suffix}")))
-        .collect()
+    path.with_file_name(format!("{stem}{suffix}"))
 }
 
 /// The session as a [`Recording`]: its readings ([`Recording::from_timeline`]),
@@ -138,17 +149,16 @@ pub fn export_timeline(
         audio: "host timeline",
         model,
         output_range: context.output_range,
+        categories: context.categories,
         config: context.config,
         labels: LabelStyle::default(),
     });
-    let mut dests = output_paths(path, format).into_iter();
-    emoscope::export::write(format, &doc, |_| {
-        dests.next().expect("a path per file the format writes")
-    })
-    .map_err(|e| ExportError::Io {
-        path: e.path,
-        source: e.error,
-    })?;
+    emoscope::export::write(format, &doc, |suffix| output_path(path, format, suffix)).map_err(
+        |e| ExportError::Io {
+            path: e.path,
+            source: e.error,
+        },
+    )?;
     Ok(readings)
 }
 
@@ -194,6 +204,7 @@ mod tests {
             format,
             &ExportContext {
                 output_range: OutputRange::new(-1.0, 1.0),
+                categories: &[],
                 config: &config,
                 transcript: Some(&transcript),
             },
@@ -273,6 +284,7 @@ mod tests {
         let config = AnalysisConfig::default();
         let context = ExportContext {
             output_range: OutputRange::UNIT,
+            categories: &[],
             config: &config,
             transcript: None,
         };
@@ -338,7 +350,7 @@ mod tests {
         for f in MENU {
             let path = dir.path().join(format!("take.{}", f.extension()));
             export(&path, f).unwrap();
-            let written = output_paths(&path, f);
+            let written = output_paths(&path, f, &[]);
             assert_eq!(written.len(), f.suffixes().len());
             for p in &written {
                 let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{f:?}: {p:?}: {e}"));
@@ -381,6 +393,7 @@ mod tests {
         let config = AnalysisConfig::default();
         let context = ExportContext {
             output_range: OutputRange::UNIT,
+            categories: &[],
             config: &config,
             transcript: None,
         };

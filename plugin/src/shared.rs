@@ -136,6 +136,8 @@ pub struct PluginShared {
 struct RunSettings {
     /// The model's declared output range.
     output_range: OutputRange,
+    /// The model's category labels (empty for a dimensional model).
+    categories: Vec<String>,
     /// The analysis settings.
     config: AnalysisConfig,
 }
@@ -145,6 +147,7 @@ impl Default for RunSettings {
     fn default() -> Self {
         Self {
             output_range: OutputRange::UNIT,
+            categories: Vec::new(),
             config: AnalysisConfig::default(),
         }
     }
@@ -277,6 +280,7 @@ impl PluginShared {
         let tolerance = config.hop_seconds / 2.0;
         *self.last_run.lock() = Some(RunSettings {
             output_range: engine.status.output_range(),
+            categories: engine.status.texts().categories,
             config,
         });
         self.archive.lock().merge(entries, tolerance);
@@ -336,6 +340,7 @@ impl PluginShared {
         let transcript = self.transcript();
         let context = ExportContext {
             output_range: run.output_range,
+            categories: &run.categories,
             config: &run.config,
             transcript: transcript.as_deref(),
         };
@@ -352,8 +357,10 @@ impl PluginShared {
     /// the last engine's, else the defaults (0..1, default analysis).
     fn run_settings(&self) -> RunSettings {
         if let Some(r) = self.running.lock().as_ref() {
+            let status = &r.engine.shared().status;
             return RunSettings {
-                output_range: r.engine.shared().status.output_range(),
+                output_range: status.output_range(),
+                categories: status.texts().categories,
                 config: r.config.clone(),
             };
         }

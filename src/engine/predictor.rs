@@ -22,7 +22,7 @@ use emoscope_models::{
     RunError, SequenceClassifier, TextEncoder,
 };
 
-use crate::reading::{Emotion, OutputRange, Span};
+use crate::reading::{Emotion, OutputRange, Probabilities, Span, MAX_CATEGORIES};
 
 /// Why a predictor could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +46,9 @@ pub enum PredictError {
     NonFinite {
         /// The model's identifier.
         model: String,
-        /// What it produced.
-        values: Emotion,
+        /// What it produced (boxed: a reading holds its category
+        /// probabilities inline, and errors stay small).
+        values: Box<Emotion>,
     },
     /// A categorical model's probabilities were not numbers.
     #[error("the model {model} produced non-finite category probabilities; its weights or inputs are broken")]
@@ -87,6 +88,11 @@ pub trait EmotionPredictor: Send {
     fn reads_text(&self) -> bool {
         true
     }
+    /// The category labels, in the order of [`Emotion::probabilities`]
+    /// (empty for a model without categories).
+    fn categories(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// Loads whatever model directory the user points at into a predictor: the
@@ -94,9 +100,9 @@ pub trait EmotionPredictor: Send {
 /// checkpoint kind Emoscope supports is accepted everywhere. A directory
 /// with an `emoscope.json` is an Emoscope model; one whose `config.json`
 /// names a transformers `*ForSequenceClassification` architecture is a
-/// [`ClassifierPredictor`] (arousal/valence/dominance regression heads only;
-/// categorical heads are refused, naming their labels); anything else is
-/// tried as a published checkpoint.
+/// [`ClassifierPredictor`] (arousal/valence/dominance regression heads) or a
+/// [`CategoricalPredictor`] (single-label heads); anything else is tried as
+/// a published checkpoint.
 pub fn load_predictor(
     dir: &Path,
     device: &Device,
@@ -117,6 +123,9 @@ pub fn load_predictor_with(
     };
     if !dir.join(MANIFEST_FILE).exists() {
         if let Some(spec) = sequence_classification::detect(dir)? {
+            if spec.problem == emoscope_models::emotion::ProblemType::SingleLabel {
+                return Ok(Box::new(CategoricalPredictor::load_spec(dir, spec, &opts)?));
+            }
             return Ok(Box::new(ClassifierPredictor::load_spec(dir, spec, &opts)?));
         }
         if odyssey::detect(dir)?.is_some() {
@@ -516,7 +525,7 @@ impl ModelPredictor {
         if !values.is_finite() {
             return Err(PredictError::NonFinite {
                 model: self.id.clone(),
-                values,
+                values: Box::new(values),
             });
         }
         Ok(values)
@@ -570,16 +579,6 @@ impl ClassifierPredictor {
             field: "id2label".into(),
             message,
         };
-        if !declared.categories.is_empty() {
-            return Err(unsupported(format!(
-                "{} outputs the categories {} (single-label classification); `emoscope predict` \
-                 and `emoscope eval` read categories, but annotate, the engine and the plugin \
-                 read arousal, valence and dominance only, for now",
-                spec.architecture,
-                quoted(&declared.categories)
-            ))
-            .into());
-        }
         let Some(order) = declared.avd_index() else {
             let names: Vec<String> = declared.dimensions.into_iter().map(|d| d.name).collect();
             return Err(unsupported(format!(
@@ -688,13 +687,14 @@ impl EmotionPredictor for OdysseyPredictor {
 }
 
 /// A transformers `*ForSequenceClassification` checkpoint with a categorical
-/// (single-label) head: a probability per category label for each utterance.
-/// `emoscope predict` reads it; the engine does not run categories yet, so
-/// [`load_predictor`] refuses it, naming the labels.
+/// (single-label) head: a probability per category label for each window
+/// ([`Emotion::categorical`]), the labels in [`EmotionPredictor::categories`].
 pub struct CategoricalPredictor {
     model: SequenceClassifier,
     id: String,
     dtype: candle_core::DType,
+    /// Conv frames shared with the previous window.
+    conv_cache: ConvFeatureCache,
 }
 
 impl CategoricalPredictor {
@@ -719,16 +719,33 @@ impl CategoricalPredictor {
             dtype: precision.resolve(dir, device).dtype(),
             ..LoadOptions::default()
         };
-        Ok(Some(Self {
-            model: SequenceClassifier::load_spec(dir, spec, &opts)?,
-            id: model_id(dir),
-            dtype: opts.dtype,
-        }))
+        Self::load_spec(dir, spec, &opts).map(Some)
     }
 
-    /// The model's identifier (its directory's name).
-    pub fn id(&self) -> &str {
-        &self.id
+    /// Loads the single-label head in `dir` described by `spec`; more than
+    /// [`MAX_CATEGORIES`] labels fail before any weight is read.
+    fn load_spec(
+        dir: &Path,
+        spec: ClassifierSpec,
+        opts: &LoadOptions,
+    ) -> Result<Self, PredictError> {
+        let labels = spec.declared_outputs().categories;
+        if labels.len() > MAX_CATEGORIES {
+            return Err(PredictError::Load(LoadError::Unsupported {
+                path: spec.path.clone(),
+                field: "id2label".into(),
+                message: format!(
+                    "{} categories; Emoscope reads up to {MAX_CATEGORIES}",
+                    labels.len()
+                ),
+            }));
+        }
+        Ok(Self {
+            model: SequenceClassifier::load_spec(dir, spec, opts)?,
+            id: model_id(dir),
+            dtype: opts.dtype,
+            conv_cache: ConvFeatureCache::new(),
+        })
     }
 
     /// The category labels, in output order.
@@ -736,28 +753,60 @@ impl CategoricalPredictor {
         self.model.labels()
     }
 
-    /// The sample rate the model expects.
-    pub fn sample_rate(&self) -> u32 {
-        self.model.sample_rate()
+    /// The model.
+    pub fn model(&self) -> &SequenceClassifier {
+        &self.model
     }
 
-    /// The device and dtype, as the status line shows them.
-    pub fn device(&self) -> String {
-        described_device(self.model.device(), self.dtype)
-    }
-
-    /// The probability of each label (in [`Self::labels`] order) for one
-    /// utterance at [`Self::sample_rate`].
-    pub fn probabilities(&self, samples: &[f32]) -> Result<Vec<f32>, PredictError> {
-        let Outputs::Categories { probabilities, .. } = self.model.classify(samples)? else {
-            unreachable!("detect accepts single-label heads only")
+    /// The reading in the model's outputs, or the error for a non-number.
+    fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
+        let Outputs::Categories { probabilities, .. } = outputs else {
+            unreachable!("load_spec accepts single-label heads only")
         };
         if probabilities.iter().any(|p| !p.is_finite()) {
             return Err(PredictError::NonFiniteProbabilities {
                 model: self.id.clone(),
             });
         }
-        Ok(probabilities)
+        let p = Probabilities::new(&probabilities).expect("load_spec checked the label count");
+        Ok(Emotion::categorical(p))
+    }
+}
+
+impl EmotionPredictor for CategoricalPredictor {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn device(&self) -> String {
+        described_device(self.model.device(), self.dtype)
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.model.sample_rate()
+    }
+
+    fn reads_text(&self) -> bool {
+        false
+    }
+
+    fn categories(&self) -> &[String] {
+        self.model.labels()
+    }
+
+    fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Emotion, PredictError> {
+        let outputs = self.model.classify_cached(samples, &mut self.conv_cache)?;
+        self.emotion(outputs)
+    }
+
+    fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
+        if !same_length(windows) || self.model.backbone().conv_features_are_local() {
+            return predict_each(self, windows);
+        }
+        let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
+        let outputs = self.model.classify_batch(&samples)?;
+        self.conv_cache.clear();
+        outputs.into_iter().map(|o| self.emotion(o)).collect()
     }
 }
 
@@ -771,7 +820,7 @@ fn avd_of(outputs: Outputs, order: [usize; 3], id: &str) -> Result<Emotion, Pred
     if !values.is_finite() {
         return Err(PredictError::NonFinite {
             model: id.to_owned(),
-            values,
+            values: Box::new(values),
         });
     }
     Ok(values)
@@ -901,41 +950,44 @@ mod tests {
     }
 
     #[test]
-    fn a_categorical_head_is_refused_naming_its_config_and_labels() {
+    fn a_categorical_head_reads_as_category_probabilities_alone_and_batched() {
         for name in [
             "hubert-categories",
             "wav2vec2-categories",
             "wavlm-categories",
         ] {
             let dir = classification_fixture(name);
-            let err = load_predictor(&dir, &Device::Cpu)
-                .err()
-                .unwrap()
-                .to_string();
-            assert!(
-                err.contains(&dir.join("config.json").display().to_string()),
-                "{err}"
-            );
-            for label in ["\"neutral\"", "\"happy\"", "\"sad\"", "\"angry\""] {
-                assert!(err.contains(label), "{err}");
-            }
-            assert!(
-                err.contains("`emoscope predict` and `emoscope eval` read categories"),
-                "{err}"
-            );
-            // What predict reads instead: the head's probabilities.
-            let c = CategoricalPredictor::detect(&dir, &Device::Cpu, Precision::F32)
-                .unwrap()
-                .unwrap();
-            assert_eq!(c.labels(), ["neutral", "happy", "sad", "angry"]);
+            let mut predictor = load_predictor(&dir, &Device::Cpu).unwrap();
+            assert_eq!(predictor.categories(), ["neutral", "happy", "sad", "angry"]);
+            assert!(!predictor.reads_text());
             let x: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
-            let p = c.probabilities(&x).unwrap();
+            let got = predictor.predict(&x, "").unwrap();
+            assert!(!got.has_dimensions());
             let model = SequenceClassifier::load(&dir, &LoadOptions::default()).unwrap();
             let Outputs::Categories { probabilities, .. } = model.classify(&x).unwrap() else {
                 panic!("categories expected")
             };
-            assert_eq!(p, probabilities);
-            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            assert_eq!(got.probabilities.as_slice(), probabilities);
+            assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            // Two windows of one length as one batch: each as alone (the
+            // reference's tolerance: the batch runs other kernels).
+            let y: Vec<f32> = x.iter().map(|v| -0.5 * v).collect();
+            let batch = predictor.predict_batch(&[(&x, ""), (&y, "")]).unwrap();
+            let alone = [got, predictor.predict(&y, "").unwrap()];
+            for (b, a) in batch.iter().zip(&alone) {
+                for (p, q) in b
+                    .probabilities
+                    .as_slice()
+                    .iter()
+                    .zip(a.probabilities.as_slice())
+                {
+                    assert!((p - q).abs() < 1e-5, "{name}: {p} vs {q}");
+                }
+            }
+            let c = CategoricalPredictor::detect(&dir, &Device::Cpu, Precision::F32)
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.labels(), ["neutral", "happy", "sad", "angry"]);
         }
         // A dimensional model is not a categorical one.
         let dims = classification_fixture("wavlm-dimensions");

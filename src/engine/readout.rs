@@ -7,7 +7,8 @@
 //! reader gives up after a bounded number of tries rather than spin (it then
 //! sees `None` for that call; the next call will succeed).
 //!
-//! The cell takes and gives a [`Reading`]: its span, emotion and range flag
+//! The cell takes and gives a [`Reading`]: its span, emotion (dimensions
+//! and up to [`MAX_CATEGORIES`] category probabilities) and range flag
 //! cross as atomics. Its text and model id do not (a string cannot cross to
 //! the audio thread without allocating); they stay in the timeline, and a
 //! reading read here has them empty.
@@ -20,7 +21,7 @@
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use crate::reading::{Emotion, Reading, Span};
+use crate::reading::{Emotion, Probabilities, Reading, Span, MAX_CATEGORIES};
 
 /// What [`EmotionReadout::read`] gives: the latest reading and its place in
 /// the sequence of publications.
@@ -47,6 +48,11 @@ pub struct EmotionReadout {
     arousal: AtomicU32,
     valence: AtomicU32,
     dominance: AtomicU32,
+    /// Whether the reading has arousal, valence and dominance.
+    dimensional: AtomicBool,
+    /// The category probabilities' count and values (f32 bits).
+    categories: AtomicU32,
+    probabilities: [AtomicU32; MAX_CATEGORIES],
     start: AtomicU64,
     end: AtomicU64,
     out_of_range: AtomicBool,
@@ -81,6 +87,13 @@ impl EmotionReadout {
         self.valence.store(e.valence.to_bits(), Ordering::Relaxed);
         self.dominance
             .store(e.dominance.to_bits(), Ordering::Relaxed);
+        self.dimensional
+            .store(e.has_dimensions(), Ordering::Relaxed);
+        let p = e.probabilities.as_slice();
+        self.categories.store(p.len() as u32, Ordering::Relaxed);
+        for (cell, v) in self.probabilities.iter().zip(p) {
+            cell.store(v.to_bits(), Ordering::Relaxed);
+        }
         self.start.store(span.start.to_bits(), Ordering::Relaxed);
         self.end.store(span.end.to_bits(), Ordering::Relaxed);
         self.out_of_range
@@ -139,11 +152,22 @@ impl EmotionReadout {
                 std::hint::spin_loop();
                 continue;
             }
-            let emotion = Emotion::new(
-                f32::from_bits(self.arousal.load(Ordering::Relaxed)),
-                f32::from_bits(self.valence.load(Ordering::Relaxed)),
-                f32::from_bits(self.dominance.load(Ordering::Relaxed)),
-            );
+            let mut values = [0.0f32; MAX_CATEGORIES];
+            let n = (self.categories.load(Ordering::Relaxed) as usize).min(MAX_CATEGORIES);
+            for (v, cell) in values.iter_mut().zip(&self.probabilities).take(n) {
+                *v = f32::from_bits(cell.load(Ordering::Relaxed));
+            }
+            let probabilities = Probabilities::new(&values[..n]).unwrap_or_default();
+            let emotion = if self.dimensional.load(Ordering::Relaxed) {
+                Emotion::new(
+                    f32::from_bits(self.arousal.load(Ordering::Relaxed)),
+                    f32::from_bits(self.valence.load(Ordering::Relaxed)),
+                    f32::from_bits(self.dominance.load(Ordering::Relaxed)),
+                )
+                .with_probabilities(probabilities)
+            } else {
+                Emotion::categorical(probabilities)
+            };
             let span = Span::new(
                 f64::from_bits(self.start.load(Ordering::Relaxed)),
                 f64::from_bits(self.end.load(Ordering::Relaxed)),
@@ -202,6 +226,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_categorical_reading_crosses_with_its_probabilities_and_no_dimensions() {
+        let r = EmotionReadout::default();
+        r.publish(
+            &Reading {
+                emotion: Emotion::new(0.1, 0.2, 0.3),
+                ..Reading::default()
+            },
+            None,
+        );
+        let p = Probabilities::new(&[0.5, 0.25, 0.125, 0.125]).unwrap();
+        let reading = Reading {
+            span: Span::new(2.0, 4.0),
+            emotion: Emotion::categorical(p),
+            ..Reading::default()
+        };
+        r.publish(&reading, None);
+        let got = r.read().unwrap().reading;
+        assert_eq!(got, reading);
+        assert!(!got.emotion.has_dimensions());
+    }
+
     /// "No speech" holds the latest reading and its count, and lasts until
     /// the next reading.
     #[test]
@@ -251,7 +297,10 @@ mod tests {
                     cell.publish(
                         &Reading {
                             span: Span::new(i as f64, i as f64 + 4.0),
-                            emotion: Emotion::new(x, x, x),
+                            emotion: Emotion::new(x, x, x).with_probabilities(
+                                Probabilities::new(&[x; MAX_CATEGORIES][..i as usize % 17])
+                                    .unwrap(),
+                            ),
                             out_of_range: i.is_multiple_of(2),
                             ..Reading::default()
                         },
@@ -265,6 +314,9 @@ mod tests {
             if let Some(p) = cell.read() {
                 let (e, span) = (p.reading.emotion, p.reading.span);
                 assert!(e.arousal == e.valence && e.valence == e.dominance);
+                let probabilities = e.probabilities.as_slice();
+                assert_eq!(probabilities.len(), e.arousal as usize % 17);
+                assert!(probabilities.iter().all(|&v| v == e.arousal));
                 assert_eq!(span.start, e.arousal as f64);
                 assert_eq!(span.end, span.start + 4.0);
                 assert_eq!(p.reading.out_of_range, (e.arousal as u32).is_multiple_of(2));

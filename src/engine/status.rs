@@ -49,6 +49,9 @@ pub struct StatusTexts {
     pub device: String,
     /// The last error (load failure, bad host rate, inference error); empty when none.
     pub error: String,
+    /// The model's category labels, in the order of its readings'
+    /// probabilities (empty for a dimensional model).
+    pub categories: Vec<String>,
 }
 
 impl EngineStatus {

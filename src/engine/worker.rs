@@ -398,6 +398,7 @@ impl Worker {
                         status.update_texts(|t| {
                             t.model_id = model.id().to_owned();
                             t.device = model.device();
+                            t.categories = model.categories().to_vec();
                             t.error.clear();
                         });
                         status.set_output_range(model.output_range());

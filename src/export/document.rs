@@ -27,6 +27,10 @@ pub struct Annotation {
     /// The range the model declares its outputs in (written `[min, max]`);
     /// labels, CC values and plots map it onto 0..1.
     pub output_range: OutputRange,
+    /// The model's category labels, in the order of each reading's
+    /// `probabilities` (absent for a dimensional model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
     /// Analysis window, seconds.
     pub window_seconds: f64,
     /// Hop between windows, seconds.
@@ -55,6 +59,53 @@ pub struct Annotation {
     pub speakers: Vec<SpeakerSummary>,
 }
 
+/// One value of every reading that exports lay out as a column, a tier, a
+/// layer or a controller lane: a dimension (index into
+/// [`Emotion::DIMENSIONS`]) or a category's probability (index into the
+/// document's `categories`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// Arousal (0), valence (1) or dominance (2).
+    Dimension(usize),
+    /// The probability of the category with this index.
+    Category(usize),
+}
+
+impl Track {
+    /// The value of `emotion` this track holds.
+    pub fn value(self, emotion: &Emotion) -> f32 {
+        match self {
+            Self::Dimension(i) => emotion.dimensions()[i],
+            Self::Category(i) => emotion
+                .probabilities
+                .as_slice()
+                .get(i)
+                .copied()
+                .unwrap_or(0.0),
+        }
+    }
+}
+
+/// The tracks of a model with the labels `categories`, with their names: a
+/// categorical model's category probabilities, else arousal, valence and
+/// dominance. (A model with categories is laid out by them; the JSON
+/// document keeps every value a reading has.)
+pub fn tracks(categories: &[String]) -> Vec<(Track, &str)> {
+    if categories.is_empty() {
+        Emotion::DIMENSIONS
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (Track::Dimension(i), *n))
+            .collect()
+    } else {
+        categories
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (Track::Category(i), n.as_str()))
+            .collect()
+    }
+}
+
 /// Where a segment came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,7 +127,8 @@ pub struct MarkedSegment {
     /// it (the plugin's export, which keeps no audio).
     #[serde(flatten)]
     pub emotion: Emotion,
-    /// The marker label every export writes, e.g. `A.72 V.31 D.55 | hello there`.
+    /// The marker label every export writes, e.g. `A.72 V.31 D.55 | hello there`
+    /// (`happy .71 | hello there` for a categorical model).
     pub label: String,
     /// Transcript text of the segment (empty for VAD-only speech).
     pub text: String,
@@ -156,6 +208,28 @@ pub fn transcript_segments(t: &Transcript) -> Vec<TranscriptSegment> {
 }
 
 impl Annotation {
+    /// Whether the readings have arousal, valence and dominance (a
+    /// dimensional model's, or one with both outputs); without readings,
+    /// whether the model has no categories.
+    pub fn has_dimensions(&self) -> bool {
+        match self.timeline.first() {
+            Some(r) => r.emotion.has_dimensions(),
+            None => self.categories.is_empty(),
+        }
+    }
+
+    /// The tracks the exports lay the readings out in ([`tracks`]).
+    pub fn tracks(&self) -> Vec<(Track, &str)> {
+        tracks(&self.categories)
+    }
+
+    /// The most probable category of `emotion` (a reading of this
+    /// document's model) and its probability; `None` for a dimensional model.
+    pub fn top_category(&self, emotion: &Emotion) -> Option<(&str, f32)> {
+        let (i, p) = emotion.probabilities.top()?;
+        Some((self.categories.get(i).map_or("?", String::as_str), p))
+    }
+
     /// The speakers the document names, in the order of their first turn
     /// (its summaries' order), then any other the readings or segments
     /// name, in the order they appear; empty without speakers.

@@ -1,7 +1,9 @@
 //! ELAN annotation document, EAF 3.0: time slots in milliseconds, a tier
 //! `segments` with the segment labels, a tier `words` when the transcript has
 //! word timings, and one tier per dimension (`arousal`, `valence`,
-//! `dominance`) whose annotations tile the analysed span: each window's
+//! `dominance`; for a categorical model, a tier `category` with the most
+//! probable category and one tier per category with its probability)
+//! whose annotations tile the analysed span: each window's
 //! value holds from midway after the previous window's centre to midway
 //! before the next one's (ELAN annotations on one tier may not overlap,
 //! analysis windows do). Each annotation has its own two slots, as ELAN
@@ -67,20 +69,24 @@ pub fn render(doc: &Annotation, date: &str) -> String {
         let readings: Vec<&Reading> = doc.timeline.iter().filter(|r| theirs(&r.speaker)).collect();
         // A speaker's readings tile each run of their speech on its own,
         // not the silence between their turns.
-        let values = |pick: fn(&Reading) -> f32| match &who {
+        let values = |pick: &dyn Fn(&Reading) -> String| match &who {
             None => cells(&readings, pick),
             Some(_) => runs(&readings)
                 .into_iter()
                 .flat_map(|run| cells(run, pick))
                 .collect(),
         };
-        tiers.push((name("arousal"), who.clone(), values(|r| r.emotion.arousal)));
-        tiers.push((name("valence"), who.clone(), values(|r| r.emotion.valence)));
-        tiers.push((
-            name("dominance"),
-            who.clone(),
-            values(|r| r.emotion.dominance),
-        ));
+        if !doc.categories.is_empty() {
+            let top = |r: &Reading| {
+                let label = doc.top_category(&r.emotion).map(|(l, _)| l);
+                label.unwrap_or_default().to_owned()
+            };
+            tiers.push((name("category"), who.clone(), values(&top)));
+        }
+        for (track, track_name) in doc.tracks() {
+            let value = |r: &Reading| format!("{:.4}", track.value(&r.emotion));
+            tiers.push((name(track_name), who.clone(), values(&value)));
+        }
     }
 
     // Slots: two per annotation, numbered in time order.
@@ -199,7 +205,7 @@ fn ms(t: f64) -> u64 {
 /// Tiles of the analysed span, one per reading (see the module docs), valued with four decimals.
 pub fn cells<R: Borrow<Reading>>(
     timeline: &[R],
-    pick: fn(&Reading) -> f32,
+    pick: &dyn Fn(&Reading) -> String,
 ) -> Vec<(f64, f64, String)> {
     let c: Vec<f64> = timeline.iter().map(|r| r.borrow().span.centre()).collect();
     (0..c.len())
@@ -217,7 +223,7 @@ pub fn cells<R: Borrow<Reading>>(
                 half_before
             };
             let (a, b) = ((c[i] - half_before).max(0.0), c[i] + half_after);
-            (ms(b) > ms(a)).then(|| (a, b, format!("{:.4}", pick(timeline[i].borrow()))))
+            (ms(b) > ms(a)).then(|| (a, b, pick(timeline[i].borrow())))
         })
         .collect()
 }
@@ -278,8 +284,9 @@ mod tests {
 
     #[test]
     fn cells_tile_between_centres() {
+        let arousal = |r: &Reading| format!("{:.4}", r.emotion.arousal);
         // Centres 2, 3, 4 (windows 0..4, 1..5, 2..6 s): cells 1.5..2.5, 2.5..3.5, 3.5..4.5.
-        let got = cells(&[r(0.0), r(1.0), r(2.0)], |r| r.emotion.arousal);
+        let got = cells(&[r(0.0), r(1.0), r(2.0)], &arousal);
         assert_eq!(
             got,
             vec![
@@ -290,7 +297,7 @@ mod tests {
         );
         // One window: its own extent.
         assert_eq!(
-            cells(&[r(0.0)], |r| r.emotion.arousal),
+            cells(&[r(0.0)], &arousal),
             vec![(0.0, 4.0, "0.2500".into())]
         );
     }

@@ -5,7 +5,9 @@
 //! start, `end` at its end). Track 2 holds one controller lane per dimension
 //! on the plugin's default channel and controllers ([`crate::cc`]): a value
 //! per analysis window at its centre, the model's output range mapped onto
-//! 0..127 exactly as the plugin's live CC output does.
+//! 0..127 exactly as the plugin's live CC output does. A categorical model
+//! has a lane per category instead, its probability (0..1) on controllers
+//! 23 onwards ([`default_category_cc`]).
 //!
 //! With speakers, the markers start with their speaker (`host: A.50 …`,
 //! `host: end`) and each speaker has a track of their own on a channel of
@@ -18,8 +20,10 @@ use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
 use super::document::Annotation;
+use super::document::Track;
 use super::{spoken, voices};
-use crate::cc::{to_cc7, DEFAULT_CC, DEFAULT_CHANNEL};
+use crate::cc::{default_category_cc, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL};
+use crate::reading::OutputRange;
 
 /// Ticks per quarter note.
 pub const PPQ: u16 = 480;
@@ -75,9 +79,21 @@ pub fn render(doc: &Annotation) -> Vec<u8> {
         ));
     }
     let voices = voices(doc);
+    // Each track's controller and value scale: dimensions on the model's
+    // range, probabilities on 0..1.
+    let lanes_of: Vec<(u8, Track)> = doc
+        .tracks()
+        .into_iter()
+        .map(|(track, _)| match track {
+            Track::Dimension(i) => (DEFAULT_CC[i], track),
+            Track::Category(k) => (default_category_cc(k), track),
+        })
+        .collect();
+    let track_names: Vec<&str> = doc.tracks().into_iter().map(|(_, n)| n).collect();
+    let title = format!("{} CC", track_names.join(" "));
     let names: Vec<Vec<u8>> = voices
         .iter()
-        .map(|who| spoken("arousal valence dominance CC", who.as_ref()).into_bytes())
+        .map(|who| spoken(&title, who.as_ref()).into_bytes())
         .collect();
     let mut tracks = vec![track(conductor)];
     for (k, who) in voices.iter().enumerate() {
@@ -92,14 +108,19 @@ pub fn render(doc: &Annotation) -> Vec<u8> {
             .iter()
             .filter(|r| r.speaker.as_ref() == who.as_ref())
         {
-            for (cc, v) in DEFAULT_CC.iter().zip(r.emotion.dimensions()) {
+            for &(cc, track) in &lanes_of {
+                let v = track.value(&r.emotion);
+                let t = match track {
+                    Track::Dimension(_) => range.normalise(v),
+                    Track::Category(_) => OutputRange::UNIT.normalise(v),
+                };
                 lanes.push((
                     tick(r.span.centre()),
                     TrackEventKind::Midi {
                         channel: u4::new(channel),
                         message: MidiMessage::Controller {
-                            controller: u7::new(*cc),
-                            value: u7::new(to_cc7(range.normalise(v))),
+                            controller: u7::new(cc),
+                            value: u7::new(to_cc7(t)),
                         },
                     },
                 ));

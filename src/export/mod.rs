@@ -27,8 +27,8 @@ pub mod vtt;
 mod tests;
 
 pub use document::{
-    transcript_segments, Annotation, MarkedSegment, Marker, SegmentSource, TranscriptSegment,
-    TranscriptWord, DOCUMENT_FORMAT,
+    tracks, transcript_segments, Annotation, MarkedSegment, Marker, SegmentSource, Track,
+    TranscriptSegment, TranscriptWord, DOCUMENT_FORMAT,
 };
 pub use segments::{LabelStyle, SegmentSpan};
 pub use speakers::{QuadrantShares, SpeakerSummary};
@@ -125,7 +125,19 @@ impl ExportFormat {
         suffix.rsplit('.').next().unwrap_or(suffix)
     }
 
-    /// What follows the input's stem in each file the format writes.
+    /// What follows the input's stem in each file the format writes for a
+    /// model with the labels `categories` (empty for a dimensional model):
+    /// [`Self::suffixes`], but for Sonic Visualiser a categorical model's
+    /// layers are its categories' ([`sv::suffixes`]).
+    pub fn suffixes_for(self, categories: &[String]) -> Vec<String> {
+        match self {
+            Self::SonicVisualiser => sv::suffixes(categories),
+            _ => self.suffixes().iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// What follows the input's stem in each file the format writes (for a
+    /// dimensional model; see [`Self::suffixes_for`]).
     pub fn suffixes(self) -> &'static [&'static str] {
         match self {
             Self::Audacity => &[".txt"],
@@ -294,10 +306,10 @@ pub fn write(
 /// Renders `doc` in `format`: the format's files ([`ExportFormat::suffixes`]),
 /// then, for Sonic Visualiser with speakers, each speaker's own layers.
 pub fn render(format: ExportFormat, doc: &Annotation) -> Vec<ExportFile> {
-    let s = format.suffixes();
+    let s = format.suffixes_for(&doc.categories);
     let one = |bytes: Vec<u8>| {
         vec![ExportFile {
-            suffix: s[0].to_owned(),
+            suffix: s[0].clone(),
             bytes,
         }]
     };
@@ -305,9 +317,7 @@ pub fn render(format: ExportFormat, doc: &Annotation) -> Vec<ExportFile> {
         ExportFormat::Audacity => one(audacity::render(doc).into_bytes()),
         ExportFormat::Reaper => one(reaper::render(doc).into_bytes()),
         ExportFormat::SonicVisualiser => {
-            let own = sv::render(doc)
-                .into_iter()
-                .zip(s.iter().map(|&x| x.to_owned()));
+            let own = sv::render(doc).into_iter().zip(s.iter().cloned());
             let speakers = sv::render_speakers(doc);
             own.chain(speakers)
                 .map(|(text, suffix)| ExportFile {
@@ -339,6 +349,8 @@ pub struct BuildInfo<'a> {
     pub model: &'a str,
     /// The model's declared output range.
     pub output_range: OutputRange,
+    /// The model's category labels (empty for a dimensional model).
+    pub categories: &'a [String],
     /// The analysis settings the timeline was made with.
     pub config: &'a AnalysisConfig,
     /// Speech regions from the voice-activity detector, seconds.
@@ -364,7 +376,13 @@ impl Annotation {
     pub fn build(timeline: Vec<Reading>, info: &BuildInfo<'_>) -> Self {
         let spans = Self::segment_spans(info);
         let marked = match segments::window_means(&spans, &timeline) {
-            Some(means) => segments::mark_segments(spans, &means, info.output_range, info.labels),
+            Some(means) => segments::mark_segments(
+                spans,
+                &means,
+                info.output_range,
+                info.categories,
+                info.labels,
+            ),
             None => Vec::new(),
         };
         Self::assemble(timeline, marked, info)
@@ -388,6 +406,7 @@ impl Annotation {
             Self::segment_spans(info),
             readings,
             info.output_range,
+            info.categories,
             info.labels,
         );
         Self::assemble(timeline, marked, info)
@@ -408,10 +427,10 @@ impl Annotation {
             s.out_of_range = !range.covers(&s.emotion);
         }
         let transcript = info.transcript.map(transcript_segments).unwrap_or_default();
-        let markers = segments::change_markers(&readings, info.output_range);
+        let markers = segments::change_markers(&readings, info.output_range, info.categories);
         let speakers = info
             .turns
-            .map(|t| speakers::summarise(t, &readings, range, info.duration))
+            .map(|t| speakers::summarise(t, &readings, range, info.categories, info.duration))
             .unwrap_or_default();
         Self {
             format: DOCUMENT_FORMAT.into(),
@@ -419,6 +438,7 @@ impl Annotation {
             duration: info.duration,
             model: info.model.into(),
             output_range: info.output_range,
+            categories: info.categories.to_vec(),
             window_seconds: info.config.window_seconds,
             hop_seconds: info.config.hop_seconds,
             smoothing_seconds: info.config.smoothing_seconds,

@@ -22,8 +22,9 @@
 //! segment names its speaker.
 //!
 //! Markers: a point at the first window and wherever the emotion quadrant
-//! (arousal and valence above or below the middle of the model's range)
-//! changes, at the window centre; with readings that name speakers, each
+//! (arousal and valence above or below the middle of the model's range), or
+//! for a categorical model the most probable category, changes, at the
+//! window centre; with readings that name speakers, each
 //! speaker's own first window and changes, the marker naming the speaker.
 
 use crate::reading::{Emotion, OutputRange, Reading, Span};
@@ -60,27 +61,52 @@ pub fn quadrant(emotion: &Emotion, range: OutputRange) -> &'static str {
 /// ([`OutputRange::position`]) and written with two decimals without the
 /// leading zero (`1.00` at the top of the range); the quadrant name follows
 /// when `style.quadrant` is set. A value outside the range is not clamped:
-/// it reads as what it is (`V1.41`, `A-.10`).
-pub fn avd_label(emotion: &Emotion, range: OutputRange, style: LabelStyle) -> String {
-    let f = |x: f32| {
-        let t = range.position(x);
-        let s = format!("{t:.2}");
-        match s.strip_prefix('-') {
-            Some(neg) => format!("-{}", neg.strip_prefix('0').unwrap_or(neg)),
-            None => s.strip_prefix('0').map(str::to_owned).unwrap_or(s),
-        }
-    };
-    let mut label = format!(
-        "A{} V{} D{}",
-        f(emotion.arousal),
-        f(emotion.valence),
-        f(emotion.dominance)
-    );
-    if style.quadrant {
-        label.push(' ');
-        label.push_str(quadrant(emotion, range));
+/// it reads as what it is (`V1.41`, `A-.10`). A categorical model's reading
+/// is its most probable category of `categories` and its probability
+/// (`happy .71`); a model with both outputs gives both (`happy .71 A.72 V.31
+/// D.55`).
+pub fn emotion_label(
+    emotion: &Emotion,
+    range: OutputRange,
+    categories: &[String],
+    style: LabelStyle,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some((top, p)) = emotion.probabilities.top() {
+        let name = categories.get(top).map_or("?", String::as_str);
+        parts.push(format!("{name} {}", two_decimals(p)));
     }
-    label
+    if emotion.has_dimensions() {
+        let f = |x: f32| two_decimals(range.position(x));
+        parts.push(format!(
+            "A{} V{} D{}",
+            f(emotion.arousal),
+            f(emotion.valence),
+            f(emotion.dominance)
+        ));
+        if style.quadrant {
+            parts.push(quadrant(emotion, range).to_owned());
+        }
+    }
+    parts.join(" ")
+}
+
+/// `t` with two decimals and without the leading zero (`.72`, `-.10`, `1.00`).
+fn two_decimals(t: f32) -> String {
+    let s = format!("{t:.2}");
+    match s.strip_prefix('-') {
+        Some(neg) => format!("-{}", neg.strip_prefix('0').unwrap_or(neg)),
+        None => s.strip_prefix('0').map(str::to_owned).unwrap_or(s),
+    }
+}
+
+/// What change markers follow in `emotion`: its most probable category of
+/// `categories` for a model with categories, else its quadrant.
+pub fn state<'a>(emotion: &Emotion, range: OutputRange, categories: &'a [String]) -> &'a str {
+    match emotion.probabilities.top() {
+        Some((top, _)) => categories.get(top).map_or("?", String::as_str),
+        None => quadrant(emotion, range),
+    }
 }
 
 /// A segment before it has a reading: where it is, its text and its source.
@@ -192,6 +218,7 @@ pub fn mark_segments(
     spans: Vec<SegmentSpan>,
     readings: &[Emotion],
     range: OutputRange,
+    categories: &[String],
     style: LabelStyle,
 ) -> Vec<MarkedSegment> {
     assert_eq!(spans.len(), readings.len(), "one reading per span");
@@ -199,7 +226,7 @@ pub fn mark_segments(
         .into_iter()
         .zip(readings)
         .map(|(span, &emotion)| {
-            let mut label = avd_label(&emotion, range, style);
+            let mut label = emotion_label(&emotion, range, categories, style);
             if !span.text.is_empty() {
                 label.push_str(" | ");
                 label.push_str(&span.text);
@@ -238,7 +265,7 @@ pub fn build_segments(
 ) -> Vec<MarkedSegment> {
     let spans = plan_segments(speech, transcript, duration, None);
     match window_means(&spans, timeline) {
-        Some(readings) => mark_segments(spans, &readings, range, style),
+        Some(readings) => mark_segments(spans, &readings, range, &[], style),
         None => Vec::new(),
     }
 }
@@ -298,13 +325,18 @@ fn mean_over(timeline: &[Reading], span: Span) -> Emotion {
         .emotion
 }
 
-/// Quadrant-change markers (see the module docs), in time order.
-pub fn change_markers(timeline: &[Reading], range: OutputRange) -> Vec<Marker> {
+/// Quadrant-change (or, for a model with `categories`, top-category-change)
+/// markers (see the module docs), in time order.
+pub fn change_markers(
+    timeline: &[Reading],
+    range: OutputRange,
+    categories: &[String],
+) -> Vec<Marker> {
     let mut out: Vec<Marker> = Vec::new();
-    // The last quadrant of each speaker (`None`: readings naming no one).
+    // The last state of each speaker (`None`: readings naming no one).
     let mut last: Vec<(Option<&Speaker>, &str)> = Vec::new();
     for r in timeline {
-        let q = quadrant(&r.emotion, range);
+        let q = state(&r.emotion, range, categories);
         let who = r.speaker.as_ref();
         let before = last.iter_mut().find(|(s, _)| *s == who);
         if before.as_ref().is_some_and(|(_, b)| *b == q) {
@@ -316,10 +348,14 @@ pub fn change_markers(timeline: &[Reading], range: OutputRange) -> Vec<Marker> {
         }
         out.push(Marker {
             time: r.span.centre(),
-            label: format!(
-                "{q} {}",
-                avd_label(&r.emotion, range, LabelStyle::default())
-            ),
+            label: if r.emotion.probabilities.is_empty() {
+                format!(
+                    "{q} {}",
+                    emotion_label(&r.emotion, range, categories, LabelStyle::default())
+                )
+            } else {
+                emotion_label(&r.emotion, range, categories, LabelStyle::default())
+            },
             speaker: r.speaker.clone(),
         });
     }
@@ -333,6 +369,7 @@ pub fn change_markers(timeline: &[Reading], range: OutputRange) -> Vec<Marker> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reading::Probabilities;
 
     const UNIT: OutputRange = OutputRange::UNIT;
 
@@ -347,7 +384,12 @@ mod tests {
     }
 
     fn label(a: f32, v: f32, d: f32, (min, max): (f32, f32), style: LabelStyle) -> String {
-        avd_label(&Emotion::new(a, v, d), OutputRange::new(min, max), style)
+        emotion_label(
+            &Emotion::new(a, v, d),
+            OutputRange::new(min, max),
+            &[],
+            style,
+        )
     }
 
     fn spans(pairs: &[(f64, f64)]) -> Vec<Span> {
@@ -501,7 +543,7 @@ mod tests {
             reading(2.0, 0.8, 0.2, 0.5),
             reading(3.0, 0.2, 0.2, 0.5),
         ];
-        let m = change_markers(&timeline, UNIT);
+        let m = change_markers(&timeline, UNIT, &[]);
         let got: Vec<(f64, &str)> = m.iter().map(|m| (m.time, m.label.as_str())).collect();
         assert_eq!(
             got,
@@ -510,6 +552,36 @@ mod tests {
                 (4.0, "tense A.80 V.20 D.50"),
                 (5.0, "subdued A.20 V.20 D.50"),
             ]
+        );
+    }
+
+    #[test]
+    fn categorical_labels_name_the_top_category_and_markers_follow_it() {
+        let labels: Vec<String> = ["neutral", "happy", "angry"].map(String::from).to_vec();
+        let cat = |start: f64, p: [f32; 3]| Reading {
+            span: Span::new(start, start + 4.0),
+            emotion: Emotion::categorical(Probabilities::new(&p).unwrap()),
+            ..Reading::default()
+        };
+        let happy = cat(0.0, [0.2, 0.71, 0.09]).emotion;
+        let style = LabelStyle { quadrant: true };
+        assert_eq!(emotion_label(&happy, UNIT, &labels, style), "happy .71");
+        let both = Emotion::new(0.72, 0.31, 0.55).with_probabilities(happy.probabilities);
+        assert_eq!(
+            emotion_label(&both, UNIT, &labels, LabelStyle::default()),
+            "happy .71 A.72 V.31 D.55"
+        );
+        let timeline = vec![
+            cat(0.0, [0.2, 0.7, 0.1]),
+            cat(1.0, [0.1, 0.6, 0.3]),
+            cat(2.0, [0.1, 0.3, 0.6]),
+            cat(3.0, [0.5, 0.2, 0.3]),
+        ];
+        let m = change_markers(&timeline, UNIT, &labels);
+        let got: Vec<(f64, &str)> = m.iter().map(|m| (m.time, m.label.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![(2.0, "happy .70"), (4.0, "angry .60"), (5.0, "neutral .50")]
         );
     }
 }

@@ -38,8 +38,14 @@ pub struct SpeakerSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub std: Option<Emotion>,
     /// Share of their read time in each arousal/valence quadrant (see
-    /// [`quadrant`]); all 0 without readings.
-    pub quadrants: QuadrantShares,
+    /// [`quadrant`]); all 0 without readings; absent for a categorical model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quadrants: Option<QuadrantShares>,
+    /// For a categorical model, the share of their read time each category
+    /// is the most probable, in the document's `categories` order; all 0
+    /// without readings; absent for a dimensional model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<f64>,
 }
 
 /// Shares of time per circumplex quadrant, adding up to 1 (or all 0).
@@ -81,13 +87,18 @@ fn is_zero(n: &usize) -> bool {
 
 /// A summary per speaker of `turns` (in the order of their first turn)
 /// from `timeline`'s readings of them, over a recording of `duration`
-/// seconds whose model declares `range`.
+/// seconds whose model declares `range` and the labels `categories`.
 pub fn summarise(
     turns: &SpeakerTurns,
     timeline: &[Reading],
     range: OutputRange,
+    categories: &[String],
     duration: f64,
 ) -> Vec<SpeakerSummary> {
+    let dimensional = match timeline.first() {
+        Some(r) => r.emotion.has_dimensions(),
+        None => categories.is_empty(),
+    };
     turns
         .speakers()
         .into_iter()
@@ -110,11 +121,19 @@ pub fn summarise(
                 Emotion::weighted_mean(squares).map(|v| v.map(f32::sqrt))
             });
             let mut quadrants = QuadrantShares::default();
+            let mut shares = vec![0.0; categories.len()];
             let mut total = 0.0;
             for r in &mine {
                 let (w, e) = weighted(r);
                 quadrants.add(quadrant(&e, range), w);
+                if let Some(share) = e.probabilities.top().and_then(|(i, _)| shares.get_mut(i)) {
+                    *share += w;
+                }
                 total += w;
+            }
+            if total > 0.0 {
+                quadrants = quadrants.scaled(1.0 / total);
+                shares.iter_mut().for_each(|s| *s /= total);
             }
             SpeakerSummary {
                 speaking_seconds: turns.speaking_seconds(&speaker, duration),
@@ -122,11 +141,8 @@ pub fn summarise(
                 overlap_windows: mine.iter().filter(|r| r.overlap).count(),
                 mean,
                 std,
-                quadrants: if total > 0.0 {
-                    quadrants.scaled(1.0 / total)
-                } else {
-                    quadrants
-                },
+                quadrants: dimensional.then_some(quadrants),
+                categories: shares,
                 speaker,
             }
         })
@@ -174,7 +190,7 @@ mod tests {
             reading("A", 0.0, 4.0, 0.8, 0.8),
             reading("A", 6.0, 7.0, 0.2, 0.8),
         ];
-        let s = summarise(&turns, &timeline, OutputRange::UNIT, 10.0);
+        let s = summarise(&turns, &timeline, OutputRange::UNIT, &[], 10.0);
         assert_eq!(s.len(), 2);
         let a = &s[0];
         assert_eq!(
@@ -187,11 +203,12 @@ mod tests {
         let std = a.std.unwrap();
         assert!((std.arousal - 0.24).abs() < 1e-6, "{std:?}");
         assert!(std.valence.abs() < 1e-6);
-        assert!((a.quadrants.excited - 0.8).abs() < 1e-12);
-        assert!((a.quadrants.calm - 0.2).abs() < 1e-12);
+        let q = a.quadrants.unwrap();
+        assert!((q.excited - 0.8).abs() < 1e-12);
+        assert!((q.calm - 0.2).abs() < 1e-12);
         let b = &s[1];
         assert_eq!((b.speaking_seconds, b.windows, b.mean), (2.0, 0, None));
-        assert_eq!(b.quadrants, QuadrantShares::default());
+        assert_eq!(b.quadrants, Some(QuadrantShares::default()));
         let json = serde_json::to_string(b).unwrap();
         assert_eq!(
             json,

@@ -3,7 +3,10 @@
 //! segments filled with empty intervals, as Praat requires), an interval tier
 //! `words` when the transcript has word timings, and one point tier per
 //! dimension (`arousal`, `valence`, `dominance`) with a point per analysis
-//! window at its centre, marked with the value (four decimals). Times are
+//! window at its centre, marked with the value (four decimals); for a
+//! categorical model a point tier `category` (the most probable category
+//! per window) and one point tier per category (its probability) instead of
+//! the dimensions' (the `segments` labels start with the top category). Times are
 //! written in Rust's shortest round-trip form, so they read back exactly.
 //!
 //! With speakers, each has these tiers of their own, named `tier@speaker`
@@ -46,19 +49,24 @@ pub fn render(doc: &Annotation) -> String {
         if !words.is_empty() {
             tiers.push(Tier::Intervals(name("words"), fill_gaps(&words, xmax)));
         }
-        let points = |pick: fn(&Reading) -> f32| -> Vec<(f64, String)> {
+        let points = |pick: &dyn Fn(&Reading) -> String| -> Vec<(f64, String)> {
             doc.timeline
                 .iter()
                 .filter(|r| theirs(&r.speaker))
-                .map(|r| (r.span.centre(), format!("{:.4}", pick(r))))
+                .map(|r| (r.span.centre(), pick(r)))
                 .collect()
         };
-        tiers.push(Tier::Points(name("arousal"), points(|r| r.emotion.arousal)));
-        tiers.push(Tier::Points(name("valence"), points(|r| r.emotion.valence)));
-        tiers.push(Tier::Points(
-            name("dominance"),
-            points(|r| r.emotion.dominance),
-        ));
+        if !doc.categories.is_empty() {
+            let top = |r: &Reading| {
+                let label = doc.top_category(&r.emotion).map(|(l, _)| l);
+                one_line(label.unwrap_or_default())
+            };
+            tiers.push(Tier::Points(name("category"), points(&top)));
+        }
+        for (track, track_name) in doc.tracks() {
+            let value = |r: &Reading| format!("{:.4}", track.value(&r.emotion));
+            tiers.push(Tier::Points(name(track_name), points(&value)));
+        }
     }
 
     let mut o = String::new();

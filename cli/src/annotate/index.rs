@@ -82,8 +82,13 @@ pub struct Entry {
     /// Windows left out because no one speaks there (not with `--analyse-silence`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_speech_windows: Option<usize>,
-    /// Mean arousal, valence and dominance over the windows.
+    /// Mean arousal, valence and dominance over the windows (absent for a
+    /// categorical model).
     pub mean: Option<[f32; 3]>,
+    /// For a categorical model, the mean probability of each category over
+    /// the windows, by label (absent for a dimensional model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_probabilities: Option<std::collections::BTreeMap<String, f32>>,
     /// How many of the windows had a value outside the model's declared
     /// range (kept in the mean as the model gave them; flagged in the outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -27,6 +27,7 @@ use emoscope::recording::{
 use emoscope::transcript::{
     sidecar_for, speakers_sidecar_for, ReadOptions, Speaker, SpeakerTurns, Transcript,
 };
+use emoscope::Emotion;
 
 use super::fingerprint::{Fingerprint, Words};
 use super::index::{Entry, Origin, Status};
@@ -74,6 +75,9 @@ pub struct Settings {
     pub asr: Option<Recogniser>,
     /// The previous run's index entries in this output folder, by input.
     pub previous: HashMap<String, Entry>,
+    /// The model's category labels (empty for a dimensional model): they
+    /// name a categorical model's Sonic Visualiser layers.
+    pub categories: Vec<String>,
 }
 
 /// The run's speech recogniser and what its transcripts depend on.
@@ -121,8 +125,8 @@ pub fn asr_output(job: &Job, s: &Settings) -> (PathBuf, String) {
 pub fn outputs(job: &Job, s: &Settings) -> Vec<(PathBuf, String)> {
     s.formats
         .iter()
-        .flat_map(|f| f.suffixes().iter())
-        .map(|suffix| output(job, s, suffix))
+        .flat_map(|f| f.suffixes_for(&s.categories))
+        .map(|suffix| output(job, s, &suffix))
         .collect()
 }
 
@@ -174,6 +178,7 @@ pub fn run(
         audio_seconds: None,
         windows: None,
         mean: None,
+        mean_probabilities: None,
         out_of_range: None,
         seconds: 0.0,
         fingerprint: None,
@@ -216,6 +221,7 @@ pub fn run(
             entry.audio_seconds = before.audio_seconds;
             entry.windows = before.windows;
             entry.mean = before.mean;
+            entry.mean_probabilities = before.mean_probabilities.clone();
             entry.out_of_range = before.out_of_range;
             entry.warnings = before.warnings.clone();
             entry.no_speech_windows = before.no_speech_windows;
@@ -446,11 +452,21 @@ fn annotate(
         audio: &audio,
         model: model.id(),
         output_range: model.output_range(),
+        categories: model.categories(),
         config: &s.config,
         labels: s.labels,
     });
     entry.windows = Some(doc.timeline.len());
-    entry.mean = Some(mean(&doc));
+    let mean = Emotion::weighted_mean(doc.timeline.iter().map(|r| (1.0, r.emotion)));
+    entry.mean = mean.filter(Emotion::has_dimensions).map(|m| m.dimensions());
+    entry.mean_probabilities = mean.filter(|_| !doc.categories.is_empty()).map(|m| {
+        let p = m.probabilities.as_slice();
+        doc.categories
+            .iter()
+            .cloned()
+            .zip(p.iter().copied())
+            .collect()
+    });
     let flagged = doc.timeline.iter().filter(|r| r.out_of_range).count();
     entry.out_of_range = (flagged > 0).then_some(flagged);
     entry.speakers = doc.speakers.clone();
@@ -475,7 +491,11 @@ fn write_outputs(
     for format in &s.formats {
         emoscope::export::write(*format, doc, |suffix| {
             let (path, rel) = output(job, s, suffix);
-            if !format.suffixes().contains(&suffix) {
+            if !format
+                .suffixes_for(&s.categories)
+                .iter()
+                .any(|own| own == suffix)
+            {
                 extra.push(rel);
             }
             path
@@ -483,17 +503,6 @@ fn write_outputs(
     }
     debug_assert!(files.iter().all(|(path, _)| path.is_file()));
     Ok(extra)
-}
-
-/// Mean arousal, valence, dominance over the document's windows (with
-/// speech-gated analysis, the windows with speech).
-fn mean(doc: &Annotation) -> [f32; 3] {
-    let n = doc.timeline.len().max(1) as f32;
-    let sum = doc.timeline.iter().fold([0.0f32; 3], |a, r| {
-        let e = r.emotion;
-        [a[0] + e.arousal, a[1] + e.valence, a[2] + e.dominance]
-    });
-    [sum[0] / n, sum[1] / n, sum[2] / n]
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -176,7 +176,7 @@ pub fn run(args: Args) -> Result<()> {
     super::create_output_dir(&args.out)?;
     let asr = recogniser(recognition, &jobs)?;
     let asr_model = asr.as_ref().map(|r| r.asr.dir().display().to_string());
-    let settings = settings(&args, config, &models, asr)?;
+    let settings = settings(&args, config, &models, asr, first.categories())?;
     let progress = Progress::start(&jobs);
     let entries = run_jobs(&jobs, first, &models, &settings, args.jobs, &progress)?;
     progress.bar.finish_and_clear();
@@ -259,6 +259,7 @@ fn settings(
     config: AnalysisConfig,
     models: &Models,
     asr: Option<Recogniser>,
+    categories: &[String],
 ) -> Result<job::Settings> {
     let model_dir = &models.dir;
     let formats = args.format.0.clone();
@@ -300,6 +301,7 @@ fn settings(
             .map(emoscope::transcript::Speaker::new),
         run_fingerprint: Fingerprint::for_run(model_dir, &described)?,
         asr,
+        categories: categories.to_vec(),
         previous: index::previous(&args.out, args.shard),
     })
 }
