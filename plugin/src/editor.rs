@@ -13,6 +13,7 @@
 //! and say "no speech" (no value is made up, as the MIDI output holds its
 //! last values too), and the history shows the stretch as a gap.
 
+mod bars;
 mod colors;
 mod controls;
 mod dialog;
@@ -131,7 +132,20 @@ struct Snapshot {
     /// The latest window, when it held too little speech to read.
     no_speech: Option<Span>,
     range: OutputRange,
+    /// The model's category labels (empty for a dimensional model).
+    categories: Vec<String>,
     now: f64,
+}
+
+impl Snapshot {
+    /// Whether the model outputs arousal, valence and dominance (as its
+    /// latest reading has them; before one, a model without categories).
+    fn dimensional(&self) -> bool {
+        match &self.reading {
+            Some(r) => r.reading.emotion.has_dimensions(),
+            None => self.categories.is_empty(),
+        }
+    }
 }
 
 /// The drawing side of the editor.
@@ -240,6 +254,10 @@ impl EditorApp {
         let range = engine
             .as_ref()
             .map_or(OutputRange::UNIT, |e| e.status.output_range());
+        let categories = engine
+            .as_ref()
+            .map(|e| e.status.texts().categories)
+            .unwrap_or_default();
         let key = (reading.as_ref().map_or(0, |r| r.count), no_speech);
         if key != self.timeline_key {
             let session = self.shared.session();
@@ -257,6 +275,7 @@ impl EditorApp {
             reading,
             no_speech,
             range,
+            categories,
             now,
         }
     }
@@ -281,7 +300,8 @@ impl EditorApp {
             self.gesture_open = false;
         }
         if let (true, Some(r)) = (on, &snap.reading) {
-            if r.count != self.automation_count {
+            // A categorical model writes no A/V/D automation: it outputs none.
+            if r.count != self.automation_count && r.reading.emotion.has_dimensions() {
                 self.automation_count = r.count;
                 for (param, v) in params.iter().zip(r.reading.emotion.dimensions()) {
                     setter.set_parameter(*param, snap.range.normalise(v));
@@ -417,35 +437,56 @@ impl EditorApp {
         self.speaker_line(ui, snap);
         let avail = ui.available_size();
         let top_h = (avail.y * 0.5).clamp(200.0, 340.0).min(avail.x * 0.45);
+        let dimensional = snap.dimensional();
         ui.horizontal(|ui| {
-            let names = ["Arousal", "Valence", "Dominance"];
-            let values = snap
-                .reading
-                .as_ref()
-                .map(|r| r.reading.emotion.dimensions());
-            let meter_w = ((avail.x - top_h - 30.0) / 3.0).clamp(60.0, 120.0);
-            for (d, name) in names.iter().enumerate() {
-                let v = values.map(|v| v[d]);
-                meter::meter(
+            if dimensional {
+                let names = ["Arousal", "Valence", "Dominance"];
+                let values = snap
+                    .reading
+                    .as_ref()
+                    .map(|r| r.reading.emotion.dimensions());
+                let meter_w = ((avail.x - top_h - 30.0) / 3.0).clamp(60.0, 120.0);
+                for (d, name) in names.iter().enumerate() {
+                    let v = values.map(|v| v[d]);
+                    meter::meter(
+                        ui,
+                        Vec2::new(meter_w, top_h),
+                        name,
+                        v.map(|v| snap.range.normalise(v)),
+                        v,
+                        snap.no_speech.is_some(),
+                    );
+                }
+            }
+            if !snap.categories.is_empty() {
+                let w = if dimensional {
+                    (avail.x * 0.3).clamp(160.0, 320.0)
+                } else {
+                    (avail.x - 20.0).min(480.0)
+                };
+                bars::bars(
                     ui,
-                    Vec2::new(meter_w, top_h),
-                    name,
-                    v.map(|v| snap.range.normalise(v)),
-                    v,
+                    Vec2::new(w, top_h),
+                    &snap.categories,
+                    snap.reading
+                        .as_ref()
+                        .map(|r| r.reading.emotion.probabilities.as_slice()),
                     snap.no_speech.is_some(),
                 );
             }
-            let upto: Vec<&Reading> = self
-                .timeline
-                .iter()
-                .filter(|e| e.span.end <= snap.now + 0.5)
-                .collect();
-            plane::plane(
-                ui,
-                top_h,
-                &upto[upto.len().saturating_sub(TRAIL)..],
-                snap.range,
-            );
+            if dimensional {
+                let upto: Vec<&Reading> = self
+                    .timeline
+                    .iter()
+                    .filter(|e| e.span.end <= snap.now + 0.5)
+                    .collect();
+                plane::plane(
+                    ui,
+                    top_h,
+                    &upto[upto.len().saturating_sub(TRAIL)..],
+                    snap.range,
+                );
+            }
         });
         ui.add_space(6.0);
         let hist_h = (ui.available_height() - 80.0).max(100.0);
@@ -456,6 +497,7 @@ impl EditorApp {
             &self.gaps,
             snap.now,
             snap.range,
+            &history::curves(dimensional, &snap.categories),
             &self.speakers,
         );
         ui.add_space(4.0);
@@ -596,6 +638,7 @@ mod tests {
             }),
             no_speech: None,
             // A 1..7 scale: 4 is the middle (0.5), 7 the top (1.0), 1 the bottom (0.0).
+            categories: Vec::new(),
             range: OutputRange::new(1.0, 7.0),
             now: 4.0,
         }

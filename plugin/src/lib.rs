@@ -37,7 +37,7 @@ pub mod shared;
 pub mod standalone;
 pub mod transcript;
 
-use midi::CcEmitter;
+use midi::{CcEmitter, MidiOut};
 use params::EmoscopeParams;
 use restore::RestoringParams;
 use shared::PluginShared;
@@ -212,14 +212,24 @@ impl Plugin for Emoscope {
                 range,
                 mapping,
                 |ev| {
-                    context
-                        .try_send_event(NoteEvent::MidiCC {
+                    let event = match ev {
+                        MidiOut::Cc(ev) => NoteEvent::MidiCC {
                             timing: ev.timing,
                             channel: ev.channel,
                             cc: ev.cc,
                             value: f32::from(ev.value) / 127.0,
-                        })
-                        .is_ok()
+                        },
+                        MidiOut::Program {
+                            timing,
+                            channel,
+                            program,
+                        } => NoteEvent::MidiProgramChange {
+                            timing,
+                            channel,
+                            program,
+                        },
+                    };
+                    context.try_send_event(event).is_ok()
                 },
             );
         }

@@ -19,12 +19,24 @@
 //! channel 2, as in the MIDI file `emoscope annotate` writes
 //! ([`emoscope::export::midi::speaker_channel`]). Readings that name no
 //! speaker stay on the mapping's channel.
+//!
+//! A categorical model's readings go out as one controller per category,
+//! its probability (0..1 onto 0..127, always 7-bit), on consecutive
+//! controllers from [`CcMapping::category_first`] (23 by default, right
+//! after the dimensions' 20-22, as in the MIDI-file export), in the model's
+//! label order. With [`CcMapping::top_category_program`] on, the most
+//! probable category also goes out as a program change (program = its
+//! index: the first label is program 1 in a DAW's numbering) whenever it
+//! changes, so that a DAW or synth can switch patches or scenes on it; off
+//! by default, since a program change switches instruments on a synth that
+//! listens.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use emoscope::cc::{to_cc14, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL, LSB_OFFSET};
+use emoscope::cc::{default_category_cc, to_cc14, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL, LSB_OFFSET};
 use emoscope::engine::Published;
 use emoscope::export::midi::speaker_channel;
+use emoscope::reading::MAX_CATEGORIES;
 use emoscope::OutputRange;
 use nice_plug::params::persist::PersistentField;
 use serde::{Deserialize, Serialize};
@@ -45,7 +57,15 @@ pub struct CcMapping {
     pub min_interval_ms: u16,
     /// Each speaker's values on a channel of their own (see the module docs).
     pub channel_per_speaker: bool,
+    /// The controller of a categorical model's first category; category
+    /// `k` goes out on this + `k` (see the module docs).
+    pub category_first: u8,
+    /// Send the most probable category as a program change when it changes.
+    pub top_category_program: bool,
 }
+
+/// Values one reading sends: the dimensions, then the categories.
+const OUTPUTS: usize = 3 + MAX_CATEGORIES;
 
 impl Default for CcMapping {
     fn default() -> Self {
@@ -56,6 +76,8 @@ impl Default for CcMapping {
             fourteen_bit: false,
             min_interval_ms: 50,
             channel_per_speaker: false,
+            category_first: default_category_cc(0),
+            top_category_program: false,
         }
     }
 }
@@ -72,6 +94,9 @@ pub enum CcMappingError {
     /// Two dimensions (or an MSB and another's LSB) on the same controller.
     #[error("controller {0} is used twice")]
     Duplicate(u8),
+    /// The categories' controllers would run past 119.
+    #[error("the {MAX_CATEGORIES} category controllers from {0} would run past 119")]
+    CategoriesPastTheEnd(u8),
     /// Channel outside 0-15.
     #[error("channel {} does not exist (1-16)", .0 + 1)]
     BadChannel(u8),
@@ -98,11 +123,29 @@ impl CcMapping {
                 }
             }
         }
+        let last = usize::from(self.category_first) + MAX_CATEGORIES - 1;
+        if last > 119 {
+            return Err(CcMappingError::CategoriesPastTheEnd(self.category_first));
+        }
+        let first = usize::from(self.category_first);
+        if let Some(c) = (first..=last).find(|&c| used[c]) {
+            return Err(CcMappingError::Duplicate(c as u8));
+        }
         Ok(())
     }
 
+    /// The controller of output `i` ([`OUTPUTS`] order: the dimensions,
+    /// then the categories).
+    fn controller(&self, i: usize) -> u8 {
+        match i {
+            0..3 => self.controllers[i],
+            _ => self.category_first + (i - 3) as u8,
+        }
+    }
+
     /// Packs the mapping into one word: controllers (3 x 7 bits), channel (4),
-    /// flags (2), interval (16), channel per speaker (1).
+    /// flags (2), interval (16), channel per speaker (1), first category
+    /// controller (7), top category as program (1).
     fn pack(&self) -> u64 {
         let [a, v, d] = self.controllers.map(|c| u64::from(c & 0x7f));
         a | v << 7
@@ -112,6 +155,8 @@ impl CcMapping {
             | u64::from(self.fourteen_bit) << 26
             | u64::from(self.min_interval_ms) << 27
             | u64::from(self.channel_per_speaker) << 43
+            | u64::from(self.category_first & 0x7f) << 44
+            | u64::from(self.top_category_program) << 51
     }
 
     fn unpack(w: u64) -> Self {
@@ -122,6 +167,8 @@ impl CcMapping {
             fourteen_bit: (w >> 26) & 1 == 1,
             min_interval_ms: ((w >> 27) & 0xffff) as u16,
             channel_per_speaker: (w >> 43) & 1 == 1,
+            category_first: ((w >> 44) & 0x7f) as u8,
+            top_category_program: (w >> 51) & 1 == 1,
         }
     }
 }
@@ -179,6 +226,32 @@ pub struct CcEvent {
     pub value: u8,
 }
 
+/// One MIDI message the emitter produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MidiOut {
+    /// A control change.
+    Cc(CcEvent),
+    /// A program change: the most probable category's index.
+    Program {
+        /// Sample offset within the current block.
+        timing: u32,
+        /// Zero-based channel.
+        channel: u8,
+        /// Zero-based program number.
+        program: u8,
+    },
+}
+
+/// What a new reading leaves to send.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// Each output's value (14-bit scale) when the reading has it.
+    values: [Option<u16>; OUTPUTS],
+    /// The most probable category, when a program change is due.
+    program: Option<u8>,
+    channel: u8,
+}
+
 /// Audio-thread state of the CC output. Allocation-free; all state is inline.
 #[derive(Debug, Clone, Default)]
 pub struct CcEmitter {
@@ -189,10 +262,12 @@ pub struct CcEmitter {
     /// `count` of the last reading taken in.
     last_count: u64,
     /// Values waiting for the rate limit (14-bit scale, 0-16383), and their channel.
-    pending: Option<([u16; 3], u8)>,
+    pending: Option<Pending>,
     /// What each controller last received on each channel (14-bit scale);
     /// `None` before the first send.
-    last_sent: [[Option<u16>; 3]; 16],
+    last_sent: [[Option<u16>; OUTPUTS]; 16],
+    /// The program each channel last received.
+    last_program: [Option<u8>; 16],
     /// The mapping the last sends used; a change re-sends everything.
     mapping: Option<CcMapping>,
     /// Whether the last attempt found the host's event queue full.
@@ -210,7 +285,8 @@ impl CcEmitter {
 
     /// Processes one block of `frames` samples at `sample_rate`: takes in
     /// `reading` (the readout's latest, if any) and calls `send` for each
-    /// controller message to emit, in time order. `send` returns false when
+    /// message to emit, in time order (controllers in output order, then
+    /// the program change). `send` returns false when
     /// the host cannot take more events; the update is then retried in the
     /// next block. Real-time safe: no allocation, lock or panic.
     pub fn process(
@@ -220,13 +296,14 @@ impl CcEmitter {
         reading: Option<&Published>,
         range: OutputRange,
         mapping: CcMapping,
-        mut send: impl FnMut(CcEvent) -> bool,
+        mut send: impl FnMut(MidiOut) -> bool,
     ) {
         let block_start = self.clock;
         self.clock += u64::from(frames);
         if self.mapping != Some(mapping) {
             // Controllers or resolution changed: nothing the receiver holds is current.
-            self.last_sent = [[None; 3]; 16];
+            self.last_sent = [[None; OUTPUTS]; 16];
+            self.last_program = [None; 16];
             self.last_count = 0;
             self.mapping = Some(mapping);
         }
@@ -243,20 +320,41 @@ impl CcEmitter {
                     }
                     _ => mapping.channel,
                 };
-                let t = r.reading.emotion.dimensions().map(|x| range.normalise(x));
-                let values = t.map(|t| {
-                    let (msb, lsb) = to_cc14(t);
-                    if mapping.fourteen_bit {
-                        u16::from(msb) << 7 | u16::from(lsb)
-                    } else {
-                        // 7-bit values kept on the 14-bit scale (value << 7) so both modes compare alike.
-                        u16::from(to_cc7(t)) << 7
+                let e = &r.reading.emotion;
+                let mut values = [None; OUTPUTS];
+                if e.has_dimensions() {
+                    for (v, x) in values.iter_mut().zip(e.dimensions()) {
+                        let t = range.normalise(x);
+                        let (msb, lsb) = to_cc14(t);
+                        *v = Some(if mapping.fourteen_bit {
+                            u16::from(msb) << 7 | u16::from(lsb)
+                        } else {
+                            // 7-bit values kept on the 14-bit scale (value << 7) so both modes compare alike.
+                            u16::from(to_cc7(t)) << 7
+                        });
                     }
+                }
+                for (v, &p) in values[3..].iter_mut().zip(e.probabilities.as_slice()) {
+                    *v = Some(u16::from(to_cc7(OutputRange::UNIT.normalise(p))) << 7);
+                }
+                let program = e
+                    .probabilities
+                    .top()
+                    .filter(|_| mapping.top_category_program)
+                    .map(|(k, _)| k as u8);
+                self.pending = Some(Pending {
+                    values,
+                    program,
+                    channel,
                 });
-                self.pending = Some((values, channel));
             }
         }
-        let Some((values, channel)) = self.pending else {
+        let Some(Pending {
+            values,
+            program,
+            channel,
+        }) = self.pending
+        else {
             return;
         };
         let offset = self.next_allowed.saturating_sub(block_start);
@@ -267,31 +365,48 @@ impl CcEmitter {
         let mut any = false;
         self.host_full = false;
         let last_sent = &mut self.last_sent[usize::from(channel & 0x0f)];
-        for (i, &v) in values.iter().enumerate() {
+        for (i, v) in values.iter().enumerate() {
+            let Some(v) = *v else {
+                continue;
+            };
             if last_sent[i] == Some(v) {
                 continue;
             }
-            let cc = mapping.controllers[i];
+            let cc = mapping.controller(i);
             let msb = (v >> 7) as u8;
-            let mut ok = send(CcEvent {
+            let mut ok = send(MidiOut::Cc(CcEvent {
                 timing,
                 channel,
                 cc,
                 value: msb,
-            });
-            if ok && mapping.fourteen_bit {
-                ok = send(CcEvent {
+            }));
+            // Categories go out 7-bit (their controllers have no LSB partner).
+            if ok && mapping.fourteen_bit && i < 3 {
+                ok = send(MidiOut::Cc(CcEvent {
                     timing,
                     channel,
                     cc: cc + LSB_OFFSET,
                     value: (v & 0x7f) as u8,
-                });
+                }));
             }
             if !ok {
                 self.host_full = true;
                 return; // Keep `pending`; what was sent is recorded.
             }
             last_sent[i] = Some(v);
+            any = true;
+        }
+        let last_program = &mut self.last_program[usize::from(channel & 0x0f)];
+        if let Some(p) = program.filter(|&p| *last_program != Some(p)) {
+            if !send(MidiOut::Program {
+                timing,
+                channel,
+                program: p,
+            }) {
+                self.host_full = true;
+                return;
+            }
+            *last_program = Some(p);
             any = true;
         }
         self.pending = None;
@@ -343,7 +458,9 @@ mod tests {
             OutputRange::UNIT,
             mapping,
             |ev| {
-                out.push(ev);
+                if let MidiOut::Cc(ev) = ev {
+                    out.push(ev);
+                }
                 true
             },
         );
@@ -359,6 +476,8 @@ mod tests {
             fourteen_bit: true,
             min_interval_ms: 65_535,
             channel_per_speaker: true,
+            category_first: 100,
+            top_category_program: true,
         };
         assert_eq!(CcMapping::unpack(m.pack()), m);
         assert_eq!(
@@ -452,6 +571,78 @@ mod tests {
         };
         let ev = run(&mut e, 256, reading_of(1, 6, 0.25, 0.25, 0.25), off);
         assert!(ev.iter().all(|e| e.channel == 3) && ev.len() == 3);
+    }
+
+    /// A categorical reading: a controller per category from
+    /// `category_first`, probabilities on 0..127 (7-bit even in 14-bit
+    /// mode), no dimension controllers; its top category as a program
+    /// change when asked for, only when it changes.
+    #[test]
+    fn a_categorical_reading_sends_a_controller_per_category_and_its_top_as_a_program() {
+        use emoscope::reading::Probabilities;
+        let m = CcMapping {
+            min_interval_ms: 0,
+            fourteen_bit: true,
+            controllers: [1, 2, 3],
+            top_category_program: true,
+            ..CcMapping::default()
+        };
+        let categorical = |count: u64, p: &[f32]| {
+            Some(Published {
+                reading: Reading {
+                    emotion: Emotion::categorical(Probabilities::new(p).unwrap()),
+                    ..Reading::default()
+                },
+                count,
+                speaker: None,
+            })
+        };
+        let mut e = CcEmitter::default();
+        let all = |e: &mut CcEmitter, r: Option<Published>| {
+            let mut out = Vec::new();
+            e.process(64, 48_000.0, r.as_ref(), OutputRange::UNIT, m, |ev| {
+                out.push(ev);
+                true
+            });
+            out
+        };
+        let cc = |cc: u8, value: u8| {
+            MidiOut::Cc(CcEvent {
+                timing: 0,
+                channel: 0,
+                cc,
+                value,
+            })
+        };
+        // 0.5 -> 64, 0.25 -> round(31.75) = 32, 0.25 -> 32; top: 0.
+        let got = all(&mut e, categorical(1, &[0.5, 0.25, 0.25]));
+        let program = |p: u8| MidiOut::Program {
+            timing: 0,
+            channel: 0,
+            program: p,
+        };
+        assert_eq!(got, [cc(23, 64), cc(24, 32), cc(25, 32), program(0)]);
+        // The top moves to the third category: its controller, the first's, a program change.
+        let got = all(&mut e, categorical(2, &[0.25, 0.25, 0.5]));
+        assert_eq!(got, [cc(23, 32), cc(25, 64), program(2)]);
+        // The same top with other values: no program change.
+        let got = all(&mut e, categorical(3, &[0.2, 0.2, 0.6]));
+        assert_eq!(got, [cc(23, 25), cc(24, 25), cc(25, 76)]);
+        // Categories past 119, or over a dimension's controller, are refused.
+        let shared = SharedCcMapping::default();
+        let past = CcMapping {
+            category_first: 110,
+            ..CcMapping::default()
+        };
+        assert_eq!(
+            shared.set(past),
+            Err(CcMappingError::CategoriesPastTheEnd(110))
+        );
+        let over = CcMapping {
+            category_first: 10,
+            ..CcMapping::default()
+        };
+        assert_eq!(shared.set(over), Err(CcMappingError::Duplicate(20)));
     }
 
     /// A project saved before the option existed loads with it off.
@@ -551,7 +742,9 @@ mod tests {
             OutputRange::new(1.0, 7.0),
             m,
             |ev| {
-                out.push(ev.value);
+                if let MidiOut::Cc(ev) = ev {
+                    out.push(ev.value);
+                }
                 true
             },
         );
@@ -606,7 +799,9 @@ mod tests {
                     return false;
                 }
                 budget -= 1;
-                accepted.push(ev.cc);
+                if let MidiOut::Cc(ev) = ev {
+                    accepted.push(ev.cc);
+                }
                 true
             },
         );

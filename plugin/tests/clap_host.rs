@@ -732,6 +732,93 @@ fn an_offline_render_exports_the_offline_analysis_timeline() {
     );
 }
 
+/// Issue 13: a categorical model (a transformers
+/// `WavLMForSequenceClassification` head over neutral, happy, sad, angry)
+/// in a host. An offline render exports each window's probabilities as the
+/// offline analysis reads them, with the labels, and no dimensions; the MIDI
+/// output carries a controller per category from 23 and, asked for in the
+/// project, the top category as a program change.
+#[test]
+fn a_categorical_model_renders_its_category_probabilities_and_program_changes() {
+    let host = Bundle::load();
+    let model = common::workspace().join("models/tests/fixtures/classification-wavlm-categories");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("bounce.json");
+    let rate = 44_100.0;
+    let signal = speech(rate, 2);
+    let (mut instance, ext) = host.instance();
+    let mut state = state_json(&save(&mut instance, ext));
+    set_project_fields(&mut state, &model, Some(&export));
+    let mapping = serde_json::json!({
+        "enabled": true, "controllers": [20, 21, 22], "channel": 0, "fourteen_bit": false,
+        "min_interval_ms": 0, "channel_per_speaker": false, "category_first": 23,
+        "top_category_program": true
+    });
+    state["fields"]
+        .as_object_mut()
+        .unwrap()
+        .insert("cc".into(), mapping.to_string().into());
+    load(&mut instance, ext, &with_state_json(&state));
+    let render = instance
+        .access_shared_handler(|h| *h.render.get().unwrap())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+    let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
+    let mut processor = processor.start_processing().unwrap();
+    let mut feed = Feed::new(rate);
+    feed.render(&mut processor, &signal, &mut Rng(0xfeed_beef_0000_0013));
+    feed.idle_until_quiet(&mut processor, signal.len());
+    instance.deactivate(processor.stop_processing());
+
+    let reference = offline_timeline(&model, &signal, rate);
+    assert_same_timeline(
+        "categorical render",
+        &exported_timeline(&export),
+        &reference,
+    );
+    assert_eq!(
+        reference.len(),
+        expected_windows(signal.len() as f64 / rate)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert_eq!(
+        doc["categories"],
+        serde_json::json!(["neutral", "happy", "sad", "angry"])
+    );
+    assert!(doc["timeline"][0].get("arousal").is_none());
+    // Controllers 23-26 and nothing on the dimensions' 20-22.
+    let controllers: std::collections::BTreeSet<u8> = feed
+        .midi
+        .iter()
+        .filter(|m| m[0] & 0xf0 == 0xb0)
+        .map(|m| m[1])
+        .collect();
+    assert_eq!(controllers, [23, 24, 25, 26].into());
+    // The last values sent are the last window's probabilities; the last
+    // program is its top category.
+    let last = &reference.last().unwrap().2;
+    for (k, &p) in last.iter().enumerate() {
+        let sent = feed
+            .midi
+            .iter()
+            .rev()
+            .find(|m| m[0] & 0xf0 == 0xb0 && m[1] == 23 + k as u8)
+            .unwrap();
+        assert_eq!(
+            sent[2],
+            (p.clamp(0.0, 1.0) * 127.0).round() as u8,
+            "category {k}"
+        );
+    }
+    let top = (0..last.len())
+        .reduce(|a, b| if last[b] > last[a] { b } else { a })
+        .unwrap();
+    let program = feed.midi.iter().rev().find(|m| m[0] & 0xf0 == 0xc0);
+    assert_eq!(program.map(|m| m[1]), Some(top as u8), "{:?}", feed.midi);
+}
+
 #[test]
 fn a_fast_render_without_the_offline_flag_keeps_every_window_up_to_the_bound() {
     let host = Bundle::load();
@@ -853,7 +940,7 @@ fn an_offline_render_with_speech_recognition_exports_the_words_it_heard() {
         .iter()
         .map(|w| {
             let r = &w.reading;
-            (r.span.start, r.span.end, r.emotion.dimensions())
+            (r.span.start, r.span.end, r.emotion.dimensions().to_vec())
         })
         .collect();
     assert_same_timeline(
@@ -945,7 +1032,7 @@ fn an_offline_render_with_speech_only_exports_the_gaps_annotate_finds() {
         .iter()
         .map(|w| {
             let r = &w.reading;
-            (r.span.start, r.span.end, r.emotion.dimensions())
+            (r.span.start, r.span.end, r.emotion.dimensions().to_vec())
         })
         .collect();
     assert_same_timeline(

@@ -5,9 +5,12 @@
 //!
 //! Checked: the application starts, opens its window, stays up, and the
 //! window shows the editor (many distinct colours over the whole display),
-//! not a black or blank frame. The picture is written to
-//! `target/editor-screenshot.png`; with `EMOSCOPE_UPDATE_SCREENSHOT=1` it
-//! also replaces `plugin/docs/editor.png`, the one in the README.
+//! not a black or blank frame. Twice: with a dimensional model and a
+//! two-speaker transcript, and with a categorical model. The pictures are
+//! written to `target/editor-screenshot.png` and
+//! `target/editor-categorical-screenshot.png`; with
+//! `EMOSCOPE_UPDATE_SCREENSHOT=1` they also replace `plugin/docs/editor.png`
+//! and `plugin/docs/editor-categorical.png`, the README's.
 //!
 //! This is a `harness = false` test: the same binary is the driver and,
 //! started again with `EMOSCOPE_SCREENSHOT_CHILD=1`, the standalone itself
@@ -138,6 +141,19 @@ fn editor_screenshot() {
     let tmp = tempfile::tempdir().unwrap();
     let model = common::model_dir("screenshot");
     let labels = transcript(tmp.path());
+    shoot(model.path(), Some(&labels), "editor");
+    // A categorical model (a transformers classification head over four
+    // categories): the category bars and probability curves.
+    let categorical =
+        common::workspace().join("models/tests/fixtures/classification-wavlm-categories");
+    shoot(&categorical, None, "editor-categorical");
+}
+
+/// Runs the standalone with `model` (and `labels` as its transcript) and
+/// checks and keeps a screenshot: `target/{name}-screenshot.png`, and with
+/// `EMOSCOPE_UPDATE_SCREENSHOT=1` `plugin/docs/{name}.png`.
+fn shoot(model: &Path, labels: Option<&Path>, name: &str) {
+    let tmp = tempfile::tempdir().unwrap();
     let (_x, display) = xvfb();
     let exe = std::env::current_exe().unwrap();
     let log = std::fs::File::create(tmp.path().join("standalone.log")).unwrap();
@@ -155,9 +171,8 @@ fn editor_screenshot() {
             "512",
         ])
         .arg("--model")
-        .arg(model.path())
-        .arg("--transcript")
-        .arg(&labels)
+        .arg(model)
+        .args(labels.iter().flat_map(|l| [Path::new("--transcript"), l]))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -190,11 +205,11 @@ fn editor_screenshot() {
     check_picture(&bytes);
     let target = common::workspace().join("target");
     std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("editor-screenshot.png"), &bytes).unwrap();
+    std::fs::write(target.join(format!("{name}-screenshot.png")), &bytes).unwrap();
     if std::env::var_os("EMOSCOPE_UPDATE_SCREENSHOT").is_some() {
         let docs = common::workspace().join("plugin/docs");
         std::fs::create_dir_all(&docs).unwrap();
-        std::fs::write(docs.join("editor.png"), &bytes).unwrap();
+        std::fs::write(docs.join(format!("{name}.png")), &bytes).unwrap();
     }
 }
 

@@ -94,6 +94,8 @@ struct Run {
     position: usize,
     program: Vec<Vec<f32>>,
     ccs: Vec<Cc>,
+    /// Program changes as the test host saw them: (sample position, program).
+    programs: Vec<(u64, u8)>,
 }
 
 impl Run {
@@ -136,6 +138,7 @@ impl Run {
             position: 0,
             program: Vec::new(),
             ccs: Vec::new(),
+            programs: Vec::new(),
         }
     }
 
@@ -187,6 +190,14 @@ impl Run {
                 }
             }
             for e in &self.ctx.events {
+                if let NoteEvent::MidiProgramChange {
+                    timing, program, ..
+                } = *e
+                {
+                    self.programs
+                        .push(((self.position + timing as usize) as u64, program));
+                    continue;
+                }
                 let NoteEvent::MidiCC {
                     timing,
                     channel,
@@ -353,6 +364,45 @@ fn passthrough_no_allocation_and_cc_over_a_grid() {
                 assert!(run.plugin.shared().engine().is_none());
             }
         }
+    }
+}
+
+/// A categorical model (a transformers classification head over four
+/// categories): `process` still never allocates, and the controllers from
+/// 23 end up holding the last reading's probabilities, the last program
+/// change its top category.
+#[test]
+fn a_categorical_model_sends_its_categories_and_programs_without_allocating() {
+    let model = common::workspace().join("models/tests/fixtures/classification-wavlm-categories");
+    for &(rate, channels, block) in &[(44_100.0f32, 2usize, 64usize), (48_000.0, 1, 4096)] {
+        let mut run = Run::new(&model, rate, channels, block);
+        run.plugin
+            .emoscope_params()
+            .cc
+            .set(CcMapping {
+                min_interval_ms: 20,
+                top_category_program: true,
+                ..CcMapping::default()
+            })
+            .unwrap();
+        play_until_readings(&mut run, 3);
+        run.ctx.transport.playing = false;
+        let engine = run.engine();
+        wait_until_idle(&run);
+        run.play(0.1);
+        let r = engine.readout.read().unwrap().reading;
+        let p = r.emotion.probabilities.as_slice();
+        assert_eq!(p.len(), 4);
+        let mut held = [None; 4];
+        for c in &run.ccs {
+            assert!((23..27).contains(&c.cc), "controller {}", c.cc);
+            held[usize::from(c.cc - 23)] = Some(c.value);
+        }
+        let want: Vec<Option<u8>> = p.iter().map(|&x| Some(to_cc7(x))).collect();
+        assert_eq!(held.to_vec(), want, "rate {rate}, block {block}");
+        let top = r.emotion.probabilities.top().unwrap().0 as u8;
+        assert_eq!(run.programs.last().map(|p| p.1), Some(top));
+        run.plugin.deactivate();
     }
 }
 

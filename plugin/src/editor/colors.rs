@@ -1,4 +1,4 @@
-//! The editor's colours: one per dimension for curves, and the colour scale
+//! The editor's colours: one per dimension and per category for curves, and the colour scale
 //! meters use for a normalised value (low = cool, high = warm).
 
 use egui::Color32;
@@ -9,6 +9,24 @@ pub const DIMENSION: [Color32; 3] = [
     Color32::from_rgb(0x4f, 0xb3, 0xe8), // valence: sky blue
     Color32::from_rgb(0xb6, 0x8c, 0xf2), // dominance: violet
 ];
+
+/// Category colours, in the model's label order (repeating after eight):
+/// the history's probability curves and the category bars.
+const CATEGORIES: [Color32; 8] = [
+    Color32::from_rgb(0xf2, 0x6b, 0x3a), // orange
+    Color32::from_rgb(0x4f, 0xb3, 0xe8), // sky blue
+    Color32::from_rgb(0xb6, 0x8c, 0xf2), // violet
+    Color32::from_rgb(0xf2, 0xd1, 0x3a), // yellow
+    Color32::from_rgb(0x5f, 0xd9, 0x8a), // green
+    Color32::from_rgb(0xf2, 0x7f, 0xb3), // rose
+    Color32::from_rgb(0x9e, 0xe0, 0xe8), // ice
+    Color32::from_rgb(0xd9, 0xa0, 0x6c), // tan
+];
+
+/// The colour of the category with index `k` (see [`CATEGORIES`]).
+pub fn category(k: usize) -> Color32 {
+    CATEGORIES[k % CATEGORIES.len()]
+}
 
 /// Speaker colours, in the order of the speakers' first turns (repeating
 /// after eight): distinct from each other and from the dimension colours.

@@ -214,7 +214,7 @@ impl Controls {
         ui.label(RichText::new("MIDI CC output").strong());
         let old = params.cc.get();
         let mut m = old;
-        ui.checkbox(&mut m.enabled, "send A/V/D as control change");
+        ui.checkbox(&mut m.enabled, "send readings as control change");
         egui::Grid::new("cc").num_columns(2).show(ui, |ui| {
             for (i, name) in ["arousal CC", "valence CC", "dominance CC"]
                 .iter()
@@ -224,6 +224,12 @@ impl Controls {
                 ui.add(egui::DragValue::new(&mut m.controllers[i]).range(0..=119));
                 ui.end_row();
             }
+            ui.label("first category CC").on_hover_text(
+                "A categorical model's probabilities: its first category on this controller, \
+                 the next on the one after, and so on (16 at most; always 7-bit)",
+            );
+            ui.add(egui::DragValue::new(&mut m.category_first).range(0..=104));
+            ui.end_row();
             ui.label("channel");
             let mut ch = m.channel + 1;
             ui.add(egui::DragValue::new(&mut ch).range(1..=16));
@@ -238,6 +244,14 @@ impl Controls {
             ui.end_row();
         });
         ui.checkbox(&mut m.fourteen_bit, "14-bit (MSB + LSB on CC + 32)");
+        ui.checkbox(
+            &mut m.top_category_program,
+            "top category as program change",
+        )
+        .on_hover_text(
+            "A categorical model: when the most probable category changes, send its number \
+                 as a program change (the first category is program 1)",
+        );
         ui.checkbox(&mut m.channel_per_speaker, "a channel per speaker")
             .on_hover_text(
                 "With a transcript that names speakers: the first speaker on the channel \

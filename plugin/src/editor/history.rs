@@ -1,5 +1,5 @@
-//! The scrolling history: arousal, valence and dominance (normalised) of the
-//! windows that ended in the last [`SPAN`] seconds before the playhead;
+//! The scrolling history: arousal, valence and dominance (normalised), or a
+//! categorical model's category probabilities, of the windows that ended in the last [`SPAN`] seconds before the playhead;
 //! windows the speech gate left out are a shaded gap that the lines do not
 //! cross.
 //!
@@ -9,6 +9,7 @@
 //! of the names.
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Ui, Vec2};
+use emoscope::export::Track;
 use emoscope::transcript::Speaker;
 use emoscope::{OutputRange, Reading, Span};
 
@@ -17,10 +18,44 @@ use super::colors;
 /// Seconds shown.
 pub const SPAN: f64 = 30.0;
 
-/// Draws the history of `entries` ending at `now` (host seconds), values
-/// normalised with `range`, with the windows without speech `gaps` (both
-/// sorted by start) as gaps, and each reading of one of `speakers` in that
-/// speaker's colour.
+/// One curve of the history: the value it follows, its name and colour.
+pub struct Curve {
+    /// The value (a dimension, or a category's probability).
+    pub track: Track,
+    /// Its name in the legend.
+    pub name: String,
+    /// Its colour.
+    pub color: Color32,
+}
+
+/// The curves of a model: arousal, valence and dominance when it outputs
+/// them (`dimensional`), each of its `categories`' probabilities.
+pub fn curves(dimensional: bool, categories: &[String]) -> Vec<Curve> {
+    let mut out = Vec::new();
+    if dimensional {
+        for (d, name) in ["arousal", "valence", "dominance"].iter().enumerate() {
+            out.push(Curve {
+                track: Track::Dimension(d),
+                name: (*name).to_owned(),
+                color: colors::DIMENSION[d],
+            });
+        }
+    }
+    for (k, name) in categories.iter().enumerate() {
+        out.push(Curve {
+            track: Track::Category(k),
+            name: name.clone(),
+            color: colors::category(k),
+        });
+    }
+    out
+}
+
+/// Draws the history of `entries` ending at `now` (host seconds), one line
+/// per curve (dimensions normalised with `range`, probabilities on 0..1),
+/// with the windows without speech `gaps` (both sorted by start) as gaps,
+/// and each reading of one of `speakers` in that speaker's colour.
+#[allow(clippy::too_many_arguments)]
 pub fn history(
     ui: &mut Ui,
     size: Vec2,
@@ -28,6 +63,7 @@ pub fn history(
     gaps: &[Span],
     now: f64,
     range: OutputRange,
+    curves: &[Curve],
     speakers: &[Speaker],
 ) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
@@ -35,7 +71,13 @@ pub fn history(
     painter.rect_filled(rect, 3.0, Color32::from_gray(24));
     let plot = rect.shrink2(Vec2::new(8.0, 14.0));
     let x_of = |t: f64| plot.min.x + plot.width() * ((t - (now - SPAN)) / SPAN) as f32;
-    let y_of = |v: f32| plot.max.y - plot.height() * range.normalise(v);
+    let y_of = |track: Track, v: f32| {
+        let t = match track {
+            Track::Dimension(_) => range.normalise(v),
+            Track::Category(_) => OutputRange::UNIT.normalise(v),
+        };
+        plot.max.y - plot.height() * t
+    };
     // Grid: quarter lines, and a tick every 5 s labelled in seconds before now.
     for q in [0.25f32, 0.5, 0.75] {
         let y = plot.max.y - plot.height() * q;
@@ -112,13 +154,14 @@ pub fn history(
             painter.rect_filled(strip, 0.0, color);
         }
     }
-    for (d, color) in colors::DIMENSION.iter().enumerate() {
+    for curve in curves {
+        let color = &curve.color;
         for piece in &pieces {
             let points: Vec<Pos2> = piece
                 .iter()
                 .map(|e| {
-                    let v = e.emotion.dimensions()[d];
-                    Pos2::new(x_of(e.span.end), y_of(v))
+                    let v = curve.track.value(&e.emotion);
+                    Pos2::new(x_of(e.span.end), y_of(curve.track, v))
                 })
                 .collect();
             if points.len() >= 2 {
@@ -143,15 +186,16 @@ pub fn history(
             colors::speaker(k),
         );
     }
-    let legend = ["arousal", "valence", "dominance"];
-    for (d, name) in legend.iter().enumerate() {
-        painter.text(
-            Pos2::new(plot.min.x + 4.0 + 70.0 * d as f32, rect.min.y + 2.0),
+    let mut x = plot.min.x + 4.0;
+    for curve in curves {
+        let placed = painter.text(
+            Pos2::new(x, rect.min.y + 2.0),
             Align2::LEFT_TOP,
-            *name,
+            &curve.name,
             FontId::proportional(10.0),
-            colors::DIMENSION[d],
+            curve.color,
         );
+        x = placed.max.x + 12.0;
     }
 }
 

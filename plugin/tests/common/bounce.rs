@@ -63,8 +63,9 @@ pub fn expected_windows(seconds: f64) -> usize {
     ((seconds - a.window_seconds) / a.hop_seconds).floor() as usize + 1
 }
 
-/// One window: (start, end, [arousal, valence, dominance]).
-pub type Window = (f64, f64, [f32; 3]);
+/// One window: (start, end, values): arousal, valence and dominance, or a
+/// categorical model's probabilities in label order.
+pub type Window = (f64, f64, Vec<f32>);
 
 /// The timeline of a JSON annotation the plugin exported.
 pub fn exported_timeline(path: &Path) -> Vec<Window> {
@@ -77,15 +78,18 @@ pub fn exported_timeline(path: &Path) -> Vec<Window> {
         .iter()
         .map(|w| {
             let f = |k: &str| w[k].as_f64().unwrap();
-            (
-                f("start"),
-                f("end"),
-                [
-                    f("arousal") as f32,
-                    f("valence") as f32,
-                    f("dominance") as f32,
-                ],
-            )
+            let values = match w.get("probabilities") {
+                Some(p) => p
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect(),
+                None => ["arousal", "valence", "dominance"]
+                    .map(|k| f(k) as f32)
+                    .to_vec(),
+            };
+            (f("start"), f("end"), values)
         })
         .collect()
 }
@@ -98,8 +102,12 @@ pub fn offline_timeline(model: &Path, signal: &[f32], rate: f64) -> Vec<Window> 
         .unwrap()
         .iter()
         .map(|w| {
-            let r = &w.reading;
-            (r.span.start, r.span.end, r.emotion.dimensions())
+            let (r, e) = (&w.reading, &w.reading.emotion);
+            let values = match e.has_dimensions() {
+                true => e.dimensions().to_vec(),
+                false => e.probabilities.as_slice().to_vec(),
+            };
+            (r.span.start, r.span.end, values)
         })
         .collect()
 }
@@ -138,6 +146,7 @@ pub fn assert_same_timeline(what: &str, plugin: &[Window], reference: &[Window])
         plugin.len()
     );
     for (p, r) in plugin.iter().zip(reference) {
+        assert_eq!(p.2.len(), r.2.len(), "{what}: window at {} s", p.0);
         for (a, b) in p.2.iter().zip(&r.2) {
             assert!(
                 (a - b).abs() <= VALUE_TOLERANCE,
