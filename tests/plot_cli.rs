@@ -270,3 +270,59 @@ fn dense_labels_and_words_do_not_overprint() {
         no_overlap(row, "words");
     }
 }
+
+/// A categorical model's annotation: its probabilities stacked, a band per
+/// category, each band's top the next one's bottom, the last one's top at
+/// 1 for every window (probabilities add up to 1), the first one's bottom
+/// at 0; the labels in the legend.
+#[test]
+fn a_categorical_annotation_is_drawn_as_stacked_probabilities() {
+    let model = common::fixture("classification-wavlm-categories");
+    let tmp = tempfile::tempdir().unwrap();
+    let json = annotation(tmp.path(), &model);
+    let svg = tmp.path().join("talk.svg");
+    ok(&emoscope(&[
+        "plot",
+        json.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for label in ["category probabilities", "neutral", "happy", "sad", "angry"] {
+        assert!(text.contains(label), "{label} missing");
+    }
+    assert!(!text.contains("arousal"));
+    // Each band: its upper edge (the first half of its points, left to
+    // right) and lower edge (the second half, right to left), as y pixels.
+    let bands: Vec<(Vec<i32>, Vec<i32>)> = text
+        .split("<polygon")
+        .skip(1)
+        .map(|p| {
+            let points = p
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let ys: Vec<i32> = points
+                .split_whitespace()
+                .map(|xy| xy.split(',').nth(1).unwrap().parse().unwrap())
+                .collect();
+            let (upper, lower) = ys.split_at(ys.len() / 2);
+            (upper.to_vec(), lower.iter().rev().copied().collect())
+        })
+        .collect();
+    let doc = Annotation::from_json(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(doc.timeline.len() >= 3);
+    // One run of windows (no gap), so one band per category.
+    assert_eq!(bands.len(), 4);
+    for w in bands.windows(2) {
+        assert_eq!(w[0].0, w[1].1, "a band starts where the one below ends");
+    }
+    let top = &bands[3].0;
+    let bottom = &bands[0].1;
+    assert!(top.iter().all(|&y| (y - top[0]).abs() <= 1), "{top:?}");
+    assert!(bottom.iter().all(|&y| y == bottom[0]), "{bottom:?}");
+    assert!(bottom[0] > top[0]);
+}

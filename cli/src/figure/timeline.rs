@@ -1,5 +1,7 @@
 //! A picture of an annotation: arousal, valence and dominance over time
-//! (mapped from the model's output range onto 0..1), the speech segments as
+//! (mapped from the model's output range onto 0..1), or a categorical
+//! model's category probabilities stacked (a band per category, adding up
+//! to 1 at each window), the speech segments as
 //! shaded bands with their labels, stretches without speech (no reading)
 //! as grey bands where the lines break, and the transcript's words along the
 //! bottom. PNG or SVG by the file extension, drawn with plotters. Text in
@@ -122,6 +124,20 @@ pub fn render(doc: &Annotation, path: &Path, size: (u32, u32)) -> Result<(), Plo
 /// Picks one dimension out of a reading.
 type Pick = fn(&Reading) -> f32;
 
+/// Colours of a categorical model's categories (matplotlib's tab10, then again).
+const CATEGORY_COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
 /// Colours of the three dimensions.
 const COLOURS: [RGBColor; 3] = [
     RGBColor(214, 39, 40),
@@ -165,12 +181,15 @@ where
         .map_or(doc.audio.clone(), |n| n.to_string_lossy().into_owned());
     let (step, ticks) = time_ticks(end, root.dim_in_pixel().0);
     let clock_format = |t: &f64| clock(*t, step, end);
+    let categorical = !doc.categories.is_empty();
+    let what = if categorical {
+        "category probabilities"
+    } else {
+        "arousal, valence, dominance"
+    };
     let caption = match speaker {
-        Some(who) => format!(
-            "{who} in {name}: arousal, valence, dominance ({})",
-            doc.model
-        ),
-        None => format!("{name}: arousal, valence, dominance ({})", doc.model),
+        Some(who) => format!("{who} in {name}: {what} ({})", doc.model),
+        None => format!("{name}: {what} ({})", doc.model),
     };
     let mut chart = ChartBuilder::on(root)
         .caption(caption, (FONT, 20))
@@ -187,10 +206,11 @@ where
             "time (m:ss)"
         })
         .x_label_formatter(&clock_format)
-        .y_desc(format!(
-            "value, {}..{} mapped to 0..1",
-            range.min, range.max
-        ))
+        .y_desc(if categorical {
+            "probability, stacked".to_owned()
+        } else {
+            format!("value, {}..{} mapped to 0..1", range.min, range.max)
+        })
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .light_line_style(TRANSPARENT)
@@ -264,6 +284,67 @@ where
             )))
             .map_err(e)?;
     }
+    // A categorical model: its probabilities stacked, one band per category
+    // (in label order from the bottom), through the window centres.
+    let gap = 1.5 * doc.hop_seconds.max(1e-6);
+    if categorical {
+        let mut runs: Vec<Vec<&Reading>> = Vec::new();
+        for r in &doc.timeline {
+            match runs.last_mut() {
+                Some(run) if r.span.centre() - run[run.len() - 1].span.centre() <= gap => {
+                    run.push(r)
+                }
+                _ => runs.push(vec![r]),
+            }
+        }
+        let below = |r: &Reading, k: usize| -> f64 {
+            r.emotion.probabilities.as_slice()[..k]
+                .iter()
+                .map(|&p| f64::from(p.clamp(0.0, 1.0)))
+                .sum()
+        };
+        for (k, label) in doc.categories.iter().enumerate() {
+            let colour = CATEGORY_COLOURS[k % CATEGORY_COLOURS.len()];
+            for (i, run) in runs.iter().enumerate() {
+                // A lone window is a band as wide as its hop.
+                let half = if run.len() == 1 {
+                    0.5 * doc.hop_seconds
+                } else {
+                    0.0
+                };
+                let mut outline: Vec<(f64, f64)> = Vec::new();
+                for r in run.iter() {
+                    let c = r.span.centre();
+                    outline.push((c - half, below(r, k + 1)));
+                    if half > 0.0 {
+                        outline.push((c + half, below(r, k + 1)));
+                    }
+                }
+                for r in run.iter().rev() {
+                    let c = r.span.centre();
+                    if half > 0.0 {
+                        outline.push((c + half, below(r, k)));
+                    }
+                    outline.push((c - half, below(r, k)));
+                }
+                let series = chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        outline,
+                        colour.mix(0.8).filled(),
+                    )))
+                    .map_err(e)?;
+                if i == 0 {
+                    let label = match speaker {
+                        Some(who) => format!("{who}: {label}"),
+                        None => label.clone(),
+                    };
+                    series.label(label).legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 18, y + 5)], colour.mix(0.8).filled())
+                    });
+                }
+            }
+        }
+    }
     // Lines at window centres.
     let picks: [(&str, Pick); 3] = [
         ("arousal", |r| r.emotion.arousal),
@@ -271,13 +352,15 @@ where
         ("dominance", |r| r.emotion.dominance),
     ];
     for ((label, pick), colour) in picks.into_iter().zip(COLOURS) {
+        if categorical {
+            break;
+        }
         let points: Vec<(f64, f64)> = doc
             .timeline
             .iter()
             .map(|r| (r.span.centre(), f64::from(range.normalise(pick(r)))))
             .collect();
         // One line per run of consecutive windows: a gap (no speech) breaks it.
-        let gap = 1.5 * doc.hop_seconds.max(1e-6);
         let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
         for &p in &points {
             match runs.last_mut() {
