@@ -211,6 +211,68 @@ mod tests {
         )
     }
 
+    /// With a transcript that names speakers, the Sonic Visualiser export
+    /// writes each speaker's own layers beside the chosen file too (it used
+    /// to panic, having a path for the format's own four files only).
+    #[test]
+    fn sonic_visualiser_with_speakers_writes_each_speakers_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("take.csv");
+        let transcript = Transcript::new(vec![
+            Segment {
+                start: 0.0,
+                end: 3.0,
+                text: "hello".into(),
+                speaker: Some(emoscope::transcript::Speaker::new("Ann")),
+                ..Default::default()
+            },
+            Segment {
+                start: 3.0,
+                end: 6.0,
+                text: "hi".into(),
+                speaker: Some(emoscope::transcript::Speaker::new("Bo")),
+                ..Default::default()
+            },
+        ])
+        .unwrap();
+        let readings: Vec<Reading> = entries()
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Reading {
+                speaker: Some(emoscope::transcript::Speaker::new(if i < 2 {
+                    "Ann"
+                } else {
+                    "Bo"
+                })),
+                ..r
+            })
+            .collect();
+        let config = AnalysisConfig::default();
+        let n = export_timeline(
+            &TimelineEntries {
+                readings,
+                no_speech: Vec::new(),
+            },
+            &path,
+            ExportFormat::SonicVisualiser,
+            &ExportContext {
+                output_range: OutputRange::UNIT,
+                categories: &[],
+                config: &config,
+                transcript: Some(&transcript),
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 3);
+        for who in ["Ann", "Bo"] {
+            for layer in ["arousal", "valence", "dominance", "segments"] {
+                let file = dir.path().join(format!("take.sv-{who}-{layer}.csv"));
+                assert!(file.is_file(), "{}", file.display());
+            }
+        }
+        assert!(dir.path().join("take.sv-arousal.csv").is_file());
+    }
+
     #[test]
     fn saved_projects_store_the_format_by_the_names_they_always_had() {
         // What the plugin's own format enum wrote (serde's lowercase variant
