@@ -7,6 +7,7 @@ use std::process::Command;
 
 use candle_core::Device;
 use emoscope::engine::{analyse_offline, AnalysisConfig, ModelPredictor};
+use emoscope::Emotion;
 
 mod common;
 use common::{model_dir, signal, write_wav};
@@ -765,4 +766,149 @@ fn only_speech_is_read_and_silence_gets_no_reading() {
     assert_eq!(v["no_speech"], true);
     assert!(v.get("arousal").is_none());
     assert!(String::from_utf8_lossy(&out.stderr).contains("finds no speech"));
+}
+
+/// Issue 13's done-when: a categorical and a regression head of each
+/// backbone family (HuBERT, wav2vec2, WavLM, Data2Vec-Audio) through
+/// `predict` (whole file and `--windows`), `annotate` (every format),
+/// `eval` and `plot`. Each window's values equal the library's offline
+/// analysis with the same predictor; each verb's outputs carry the model's
+/// kind of output (probabilities by label, or arousal/valence/dominance).
+#[test]
+fn every_backbone_familys_heads_run_through_every_verb() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("speech.wav");
+    let x = signal(6.0, 16_000.0);
+    write_wav(&wav, &x, 16_000);
+    let w = wav.to_str().unwrap();
+    for family in ["hubert", "wav2vec2", "wavlm", "data2vec"] {
+        for kind in ["categories", "dimensions"] {
+            let name = format!("classification-{family}-{kind}");
+            let model = common::fixture(&name);
+            let m = model.to_str().unwrap();
+            let categorical = kind == "categories";
+            let mut predictor = emoscope::engine::load_predictor(&model, &Device::Cpu).unwrap();
+            let offline = analyse_offline(
+                &x,
+                16_000.0,
+                predictor.as_mut(),
+                &AnalysisConfig::default(),
+                None,
+            )
+            .unwrap();
+            // predict --windows: the offline analysis' values, by name.
+            let lines: Vec<serde_json::Value> = run(&[
+                "predict",
+                w,
+                "--windows",
+                "--json",
+                "--analyse-silence",
+                "--model",
+                m,
+            ])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+            assert_eq!(lines.len(), offline.len(), "{name}");
+            let labels = predictor.categories().to_vec();
+            assert_eq!(labels.is_empty(), !categorical, "{name}");
+            for (line, o) in lines.iter().zip(&offline) {
+                let e = &o.reading.emotion;
+                if categorical {
+                    assert!(line.get("arousal").is_none(), "{name}: {line}");
+                    for (l, p) in labels.iter().zip(e.probabilities.as_slice()) {
+                        assert_eq!(line["probabilities"][l].as_f64().unwrap() as f32, *p);
+                    }
+                } else {
+                    assert!(line.get("probabilities").is_none(), "{name}: {line}");
+                    for (k, v) in Emotion::DIMENSIONS.iter().zip(e.dimensions()) {
+                        assert_eq!(line[*k].as_f64().unwrap() as f32, v, "{name}");
+                    }
+                }
+            }
+            // The whole file.
+            let whole: serde_json::Value = serde_json::from_str(
+                run(&["predict", w, "--json", "--analyse-silence", "--model", m]).trim(),
+            )
+            .unwrap();
+            assert_eq!(whole.get("label").is_some(), categorical, "{name}: {whole}");
+            assert_eq!(
+                whole.get("arousal").is_some(),
+                !categorical,
+                "{name}: {whole}"
+            );
+            // annotate in every format, then plot.
+            let out = tmp.path().join(&name);
+            let o = out.to_str().unwrap();
+            run(&[
+                "annotate",
+                w,
+                "--format",
+                "all",
+                "--analyse-silence",
+                "--out",
+                o,
+                "--model",
+                m,
+            ]);
+            let doc: emoscope::export::Annotation = serde_json::from_str(
+                &std::fs::read_to_string(out.join("speech.emoscope.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(doc.categories, labels, "{name}");
+            assert_eq!(doc.timeline.len(), offline.len(), "{name}");
+            for (r, o) in doc.timeline.iter().zip(&offline) {
+                assert_eq!(r.emotion, o.reading.emotion, "{name}");
+            }
+            let layer = if categorical {
+                format!(".sv-{}.csv", labels[0])
+            } else {
+                ".sv-arousal.csv".to_owned()
+            };
+            assert!(
+                out.join(format!("speech.emoscope{layer}")).is_file(),
+                "{name}"
+            );
+            let png = out.join("plot.png");
+            run(&[
+                "plot",
+                out.join("speech.emoscope.json").to_str().unwrap(),
+                "--out",
+                png.to_str().unwrap(),
+            ]);
+            assert!(png.is_file());
+            // eval on a manifest of the one file: categories against a
+            // label, dimensions against A/V/D labels.
+            let manifest = out.join("m.csv");
+            let csv = if categorical {
+                format!("audio,label\n{w},{}\n", labels[0])
+            } else {
+                format!("audio,transcript,arousal,valence,dominance\n{w},,0.5,0.5,0.5\n")
+            };
+            std::fs::write(&manifest, csv).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&run(&[
+                "eval",
+                "--model",
+                m,
+                "--data",
+                manifest.to_str().unwrap(),
+                "--json",
+            ]))
+            .unwrap();
+            assert_eq!(v["utterances"], 1, "{name}: {v}");
+            assert_eq!(v.get("accuracy").is_some(), categorical, "{name}: {v}");
+        }
+    }
 }
