@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind};
+use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind, Task};
 use emoscope_models::head::Activation;
 use emoscope_models::Mode;
 use emoscope_training::demo::{self, Budget};
@@ -107,6 +107,8 @@ fn tiny_audio_options(out: &Path, epochs: usize) -> TrainOptions {
         dev: corpus.join("dev.csv"),
         init: vec!["student:tiny".into()],
         mode: Mode::Audio,
+        task: Task::Dimensional,
+        labels: None,
         out: out.to_owned(),
         head: HeadOptions {
             layers: LayerSelection::Weighted,
@@ -290,13 +292,13 @@ fn training_resumes_where_it_stopped() {
     assert_eq!(steps(&resumed), steps(&full));
     for (a, b) in resumed.evaluations.iter().zip(&part.evaluations) {
         // Read back from state.json: equal up to JSON's float printing.
-        assert!((a.dev.mean_ccc - b.dev.mean_ccc).abs() < 1e-9);
+        assert!((a.dev.selection() - b.dev.selection()).abs() < 1e-9);
     }
     // Weights, schedule and batch order are restored; AdamW's moments are not
     // (documented), so the resumed run lands near, not on, the uninterrupted one.
     let (x, y) = (
-        resumed.evaluations.last().unwrap().dev.mean_ccc,
-        full.evaluations.last().unwrap().dev.mean_ccc,
+        resumed.evaluations.last().unwrap().dev.selection(),
+        full.evaluations.last().unwrap().dev.selection(),
     );
     assert!((x - y).abs() < 0.1, "resumed {x}, uninterrupted {y}");
     let log = read_json(&split.join("training.json"));
@@ -635,4 +637,379 @@ fn a_transcript_changes_valence_not_arousal_and_none_reads_the_neutral_prior() {
     // With a transcript valence comes from the words and varies.
     assert_eq!(routing["with_text"][1], "fused", "{routing}");
     assert!(with.iter().any(|e| (e.valence - prior).abs() > 0.1));
+}
+
+/// The tone corpus's classes: each a harmonic tone whose fundamental lies
+/// in its own octave band (Hz), the band sorted by name: `high`, `low`, `mid`.
+const TONE_CLASSES: [(&str, [f32; 2]); 3] = [
+    ("low", [110.0, 150.0]),
+    ("mid", [220.0, 300.0]),
+    ("high", [440.0, 600.0]),
+];
+
+/// A categorical corpus the tiny student's frozen random features separate
+/// (issue 13): per utterance a harmonic tone (five partials falling 6 dB
+/// each) whose fundamental, drawn in its class's band, glides by up to ±5 %,
+/// 0.5–1 s long, at a random level (−30 to −6 dBFS) under white noise 20 dB
+/// down. Splits `train.csv`, `dev.csv` and `test.csv` (`audio,label`) with
+/// 20, 8 and 12 utterances per class; seeded, so every run hears the same.
+fn tone_corpus() -> &'static Path {
+    use rand::{Rng, SeedableRng};
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tmp("tones");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let rate = 16_000.0f32;
+        for (split, per_class) in [("train", 20), ("dev", 8), ("test", 12)] {
+            let mut csv = String::from("audio,label\n");
+            for i in 0..per_class {
+                for (label, [lo, hi]) in TONE_CLASSES {
+                    let f0: f32 = rng.random_range(lo..hi);
+                    let glide: f32 = rng.random_range(-0.05..0.05);
+                    let seconds: f32 = rng.random_range(0.5..1.0);
+                    let level = 10f32.powf(rng.random_range(-30.0..-6.0) / 20.0);
+                    let n = (seconds * rate) as usize;
+                    let mut phase = 0.0f32;
+                    let samples: Vec<f32> = (0..n)
+                        .map(|k| {
+                            let f = f0 * (1.0 + glide * k as f32 / n as f32);
+                            phase += 2.0 * std::f32::consts::PI * f / rate;
+                            let tone: f32 = (1..=5)
+                                .map(|h| 0.5f32.powi(h - 1) * (h as f32 * phase).sin())
+                                .sum();
+                            let noise: f32 = rng.random_range(-1.0..1.0);
+                            level * (0.5 * tone + 0.05 * noise)
+                        })
+                        .collect();
+                    let name = format!("{split}-{label}-{i:02}.wav");
+                    common::write_wav(&dir.join(&name), &samples, 16_000);
+                    csv += &format!("{name},{label}\n");
+                }
+            }
+            std::fs::write(dir.join(format!("{split}.csv")), csv).unwrap();
+        }
+        dir
+    })
+}
+
+/// `emoscope train --task categorical` on the tone corpus: the tiny
+/// student from scratch, frozen (its pooled hidden states are computed
+/// once), a head with one logit per class. Trained once per test binary;
+/// returns the model and the command's stdout.
+fn tone_model() -> &'static (PathBuf, String) {
+    static MODEL: OnceLock<(PathBuf, String)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let corpus = tone_corpus();
+        let out = tmp("categorical");
+        let t = std::time::Instant::now();
+        let stdout = run(bin()
+            .args([
+                "train",
+                "--task",
+                "categorical",
+                "--mode",
+                "audio",
+                "--init",
+                "student:tiny",
+                "--freeze-audio",
+                "--hidden",
+                "32",
+                "--epochs",
+                "30",
+                "--batch-size",
+                "12",
+                "--lr",
+                "1e-2",
+                "--patience",
+                "30",
+                "--quiet",
+            ])
+            .arg("--train")
+            .arg(corpus.join("train.csv"))
+            .arg("--dev")
+            .arg(corpus.join("dev.csv"))
+            .arg("--out")
+            .arg(&out));
+        eprintln!(
+            "categorical tiny student on the tone corpus: {:.1} s\n{stdout}",
+            t.elapsed().as_secs_f64()
+        );
+        (out, stdout)
+    })
+}
+
+/// `emoscope predict --json` of one file (the whole file, silence included).
+fn predict_file(model: &Path, wav: &Path) -> serde_json::Value {
+    let out = run(bin()
+        .args(["predict", "--json", "--analyse-silence", "--no-transcript"])
+        .arg(wav)
+        .arg("--model")
+        .arg(model));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+#[test]
+fn a_categorical_model_trains_on_the_label_column_end_to_end() {
+    let (model, stdout) = tone_model();
+    let corpus = tone_corpus();
+    assert!(stdout.contains("best dev UAR"), "{stdout}");
+    // The checkpoint declares its categories: the training labels, sorted.
+    let m = read_json(&model.join("emoscope.json"));
+    assert_eq!(m["task"], "categorical");
+    assert_eq!(m["categories"], serde_json::json!(["high", "low", "mid"]));
+    assert!(
+        m.get("labels").is_none() && m["head"].get("bounded").is_none(),
+        "{m}"
+    );
+    let categories: Vec<String> = serde_json::from_value(m["categories"].clone()).unwrap();
+    // The log scores every evaluation by UAR, and the best one is the checkpoint.
+    let log = read_json(&model.join("training.json"));
+    let evaluations = log["evaluations"].as_array().unwrap();
+    assert!(evaluations.iter().all(|e| e["dev"]["uar"].is_f64()));
+    // Each held-out file through `predict --json`: its most probable label
+    // and a probability per category, summing to 1.
+    let test = emoscope_training::manifest::read_manifest(&corpus.join("test.csv")).unwrap();
+    let (mut truth, mut predicted) = (Vec::new(), Vec::new());
+    for e in &test {
+        let v = predict_file(model, &e.audio);
+        let p = v["probabilities"].as_object().unwrap();
+        assert_eq!(p.len(), categories.len(), "{v}");
+        let probs: Vec<f64> = categories.iter().map(|c| p[c].as_f64().unwrap()).collect();
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{v}");
+        let label = v["label"].as_str().unwrap();
+        let top = probs
+            .iter()
+            .enumerate()
+            .fold(0, |best, (k, &q)| if q > probs[best] { k } else { best });
+        assert_eq!(label, categories[top], "{v}");
+        assert!(v.get("arousal").is_none(), "{v}");
+        truth.push(
+            categories
+                .iter()
+                .position(|c| c == e.label.as_ref().unwrap())
+                .unwrap(),
+        );
+        predicted.push(top);
+    }
+    // `eval` on the held-out manifest reports what the predictions score.
+    let out = run(bin()
+        .args(["eval", "--json", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(corpus.join("test.csv")));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let want = emoscope_training::class_metrics::classification_scores(
+        &truth,
+        &predicted,
+        categories.len(),
+    );
+    assert_eq!(v["utterances"], test.len());
+    assert_eq!(v["labels"], m["categories"]);
+    for (key, w) in [
+        ("accuracy", want.accuracy),
+        ("uar", want.uar),
+        ("macro_f1", want.macro_f1),
+    ] {
+        assert!((v[key].as_f64().unwrap() - w).abs() < 1e-12, "{key}: {v}");
+    }
+    let confusion: Vec<Vec<usize>> = serde_json::from_value(v["confusion"].clone()).unwrap();
+    assert_eq!(confusion, want.confusion);
+    // Above chance: a model that guesses is right with probability 1/K on
+    // each of the n test utterances, accuracy ~ Binomial(n, 1/K) / n, whose
+    // standard error is sqrt((1/K)(1 − 1/K)/n) (K = 3, n = 36: 0.079). The
+    // model must beat chance by four of them: 1/3 + 0.314 = 0.647.
+    let (k, n) = (categories.len() as f64, test.len() as f64);
+    let bound = 1.0 / k + 4.0 * ((1.0 / k) * (1.0 - 1.0 / k) / n).sqrt();
+    eprintln!(
+        "test accuracy {:.4}, UAR {:.4} (bound {bound:.3})",
+        want.accuracy, want.uar
+    );
+    assert!(
+        want.accuracy >= bound,
+        "accuracy {} < {bound}",
+        want.accuracy
+    );
+}
+
+#[test]
+fn categorical_training_keeps_the_order_given_and_names_bad_rows() {
+    let corpus = tone_corpus();
+    let base = |train: &Path, dev: &Path, out: &Path| {
+        let mut c = bin();
+        c.args([
+            "train",
+            "--quiet",
+            "--task",
+            "categorical",
+            "--mode",
+            "audio",
+            "--init",
+            "student:tiny",
+            "--freeze-audio",
+            "--max-steps",
+            "1",
+        ])
+        .arg("--train")
+        .arg(train)
+        .arg("--dev")
+        .arg(dev)
+        .arg("--out")
+        .arg(out);
+        c
+    };
+    let err = |c: &mut Command| {
+        let o = c.output().unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let (train, dev) = (corpus.join("train.csv"), corpus.join("dev.csv"));
+    // --labels fixes the output order.
+    let out = tmp("categorical-order");
+    run(base(&train, &dev, &out).args(["--labels", "mid,low,high"]));
+    let m = read_json(&out.join("emoscope.json"));
+    assert_eq!(m["categories"], serde_json::json!(["mid", "low", "high"]));
+    // A training label --labels leaves out, by file and line (line 2: the first row, `low`).
+    let e = err(base(&train, &dev, &out).args(["--labels", "mid,high"]));
+    assert!(
+        e.contains(&format!("{}, line 2", train.display())) && e.contains("\"low\""),
+        "{e}"
+    );
+    // A dev label the training split lacks, by file and line.
+    let bad_dev = out.with_extension("dev.csv");
+    let rows = std::fs::read_to_string(&dev).unwrap();
+    let mut lines: Vec<String> = rows.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replace(",mid", ",loud");
+    std::fs::write(
+        &bad_dev,
+        lines
+            .join("\n")
+            .replace("dev-", &format!("{}/dev-", corpus.display()))
+            + "\n",
+    )
+    .unwrap();
+    let e = err(&mut base(&train, &bad_dev, &out));
+    assert!(
+        e.contains(&format!("{}, line 3", bad_dev.display()))
+            && e.contains("\"loud\"")
+            && e.contains("high, low, mid"),
+        "{e}"
+    );
+    // A row without a label.
+    let unlabelled = out.with_extension("train.csv");
+    let audio = |name: &str| corpus.join(name).display().to_string();
+    std::fs::write(
+        &unlabelled,
+        format!(
+            "audio,label\n{},low\n{},\n",
+            audio("train-low-00.wav"),
+            audio("train-mid-00.wav")
+        ),
+    )
+    .unwrap();
+    let e = err(&mut base(&unlabelled, &dev, &out));
+    assert!(
+        e.contains(&format!("{}, line 3", unlabelled.display())) && e.contains("has no `label`"),
+        "{e}"
+    );
+    // Labels are for categories; the dimensional task has none.
+    let e = err(bin()
+        .args([
+            "train",
+            "--quiet",
+            "--mode",
+            "audio",
+            "--init",
+            "student:tiny",
+        ])
+        .args(["--labels", "a,b", "--train"])
+        .arg(&train)
+        .arg("--dev")
+        .arg(&dev)
+        .arg("--out")
+        .arg(&out));
+    assert!(
+        e.contains("--labels") && e.contains("--task categorical"),
+        "{e}"
+    );
+}
+
+#[test]
+fn distilling_a_categorical_teacher_gives_a_student_of_its_categories() {
+    let (teacher, _) = tone_model();
+    let corpus = tone_corpus();
+    let out = tmp("distill-categorical");
+    let t = std::time::Instant::now();
+    let stdout = run(bin()
+        .args([
+            "distill",
+            "--quiet",
+            "--task",
+            "categorical",
+            "--student",
+            "student:tiny",
+            "--hidden",
+            "32",
+            "--epochs",
+            "10",
+            "--batch-size",
+            "12",
+            "--lr",
+            "1e-2",
+            "--backbone-lr",
+            "1e-3",
+            "--teacher",
+        ])
+        .arg(teacher)
+        .arg("--audio")
+        .arg(corpus.join("train.csv"))
+        .arg("--dev")
+        .arg(corpus.join("dev.csv"))
+        .arg("--test")
+        .arg(corpus.join("test.csv"))
+        .arg("--out")
+        .arg(&out));
+    eprintln!("{stdout}distilled in {:.1} s", t.elapsed().as_secs_f64());
+    assert!(
+        stdout.contains("test (36 utterances) agreement"),
+        "{stdout}"
+    );
+    // The student declares the teacher's categories, in its order.
+    let m = read_json(&out.join("emoscope.json"));
+    let tm = read_json(&teacher.join("emoscope.json"));
+    assert_eq!(m["task"], "categorical");
+    assert_eq!(m["categories"], tm["categories"]);
+    // Agreement with the teacher's most probable category on held-out
+    // tones, above chance by four binomial standard errors as in
+    // a_categorical_model_trains_on_the_label_column_end_to_end.
+    let log = read_json(&out.join("training.json"));
+    let a = &log["test_agreement"];
+    let accuracy = a["scores"]["accuracy"].as_f64().unwrap();
+    let (k, n) = (3.0, a["utterances"].as_f64().unwrap());
+    let bound = 1.0 / k + 4.0 * ((1.0 / k) * (1.0 - 1.0 / k) / n).sqrt();
+    assert!(accuracy >= bound, "agreement {accuracy} < {bound}");
+    // A dimensional task cannot be distilled from a categorical teacher.
+    let o = bin()
+        .args([
+            "distill",
+            "--quiet",
+            "--task",
+            "dimensional",
+            "--student",
+            "student:tiny",
+        ])
+        .arg("--teacher")
+        .arg(teacher)
+        .arg("--audio")
+        .arg(corpus.join("train.csv"))
+        .arg("--out")
+        .arg(out.with_extension("refused"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("--task dimensional") && e.contains("is categorical"),
+        "{e}"
+    );
 }

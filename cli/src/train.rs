@@ -1,15 +1,17 @@
 //! `emoscope train`: train an emotion model on a labelled manifest (see
-//! [`emoscope_training::trainer`] for the loop, [`emoscope_training::init`] for `--init`).
+//! [`emoscope_training::trainer`] for the loop, [`emoscope_training::init`] for `--init`),
+//! dimensional (arousal, valence, dominance) or categorical (`--task categorical`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
 use super::output::outln;
-use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind};
+use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind, Task};
 use emoscope_models::head::Activation;
 use emoscope_models::Mode;
 use emoscope_training::init::{Freeze, HeadOptions};
+use emoscope_training::metrics::TaskScores;
 use emoscope_training::schedule::Decay;
 use emoscope_training::trainer::{train, LoopOptions, TrainOptions};
 
@@ -31,6 +33,24 @@ impl From<ModeArg> for Mode {
             ModeArg::Audio => Mode::Audio,
             ModeArg::Text => Mode::Text,
             ModeArg::AudioText => Mode::AudioText,
+        }
+    }
+}
+
+/// What the model learns to output.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Arousal, valence and dominance (CCC loss).
+    Dimensional,
+    /// A probability per category (cross-entropy loss; dev UAR for early stopping).
+    Categorical,
+}
+
+impl From<TaskArg> for Task {
+    fn from(t: TaskArg) -> Self {
+        match t {
+            TaskArg::Dimensional => Task::Dimensional,
+            TaskArg::Categorical => Task::Categorical,
         }
     }
 }
@@ -155,7 +175,7 @@ pub struct LoopArgs {
     /// spans --epochs; --resume continues the run).
     #[arg(long)]
     pub max_steps: Option<usize>,
-    /// Utterances per batch (the CCC loss is computed per batch).
+    /// Utterances per batch (the CCC loss is computed per batch; at least 2).
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Batches whose gradients are summed per optimiser step.
@@ -179,7 +199,8 @@ pub struct LoopArgs {
     /// Final learning rate as a fraction of the peak.
     #[arg(long, default_value_t = 0.05)]
     pub lr_floor: f64,
-    /// Stop after this many evaluations without a better dev mean CCC.
+    /// Stop after this many evaluations without a better dev mean CCC (UAR
+    /// for categories).
     #[arg(long, default_value_t = 5)]
     pub patience: usize,
     /// Evaluate every this many steps (default: every epoch).
@@ -263,12 +284,24 @@ fn parse_range(s: &str) -> Result<[f32; 2], String> {
 /// Arguments of `emoscope train`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Training manifest (CSV: audio,transcript,arousal,valence,dominance).
+    /// Training manifest (CSV: audio,transcript,arousal,valence,dominance; for
+    /// --task categorical a `label` column, e.g. audio,label).
     #[arg(long)]
     train: PathBuf,
     /// Dev manifest, for early stopping.
     #[arg(long)]
     dev: PathBuf,
+    /// What the model learns: `dimensional` (arousal, valence and dominance,
+    /// CCC loss, best checkpoint by the dev mean CCC) or `categorical` (the
+    /// manifests' `label` column, one output per category, cross-entropy loss,
+    /// best checkpoint by the dev UAR; every row needs a label, and a dev
+    /// label the training split lacks is an error).
+    #[arg(long, value_enum, default_value = "dimensional")]
+    task: TaskArg,
+    /// The categories in output order, comma-separated (--task categorical;
+    /// default: the training split's distinct labels, sorted).
+    #[arg(long, value_delimiter = ',', value_name = "LABEL,...")]
+    labels: Option<Vec<String>>,
     /// What to start from, repeatable: an emotion checkpoint directory;
     /// `audio=DIR` / `text=DIR` backbones (a bare DIR is recognised by its
     /// config.json); `student:tiny`, `student:small` or `student:CONFIG.json`
@@ -294,7 +327,8 @@ pub struct Args {
     train_conv: bool,
     #[command(flatten)]
     run: LoopArgs,
-    /// Declared output range MIN,MAX (default: the labels' range rounded out to integers).
+    /// Declared output range MIN,MAX (default: the labels' range rounded out to integers;
+    /// dimensional only).
     #[arg(long, value_parser = parse_range)]
     output_range: Option<[f32; 2]>,
     /// Model name in emoscope.json (default: the output directory's name).
@@ -304,7 +338,7 @@ pub struct Args {
     #[arg(long)]
     resume: bool,
     /// Weight of an MSE term beside the CCC loss (0: the SER literature's pure CCC loss;
-    /// a little MSE anchors the mean of outputs the inputs cannot predict).
+    /// a little MSE anchors the mean of outputs the inputs cannot predict; dimensional only).
     #[arg(long, default_value_t = 0.0)]
     mse_weight: f64,
 }
@@ -316,6 +350,8 @@ pub fn run(args: Args) -> Result<()> {
         dev: args.dev,
         init: args.init,
         mode: args.mode.into(),
+        task: args.task.into(),
+        labels: args.labels,
         out: args.out.clone(),
         head: args.head.options(),
         freeze: Freeze {
@@ -333,15 +369,25 @@ pub fn run(args: Args) -> Result<()> {
     };
     let report = train(&opts).with_context(|| format!("training into {}", args.out.display()))?;
     let b = &report.best;
-    outln!(
-        "best dev mean CCC {:.4} at step {} (arousal {:.4}, valence {:.4}, dominance {:.4}); {}",
-        b.dev.mean_ccc,
-        b.step,
-        b.dev.arousal.ccc,
-        b.dev.valence.ccc,
-        b.dev.dominance.ccc,
-        report.stopped
-    );
+    match &b.dev {
+        TaskScores::Dimensions(d) => outln!(
+            "best dev mean CCC {:.4} at step {} (arousal {:.4}, valence {:.4}, dominance {:.4}); {}",
+            d.mean_ccc,
+            b.step,
+            d.arousal.ccc,
+            d.valence.ccc,
+            d.dominance.ccc,
+            report.stopped
+        ),
+        TaskScores::Categories(c) => outln!(
+            "best dev UAR {:.4} at step {} (accuracy {:.4}, macro-F1 {:.4}); {}",
+            c.uar,
+            b.step,
+            c.accuracy,
+            c.macro_f1,
+            report.stopped
+        ),
+    }
     outln!(
         "features {:.1} s, training {:.1} s; model in {}",
         report.features_seconds,

@@ -3,8 +3,9 @@
 //! [`OutputRange`].
 //!
 //! [`ModelPredictor`] runs an [`EmotionModel`] (an Emoscope checkpoint or a
-//! published one) and caches text embeddings per distinct transcript text,
-//! since consecutive overlapping windows mostly see the same words.
+//! published one; dimensional or categorical) and caches text embeddings per
+//! distinct transcript text, since consecutive overlapping windows mostly see
+//! the same words.
 //! [`ClassifierPredictor`] runs a transformers `*ForSequenceClassification`
 //! checkpoint whose regression outputs are arousal, valence and dominance,
 //! [`OdysseyPredictor`] the Odyssey 2024 challenge baseline's checkpoints.
@@ -411,7 +412,9 @@ impl TextEmbeddingCache {
     }
 }
 
-/// An [`EmotionModel`] as the engine runs it.
+/// An [`EmotionModel`] as the engine runs it: arousal, valence and
+/// dominance, or for a categorical checkpoint a probability per category
+/// ([`Emotion::categorical`], the labels in [`EmotionPredictor::categories`]).
 pub struct ModelPredictor {
     model: EmotionModel,
     id: String,
@@ -434,8 +437,24 @@ impl ModelPredictor {
         Self::load_with(dir, &opts)
     }
 
-    /// Loads the model in `dir` with `opts` (device and compute dtype).
+    /// Loads the model in `dir` with `opts` (device and compute dtype); a
+    /// categorical manifest with more than [`MAX_CATEGORIES`] categories
+    /// fails before any weight is read, naming the manifest.
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, PredictError> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        if manifest_path.exists() {
+            let manifest = emoscope_models::emotion::Manifest::read(dir)?;
+            if manifest.categories.len() > MAX_CATEGORIES {
+                return Err(PredictError::Load(LoadError::Unsupported {
+                    path: manifest_path,
+                    field: "categories".into(),
+                    message: format!(
+                        "{} categories; Emoscope reads up to {MAX_CATEGORIES}",
+                        manifest.categories.len()
+                    ),
+                }));
+            }
+        }
         let model = EmotionModel::load(dir, opts)?;
         Ok(Self {
             model,
@@ -478,11 +497,21 @@ impl EmotionPredictor for ModelPredictor {
         self.model.text().is_some()
     }
 
+    fn categories(&self) -> &[String] {
+        self.model.categories()
+    }
+
     fn predict(&mut self, samples: &[f32], text: &str) -> Result<Emotion, PredictError> {
         let embedding = match self.model.text() {
             Some(encoder) => self.cache.embed(encoder, text)?,
             None => None,
         };
+        if !self.model.categories().is_empty() {
+            let p = self
+                .model
+                .classify_embedded(samples, embedding, Some(&mut self.conv_cache))?;
+            return self.categorical(&p);
+        }
         // The network's output row (label order) becomes the one value type here.
         let values = Emotion::from_dimensions(self.model.predict_embedded(
             samples,
@@ -512,6 +541,11 @@ impl EmotionPredictor for ModelPredictor {
                 Some(encoder) => self.cache.embed(encoder, text)?,
                 None => None,
             };
+            if !self.model.categories().is_empty() {
+                let p = self.model.classify_pooled(Some(row), embedding)?;
+                out.push(self.categorical(&p)?);
+                continue;
+            }
             let values = Emotion::from_dimensions(self.model.predict_pooled(Some(row), embedding)?);
             out.push(self.finite(values)?);
         }
@@ -529,6 +563,18 @@ impl ModelPredictor {
             });
         }
         Ok(values)
+    }
+
+    /// The reading of a categorical model's probabilities `p`, or the error
+    /// that says they are not numbers.
+    fn categorical(&self, p: &[f32]) -> Result<Emotion, PredictError> {
+        if p.iter().any(|v| !v.is_finite()) {
+            return Err(PredictError::NonFiniteProbabilities {
+                model: self.id.clone(),
+            });
+        }
+        let p = Probabilities::new(p).expect("load_with checked the category count");
+        Ok(Emotion::categorical(p))
     }
 }
 
@@ -995,6 +1041,101 @@ mod tests {
             CategoricalPredictor::detect(&dims, &Device::Cpu, Precision::F32)
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    /// A categorical Emoscope checkpoint made of the `audio_mean` emotion
+    /// fixture (DistilHuBERT, mean pooling, an unbounded head with three
+    /// outputs): the same head weights declared as `categories`, so its
+    /// logits are the dimensional fixture's raw outputs.
+    fn categorical_checkpoint(categories: &[&str]) -> tempfile::TempDir {
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/fixtures/emotion/audio_mean");
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = emoscope_models::emotion::Manifest::read(&src).unwrap();
+        assert!(!m.head.bounded && m.labels.len() == 3);
+        let audio = m.audio.as_mut().unwrap();
+        audio.path = src.join(&audio.path).to_string_lossy().into_owned();
+        m.task = emoscope_models::emotion::Task::Categorical;
+        m.labels.clear();
+        m.categories = categories.iter().map(|c| (*c).to_owned()).collect();
+        std::fs::copy(
+            src.join("head.safetensors"),
+            dir.path().join("head.safetensors"),
+        )
+        .unwrap();
+        let text = serde_json::to_string_pretty(&m).unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_emoscope_categorical_checkpoint_reads_as_softmax_probabilities() {
+        let dir = categorical_checkpoint(&["calm", "happy", "sad"]);
+        let mut predictor = load_predictor(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(predictor.categories(), ["calm", "happy", "sad"]);
+        assert!(!predictor.reads_text());
+        assert_eq!(predictor.output_range(), OutputRange::UNIT);
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/fixtures/emotion/audio_mean");
+        let dimensional = EmotionModel::load(&src, &LoadOptions::default()).unwrap();
+        let x: Vec<f32> = (0..8000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
+        let y: Vec<f32> = x.iter().map(|v| -0.5 * v + 0.01).collect();
+        let mut alone = Vec::new();
+        for input in [&x, &y] {
+            // The fixture's labels are in A, V, D order, so `predict` is its raw output row z;
+            // the categorical reading is softmax(z): p_k = exp(z_k) / Σ_j exp(z_j).
+            let z = dimensional.predict(input, None).unwrap().map(f64::from);
+            let sum: f64 = z.iter().map(|v| v.exp()).sum();
+            let got = predictor.predict(input, "").unwrap();
+            assert!(!got.has_dimensions());
+            let p = got.probabilities.as_slice();
+            assert_eq!(p.len(), 3);
+            for k in 0..3 {
+                let want = z[k].exp() / sum;
+                assert!(
+                    (f64::from(p[k]) - want).abs() < 1e-6,
+                    "{k}: {} vs {want}",
+                    p[k]
+                );
+            }
+            alone.push(got);
+        }
+        // Windows of one length as one batch: each as alone.
+        let batch = predictor.predict_batch(&[(&x, ""), (&y, "")]).unwrap();
+        for (b, a) in batch.iter().zip(&alone) {
+            for (p, q) in b
+                .probabilities
+                .as_slice()
+                .iter()
+                .zip(a.probabilities.as_slice())
+            {
+                assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+            }
+        }
+        // Asked for dimensions, the model says what it is.
+        let model = EmotionModel::load(dir.path(), &LoadOptions::default()).unwrap();
+        let e = model.predict(&x, None).unwrap_err().to_string();
+        assert!(e.contains("categorical (calm, happy, sad)"), "{e}");
+        assert_eq!(
+            model.declared_outputs().categories,
+            ["calm", "happy", "sad"]
+        );
+    }
+
+    #[test]
+    fn more_categories_than_a_reading_holds_is_a_load_error_naming_the_manifest() {
+        let names: Vec<String> = (0..=MAX_CATEGORIES).map(|i| format!("c{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let dir = categorical_checkpoint(&refs);
+        let err = load_predictor(dir.path(), &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("emoscope.json")
+                && err.contains(&format!("{} categories", MAX_CATEGORIES + 1)),
+            "{err}"
         );
     }
 

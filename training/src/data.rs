@@ -28,6 +28,16 @@ use rand::Rng;
 use crate::error::TrainError;
 use crate::manifest::Example;
 
+/// What the model should output for an utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Arousal, valence, dominance: labels, or a teacher's predictions.
+    Dimensions([f32; 3]),
+    /// A probability per category, in the model's category order: one-hot
+    /// for a label, a categorical teacher's probabilities in distillation.
+    Categories(Vec<f32>),
+}
+
 /// One utterance and what the model should predict for it.
 #[derive(Debug, Clone)]
 pub struct Utterance {
@@ -35,8 +45,8 @@ pub struct Utterance {
     pub audio: PathBuf,
     /// Its transcript (may be empty).
     pub transcript: String,
-    /// Arousal, valence, dominance: labels, or a teacher's predictions.
-    pub target: [f32; 3],
+    /// Labels, or a teacher's outputs.
+    pub target: Target,
 }
 
 impl Utterance {
@@ -56,10 +66,44 @@ impl Utterance {
                 Ok(Self {
                     audio: e.audio.clone(),
                     transcript: e.transcript.clone(),
-                    target,
+                    target: Target::Dimensions(target),
                 })
             })
             .collect()
+    }
+
+    /// The examples of a manifest with a categorical `label` as utterances
+    /// whose targets are one-hot over `categories`; a row without a label,
+    /// or with one not among them, is an error naming the manifest and line.
+    pub fn categorical(
+        examples: &[Example],
+        manifest: &Path,
+        categories: &[String],
+    ) -> Result<Vec<Self>, TrainError> {
+        examples
+            .iter()
+            .map(|e| {
+                let k = crate::categories::class_of_row(e, manifest, categories)?;
+                Ok(Self {
+                    audio: e.audio.clone(),
+                    transcript: e.transcript.clone(),
+                    target: Target::Categories(crate::categories::one_hot(k, categories.len())),
+                })
+            })
+            .collect()
+    }
+
+    /// Arousal, valence and dominance of a dimensional target. The
+    /// dimensional code paths (CCC scores, routing, layer analysis) only see
+    /// utterances made by [`Self::labelled`] or from a dimensional teacher;
+    /// a categorical target there is a bug, and panics.
+    pub fn avd(&self) -> [f32; 3] {
+        match &self.target {
+            Target::Dimensions(avd) => *avd,
+            Target::Categories(_) => {
+                unreachable!("a categorical target on a dimensional code path")
+            }
+        }
     }
 }
 
@@ -357,7 +401,7 @@ fn random_window(
 
 /// What one forward pass over a batch produced.
 pub struct BatchOutput {
-    /// Predictions `[batch, 3]` in the manifest's label order.
+    /// Predictions `[batch, outputs]` in the manifest's output order (logits for categories).
     pub predictions: Tensor,
     /// The audio-only fallback's predictions, when the model has one and text was used.
     pub fallback: Option<Tensor>,

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind};
+use emoscope_models::emotion::{FusionKind, LayerSelection, PoolingKind, Task};
 use emoscope_models::head::Activation;
 use emoscope_models::Mode;
 
@@ -95,6 +95,8 @@ pub fn options(
         dev: corpus.join("dev.csv"),
         init: vec!["student:small".into(), format!("text={}", minilm.display())],
         mode: Mode::AudioText,
+        task: Task::Dimensional,
+        labels: None,
         out: out.to_owned(),
         head: HeadOptions {
             layers: LayerSelection::Weighted,

@@ -12,12 +12,20 @@
 //! `hidden_weight · (L1(P_s h_s, h_t) + mean(1 − cos(P_s h_s, h_t)))` over
 //! valid frames. The projections exist only for training and are not saved.
 //! Early stopping watches the dev mean CCC against the teacher.
+//!
+//! A categorical teacher (an Emoscope checkpoint with `"task":
+//! "categorical"`) gives its probabilities instead: the student gets the
+//! teacher's categories and learns its distributions with the cross-entropy
+//! against them (the KL divergence up to the teacher's entropy, a constant;
+//! no MSE term), and early stopping watches the dev UAR of the student's most
+//! probable category against the teacher's.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Linear, VarBuilder, VarMap};
+use emoscope_models::emotion::Task;
 use emoscope_models::{EmotionModel, EncoderOutput, LoadOptions, Mode};
 
 use rand::seq::SliceRandom;
@@ -25,11 +33,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::Utterance;
+use crate::class_metrics::classification_scores;
+use crate::data::{Target, Utterance};
 use crate::error::{io_err, StudentError, TrainError};
-use crate::init::{Freeze, HeadOptions, Init};
+use crate::init::{Freeze, HeadOptions, Init, OutputSpec};
 use crate::manifest::read_manifest;
-use crate::metrics::{score, Scores};
+use crate::metrics::{score, TaskScores};
 use crate::trainer::{prepare_sets, run_loop, write_json, ExtraLoss, LoopOptions, Report, Setup};
 use emoscope::engine::TextEmbeddingCache;
 
@@ -48,6 +57,9 @@ pub struct DistillOptions {
     pub test: Option<PathBuf>,
     /// Output directory.
     pub out: PathBuf,
+    /// What the student learns: the teacher's task, which this (`--task`)
+    /// must match when given.
+    pub task: Option<Task>,
     /// The student's head.
     pub head: HeadOptions,
     /// `(student layer, teacher layer)` pairs of hidden states to match (hidden-state indices).
@@ -56,7 +68,7 @@ pub struct DistillOptions {
     pub hidden_weight: f64,
     /// Train the student's conv stack too.
     pub train_conv: bool,
-    /// The loop (its `mse_weight` weighs the MSE term).
+    /// The loop (its `mse_weight` weighs the MSE term of a dimensional teacher).
     pub run: LoopOptions,
 }
 
@@ -104,7 +116,8 @@ pub fn audio_list(path: &Path) -> Result<Vec<(PathBuf, String)>, TrainError> {
 
 /// What the teacher said about a set of utterances.
 pub struct TeacherOutputs {
-    /// Utterances whose targets are the teacher's predictions (A, V, D).
+    /// Utterances whose targets are the teacher's predictions (A, V, D, or
+    /// a probability per category).
     pub utterances: Vec<Utterance>,
     /// Per utterance, per requested teacher layer, `[frames, hidden]`.
     pub hidden: Vec<Vec<Tensor>>,
@@ -145,7 +158,14 @@ pub fn teach(
             (Some(b), Some(out)) => Some(b.pool(out)?),
             _ => None,
         };
-        let target = teacher.predict_pooled(pooled.as_ref(), embedding)?;
+        let target = match teacher.manifest().task {
+            Task::Dimensional => {
+                Target::Dimensions(teacher.predict_pooled(pooled.as_ref(), embedding)?)
+            }
+            Task::Categorical => {
+                Target::Categories(teacher.classify_pooled(pooled.as_ref(), embedding)?)
+            }
+        };
         let mut states = Vec::new();
         if let Some(out) = &out {
             for &l in layers {
@@ -288,8 +308,10 @@ pub struct Agreement {
     pub audio: PathBuf,
     /// Utterances.
     pub utterances: usize,
-    /// CCC, r and MAE of the student against the teacher, per dimension.
-    pub scores: Scores,
+    /// CCC, r and MAE of the student against the teacher, per dimension;
+    /// or for categories the scores of the student's most probable category
+    /// against the teacher's.
+    pub scores: TaskScores,
 }
 
 /// The outcome of a distillation.
@@ -307,6 +329,22 @@ pub struct DistillReport {
 /// and `training.json` into `opts.out`.
 pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
     let teacher = EmotionModel::load(&opts.teacher, &LoadOptions::default())?;
+    let task = teacher.manifest().task;
+    if let Some(asked) = opts.task.filter(|&t| t != task) {
+        return Err(TrainError::Config(format!(
+            "--task {}: the teacher {} is {} (a student learns the teacher's outputs)",
+            asked.name(),
+            opts.teacher.display(),
+            task.name()
+        )));
+    }
+    if task == Task::Categorical && opts.run.mse_weight > 0.0 {
+        return Err(TrainError::Config(
+            "--mse-weight applies to a dimensional teacher; a categorical student learns the \
+             teacher's probabilities by cross-entropy"
+                .into(),
+        ));
+    }
     let mut all = audio_list(&opts.audio)?;
     let dev_list = match &opts.dev {
         Some(d) => audio_list(d)?,
@@ -343,7 +381,12 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
     bar.finish_and_clear();
     let teacher_seconds = t0.elapsed().as_secs_f64();
     let init = Init::parse(std::slice::from_ref(&opts.student))?;
-    let range = teacher.manifest().output_range;
+    let outputs = match task {
+        Task::Dimensional => OutputSpec::Dimensions {
+            range: teacher.manifest().output_range,
+        },
+        Task::Categorical => OutputSpec::Categories(teacher.categories().to_vec()),
+    };
     let name = opts
         .out
         .file_name()
@@ -356,7 +399,7 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
             audio: false,
             text: true,
         },
-        range,
+        &outputs,
         &name,
         opts.run.seed,
     )?;
@@ -462,7 +505,9 @@ pub fn distill(opts: &DistillOptions) -> Result<DistillReport, TrainError> {
     })
 }
 
-/// CCC of the saved student (loaded as users load it) against the teacher on `path`.
+/// The saved student's agreement (loaded as users load it) with the teacher
+/// on `path`: the CCC per dimension, or for categories the scores of the
+/// student's most probable category against the teacher's.
 pub fn agreement(
     teacher: &EmotionModel,
     student_dir: &Path,
@@ -477,7 +522,7 @@ pub fn agreement(
                 error: Box::new(error),
             }
         })?;
-    let mut preds = Vec::with_capacity(list.len());
+    let mut readings = Vec::with_capacity(list.len());
     for (p, _) in &list {
         let samples = emoscope::audio::load_mono(p, student.sample_rate())?;
         let y = student
@@ -486,12 +531,37 @@ pub fn agreement(
                 audio: p.clone(),
                 error: Box::new(error),
             })?;
-        preds.push([y.arousal, y.valence, y.dominance]);
+        readings.push(y);
     }
-    let targets: Vec<[f32; 3]> = t.utterances.iter().map(|u| u.target).collect();
+    let scores = match teacher.manifest().task {
+        Task::Dimensional => {
+            let preds: Vec<[f32; 3]> = readings.iter().map(|y| y.dimensions()).collect();
+            let targets: Vec<[f32; 3]> = t.utterances.iter().map(Utterance::avd).collect();
+            TaskScores::Dimensions(score(&preds, &targets))
+        }
+        Task::Categorical => {
+            let predicted: Vec<usize> = readings
+                .iter()
+                .map(|y| y.probabilities.top().map_or(0, |(k, _)| k))
+                .collect();
+            let truth: Vec<usize> = t
+                .utterances
+                .iter()
+                .map(|u| match &u.target {
+                    Target::Categories(q) => crate::categories::top(q),
+                    Target::Dimensions(_) => unreachable!("a categorical teacher's targets"),
+                })
+                .collect();
+            TaskScores::Categories(classification_scores(
+                &truth,
+                &predicted,
+                teacher.categories().len(),
+            ))
+        }
+    };
     Ok(Agreement {
         audio: path.to_owned(),
         utterances: list.len(),
-        scores: score(&preds, &targets),
+        scores,
     })
 }

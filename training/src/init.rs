@@ -3,9 +3,10 @@
 //! `--init` may be given several times; each value is one of
 //!
 //! - an **emotion checkpoint** directory (it has `emoscope.json`): its
-//!   backbones, and, when the requested mode is the checkpoint's own, its
-//!   whole architecture and head weights too (training continues from it);
-//!   with another mode only the backbones it has are taken;
+//!   backbones, and, when the requested mode and outputs are the
+//!   checkpoint's own (the same dimensions, or the same categories in the
+//!   same order), its whole architecture and head weights too (training
+//!   continues from it); otherwise only the backbones it has are taken;
 //! - `audio=DIR` or `text=DIR`: a **backbone** directory — a Hugging Face
 //!   HuBERT / wav2vec2 checkpoint for audio, a sentence-transformers
 //!   directory (BERT, DistilBERT, RoBERTa, XLM-R) for text. A bare `DIR`
@@ -20,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use emoscope_models::emotion::{
-    AudioSpec, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind, TextSpec,
+    AudioSpec, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind, Task, TextSpec,
 };
 use emoscope_models::head::Activation;
 use emoscope_models::Mode;
@@ -164,6 +165,30 @@ pub struct HeadOptions {
     pub audio_fallback: bool,
 }
 
+/// What a new head outputs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum OutputSpec {
+    /// Arousal, valence and dominance, bounded to `range` by construction.
+    Dimensions {
+        /// The declared output range `[min, max]`.
+        range: [f32; 2],
+    },
+    /// One logit per category, in this order (softmax probabilities when read).
+    Categories(Vec<String>),
+}
+
+impl OutputSpec {
+    /// Whether a checkpoint's manifest declares these outputs (the same task
+    /// and, for categories, the same ones in the same order), so that its
+    /// head can continue training.
+    fn matches(&self, m: &Manifest) -> bool {
+        match self {
+            Self::Dimensions { .. } => m.task == Task::Dimensional,
+            Self::Categories(c) => m.task == Task::Categorical && &m.categories == c,
+        }
+    }
+}
+
 /// Which backbones train.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Freeze {
@@ -173,14 +198,15 @@ pub struct Freeze {
     pub text: bool,
 }
 
-/// Builds the model to train from `init` for `mode`. Returns it and whether
-/// its head was loaded from a checkpoint.
+/// Builds the model to train from `init` for `mode`, with a head that
+/// outputs `outputs`. Returns it and whether its head was loaded from a
+/// checkpoint (one of the same mode and outputs).
 pub fn build(
     init: &Init,
     mode: Mode,
     head: &HeadOptions,
     freeze: Freeze,
-    output_range: [f32; 2],
+    outputs: &OutputSpec,
     name: &str,
     seed: u64,
 ) -> Result<(TrainableModel, bool), TrainError> {
@@ -243,8 +269,12 @@ pub fn build(
         Some(d) => Some(TextBackbone::new(d, !freeze.text)?),
         None => None,
     };
-    // Continue the checkpoint's head when it is the same kind of model on the same backbones.
-    let continue_head = ckpt_mode == Some(mode) && init.audio.is_none() && init.text.is_none();
+    // Continue the checkpoint's head when it is the same kind of model, with
+    // the same outputs, on the same backbones.
+    let continue_head = ckpt_mode == Some(mode)
+        && ckpt.as_ref().is_some_and(|(_, m)| outputs.matches(m))
+        && init.audio.is_none()
+        && init.text.is_none();
     let (manifest, head_weights) = match (&ckpt, continue_head) {
         (Some((dir, m)), true) => {
             let mut m = m.clone();
@@ -258,22 +288,27 @@ pub fn build(
             m.head.weights = "head.safetensors".into();
             (m, Some(weights))
         }
-        _ => (new_manifest(mode, head, output_range, name), None),
+        _ => (new_manifest(mode, head, outputs, name), None),
     };
     let loaded = head_weights.is_some();
     let model = TrainableModel::new(manifest, audio, text, head_weights.as_deref(), seed)?;
     Ok((model, loaded))
 }
 
-/// The manifest of a new model.
-pub fn new_manifest(
-    mode: Mode,
-    head: &HeadOptions,
-    output_range: [f32; 2],
-    name: &str,
-) -> Manifest {
+/// The manifest of a new model: dimensions bounded to their range, or
+/// categories (unbounded logits, probabilities' range).
+pub fn new_manifest(mode: Mode, head: &HeadOptions, outputs: &OutputSpec, name: &str) -> Manifest {
     use emoscope_models::emotion::Dimension;
     let both = mode == Mode::AudioText;
+    let (task, labels, categories, output_range) = match outputs {
+        OutputSpec::Dimensions { range } => (
+            Task::Dimensional,
+            vec![Dimension::Arousal, Dimension::Valence, Dimension::Dominance],
+            Vec::new(),
+            *range,
+        ),
+        OutputSpec::Categories(c) => (Task::Categorical, Vec::new(), c.clone(), [0.0, 1.0]),
+    };
     Manifest {
         format: emoscope_models::emotion::manifest::FORMAT.into(),
         version: emoscope_models::emotion::manifest::VERSION,
@@ -297,10 +332,12 @@ pub fn new_manifest(
             audio_fallback: both && head.fusion == FusionKind::Early && head.audio_fallback,
             prefix: None,
             layer_names: None,
-            bounded: true,
+            bounded: task == Task::Dimensional,
             routing: None,
         },
-        labels: vec![Dimension::Arousal, Dimension::Valence, Dimension::Dominance],
+        task,
+        labels,
+        categories,
         output_range,
         sample_rate: 16_000,
         provenance: Default::default(),

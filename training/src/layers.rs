@@ -149,7 +149,7 @@ fn pooled(
         selection: LayerSelection::Weighted,
         states: encoder.config().num_hidden_layers + 1,
     };
-    let targets = utts.iter().map(|u| u.target).collect();
+    let targets = utts.iter().map(Utterance::avd).collect();
     let prepared = data::prepare(
         utts,
         Some((encoder, AudioCache::Frozen, layout, PoolingKind::Mean)),

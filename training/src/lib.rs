@@ -7,9 +7,10 @@
 //! resampling, the engine) and the networks ([`emoscope_models`]).
 //!
 //! - Data: labelled manifests ([`manifest`]), utterances with cached
-//!   features ([`data`]), batches of similar length ([`batches`]).
-//! - Measures: the metrics of dimensional SER ([`metrics`]) and the
-//!   differentiable losses ([`loss`]).
+//!   features ([`data`]), the categories of a categorical model
+//!   ([`categories`]), batches of similar length ([`batches`]).
+//! - Measures: the metrics of dimensional SER ([`metrics`]) and of
+//!   categorical SER ([`class_metrics`]), and the differentiable losses ([`loss`]).
 //! - Models: what `--init` names ([`init`]), fresh students ([`student`]),
 //!   models over trainable variables and their checkpoints ([`model`]), and
 //!   which output comes from which head ([`routing`]).
@@ -20,6 +21,7 @@
 //!   as safetensors ([`features`], `emoscope features`).
 
 pub mod batches;
+pub mod categories;
 pub mod class_metrics;
 pub mod corpus;
 pub mod data;

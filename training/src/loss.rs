@@ -6,6 +6,12 @@
 //! [`super::metrics::ccc`] computes it over a whole set. Because CCC is a
 //! batch statistic, batches must hold at least two utterances (and do better
 //! with a dozen or more).
+//!
+//! [`cross_entropy`] is the loss of categorical SER: the mean over the batch
+//! of `−Σ_k q_k log softmax(z)_k`, logits `z` against a target distribution
+//! `q` (one-hot for a label, where it is `−log p_label`; a teacher's
+//! probabilities in distillation, where it differs from the KL divergence
+//! by the teacher's entropy, a constant).
 
 use candle_core::{Result, Tensor, D};
 
@@ -37,6 +43,17 @@ pub fn ccc_loss(x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let ccc = ccc_per_column(x, y)?;
     let n = ccc.dim(0)? as f64;
     ccc.sum_all()?.affine(-1.0, n)
+}
+
+/// Mean over the batch of `−Σ_k q_k log softmax(z)_k`: logits `z` and
+/// target distributions `q`, both `[batch, categories]`. Its gradient with
+/// respect to `z` is `(softmax(z) − q) / batch`.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let (batch, _) = logits.dims2()?;
+    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    (targets * log_p)?
+        .sum_all()?
+        .affine(-1.0 / batch.max(1) as f64, 0.0)
 }
 
 /// Mean squared error over every element.
@@ -112,6 +129,58 @@ mod tests {
             after.to_scalar::<f32>().unwrap() < before.to_scalar::<f32>().unwrap(),
             "one gradient step must lower the loss"
         );
+    }
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        // Logits [0, ln 3]: softmax = [1, 3] / 4 = [0.25, 0.75].
+        let z = t(&[[0.0, 3f32.ln()]]);
+        let ce = |q: [f32; 2]| {
+            cross_entropy(&z, &t(&[q]))
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        // Label 1: −ln 0.75; label 0: −ln 0.25 = ln 4.
+        assert!((ce([0.0, 1.0]) - (-(0.75f32).ln())).abs() < 1e-6);
+        assert!((ce([1.0, 0.0]) - 4f32.ln()).abs() < 1e-6);
+        // A teacher's [0.5, 0.5]: −(0.5 ln 0.25 + 0.5 ln 0.75).
+        let soft = -(0.5 * 0.25f32.ln() + 0.5 * 0.75f32.ln());
+        assert!((ce([0.5, 0.5]) - soft).abs() < 1e-6);
+        // A batch is the mean of its rows: (−ln 0.75 + ln 4) / 2.
+        let both = cross_entropy(
+            &t(&[[0.0, 3f32.ln()], [0.0, 3f32.ln()]]),
+            &t(&[[0.0, 1.0], [1.0, 0.0]]),
+        )
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+        assert!((both - (4f32.ln() - 0.75f32.ln()) / 2.0).abs() < 1e-6);
+        // Large logits stay finite (log-softmax subtracts the maximum):
+        // [0, 200] against label 0 costs 200 (−log softmax = 200 + log(1 + e^−200)).
+        let big = cross_entropy(&t(&[[0.0, 200.0]]), &t(&[[1.0, 0.0]]))
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!((big - 200.0).abs() < 1e-3, "{big}");
+    }
+
+    #[test]
+    fn the_cross_entropy_gradient_is_softmax_minus_target_over_the_batch() {
+        let z = Var::from_tensor(&t(&[[0.0, 3f32.ln()], [1.0, 1.0]])).unwrap();
+        let q = t(&[[1.0, 0.0], [0.0, 1.0]]);
+        let grads = cross_entropy(z.as_tensor(), &q)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = grads.get(z.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
+        // Row 0: ([0.25, 0.75] − [1, 0]) / 2; row 1: ([0.5, 0.5] − [0, 1]) / 2.
+        let want = [[-0.375, 0.375], [0.25, -0.25]];
+        for (r, w) in g.iter().zip(want) {
+            for (a, b) in r.iter().zip(w) {
+                assert!((a - b).abs() < 1e-6, "{g:?}");
+            }
+        }
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Example {
     pub labels: Option<[f32; 3]>,
     /// The category (`label` column); `None` where there is none.
     pub label: Option<String>,
+    /// The row's line in the manifest (1-based; the header is line 1), for
+    /// errors about it found later.
+    pub line: u64,
 }
 
 /// Why a manifest could not be read.
@@ -152,6 +155,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Example>, ManifestError> {
             transcript,
             labels,
             label,
+            line,
         });
     }
     Ok(out)
@@ -189,6 +193,7 @@ mod tests {
         assert_eq!(m[0].transcript, "hello world");
         assert_eq!(m[0].labels, Some([0.1, 0.2, 0.3]));
         assert_eq!(m[1].transcript, "so, inline");
+        assert_eq!((m[0].line, m[2].line), (2, 4));
         assert_eq!(m[2].transcript, "");
         assert_eq!(m[2].labels, None);
         assert!(m.iter().all(|e| e.label.is_none()));

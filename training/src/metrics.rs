@@ -97,6 +97,62 @@ pub fn score(predictions: &[[f32; 3]], labels: &[[f32; 3]]) -> Scores {
     }
 }
 
+/// A model's scores on a set, whichever its outputs: the CCC, r and MAE of
+/// each dimension, or a categorical model's accuracy, UAR, macro-F1 and
+/// confusion matrix ([`crate::class_metrics`]). In JSON the fields of
+/// either, untagged, so a dimensional model's evaluations read as they
+/// always have (and older `training.json` and `state.json` files still load).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TaskScores {
+    /// A dimensional model's.
+    Dimensions(Scores),
+    /// A categorical model's.
+    Categories(crate::class_metrics::ClassScores),
+}
+
+impl TaskScores {
+    /// The figure training keeps the best checkpoint by and stops early
+    /// on: the mean CCC, or the UAR (unweighted average recall: chance is
+    /// 1 / classes whatever the class balance, unlike accuracy).
+    pub fn selection(&self) -> f64 {
+        match self {
+            Self::Dimensions(s) => s.mean_ccc,
+            Self::Categories(c) => c.uar,
+        }
+    }
+
+    /// The name of [`Self::selection`].
+    pub fn selection_name(&self) -> &'static str {
+        match self {
+            Self::Dimensions(_) => "mean CCC",
+            Self::Categories(_) => "UAR",
+        }
+    }
+
+    /// The dimensional scores (`None` for categories).
+    pub fn dimensions(&self) -> Option<&Scores> {
+        match self {
+            Self::Dimensions(s) => Some(s),
+            Self::Categories(_) => None,
+        }
+    }
+
+    /// One line: the three CCCs and their mean, or UAR, accuracy and macro-F1.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Dimensions(s) => format!(
+                "CCC A {:.3} V {:.3} D {:.3}  mean {:.3}",
+                s.arousal.ccc, s.valence.ccc, s.dominance.ccc, s.mean_ccc
+            ),
+            Self::Categories(c) => format!(
+                "UAR {:.3}  accuracy {:.3}  macro-F1 {:.3}",
+                c.uar, c.accuracy, c.macro_f1
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +176,22 @@ mod tests {
         );
         // A constant prediction has no concordance.
         assert_eq!(ccc(&[0.5, 0.5, 0.5], &y), 0.0);
+    }
+
+    #[test]
+    fn task_scores_keep_the_json_of_each_kind() {
+        let p = [[0.1, 0.9, 0.5], [0.2, 0.8, 0.4], [0.3, 0.7, 0.6]];
+        let dims = score(&p, &p);
+        let json = serde_json::to_value(TaskScores::Dimensions(dims)).unwrap();
+        assert_eq!(json, serde_json::to_value(dims).unwrap());
+        let back: TaskScores = serde_json::from_value(json).unwrap();
+        assert_eq!(back, TaskScores::Dimensions(dims));
+        // Truth [0, 1, 1], predicted [0, 1, 0]: recalls 1 and 1/2, UAR 3/4.
+        let classes = crate::class_metrics::classification_scores(&[0, 1, 1], &[0, 1, 0], 2);
+        let t = TaskScores::Categories(classes.clone());
+        assert!((t.selection() - 0.75).abs() < 1e-12);
+        let back: TaskScores = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
+        assert_eq!(back, TaskScores::Categories(classes));
     }
 
     #[test]

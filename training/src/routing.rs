@@ -57,10 +57,12 @@ pub struct RoutingReport {
     pub min_audio_ccc: f64,
 }
 
-/// Whether the model in a manifest can be routed: audio and text, with an
+/// Whether the model in a manifest can be routed: a dimensional model (the
+/// routing is decided per dimension, by CCC) with audio and text and an
 /// audio-only path.
 pub fn routable(manifest: &Manifest) -> bool {
-    manifest.audio.is_some()
+    manifest.task == emoscope_models::emotion::Task::Dimensional
+        && manifest.audio.is_some()
         && manifest.text.is_some()
         && (manifest.head.audio_fallback
             || manifest.head.fusion == emoscope_models::emotion::FusionKind::Late)
@@ -96,7 +98,7 @@ pub fn route(
     let column = |rows: &[[f32; 3]], k: usize| -> Vec<f64> {
         rows.iter().map(|r| f64::from(r[k])).collect()
     };
-    let dev_targets: Vec<[f32; 3]> = dev.iter().map(|u| u.target).collect();
+    let dev_targets: Vec<[f32; 3]> = dev.iter().map(Utterance::avd).collect();
     let (mut with_text, mut without_text, mut prior) = (Vec::new(), Vec::new(), Vec::new());
     let (mut dev_ccc_fused, mut dev_ccc_audio) = (Vec::new(), Vec::new());
     for &label in &manifest.labels {
@@ -118,7 +120,7 @@ pub fn route(
             Source::Prior
         });
         let mean =
-            train.iter().map(|u| f64::from(u.target[k])).sum::<f64>() / train.len().max(1) as f64;
+            train.iter().map(|u| f64::from(u.avd()[k])).sum::<f64>() / train.len().max(1) as f64;
         let [min, max] = manifest.output_range;
         prior.push((mean as f32).clamp(min, max));
         dev_ccc_fused.push(f);

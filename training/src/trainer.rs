@@ -8,6 +8,13 @@
 //! accumulation; batches of similar length; evaluation on the dev set every
 //! epoch (or `--eval-every` steps) with early stopping on the dev mean CCC.
 //!
+//! A categorical model (`--task categorical`, [`Task::Categorical`]) learns
+//! the manifests' `label` column instead: its categories are the training
+//! split's distinct labels, sorted, or the order `--labels` gives
+//! ([`crate::categories`]); its loss is the cross-entropy of the head's
+//! logits ([`cross_entropy`], the fallback's too), and the dev UAR takes the
+//! mean CCC's place in early stopping and in choosing the best checkpoint.
+//!
 //! Output directory: the best model so far as an emotion checkpoint
 //! (`emoscope.json`, `head.safetensors`, `audio/`, `text/`), `training.json`
 //! (options, data, every evaluation, the best one, timings), and `last/` —
@@ -27,19 +34,20 @@ use std::time::Instant;
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use emoscope_models::emotion::{LayerSelection, PoolingKind};
+use emoscope_models::emotion::{LayerSelection, PoolingKind, Task};
 use emoscope_models::{Mode, SslEncoder};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::batches::epoch_batches;
-use crate::data::{self, AudioCache, Batch, BatchOutput, Prepared, StateLayout, Utterance};
+use crate::class_metrics::classification_scores;
+use crate::data::{self, AudioCache, Batch, BatchOutput, Prepared, StateLayout, Target, Utterance};
 use crate::error::{io_err, TrainError};
-use crate::init::{Freeze, HeadOptions, Init};
-use crate::loss::{ccc_loss, mse_loss};
+use crate::init::{Freeze, HeadOptions, Init, OutputSpec};
+use crate::loss::{ccc_loss, cross_entropy, mse_loss};
 use crate::manifest::read_manifest;
-use crate::metrics::{score, Scores};
+use crate::metrics::{score, TaskScores};
 use crate::model::TrainableModel;
 use crate::schedule::{Decay, Schedule};
 
@@ -67,7 +75,8 @@ pub struct LoopOptions {
     pub decay: Decay,
     /// Final learning rate as a fraction of the peak.
     pub lr_floor: f64,
-    /// Evaluations without a better dev mean CCC before stopping.
+    /// Evaluations without a better dev score (mean CCC, or UAR for
+    /// categories) before stopping.
     pub patience: usize,
     /// Evaluate every this many optimiser steps (default: once per epoch).
     pub eval_every: Option<usize>,
@@ -85,7 +94,8 @@ pub struct LoopOptions {
     /// [`crate::data::prepare`]).
     #[serde(default = "one")]
     pub shift_phases: usize,
-    /// Weight of the MSE term (0 in `train`; distillation matches values too).
+    /// Weight of the MSE term (0 in `train`; distillation matches values
+    /// too). Dimensional outputs only.
     pub mse_weight: f64,
     /// Show the progress bar.
     pub progress: bool,
@@ -142,6 +152,12 @@ pub struct TrainOptions {
     /// Which branches.
     #[serde(serialize_with = "ser_mode")]
     pub mode: Mode,
+    /// Dimensions (the CCC loss on arousal, valence and dominance) or
+    /// categories (the cross-entropy on the `label` column).
+    pub task: Task,
+    /// The categories in the order the model outputs them (`--labels`;
+    /// categorical only). Default: the training split's distinct labels, sorted.
+    pub labels: Option<Vec<String>>,
     /// Output directory.
     pub out: PathBuf,
     /// Architecture of a new head.
@@ -153,7 +169,8 @@ pub struct TrainOptions {
     /// The loop.
     #[serde(flatten)]
     pub run: LoopOptions,
-    /// Declared output range (default: the labels' range rounded out to integers).
+    /// Declared output range (default: the labels' range rounded out to
+    /// integers). Dimensional only: probabilities lie in 0..1.
     pub output_range: Option<[f32; 2]>,
     /// Model name in `emoscope.json` (default: the output directory's name).
     pub name: Option<String>,
@@ -186,7 +203,7 @@ pub struct Evaluation {
     /// Mean training loss since the previous evaluation.
     pub train_loss: f64,
     /// Dev scores.
-    pub dev: Scores,
+    pub dev: TaskScores,
     /// Seconds since training started (this run).
     pub seconds: f64,
 }
@@ -196,8 +213,10 @@ pub struct Evaluation {
 pub struct State {
     /// Optimiser steps done.
     pub step: usize,
-    /// Best dev mean CCC so far.
-    pub best_ccc: f64,
+    /// Best dev score so far ([`TaskScores::selection`]: the mean CCC, or
+    /// the UAR); `best_ccc` in state files written before categories existed.
+    #[serde(alias = "best_ccc")]
+    pub best_score: f64,
     /// Step of the best evaluation.
     pub best_step: usize,
     /// Evaluations since the best one.
@@ -271,8 +290,42 @@ pub struct Setup<'a> {
 pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
     let train_examples = read_manifest(&opts.train)?;
     let dev_examples = read_manifest(&opts.dev)?;
-    let train_utts = Utterance::labelled(&train_examples, &opts.train)?;
-    let dev_utts = Utterance::labelled(&dev_examples, &opts.dev)?;
+    let (train_utts, dev_utts, outputs) = match opts.task {
+        Task::Dimensional => {
+            if opts.labels.is_some() {
+                return Err(TrainError::Config(
+                    "--labels names categories; it needs --task categorical".into(),
+                ));
+            }
+            let train_utts = Utterance::labelled(&train_examples, &opts.train)?;
+            let dev_utts = Utterance::labelled(&dev_examples, &opts.dev)?;
+            let range = opts
+                .output_range
+                .unwrap_or_else(|| label_range(&train_utts));
+            (train_utts, dev_utts, OutputSpec::Dimensions { range })
+        }
+        Task::Categorical => {
+            if opts.output_range.is_some() {
+                return Err(TrainError::Config(
+                    "--output-range applies to --task dimensional; a categorical model's \
+                     outputs are probabilities in 0..1"
+                        .into(),
+                ));
+            }
+            if opts.run.mse_weight > 0.0 {
+                return Err(TrainError::Config(
+                    "--mse-weight applies to --task dimensional; a categorical model trains on \
+                     the cross-entropy"
+                        .into(),
+                ));
+            }
+            let categories =
+                crate::categories::label_set(&train_examples, &opts.train, opts.labels.as_deref())?;
+            let train_utts = Utterance::categorical(&train_examples, &opts.train, &categories)?;
+            let dev_utts = Utterance::categorical(&dev_examples, &opts.dev, &categories)?;
+            (train_utts, dev_utts, OutputSpec::Categories(categories))
+        }
+    };
     if train_utts.len() < 2 || dev_utts.len() < 2 {
         return Err(TrainError::Config(format!(
             "training needs at least 2 utterances in each of {} ({}) and {} ({})",
@@ -282,9 +335,6 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
             dev_utts.len()
         )));
     }
-    let range = opts
-        .output_range
-        .unwrap_or_else(|| label_range(&train_utts));
     let name = opts.name.clone().unwrap_or_else(|| {
         opts.out.file_name().map_or("emoscope-model".into(), |n| {
             n.to_string_lossy().into_owned()
@@ -301,7 +351,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
         opts.mode,
         &opts.head,
         opts.freeze,
-        range,
+        &outputs,
         &name,
         opts.run.seed,
     )?;
@@ -373,7 +423,7 @@ pub fn train(opts: &TrainOptions) -> Result<Report, TrainError> {
 fn label_range(utts: &[Utterance]) -> [f32; 2] {
     let (lo, hi) = utts
         .iter()
-        .flat_map(|u| u.target)
+        .flat_map(Utterance::avd)
         .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (lo, hi) = (lo.floor(), hi.ceil());
     if hi > lo {
@@ -442,33 +492,54 @@ fn progress_bar(show: bool, len: u64, template: &str) -> indicatif::ProgressBar 
     bar
 }
 
-/// Targets `[batch, 3]` of utterances `idx` in the model's output order.
-fn targets(data: &Prepared, idx: &[usize], order: [usize; 3]) -> Result<Tensor, TrainError> {
-    let mut t = Vec::with_capacity(idx.len() * 3);
+/// Targets `[batch, outputs]` of utterances `idx` in the model's output
+/// order: arousal, valence and dominance placed at their columns (`order`,
+/// dimensional models), or each utterance's distribution over the categories.
+fn targets(
+    data: &Prepared,
+    idx: &[usize],
+    order: Option<[usize; 3]>,
+) -> Result<Tensor, TrainError> {
+    let mut t = Vec::new();
+    let mut width = 0;
     for &i in idx {
-        let avd = data.utterances[i].target;
-        // order[k] is the output column of dimension k (A, V, D).
-        let mut row = [0f32; 3];
-        for k in 0..3 {
-            row[order[k]] = avd[k];
+        match (&data.utterances[i].target, order) {
+            (Target::Dimensions(avd), Some(order)) => {
+                // order[k] is the output column of dimension k (A, V, D).
+                let mut row = [0f32; 3];
+                for k in 0..3 {
+                    row[order[k]] = avd[k];
+                }
+                t.extend_from_slice(&row);
+                width = 3;
+            }
+            (Target::Categories(q), None) => {
+                t.extend_from_slice(q);
+                width = q.len();
+            }
+            _ => {
+                return Err(TrainError::Config(
+                    "the targets do not match the model's outputs (dimensions against categories)"
+                        .into(),
+                ))
+            }
         }
-        t.extend_from_slice(&row);
     }
     Ok(Tensor::from_vec(
         t,
-        (idx.len(), 3),
+        (idx.len(), width),
         &candle_core::Device::Cpu,
     )?)
 }
 
-/// Predictions `[utterances, 3]` (arousal, valence, dominance) for a whole set, in batches.
-pub fn predict_all(
+/// The head's outputs for a whole set, in batches, one row per utterance
+/// in the model's output order (a categorical model's logits).
+pub fn predict_rows(
     model: &TrainableModel,
     encoder: Option<&SslEncoder>,
     layout: StateLayout,
     data: &Prepared,
-) -> Result<Vec<[f32; 3]>, TrainError> {
-    let order = model.manifest.output_index();
+) -> Result<Vec<Vec<f32>>, TrainError> {
     let batch = Batch {
         model: model.model(),
         encoder,
@@ -478,7 +549,7 @@ pub fn predict_all(
     };
     let mut idx: Vec<usize> = (0..data.utterances.len()).collect();
     idx.sort_by_key(|&i| data.lengths[i]);
-    let mut out = vec![[0f32; 3]; idx.len()];
+    let mut out = vec![Vec::new(); idx.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for chunk in idx.chunks(16) {
         let y = batch
@@ -486,15 +557,43 @@ pub fn predict_all(
             .predictions
             .to_vec2::<f32>()?;
         for (&i, row) in chunk.iter().zip(y) {
-            out[i] = order.map(|c| row[c]);
+            out[i] = row;
         }
     }
     Ok(out)
 }
 
-fn scores_of(preds: &[[f32; 3]], data: &Prepared) -> Scores {
-    let targets: Vec<[f32; 3]> = data.utterances.iter().map(|u| u.target).collect();
-    score(preds, &targets)
+/// The scores of the head's output `rows` (output order) against the
+/// targets of `data`: CCC, r and MAE per dimension, or for categories the
+/// most probable (largest logit) against the target's most probable (the
+/// label; a teacher's most probable label in distillation).
+fn scores_of(model: &TrainableModel, rows: &[Vec<f32>], data: &Prepared) -> TaskScores {
+    match model.manifest.task {
+        Task::Dimensional => {
+            let order = model.manifest.output_index();
+            let preds: Vec<[f32; 3]> = rows.iter().map(|r| order.map(|c| r[c])).collect();
+            let targets: Vec<[f32; 3]> = data.utterances.iter().map(Utterance::avd).collect();
+            TaskScores::Dimensions(score(&preds, &targets))
+        }
+        Task::Categorical => {
+            let truth: Vec<usize> = data
+                .utterances
+                .iter()
+                .map(|u| match &u.target {
+                    Target::Categories(q) => crate::categories::top(q),
+                    Target::Dimensions(_) => {
+                        unreachable!("a categorical model trains on categorical targets")
+                    }
+                })
+                .collect();
+            let predicted: Vec<usize> = rows.iter().map(|r| crate::categories::top(r)).collect();
+            TaskScores::Categories(classification_scores(
+                &truth,
+                &predicted,
+                model.manifest.categories.len(),
+            ))
+        }
+    }
 }
 
 /// Writes `value` as pretty JSON.
@@ -533,7 +632,7 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
     let mut optimisers = Optimisers::new(model, extra, audio_trains, train_conv, o, &plan)?;
     let crop = crop_length(o.crop_seconds, train_conv, model);
     let terms = LossTerms {
-        order: model.manifest.output_index(),
+        order: (model.manifest.task == Task::Dimensional).then(|| model.manifest.output_index()),
         mse_weight: o.mse_weight,
         extra,
     };
@@ -598,8 +697,12 @@ pub fn run_loop(setup: Setup<'_>, o: &LoopOptions) -> Result<Report, TrainError>
                 bar.suspend(|| print_evaluation(&eval));
                 record(&mut state, eval, model, out, &last_dir, &log)?;
                 if state.stale >= o.patience {
+                    let measure = state
+                        .evaluations
+                        .last()
+                        .map_or("score", |e| e.dev.selection_name());
                     stopped = format!(
-                        "early stopping: {} evaluations without a better dev mean CCC",
+                        "early stopping: {} evaluations without a better dev {measure}",
                         state.stale
                     );
                     break 'epochs;
@@ -634,7 +737,7 @@ impl State {
     fn fresh() -> Self {
         Self {
             step: 0,
-            best_ccc: f64::NEG_INFINITY,
+            best_score: f64::NEG_INFINITY,
             best_step: 0,
             stale: 0,
             evaluations: Vec::new(),
@@ -848,11 +951,12 @@ impl LossMean {
     }
 }
 
-/// What a batch's loss is made of besides the CCC loss.
+/// What a batch's loss is made of.
 struct LossTerms<'a> {
-    /// Output column of each dimension (A, V, D).
-    order: [usize; 3],
-    /// Weight of the MSE term (0: none).
+    /// Output column of each dimension (A, V, D) of a dimensional model;
+    /// `None` for a categorical one.
+    order: Option<[usize; 3]>,
+    /// Weight of the MSE term (0: none; dimensional outputs only).
     mse_weight: f64,
     /// Distillation's hidden-state term.
     extra: Option<&'a dyn ExtraLoss>,
@@ -860,15 +964,25 @@ struct LossTerms<'a> {
 
 impl LossTerms<'_> {
     /// `Σ_d (1 − CCC_d)` of the predictions (plus the same for the
-    /// audio-only fallback), the weighted MSE and the extra term.
+    /// audio-only fallback) and the weighted MSE, or for categories the
+    /// cross-entropy of the logits (and the fallback's); then the extra term.
     fn loss(&self, y: &BatchOutput, t: &Tensor, idx: &[usize]) -> Result<Tensor, TrainError> {
-        let mut loss = ccc_loss(&y.predictions, t)?;
-        if let Some(f) = &y.fallback {
-            loss = (loss + ccc_loss(f, t)?)?;
-        }
-        if self.mse_weight > 0.0 {
-            loss = (loss + (mse_loss(&y.predictions, t)? * self.mse_weight)?)?;
-        }
+        let mut loss = if self.order.is_some() {
+            let mut loss = ccc_loss(&y.predictions, t)?;
+            if let Some(f) = &y.fallback {
+                loss = (loss + ccc_loss(f, t)?)?;
+            }
+            if self.mse_weight > 0.0 {
+                loss = (loss + (mse_loss(&y.predictions, t)? * self.mse_weight)?)?;
+            }
+            loss
+        } else {
+            let mut loss = cross_entropy(&y.predictions, t)?;
+            if let Some(f) = &y.fallback {
+                loss = (loss + cross_entropy(f, t)?)?;
+            }
+            loss
+        };
         if let (Some(e), Some(enc_out)) = (self.extra, &y.encoder_output) {
             loss = (loss + e.loss(idx, &y.offsets, enc_out)?)?;
         }
@@ -910,11 +1024,10 @@ fn accumulate_gradients(
 /// The progress bar's position and message after a step.
 fn show_progress(bar: &indicatif::ProgressBar, state: &State, losses: &LossMean) {
     bar.set_position(state.step as u64);
-    let last_ccc = state
-        .evaluations
-        .last()
-        .map_or("-".into(), |e| format!("{:.3}", e.dev.mean_ccc));
-    bar.set_message(format!("loss {:.3} | dev CCC {last_ccc}", losses.mean()));
+    let last = state.evaluations.last().map_or("-".into(), |e| {
+        format!("{} {:.3}", e.dev.selection_name(), e.dev.selection())
+    });
+    bar.set_message(format!("loss {:.3} | dev {last}", losses.mean()));
 }
 
 /// What an evaluation records besides the dev scores.
@@ -936,28 +1049,24 @@ fn evaluate(
     at: Evaluated,
 ) -> Result<Evaluation, TrainError> {
     let enc = trained_encoder(model, audio_trains)?;
-    let preds = predict_all(model, enc.as_ref(), layout, dev)?;
+    let rows = predict_rows(model, enc.as_ref(), layout, dev)?;
     Ok(Evaluation {
         step: at.step,
         epoch: (at.step - 1) / at.steps_per_epoch,
         lr: at.lr,
         train_loss: at.train_loss,
-        dev: scores_of(&preds, dev),
+        dev: scores_of(model, &rows, dev),
         seconds: at.seconds,
     })
 }
 
 /// One line per evaluation on stderr.
 fn print_evaluation(eval: &Evaluation) {
-    let dev = &eval.dev;
     eprintln!(
-        "step {:>5}  loss {:.4}  dev CCC A {:.3} V {:.3} D {:.3}  mean {:.3}",
+        "step {:>5}  loss {:.4}  dev {}",
         eval.step,
         eval.train_loss,
-        dev.arousal.ccc,
-        dev.valence.ccc,
-        dev.dominance.ccc,
-        dev.mean_ccc
+        eval.dev.describe()
     );
 }
 
@@ -972,10 +1081,10 @@ fn record(
     last_dir: &Path,
     log: &Log<'_>,
 ) -> Result<(), TrainError> {
-    let mean_ccc = eval.dev.mean_ccc;
+    let score = eval.dev.selection();
     state.evaluations.push(eval);
-    if mean_ccc > state.best_ccc {
-        state.best_ccc = mean_ccc;
+    if score > state.best_score {
+        state.best_score = score;
         state.best_step = state.step;
         state.stale = 0;
         model.save(out)?;

@@ -1,4 +1,5 @@
-//! Prediction heads: from pooled audio and text vectors to the three outputs.
+//! Prediction heads: from pooled audio and text vectors to the outputs (three
+//! dimensions, or one logit per category).
 //!
 //! An [`Mlp`] is a stack of `Linear` layers with an activation and dropout
 //! between them (none after the last). [`Fusion`] decides how the branches

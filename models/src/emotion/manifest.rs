@@ -20,6 +20,18 @@
 //! }
 //! ```
 //!
+//! That is a dimensional model (`"task": "dimensional"`, the default when
+//! the key is absent, as in every manifest written before categories
+//! existed). A categorical model says `"task": "categorical"` and names its
+//! categories in output order instead of `labels`; its head outputs one
+//! logit per category, read as softmax probabilities, so it is never
+//! `bounded`, has no `routing`, and its `output_range` is `[0, 1]`:
+//!
+//! ```json
+//! { "task": "categorical", "categories": ["angry", "happy", "neutral", "sad"],
+//!   "output_range": [0.0, 1.0], ... }
+//! ```
+//!
 //! Tensor names in the head weights (the module tree of `EmoscopeEmotionHead`
 //! in `models/reference/make_emotion_fixtures.py`): `layer_weights`
 //! (`[layers + 1]`, when `layers` is `"weighted"`), `pooling.sap_linear.*`
@@ -53,6 +65,34 @@ pub enum Dimension {
     Valence,
     /// Control, submissive to dominant.
     Dominance,
+}
+
+/// What a model's head outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Arousal, valence and dominance (the manifest's `labels`), each in
+    /// `output_range`.
+    #[default]
+    Dimensional,
+    /// One logit per category (the manifest's `categories`), read as
+    /// softmax probabilities.
+    Categorical,
+}
+
+impl Task {
+    /// Whether this is the default, [`Task::Dimensional`] (left out of the JSON).
+    pub fn is_dimensional(&self) -> bool {
+        *self == Self::Dimensional
+    }
+
+    /// The name the manifest and `--task` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dimensional => "dimensional",
+            Self::Categorical => "categorical",
+        }
+    }
 }
 
 /// Which encoder hidden state(s) the audio branch pools.
@@ -225,9 +265,19 @@ pub struct Manifest {
     pub text: Option<TextSpec>,
     /// The head.
     pub head: HeadSpec,
-    /// What each output is, in output order (a permutation of the three dimensions).
+    /// Dimensions or categories (absent: dimensions, as in every manifest
+    /// written before categories existed).
+    #[serde(default, skip_serializing_if = "Task::is_dimensional")]
+    pub task: Task,
+    /// What each output is, in output order (a permutation of the three
+    /// dimensions); empty for a categorical model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<Dimension>,
-    /// The range the outputs are trained in (`[min, max]`), e.g. `[0, 1]` or MSP-Podcast's `[1, 7]`.
+    /// The category of each output, in output order (categorical models only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// The range the outputs are trained in (`[min, max]`), e.g. `[0, 1]` or
+    /// MSP-Podcast's `[1, 7]`; `[0, 1]`, the probabilities', for a categorical model.
     pub output_range: [f32; 2],
     /// Sample rate the audio branch expects.
     #[serde(default = "default_rate")]
@@ -301,13 +351,24 @@ impl Manifest {
                 self.version
             )));
         }
-        let mut labels = self.labels.clone();
-        labels.sort_by_key(|d| *d as u8);
-        if labels != [Dimension::Arousal, Dimension::Valence, Dimension::Dominance] {
-            return Err(bad(format!(
-                "`labels` is {:?}, expected each of arousal, valence and dominance once",
-                self.labels
-            )));
+        match self.task {
+            Task::Dimensional => {
+                let mut labels = self.labels.clone();
+                labels.sort_by_key(|d| *d as u8);
+                if labels != [Dimension::Arousal, Dimension::Valence, Dimension::Dominance] {
+                    return Err(bad(format!(
+                        "`labels` is {:?}, expected each of arousal, valence and dominance once",
+                        self.labels
+                    )));
+                }
+                if !self.categories.is_empty() {
+                    return Err(bad(
+                        "`categories` needs `\"task\": \"categorical\"` (this model is dimensional)"
+                            .into(),
+                    ));
+                }
+            }
+            Task::Categorical => self.validate_categorical().map_err(bad)?,
         }
         let [min, max] = self.output_range;
         if !(min.is_finite() && max.is_finite() && max > min) {
@@ -372,12 +433,67 @@ impl Manifest {
         Ok(())
     }
 
+    /// The checks of a categorical manifest: categories named, distinct
+    /// (without regard to case: readers compare them so) and at least two;
+    /// no dimension labels, no bounding, no routing, probabilities' range.
+    fn validate_categorical(&self) -> Result<(), String> {
+        if !self.labels.is_empty() {
+            return Err(
+                "a categorical model names its outputs in `categories`, not `labels`".into(),
+            );
+        }
+        if self.categories.len() < 2 {
+            return Err(format!(
+                "`categories` is {:?}; a categorical model needs at least two",
+                self.categories
+            ));
+        }
+        if let Some(c) = self.categories.iter().find(|c| c.trim().is_empty()) {
+            return Err(format!("`categories` has an empty name {c:?}"));
+        }
+        for (i, a) in self.categories.iter().enumerate() {
+            if let Some(b) = self.categories[..i]
+                .iter()
+                .find(|b| b.eq_ignore_ascii_case(a))
+            {
+                return Err(format!(
+                    "`categories` names {b:?} and {a:?}, the same category (labels are compared without regard to case)"
+                ));
+            }
+        }
+        if self.head.bounded {
+            return Err(
+                "`head.bounded` does not apply to a categorical model (its outputs are logits)"
+                    .into(),
+            );
+        }
+        if self.head.routing.is_some() {
+            return Err("`head.routing` applies to dimensional models only".into());
+        }
+        if self.output_range != [0.0, 1.0] {
+            return Err(format!(
+                "`output_range` is {:?}; a categorical model's outputs are probabilities, [0.0, 1.0]",
+                self.output_range
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many values the head outputs: 3 dimensions, or one logit per category.
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            Task::Dimensional => self.labels.len(),
+            Task::Categorical => self.categories.len(),
+        }
+    }
+
     /// `path` (a manifest-relative path) resolved against the checkpoint directory.
     pub fn resolve(dir: &Path, path: &str) -> PathBuf {
         dir.join(path)
     }
 
-    /// For each of arousal, valence and dominance, its index in the outputs.
+    /// For each of arousal, valence and dominance, its index in the outputs
+    /// (dimensional manifests; a categorical one has no dimensions and panics).
     pub fn output_index(&self) -> [usize; 3] {
         let find = |d| {
             self.labels
@@ -390,5 +506,106 @@ impl Manifest {
             find(Dimension::Valence),
             find(Dimension::Dominance),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest written before categories existed (the `audio_mean` fixture).
+    fn dimensional_text() -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/emotion/audio_mean/emoscope.json"
+        );
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn categorical() -> Manifest {
+        let mut m: Manifest = serde_json::from_str(&dimensional_text()).unwrap();
+        m.task = Task::Categorical;
+        m.labels.clear();
+        m.categories = vec![
+            "angry".into(),
+            "happy".into(),
+            "neutral".into(),
+            "sad".into(),
+        ];
+        m
+    }
+
+    #[test]
+    fn a_manifest_without_a_task_is_dimensional_and_writes_back_unchanged() {
+        let text = dimensional_text();
+        let m: Manifest = serde_json::from_str(&text).unwrap();
+        m.validate(Path::new("emoscope.json")).unwrap();
+        assert_eq!(m.task, Task::Dimensional);
+        assert!(m.categories.is_empty());
+        assert_eq!(m.outputs(), 3);
+        // Written back, it has the same top-level keys as before (no `task`
+        // and no `categories`) and reads as the same manifest.
+        let original: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let written = serde_json::to_string(&m).unwrap();
+        let keys = |v: &serde_json::Value| {
+            v.as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<String>>()
+        };
+        let written_json: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(keys(&written_json), keys(&original));
+        assert_eq!(serde_json::from_str::<Manifest>(&written).unwrap(), m);
+    }
+
+    #[test]
+    fn a_categorical_manifest_round_trips_with_one_output_per_category() {
+        let m = categorical();
+        m.validate(Path::new("emoscope.json")).unwrap();
+        assert_eq!(m.outputs(), 4);
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(json["task"], "categorical");
+        assert_eq!(json["categories"][3], "sad");
+        assert!(json.get("labels").is_none(), "{json}");
+        let back: Manifest = serde_json::from_value(json).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_bad_categorical_manifest_is_named() {
+        /// A change that breaks a valid categorical manifest.
+        type Spoil = fn(&mut Manifest);
+        let cases: [(Spoil, &str); 7] = [
+            (|m| m.categories.truncate(1), "at least two"),
+            (
+                |m| m.categories[1] = "Angry".into(),
+                "\"angry\" and \"Angry\"",
+            ),
+            (|m| m.categories[0] = " ".into(), "empty name"),
+            (|m| m.labels = vec![Dimension::Arousal], "not `labels`"),
+            (|m| m.head.bounded = true, "`head.bounded`"),
+            (|m| m.output_range = [1.0, 7.0], "probabilities"),
+            (
+                |m| {
+                    m.task = Task::Dimensional;
+                    m.labels = vec![Dimension::Arousal, Dimension::Valence, Dimension::Dominance];
+                },
+                "`categories` needs",
+            ),
+        ];
+        for (spoil, expected) in cases {
+            let mut m = categorical();
+            spoil(&mut m);
+            let e = m
+                .validate(Path::new("dir/emoscope.json"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("dir/emoscope.json") && e.contains(expected),
+                "{expected}: {e}"
+            );
+        }
     }
 }

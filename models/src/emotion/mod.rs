@@ -1,5 +1,6 @@
 //! The emotion model: audio encoder → pooling → optional text embedding →
-//! fusion head → arousal, valence and dominance.
+//! fusion head → arousal, valence and dominance, or a probability per
+//! category for a categorical manifest ([`Task`]).
 //!
 //! `EmotionModel { audio, text, head }` composes the backbones the way
 //! transformers' task models do (`XLMRobertaForSequenceClassification {
@@ -11,7 +12,9 @@
 //! covers the three modes (audio-only, text-only, audio+text) and both
 //! fusions; [`published`] maps published SER checkpoints (audeering's
 //! wav2vec2 MSP-Podcast model) onto it. Samples and transcripts come in from
-//! the engine, the CLI and training; arousal, valence and dominance go out.
+//! the engine, the CLI and training; arousal, valence and dominance
+//! ([`EmotionModel::predict`]) or category probabilities
+//! ([`EmotionModel::classify`]) go out.
 //!
 //! Beside it, [`sequence_classification`] loads transformers' own speech
 //! classification heads (`HubertForSequenceClassification` and its wav2vec2
@@ -42,7 +45,7 @@ use pooling::{AttentiveStatistics, LayerWeights, TimePooling};
 
 pub use manifest::{
     AudioSpec, Bf16Check, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind,
-    Routing, Source, TextPoolingKind, TextSpec, MANIFEST_FILE,
+    Routing, Source, Task, TextPoolingKind, TextSpec, MANIFEST_FILE,
 };
 pub use odyssey::OdysseyModel;
 pub use outputs::{DeclaredDimension, DeclaredOutputs, Outputs};
@@ -217,14 +220,16 @@ pub struct Parts<'a> {
     pub head_path: PathBuf,
 }
 
-/// A complete arousal / valence / dominance model.
+/// A complete emotion model: arousal / valence / dominance, or categories.
 pub struct EmotionModel {
     manifest: Manifest,
     audio: Option<AudioBranch>,
     text: Option<TextEncoder>,
     fusion: Fusion,
     fallback: Option<Mlp>,
-    order: [usize; 3],
+    /// The output index of arousal, valence and dominance (dimensional
+    /// models; `None` for a categorical one).
+    order: Option<[usize; 3]>,
     /// Entered by [`Self::head_forward`]: fusion, fallback and bounding.
     span: tracing::Span,
 }
@@ -301,12 +306,19 @@ impl HeadInputs {
     }
 }
 
-/// One MLP of the head: `input` -> `spec.hidden` -> 3, its layers named by
+/// One MLP of the head: `input` -> `spec.hidden` -> `outputs` (3
+/// dimensions, or one logit per category), its layers named by
 /// `spec.layer_names` (or `layers.N`) under `prefix`.
-fn load_mlp(spec: &HeadSpec, input: usize, prefix: &str, vb: &Vb<'_>) -> Result<Mlp, LoadError> {
+fn load_mlp(
+    spec: &HeadSpec,
+    input: usize,
+    outputs: usize,
+    prefix: &str,
+    vb: &Vb<'_>,
+) -> Result<Mlp, LoadError> {
     let dims: Vec<usize> = std::iter::once(input)
         .chain(spec.hidden.iter().copied())
-        .chain(std::iter::once(3))
+        .chain(std::iter::once(outputs))
         .collect();
     let names = spec
         .layer_names
@@ -317,21 +329,31 @@ fn load_mlp(spec: &HeadSpec, input: usize, prefix: &str, vb: &Vb<'_>) -> Result<
 
 /// The fusion head: one MLP over the concatenated vectors (`head.*`, or the
 /// manifest's `prefix`), or one per branch (`audio_head.*`, `text_head.*`)
-/// mixed by `late_weight`.
-fn load_fusion(spec: &HeadSpec, inputs: HeadInputs, vb: &Vb<'_>) -> Result<Fusion, LoadError> {
+/// mixed per output by `late_weight`.
+fn load_fusion(
+    spec: &HeadSpec,
+    inputs: HeadInputs,
+    outputs: usize,
+    vb: &Vb<'_>,
+) -> Result<Fusion, LoadError> {
     Ok(match spec.fusion {
         FusionKind::Early => Fusion::Early {
             head: load_mlp(
                 spec,
                 inputs.concatenated(),
+                outputs,
                 spec.prefix.as_deref().unwrap_or("head"),
                 vb,
             )?,
         },
         FusionKind::Late => Fusion::Late {
-            audio: load_mlp(spec, inputs.audio.unwrap_or(0), "audio_head", vb)?,
-            text: load_mlp(spec, inputs.text.unwrap_or(0), "text_head", vb)?,
-            late_weight: vb.get_with_init(&[3], "late_weight", candle_nn::Init::Const(0.0))?,
+            audio: load_mlp(spec, inputs.audio.unwrap_or(0), outputs, "audio_head", vb)?,
+            text: load_mlp(spec, inputs.text.unwrap_or(0), outputs, "text_head", vb)?,
+            late_weight: vb.get_with_init(
+                &[outputs],
+                "late_weight",
+                candle_nn::Init::Const(0.0),
+            )?,
         },
     })
 }
@@ -340,12 +362,14 @@ fn load_fusion(spec: &HeadSpec, inputs: HeadInputs, vb: &Vb<'_>) -> Result<Fusio
 fn load_fallback(
     spec: &HeadSpec,
     inputs: HeadInputs,
+    outputs: usize,
     vb: &Vb<'_>,
 ) -> Result<Option<Mlp>, LoadError> {
     if spec.audio_fallback {
         Ok(Some(load_mlp(
             spec,
             inputs.audio.unwrap_or(0),
+            outputs,
             "fallback",
             vb,
         )?))
@@ -431,9 +455,10 @@ impl EmotionModel {
             audio: audio.as_ref().map(AudioBranch::output_size),
             text: text.as_ref().map(TextEncoder::hidden_size),
         };
-        let fusion = load_fusion(&manifest.head, inputs, vb)?;
-        let fallback = load_fallback(&manifest.head, inputs, vb)?;
-        let order = manifest.output_index();
+        let outputs = manifest.outputs();
+        let fusion = load_fusion(&manifest.head, inputs, outputs, vb)?;
+        let fallback = load_fallback(&manifest.head, inputs, outputs, vb)?;
+        let order = (manifest.task == Task::Dimensional).then(|| manifest.output_index());
         Ok(Self {
             manifest,
             audio,
@@ -451,9 +476,22 @@ impl EmotionModel {
     }
 
     /// What the model outputs: arousal, valence and dominance (the order of
-    /// [`Self::predict`]), each in the manifest's `output_range`.
+    /// [`Self::predict`]), each in the manifest's `output_range`; or the
+    /// categories of a categorical model (the order of [`Self::classify`]).
     pub fn declared_outputs(&self) -> DeclaredOutputs {
-        DeclaredOutputs::avd(self.manifest.output_range)
+        match self.manifest.task {
+            Task::Dimensional => DeclaredOutputs::avd(self.manifest.output_range),
+            Task::Categorical => DeclaredOutputs {
+                dimensions: Vec::new(),
+                categories: self.manifest.categories.clone(),
+            },
+        }
+    }
+
+    /// The category labels of a categorical model, in output order (empty
+    /// for a dimensional one).
+    pub fn categories(&self) -> &[String] {
+        &self.manifest.categories
     }
 
     /// Which branches the model has.
@@ -486,7 +524,9 @@ impl EmotionModel {
         }
     }
 
-    /// The head on pooled vectors: `[batch, 3]` in the manifest's label order.
+    /// The head on pooled vectors: `[batch, outputs]` in the manifest's
+    /// output order (arousal, valence and dominance in `labels` order, or
+    /// one logit per category).
     /// `text` is `None` when no transcript is available; an audio+text model
     /// then uses its audio-only path (the fallback MLP, or late fusion's audio
     /// head), and fails with [`RunError::NeedsText`] if it has none. Outside
@@ -615,10 +655,18 @@ impl EmotionModel {
         self.head_forward(audio.as_ref(), text.as_ref(), train)
     }
 
-    /// Arousal, valence and dominance (in that order) for one utterance.
+    /// Arousal, valence and dominance (in that order) for one utterance;
+    /// an error for a categorical model ([`Self::classify`]).
     pub fn predict(&self, samples: &[f32], text: Option<&str>) -> Result<[f32; 3], RunError> {
         let y = self.forward(&[samples], &[text], false)?;
         self.to_avd(&y)
+    }
+
+    /// The probability of each category (in [`Self::categories`] order) for
+    /// one utterance; an error for a dimensional model ([`Self::predict`]).
+    pub fn classify(&self, samples: &[f32], text: Option<&str>) -> Result<Vec<f32>, RunError> {
+        let y = self.forward(&[samples], &[text], false)?;
+        self.first_probabilities(&y)
     }
 
     /// Like [`Self::predict`], with the text embedding already computed
@@ -630,12 +678,35 @@ impl EmotionModel {
         text_embedding: Option<&[f32]>,
         conv_cache: Option<&mut ConvFeatureCache>,
     ) -> Result<[f32; 3], RunError> {
+        let y = self.forward_embedded(samples, text_embedding, conv_cache)?;
+        self.to_avd(&y)
+    }
+
+    /// Like [`Self::classify`], with the inputs of [`Self::predict_embedded`].
+    pub fn classify_embedded(
+        &self,
+        samples: &[f32],
+        text_embedding: Option<&[f32]>,
+        conv_cache: Option<&mut ConvFeatureCache>,
+    ) -> Result<Vec<f32>, RunError> {
+        let y = self.forward_embedded(samples, text_embedding, conv_cache)?;
+        self.first_probabilities(&y)
+    }
+
+    /// The head's outputs `[1, outputs]` for one utterance, with the text
+    /// embedding already computed and an optional conv-feature cache.
+    fn forward_embedded(
+        &self,
+        samples: &[f32],
+        text_embedding: Option<&[f32]>,
+        conv_cache: Option<&mut ConvFeatureCache>,
+    ) -> Result<Tensor, RunError> {
         let audio = match (&self.audio, conv_cache) {
             (Some(a), Some(cache)) => Some(a.forward_cached(samples, cache)?),
             (Some(a), None) => Some(a.forward(&[samples])?),
             (None, _) => None,
         };
-        self.predict_pooled(audio.as_ref(), text_embedding)
+        self.forward_pooled(audio.as_ref(), text_embedding)
     }
 
     /// Arousal, valence and dominance from an already pooled audio vector
@@ -647,18 +718,69 @@ impl EmotionModel {
         audio: Option<&Tensor>,
         text_embedding: Option<&[f32]>,
     ) -> Result<[f32; 3], RunError> {
+        let y = self.forward_pooled(audio, text_embedding)?;
+        self.to_avd(&y)
+    }
+
+    /// Like [`Self::classify`], from the inputs of [`Self::predict_pooled`].
+    pub fn classify_pooled(
+        &self,
+        audio: Option<&Tensor>,
+        text_embedding: Option<&[f32]>,
+    ) -> Result<Vec<f32>, RunError> {
+        let y = self.forward_pooled(audio, text_embedding)?;
+        self.first_probabilities(&y)
+    }
+
+    /// The head's outputs `[1, outputs]` from a pooled audio vector and a text embedding.
+    fn forward_pooled(
+        &self,
+        audio: Option<&Tensor>,
+        text_embedding: Option<&[f32]>,
+    ) -> Result<Tensor, RunError> {
         let text = match text_embedding {
             Some(e) => Some(Tensor::from_slice(e, (1, e.len()), self.device())?),
             None => None,
         };
-        let y = self.head_forward(audio, text.as_ref(), false)?;
-        self.to_avd(&y)
+        self.head_forward(audio, text.as_ref(), false)
     }
 
-    /// The first row of `[batch, 3]` predictions, reordered to arousal, valence, dominance.
+    /// The first row of `[batch, 3]` predictions, reordered to arousal,
+    /// valence, dominance; an error for a categorical model, which has none.
     pub fn to_avd(&self, y: &Tensor) -> Result<[f32; 3], RunError> {
+        let Some(order) = self.order else {
+            return Err(self.not_dimensional());
+        };
         let row = y.get(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-        Ok(self.order.map(|i| row[i]))
+        Ok(order.map(|i| row[i]))
+    }
+
+    /// A categorical model's probabilities `[batch, categories]`: the
+    /// softmax of each row of the head's logits `y` ([`Self::head_forward`],
+    /// [`Self::forward`]), computed in f32; an error for a dimensional model.
+    pub fn probabilities(&self, y: &Tensor) -> Result<Tensor, RunError> {
+        if self.manifest.task != Task::Categorical {
+            return Err(RunError::Input(
+                "this model is dimensional (arousal, valence, dominance); it has no category \
+                 probabilities"
+                    .into(),
+            ));
+        }
+        Ok(candle_nn::ops::softmax_last_dim(&y.to_dtype(DType::F32)?)?)
+    }
+
+    /// The first row of [`Self::probabilities`].
+    fn first_probabilities(&self, y: &Tensor) -> Result<Vec<f32>, RunError> {
+        Ok(self.probabilities(y)?.get(0)?.to_vec1::<f32>()?)
+    }
+
+    /// The error of asking a categorical model for dimensions.
+    fn not_dimensional(&self) -> RunError {
+        RunError::Input(format!(
+            "this model is categorical ({}); it has no arousal, valence and dominance, only \
+             category probabilities",
+            self.manifest.categories.join(", ")
+        ))
     }
 
     /// The device the model runs on.

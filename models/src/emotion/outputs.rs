@@ -5,8 +5,8 @@
 //! (Emoscope's `emoscope.json` does; a transformers regression head does
 //! not), and category labels. Each utterance it reads then gives an
 //! [`Outputs`] that says which kind it is: dimension values by name, or a
-//! probability per category label. The dimensional readings travel on as the
-//! runtime's `Emotion`; categorical ones are not yet read by the runtime.
+//! probability per category label. Both travel on as the runtime's
+//! `Emotion` (its dimensions, or its category probabilities).
 
 use super::manifest::Dimension;
 

@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::head::Activation;
 use super::manifest::{
-    AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind, FORMAT,
-    VERSION,
+    AudioSpec, Dimension, FusionKind, HeadSpec, LayerSelection, Manifest, PoolingKind, Task,
+    FORMAT, VERSION,
 };
 use crate::error::LoadError;
 
@@ -152,7 +152,9 @@ pub fn detect(dir: &Path) -> Result<Option<Manifest>, LoadError> {
             bounded: false,
             routing: None,
         },
+        task: Task::Dimensional,
         labels: ids.into_iter().map(|(_, d)| d).collect(),
+        categories: Vec::new(),
         output_range: [0.0, 1.0],
         sample_rate: 16_000,
         provenance,
