@@ -477,17 +477,25 @@ fn predict_reads_a_categorical_head_as_label_probabilities() {
             "{label}"
         );
     }
-    // The table marks the most probable label.
+    // The table marks the most probable label; words given to a model that
+    // reads none are said to be unused.
     let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
         .args([
             "predict",
             wav.to_str().unwrap(),
             "--analyse-silence",
+            "--text",
+            "what a lovely day",
             "--model",
         ])
         .arg(&model_path)
         .output()
         .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reads no words"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         out.status.success(),
         "{}",

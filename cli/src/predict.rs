@@ -520,6 +520,12 @@ pub fn run(args: Args) -> Result<()> {
     let mut model = args.precision.load(&model_dir, &device)?;
     let labels = model.categories().to_vec();
     let dimensional = labels.is_empty();
+    if !model.reads_text() && (args.transcript.is_some() || args.text.is_some()) {
+        note!(
+            "{} reads no words: the transcript's text is not used (only the speakers it names, if any)",
+            model.id()
+        );
+    }
     let audio: &Path = &args.audio;
     // Audio errors name the file themselves.
     let mono = MonoRecording::decode(audio)?;

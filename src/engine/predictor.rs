@@ -744,30 +744,6 @@ pub struct CategoricalPredictor {
 }
 
 impl CategoricalPredictor {
-    /// The categorical head in `dir` on `device` in `precision`, or `None`
-    /// when `dir` holds another kind of model.
-    pub fn detect(
-        dir: &Path,
-        device: &Device,
-        precision: Precision,
-    ) -> Result<Option<Self>, PredictError> {
-        if dir.join(MANIFEST_FILE).exists() {
-            return Ok(None);
-        }
-        let Some(spec) = sequence_classification::detect(dir)? else {
-            return Ok(None);
-        };
-        if spec.problem != emoscope_models::emotion::ProblemType::SingleLabel {
-            return Ok(None);
-        }
-        let opts = LoadOptions {
-            device: device.clone(),
-            dtype: precision.resolve(dir, device).dtype(),
-            ..LoadOptions::default()
-        };
-        Self::load_spec(dir, spec, &opts).map(Some)
-    }
-
     /// Loads the single-label head in `dir` described by `spec`; more than
     /// [`MAX_CATEGORIES`] labels fail before any weight is read.
     fn load_spec(
@@ -1030,18 +1006,11 @@ mod tests {
                     assert!((p - q).abs() < 1e-5, "{name}: {p} vs {q}");
                 }
             }
-            let c = CategoricalPredictor::detect(&dir, &Device::Cpu, Precision::F32)
-                .unwrap()
-                .unwrap();
-            assert_eq!(c.labels(), ["neutral", "happy", "sad", "angry"]);
         }
-        // A dimensional model is not a categorical one.
+        // A regression head is read as dimensions, with no categories.
         let dims = classification_fixture("wavlm-dimensions");
-        assert!(
-            CategoricalPredictor::detect(&dims, &Device::Cpu, Precision::F32)
-                .unwrap()
-                .is_none()
-        );
+        let predictor = load_predictor(&dims, &Device::Cpu).unwrap();
+        assert!(predictor.categories().is_empty());
     }
 
     /// A categorical Emoscope checkpoint made of the `audio_mean` emotion
