@@ -109,7 +109,7 @@ impl Probabilities {
 /// when the model outputs them, `probabilities` (a list in label order) when
 /// it outputs categories; nothing a model did not produce.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(from = "EmotionFields", into = "EmotionFields")]
+#[serde(try_from = "EmotionFields", into = "EmotionFields")]
 #[non_exhaustive]
 pub struct Emotion {
     /// Arousal (calm to excited); 0 and not meaningful when
@@ -157,19 +157,24 @@ impl From<Emotion> for EmotionFields {
     }
 }
 
-impl From<EmotionFields> for Emotion {
-    fn from(f: EmotionFields) -> Self {
-        let mut probabilities = f.probabilities;
-        probabilities.truncate(MAX_CATEGORIES);
-        let p = Probabilities::new(&probabilities).unwrap_or_default();
-        match (f.arousal, f.valence, f.dominance) {
-            (None, None, None) if !p.is_empty() => Self::categorical(p),
-            (a, v, d) => Self::new(
-                a.unwrap_or(f32::NAN),
-                v.unwrap_or(f32::NAN),
-                d.unwrap_or(f32::NAN),
+impl TryFrom<EmotionFields> for Emotion {
+    type Error = String;
+
+    /// Dimensions all three or none, and something read.
+    fn try_from(f: EmotionFields) -> Result<Self, String> {
+        let p = Probabilities::new(&f.probabilities).ok_or_else(|| {
+            format!(
+                "{} probabilities: a reading holds at most {MAX_CATEGORIES}",
+                f.probabilities.len()
             )
-            .with_probabilities(p),
+        })?;
+        match (f.arousal, f.valence, f.dominance) {
+            (Some(a), Some(v), Some(d)) => Ok(Self::new(a, v, d).with_probabilities(p)),
+            (None, None, None) if !p.is_empty() => Ok(Self::categorical(p)),
+            (None, None, None) => {
+                Err("a reading needs arousal, valence and dominance, or probabilities".into())
+            }
+            _ => Err("arousal, valence and dominance come together: one is missing".into()),
         }
     }
 }
@@ -526,6 +531,14 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Emotion>(&json).unwrap(), both);
         assert!(Probabilities::new(&[0.0; MAX_CATEGORIES + 1]).is_none());
+        // Half a reading, or none, is refused rather than filled in.
+        for bad in [
+            r#"{"arousal":0.5,"valence":0.5}"#,
+            r#"{}"#,
+            r#"{"probabilities":[]}"#,
+        ] {
+            assert!(serde_json::from_str::<Emotion>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
