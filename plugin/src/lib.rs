@@ -3,13 +3,13 @@
 //! The plugin is a pass-through analyser: audio leaves bit-exact (subnormal
 //! samples excepted, which become zero), with no latency. On the audio thread, [`Emoscope::process`] only hands each block
 //! to the streaming engine's capture ring ([`emoscope::engine::CaptureInput`])
-//! and turns new readouts into MIDI CC ([`midi::CcEmitter`]); it never
+//! and turns new readouts into MIDI CC and program changes ([`midi::CcEmitter`]); it never
 //! allocates, locks, logs or panics, and never blocks except in an offline
 //! render, where it may wait for the worker. The engine's worker is the
 //! plugin's own thread, started in `activate` and joined in `deactivate` (or
 //! when the plugin is dropped); it loads the model and runs the analysis. The
-//! editor ([`editor`]) shows meters, history, the valence-arousal plane, the
-//! transcript and the status, and holds the settings, which the host saves
+//! editor ([`editor`]) shows meters, history, the valence-arousal plane (or,
+//! for a categorical model, a bar per category), the transcript and the status, and holds the settings, which the host saves
 //! with the project ([`params`]) and which reach the engine whenever the host
 //! restores them ([`restore`]).
 //!

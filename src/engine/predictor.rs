@@ -1,6 +1,7 @@
 //! What the engine runs on each window: anything that maps 16 kHz mono audio
-//! (and the window's transcript text) to an [`Emotion`] in its declared
-//! [`OutputRange`].
+//! (and the window's transcript text) to an [`Emotion`]: arousal, valence and
+//! dominance in its declared [`OutputRange`], or a probability per category
+//! of its [`EmotionPredictor::categories`].
 //!
 //! [`ModelPredictor`] runs an [`EmotionModel`] (an Emoscope checkpoint or a
 //! published one; dimensional or categorical) and caches text embeddings per
@@ -8,6 +9,7 @@
 //! the same words.
 //! [`ClassifierPredictor`] runs a transformers `*ForSequenceClassification`
 //! checkpoint whose regression outputs are arousal, valence and dominance,
+//! [`CategoricalPredictor`] one with a categorical (single-label) head,
 //! [`OdysseyPredictor`] the Odyssey 2024 challenge baseline's checkpoints.
 //! [`load_predictor`] is the one entry point the plugin, the CLI and the
 //! worker use to turn a model directory into a predictor.
