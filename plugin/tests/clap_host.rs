@@ -41,6 +41,7 @@ use common::bounce::{
 };
 use emoscope::cc::to_cc7;
 use emoscope::engine::{analyse_offline, load_predictor};
+use emoscope::OutputRange;
 
 struct TestHost;
 
@@ -732,16 +733,27 @@ fn an_offline_render_exports_the_offline_analysis_timeline() {
     );
 }
 
-/// Issue 13: a categorical model (a transformers
-/// `WavLMForSequenceClassification` head over neutral, happy, sad, angry)
-/// in a host. An offline render exports each window's probabilities as the
-/// offline analysis reads them, with the labels, and no dimensions; the MIDI
-/// output carries a controller per category from 23 and, asked for in the
-/// project, the top category as a program change.
+/// Issue 13: transformers classification heads in a host, a categorical
+/// and a regression one of each backbone family (HuBERT, wav2vec2, WavLM,
+/// Data2Vec-Audio). An offline render exports each window's values as the
+/// offline analysis reads them: a categorical head's probabilities with its
+/// labels and no dimensions, on controllers 23 onwards with the top category
+/// as a program change (asked for in the project); a regression head's
+/// arousal, valence and dominance on 20-22 and no program change.
 #[test]
-fn a_categorical_model_renders_its_category_probabilities_and_program_changes() {
+fn classification_heads_of_every_family_render_their_outputs_and_midi() {
     let host = Bundle::load();
-    let model = common::workspace().join("models/tests/fixtures/classification-wavlm-categories");
+    for family in ["hubert", "wav2vec2", "wavlm", "data2vec"] {
+        for kind in ["categories", "dimensions"] {
+            render_classifier(&host, &format!("classification-{family}-{kind}"));
+        }
+    }
+}
+
+/// One fixture of [`classification_heads_of_every_family_render_their_outputs_and_midi`].
+fn render_classifier(host: &Bundle, name: &str) {
+    let model = common::workspace().join("models/tests/fixtures").join(name);
+    let categorical = name.ends_with("categories");
     let out = tempfile::tempdir().unwrap();
     let export = out.path().join("bounce.json");
     let rate = 44_100.0;
@@ -773,50 +785,64 @@ fn a_categorical_model_renders_its_category_probabilities_and_program_changes() 
     instance.deactivate(processor.stop_processing());
 
     let reference = offline_timeline(&model, &signal, rate);
-    assert_same_timeline(
-        "categorical render",
-        &exported_timeline(&export),
-        &reference,
-    );
+    assert_same_timeline(name, &exported_timeline(&export), &reference);
     assert_eq!(
         reference.len(),
         expected_windows(signal.len() as f64 / rate)
     );
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
     assert_eq!(
-        doc["categories"],
-        serde_json::json!(["neutral", "happy", "sad", "angry"])
+        doc["timeline"][0].get("arousal").is_none(),
+        categorical,
+        "{name}"
     );
-    assert!(doc["timeline"][0].get("arousal").is_none());
-    // Controllers 23-26 and nothing on the dimensions' 20-22.
+    let last = &reference.last().unwrap().2;
+    let first_cc = if categorical {
+        assert_eq!(
+            doc["categories"],
+            serde_json::json!(["neutral", "happy", "sad", "angry"]),
+            "{name}"
+        );
+        23
+    } else {
+        assert!(doc.get("categories").is_none(), "{name}");
+        20
+    };
+    // The controllers of the model's outputs, and no others.
     let controllers: std::collections::BTreeSet<u8> = feed
         .midi
         .iter()
         .filter(|m| m[0] & 0xf0 == 0xb0)
         .map(|m| m[1])
         .collect();
-    assert_eq!(controllers, [23, 24, 25, 26].into());
-    // The last values sent are the last window's probabilities; the last
-    // program is its top category.
-    let last = &reference.last().unwrap().2;
-    for (k, &p) in last.iter().enumerate() {
+    let want: std::collections::BTreeSet<u8> =
+        (0..last.len() as u8).map(|k| first_cc + k).collect();
+    assert_eq!(controllers, want, "{name}");
+    // The last values sent are the last window's (both kinds on 0..1 here:
+    // a regression head declares no range, so it is read on 0..1).
+    for (k, &v) in last.iter().enumerate() {
         let sent = feed
             .midi
             .iter()
             .rev()
-            .find(|m| m[0] & 0xf0 == 0xb0 && m[1] == 23 + k as u8)
+            .find(|m| m[0] & 0xf0 == 0xb0 && m[1] == first_cc + k as u8)
             .unwrap();
         assert_eq!(
             sent[2],
-            (p.clamp(0.0, 1.0) * 127.0).round() as u8,
-            "category {k}"
+            to_cc7(OutputRange::UNIT.normalise(v)),
+            "{name}: output {k}"
         );
     }
-    let top = (0..last.len())
-        .reduce(|a, b| if last[b] > last[a] { b } else { a })
-        .unwrap();
+    // The last program is the top category's; a regression head sends none.
     let program = feed.midi.iter().rev().find(|m| m[0] & 0xf0 == 0xc0);
-    assert_eq!(program.map(|m| m[1]), Some(top as u8), "{:?}", feed.midi);
+    if categorical {
+        let top = (0..last.len())
+            .reduce(|a, b| if last[b] > last[a] { b } else { a })
+            .unwrap();
+        assert_eq!(program.map(|m| m[1]), Some(top as u8), "{name}");
+    } else {
+        assert!(program.is_none(), "{name}");
+    }
 }
 
 #[test]
