@@ -40,7 +40,7 @@ pub use offline::{
 };
 pub use predictor::{
     load_predictor, load_predictor_with, mean_of_pieces, predict_span, span_pieces,
-    CategoricalPredictor, EmotionPredictor, ModelPredictor, Precision, PredictError,
+    ClassifierPredictor, EmotionPredictor, ModelPredictor, Precision, PredictError,
     ResolvedPrecision, TextEmbeddingCache, BF16_BUDGET, DEFAULT_BATCH,
 };
 pub use readout::{EmotionReadout, Published};

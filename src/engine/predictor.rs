@@ -8,9 +8,9 @@
 //! distinct transcript text, since consecutive overlapping windows mostly see
 //! the same words.
 //! [`ClassifierPredictor`] runs a transformers `*ForSequenceClassification`
-//! checkpoint whose regression outputs are arousal, valence and dominance,
-//! [`CategoricalPredictor`] one with a categorical (single-label) head,
-//! [`OdysseyPredictor`] the Odyssey 2024 challenge baseline's checkpoints.
+//! checkpoint, a regression head over arousal, valence and dominance or a
+//! categorical (single-label) one, [`OdysseyPredictor`] the Odyssey 2024
+//! challenge baseline's checkpoints.
 //! [`load_predictor`] is the one entry point the plugin, the CLI and the
 //! worker use to turn a model directory into a predictor.
 
@@ -103,9 +103,8 @@ pub trait EmotionPredictor: Send {
 /// checkpoint kind Emoscope supports is accepted everywhere. A directory
 /// with an `emoscope.json` is an Emoscope model; one whose `config.json`
 /// names a transformers `*ForSequenceClassification` architecture is a
-/// [`ClassifierPredictor`] (arousal/valence/dominance regression heads) or a
-/// [`CategoricalPredictor`] (single-label heads); anything else is tried as
-/// a published checkpoint.
+/// [`ClassifierPredictor`] (arousal/valence/dominance regression heads and
+/// single-label heads); anything else is tried as a published checkpoint.
 pub fn load_predictor(
     dir: &Path,
     device: &Device,
@@ -126,9 +125,6 @@ pub fn load_predictor_with(
     };
     if !dir.join(MANIFEST_FILE).exists() {
         if let Some(spec) = sequence_classification::detect(dir)? {
-            if spec.problem == emoscope_models::emotion::ProblemType::SingleLabel {
-                return Ok(Box::new(CategoricalPredictor::load_spec(dir, spec, &opts)?));
-            }
             return Ok(Box::new(ClassifierPredictor::load_spec(dir, spec, &opts)?));
         }
         if odyssey::detect(dir)?.is_some() {
@@ -446,16 +442,7 @@ impl ModelPredictor {
         let manifest_path = dir.join(MANIFEST_FILE);
         if manifest_path.exists() {
             let manifest = emoscope_models::emotion::Manifest::read(dir)?;
-            if manifest.categories.len() > MAX_CATEGORIES {
-                return Err(PredictError::Load(LoadError::Unsupported {
-                    path: manifest_path,
-                    field: "categories".into(),
-                    message: format!(
-                        "{} categories; Emoscope reads up to {MAX_CATEGORIES}",
-                        manifest.categories.len()
-                    ),
-                }));
-            }
+            check_category_count(manifest.categories.len(), &manifest_path, "categories")?;
         }
         let model = EmotionModel::load(dir, opts)?;
         Ok(Self {
@@ -512,7 +499,7 @@ impl EmotionPredictor for ModelPredictor {
             let p = self
                 .model
                 .classify_embedded(samples, embedding, Some(&mut self.conv_cache))?;
-            return self.categorical(&p);
+            return categorical_of(&p, &self.id);
         }
         // The network's output row (label order) becomes the one value type here.
         let values = Emotion::from_dimensions(self.model.predict_embedded(
@@ -520,7 +507,7 @@ impl EmotionPredictor for ModelPredictor {
             embedding,
             Some(&mut self.conv_cache),
         )?);
-        self.finite(values)
+        finite(values, &self.id)
     }
 
     fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
@@ -545,54 +532,31 @@ impl EmotionPredictor for ModelPredictor {
             };
             if !self.model.categories().is_empty() {
                 let p = self.model.classify_pooled(Some(row), embedding)?;
-                out.push(self.categorical(&p)?);
+                out.push(categorical_of(&p, &self.id)?);
                 continue;
             }
             let values = Emotion::from_dimensions(self.model.predict_pooled(Some(row), embedding)?);
-            out.push(self.finite(values)?);
+            out.push(finite(values, &self.id)?);
         }
         Ok(out)
     }
 }
 
-impl ModelPredictor {
-    /// `values`, or the error that says the model produced a non-number.
-    fn finite(&self, values: Emotion) -> Result<Emotion, PredictError> {
-        if !values.is_finite() {
-            return Err(PredictError::NonFinite {
-                model: self.id.clone(),
-                values: Box::new(values),
-            });
-        }
-        Ok(values)
-    }
-
-    /// The reading of a categorical model's probabilities `p`, or the error
-    /// that says they are not numbers.
-    fn categorical(&self, p: &[f32]) -> Result<Emotion, PredictError> {
-        if p.iter().any(|v| !v.is_finite()) {
-            return Err(PredictError::NonFiniteProbabilities {
-                model: self.id.clone(),
-            });
-        }
-        let p = Probabilities::new(p).expect("load_with checked the category count");
-        Ok(Emotion::categorical(p))
-    }
-}
-
-/// A transformers `*ForSequenceClassification` checkpoint with a regression
-/// head over arousal, valence and dominance, as the engine runs it: the
-/// outputs are read by their `id2label` names, in any order. Such a head
-/// declares no range; its readings are placed on [`OutputRange::UNIT`], the
-/// range of the published dimensional models (audeering's), and meters clamp
-/// what lies outside.
+/// A transformers `*ForSequenceClassification` checkpoint as the engine
+/// runs it. A regression head over arousal, valence and dominance is read by
+/// its `id2label` names, in any order; such a head declares no range, so its
+/// readings are placed on [`OutputRange::UNIT`], the range of the published
+/// dimensional models (audeering's), and meters clamp what lies outside. A
+/// categorical (single-label) head gives a probability per label
+/// ([`Emotion::categorical`]), its labels in [`EmotionPredictor::categories`].
 pub struct ClassifierPredictor {
     model: SequenceClassifier,
     id: String,
     /// The compute dtype it was loaded with (shown on the status line).
     dtype: candle_core::DType,
-    /// The output indices of arousal, valence and dominance.
-    order: [usize; 3],
+    /// A regression head's output indices of arousal, valence and dominance;
+    /// `None` for a categorical head.
+    order: Option<[usize; 3]>,
     /// Conv frames shared with the previous window.
     conv_cache: ConvFeatureCache,
 }
@@ -614,14 +578,25 @@ impl ClassifierPredictor {
 
     /// Loads the checkpoint in `dir` described by `spec`, after checking from
     /// `config.json` alone that its outputs are arousal, valence and
-    /// dominance: a categorical head, or other dimensions, fail before any
-    /// weight is read, naming the file and the labels.
+    /// dominance, or at most [`MAX_CATEGORIES`] categories: other
+    /// dimensions, or more categories, fail before any weight is read,
+    /// naming the file and the labels.
     fn load_spec(
         dir: &Path,
         spec: ClassifierSpec,
         opts: &LoadOptions,
     ) -> Result<Self, PredictError> {
         let declared = spec.declared_outputs();
+        if spec.problem == emoscope_models::emotion::ProblemType::SingleLabel {
+            check_category_count(declared.categories.len(), &spec.path, "id2label")?;
+            return Ok(Self {
+                model: SequenceClassifier::load_spec(dir, spec, opts)?,
+                id: model_id(dir),
+                dtype: opts.dtype,
+                order: None,
+                conv_cache: ConvFeatureCache::new(),
+            });
+        }
         let unsupported = |message: String| LoadError::Unsupported {
             path: spec.path.clone(),
             field: "id2label".into(),
@@ -640,7 +615,7 @@ impl ClassifierPredictor {
             model: SequenceClassifier::load_spec(dir, spec, opts)?,
             id: model_id(dir),
             dtype: opts.dtype,
-            order,
+            order: Some(order),
             conv_cache: ConvFeatureCache::new(),
         })
     }
@@ -734,113 +709,17 @@ impl EmotionPredictor for OdysseyPredictor {
     }
 }
 
-/// A transformers `*ForSequenceClassification` checkpoint with a categorical
-/// (single-label) head: a probability per category label for each window
-/// ([`Emotion::categorical`]), the labels in [`EmotionPredictor::categories`].
-pub struct CategoricalPredictor {
-    model: SequenceClassifier,
-    id: String,
-    dtype: candle_core::DType,
-    /// Conv frames shared with the previous window.
-    conv_cache: ConvFeatureCache,
-}
-
-impl CategoricalPredictor {
-    /// Loads the single-label head in `dir` described by `spec`; more than
-    /// [`MAX_CATEGORIES`] labels fail before any weight is read.
-    fn load_spec(
-        dir: &Path,
-        spec: ClassifierSpec,
-        opts: &LoadOptions,
-    ) -> Result<Self, PredictError> {
-        let labels = spec.declared_outputs().categories;
-        if labels.len() > MAX_CATEGORIES {
-            return Err(PredictError::Load(LoadError::Unsupported {
-                path: spec.path.clone(),
-                field: "id2label".into(),
-                message: format!(
-                    "{} categories; Emoscope reads up to {MAX_CATEGORIES}",
-                    labels.len()
-                ),
-            }));
-        }
-        Ok(Self {
-            model: SequenceClassifier::load_spec(dir, spec, opts)?,
-            id: model_id(dir),
-            dtype: opts.dtype,
-            conv_cache: ConvFeatureCache::new(),
-        })
-    }
-
-    /// The category labels, in output order.
-    pub fn labels(&self) -> &[String] {
-        self.model.labels()
-    }
-
-    /// The model.
-    pub fn model(&self) -> &SequenceClassifier {
-        &self.model
-    }
-
-    /// The reading in the model's outputs, or the error for a non-number.
-    fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
-        let Outputs::Categories { probabilities, .. } = outputs else {
-            unreachable!("load_spec accepts single-label heads only")
-        };
-        if probabilities.iter().any(|p| !p.is_finite()) {
-            return Err(PredictError::NonFiniteProbabilities {
-                model: self.id.clone(),
-            });
-        }
-        let p = Probabilities::new(&probabilities).expect("load_spec checked the label count");
-        Ok(Emotion::categorical(p))
-    }
-}
-
-impl EmotionPredictor for CategoricalPredictor {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn device(&self) -> String {
-        described_device(self.model.device(), self.dtype)
-    }
-
-    fn sample_rate(&self) -> u32 {
-        self.model.sample_rate()
-    }
-
-    fn reads_text(&self) -> bool {
-        false
-    }
-
-    fn categories(&self) -> &[String] {
-        self.model.labels()
-    }
-
-    fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Emotion, PredictError> {
-        let outputs = self.model.classify_cached(samples, &mut self.conv_cache)?;
-        self.emotion(outputs)
-    }
-
-    fn predict_batch(&mut self, windows: &[(&[f32], &str)]) -> Result<Vec<Emotion>, PredictError> {
-        if !same_length(windows) || self.model.backbone().conv_features_are_local() {
-            return predict_each(self, windows);
-        }
-        let samples: Vec<&[f32]> = windows.iter().map(|w| w.0).collect();
-        let outputs = self.model.classify_batch(&samples)?;
-        self.conv_cache.clear();
-        outputs.into_iter().map(|o| self.emotion(o)).collect()
-    }
-}
-
 /// Arousal, valence and dominance from a model's dimension outputs, at the
 /// output indices `order`; the model `id` is named when one is not a number.
 fn avd_of(outputs: Outputs, order: [usize; 3], id: &str) -> Result<Emotion, PredictError> {
     let Outputs::Dimensions { values, .. } = outputs else {
         unreachable!("only models with dimension outputs are read as arousal, valence, dominance")
     };
-    let values = Emotion::from_dimensions(order.map(|i| values[i]));
+    finite(Emotion::from_dimensions(order.map(|i| values[i])), id)
+}
+
+/// `values`, or the error that says the model `id` produced a non-number.
+fn finite(values: Emotion, id: &str) -> Result<Emotion, PredictError> {
     if !values.is_finite() {
         return Err(PredictError::NonFinite {
             model: id.to_owned(),
@@ -848,6 +727,31 @@ fn avd_of(outputs: Outputs, order: [usize; 3], id: &str) -> Result<Emotion, Pred
         });
     }
     Ok(values)
+}
+
+/// The reading of a categorical model's probabilities `p`, or, when one is
+/// not a number, the error naming the model `id`.
+fn categorical_of(p: &[f32], id: &str) -> Result<Emotion, PredictError> {
+    if p.iter().any(|v| !v.is_finite()) {
+        return Err(PredictError::NonFiniteProbabilities {
+            model: id.to_owned(),
+        });
+    }
+    let p = Probabilities::new(p).expect("the loader checked the category count");
+    Ok(Emotion::categorical(p))
+}
+
+/// The error for `count` categories declared by `field` of the file `path`
+/// when a reading cannot hold them all (more than [`MAX_CATEGORIES`]).
+fn check_category_count(count: usize, path: &Path, field: &str) -> Result<(), PredictError> {
+    if count <= MAX_CATEGORIES {
+        return Ok(());
+    }
+    Err(PredictError::Load(LoadError::Unsupported {
+        path: path.to_owned(),
+        field: field.into(),
+        message: format!("{count} categories; Emoscope reads up to {MAX_CATEGORIES}"),
+    }))
 }
 
 /// `"a", "b", "c"`.
@@ -876,6 +780,13 @@ impl EmotionPredictor for ClassifierPredictor {
         false
     }
 
+    fn categories(&self) -> &[String] {
+        match self.order {
+            Some(_) => &[],
+            None => self.model.labels(),
+        }
+    }
+
     fn predict(&mut self, samples: &[f32], _text: &str) -> Result<Emotion, PredictError> {
         let outputs = self.model.classify_cached(samples, &mut self.conv_cache)?;
         self.emotion(outputs)
@@ -894,9 +805,18 @@ impl EmotionPredictor for ClassifierPredictor {
 
 impl ClassifierPredictor {
     /// The reading in a classifier's outputs (arousal, valence and
-    /// dominance by their labels), or the error for a non-number.
+    /// dominance by their labels, or the probability of each label), or the
+    /// error for a non-number.
     fn emotion(&self, outputs: Outputs) -> Result<Emotion, PredictError> {
-        avd_of(outputs, self.order, &self.id)
+        match (self.order, outputs) {
+            (Some(order), outputs) => avd_of(outputs, order, &self.id),
+            (None, Outputs::Categories { probabilities, .. }) => {
+                categorical_of(&probabilities, &self.id)
+            }
+            (None, Outputs::Dimensions { .. }) => {
+                unreachable!("load_spec reads a single-label head's outputs as categories")
+            }
+        }
     }
 }
 
