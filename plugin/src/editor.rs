@@ -470,7 +470,7 @@ impl EditorApp {
                     &snap.categories,
                     snap.reading
                         .as_ref()
-                        .map(|r| r.reading.emotion.probabilities.as_slice()),
+                        .map(|r| &r.reading.emotion.probabilities),
                     snap.no_speech.is_some(),
                 );
             }

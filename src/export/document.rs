@@ -84,6 +84,18 @@ impl Track {
                 .unwrap_or(0.0),
         }
     }
+
+    /// The value of `emotion` this track holds on 0..1, as meters,
+    /// controllers and plots show it: a dimension mapped from the model's
+    /// `range` ([`OutputRange::normalise`]), a probability as it is
+    /// (clamped the same way).
+    pub fn normalised(self, emotion: &Emotion, range: OutputRange) -> f32 {
+        let v = self.value(emotion);
+        match self {
+            Self::Dimension(_) => range.normalise(v),
+            Self::Category(_) => OutputRange::UNIT.normalise(v),
+        }
+    }
 }
 
 /// The tracks of a model with the labels `categories`, with their names: a
@@ -208,16 +220,6 @@ pub fn transcript_segments(t: &Transcript) -> Vec<TranscriptSegment> {
 }
 
 impl Annotation {
-    /// Whether the readings have arousal, valence and dominance (a
-    /// dimensional model's, or one with both outputs); without readings,
-    /// whether the model has no categories.
-    pub fn has_dimensions(&self) -> bool {
-        match self.timeline.first() {
-            Some(r) => r.emotion.has_dimensions(),
-            None => self.categories.is_empty(),
-        }
-    }
-
     /// The tracks the exports lay the readings out in ([`tracks`]).
     pub fn tracks(&self) -> Vec<(Track, &str)> {
         tracks(&self.categories)
@@ -226,8 +228,7 @@ impl Annotation {
     /// The most probable category of `emotion` (a reading of this
     /// document's model) and its probability; `None` for a dimensional model.
     pub fn top_category(&self, emotion: &Emotion) -> Option<(&str, f32)> {
-        let (i, p) = emotion.probabilities.top()?;
-        Some((self.categories.get(i).map_or("?", String::as_str), p))
+        super::segments::top_category(emotion, &self.categories)
     }
 
     /// The speakers the document names, in the order of their first turn

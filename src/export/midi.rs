@@ -23,7 +23,6 @@ use super::document::Annotation;
 use super::document::Track;
 use super::{spoken, voices};
 use crate::cc::{default_category_cc, to_cc7, DEFAULT_CC, DEFAULT_CHANNEL};
-use crate::reading::OutputRange;
 
 /// Ticks per quarter note.
 pub const PPQ: u16 = 480;
@@ -109,11 +108,7 @@ pub fn render(doc: &Annotation) -> Vec<u8> {
             .filter(|r| r.speaker.as_ref() == who.as_ref())
         {
             for &(cc, track) in &lanes_of {
-                let v = track.value(&r.emotion);
-                let t = match track {
-                    Track::Dimension(_) => range.normalise(v),
-                    Track::Category(_) => OutputRange::UNIT.normalise(v),
-                };
+                let t = track.normalised(&r.emotion, range);
                 lanes.push((
                     tick(r.span.centre()),
                     TrackEventKind::Midi {

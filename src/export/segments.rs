@@ -72,8 +72,7 @@ pub fn emotion_label(
     style: LabelStyle,
 ) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if let Some((top, p)) = emotion.probabilities.top() {
-        let name = categories.get(top).map_or("?", String::as_str);
+    if let Some((name, p)) = top_category(emotion, categories) {
         parts.push(format!("{name} {}", two_decimals(p)));
     }
     if emotion.has_dimensions() {
@@ -100,11 +99,18 @@ fn two_decimals(t: f32) -> String {
     }
 }
 
+/// The most probable category of `emotion` (named from the model's
+/// `categories`) and its probability; `None` for a dimensional reading.
+pub fn top_category<'a>(emotion: &Emotion, categories: &'a [String]) -> Option<(&'a str, f32)> {
+    let (i, p) = emotion.probabilities.top()?;
+    Some((categories.get(i).map_or("?", String::as_str), p))
+}
+
 /// What change markers follow in `emotion`: its most probable category of
 /// `categories` for a model with categories, else its quadrant.
 pub fn state<'a>(emotion: &Emotion, range: OutputRange, categories: &'a [String]) -> &'a str {
-    match emotion.probabilities.top() {
-        Some((top, _)) => categories.get(top).map_or("?", String::as_str),
+    match top_category(emotion, categories) {
+        Some((name, _)) => name,
         None => quadrant(emotion, range),
     }
 }

@@ -6,6 +6,8 @@
 
 use egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, StrokeKind, Ui, Vec2};
 
+use emoscope::reading::Probabilities;
+
 use super::colors;
 
 /// Draws the bars of `labels` in `size`; `probabilities` are the latest
@@ -14,7 +16,7 @@ pub fn bars(
     ui: &mut Ui,
     size: Vec2,
     labels: &[String],
-    probabilities: Option<&[f32]>,
+    probabilities: Option<&Probabilities>,
     no_speech: bool,
 ) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
@@ -24,8 +26,7 @@ pub fn bars(
     let row_h = ((rect.height() - footer) / n as f32).min(28.0);
     let name_w = (rect.width() * 0.3).clamp(50.0, 110.0);
     let value_w = 44.0;
-    let top = probabilities
-        .and_then(|p| (0..p.len()).reduce(|best, i| if p[i] > p[best] { i } else { best }));
+    let top = probabilities.and_then(|p| p.top()).map(|(k, _)| k);
     let fade = if no_speech { 0.35 } else { 1.0 };
     for (k, label) in labels.iter().enumerate() {
         let y = rect.min.y + row_h * k as f32;
@@ -51,7 +52,7 @@ pub fn bars(
             egui::pos2(rect.max.x - value_w, y + row_h * 0.8),
         );
         painter.rect_filled(track, 2.0, Color32::from_gray(36));
-        let p = probabilities.and_then(|p| p.get(k).copied());
+        let p = probabilities.and_then(|p| p.as_slice().get(k).copied());
         if let Some(p) = p {
             let w = track.width() * p.clamp(0.0, 1.0);
             let bar = Rect::from_min_size(track.min, Vec2::new(w, track.height()));

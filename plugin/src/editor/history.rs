@@ -71,12 +71,8 @@ pub fn history(
     painter.rect_filled(rect, 3.0, Color32::from_gray(24));
     let plot = rect.shrink2(Vec2::new(8.0, 14.0));
     let x_of = |t: f64| plot.min.x + plot.width() * ((t - (now - SPAN)) / SPAN) as f32;
-    let y_of = |track: Track, v: f32| {
-        let t = match track {
-            Track::Dimension(_) => range.normalise(v),
-            Track::Category(_) => OutputRange::UNIT.normalise(v),
-        };
-        plot.max.y - plot.height() * t
+    let y_of = |track: Track, e: &Reading| {
+        plot.max.y - plot.height() * track.normalised(&e.emotion, range)
     };
     // Grid: quarter lines, and a tick every 5 s labelled in seconds before now.
     for q in [0.25f32, 0.5, 0.75] {
@@ -159,10 +155,7 @@ pub fn history(
         for piece in &pieces {
             let points: Vec<Pos2> = piece
                 .iter()
-                .map(|e| {
-                    let v = curve.track.value(&e.emotion);
-                    Pos2::new(x_of(e.span.end), y_of(curve.track, v))
-                })
+                .map(|e| Pos2::new(x_of(e.span.end), y_of(curve.track, e)))
                 .collect();
             if points.len() >= 2 {
                 painter.line(points.clone(), Stroke::new(2.0, *color));
