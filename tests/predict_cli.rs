@@ -12,6 +12,27 @@ use emoscope::Emotion;
 mod common;
 use common::{model_dir, signal, write_wav};
 
+/// Runs `emoscope` with `args`, which must succeed; its stdout.
+fn emoscope_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Each line of `text` as JSON (`predict --windows --json`).
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn predict_prints_the_offline_timeline() {
     let dir = model_dir("predict", 1.0);
@@ -533,21 +554,16 @@ fn a_categorical_model_runs_through_windows_and_annotate_in_every_format() {
             labels.iter().map(|l| o.get(l).unwrap()).collect()
         })
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
-        .args(["predict", wav.to_str().unwrap(), "--windows", "--json"])
-        .args(["--analyse-silence", "--model"])
-        .arg(&model_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (w, m) = (wav.to_str().unwrap(), model_path.to_str().unwrap());
+    let lines = json_lines(&emoscope_ok(&[
+        "predict",
+        w,
+        "--windows",
+        "--json",
+        "--analyse-silence",
+        "--model",
+        m,
+    ]));
     assert_eq!(lines.len(), 3);
     let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
     for (line, want) in lines.iter().zip(&expected) {
@@ -561,22 +577,17 @@ fn a_categorical_model_runs_through_windows_and_annotate_in_every_format() {
     }
 
     let dir = tmp.path().join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_emoscope"))
-        .args(["annotate", wav.to_str().unwrap(), "--format", "all"])
-        .args([
-            "--analyse-silence",
-            "--out",
-            dir.to_str().unwrap(),
-            "--model",
-        ])
-        .arg(&model_path)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    emoscope_ok(&[
+        "annotate",
+        w,
+        "--format",
+        "all",
+        "--analyse-silence",
+        "--out",
+        dir.to_str().unwrap(),
+        "--model",
+        m,
+    ]);
     let file = |suffix: &str| dir.join(format!("speech.emoscope{suffix}"));
     let read = |suffix: &str| std::fs::read_to_string(file(suffix)).unwrap();
     let doc: emoscope::export::Annotation = serde_json::from_str(&read(".json")).unwrap();
@@ -784,18 +795,7 @@ fn only_speech_is_read_and_silence_gets_no_reading() {
 /// kind of output (probabilities by label, or arousal/valence/dominance).
 #[test]
 fn every_backbone_familys_heads_run_through_every_verb() {
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_emoscope"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = emoscope_ok;
     let tmp = tempfile::tempdir().unwrap();
     let wav = tmp.path().join("speech.wav");
     let x = signal(6.0, 16_000.0);
@@ -817,7 +817,7 @@ fn every_backbone_familys_heads_run_through_every_verb() {
             )
             .unwrap();
             // predict --windows: the offline analysis' values, by name.
-            let lines: Vec<serde_json::Value> = run(&[
+            let lines = json_lines(&run(&[
                 "predict",
                 w,
                 "--windows",
@@ -825,10 +825,7 @@ fn every_backbone_familys_heads_run_through_every_verb() {
                 "--analyse-silence",
                 "--model",
                 m,
-            ])
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+            ]));
             assert_eq!(lines.len(), offline.len(), "{name}");
             let labels = predictor.categories().to_vec();
             assert_eq!(labels.is_empty(), !categorical, "{name}");

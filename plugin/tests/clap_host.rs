@@ -277,6 +277,16 @@ fn play(
     Session { midi }
 }
 
+/// Tells the plugin the host renders offline (the CLAP render extension).
+fn render_offline(instance: &mut PluginInstance<TestHost>) {
+    let render = instance
+        .access_shared_handler(|h| *h.render.get().unwrap())
+        .expect("the plugin has the render extension");
+    render
+        .set(&instance.plugin_handle(), RenderMode::Offline)
+        .unwrap();
+}
+
 fn save(instance: &mut PluginInstance<TestHost>, ext: PluginState) -> Vec<u8> {
     let mut bytes = Vec::new();
     ext.save(&instance.plugin_handle(), &mut bytes).unwrap();
@@ -708,12 +718,7 @@ fn an_offline_render_exports_the_offline_analysis_timeline() {
     let (mut instance, ext) = host.instance();
     let project = project_state(&save(&mut instance, ext), model.path(), &export);
     load(&mut instance, ext, &project);
-    let render = instance
-        .access_shared_handler(|h| *h.render.get().unwrap())
-        .expect("the plugin has the render extension");
-    render
-        .set(&instance.plugin_handle(), RenderMode::Offline)
-        .unwrap();
+    render_offline(&mut instance);
     let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
     let mut processor = processor.start_processing().unwrap();
     let t0 = Instant::now();
@@ -771,12 +776,7 @@ fn render_classifier(host: &Bundle, name: &str) {
         .unwrap()
         .insert("cc".into(), mapping.to_string().into());
     load(&mut instance, ext, &with_state_json(&state));
-    let render = instance
-        .access_shared_handler(|h| *h.render.get().unwrap())
-        .expect("the plugin has the render extension");
-    render
-        .set(&instance.plugin_handle(), RenderMode::Offline)
-        .unwrap();
+    render_offline(&mut instance);
     let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
     let mut processor = processor.start_processing().unwrap();
     let mut feed = Feed::new(rate);
@@ -904,12 +904,7 @@ fn an_offline_render_with_speech_recognition_exports_the_words_it_heard() {
         .unwrap()
         .insert("asr".into(), asr.to_string().into());
     load(&mut instance, ext, &with_state_json(&state));
-    let render = instance
-        .access_shared_handler(|h| *h.render.get().unwrap())
-        .expect("the plugin has the render extension");
-    render
-        .set(&instance.plugin_handle(), RenderMode::Offline)
-        .unwrap();
+    render_offline(&mut instance);
     let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
     let mut processor = processor.start_processing().unwrap();
     Feed::new(rate).render(&mut processor, &signal, &mut Rng(0x5eec_0000_0000_0001));
@@ -1018,12 +1013,7 @@ fn an_offline_render_with_speech_only_exports_the_gaps_annotate_finds() {
     settings["speech_only"] = true.into();
     fields.insert("analysis".into(), settings.to_string().into());
     load(&mut instance, ext, &with_state_json(&state));
-    let render = instance
-        .access_shared_handler(|h| *h.render.get().unwrap())
-        .expect("the plugin has the render extension");
-    render
-        .set(&instance.plugin_handle(), RenderMode::Offline)
-        .unwrap();
+    render_offline(&mut instance);
     let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
     let mut processor = processor.start_processing().unwrap();
     Feed::new(rate).render(&mut processor, &signal, &mut Rng(0x5eec_0000_0000_0002));
@@ -1144,12 +1134,7 @@ fn render_with_speakers(wav: &Path, sidecar: &Path, speakers: &[&str]) {
         "min_interval_ms": 0, "channel_per_speaker": true});
     fields.insert("cc".into(), cc.to_string().into());
     load(&mut instance, ext, &with_state_json(&state));
-    let render = instance
-        .access_shared_handler(|h| *h.render.get().unwrap())
-        .expect("the plugin has the render extension");
-    render
-        .set(&instance.plugin_handle(), RenderMode::Offline)
-        .unwrap();
+    render_offline(&mut instance);
     let processor = instance.activate(|_, _| (), audio_config(rate)).unwrap();
     let mut processor = processor.start_processing().unwrap();
     let mut feed = Feed::new(rate);
